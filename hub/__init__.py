@@ -1,0 +1,1 @@
+"""Everything in the hub's process and the sabaq service."""

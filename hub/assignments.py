@@ -1,0 +1,234 @@
+"""Releasing assignments, storing submissions and feedback.
+
+A submission is written (files and record, in one transaction, together with
+the job that checks it) before the student is told it was received. Rows are
+never updated after that; every attempt is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sabaq.i18n import N_
+
+from . import jobs
+from .errors import Forbidden, Invalid, NotFound
+from .files import get_blob, put_blob
+from .models import (
+    Assignment,
+    AssignmentFile,
+    Course,
+    Feedback,
+    FileKind,
+    Submission,
+    SubmissionFile,
+    User,
+    utcnow,
+)
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def nbgrader_timestamp(when: dt.datetime) -> str:
+    """nbgrader's timestamp text, e.g. '2026-11-22 09:00:00.000000 UTC'."""
+    return when.astimezone(dt.timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def get_assignment(db: Session, course: Course, name: str) -> Assignment:
+    assignment = db.scalar(
+        select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name)
+    )
+    if assignment is None:
+        raise NotFound(
+            N_("There is no assignment '{assignment}' in the course '{course}'."),
+            assignment=name,
+            course=course.slug,
+        )
+    return assignment
+
+
+def is_open_to_students(assignment: Assignment, now: dt.datetime | None = None) -> bool:
+    now = now or utcnow()
+    return assignment.released_at is not None and assignment.released_at <= now
+
+
+def release(
+    db: Session,
+    course: Course,
+    name: str,
+    release_files: dict[str, bytes],
+    source_files: dict[str, bytes],
+    *,
+    due_at: dt.datetime | None = None,
+    closes_at: dt.datetime | None = None,
+    title: str = "",
+    now: dt.datetime | None = None,
+) -> Assignment:
+    """Publish (or re-publish) an assignment; students' earlier submissions stay."""
+    now = now or utcnow()
+    if not any(p.endswith(".ipynb") for p in release_files):
+        raise Invalid(
+            N_("The assignment '{assignment}' has no notebook to release. Generate it with nbgrader first."),
+            assignment=name,
+        )
+    if due_at and closes_at and closes_at < due_at:
+        raise Invalid(N_("The assignment cannot close before it is due."))
+    if not NAME_RE.match(name or ""):
+        raise Invalid(
+            N_("The assignment name '{assignment}' is not allowed: use Latin letters, digits, '-' and '_'."),
+            assignment=name,
+        )
+    assignment = db.scalar(
+        select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name)
+    )
+    if assignment is None:
+        assignment = Assignment(course=course, name=name)
+        db.add(assignment)
+    assignment.title = title or assignment.title or name
+    assignment.released_at = now
+    assignment.due_at = due_at
+    assignment.closes_at = closes_at
+    assignment.version = (assignment.version or 0) + 1
+    assignment.files.clear()
+    db.flush()
+    for kind, files in ((FileKind.release, release_files), (FileKind.source, source_files)):
+        for path, content in files.items():
+            assignment.files.append(
+                AssignmentFile(kind=kind, path=path, sha256=put_blob(db, content), size=len(content))
+            )
+    db.flush()
+    return assignment
+
+
+def files_of(db: Session, assignment: Assignment, kind: FileKind) -> dict[str, bytes]:
+    return {f.path: get_blob(db, f.sha256) for f in assignment.files if f.kind == kind}
+
+
+def released_for(db: Session, course: Course, now: dt.datetime | None = None) -> list[Assignment]:
+    rows = db.scalars(
+        select(Assignment).where(Assignment.course_id == course.id).order_by(Assignment.name)
+    )
+    return [a for a in rows if is_open_to_students(a, now)]
+
+
+def submit(
+    db: Session,
+    assignment: Assignment,
+    student: User,
+    files: dict[str, bytes],
+    now: dt.datetime | None = None,
+) -> Submission:
+    """Store one attempt and queue its check. The caller commits before answering."""
+    now = now or utcnow()
+    if not is_open_to_students(assignment, now):
+        raise NotFound(
+            N_("There is no assignment '{assignment}' in the course '{course}'."),
+            assignment=assignment.name,
+            course=assignment.course.slug,
+        )
+    if assignment.closes_at is not None and now > assignment.closes_at:
+        raise Forbidden(
+            N_("The assignment '{assignment}' closed on {closed}; submissions are no longer accepted. Talk to your teacher."),
+            code="closed",
+            assignment=assignment.name,
+            closed=nbgrader_timestamp(assignment.closes_at),
+        )
+    if not any(p.endswith(".ipynb") for p in files):
+        raise Invalid(N_("The submission has no notebook. Submit the assignment folder you fetched."))
+    attempt = (
+        db.scalar(
+            select(func.max(Submission.attempt)).where(
+                Submission.assignment_id == assignment.id, Submission.student_id == student.id
+            )
+        )
+        or 0
+    ) + 1
+    submission = Submission(
+        assignment=assignment,
+        student=student,
+        attempt=attempt,
+        submitted_at=now,
+        late=bool(assignment.due_at and now > assignment.due_at),
+        assignment_version=assignment.version,
+        secret=secrets.token_hex(64),
+    )
+    db.add(submission)
+    try:
+        db.flush()
+    except IntegrityError:
+        # Two submits of the same student raced for the attempt number.
+        raise Invalid(N_("Another submission of yours is being saved right now; try again in a moment.")) from None
+    for path, content in sorted(files.items()):
+        submission.files.append(
+            SubmissionFile(path=path, sha256=put_blob(db, content), size=len(content))
+        )
+    db.flush()
+    jobs.enqueue(db, "check", key=f"check:{submission.id}", payload={"submission_id": submission.id})
+    return submission
+
+
+def submissions_of(
+    db: Session, assignment: Assignment, student: User | None = None
+) -> list[Submission]:
+    q = select(Submission).where(Submission.assignment_id == assignment.id)
+    if student is not None:
+        q = q.where(Submission.student_id == student.id)
+    return list(db.scalars(q.order_by(Submission.student_id, Submission.attempt)))
+
+
+def latest_submissions(db: Session, assignment: Assignment) -> list[Submission]:
+    """The newest attempt of every student."""
+    newest = (
+        select(Submission.student_id, func.max(Submission.attempt).label("attempt"))
+        .where(Submission.assignment_id == assignment.id)
+        .group_by(Submission.student_id)
+        .subquery()
+    )
+    q = select(Submission).join(
+        newest,
+        (Submission.student_id == newest.c.student_id) & (Submission.attempt == newest.c.attempt),
+    ).where(Submission.assignment_id == assignment.id)
+    return list(db.scalars(q))
+
+
+def get_submission(db: Session, submission_id: int) -> Submission:
+    submission = db.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound(N_("There is no submission number {id}."), id=submission_id)
+    return submission
+
+
+def submission_files(db: Session, submission: Submission) -> dict[str, bytes]:
+    """The student's files plus nbgrader's timestamp.txt, as collect expects."""
+    files = {f.path: get_blob(db, f.sha256) for f in submission.files}
+    files["timestamp.txt"] = nbgrader_timestamp(submission.submitted_at).encode()
+    return files
+
+
+def store_feedback(db: Session, submission: Submission, notebook: str, html: bytes) -> Feedback:
+    item = db.scalar(
+        select(Feedback).where(Feedback.submission_id == submission.id, Feedback.notebook == notebook)
+    )
+    if item is None:
+        item = Feedback(submission=submission, notebook=notebook, sha256="")
+        db.add(item)
+    item.sha256 = put_blob(db, html)
+    item.released_at = utcnow()
+    db.flush()
+    return item
+
+
+def find_submission_by_timestamp(
+    db: Session, assignment: Assignment, student: User, timestamp: str
+) -> Submission | None:
+    for sub in submissions_of(db, assignment, student):
+        if nbgrader_timestamp(sub.submitted_at) == timestamp.strip():
+            return sub
+    return None

@@ -1,0 +1,1 @@
+"""nbgrader exchange plugin: an HTTP client of the sabaq service."""

@@ -1,0 +1,1 @@
+"""The sabaq service: REST API and web pages behind the hub."""

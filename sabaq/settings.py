@@ -1,0 +1,460 @@
+"""One settings file for the hub, the service and the workers.
+
+The file is TOML; each ``[section]`` configures one traitlets class below, so
+every key has a type, a default for one machine and a ``help=`` text. Values
+come, later winning, from the defaults, the generated secrets file in the data
+directory, the settings file, and ``SABAQ_<SECTION>_<KEY>`` environment
+variables (how Kubernetes passes Secrets in).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from pathlib import Path
+
+from traitlets import (
+    Bool,
+    Enum,
+    Float,
+    HasTraits,
+    Integer,
+    TraitError,
+    Unicode,
+    Instance,
+)
+from traitlets.config import Config, Configurable
+
+LANGUAGES = ("kk", "ru", "en")
+
+
+class SettingsError(Exception):
+    """A setting is unknown or has a value it cannot take."""
+
+
+class Section(Configurable):
+    """Base of the settings sections; ``section`` is its TOML table name."""
+
+    section = ""
+
+
+class GeneralSettings(Section):
+    section = "sabaq"
+
+    public_url = Unicode(
+        "",
+        help="The address people type to reach sabaq, e.g. https://sabaq.school.kz. "
+        "Empty: http://<hub.ip>:<hub.port>.",
+    ).tag(config=True)
+    default_language = Enum(
+        list(LANGUAGES),
+        default_value="kk",
+        help="Language of pages and messages when neither the user's profile nor "
+        "the browser names one of kk, ru, en.",
+    ).tag(config=True)
+    timezone = Unicode(
+        "Asia/Almaty", help="Time zone in which due dates are shown and typed."
+    ).tag(config=True)
+
+
+class HubSettings(Section):
+    section = "hub"
+
+    ip = Unicode(
+        "127.0.0.1",
+        help="Address the public proxy listens on. Use 0.0.0.0 to serve a classroom "
+        "network (put TLS in front of it).",
+    ).tag(config=True)
+    port = Integer(8000, min=1, max=65535, help="Public port of the proxy.").tag(config=True)
+    api_port = Integer(
+        8081, min=1, max=65535, help="Port of the hub's own API on 127.0.0.1."
+    ).tag(config=True)
+    proxy_api_port = Integer(
+        8001, min=1, max=65535, help="Port of the proxy's REST API on 127.0.0.1."
+    ).tag(config=True)
+    concurrent_spawn_limit = Integer(
+        20,
+        min=1,
+        max=10000,
+        help="Servers that may be starting at once; more get 'try again' (429). "
+        "A JupyterLab start costs ~7 s of CPU, so keep this near 10 per core.",
+    ).tag(config=True)
+    start_timeout = Integer(
+        180, min=10, help="Seconds a student's server may take to start."
+    ).tag(config=True)
+    http_timeout = Integer(
+        120, min=10, help="Seconds a started server may take to answer HTTP."
+    ).tag(config=True)
+    cookie_secret = Unicode(
+        "", help="Hex secret that signs the hub's login cookies (generated)."
+    ).tag(config=True, secret=True)
+    proxy_auth_token = Unicode(
+        "", help="Token the hub uses to talk to the proxy (generated)."
+    ).tag(config=True, secret=True)
+
+
+class ServiceSettings(Section):
+    section = "service"
+
+    ip = Unicode("127.0.0.1", help="Address the sabaq service listens on.").tag(config=True)
+    port = Integer(10101, min=1, max=65535, help="Port of the sabaq service.").tag(config=True)
+    url = Unicode(
+        "",
+        help="URL at which the hub and servers reach the service. "
+        "Empty: http://<service.ip>:<service.port>.",
+    ).tag(config=True)
+    run_as = Unicode(
+        "",
+        help="System user the service and workers run as. Empty: the user who "
+        "started sabaq. That user must be able to read the data directory.",
+    ).tag(config=True)
+    max_upload_mb = Integer(
+        20, min=1, max=2048, help="Largest single file a user may upload, in MB."
+    ).tag(config=True)
+    max_files = Integer(
+        200, min=1, max=100000, help="Most files in one release or submission."
+    ).tag(config=True)
+    api_token = Unicode(
+        "", help="The service's hub API token and OAuth secret (generated)."
+    ).tag(config=True, secret=True)
+    cookie_secret = Unicode(
+        "", help="Secret that signs the service's session cookies (generated)."
+    ).tag(config=True, secret=True)
+    sync_interval = Integer(
+        60,
+        min=0,
+        help="Seconds between full syncs of course membership into hub groups "
+        "(0: only at start and on change).",
+    ).tag(config=True)
+
+
+class DatabaseSettings(Section):
+    section = "database"
+
+    url = Unicode(
+        "",
+        help="SQLAlchemy URL of sabaq's database, e.g. "
+        "postgresql+psycopg://user:pw@host/sabaq. Empty: SQLite in the data directory.",
+    ).tag(config=True, secret=True)
+
+
+class SpawnerSettings(Section):
+    section = "spawner"
+
+    kind = Enum(
+        ["system-users", "same-user"],
+        default_value="system-users",
+        help="system-users: every user's JupyterLab runs as their own unprivileged "
+        "system user (needs root). same-user: everything runs as the user who "
+        "started sabaq; UNSAFE, students can read each other's files (development only).",
+    ).tag(config=True)
+    home_root = Unicode(
+        "/home", help="Folder holding one home directory per user's system account."
+    ).tag(config=True)
+    user_prefix = Unicode(
+        "sq-", help="Prefix of the system accounts sabaq creates for its users."
+    ).tag(config=True)
+    default_url = Unicode("/lab", help="Page a user's server opens on.").tag(config=True)
+
+
+class WorkerSettings(Section):
+    section = "worker"
+
+    count = Integer(
+        1, min=0, max=256, help="Grading worker processes `sabaq up` starts."
+    ).tag(config=True)
+    poll_seconds = Float(
+        1.0, min=0.05, max=60, help="How often an idle worker asks for a job."
+    ).tag(config=True)
+    lease_seconds = Integer(
+        300,
+        min=5,
+        help="A claimed job not finished in this time is given to another worker.",
+    ).tag(config=True)
+    max_attempts = Integer(
+        3, min=1, max=100, help="Tries before a job is marked failed."
+    ).tag(config=True)
+    token = Unicode(
+        "", help="Token workers present to the service (generated)."
+    ).tag(config=True, secret=True)
+
+
+class AuthSettings(Section):
+    section = "auth"
+
+    kind = Enum(
+        ["local"],
+        default_value="local",
+        help="local: accounts and hashed passwords kept by sabaq.",
+    ).tag(config=True)
+    min_password_length = Integer(
+        8, min=4, max=128, help="Shortest password sabaq accepts."
+    ).tag(config=True)
+
+
+class DemoSettings(Section):
+    section = "demo"
+
+    seed = Bool(
+        True,
+        help="On the first start, create the demo course with a teacher, an "
+        "assistant, three students and a parent.",
+    ).tag(config=True)
+    course = Unicode("demo", help="Folder under courses/ to seed from.").tag(config=True)
+
+
+SECTIONS: tuple[type[Section], ...] = (
+    GeneralSettings,
+    HubSettings,
+    ServiceSettings,
+    DatabaseSettings,
+    SpawnerSettings,
+    WorkerSettings,
+    AuthSettings,
+    DemoSettings,
+)
+SECRETS = {
+    ("hub", "cookie_secret"): lambda: secrets.token_hex(32),
+    ("hub", "proxy_auth_token"): lambda: secrets.token_hex(32),
+    ("service", "api_token"): lambda: secrets.token_hex(32),
+    ("service", "cookie_secret"): lambda: secrets.token_hex(32),
+    ("worker", "token"): lambda: secrets.token_hex(32),
+}
+SECRETS_FILE = "secrets.json"
+SETTINGS_FILE = "sabaq.toml"
+
+
+def _by_section() -> dict[str, type[Section]]:
+    return {cls.section: cls for cls in SECTIONS}
+
+
+def _allowed(trait) -> str:
+    """Describe the values a trait accepts, for error messages."""
+    if isinstance(trait, Enum):
+        return "one of " + ", ".join(repr(v) for v in trait.values)
+    if isinstance(trait, (Integer, Float)):
+        kind = "a whole number" if isinstance(trait, Integer) else "a number"
+        lo, hi = getattr(trait, "min", None), getattr(trait, "max", None)
+        if lo is not None and hi is not None:
+            return f"{kind} from {lo} to {hi}"
+        if lo is not None:
+            return f"{kind} of at least {lo}"
+        return kind
+    return trait.info()
+
+
+class Settings(HasTraits):
+    """The effective settings: one attribute per section (``settings.hub.port``)."""
+
+    data_dir = Unicode(help="Folder holding the database, secrets and settings.")
+    config_file = Unicode("", help="The settings file that was read, if any.")
+
+    general = Instance(GeneralSettings)
+    hub = Instance(HubSettings)
+    service = Instance(ServiceSettings)
+    database = Instance(DatabaseSettings)
+    spawner = Instance(SpawnerSettings)
+    worker = Instance(WorkerSettings)
+    auth = Instance(AuthSettings)
+    demo = Instance(DemoSettings)
+
+    @classmethod
+    def load(
+        cls,
+        data_dir: str | os.PathLike | None = None,
+        config_file: str | os.PathLike | None = None,
+        environ: dict | None = None,
+    ) -> "Settings":
+        """Read settings; raise SettingsError naming the bad key and allowed values."""
+        environ = os.environ if environ is None else environ
+        data_dir = Path(data_dir or environ.get("SABAQ_DATA") or "sabaq-data").absolute()
+        if config_file is None:
+            config_file = environ.get("SABAQ_CONFIG") or ""
+            if not config_file and (data_dir / SETTINGS_FILE).exists():
+                config_file = str(data_dir / SETTINGS_FILE)
+        values: dict[str, dict] = {}
+        _merge(values, _read_secrets(data_dir))
+        if config_file:
+            _merge(values, _read_toml(Path(config_file)))
+        _merge(values, _read_environ(environ))
+        self = cls(data_dir=str(data_dir), config_file=str(config_file or ""))
+        self._apply(values)
+        return self
+
+    def _apply(self, values: dict[str, dict]) -> None:
+        sections = _by_section()
+        config = Config()
+        for name, table in values.items():
+            if name not in sections:
+                raise SettingsError(
+                    f"Unknown settings section [{name}]; known sections: "
+                    + ", ".join(f"[{s}]" for s in sections)
+                )
+            klass = sections[name]
+            traits = klass.class_traits(config=True)
+            for key, value in table.items():
+                if key not in traits:
+                    raise SettingsError(
+                        f"Unknown setting [{name}] {key}; known keys: "
+                        + ", ".join(sorted(traits))
+                    )
+                try:
+                    traits[key].validate(klass(), value)
+                except TraitError:
+                    raise SettingsError(
+                        f"Invalid setting [{name}] {key} = {value!r}: "
+                        f"allowed values are {_allowed(traits[key])}."
+                    ) from None
+                config[klass.__name__][key] = value
+        for attr, klass in zip(
+            ("general", "hub", "service", "database", "spawner", "worker", "auth", "demo"),
+            SECTIONS,
+        ):
+            setattr(self, attr, klass(config=config))
+
+    # derived values -----------------------------------------------------
+
+    def section(self, name: str) -> Section:
+        for attr in self.trait_names():
+            value = getattr(self, attr)
+            if isinstance(value, Section) and value.section == name:
+                return value
+        raise KeyError(name)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{Path(self.data_dir) / 'sabaq.sqlite'}"
+
+    @property
+    def service_url(self) -> str:
+        """Base URL of the service, ending in the hub's service prefix."""
+        base = self.service.url or f"http://{self.service.ip}:{self.service.port}"
+        return base.rstrip("/") + "/services/sabaq/"
+
+    @property
+    def hub_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.hub.api_port}/hub/api"
+
+    @property
+    def public_url(self) -> str:
+        if self.general.public_url:
+            return self.general.public_url.rstrip("/") + "/"
+        host = "127.0.0.1" if self.hub.ip in ("", "0.0.0.0") else self.hub.ip
+        return f"http://{host}:{self.hub.port}/"
+
+    def as_dict(self, mask_secrets: bool = True) -> dict[str, dict]:
+        out: dict[str, dict] = {}
+        for cls in SECTIONS:
+            obj = self.section(cls.section)
+            table = {}
+            for key, trait in sorted(cls.class_traits(config=True).items()):
+                value = getattr(obj, key)
+                if mask_secrets and trait.metadata.get("secret") and value:
+                    value = "********"
+                table[key] = value
+            out[cls.section] = table
+        return out
+
+    def to_toml(self, mask_secrets: bool = True) -> str:
+        lines = [f"# data directory: {self.data_dir}"]
+        if self.config_file:
+            lines.append(f"# settings file: {self.config_file}")
+        for name, table in self.as_dict(mask_secrets).items():
+            lines.append(f"\n[{name}]")
+            for key, value in table.items():
+                lines.append(f"{key} = {_toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+
+def ensure_secrets(data_dir: str | os.PathLike) -> Path:
+    """Create the secrets file once, readable by its owner only."""
+    path = Path(data_dir) / SECRETS_FILE
+    current = _read_secrets(Path(data_dir))
+    changed = False
+    for (section, key), make in SECRETS.items():
+        if not current.get(section, {}).get(key):
+            current.setdefault(section, {})[key] = make()
+            changed = True
+    if changed:
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(current, fh, indent=1)
+        os.replace(tmp, path)
+    return path
+
+
+def default_settings_text() -> str:
+    """A commented settings file listing every key with its help text."""
+    lines = [
+        "# sabaq settings. Uncomment a key to change it; `sabaq config show` prints",
+        "# the effective values. Secrets are generated into secrets.json.",
+    ]
+    for cls in SECTIONS:
+        lines.append(f"\n[{cls.section}]")
+        for key, trait in sorted(cls.class_traits(config=True).items()):
+            if trait.metadata.get("secret"):
+                continue
+            lines.append(f"# {trait.help}")
+            lines.append(f"# {key} = {_toml_value(trait.default_value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _merge(into: dict, other: dict) -> None:
+    for section, table in other.items():
+        if not isinstance(table, dict):
+            raise SettingsError(
+                f"Setting {section!r} must sit inside a [section]; known sections: "
+                + ", ".join(f"[{s}]" for s in _by_section())
+            )
+        into.setdefault(section, {}).update(table)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError(f"Settings file {path} does not exist.") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"Settings file {path} is not valid TOML: {e}") from None
+
+
+def _read_secrets(data_dir: Path) -> dict:
+    path = data_dir / SECRETS_FILE
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        return {}
+    except PermissionError:
+        return {}
+
+
+def _read_environ(environ) -> dict:
+    """SABAQ_<SECTION>_<KEY>=value, parsed by the key's type."""
+    out: dict[str, dict] = {}
+    for cls in SECTIONS:
+        for key, trait in cls.class_traits(config=True).items():
+            name = f"SABAQ_{cls.section}_{key}".upper()
+            if name in environ:
+                raw = environ[name]
+                try:
+                    value = trait.from_string(raw)
+                except (TraitError, ValueError):
+                    raise SettingsError(
+                        f"Invalid setting {name}={raw!r}: allowed values are "
+                        f"{_allowed(trait)}."
+                    ) from None
+                out.setdefault(cls.section, {})[key] = value
+    return out
