@@ -41,11 +41,12 @@ def nbgrader_timestamp(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
-def get_assignment(db: Session, course: Course, name: str) -> Assignment:
+def get_assignment(db: Session, course: Course, name: str, staff: bool = True) -> Assignment:
+    """The assignment; to students (staff=False) an unreleased one does not exist."""
     assignment = db.scalar(
         select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name)
     )
-    if assignment is None:
+    if assignment is None or not (staff or is_open_to_students(assignment)):
         raise NotFound(
             N_("There is no assignment '{assignment}' in the course '{course}'."),
             assignment=name,

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from sabaq.i18n import N_
 
-from .accounts import get_user
 from .errors import Conflict, Forbidden, Invalid, NotFound
 from .models import STAFF_ROLES, Course, Guardian, Membership, Role, User
 
@@ -107,6 +106,12 @@ def children_of(db: Session, parent: User) -> list[User]:
     )
 
 
+def is_guardian(db: Session, parent: User, student: User) -> bool:
+    return db.scalar(
+        select(Guardian.id).where(Guardian.parent_id == parent.id, Guardian.student_id == student.id)
+    ) is not None
+
+
 def is_parent(db: Session, user: User) -> bool:
     return db.scalar(select(Guardian.id).where(Guardian.parent_id == user.id).limit(1)) is not None
 
@@ -178,11 +183,7 @@ def require_admin(user: User) -> None:
 
 def can_view_student(db: Session, viewer: User, student: User, course: Course | None = None) -> bool:
     """Self, a guardian, staff of a course the student is in (that course if given), or an admin."""
-    if viewer.is_admin or viewer.id == student.id:
-        return True
-    if db.scalar(
-        select(Guardian.id).where(Guardian.parent_id == viewer.id, Guardian.student_id == student.id)
-    ):
+    if viewer.is_admin or viewer.id == student.id or is_guardian(db, viewer, student):
         return True
     staff_courses = select(Membership.course_id).where(
         Membership.user_id == viewer.id, Membership.role.in_(STAFF_ROLES)
@@ -204,10 +205,3 @@ def require_view_student(db: Session, viewer: User, name: str, course: Course | 
         raise Forbidden(N_("You may not see the work of '{name}'."), name=name)
     return student
 
-
-__all__ = [
-    "check_slug", "get_course", "create_course", "role_in", "set_member", "remove_member",
-    "link_guardian", "children_of", "is_parent", "courses_of", "visible_courses", "members",
-    "require_member", "require_staff", "require_student", "require_admin",
-    "can_view_student", "require_view_student", "get_user",
-]

@@ -45,12 +45,7 @@ def get_blob(db: Session, digest: str) -> bytes:
 
 def check_upload(files: dict[str, bytes], max_bytes: int, max_files: int) -> dict[str, bytes]:
     """Refuse too many files, too large files, unsafe names and damaged notebooks."""
-    if len(files) > max_files:
-        raise TooLarge(
-            N_("Too many files: {n} were sent, at most {limit} are allowed. Remove files you do not need and try again."),
-            n=len(files),
-            limit=max_files,
-        )
+    check_file_count(len(files), max_files)
     clean: dict[str, bytes] = {}
     for path, content in files.items():
         rel = safe_relpath(path)
@@ -65,6 +60,15 @@ def check_upload(files: dict[str, bytes], max_bytes: int, max_files: int) -> dic
             check_notebook(rel, content)
         clean[rel] = content
     return clean
+
+
+def check_file_count(n: int, max_files: int) -> None:
+    if n > max_files:
+        raise TooLarge(
+            N_("Too many files: {n} were sent, at most {limit} are allowed. Remove files you do not need and try again."),
+            n=n,
+            limit=max_files,
+        )
 
 
 def check_notebook(path: str, content: bytes) -> None:

@@ -87,6 +87,11 @@ class HubSettings(Section):
     http_timeout = Integer(
         120, min=10, help="Seconds a started server may take to answer HTTP."
     ).tag(config=True)
+    proxy_command = Unicode(
+        "",
+        help="Path of configurable-http-proxy. Empty: found on PATH or in "
+        "node_modules/.bin next to sabaq's Python environment.",
+    ).tag(config=True)
     cookie_secret = Unicode(
         "", help="Hex secret that signs the hub's login cookies (generated)."
     ).tag(config=True, secret=True)
@@ -104,11 +109,6 @@ class ServiceSettings(Section):
         "",
         help="URL at which the hub and servers reach the service. "
         "Empty: http://<service.ip>:<service.port>.",
-    ).tag(config=True)
-    run_as = Unicode(
-        "",
-        help="System user the service and workers run as. Empty: the user who "
-        "started sabaq. That user must be able to read the data directory.",
     ).tag(config=True)
     max_upload_mb = Integer(
         20, min=1, max=2048, help="Largest single file a user may upload, in MB."

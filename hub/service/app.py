@@ -1,0 +1,160 @@
+"""The sabaq service: a JupyterHub service mounted at /services/sabaq/.
+
+It serves the REST API (``api/v1``, OpenAPI at ``api/openapi.json``), the
+workers' API and the web pages, and keeps hub groups in step with courses.
+It holds no state of its own beyond its database, so several can run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from jupyterhub.services.auth import HubOAuth
+from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
+
+from sabaq import __version__
+from sabaq.i18n import N_
+from sabaq.settings import Settings
+
+from ..database import make_engine, make_sessionmaker
+from ..errors import SabaqError, Unauthorized
+from ..hubsync import HubSync
+from . import api, pages, worker_api
+from .deps import SESSION_TOKEN, request_language
+
+PREFIX = "/services/sabaq"
+log = logging.getLogger("sabaq.service")
+
+
+def make_hub_auth(settings: Settings) -> HubOAuth:
+    env = os.environ
+    return HubOAuth(
+        api_token=env.get("JUPYTERHUB_API_TOKEN") or settings.service.api_token,
+        api_url=env.get("JUPYTERHUB_API_URL") or settings.hub_api_url,
+        oauth_client_id=env.get("JUPYTERHUB_CLIENT_ID") or "service-sabaq",
+        oauth_redirect_uri=env.get("JUPYTERHUB_OAUTH_CALLBACK_URL") or f"{PREFIX}/oauth_callback",
+        base_url=f"{PREFIX}/",
+        hub_prefix="/hub/",
+        access_scopes={"access:services!service=sabaq"},
+        cache_max_age=60,
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.hub_sync.start()
+        yield
+        await app.state.hub_sync.stop()
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="sabaq",
+        version=__version__,
+        description="Courses, rosters, the nbgrader exchange, submissions and the gradebook.",
+        openapi_url=f"{PREFIX}/api/openapi.json",
+        docs_url=f"{PREFIX}/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    engine = make_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.hub_auth = make_hub_auth(settings)
+    app.state.hub_sync = HubSync(
+        app.state.sessions, app.state.hub_auth.api_url, app.state.hub_auth.api_token,
+        settings.service.sync_interval,
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.service.cookie_secret or secrets.token_hex(32),
+        session_cookie="sabaq-session",
+        path=f"{PREFIX}/",
+        same_site="lax",
+        https_only=settings.public_url.startswith("https"),
+        max_age=12 * 3600,
+    )
+    app.include_router(api.router, prefix=PREFIX)
+    app.include_router(worker_api.router, prefix=PREFIX)
+    app.include_router(pages.router, prefix=PREFIX)
+    _add_oauth_routes(app)
+    _add_error_handlers(app)
+
+    @app.get(f"{PREFIX}/health", tags=["ops"], summary="Readiness: the database answers")
+    def health():
+        with app.state.sessions() as db:
+            db.execute(text("SELECT 1"))
+        return {"ok": True, "version": __version__}
+
+    return app
+
+
+def _add_oauth_routes(app: FastAPI) -> None:
+    @app.get(f"{PREFIX}/oauth_login", include_in_schema=False)
+    def oauth_login(request: Request, next: str = f"{PREFIX}/"):
+        hub_auth: HubOAuth = app.state.hub_auth
+        state = secrets.token_urlsafe(16)
+        request.session["oauth_state"] = state
+        request.session["oauth_next"] = next if next.startswith(f"{PREFIX}/") else f"{PREFIX}/"
+        query = urlencode({
+            "client_id": hub_auth.oauth_client_id,
+            "redirect_uri": hub_auth.oauth_redirect_uri,
+            "response_type": "code",
+            "state": state,
+        })
+        return RedirectResponse(f"{hub_auth.oauth_authorization_url}?{query}", status_code=302)
+
+    @app.get(f"{PREFIX}/oauth_callback", include_in_schema=False)
+    async def oauth_callback(request: Request, code: str = "", state: str = ""):
+        expected = request.session.pop("oauth_state", None)
+        if not code or not expected or not secrets.compare_digest(state, expected):
+            raise Unauthorized(N_("The login did not complete. Please log in again."), code="oauth_state")
+        hub_auth: HubOAuth = app.state.hub_auth
+        token = await hub_auth.token_for_code(code, sync=False)
+        request.session[SESSION_TOKEN] = token
+        return RedirectResponse(request.session.pop("oauth_next", f"{PREFIX}/"), status_code=302)
+
+    @app.get(f"{PREFIX}/logout", include_in_schema=False)
+    def logout(request: Request):
+        request.session.clear()
+        return RedirectResponse("/hub/logout", status_code=302)
+
+
+def _wants_html(request: Request) -> bool:
+    path = request.url.path
+    return not path.startswith(f"{PREFIX}/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SabaqError)
+    async def sabaq_error(request: Request, exc: SabaqError):
+        lang = request_language(request)
+        if _wants_html(request):
+            if isinstance(exc, Unauthorized):
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"{PREFIX}/oauth_login?{urlencode({'next': target})}", status_code=302)
+            return pages.error_page(request, exc)
+        return JSONResponse(
+            {"error": exc.code, "message": exc.translated(lang)}, status_code=exc.status
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        fields = ", ".join(
+            ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+            for err in exc.errors()
+        )
+        err = SabaqError(
+            N_("The request is missing a value or has a wrong one: {fields}."),
+            status=422, code="invalid", fields=fields,
+        )
+        return await sabaq_error(request, err)

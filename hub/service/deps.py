@@ -1,0 +1,157 @@
+"""Who is asking, in which language, with which database session.
+
+People come with the hub's OAuth (a signed session cookie holding their hub
+token); their servers and scripts send ``Authorization: token <hub token>``.
+Either way the hub says who the token belongs to and whether it may access
+this service. Workers send the worker token from the settings instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from sabaq.i18n import LANGUAGES, negotiate, translator
+
+from ..errors import Forbidden, Unauthorized
+from ..models import User
+from sabaq.i18n import N_
+
+SESSION_TOKEN = "hub_token"
+CSRF_KEY = "csrf"
+CSRF_HEADER = "x-sabaq-csrf"
+LANG_COOKIE = "sabaq-lang"
+
+
+def get_db(request: Request):
+    factory = request.app.state.sessions
+    db: Session = factory()
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        db.close()
+
+
+def _request_token(request: Request) -> tuple[str | None, bool]:
+    """(token, from_cookie)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("token", "bearer") and value.strip():
+        return value.strip(), False
+    token = request.session.get(SESSION_TOKEN) if "session" in request.scope else None
+    return token, bool(token)
+
+
+async def hub_identity(request: Request) -> dict | None:
+    """The hub's user model for the request's token, or None if there is no token."""
+    token, from_cookie = _request_token(request)
+    if not token:
+        return None
+    hub_auth = request.app.state.hub_auth
+    model = await hub_auth.user_for_token(token, sync=False)
+    if model is None:
+        if from_cookie:
+            request.session.pop(SESSION_TOKEN, None)
+        raise Unauthorized(
+            N_("Your login has expired or the token is not valid. Log in again."),
+            code="expired",
+        )
+    if model.get("kind", "user") != "user":
+        raise Forbidden(N_("Only people can use this; services have their own access."))
+    if not hub_auth.check_scopes(hub_auth.access_scopes, model):
+        raise Forbidden(
+            N_("This token may not be used for sabaq. Open sabaq from the hub to get one that may."),
+        )
+    if from_cookie and request.method not in ("GET", "HEAD", "OPTIONS"):
+        sent = request.headers.get(CSRF_HEADER) or (await _form_csrf(request))
+        expected = request.session.get(CSRF_KEY, "")
+        if not expected or not sent or not hmac.compare_digest(sent, expected):
+            raise Forbidden(N_("The form has expired. Reload the page and try again."), code="csrf")
+    return model
+
+
+async def _form_csrf(request: Request) -> str | None:
+    ctype = request.headers.get("content-type", "")
+    if ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+        form = await request.form()
+        value = form.get("_csrf")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(CSRF_KEY)
+    if not token:
+        token = request.session[CSRF_KEY] = secrets.token_urlsafe(24)
+    return token
+
+
+def _provision(db: Session, model: dict) -> User:
+    """The sabaq account for a hub user, created on first visit (e.g. OAuth logins)."""
+    from sqlalchemy import select
+
+    user = db.scalar(select(User).where(User.name == model["name"]))
+    if user is None:
+        user = User(name=model["name"], full_name=model["name"], is_admin=bool(model.get("admin")))
+        db.add(user)
+        db.flush()
+    elif model.get("admin") and not user.is_admin:
+        user.is_admin = True  # hub admins are the deployment's operators
+    return user
+
+
+async def optional_user(request: Request) -> dict | None:
+    return await hub_identity(request)
+
+
+def current_user(
+    request: Request,
+    model: dict | None = Depends(optional_user),
+    db: Session = Depends(get_db),
+) -> User:
+    if model is None:
+        raise Unauthorized(N_("Log in to use sabaq."), code="login_required")
+    user = _provision(db, model)
+    request.state.user = user
+    return user
+
+
+@dataclass
+class WorkerCaller:
+    name: str
+
+
+def current_worker(request: Request) -> WorkerCaller:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    expected = request.app.state.settings.worker.token
+    if scheme.lower() not in ("token", "bearer") or not expected or not hmac.compare_digest(
+        value.strip().encode(), expected.encode()
+    ):
+        raise Unauthorized(N_("Only grading workers may use this."), code="worker_only")
+    return WorkerCaller(name=request.headers.get("x-sabaq-worker", "worker"))
+
+
+def request_language(request: Request, user: User | None = None) -> str:
+    """?lang= > cookie > the user's profile > the browser > the site default."""
+    settings = request.app.state.settings
+    for candidate in (
+        request.query_params.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        getattr(user, "language", None) or getattr(getattr(request.state, "user", None), "language", None),
+    ):
+        if candidate in LANGUAGES:
+            return candidate
+    return negotiate(request.headers.get("accept-language"), settings.general.default_language)
+
+
+def gettext_for(request: Request, user: User | None = None):
+    return translator(request_language(request, user))

@@ -1,0 +1,82 @@
+"""The workers' side of the API: claim jobs, fetch their inputs, report results.
+
+Workers hold only the worker token; they never see the database, so a
+worker pod needs nothing but a route to the service.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from .. import assignments as asg, jobs
+from ..models import FileKind, Submission
+from .api import ZIP, zip_response
+from .deps import WorkerCaller, current_worker, get_db
+
+router = APIRouter(prefix="/api/v1/worker", tags=["workers"])
+
+
+class ClaimIn(BaseModel):
+    kinds: list[str] | None = None
+
+
+class JobOut(BaseModel):
+    id: int
+    kind: str
+    payload: dict
+    attempts: int
+
+
+class ResultIn(BaseModel):
+    result: dict
+
+
+class FailIn(BaseModel):
+    error: str
+
+
+@router.post("/claim", response_model=JobOut | None, summary="Claim the next job (204: none)")
+def claim(request: Request, body: ClaimIn, worker: WorkerCaller = Depends(current_worker),
+          db: Session = Depends(get_db)):
+    s = request.app.state.settings.worker
+    job = jobs.claim(db, worker.name, s.lease_seconds, s.max_attempts, body.kinds)
+    if job is None:
+        return Response(status_code=204)
+    out = JobOut(id=job.id, kind=job.kind, payload=job.payload, attempts=job.attempts)
+    db.commit()
+    return out
+
+
+@router.post("/jobs/{job_id}/complete", summary="Report a result (409: the lease was lost)")
+def complete(job_id: int, body: ResultIn, worker: WorkerCaller = Depends(current_worker),
+             db: Session = Depends(get_db)):
+    job = jobs.complete(db, job_id, worker.name, body.result)
+    if job is None:
+        return Response(status_code=409)
+    if job.kind == "check":
+        submission = db.get(Submission, job.payload["submission_id"])
+        if submission is not None:
+            submission.check = body.result
+    return {"id": job.id, "state": job.state.value}
+
+
+@router.post("/jobs/{job_id}/fail", summary="Give a job back after an error")
+def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Depends(current_worker),
+         db: Session = Depends(get_db)):
+    job = jobs.fail(db, job_id, worker.name, body.error, request.app.state.settings.worker.max_attempts)
+    if job is None:
+        return Response(status_code=409)
+    return {"id": job.id, "state": job.state.value}
+
+
+@router.get("/submissions/{submission_id}", response_class=Response,
+            responses={200: {"content": {ZIP: {}}}},
+            summary="A submission and its assignment's released files, for checking")
+def submission_bundle(submission_id: int, worker: WorkerCaller = Depends(current_worker),
+                      db: Session = Depends(get_db)):
+    s = asg.get_submission(db, submission_id)
+    files = {f"submission/{p}": c for p, c in asg.submission_files(db, s).items()}
+    files.update({f"release/{p}": c for p, c in asg.files_of(db, s.assignment, FileKind.release).items()})
+    return zip_response(files, f"submission-{submission_id}.zip")

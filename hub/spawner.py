@@ -1,0 +1,203 @@
+"""Start each person's JupyterLab as their own unprivileged system account.
+
+JupyterHub's LocalProcessSpawner already drops privileges to a system user;
+this subclass creates that user on demand (``sq-<login>``, home 0700), so
+students cannot read each other's files or sabaq's data, and writes the
+per-user Jupyter configuration: the nbgrader exchange plugin for everyone,
+and for teachers a course directory with the assignments' sources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import pwd
+import re
+import subprocess
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets import Bool, Unicode
+
+EXCHANGE_CONFIG = """\
+# Written by sabaq at every start of your server; changes here are lost.
+c = get_config()  # noqa
+for name in ("exchange", "fetch_assignment", "fetch_feedback", "release_assignment",
+             "release_feedback", "list", "submit", "collect"):
+    setattr(c.ExchangeFactory, name, "sabaq.hub.exchange." + {
+        "exchange": "SabaqExchange", "fetch_assignment": "SabaqFetchAssignment",
+        "fetch_feedback": "SabaqFetchFeedback", "release_assignment": "SabaqReleaseAssignment",
+        "release_feedback": "SabaqReleaseFeedback", "list": "SabaqList",
+        "submit": "SabaqSubmit", "collect": "SabaqCollect"}[name])
+c.Exchange.path_includes_course = True
+"""
+STUDENT_HIDDEN_LAB_PLUGINS = {
+    "@jupyter/nbgrader:formgrader": True,
+    "@jupyter/nbgrader:create-assignment": True,
+    "@jupyter/nbgrader:course-list": True,
+}
+STUDENT_SERVER_EXTENSIONS = {
+    "nbgrader.server_extensions.formgrader": False,
+    "nbgrader.server_extensions.course_list": False,
+}
+_SAFE = re.compile(r"^[a-z][a-z0-9._-]*$")
+
+
+def system_username(prefix: str, name: str) -> str:
+    """sq-<login>; logins that are not valid system names get a stable hash suffix."""
+    if _SAFE.match(name) and len(prefix) + len(name) <= 32:
+        return prefix + name
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:16] or "user"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{prefix}{slug}-{digest}"[:32]
+
+
+class SabaqSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner with on-demand system accounts and sabaq's Jupyter setup."""
+
+    isolate = Bool(
+        True,
+        help="Run each server as its own system user (needs root). False runs every "
+        "server as the hub's user: only for development, students can read each other's files.",
+    ).tag(config=True)
+    home_root = Unicode("/home", help="Where the system users' homes are created.").tag(config=True)
+    user_prefix = Unicode("sq-", help="Prefix of system account names.").tag(config=True)
+    service_url = Unicode(help="URL of the sabaq service, given to the exchange plugin.").tag(config=True)
+    sabaq_db_url = Unicode(help="sabaq's database, to give teachers their assignments' sources.").tag(
+        config=True
+    )
+
+    @property
+    def system_username(self) -> str:
+        return system_username(self.user_prefix, self.user.name)
+
+    @property
+    def staff_courses(self) -> list[str]:
+        return sorted(
+            g.name[len("formgrade-"):] for g in self.user.groups if g.name.startswith("formgrade-")
+        )
+
+    # --- accounts and homes ----------------------------------------------
+
+    def _ensure_system_user(self) -> pwd.struct_passwd:
+        name = self.system_username
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            pass
+        Path(self.home_root).mkdir(mode=0o755, parents=True, exist_ok=True)
+        home = os.path.join(self.home_root, name)
+        cmd = ["useradd", "--create-home", "--home-dir", home, "--shell", "/bin/bash",
+               "--user-group", "--comment", f"sabaq user {self.user.name}", name]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode not in (0, 9):  # 9: created meanwhile by another start
+            raise RuntimeError(f"could not create system user {name}: {proc.stderr.strip()}")
+        return pwd.getpwnam(name)
+
+    def _home(self) -> tuple[str, int | None, int | None]:
+        if not self.isolate:
+            home = os.path.join(self.home_root, self.user.name)
+            os.makedirs(home, mode=0o700, exist_ok=True)
+            return home, None, None
+        pw = self._ensure_system_user()
+        os.makedirs(pw.pw_dir, exist_ok=True)
+        os.chown(pw.pw_dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(pw.pw_dir, 0o700)
+        return pw.pw_dir, pw.pw_uid, pw.pw_gid
+
+    def _write(self, path: Path, text: str | bytes, uid, gid, overwrite: bool = True) -> None:
+        if path.exists() and not overwrite:
+            return
+        for parent in reversed(path.parents):
+            if not parent.exists():
+                parent.mkdir()
+                if uid is not None:
+                    os.chown(parent, uid, gid)
+        data = text.encode() if isinstance(text, str) else text
+        path.write_bytes(data)
+        if uid is not None:
+            os.chown(path, uid, gid)
+
+    def _prepare_home(self) -> str:
+        home, uid, gid = self._home()
+        jupyter = Path(home, ".jupyter")
+        staff = self.staff_courses
+        config = EXCHANGE_CONFIG
+        if staff:
+            course = staff[0]
+            config += (
+                f"c.CourseDirectory.course_id = {course!r}\n"
+                f"c.CourseDirectory.root = {os.path.join(home, course)!r}\n"
+            )
+            for slug in staff:
+                self._write(Path(home, slug, "nbgrader_config.py"),
+                            f"c = get_config()  # noqa\nc.CourseDirectory.course_id = {slug!r}\n",
+                            uid, gid, overwrite=False)
+                for rel, content in self._sources(slug).items():
+                    self._write(Path(home, slug, "source", rel), content, uid, gid, overwrite=False)
+        else:
+            self._write(jupyter / "labconfig" / "page_config.json",
+                        json.dumps({"disabledExtensions": STUDENT_HIDDEN_LAB_PLUGINS}), uid, gid)
+            self._write(jupyter / "jupyter_server_config.json",
+                        json.dumps({"ServerApp": {"jpserver_extensions": STUDENT_SERVER_EXTENSIONS}}),
+                        uid, gid)
+        self._write(jupyter / "nbgrader_config.py", config, uid, gid)
+        return home
+
+    def _sources(self, slug: str) -> dict[str, bytes]:
+        """{assignment/path: content} of a course's released sources, for its teachers."""
+        if not self.sabaq_db_url:
+            return {}
+        from sqlalchemy import select
+
+        from .assignments import files_of
+        from .database import make_engine, session_scope, make_sessionmaker
+        from .models import Assignment, Course, FileKind
+
+        engine = make_engine(self.sabaq_db_url)
+        try:
+            with session_scope(make_sessionmaker(engine)) as db:
+                out = {}
+                for a in db.scalars(select(Assignment).join(Course).where(Course.slug == slug)):
+                    for rel, content in files_of(db, a, FileKind.source).items():
+                        out[f"{a.name}/{rel}"] = content
+                return out
+        finally:
+            engine.dispose()
+
+    # --- LocalProcessSpawner hooks ---------------------------------------
+
+    async def start(self):
+        self._home_dir = await asyncio.to_thread(self._prepare_home)
+        if not self.isolate and os.getuid() == 0 and "--allow-root" not in self.args:
+            self.args = [*self.args, "--allow-root"]
+        return await super().start()
+
+    def make_preexec_fn(self, name):
+        if not self.isolate:
+            home = self._home_dir
+
+            def preexec():
+                os.chdir(home)
+
+            return preexec
+        return set_user_setuid(self.system_username)
+
+    def user_env(self, env):
+        if not self.isolate:
+            env["USER"] = self.user.name
+            env["HOME"] = self._home_dir
+            return env
+        pw = pwd.getpwnam(self.system_username)
+        env["USER"] = pw.pw_name
+        env["HOME"] = pw.pw_dir
+        env["SHELL"] = pw.pw_shell
+        return env
+
+    def get_env(self):
+        env = super().get_env()
+        env["SABAQ_SERVICE_URL"] = self.service_url
+        env["SABAQ_USER"] = self.user.name
+        return env

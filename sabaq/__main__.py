@@ -1,0 +1,3 @@
+from sabaq.cli import main
+
+raise SystemExit(main())

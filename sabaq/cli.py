@@ -1,0 +1,245 @@
+"""The `sabaq` command: run the platform and manage it from the shell.
+
+Management commands work on the database directly (as the administrator of
+the machine); the hub picks up membership changes at the service's next sync.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import logging
+import os
+import sys
+from pathlib import Path
+
+from sabaq.i18n import LANGUAGES
+from sabaq.settings import Settings, SettingsError
+
+
+def _lang() -> str:
+    env = os.environ.get("SABAQ_LANG") or os.environ.get("LANG", "")
+    code = env.split("_")[0].split(".")[0].lower()
+    return code if code in LANGUAGES else "en"
+
+
+def _settings(args) -> Settings:
+    environ = dict(os.environ)
+    if getattr(args, "port", None):
+        environ["SABAQ_HUB_PORT"] = str(args.port)
+        os.environ["SABAQ_HUB_PORT"] = str(args.port)  # children read the same value
+    return Settings.load(data_dir=args.data, config_file=args.config, environ=environ)
+
+
+@contextlib.contextmanager
+def _db(settings: Settings):
+    from sabaq.hub.database import make_engine, make_sessionmaker, session_scope, upgrade
+
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(make_sessionmaker(engine)) as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
+def cmd_up(args) -> int:
+    from sabaq.hub.launcher import up
+
+    return up(_settings(args))
+
+
+def cmd_config_show(args) -> int:
+    print(_settings(args).to_toml(mask_secrets=True), end="")
+    return 0
+
+
+def cmd_service(args) -> int:
+    import uvicorn
+
+    from sabaq.hub.service.app import create_app
+
+    settings = _settings(args)
+    app = create_app(settings)
+    logging.getLogger("uvicorn.access").addFilter(_QuietPolls())
+    uvicorn.run(app, host=settings.service.ip, port=settings.service.port, log_level="info",
+                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    return 0
+
+
+class _QuietPolls(logging.Filter):
+    """Idle workers ask for jobs every second; keep those out of the log."""
+
+    def filter(self, record):
+        return not ("/worker/claim" in record.getMessage() and " 204" in record.getMessage())
+
+
+def cmd_worker(args) -> int:
+    from sabaq.autograders.worker import main as worker_main
+
+    worker_main(_settings(args))
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    from sabaq.hub.database import upgrade
+
+    upgrade(_settings(args).database_url)
+    print("database is up to date")
+    return 0
+
+
+def cmd_release(args) -> int:
+    from sabaq.hub import assignments, authoring, courses
+    from sabaq.hub.dates import parse_when
+
+    settings = _settings(args)
+    source = Path(args.dir)
+    name = args.name or source.name
+    with _db(settings) as db:
+        course = courses.get_course(db, args.course)
+        release = authoring.generate_release(source, name, course.slug)
+        tz = settings.general.timezone
+        a = assignments.release(
+            db, course, name, release, authoring.source_files(source),
+            due_at=parse_when(args.due, tz), closes_at=parse_when(args.closes, tz), title=args.title,
+        )
+        print(f"released {course.slug}/{a.name} (version {a.version}): "
+              f"{len([f for f in a.files if f.kind.value == 'release'])} files for students"
+              + (f", due {a.due_at.isoformat()}" if a.due_at else ""))
+    return 0
+
+
+def cmd_roster_import(args) -> int:
+    from sabaq.hub import courses, rosters
+    from sabaq.i18n import translator
+
+    settings = _settings(args)
+    data = Path(args.file).read_bytes()
+    with _db(settings) as db:
+        course = courses.get_course(db, args.course)
+        report = rosters.import_roster(db, course, data, settings.auth.min_password_length)
+        body = report.as_dict(translator(_lang()))
+        for w in body["warnings"]:
+            print(f"warning: {w['message']}", file=sys.stderr)
+        if not report.ok:
+            db.rollback()
+            for e in body["errors"]:
+                print(f"line {e['line']}: {e['message']}" if e["line"] else e["message"], file=sys.stderr)
+            print(rosters.roster_error(report).translated(_lang()), file=sys.stderr)
+            return 2
+        for c in body["created"]:
+            print(f"created {c['login']:<24} {c['password']:<16} {c['role']:<10} {c['full_name']}")
+        for u in body["updated"]:
+            print(f"updated {u['login']:<24} {'':<16} {u['role']:<10} {u['full_name']}")
+    return 0
+
+
+def cmd_course_create(args) -> int:
+    from sabaq.hub import courses
+
+    with _db(_settings(args)) as db:
+        c = courses.create_course(db, args.id, args.title or args.id, args.language)
+        print(f"created course {c.slug}")
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    from sabaq.hub import accounts
+
+    settings = _settings(args)
+    password = args.password or accounts.new_password()
+    accounts.check_password(password, settings.auth.min_password_length)
+    with _db(settings) as db:
+        accounts.create_user(db, args.login, full_name=args.name or "", password=password, is_admin=args.admin)
+    print(f"created {args.login} with password {password}")
+    return 0
+
+
+def cmd_user_password(args) -> int:
+    from sabaq.hub import accounts
+
+    settings = _settings(args)
+    password = args.password or getpass.getpass("new password: ")
+    accounts.check_password(password, settings.auth.min_password_length)
+    with _db(settings) as db:
+        accounts.get_user(db, args.login).password_hash = accounts.hash_password(password)
+    print(f"password of {args.login} changed")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data", help="data directory (default ./sabaq-data or $SABAQ_DATA)")
+    common.add_argument("--config", help="settings file (default <data>/sabaq.toml or $SABAQ_CONFIG)")
+
+    parser = argparse.ArgumentParser(prog="sabaq", description="Jupyter teaching and assessment platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("up", parents=[common], help="run hub, proxy, service and workers")
+    p.add_argument("--port", type=int, help="public port (default 8000)")
+    p.set_defaults(func=cmd_up)
+
+    config = sub.add_parser("config", help="settings").add_subparsers(dest="action", required=True)
+    config.add_parser("show", parents=[common], help="print the effective settings, secrets masked") \
+        .set_defaults(func=cmd_config_show)
+
+    sub.add_parser("service", parents=[common], help="run the sabaq service (started by the hub)") \
+        .set_defaults(func=cmd_service)
+    sub.add_parser("worker", parents=[common], help="run one grading worker (started by the hub)") \
+        .set_defaults(func=cmd_worker)
+    db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", parents=[common], help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    course = sub.add_parser("course", help="courses").add_subparsers(dest="action", required=True)
+    p = course.add_parser("create", parents=[common], help="create a course")
+    p.add_argument("id")
+    p.add_argument("--title", default="")
+    p.add_argument("--language", default="kk", choices=LANGUAGES)
+    p.set_defaults(func=cmd_course_create)
+
+    assignment = sub.add_parser("assignment", help="assignments").add_subparsers(dest="action", required=True)
+    p = assignment.add_parser("release", parents=[common],
+                              help="generate the student version of a source folder and release it")
+    p.add_argument("course")
+    p.add_argument("dir", help="nbgrader source assignment folder")
+    p.add_argument("--name", help="assignment name (default: the folder's name)")
+    p.add_argument("--due", help="due date, e.g. '2026-12-01 18:00' (site time zone)")
+    p.add_argument("--closes", help="no submissions after this date")
+    p.add_argument("--title", default="")
+    p.set_defaults(func=cmd_release)
+
+    roster = sub.add_parser("roster", help="class lists").add_subparsers(dest="action", required=True)
+    p = roster.add_parser("import", parents=[common], help="import a CSV class list into a course")
+    p.add_argument("course")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_roster_import)
+
+    user = sub.add_parser("user", help="accounts").add_subparsers(dest="action", required=True)
+    p = user.add_parser("add", parents=[common], help="create an account")
+    p.add_argument("login")
+    p.add_argument("--name", default="")
+    p.add_argument("--password")
+    p.add_argument("--admin", action="store_true")
+    p.set_defaults(func=cmd_user_add)
+    p = user.add_parser("password", parents=[common], help="set a password")
+    p.add_argument("login")
+    p.add_argument("--password")
+    p.set_defaults(func=cmd_user_password)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sabaq.hub.errors import SabaqError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except SettingsError as e:
+        print(f"sabaq: {e}", file=sys.stderr)
+        return 2
+    except SabaqError as e:
+        print(f"sabaq: {e.translated(_lang())}", file=sys.stderr)
+        return 2
