@@ -81,6 +81,7 @@ def configure(c, settings: Settings) -> None:
     c.SabaqSpawner.user_prefix = settings.spawner.user_prefix
     c.SabaqSpawner.service_url = settings.service_url
     c.SabaqSpawner.sabaq_db_url = settings.database_url
+    c.SabaqSpawner.default_language = settings.general.default_language
     c.Spawner.cmd = [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.hub.start_timeout

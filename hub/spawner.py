@@ -65,7 +65,10 @@ class SabaqSpawner(LocalProcessSpawner):
     home_root = Unicode("/home", help="Where the system users' homes are created.").tag(config=True)
     user_prefix = Unicode("sq-", help="Prefix of system account names.").tag(config=True)
     service_url = Unicode(help="URL of the sabaq service, given to the exchange plugin.").tag(config=True)
-    sabaq_db_url = Unicode(help="sabaq's database, to give teachers their assignments' sources.").tag(
+    sabaq_db_url = Unicode(
+        help="sabaq's database: teachers' assignment sources and each user's language."
+    ).tag(config=True)
+    default_language = Unicode("kk", help="Language when the user and their courses name none.").tag(
         config=True
     )
 
@@ -146,31 +149,56 @@ class SabaqSpawner(LocalProcessSpawner):
         self._write(jupyter / "nbgrader_config.py", config, uid, gid)
         return home
 
-    def _sources(self, slug: str) -> dict[str, bytes]:
-        """{assignment/path: content} of a course's released sources, for its teachers."""
+    def _read_sabaq(self, read):
+        """Run read(db) on sabaq's database; None when it is not configured."""
         if not self.sabaq_db_url:
-            return {}
-        from sqlalchemy import select
-
-        from .assignments import files_of
-        from .database import make_engine, session_scope, make_sessionmaker
-        from .models import Assignment, Course, FileKind
+            return None
+        from .database import make_engine, make_sessionmaker, session_scope
 
         engine = make_engine(self.sabaq_db_url)
         try:
             with session_scope(make_sessionmaker(engine)) as db:
-                out = {}
-                for a in db.scalars(select(Assignment).join(Course).where(Course.slug == slug)):
-                    for rel, content in files_of(db, a, FileKind.source).items():
-                        out[f"{a.name}/{rel}"] = content
-                return out
+                return read(db)
         finally:
             engine.dispose()
+
+    def _sources(self, slug: str) -> dict[str, bytes]:
+        """{assignment/path: content} of a course's released sources, for its teachers."""
+        from sqlalchemy import select
+
+        from .assignments import files_of
+        from .models import Assignment, Course, FileKind
+
+        def read(db):
+            out = {}
+            for a in db.scalars(select(Assignment).join(Course).where(Course.slug == slug)):
+                for rel, content in files_of(db, a, FileKind.source).items():
+                    out[f"{a.name}/{rel}"] = content
+            return out
+
+        return self._read_sabaq(read) or {}
+
+    def _language(self) -> str:
+        """The user's chosen language, else their first course's, else the site's."""
+        from .accounts import find_user
+        from .courses import courses_of
+
+        def read(db):
+            user = find_user(db, self.user.name)
+            if user is None:
+                return None
+            if user.language:
+                return user.language
+            courses = courses_of(db, user)
+            return courses[0][0].language if courses else None
+
+        return self._read_sabaq(read) or self.default_language
 
     # --- LocalProcessSpawner hooks ---------------------------------------
 
     async def start(self):
         self._home_dir = await asyncio.to_thread(self._prepare_home)
+        self._lang = await asyncio.to_thread(self._language)
         if not self.isolate and os.getuid() == 0 and "--allow-root" not in self.args:
             self.args = [*self.args, "--allow-root"]
         return await super().start()
@@ -200,4 +228,5 @@ class SabaqSpawner(LocalProcessSpawner):
         env = super().get_env()
         env["SABAQ_SERVICE_URL"] = self.service_url
         env["SABAQ_USER"] = self.user.name
+        env["SABAQ_LANG"] = getattr(self, "_lang", self.default_language)
         return env

@@ -21,7 +21,14 @@ from traitlets import Bool, Float, Unicode, default
 from nbgrader.exchange import abc
 from nbgrader.exchange.abc.exchange import ExchangeError
 
+from sabaq.i18n import translator
+
 from ..archive import read_tree, unpack, write_tree
+
+
+def _(message: str) -> str:
+    """Translate into the user's language (the spawner sets SABAQ_LANG)."""
+    return translator(os.environ.get("SABAQ_LANG")).gettext(message)
 
 
 class SabaqExchange(abc.Exchange):
@@ -46,13 +53,13 @@ class SabaqExchange(abc.Exchange):
 
     def api(self, method: str, path: str, ok=(200, 201, 204), **kwargs) -> httpx.Response:
         if not self.service_url:
-            self.fail("sabaq: SABAQ_SERVICE_URL is not set; open JupyterLab from sabaq's hub.")
+            self.fail(_("sabaq is not reachable from this server: SABAQ_SERVICE_URL is not set. Open JupyterLab from the sabaq hub."))
         url = self.service_url.rstrip("/") + "/api/v1/" + path.lstrip("/")
         headers = {"Authorization": f"token {self.api_token}"}
         try:
             response = httpx.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except httpx.HTTPError as e:
-            self.fail(f"sabaq: the service cannot be reached ({e}). Try again in a minute.")
+            self.fail(_("The sabaq service cannot be reached ({error}). Try again in a minute.").format(error=e))
         if response.status_code not in ok:
             try:
                 message = response.json().get("message") or response.text
@@ -67,7 +74,7 @@ class SabaqExchange(abc.Exchange):
 
     def require_course(self) -> str:
         if not self.coursedir.course_id:
-            self.fail("No course id specified. Re-run with --course flag.")
+            self.fail(_("No course id was given. Choose a course, or run the command again with --course."))
         return self.coursedir.course_id
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
@@ -109,7 +116,7 @@ class SabaqFetchAssignment(abc.ExchangeFetchAssignment, SabaqExchange):
         aid = self.coursedir.assignment_id
         dest = self.local_dir(course, aid)
         if os.path.isdir(dest) and not self.replace_missing_files:
-            self.fail(f"You already have a copy of the assignment in this directory: {os.path.relpath(dest, self.assignment_dir)}")
+            self.fail(_("You already have a copy of the assignment in {path}. Rename or remove it to fetch a fresh copy.").format(path=os.path.relpath(dest, self.assignment_dir)))
         response = self.api("GET", f"courses/{course}/assignments/{aid}/download")
         files = unpack(response.content)
         written = write_tree(dest, files, overwrite=not os.path.isdir(dest))
@@ -122,13 +129,13 @@ class SabaqSubmit(abc.ExchangeSubmit, SabaqExchange):
         aid = self.coursedir.assignment_id
         src = self.local_dir(course, aid)
         if not os.path.isdir(src):
-            self.fail(f"Assignment not found at: {src}")
+            self.fail(_("There is no assignment folder at {path}. Fetch the assignment first.").format(path=src))
         files = read_tree(src, ignore=lambda rel, is_dir: self.ignored(rel, is_dir) or rel.split("/")[0] == "feedback")
         released = set(self.api("GET", f"courses/{course}/assignments/{aid}").json()["notebooks"])
         missing = sorted(released - set(files))
         if missing:
             if self.strict:
-                self.fail(f"Assignment {aid} not submitted. There are missing notebooks for the submission: {', '.join(missing)}")
+                self.fail(_("The assignment {assignment} was not submitted because notebooks are missing: {notebooks}.").format(assignment=aid, notebooks=", ".join(missing)))
             self.log.warning("Possible missing notebooks for assignment %s: %s", aid, ", ".join(missing))
         upload = [("files", (rel, content, "application/octet-stream")) for rel, content in files.items()]
         result = self.api("POST", f"courses/{course}/assignments/{aid}/submissions", files=upload).json()
@@ -146,7 +153,7 @@ class SabaqList(abc.ExchangeList, SabaqExchange):
 
     def remove_files(self):
         if self.inbound or self.cached:
-            self.fail("Submissions are kept for good in sabaq and cannot be removed.")
+            self.fail(_("Submissions are kept for good in sabaq and cannot be removed."))
         course = self.require_course()
         aid = self.coursedir.assignment_id
         self.api("DELETE", f"courses/{course}/assignments/{aid}/release")
@@ -254,11 +261,11 @@ class SabaqReleaseAssignment(abc.ExchangeReleaseAssignment, SabaqExchange):
         source_dir = self.coursedir.format_path(self.coursedir.source_directory, ".", aid)
         if not os.path.isdir(release_dir):
             if os.path.isdir(source_dir):
-                self.fail(f"Assignment found in '{source_dir}' but not '{release_dir}', run `nbgrader generate_assignment` first.")
-            self.fail(f"Assignment not found at: {release_dir}")
+                self.fail(_("The assignment is in {source} but not in {release}: generate it first.").format(source=source_dir, release=release_dir))
+            self.fail(_("There is no assignment folder at {path}. Fetch the assignment first.").format(path=release_dir))
         existing = self.api("GET", f"courses/{course}/assignments/{aid}", ok=(200, 404))
         if existing.status_code == 200 and existing.json().get("released_at") and not self.force:
-            self.fail(f"Destination already exists, add --force to overwrite: {course} {aid}")
+            self.fail(_("{course}/{assignment} is already released. Release it again with --force to replace it.").format(course=course, assignment=aid))
         skip = lambda rel, is_dir: self.ignored(rel, is_dir)  # noqa: E731
         upload = [("release", (rel, c, "application/octet-stream")) for rel, c in read_tree(release_dir, skip).items()]
         if os.path.isdir(source_dir):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -120,7 +121,8 @@ def current_user(
     if model is None:
         raise Unauthorized(N_("Log in to use sabaq."), code="login_required")
     user = _provision(db, model)
-    request.state.user = user
+    # A plain snapshot: error pages render after the session has closed.
+    request.state.viewer = SimpleNamespace(name=user.name, full_name=user.full_name, language=user.language)
     return user
 
 
@@ -146,7 +148,7 @@ def request_language(request: Request, user: User | None = None) -> str:
     for candidate in (
         request.query_params.get("lang"),
         request.cookies.get(LANG_COOKIE),
-        getattr(user, "language", None) or getattr(getattr(request.state, "user", None), "language", None),
+        getattr(user, "language", None) or getattr(getattr(request.state, "viewer", None), "language", None),
     ):
         if candidate in LANGUAGES:
             return candidate

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, translator
+from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
 
 from .. import assignments as asg, courses as crs, rosters
 from ..errors import SabaqError
@@ -22,6 +22,8 @@ from ..models import STAFF_ROLES, Role, User
 from .deps import LANG_COOKIE, csrf_token, current_user, get_db, request_language
 
 router = APIRouter(include_in_schema=False)
+# Role names are shown translated; listed here so the extractor finds them.
+ROLE_NAMES = (N_("teacher"), N_("assistant"), N_("student"), N_("parent"), N_("admin"))
 templates = Environment(
     loader=PackageLoader("sabaq.hub.service", "templates"),
     autoescape=select_autoescape(["html"]),
@@ -54,7 +56,7 @@ def render(request: Request, name: str, status: int = 200, user: User | None = N
 def error_page(request: Request, exc: SabaqError) -> HTMLResponse:
     lang = request_language(request)
     return render(request, "error.html", status=exc.status, message=exc.translated(lang),
-                  user=getattr(request.state, "user", None))
+                  user=getattr(request.state, "viewer", None))
 
 
 def _remember_language(request: Request, user: User) -> None:

@@ -1,0 +1,69 @@
+"""Shared fixtures: databases (SQLite and, when available, a real PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from sabaq.hub.database import make_engine, make_sessionmaker, upgrade
+
+PG_URL = os.environ.get("SABAQ_TEST_POSTGRES_URL", "")
+REQUIRE_PG = os.environ.get("SABAQ_REQUIRE_POSTGRES") == "1"
+
+
+def _fresh_postgres() -> str:
+    """A new empty database on the test server; its URL."""
+    name = f"sabaq_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    base, _, query = PG_URL.partition("?")
+    root = base.rsplit("/", 1)[0]
+    return f"{root}/{name}" + (f"?{query}" if query else "")
+
+
+def _drop_postgres(url: str) -> None:
+    name = url.partition("?")[0].rsplit("/", 1)[1]
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def database_url(kind: str, tmp_path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'sabaq.sqlite'}"
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("SABAQ_TEST_POSTGRES_URL is not set but PostgreSQL tests are required")
+        pytest.skip("no PostgreSQL (set SABAQ_TEST_POSTGRES_URL; scripts/test.sh does)")
+    return _fresh_postgres()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A migrated, empty sabaq database on each backend."""
+    url = database_url(request.param, tmp_path)
+    upgrade(url)
+    yield url
+    if request.param == "postgresql":
+        _drop_postgres(url)
+
+
+@pytest.fixture
+def sessions(db_url):
+    engine = make_engine(db_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def db(sessions):
+    session = sessions()
+    yield session
+    session.rollback()
+    session.close()
