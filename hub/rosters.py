@@ -150,7 +150,7 @@ def parse(data: bytes, report: RosterReport) -> list[RosterRow]:
         rows.append(RosterRow(
             line=number,
             login=record.get("login", "").lower(),
-            full_name=record.get("full_name", ""),
+            full_name=" ".join(record.get("full_name", "").split()),
             role=role,
             section=record.get("section", ""),
             email=record.get("email", ""),
@@ -162,11 +162,20 @@ def parse(data: bytes, report: RosterReport) -> list[RosterRow]:
 
 def _resolve_logins(db: Session, rows: list[RosterRow], report: RosterReport) -> None:
     taken: dict[str, int] = {}
+    names: dict[str, int] = {}
     for row in rows:
         if not row.full_name and not row.login:
             report.errors.append({"line": row.line, "message": N_("The row has neither a login nor a name.")})
             continue
         if not row.login:
+            if row.full_name in names:
+                report.errors.append({
+                    "line": row.line,
+                    "message": N_("The name '{name}' appears twice (lines {first} and {line}). If these are two people, give each a login."),
+                    "params": {"name": row.full_name, "first": names[row.full_name], "line": row.line},
+                })
+                continue
+            names[row.full_name] = row.line
             base = login_from_name(row.full_name)
             if not base:
                 report.errors.append({
@@ -203,9 +212,7 @@ def _resolve_logins(db: Session, rows: list[RosterRow], report: RosterReport) ->
 def import_roster(db: Session, course: Course, data: bytes, min_password_length: int = 8) -> RosterReport:
     """Check the whole file, then create or update accounts and memberships."""
     report = RosterReport()
-    rows = parse(data, report)
-    if report.errors:
-        return report
+    rows = parse(data, report)  # rows with an unknown role are reported and left out
     _resolve_logins(db, rows, report)
     logins = {r.login for r in rows}
     for row in rows:
