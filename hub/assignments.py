@@ -214,13 +214,14 @@ def submission_files(db: Session, submission: Submission) -> dict[str, bytes]:
 
 
 def store_feedback(db: Session, submission: Submission, notebook: str, html: bytes) -> Feedback:
+    digest = put_blob(db, html)
     item = db.scalar(
         select(Feedback).where(Feedback.submission_id == submission.id, Feedback.notebook == notebook)
     )
     if item is None:
-        item = Feedback(submission=submission, notebook=notebook, sha256="")
+        item = Feedback(submission=submission, notebook=notebook, sha256=digest)
         db.add(item)
-    item.sha256 = put_blob(db, html)
+    item.sha256 = digest
     item.released_at = utcnow()
     db.flush()
     return item

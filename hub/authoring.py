@@ -17,6 +17,7 @@ from pathlib import Path
 from sabaq.i18n import N_
 
 from .archive import read_tree
+from .paths import with_venv_path
 from .errors import Invalid
 
 SKIP = {".ipynb_checkpoints", "__pycache__", "gradebook.db"}
@@ -45,12 +46,14 @@ def generate_release(source_dir: str | os.PathLike, name: str, course_id: str) -
         proc = subprocess.run(
             [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"],
             cwd=tmp, capture_output=True, text=True, timeout=600,
+            env=dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", ""))),
         )
         release = Path(tmp, "release", name)
         if proc.returncode != 0 or not release.is_dir():
-            detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            detail = next((ln.strip() for ln in reversed(lines) if "Error:" in ln), lines[-1] if lines else "?")
             raise Invalid(
                 N_("nbgrader could not generate the assignment '{assignment}': {detail}"),
-                assignment=name, detail=detail[0],
+                assignment=name, detail=detail,
             )
         return read_tree(release, _skip)

@@ -20,6 +20,7 @@ import httpx
 from sabaq.settings import SETTINGS_FILE, Settings, SettingsError, default_settings_text, ensure_secrets
 
 from .database import make_engine, make_sessionmaker, session_scope, upgrade
+from .paths import with_venv_path
 from .seed import format_logins, seed_course, write_logins
 
 HUB_CONFIG = Path(__file__).with_name("jupyterhub_config.py")
@@ -89,7 +90,7 @@ def wait_ready(settings: Settings, proc: subprocess.Popen, timeout: float = 120)
 def up(settings: Settings) -> int:
     check_can_start(settings)
     new_logins = prepare(settings)
-    env = dict(os.environ, SABAQ_DATA=settings.data_dir)
+    env = dict(os.environ, SABAQ_DATA=settings.data_dir, PATH=with_venv_path(os.environ.get("PATH", "")))
     if settings.config_file:
         env["SABAQ_CONFIG"] = settings.config_file
     cmd = [str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(HUB_CONFIG)]

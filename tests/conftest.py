@@ -67,3 +67,17 @@ def db(sessions):
     yield session
     session.rollback()
     session.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """sabaq up, for real, on loopback; shared by the end-to-end and browser tests."""
+    from stack import Stack
+
+    s = Stack(tmp_path_factory.mktemp("stack") / "data")
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        s.cleanup()

@@ -65,7 +65,7 @@ class SabaqExchange(abc.Exchange):
                 message = response.json().get("message") or response.text
             except ValueError:
                 message = response.text[:500]
-            self.fail(message)
+            self.fail(message or f"HTTP {response.status_code} from {url}")
         return response
 
     def local_dir(self, course_id: str, assignment_id: str) -> str:
@@ -76,6 +76,11 @@ class SabaqExchange(abc.Exchange):
         if not self.coursedir.course_id:
             self.fail(_("No course id was given. Choose a course, or run the command again with --course."))
         return self.coursedir.course_id
+
+    def require_assignment(self) -> str:
+        if not self.coursedir.assignment_id:
+            self.fail(_("No assignment was named. Choose an assignment and try again."))
+        return self.coursedir.assignment_id
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         """nbgrader's CourseDirectory.ignore patterns, applied to each path part."""
@@ -113,7 +118,7 @@ def _sha256(path: str) -> str | None:
 class SabaqFetchAssignment(abc.ExchangeFetchAssignment, SabaqExchange):
     def copy_files(self):
         course = self.require_course()
-        aid = self.coursedir.assignment_id
+        aid = self.require_assignment()
         dest = self.local_dir(course, aid)
         if os.path.isdir(dest) and not self.replace_missing_files:
             self.fail(_("You already have a copy of the assignment in {path}. Rename or remove it to fetch a fresh copy.").format(path=os.path.relpath(dest, self.assignment_dir)))
@@ -126,7 +131,7 @@ class SabaqFetchAssignment(abc.ExchangeFetchAssignment, SabaqExchange):
 class SabaqSubmit(abc.ExchangeSubmit, SabaqExchange):
     def copy_files(self):
         course = self.require_course()
-        aid = self.coursedir.assignment_id
+        aid = self.require_assignment()
         src = self.local_dir(course, aid)
         if not os.path.isdir(src):
             self.fail(_("There is no assignment folder at {path}. Fetch the assignment first.").format(path=src))
@@ -155,7 +160,7 @@ class SabaqList(abc.ExchangeList, SabaqExchange):
         if self.inbound or self.cached:
             self.fail(_("Submissions are kept for good in sabaq and cannot be removed."))
         course = self.require_course()
-        aid = self.coursedir.assignment_id
+        aid = self.require_assignment()
         self.api("DELETE", f"courses/{course}/assignments/{aid}/release")
         return [{"course_id": course, "assignment_id": aid, "status": "removed"}]
 
@@ -256,7 +261,7 @@ class SabaqList(abc.ExchangeList, SabaqExchange):
 class SabaqReleaseAssignment(abc.ExchangeReleaseAssignment, SabaqExchange):
     def copy_files(self):
         course = self.require_course()
-        aid = self.coursedir.assignment_id
+        aid = self.require_assignment()
         release_dir = self.coursedir.format_path(self.coursedir.release_directory, ".", aid)
         source_dir = self.coursedir.format_path(self.coursedir.source_directory, ".", aid)
         if not os.path.isdir(release_dir):
@@ -291,7 +296,7 @@ class SabaqReleaseAssignment(abc.ExchangeReleaseAssignment, SabaqExchange):
 class SabaqCollect(abc.ExchangeCollect, SabaqExchange):
     def copy_files(self):
         course = self.require_course()
-        aid = self.coursedir.assignment_id
+        aid = self.require_assignment()
         subs = self.api("GET", f"courses/{course}/assignments/{aid}/submissions", params={"latest": "true"}).json()
         student = self.coursedir.student_id
         if student and student != "*":
@@ -321,7 +326,7 @@ def _parse(timestamp: str):
 class SabaqReleaseFeedback(abc.ExchangeReleaseFeedback, SabaqExchange):
     def copy_files(self):
         course = self.require_course()
-        aid = self.coursedir.assignment_id
+        aid = self.require_assignment()
         student = self.coursedir.student_id or "*"
         subs = self.api("GET", f"courses/{course}/assignments/{aid}/submissions").json()
         pattern = self.coursedir.format_path(self.coursedir.feedback_directory, student, aid)
@@ -351,7 +356,7 @@ class SabaqReleaseFeedback(abc.ExchangeReleaseFeedback, SabaqExchange):
 class SabaqFetchFeedback(abc.ExchangeFetchFeedback, SabaqExchange):
     def copy_files(self):
         course = self.require_course()
-        aid = self.coursedir.assignment_id
+        aid = self.require_assignment()
         subs = self.api("GET", f"courses/{course}/assignments/{aid}/submissions").json()
         dest_root = os.path.join(self.local_dir(course, aid), "feedback")
         fetched = 0

@@ -1,0 +1,222 @@
+"""A real sabaq on loopback for end-to-end tests: `sabaq up` with its hub, proxy,
+service and worker, on free ports, with its own data directory and home root."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from sabaq.hub.database import make_engine, make_sessionmaker
+from sabaq.hub.spawner import system_username
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Stack:
+    def __init__(self, data_dir: Path, extra_env: dict | None = None):
+        self.data_dir = Path(data_dir)
+        self.homes = Path(tempfile.mkdtemp(prefix="sabaq-homes-", dir="/tmp"))
+        os.chmod(self.homes, 0o755)
+        self.prefix = "t" + secrets.token_hex(2) + "-"
+        self.port = free_port()
+        self.env = dict(
+            os.environ,
+            SABAQ_HUB_PORT=str(self.port),
+            SABAQ_HUB_API_PORT=str(free_port()),
+            SABAQ_HUB_PROXY_API_PORT=str(free_port()),
+            SABAQ_SERVICE_PORT=str(free_port()),
+            SABAQ_SPAWNER_HOME_ROOT=str(self.homes),
+            SABAQ_SPAWNER_USER_PREFIX=self.prefix,
+            SABAQ_WORKER_POLL_SECONDS="0.2",
+            SABAQ_SERVICE_SYNC_INTERVAL="3",
+            SABAQ_SERVICE_MAX_UPLOAD_MB="2",
+            SABAQ_SABAQ_DEFAULT_LANGUAGE="en",
+            **(extra_env or {}),
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.output = self.data_dir.parent / f"sabaq-up-{uuid.uuid4().hex[:6]}.log"
+        self._tokens: dict[str, str] = {}
+        self._engine = None
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def start(self, timeout: float = 180) -> None:
+        self._log = open(self.output, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sabaq", "up", "--data", str(self.data_dir)],
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sabaq up exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if "sabaq is running" in self.output.read_text(errors="replace"):
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"sabaq up did not become ready:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 90) -> int:
+        """Ctrl-C, as a person would; returns the exit code."""
+        if self.proc is None:
+            return 0
+        try:
+            os.killpg(self.proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            code = self.proc.wait()
+        self.proc = None
+        self._log.close()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        self._tokens.clear()
+        return code
+
+    def cleanup(self) -> None:
+        for entry in pwd.getpwall():
+            if entry.pw_name.startswith(self.prefix):
+                subprocess.run(["pkill", "-KILL", "-u", entry.pw_name], capture_output=True)
+                subprocess.run(["userdel", "--force", entry.pw_name], capture_output=True)
+        shutil.rmtree(self.homes, ignore_errors=True)
+
+    def log_tail(self, n: int = 80) -> str:
+        return "\n".join(self.output.read_text(errors="replace").splitlines()[-n:])
+
+    # --- people ----------------------------------------------------------------
+
+    @property
+    def logins(self) -> dict[str, str]:
+        text = (self.data_dir / "demo-logins.txt").read_text(encoding="utf-8")
+        return {ln.split()[0]: ln.split()[1] for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
+
+    def browser(self, name: str, password: str | None = None) -> httpx.Client:
+        """A client logged in to the hub with a password, like a person's browser."""
+        client = httpx.Client(base_url=self.url, follow_redirects=True, timeout=120)
+        client.get("/hub/login")
+        r = client.post("/hub/login", data={
+            "username": name, "password": password or self.logins[name], "_xsrf": client.cookies.get("_xsrf"),
+        })
+        if "/hub/login" in str(r.url):
+            raise AssertionError(f"login of {name} failed")
+        return client
+
+    def token(self, name: str, password: str | None = None, **body) -> str:
+        """A hub API token of this user (what their server holds)."""
+        if name in self._tokens and not body:
+            return self._tokens[name]
+        client = self.browser(name, password)
+        r = client.post(f"/hub/api/users/{name}/tokens", json={"note": "test", **body},
+                        headers={"X-XSRFToken": client.cookies.get("_xsrf", path="/hub/")})
+        r.raise_for_status()
+        token = r.json()["token"]
+        if not body:
+            self._tokens[name] = token
+        return token
+
+    def hub_api(self, token: str) -> httpx.Client:
+        return httpx.Client(base_url=self.url + "/hub/api", headers={"Authorization": f"token {token}"}, timeout=60)
+
+    def api(self, name: str | None = None, token: str | None = None) -> httpx.Client:
+        headers = {}
+        if name or token:
+            headers["Authorization"] = f"token {token or self.token(name)}"
+        return httpx.Client(base_url=self.url + "/services/sabaq/api/v1", headers=headers, timeout=60)
+
+    @property
+    def service_url(self) -> str:
+        return self.url + "/services/sabaq/"
+
+    def system_user(self, name: str) -> str:
+        return system_username(self.prefix, name)
+
+    def sessions(self):
+        if self._engine is None:
+            self._engine = make_engine(f"sqlite:///{self.data_dir / 'sabaq.sqlite'}")
+        return make_sessionmaker(self._engine)
+
+    # --- servers -----------------------------------------------------------------
+
+    def start_server(self, name: str, timeout: float = 180) -> None:
+        hub = self.hub_api(self.token(name))
+        r = hub.post(f"/users/{name}/server")
+        if r.status_code not in (201, 202, 400):
+            raise AssertionError(f"spawn of {name}: {r.status_code} {r.text}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = hub.get(f"/users/{name}").json()
+            server = model.get("servers", {}).get("")
+            if server and server.get("ready"):
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"server of {name} did not start:\n{self.log_tail()}")
+
+    def run_code(self, name: str, code: str, timeout: float = 120) -> str:
+        """Run code in a fresh kernel of the user's server; return what it printed."""
+        return asyncio.run(self._run_code(name, code, timeout))
+
+    async def _run_code(self, name: str, code: str, timeout: float) -> str:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        headers = {"Authorization": f"token {self.token(name)}"}
+        base = f"{self.url}/user/{name}/api"
+        async with httpx.AsyncClient(headers=headers, timeout=60) as client:
+            r = await client.post(f"{base}/kernels", json={"name": "python3"})
+            r.raise_for_status()
+            kernel = r.json()["id"]
+            try:
+                ws = await websocket_connect(HTTPRequest(
+                    f"ws://127.0.0.1:{self.port}/user/{name}/api/kernels/{kernel}/channels",
+                    headers=headers,
+                ))
+                msg_id = uuid.uuid4().hex
+                await ws.write_message(json.dumps({
+                    "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": name,
+                               "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
+                    "parent_header": {}, "metadata": {}, "channel": "shell",
+                    "content": {"code": code, "silent": False, "store_history": False,
+                                "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+                }))
+                out = []
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline:
+                    raw = await asyncio.wait_for(ws.read_message(), timeout)
+                    if raw is None:
+                        break
+                    msg = json.loads(raw)
+                    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    kind = msg["header"]["msg_type"]
+                    if kind == "stream":
+                        out.append(msg["content"]["text"])
+                    elif kind == "error":
+                        out.append("\n".join(msg["content"]["traceback"]))
+                    elif kind == "status" and msg["content"]["execution_state"] == "idle":
+                        break
+                ws.close()
+                return "".join(out)
+            finally:
+                await client.delete(f"{base}/kernels/{kernel}")

@@ -1,0 +1,205 @@
+"""End to end: the real hub, proxy, service and worker, driven as users and servers would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange import ExchangeFactory
+from sqlalchemy import func, select
+from traitlets.config import Config
+
+from sabaq.hub.archive import unpack
+from sabaq.hub.models import Job, JobState, Submission, User
+from sabaq.hub.paths import with_venv_path
+
+pytestmark = pytest.mark.e2e
+DEMO_SOURCE = Path(__file__).resolve().parents[1] / "courses" / "demo" / "source" / "ps1"
+
+
+def wait_for(check, timeout=30, interval=0.3):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def test_demo_course_is_seeded_and_mirrored_into_hub_groups(stack):
+    assert set(stack.logins) == {"admin", "teacher", "assistant", "aliya", "timur", "sofia", "parent"}
+    hub = stack.hub_api(stack.token("admin"))
+
+    def groups():
+        found = {g["name"]: set(g["users"]) for g in hub.get("/groups").json()}
+        return found if "nbgrader-demo" in found and found["nbgrader-demo"] else None
+
+    found = wait_for(groups)
+    assert found["nbgrader-demo"] == {"aliya", "timur", "sofia"}
+    assert found["formgrade-demo"] == {"teacher", "assistant"}
+    assert found["sabaq-parents"] == {"parent"}
+    assert found["sabaq-admins"] == {"admin"}
+    assert hub.get("/users/admin").json()["admin"] is True
+
+
+def test_wrong_password_is_refused(stack):
+    with pytest.raises(AssertionError):
+        stack.browser("aliya", password="wrong-password")
+
+
+def test_user_created_through_hub_api_is_known_to_sabaq(stack):
+    hub = stack.hub_api(stack.token("admin"))
+    assert hub.post("/users/newkid").status_code == 201
+    r = hub.post("/users/newkid/tokens", json={"note": "test"})
+    token = r.json()["token"]
+    me = stack.api(token=token).get("/me")
+    assert me.status_code == 200, me.text
+    assert me.json()["name"] == "newkid" and me.json()["courses"] == []
+    with stack.sessions()() as db:
+        assert db.scalar(select(User).where(User.name == "newkid")) is not None
+
+
+def exchange(monkeypatch, stack, who: str, root: Path, course: str = "demo", **coursedir):
+    """nbgrader's exchange as a user's server builds it: config, env token and service URL."""
+    monkeypatch.setenv("SABAQ_SERVICE_URL", stack.service_url)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", stack.token(who))
+    monkeypatch.setenv("SABAQ_LANG", "en")
+    config = Config()
+    names = {"exchange": "SabaqExchange", "fetch_assignment": "SabaqFetchAssignment",
+             "fetch_feedback": "SabaqFetchFeedback", "release_assignment": "SabaqReleaseAssignment",
+             "release_feedback": "SabaqReleaseFeedback", "list": "SabaqList", "submit": "SabaqSubmit",
+             "collect": "SabaqCollect"}
+    for trait, cls in names.items():
+        setattr(config.ExchangeFactory, trait, f"sabaq.hub.exchange.{cls}")
+    config.Exchange.assignment_dir = str(root)
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.course_id = course
+    for key, value in coursedir.items():
+        setattr(config.CourseDirectory, key, value)
+    factory = ExchangeFactory(config=config)
+
+    def make(kind, **traits):
+        cd = CourseDirectory(config=config)
+        obj = getattr(factory, kind)(coursedir=cd, authenticator=Authenticator(config=config), config=config)
+        for k, v in traits.items():
+            setattr(obj, k, v)
+        return obj
+
+    return make
+
+
+def generate(course_dir: Path, name: str) -> None:
+    (course_dir / "source" / name).mkdir(parents=True, exist_ok=True)
+    for nb in DEMO_SOURCE.glob("*.ipynb"):
+        (course_dir / "source" / name / nb.name).write_bytes(nb.read_bytes())
+    (course_dir / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.course_id = 'demo'\nc.CourseDirectory.root = {str(course_dir)!r}\n")
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"],
+                   cwd=course_dir, check=True, capture_output=True,
+                   env=dict(os.environ, PATH=with_venv_path(os.environ["PATH"])))
+
+
+def submissions(stack, student: str, assignment: str) -> list[Submission]:
+    with stack.sessions()() as db:
+        q = (select(Submission).join(User, User.id == Submission.student_id)
+             .where(User.name == student).order_by(Submission.attempt))
+        return [s for s in db.scalars(q) if s.assignment.name == assignment]
+
+
+def test_class_cycle_through_the_exchange_plugin(stack, tmp_path, monkeypatch):
+    teacher_dir, student_dir = tmp_path / "teacher", tmp_path / "aliya"
+    student_dir.mkdir()
+    generate(teacher_dir, "ps2")
+
+    # teacher releases with nbgrader's ReleaseAssignment through the plugin
+    teacher = exchange(monkeypatch, stack, "teacher", teacher_dir, assignment_id="ps2")
+    teacher("ReleaseAssignment").start()
+    with pytest.raises(Exception, match="already released"):
+        teacher("ReleaseAssignment").start()
+
+    # the student lists and fetches; the release has no solutions or hidden tests
+    student = exchange(monkeypatch, stack, "aliya", student_dir, course="")
+    listed = student("List").start()
+    ps2 = [a for a in listed if a["assignment_id"] == "ps2"][0]
+    assert ps2["status"] == "released" and ps2["course_id"] == "demo"
+    student = exchange(monkeypatch, stack, "aliya", student_dir, assignment_id="ps2")
+    student("FetchAssignment").start()
+    fetched = student_dir / "demo" / "ps2" / "motion.ipynb"
+    text = fetched.read_text()
+    assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text and "speed(0, 5)" not in text
+    assert student("List").start()[0]["status"] == "fetched"
+
+    # two attempts, both kept
+    nb = nbformat.read(fetched, as_version=4)
+    nb.cells[1].source = "def speed(s, t):\n    return s / t"
+    nbformat.write(nb, fetched)
+    student("Submit").start()
+    nb.cells[1].source = "def speed(s, t):\n    if t <= 0:\n        raise ValueError\n    return s / t"
+    nbformat.write(nb, fetched)
+    student("Submit").start()
+    subs = submissions(stack, "aliya", "ps2")
+    assert [s.attempt for s in subs] == [1, 2]
+    cached = student("List", cached=True).start()
+    assert [len(a["submissions"]) for a in cached if a["assignment_id"] == "ps2"] == [2]
+
+    # the worker checks each submission
+    def checked():
+        with stack.sessions()() as db:
+            return db.scalar(select(func.count()).select_from(Job).where(
+                Job.state == JobState.done, Job.key.in_([f"check:{s.id}" for s in subs]))) == 2
+    assert wait_for(checked, timeout=60), stack.log_tail()
+    assert submissions(stack, "aliya", "ps2")[1].check["warnings"] == []
+
+    # the teacher collects the newest attempt
+    teacher = exchange(monkeypatch, stack, "teacher", teacher_dir, assignment_id="ps2")
+    teacher("Collect", update=True).start()
+    collected = teacher_dir / "submitted" / "aliya" / "ps2"
+    assert "raise ValueError" in (collected / "motion.ipynb").read_text()
+    stamp = (collected / "timestamp.txt").read_text()
+    assert stamp == cached[-1]["submissions"][-1]["timestamp"] if cached else True
+
+    # feedback goes back to exactly that submission
+    feedback = teacher_dir / "feedback" / "aliya" / "ps2"
+    feedback.mkdir(parents=True)
+    (feedback / "motion.html").write_text("<p>Жақсы! 4/4</p>", encoding="utf-8")
+    (feedback / "timestamp.txt").write_text(stamp)
+    teacher("ReleaseFeedback").start()
+    student = exchange(monkeypatch, stack, "aliya", student_dir, assignment_id="ps2")
+    student("FetchFeedback").start()
+    fetched_feedback = student_dir / "demo" / "ps2" / "feedback" / stamp / "motion.html"
+    assert fetched_feedback.read_text(encoding="utf-8") == "<p>Жақсы! 4/4</p>"
+    cached = [a for a in student("List", cached=True).start() if a["assignment_id"] == "ps2"][0]
+    assert cached["submissions"][-1]["has_local_feedback"] is True
+    assert cached["submissions"][0]["has_exchange_feedback"] is False
+
+    # the student can never get the source
+    assert stack.api("aliya").get("/courses/demo/assignments/ps2/source").status_code == 403
+    source = stack.api("teacher").get("/courses/demo/assignments/ps2/source")
+    assert source.status_code == 200 and b"HIDDEN TESTS" in unpack(source.content)["motion.ipynb"]
+
+
+def test_release_from_the_command_line(stack, tmp_path):
+    src = tmp_path / "lab3"
+    src.mkdir()
+    (src / "motion.ipynb").write_bytes((DEMO_SOURCE / "motion.ipynb").read_bytes())
+    out = subprocess.run(
+        [sys.executable, "-m", "sabaq", "assignment", "release", "demo", str(src),
+         "--due", "2030-05-01 18:00", "--data", str(stack.data_dir)],
+        capture_output=True, text=True, env=stack.env,
+    )
+    assert out.returncode == 0, out.stderr
+    items = {a["name"]: a for a in stack.api("timur").get("/courses/demo/assignments").json()}
+    assert items["lab3"]["due_at"].startswith("2030-05-01T13:00")  # 18:00 in Almaty
+    bad = subprocess.run(
+        [sys.executable, "-m", "sabaq", "assignment", "release", "nosuch", str(src), "--data", str(stack.data_dir)],
+        capture_output=True, text=True, env={**stack.env, "SABAQ_LANG": "ru"},
+    )
+    assert bad.returncode == 2 and "Курса «nosuch» нет" in bad.stderr
