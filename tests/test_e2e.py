@@ -203,3 +203,116 @@ def test_release_from_the_command_line(stack, tmp_path):
         capture_output=True, text=True, env={**stack.env, "SABAQ_LANG": "ru"},
     )
     assert bad.returncode == 2 and "Курса «nosuch» нет" in bad.stderr
+
+
+def _count_submissions(stack) -> int:
+    with stack.sessions()() as db:
+        return db.scalar(select(func.count()).select_from(Submission))
+
+
+def _ps1_files(content: bytes = None) -> list:
+    nb = content or (Path(__file__).resolve().parents[1] / "courses/demo/source/ps1/motion.ipynb").read_bytes()
+    return [("files", ("motion.ipynb", nb, "application/x-ipynb+json"))]
+
+
+def test_bad_input_gets_a_clear_message_in_the_users_language_and_changes_nothing(stack):
+    timur = stack.api("timur")
+    assert timur.patch("/me", json={"language": "ru"}).json()["language"] == "ru"
+    before = _count_submissions(stack)
+
+    r = timur.post("/courses/demo/assignments/ps1/submissions", files=_ps1_files(b'{"cells": [1, 2'))
+    assert r.status_code == 422 and r.json()["error"] == "bad_notebook"
+    assert "Блокнот «motion.ipynb» повреждён" in r.json()["message"]
+
+    r = timur.post("/courses/demo/assignments/ps1/submissions",
+                   files=_ps1_files() + [("files", ("big.bin", b"0" * (3 * 1024 * 1024), "application/octet-stream"))])
+    assert r.status_code == 413 and "предел — 2 МБ" in r.json()["message"]
+
+    r = timur.post("/courses/nosuch/assignments/ps1/submissions", files=_ps1_files())
+    assert r.status_code == 404 and "Курса «nosuch» нет" in r.json()["message"]
+
+    r = timur.post("/courses/demo/assignments/nosuch/submissions", files=_ps1_files())
+    assert r.status_code == 404 and "нет задания «nosuch»" in r.json()["message"]
+
+    r = timur.post("/courses/demo/assignments/ps1/submissions", files=[("files", ("../../x.ipynb", b"{}", "x"))])
+    assert r.status_code == 422
+
+    # an assignment that has closed refuses submissions; Kazakh for a Kazakh profile
+    teacher = stack.api("teacher")
+    r = teacher.put("/courses/demo/assignments/closed1",
+                    files=[("release", ("motion.ipynb", _ps1_files()[0][1][1], "x"))],
+                    data={"due": "2020-01-01 10:00", "closes": "2020-01-02 10:00"})
+    assert r.status_code == 200, r.text
+    sofia = stack.api("sofia")
+    sofia.patch("/me", json={"language": "kk"})
+    r = sofia.post("/courses/demo/assignments/closed1/submissions", files=_ps1_files())
+    assert r.status_code == 403 and r.json()["error"] == "closed"
+    assert "тапсырмасы" in r.json()["message"] and "жабылды" in r.json()["message"]
+
+    # a token that has expired, and one that never existed
+    short = stack.token("timur", expires_in=1)
+    time.sleep(2.5)
+    r = stack.api(token=short).post("/courses/demo/assignments/ps1/submissions", files=_ps1_files())
+    assert r.status_code == 401 and r.json()["error"] == "expired"
+    r = stack.api(token="not-a-token").get("/me")
+    assert r.status_code == 401
+
+    assert _count_submissions(stack) == before
+    # and a good submission still goes through, acknowledged only once stored
+    r = timur.post("/courses/demo/assignments/ps1/submissions", files=_ps1_files())
+    assert r.status_code == 201
+    assert _count_submissions(stack) == before + 1
+    with stack.sessions()() as db:
+        stored = db.get(Submission, r.json()["id"])
+        assert stored.student.name == "timur" and [f.path for f in stored.files] == ["motion.ipynb"]
+
+
+def test_students_code_cannot_read_other_students_or_sabaq(stack):
+    for name in ("timur", "aliya"):
+        stack.start_server(name)
+    timur_home = Path(stack.homes) / stack.system_user("timur")
+    secret_file = timur_home / "secret-answers.txt"
+    secret_file.write_text("42")
+    pw = __import__("pwd").getpwnam(stack.system_user("timur"))
+    os.chown(secret_file, pw.pw_uid, pw.pw_gid)
+    targets = {
+        "other_home_file": str(secret_file),
+        "other_home_dir": str(timur_home),
+        "database": str(stack.data_dir / "sabaq.sqlite"),
+        "secrets": str(stack.data_dir / "secrets.json"),
+        "hub_database": str(stack.data_dir / "hub" / "jupyterhub.sqlite"),
+        "shadow": "/etc/shadow",
+    }
+    for path in targets.values():
+        assert Path(path).exists(), path
+    secrets_values = [v for table in json.loads((stack.data_dir / "secrets.json").read_text()).values()
+                      for v in table.values()]
+    code = f"""
+import json, os, pwd
+targets = {targets!r}
+out = {{"uid": os.getuid(), "user": pwd.getpwuid(os.getuid()).pw_name, "home": os.path.expanduser("~")}}
+for key, path in targets.items():
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path, "rb").read(1)
+        out[key] = "READ"
+    except PermissionError:
+        out[key] = "denied"
+out["env"] = dict(os.environ)
+print(json.dumps(out))
+"""
+    printed = stack.run_code("aliya", code)
+    result = json.loads(printed.strip().splitlines()[-1])
+    assert result["uid"] != 0
+    assert result["user"] == stack.system_user("aliya")
+    assert result["home"] == str(Path(stack.homes) / stack.system_user("aliya"))
+    for key in targets:
+        assert result[key] == "denied", (key, result[key])
+    env_text = json.dumps(result["env"])
+    for value in secrets_values:
+        assert value not in env_text
+    assert result["env"]["SABAQ_SERVICE_URL"].endswith("/services/sabaq/")
+    # her own home is private to her
+    assert (Path(stack.homes) / stack.system_user("aliya")).stat().st_mode & 0o777 == 0o700

@@ -18,7 +18,7 @@ from .. import accounts, archive, assignments as asg, courses as crs, rosters
 from ..errors import Invalid, TooLarge
 from ..files import check_file_count, check_upload, get_blob
 from ..models import STAFF_ROLES, Assignment, Course, FileKind, Role, Submission, User
-from .deps import current_user, get_db, gettext_for
+from .deps import current_user, DB, gettext_for
 from ..dates import parse_when
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
@@ -182,7 +182,7 @@ def _is_staff(user: User, role: Role | None) -> bool:
 
 
 @router.get("/me", response_model=MeOut, summary="Who am I; my courses and children")
-def me(user: User = Depends(current_user), db: Session = Depends(get_db)):
+def me(user: User = Depends(current_user), db: Session = DB):
     return MeOut(
         name=user.name, full_name=user.full_name, language=user.language, admin=user.is_admin,
         courses=[course_out(c, r) for c, r in crs.courses_of(db, user)],
@@ -191,7 +191,7 @@ def me(user: User = Depends(current_user), db: Session = Depends(get_db)):
 
 
 @router.patch("/me", response_model=MeOut, summary="Set my language (kk, ru, en)")
-def set_my_language(body: LanguageIn, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def set_my_language(body: LanguageIn, user: User = Depends(current_user), db: Session = DB):
     if body.language not in LANGUAGES:
         raise Invalid(N_("Unknown language '{lang}': choose kk, ru or en."), lang=body.language)
     user.language = body.language
@@ -199,7 +199,7 @@ def set_my_language(body: LanguageIn, user: User = Depends(current_user), db: Se
 
 
 @router.get("/users", response_model=list[MemberOut], summary="All accounts (admin)")
-def list_users(user: User = Depends(current_user), db: Session = Depends(get_db)):
+def list_users(user: User = Depends(current_user), db: Session = DB):
     from sqlalchemy import select
 
     crs.require_admin(user)
@@ -208,7 +208,7 @@ def list_users(user: User = Depends(current_user), db: Session = Depends(get_db)
 
 
 @router.post("/users", status_code=201, response_model=MemberOut, summary="Create an account (admin)")
-def create_user(request: Request, body: UserIn, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def create_user(request: Request, body: UserIn, user: User = Depends(current_user), db: Session = DB):
     crs.require_admin(user)
     if body.password:
         accounts.check_password(body.password, request.app.state.settings.auth.min_password_length)
@@ -218,7 +218,7 @@ def create_user(request: Request, body: UserIn, user: User = Depends(current_use
 
 
 @router.post("/users/{login}/children", status_code=201, summary="Link a parent to a child (admin)")
-def add_child(login: str, body: ChildIn, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def add_child(login: str, body: ChildIn, user: User = Depends(current_user), db: Session = DB):
     crs.require_admin(user)
     crs.link_guardian(db, accounts.get_user(db, login), accounts.get_user(db, body.child))
     return {"parent": login, "child": body.child}
@@ -228,12 +228,12 @@ def add_child(login: str, body: ChildIn, user: User = Depends(current_user), db:
 
 
 @router.get("/courses", response_model=list[CourseOut], summary="Courses I belong to (all, for admins)")
-def list_courses(user: User = Depends(current_user), db: Session = Depends(get_db)):
+def list_courses(user: User = Depends(current_user), db: Session = DB):
     return [course_out(c, crs.role_in(db, user, c)) for c in crs.visible_courses(db, user)]
 
 
 @router.post("/courses", status_code=201, response_model=CourseOut, summary="Create a course (admin)")
-def create_course(body: CourseIn, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def create_course(body: CourseIn, user: User = Depends(current_user), db: Session = DB):
     crs.require_admin(user)
     if body.language not in LANGUAGES:
         raise Invalid(N_("Unknown language '{lang}': choose kk, ru or en."), lang=body.language)
@@ -241,13 +241,13 @@ def create_course(body: CourseIn, user: User = Depends(current_user), db: Sessio
 
 
 @router.get("/courses/{course_id}", response_model=CourseOut, summary="One course (members)")
-def get_course(course_id: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def get_course(course_id: str, user: User = Depends(current_user), db: Session = DB):
     course, role = _course_and_role(db, user, course_id)
     return course_out(course, role)
 
 
 @router.get("/courses/{course_id}/members", response_model=list[MemberOut], summary="Roster (staff)")
-def list_members(course_id: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def list_members(course_id: str, user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course)
     return [MemberOut(login=m.user.name, full_name=m.user.full_name, role=m.role.value, section=m.section)
@@ -256,7 +256,7 @@ def list_members(course_id: str, user: User = Depends(current_user), db: Session
 
 @router.put("/courses/{course_id}/members/{login}", response_model=MemberOut, summary="Add or change a member (teacher)")
 def put_member(course_id: str, login: str, body: MemberIn, user: User = Depends(current_user),
-               db: Session = Depends(get_db)):
+               db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     member = crs.set_member(db, course, accounts.get_user(db, login), body.role, body.section)
@@ -264,7 +264,7 @@ def put_member(course_id: str, login: str, body: MemberIn, user: User = Depends(
 
 
 @router.delete("/courses/{course_id}/members/{login}", status_code=204, summary="Remove a member (teacher)")
-def delete_member(course_id: str, login: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def delete_member(course_id: str, login: str, user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     crs.remove_member(db, course, accounts.get_user(db, login))
@@ -274,7 +274,7 @@ def delete_member(course_id: str, login: str, user: User = Depends(current_user)
 @router.post("/courses/{course_id}/roster", response_model=RosterOut,
              summary="Import a class list from CSV (teacher); nothing changes if a row is wrong")
 async def import_roster(request: Request, course_id: str, file: UploadFile = File(...),
-                        user: User = Depends(current_user), db: Session = Depends(get_db)):
+                        user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     data = await file.read(5 * 1024 * 1024 + 1)
@@ -294,7 +294,7 @@ async def import_roster(request: Request, course_id: str, file: UploadFile = Fil
 
 @router.get("/courses/{course_id}/assignments", response_model=list[AssignmentOut],
             summary="Assignments (students: released ones; staff: all)")
-def list_assignments(course_id: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def list_assignments(course_id: str, user: User = Depends(current_user), db: Session = DB):
     course, role = _course_and_role(db, user, course_id)
     staff = _is_staff(user, role)
     items = course.assignments if staff else asg.released_for(db, course)
@@ -310,7 +310,7 @@ async def release_assignment(
     due: str | None = Form(None, description="due date, ISO 8601; local time of the site if no zone"),
     closes: str | None = Form(None, description="no submissions after this; empty: late ones are accepted"),
     title: str = Form(""),
-    user: User = Depends(current_user), db: Session = Depends(get_db),
+    user: User = Depends(current_user), db: Session = DB,
 ):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
@@ -324,7 +324,7 @@ async def release_assignment(
 
 @router.delete("/courses/{course_id}/assignments/{name}/release", response_model=AssignmentOut,
                summary="Take a release back (teacher); submissions are kept")
-def unrelease_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def unrelease_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     a = asg.get_assignment(db, course, name)
@@ -333,7 +333,7 @@ def unrelease_assignment(course_id: str, name: str, user: User = Depends(current
 
 
 @router.get("/courses/{course_id}/assignments/{name}", response_model=AssignmentOut, summary="One assignment")
-def get_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def get_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
     course, role = _course_and_role(db, user, course_id)
     staff = _is_staff(user, role)
     return assignment_out(db, asg.get_assignment(db, course, name, staff=staff), staff)
@@ -341,7 +341,7 @@ def get_assignment(course_id: str, name: str, user: User = Depends(current_user)
 
 @router.get("/courses/{course_id}/assignments/{name}/download", response_class=Response,
             responses={200: {"content": {ZIP: {}}}}, summary="The released files as a zip (members)")
-def download_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def download_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
     course, role = _course_and_role(db, user, course_id)
     a = asg.get_assignment(db, course, name, staff=_is_staff(user, role))
     return zip_response(asg.files_of(db, a, FileKind.release), f"{name}.zip")
@@ -349,7 +349,7 @@ def download_assignment(course_id: str, name: str, user: User = Depends(current_
 
 @router.get("/courses/{course_id}/assignments/{name}/source", response_class=Response,
             responses={200: {"content": {ZIP: {}}}}, summary="The teacher's source as a zip (staff)")
-def download_source(course_id: str, name: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def download_source(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course)
     a = asg.get_assignment(db, course, name)
@@ -360,7 +360,7 @@ def download_source(course_id: str, name: str, user: User = Depends(current_user
              summary="Submit an attempt (students); answered only after it is stored")
 async def submit(request: Request, course_id: str, name: str,
                  files: list[UploadFile] = File(..., description="file name = path relative to the assignment folder"),
-                 user: User = Depends(current_user), db: Session = Depends(get_db)):
+                 user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_student(db, user, course)
     a = asg.get_assignment(db, course, name)
@@ -374,7 +374,7 @@ async def submit(request: Request, course_id: str, name: str,
 @router.get("/courses/{course_id}/assignments/{name}/submissions", response_model=list[SubmissionOut],
             summary="Submissions: all for staff, one's own for a student")
 def list_submissions(course_id: str, name: str, latest: bool = False,
-                     user: User = Depends(current_user), db: Session = Depends(get_db)):
+                     user: User = Depends(current_user), db: Session = DB):
     course, role = _course_and_role(db, user, course_id)
     a = asg.get_assignment(db, course, name)
     if _is_staff(user, role):
@@ -394,13 +394,13 @@ def _viewable_submission(db: Session, user: User, submission_id: int) -> Submiss
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut,
             summary="One submission (the student, their parents, course staff)")
-def get_submission(submission_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def get_submission(submission_id: int, user: User = Depends(current_user), db: Session = DB):
     return submission_out(_viewable_submission(db, user, submission_id))
 
 
 @router.get("/submissions/{submission_id}/download", response_class=Response,
             responses={200: {"content": {ZIP: {}}}}, summary="Submitted files as a zip")
-def download_submission(submission_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def download_submission(submission_id: int, user: User = Depends(current_user), db: Session = DB):
     s = _viewable_submission(db, user, submission_id)
     return zip_response(asg.submission_files(db, s), f"{s.assignment.name}-{s.student.name}-{s.attempt}.zip")
 
@@ -408,7 +408,7 @@ def download_submission(submission_id: int, user: User = Depends(current_user), 
 @router.put("/submissions/{submission_id}/feedback", response_model=SubmissionOut,
             summary="Release feedback HTML for a submission (staff)")
 async def put_feedback(request: Request, submission_id: int, files: list[UploadFile] = File(...),
-                       user: User = Depends(current_user), db: Session = Depends(get_db)):
+                       user: User = Depends(current_user), db: Session = DB):
     s = asg.get_submission(db, submission_id)
     crs.require_staff(db, user, s.assignment.course)
     for path, html in (await read_uploads(request, files)).items():
@@ -421,14 +421,14 @@ async def put_feedback(request: Request, submission_id: int, files: list[UploadF
 
 @router.get("/submissions/{submission_id}/feedback", response_class=Response,
             responses={200: {"content": {ZIP: {}}}}, summary="Released feedback as a zip")
-def download_feedback(submission_id: int, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def download_feedback(submission_id: int, user: User = Depends(current_user), db: Session = DB):
     s = _viewable_submission(db, user, submission_id)
     return zip_response({f"{f.notebook}.html": get_blob(db, f.sha256) for f in s.feedback}, "feedback.zip")
 
 
 @router.get("/students/{login}/submissions", response_model=list[SubmissionOut],
             summary="A student's submissions (the student, their parents, their teachers)")
-def student_submissions(login: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def student_submissions(login: str, user: User = Depends(current_user), db: Session = DB):
     student = crs.require_view_student(db, user, login)
     from sqlalchemy import select
 

@@ -41,6 +41,11 @@ def get_db(request: Request):
         db.close()
 
 
+# The session commits when the route function returns, before the answer is sent:
+# whoever is told "done" can rely on it being stored.
+DB = Depends(get_db, scope="function")
+
+
 def _request_token(request: Request) -> tuple[str | None, bool]:
     """(token, from_cookie)."""
     header = request.headers.get("authorization", "")
@@ -116,7 +121,7 @@ async def optional_user(request: Request) -> dict | None:
 def current_user(
     request: Request,
     model: dict | None = Depends(optional_user),
-    db: Session = Depends(get_db),
+    db: Session = DB,
 ) -> User:
     if model is None:
         raise Unauthorized(N_("Log in to use sabaq."), code="login_required")

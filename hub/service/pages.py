@@ -19,7 +19,7 @@ from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
 from .. import assignments as asg, courses as crs, rosters
 from ..errors import SabaqError
 from ..models import STAFF_ROLES, Role, User
-from .deps import LANG_COOKIE, csrf_token, current_user, get_db, request_language
+from .deps import LANG_COOKIE, csrf_token, current_user, DB, request_language
 
 router = APIRouter(include_in_schema=False)
 # Role names are shown translated; listed here so the extractor finds them.
@@ -66,7 +66,7 @@ def _remember_language(request: Request, user: User) -> None:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def home(request: Request, user: User = Depends(current_user), db: Session = DB):
     _remember_language(request, user)
     courses = crs.courses_of(db, user)
     if user.is_admin:
@@ -77,7 +77,7 @@ def home(request: Request, user: User = Depends(current_user), db: Session = Dep
 
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
 def course_page(request: Request, course_id: str, user: User = Depends(current_user),
-                db: Session = Depends(get_db), report: dict | None = None):
+                db: Session = DB, report: dict | None = None):
     _remember_language(request, user)
     course = crs.get_course(db, course_id)
     role = crs.require_member(db, user, course)
@@ -98,7 +98,7 @@ def course_page(request: Request, course_id: str, user: User = Depends(current_u
 
 @router.post("/courses/{course_id}/roster", response_class=HTMLResponse)
 async def roster_upload(request: Request, course_id: str, file: UploadFile = File(...),
-                        user: User = Depends(current_user), db: Session = Depends(get_db)):
+                        user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     data = await file.read(5 * 1024 * 1024 + 1)
@@ -115,7 +115,7 @@ async def roster_upload(request: Request, course_id: str, file: UploadFile = Fil
 
 @router.get("/courses/{course_id}/assignments/{name}", response_class=HTMLResponse)
 def assignment_page(request: Request, course_id: str, name: str, user: User = Depends(current_user),
-                    db: Session = Depends(get_db)):
+                    db: Session = DB):
     course = crs.get_course(db, course_id)
     role = crs.require_member(db, user, course)
     staff = user.is_admin or role in STAFF_ROLES
@@ -134,7 +134,7 @@ def assignment_page(request: Request, course_id: str, name: str, user: User = De
 
 
 @router.get("/students/{login}", response_class=HTMLResponse)
-def student_page(request: Request, login: str, user: User = Depends(current_user), db: Session = Depends(get_db)):
+def student_page(request: Request, login: str, user: User = Depends(current_user), db: Session = DB):
     student = crs.require_view_student(db, user, login)
     rows = []
     for course, role in crs.courses_of(db, student):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from .. import assignments as asg, jobs
 from ..models import FileKind, Submission
 from .api import ZIP, zip_response
-from .deps import WorkerCaller, current_worker, get_db
+from .deps import WorkerCaller, current_worker, DB
 
 router = APIRouter(prefix="/api/v1/worker", tags=["workers"])
 
@@ -39,7 +39,7 @@ class FailIn(BaseModel):
 
 @router.post("/claim", response_model=JobOut | None, summary="Claim the next job (204: none)")
 def claim(request: Request, body: ClaimIn, worker: WorkerCaller = Depends(current_worker),
-          db: Session = Depends(get_db)):
+          db: Session = DB):
     s = request.app.state.settings.worker
     job = jobs.claim(db, worker.name, s.lease_seconds, s.max_attempts, body.kinds)
     if job is None:
@@ -51,7 +51,7 @@ def claim(request: Request, body: ClaimIn, worker: WorkerCaller = Depends(curren
 
 @router.post("/jobs/{job_id}/complete", summary="Report a result (409: the lease was lost)")
 def complete(job_id: int, body: ResultIn, worker: WorkerCaller = Depends(current_worker),
-             db: Session = Depends(get_db)):
+             db: Session = DB):
     job = jobs.complete(db, job_id, worker.name, body.result)
     if job is None:
         return Response(status_code=409)
@@ -64,7 +64,7 @@ def complete(job_id: int, body: ResultIn, worker: WorkerCaller = Depends(current
 
 @router.post("/jobs/{job_id}/fail", summary="Give a job back after an error")
 def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Depends(current_worker),
-         db: Session = Depends(get_db)):
+         db: Session = DB):
     job = jobs.fail(db, job_id, worker.name, body.error, request.app.state.settings.worker.max_attempts)
     if job is None:
         return Response(status_code=409)
@@ -75,7 +75,7 @@ def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Dep
             responses={200: {"content": {ZIP: {}}}},
             summary="A submission and its assignment's released files, for checking")
 def submission_bundle(submission_id: int, worker: WorkerCaller = Depends(current_worker),
-                      db: Session = Depends(get_db)):
+                      db: Session = DB):
     s = asg.get_submission(db, submission_id)
     files = {f"submission/{p}": c for p, c in asg.submission_files(db, s).items()}
     files.update({f"release/{p}": c for p, c in asg.files_of(db, s.assignment, FileKind.release).items()})
