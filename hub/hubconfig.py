@@ -54,7 +54,7 @@ def default_url(handler) -> str:
     groups = {g.name for g in getattr(user, "groups", [])} if user else set()
     if "sabaq-parents" in groups and not any(g.startswith(("nbgrader-", "formgrade-")) for g in groups):
         return f"/services/{SERVICE_NAME}/"
-    return "/hub/home"
+    return "/hub/spawn"
 
 
 def configure(c, settings: Settings) -> None:

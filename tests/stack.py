@@ -61,6 +61,7 @@ class Stack:
 
     def start(self, timeout: float = 180) -> None:
         self._log = open(self.output, "ab")
+        offset = self.output.stat().st_size
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sabaq", "up", "--data", str(self.data_dir)],
             env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -69,8 +70,10 @@ class Stack:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"sabaq up exited with {self.proc.returncode}:\n{self.log_tail()}")
-            if "sabaq is running" in self.output.read_text(errors="replace"):
-                return
+            with open(self.output, "rb") as fh:
+                fh.seek(offset)
+                if b"sabaq is running" in fh.read():
+                    return
             time.sleep(0.3)
         raise RuntimeError(f"sabaq up did not become ready:\n{self.log_tail()}")
 

@@ -1,0 +1,76 @@
+"""In a real browser: a student fetches and submits in nbgrader's Assignments panel,
+and the teacher sees it on sabaq's course page."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(os.environ.get("SABAQ_SCREENSHOTS", "/tmp/sabaq-screenshots"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-dev-shm-usage",
+        ])
+        yield b
+        b.close()
+
+
+def login(browser, stack, name, lang="en-US"):
+    context = browser.new_context(locale=lang, viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(f"{stack.url}/hub/login")
+    page.fill("#username_input", name)
+    page.fill("#password_input", stack.logins[name])
+    page.click("#login_submit")
+    return page
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_student_fetches_and_submits_in_the_assignments_panel(browser, stack):
+    page = login(browser, stack, "sofia")
+    page.wait_for_url("**/user/sofia/lab**", timeout=180_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+    page.click("text=Nbgrader")
+    page.click("text=Assignment List")
+    released = page.locator("#released_assignments_list")
+    row = released.locator(".list_item", has_text="ps1")
+    row.locator("button", has_text="Fetch").click()
+    fetched = page.locator("#fetched_assignments_list .list_item", has_text="ps1")
+    fetched.locator("button", has_text="Submit").click()
+    submitted = page.locator("#submitted_assignments_list .list_item", has_text="ps1")
+    submitted.first.wait_for()
+    shot(page, "student-assignments")
+
+    with stack.sessions()() as db:
+        from sqlalchemy import select
+
+        from sabaq.hub.models import Submission, User
+
+        subs = list(db.scalars(select(Submission).join(User, User.id == Submission.student_id)
+                               .where(User.name == "sofia")))
+        assert any(s.assignment.name == "ps1" for s in subs)
+
+    teacher = login(browser, stack, "teacher", lang="ru-RU")
+    teacher.wait_for_url("**/user/teacher/**", timeout=180_000)
+    teacher.goto(f"{stack.url}/services/sabaq/courses/demo")
+    cell = teacher.locator('#submitted tr[data-student="sofia"]')
+    cell.wait_for()
+    assert "✓" in cell.inner_text()
+    assert "Кто сдал" in teacher.content()  # Russian browser, Russian page
+    shot(teacher, "teacher-course")
