@@ -74,3 +74,32 @@ def test_student_fetches_and_submits_in_the_assignments_panel(browser, stack):
     assert "✓" in cell.inner_text()
     assert "Кто сдал" in teacher.content()  # Russian browser, Russian page
     shot(teacher, "teacher-course")
+
+
+def test_teacher_imports_a_class_list_on_the_page(browser, stack, tmp_path):
+    csv = tmp_path / "9c.csv"
+    csv.write_text("full_name;сынып\nДана Әбенова;9C\n", encoding="utf-8")
+    page = login(browser, stack, "teacher", lang="kk-KZ")
+    page.wait_for_url("**/user/teacher/**", timeout=180_000)
+    page.goto(f"{stack.url}/services/sabaq/courses/demo")
+    page.set_input_files('input[name="file"]', str(csv))
+    page.click('form button[type="submit"]')
+    report = page.locator("#roster-report")
+    report.wait_for()
+    assert "Сынып тізімі жүктелді." in report.inner_text()
+    assert "dana.abenova" in report.inner_text()
+    shot(page, "teacher-roster")
+    members = stack.api("teacher").get("/courses/demo/members").json()
+    assert {"login": "dana.abenova", "full_name": "Дана Әбенова", "role": "student", "section": "9C"} in members
+
+
+def test_parent_lands_on_their_childs_page(browser, stack):
+    page = login(browser, stack, "parent", lang="kk-KZ")
+    page.wait_for_url("**/services/sabaq/**", timeout=60_000)
+    page.click("text=Әлия Нұрланқызы")
+    page.wait_for_selector("#work")
+    assert "Физика 9 (демо)" in page.inner_text("#work")
+    shot(page, "parent-child")
+    # another child's page is refused
+    page.goto(f"{stack.url}/services/sabaq/students/timur")
+    assert "Сізге" in page.content() or "рұқсатыңыз жоқ" in page.content()

@@ -320,3 +320,39 @@ print(json.dumps(out))
     assert result["env"]["SABAQ_SERVICE_URL"].endswith("/services/sabaq/")
     # her own home is private to her
     assert (Path(stack.homes) / stack.system_user("aliya")).stat().st_mode & 0o777 == 0o700
+
+
+def test_teacher_releases_from_the_formgrader_in_their_own_server(stack):
+    """The teacher's JupyterLab has the course folder with the demo source; nbgrader's
+    formgrader generates and releases through the plugin, with its due date."""
+    stack.start_server("teacher")
+    token = stack.token("teacher")
+    lab = stack.hub_api(token)
+    lab.base_url = f"{stack.url}/user/teacher"
+    listing = lab.get("/api/contents/demo/source/ps1").json()
+    assert [f["name"] for f in listing["content"]] == ["motion.ipynb"]
+    r = lab.put("/formgrader/api/assignment/hw7",
+                json={"duedate_notimezone": "2031-03-04T09:00", "duedate_timezone": "+0500"})
+    assert r.status_code == 200, r.text
+    nb = json.loads((DEMO_SOURCE / "motion.ipynb").read_text())
+    r = lab.put("/api/contents/demo/source/hw7/motion.ipynb", json={"type": "notebook", "format": "json", "content": nb})
+    assert r.status_code == 201, r.text
+    r = lab.post("/formgrader/api/assignment/hw7/assign")
+    assert r.json()["success"], r.text
+    r = lab.post("/formgrader/api/assignment/hw7/release")
+    assert r.json()["success"], r.text
+    hw7 = stack.api("aliya").get("/courses/demo/assignments/hw7").json()
+    assert hw7["due_at"].startswith("2031-03-04T04:00") and hw7["notebooks"] == ["motion.ipynb"]
+    # a student's server has no formgrader at all
+    stack.start_server("aliya")
+    student_lab = stack.hub_api(stack.token("aliya"))
+    student_lab.base_url = f"{stack.url}/user/aliya"
+    assert student_lab.get("/formgrader/api/assignments").status_code == 404
+
+
+def test_openapi_document_describes_the_api(stack):
+    doc = stack.api().get(stack.service_url + "api/openapi.json").json()
+    paths = doc["paths"]
+    assert "/services/sabaq/api/v1/courses/{course_id}/assignments/{name}/submissions" in paths
+    assert "/services/sabaq/api/v1/worker/claim" in paths
+    assert doc["info"]["title"] == "sabaq"
