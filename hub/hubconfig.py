@@ -12,9 +12,16 @@ import shutil
 import sys
 from pathlib import Path
 
+from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
 from sabaq.settings import Settings, SettingsError
 
 SERVICE_NAME = "sabaq"
+HUB_TEMPLATES = Path(__file__).with_name("hub-templates")
+LOGIN_TEXTS = (
+    N_("Sign in"), N_("Login:"), N_("Password:"), N_("Invalid username or password"),
+    N_("Your teacher gives you your login and password."),
+    N_("This connection is not encrypted (HTTP). Ask the administrator to enable HTTPS."),
+)
 SERVICE_ACCESS = f"access:services!service={SERVICE_NAME}"
 
 
@@ -48,6 +55,15 @@ def sabaq_environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+def login_page_texts(default_language: str) -> dict:
+    """The login page's words in every language, from sabaq's catalogs."""
+    return {
+        "texts": {lang: {msg: translator(lang)(msg) for msg in LOGIN_TEXTS} for lang in LANGUAGES},
+        "names": LANGUAGE_NAMES,
+        "default": default_language,
+    }
+
+
 def default_url(handler) -> str:
     """Parents have no notebooks: send them to sabaq's pages; others to their server."""
     user = handler.current_user
@@ -66,6 +82,8 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.cookie_secret = bytes.fromhex(settings.hub.cookie_secret)
     c.JupyterHub.concurrent_spawn_limit = settings.hub.concurrent_spawn_limit
     c.JupyterHub.default_url = default_url
+    c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
+    c.JupyterHub.template_vars = {"sabaq_login": login_page_texts(settings.general.default_language)}
 
     c.ConfigurableHTTPProxy.command = [find_proxy(settings)]
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.hub.proxy_api_port}"

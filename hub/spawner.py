@@ -33,15 +33,16 @@ for name in ("exchange", "fetch_assignment", "fetch_feedback", "release_assignme
         "submit": "SabaqSubmit", "collect": "SabaqCollect"}[name])
 c.Exchange.path_includes_course = True
 """
+# JupyterLab asks every new user about news from the internet: noise in a classroom.
+HIDDEN_LAB_PLUGINS = {"@jupyterlab/apputils-extension:announcements": True}
 STUDENT_HIDDEN_LAB_PLUGINS = {
+    **HIDDEN_LAB_PLUGINS,
     "@jupyter/nbgrader:formgrader": True,
     "@jupyter/nbgrader:create-assignment": True,
     "@jupyter/nbgrader:course-list": True,
 }
-STUDENT_SERVER_EXTENSIONS = {
-    "nbgrader.server_extensions.formgrader": False,
-    "nbgrader.server_extensions.course_list": False,
-}
+# Server extensions only staff get (students' servers run them switched off).
+STUDENT_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
 _SAFE = re.compile(r"^[a-z][a-z0-9._-]*$")
 
 
@@ -140,12 +141,11 @@ class SabaqSpawner(LocalProcessSpawner):
                             uid, gid, overwrite=False)
                 for rel, content in self._sources(slug).items():
                     self._write(Path(home, slug, "source", rel), content, uid, gid, overwrite=False)
-        else:
-            self._write(jupyter / "labconfig" / "page_config.json",
-                        json.dumps({"disabledExtensions": STUDENT_HIDDEN_LAB_PLUGINS}), uid, gid)
-            self._write(jupyter / "jupyter_server_config.json",
-                        json.dumps({"ServerApp": {"jpserver_extensions": STUDENT_SERVER_EXTENSIONS}}),
-                        uid, gid)
+        hidden = HIDDEN_LAB_PLUGINS if staff else STUDENT_HIDDEN_LAB_PLUGINS
+        self._write(jupyter / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": hidden}), uid, gid)
+        extensions = {name: bool(staff) for name in STUDENT_SERVER_EXTENSIONS}
+        self._write(jupyter / "jupyter_server_config.json",
+                    json.dumps({"ServerApp": {"jpserver_extensions": extensions}}), uid, gid)
         self._write(jupyter / "nbgrader_config.py", config, uid, gid)
         return home
 

@@ -103,3 +103,23 @@ def test_parent_lands_on_their_childs_page(browser, stack):
     # another child's page is refused
     page.goto(f"{stack.url}/services/sabaq/students/timur")
     assert "Сізге" in page.content() or "рұқсатыңыз жоқ" in page.content()
+
+
+def test_login_page_speaks_the_browsers_language(browser, stack):
+    for locale, heading in (("ru-RU", "Войти"), ("kk-KZ", "Кіру"), ("en-GB", "Sign in")):
+        context = browser.new_context(locale=locale)
+        page = context.new_page()
+        page.goto(f"{stack.url}/hub/login")
+        assert page.inner_text(".auth-form-header h1") == heading
+        context.close()
+    context = browser.new_context(locale="ru-RU")
+    page = context.new_page()
+    page.goto(f"{stack.url}/hub/login")
+    page.fill("#username_input", "aliya")
+    page.fill("#password_input", "wrong")
+    page.click("#login_submit")
+    assert page.inner_text(".login_error") == "Неверный логин или пароль"
+    page.click('#sabaq-languages a[data-lang="kk"]')
+    assert page.inner_text(".login_error") == "Логин немесе құпиясөз қате"
+    shot(page, "login-kk")
+    context.close()

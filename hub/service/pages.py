@@ -49,7 +49,8 @@ def render(request: Request, name: str, status: int = 200, user: User | None = N
     response = HTMLResponse(html, status_code=status)
     chosen = request.query_params.get("lang")
     if chosen in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, path="/services/sabaq/", samesite="lax")
+        # path "/": the hub's login page reads it too
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, path="/", samesite="lax")
     return response
 
 
