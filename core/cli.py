@@ -170,6 +170,22 @@ def cmd_user_password(args) -> int:
     return 0
 
 
+def cmd_i18n_check(args) -> int:
+    from sabaq.i18n.tools import problems
+
+    found = [line for lang in ("kk", "ru") for line in problems(lang)]
+    print("\n".join(found) if found else "every message is translated into kk and ru")
+    return 1 if found else 0
+
+
+def cmd_i18n_update(args) -> int:
+    from sabaq.i18n.tools import update
+
+    for lang in ("kk", "ru"):
+        print(f"{lang}.po: {update(lang)} new messages to translate")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--data", help="data directory (default ./sabaq-data or $SABAQ_DATA)")
@@ -228,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("login")
     p.add_argument("--password")
     p.set_defaults(func=cmd_user_password)
+    i18n = sub.add_parser("i18n", help="translations").add_subparsers(dest="action", required=True)
+    i18n.add_parser("check", help="list messages kk.po or ru.po lack").set_defaults(func=cmd_i18n_check)
+    i18n.add_parser("update", help="add new messages (untranslated) to kk.po and ru.po") \
+        .set_defaults(func=cmd_i18n_update)
     return parser
 
 
