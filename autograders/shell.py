@@ -1,0 +1,337 @@
+"""Running a notebook's cells the way ipykernel does, inside one process.
+
+A grading child is forked from a warm process (see ``zygote``), so starting a
+kernel costs nothing; this module makes the child's IPython shell produce the
+outputs ipykernel and nbclient would record: stream outputs (also for output
+written to file descriptors 1 and 2 by subprocesses), display data with
+display ids and clear_output, execute results, errors with IPython's
+tracebacks, ``input()`` refused as a kernel without stdin refuses it, and a
+per-cell timeout that interrupts the cell (KeyboardInterrupt) and then records
+nbgrader's ``CellTimeoutError``, as nbgrader's Execute preprocessor does.
+"""
+
+from __future__ import annotations
+
+import builtins
+import getpass
+import io
+import os
+import signal
+import sys
+import threading
+import time
+
+from IPython.core.displayhook import DisplayHook
+from IPython.core.displaypub import DisplayPublisher
+from IPython.core.error import StdinNotImplementedError
+from IPython.core.interactiveshell import InteractiveShell
+
+# nbgrader's Execute.error_on_timeout, recorded after an interrupted cell.
+TIMEOUT_ERROR = {
+    "output_type": "error",
+    "ename": "CellTimeoutError",
+    "evalue": "",
+    "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: No reply from kernel before timeout"],
+}
+NO_STDIN = "raw_input was called, but this frontend does not support input requests."
+
+
+class Recorder:
+    """The outputs of the cell being run, in nbformat's shape."""
+
+    def __init__(self, max_bytes: int):
+        self.cells: dict[int, list[dict]] = {}
+        self.current: list[dict] = []
+        self.index = -1
+        self.display_ids: dict[str, list[tuple[int, int]]] = {}
+        self.clear_pending = False
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self.truncated = False
+        self.lock = threading.RLock()
+
+    def begin(self, index: int) -> None:
+        self.index = index
+        self.current = self.cells.setdefault(index, [])
+        self.clear_pending = False
+
+    def _room(self, size: int) -> bool:
+        if self.bytes + size > self.max_bytes:
+            self.truncated = True
+            return False
+        self.bytes += size
+        return True
+
+    def add(self, output: dict, display_id: str | None = None) -> None:
+        with self.lock:
+            if self.clear_pending:
+                self._clear_now()
+            if not self._room(len(repr(output))):
+                return
+            if display_id:
+                self.display_ids.setdefault(display_id, []).append((self.index, len(self.current)))
+            self.current.append(output)
+
+    def stream(self, name: str, text: str) -> None:
+        with self.lock:
+            if self.clear_pending:
+                self._clear_now()
+            if not self._room(len(text.encode("utf-8", "replace"))):
+                text = "\n... output truncated: the output limit was reached ...\n"
+                if any(o.get("text", "").endswith(text) for o in self.current if o["output_type"] == "stream"):
+                    return
+            self.current.append({"output_type": "stream", "name": name, "text": text})
+
+    def update(self, display_id: str, data: dict, metadata: dict) -> None:
+        with self.lock:
+            for cell_index, output_index in self.display_ids.get(display_id, []):
+                outputs = self.cells.get(cell_index, [])
+                if output_index < len(outputs):
+                    outputs[output_index]["data"] = data
+                    outputs[output_index]["metadata"] = metadata
+
+    def clear(self, wait: bool) -> None:
+        with self.lock:
+            if wait:
+                self.clear_pending = True
+            else:
+                self._clear_now()
+
+    def _clear_now(self) -> None:
+        self.current.clear()
+        for key in list(self.display_ids):
+            self.display_ids[key] = [(c, o) for c, o in self.display_ids[key] if c != self.index]
+        self.clear_pending = False
+
+
+class CapturedStream(io.TextIOBase):
+    """sys.stdout / sys.stderr: text collects until the next flush, as in ipykernel."""
+
+    def __init__(self, name: str, recorder: Recorder, fd: int):
+        super().__init__()
+        self.name = name
+        self.recorder = recorder
+        self._fd = fd
+        self._buffer: list[str] = []
+        self._lock = threading.RLock()
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def write(self, text) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self._lock:
+            self._buffer.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            text = "".join(self._buffer)
+            self._buffer.clear()
+        if text:
+            self.recorder.stream(self.name, text)
+
+
+class FdCapture:
+    """Output written straight to file descriptors 1 and 2 (subprocesses, C code)
+    goes into the cell's streams, as ipykernel's fd capture does."""
+
+    def __init__(self, streams: dict[int, CapturedStream]):
+        self.streams = streams
+        self.readers = {}
+        for fd, stream in streams.items():
+            r, w = os.pipe()
+            os.dup2(w, fd)
+            os.close(w)
+            os.set_blocking(r, False)
+            self.readers[fd] = r
+        self.thread = threading.Thread(target=self._pump, daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        import select
+
+        while True:
+            ready, _, _ = select.select(list(self.readers.values()), [], [], 0.05)
+            for fd, r in self.readers.items():
+                if r in ready:
+                    self._read(fd, r)
+
+    def _read(self, fd: int, r: int) -> None:
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(r, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        if chunks:
+            self.streams[fd].write(b"".join(chunks).decode("utf-8", "replace"))
+
+    def drain(self) -> None:
+        for fd, r in self.readers.items():
+            self._read(fd, r)
+
+
+class RecordingDisplayHook(DisplayHook):
+    """execute_result outputs, sent after the streams are flushed."""
+
+    def start_displayhook(self):
+        self.data, self.metadata = {}, {}
+
+    def write_output_prompt(self):
+        pass
+
+    def write_format_data(self, format_dict, md_dict=None):
+        self.data, self.metadata = format_dict, md_dict or {}
+
+    def finish_displayhook(self):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if self.data:
+            self.shell.recorder.add({
+                "output_type": "execute_result",
+                "execution_count": self.prompt_count,
+                "data": self.data,
+                "metadata": self.metadata,
+            })
+
+
+class RecordingDisplayPublisher(DisplayPublisher):
+    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kwargs):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        display_id = (transient or {}).get("display_id")
+        if update and display_id:
+            self.shell.recorder.update(display_id, data, metadata or {})
+            return
+        self.shell.recorder.add(
+            {"output_type": "display_data", "data": data, "metadata": metadata or {}}, display_id
+        )
+
+    def clear_output(self, wait=False):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.shell.recorder.clear(wait)
+
+
+class GradingShell(InteractiveShell):
+    """IPython's shell with ipykernel's output behaviour, recording into a Recorder."""
+
+    displayhook_class = RecordingDisplayHook
+    display_pub_class = RecordingDisplayPublisher
+    system = InteractiveShell.system_piped
+    recorder: Recorder
+
+    def init_io(self):  # keep the real sys.stdout until a cell runs
+        pass
+
+    def _showtraceback(self, etype, evalue, stb):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self.recorder.add({
+            "output_type": "error",
+            "ename": str(etype.__name__),
+            "evalue": str(evalue),
+            "traceback": stb,
+        })
+
+    def enable_gui(self, gui=None):
+        pass
+
+
+def make_shell() -> GradingShell:
+    """A shell configured like nbgrader's kernels (history in memory)."""
+    from traitlets.config import Config
+
+    try:  # the file names tracebacks show, as in ipykernel
+        from ipykernel.compiler import XCachingCompiler
+
+        GradingShell.compiler_class = XCachingCompiler
+    except ImportError:  # pragma: no cover
+        pass
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    config.InteractiveShell.xmode = "Context"
+    return GradingShell.instance(config=config)
+
+
+def _refuse_input(prompt=""):
+    raise StdinNotImplementedError(NO_STDIN)
+
+
+def run_cells(shell: GradingShell, cells: list[tuple[int, str]], timeout: float, emit,
+              unresponsive_after: float = 4.0, max_output_bytes: int = 4 << 20) -> None:
+    """Run (index, source) cells in order and emit(result) once.
+
+    The result holds outputs, execution counts and a status: "ok", or
+    "unresponsive" when a cell ignored the interrupt. Then the rest of the
+    notebook is not run (nbgrader gives up on such a kernel too) and this
+    process exits at once, whatever the student's code was doing.
+    """
+    recorder = Recorder(max_output_bytes)
+    shell.recorder = recorder
+    out = CapturedStream("stdout", recorder, 1)
+    err = CapturedStream("stderr", recorder, 2)
+    sys.stdout, sys.stderr = out, err
+    capture = FdCapture({1: out, 2: err})
+    builtins.input = _refuse_input
+    getpass.getpass = _refuse_input
+    counts: dict[int, int] = {}
+    running = {"index": None, "since": 0.0}
+    lock = threading.Lock()
+
+    def result(status: str) -> dict:
+        return {"status": status, "outputs": recorder.cells, "execution_counts": counts,
+                "truncated": recorder.truncated}
+
+    def watchdog():
+        """A cell that ignored the interrupt: report what there is and stop."""
+        while True:
+            time.sleep(0.05)
+            with lock:
+                index, since = running["index"], running["since"]
+            if index is not None and timeout and time.monotonic() - since > timeout + unresponsive_after:
+                capture.drain()
+                out.flush()
+                err.flush()
+                recorder.add(dict(TIMEOUT_ERROR))
+                emit(result("unresponsive"))
+                os._exit(0)
+
+    # The timeout interrupts the cell exactly as SIGINT interrupts a kernel.
+    signal.signal(signal.SIGALRM, signal.default_int_handler)
+    threading.Thread(target=watchdog, daemon=True).start()
+    for index, source in cells:
+        recorder.begin(index)
+        if not source.strip():
+            continue
+        counts[index] = shell.execution_count
+        with lock:
+            running.update(index=index, since=time.monotonic())
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            shell.run_cell(source, store_history=True, silent=False)
+        finally:
+            remaining, _ = signal.setitimer(signal.ITIMER_REAL, 0)
+            with lock:
+                running["index"] = None
+            capture.drain()
+            out.flush()
+            err.flush()
+        if timeout and remaining == 0:
+            recorder.add(dict(TIMEOUT_ERROR))
+    emit(result("ok"))
