@@ -181,6 +181,47 @@ class WorkerSettings(Section):
     ).tag(config=True, secret=True)
 
 
+class GradingSettings(Section):
+    section = "grading"
+
+    sandbox = Enum(
+        ["bubblewrap", "none-unsafe"],
+        default_value="bubblewrap",
+        help="bubblewrap: students' code runs in a bubblewrap sandbox (no network, no "
+        "solutions, no other submissions, its own unprivileged uid); grading stops with "
+        "an error if the sandbox cannot be set up. none-unsafe: no sandbox; students' "
+        "code can read everything the grader can. Never use it with real students.",
+    ).tag(config=True)
+    parallel = Integer(
+        0, min=0, max=1024, help="Notebooks graded at once per worker. 0: one per CPU core."
+    ).tag(config=True)
+    cell_timeout = Integer(
+        30, min=1, max=3600,
+        help="Seconds a cell may run before it is interrupted (nbgrader's Execute.timeout).",
+    ).tag(config=True)
+    notebook_seconds = Integer(
+        600, min=5, help="Wall-clock seconds one notebook may take in all."
+    ).tag(config=True)
+    cpu_seconds = Integer(300, min=1, help="CPU seconds one notebook may use.").tag(config=True)
+    memory_mb = Integer(
+        2048, min=64, help="Address space one notebook may use, in MB."
+    ).tag(config=True)
+    processes = Integer(
+        64, min=4, max=100000, help="Processes one notebook may run at once (fork bombs stop here)."
+    ).tag(config=True)
+    file_mb = Integer(100, min=1, help="Largest file one notebook may write, in MB.").tag(config=True)
+    output_mb = Integer(4, min=1, help="Output one notebook may print or display, in MB.").tag(config=True)
+    uid_base = Integer(
+        61000, min=1000, max=4000000000,
+        help="First of the unprivileged uids notebooks run as (one per notebook graded at once).",
+    ).tag(config=True)
+    preload = Unicode(
+        "numpy,matplotlib,matplotlib.pyplot,pandas,scipy",
+        help="Modules imported once per worker before forking, comma-separated; "
+        "notebooks importing them start faster.",
+    ).tag(config=True)
+
+
 class AuthSettings(Section):
     section = "auth"
 
@@ -212,6 +253,7 @@ SECTIONS: tuple[type[Section], ...] = (
     DatabaseSettings,
     SpawnerSettings,
     WorkerSettings,
+    GradingSettings,
     AuthSettings,
     DemoSettings,
 )
@@ -257,6 +299,7 @@ class Settings(HasTraits):
     database = Instance(DatabaseSettings)
     spawner = Instance(SpawnerSettings)
     worker = Instance(WorkerSettings)
+    grading = Instance(GradingSettings)
     auth = Instance(AuthSettings)
     demo = Instance(DemoSettings)
 
@@ -309,7 +352,7 @@ class Settings(HasTraits):
                     ) from None
                 config[klass.__name__][key] = value
         for attr, klass in zip(
-            ("general", "hub", "service", "database", "spawner", "worker", "auth", "demo"),
+            ("general", "hub", "service", "database", "spawner", "worker", "grading", "auth", "demo"),
             SECTIONS,
         ):
             setattr(self, attr, klass(config=config))
