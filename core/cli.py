@@ -170,6 +170,27 @@ def cmd_user_password(args) -> int:
     return 0
 
 
+def cmd_grade_batch(args) -> int:
+    from sabaq.autograders.batch import BatchError, grade_course, write_csv
+    from sabaq.autograders.sandbox import SandboxError
+
+    settings = _settings(args)
+    try:
+        summary = grade_course(args.course, args.assignment, settings.grading, workers=args.workers,
+                               force=not args.keep, language=_lang())
+    except (BatchError, SandboxError) as e:
+        print(f"sabaq: {e}", file=sys.stderr)
+        return 2
+    write_csv(summary["rows"], Path(args.out))
+    for student, notebook, status, reason in summary["failures"]:
+        print(f"{student}/{notebook}: {status} {reason}".rstrip(), file=sys.stderr)
+    print(f"graded {summary['notebooks']} notebooks; {len(summary['rows'])} scores written to {args.out}")
+    if summary["error"]:
+        print(f"sabaq: {summary['error']}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_i18n_check(args) -> int:
     from sabaq.i18n.tools import problems
 
@@ -244,6 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("login")
     p.add_argument("--password")
     p.set_defaults(func=cmd_user_password)
+    grade = sub.add_parser("grade", help="grading").add_subparsers(dest="action", required=True)
+    p = grade.add_parser("batch", parents=[common],
+                         help="autograde an nbgrader course folder (sandboxed, in parallel)")
+    p.add_argument("--course", required=True, help="the course folder (nbgrader layout)")
+    p.add_argument("--assignment", required=True)
+    p.add_argument("--workers", type=int, default=None, help="notebooks at once (default: CPU cores)")
+    p.add_argument("--out", required=True, help="CSV file: student,notebook,grade_id,score,max_score")
+    p.add_argument("--keep", action="store_true", help="skip submissions already autograded")
+    p.set_defaults(func=cmd_grade_batch)
+
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(dest="action", required=True)
     i18n.add_parser("check", help="list messages kk.po or ru.po lack").set_defaults(func=cmd_i18n_check)
     i18n.add_parser("update", help="add new messages (untranslated) to kk.po and ru.po") \

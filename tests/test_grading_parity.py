@@ -1,0 +1,111 @@
+"""sabaq's grading gives exactly nbgrader autograde's scores, and the same outputs.
+
+The same course folder is graded twice: once by `nbgrader autograde`, once by
+sabaq's sandboxed engine; gradebooks and autograded notebooks are compared.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from sabaq.autograders.batch import grade_course
+from sabaq.autograders.corpus import ASSIGNMENT, build_course, students
+from sabaq.hub.paths import with_venv_path
+from sabaq.settings import Settings
+
+pytestmark = pytest.mark.grading
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    base = tmp_path_factory.mktemp("parity")
+    nbgrader_course = build_course(base / "nbgrader")
+    sabaq_course = base / "sabaq"
+    shutil.copytree(nbgrader_course, sabaq_course)
+    env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
+    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+                   cwd=nbgrader_course, capture_output=True, env=env)
+    settings = Settings.load(data_dir=base / "data", environ={"SABAQ_GRADING_CELL_TIMEOUT": "3"})
+    summary = grade_course(sabaq_course, ASSIGNMENT, settings.grading, workers=2, progress=False)
+    return nbgrader_course, sabaq_course, summary
+
+
+def gradebook(course: Path) -> dict:
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "parity") as gb:
+        for submission in gb.find_assignment(ASSIGNMENT).submissions:
+            for nb in submission.notebooks:
+                out[(submission.student.id, nb.name, "late_penalty")] = nb.late_submission_penalty
+                out[(submission.student.id, nb.name, "score")] = nb.score
+                for grade in nb.grades:
+                    out[(submission.student.id, nb.name, grade.name)] = (
+                        grade.auto_score, grade.manual_score, grade.needs_manual_grade, grade.max_score)
+            out[(submission.student.id, "total")] = submission.score
+    return out
+
+
+def test_scores_equal_nbgrader(graded):
+    nbgrader_course, sabaq_course, summary = graded
+    expected, actual = gradebook(nbgrader_course), gradebook(sabaq_course)
+    assert expected, "nbgrader graded nothing"
+    assert set(expected) == set(actual)
+    differences = {k: (expected[k], actual[k]) for k in expected if expected[k] != actual[k]}
+    assert differences == {}
+    # the corpus is not trivial: full, zero, partial, late and missing all occur
+    assert expected[("correct", "total")] == 8.0  # every auto point; the written answer waits for a teacher
+    assert expected[("partial", "problems", "test_mean")][0] == 2.0
+    assert expected[("wrong", "problems", "score")] == 0.0
+    assert expected[("late", "problems", "late_penalty")] > 0
+    assert expected[("missing", "extra", "test_fib")][0] == 0.0
+    assert len(summary["rows"]) == sum(1 for k in expected if len(k) == 3 and k[2] not in ("late_penalty", "score"))
+
+
+TIMING = re.compile(r"/tmp/ipykernel_\d+/\d+\.py|ipykernel_\d+")
+
+
+def normalise(output: dict) -> tuple:
+    kind = output["output_type"]
+    if kind == "stream":
+        return kind, output["name"], output["text"]
+    if kind == "error":
+        return kind, output["ename"], output["evalue"]
+    return kind, sorted(output.get("data", {})), output.get("data", {}).get("text/plain")
+
+
+def test_outputs_equal_nbgrader(graded):
+    nbgrader_course, sabaq_course, _ = graded
+    compared = 0
+    for student in students():
+        for name in ("problems.ipynb", "extra.ipynb"):
+            a = nbgrader_course / "autograded" / student / ASSIGNMENT / name
+            b = sabaq_course / "autograded" / student / ASSIGNMENT / name
+            if not a.exists():
+                assert not b.exists()
+                continue
+            nb_a, nb_b = nbformat.read(a, as_version=4), nbformat.read(b, as_version=4)
+            assert len(nb_a.cells) == len(nb_b.cells)
+            for ca, cb in zip(nb_a.cells, nb_b.cells):
+                assert ca.source == cb.source
+                if ca.cell_type == "code":
+                    assert ca.execution_count == cb.execution_count, (student, name, ca.source)
+                    assert [normalise(o) for o in ca.outputs] == [normalise(o) for o in cb.outputs], \
+                        (student, name, ca.source)
+                    compared += 1
+    assert compared > 50
+
+
+def test_hidden_tests_are_restored_but_not_visible_to_students_code(graded):
+    _, sabaq_course, _ = graded
+    nb = nbformat.read(sabaq_course / "autograded" / "edited_test" / ASSIGNMENT / "problems.ipynb", as_version=4)
+    test = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_square"][0]
+    assert "assert square(-2) == 4" in test.source  # the teacher's version was graded
+    assert any(o.output_type == "error" for o in test.outputs)
