@@ -1,0 +1,154 @@
+"""Hostile submissions are contained; the next submission grades normally."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from sabaq.autograders.executor import Executor
+from sabaq.autograders.sandbox import SandboxError, check_bubblewrap
+from sabaq.settings import Settings
+
+pytestmark = pytest.mark.grading
+
+
+@pytest.fixture(scope="module")
+def secrets_dir(tmp_path_factory):
+    """A stand-in for the teacher's course folder and the data directory."""
+    d = tmp_path_factory.mktemp("secret-course")
+    (d / "source.ipynb").write_text("### BEGIN HIDDEN TESTS")
+    (d / "gradebook.db").write_text("grades")
+    os.chmod(d, 0o755)
+    return d
+
+
+@pytest.fixture(scope="module")
+def executor(tmp_path_factory):
+    os.environ["JUPYTERHUB_API_TOKEN"] = "hub-token-must-not-leak"
+    os.environ["SABAQ_WORKER_TOKEN"] = "worker-token-must-not-leak"
+    settings = Settings.load(data_dir=tmp_path_factory.mktemp("data"), environ={
+        "SABAQ_GRADING_CELL_TIMEOUT": "3", "SABAQ_GRADING_MEMORY_MB": "1024", "SABAQ_GRADING_PROCESSES": "32",
+        "SABAQ_GRADING_OUTPUT_MB": "1", "SABAQ_GRADING_NOTEBOOK_SECONDS": "30",
+    })
+    ex = Executor(settings.grading, parallel=2).start()
+    yield ex
+    ex.close()
+    for key in ("JUPYTERHUB_API_TOKEN", "SABAQ_WORKER_TOKEN"):
+        os.environ.pop(key, None)
+
+
+def run(executor, *sources, files=None):
+    result = executor.run(files or {"mine.txt": b"mine"}, list(enumerate(sources))).result(timeout=120)
+    return result
+
+
+def texts(result, index=0) -> str:
+    parts = []
+    for o in result["outputs"].get(str(index), []):
+        parts.append(o.get("text") or o.get("ename", "") + ": " + o.get("evalue", "")
+                     or json.dumps(o.get("data", {})))
+    return "".join(parts)
+
+
+def assert_healthy(executor):
+    result = run(executor, "print(sum(range(10)))")
+    assert result["status"] == "ok" and texts(result) == "45\n"
+
+
+def test_reads_of_solutions_gradebook_secrets_and_system_files_fail(executor, secrets_dir):
+    code = f"""
+import os
+for path in [{str(secrets_dir / 'source.ipynb')!r}, {str(secrets_dir / 'gradebook.db')!r}, '/etc/shadow',
+             '/root/.bashrc', '/home', '/var/lib/postgresql']:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path).read()
+        print('READ', path)
+    except OSError as e:
+        print('blocked', type(e).__name__)
+print(open('mine.txt').read())
+"""
+    result = run(executor, code)
+    out = texts(result)
+    assert "READ" not in out and out.count("blocked") == 6
+    assert out.endswith("mine\n")
+    assert_healthy(executor)
+
+
+def test_environment_holds_no_tokens(executor):
+    out = texts(run(executor, "import os; print(dict(os.environ))"))
+    assert "must-not-leak" not in out and "SABAQ" not in out and "JUPYTERHUB" not in out
+    assert "'NBGRADER_EXECUTION': 'autograde'" in out
+
+
+def test_no_network(executor):
+    code = ("import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n    print('CONNECTED')\n"
+            "except OSError as e:\n    print('no network', e.errno)")
+    assert "no network" in texts(run(executor, code))
+
+
+def test_another_submission_cannot_be_read(executor):
+    writer = executor.run({"answer.txt": b"secret answer of A"}, [(0, "import time; time.sleep(3)")])
+    time.sleep(0.5)
+    code = """
+import os
+found = []
+for name in os.listdir('/grade') if os.path.isdir('/grade') else []:
+    path = os.path.join('/grade', name, 'answer.txt')
+    try:
+        found.append(open(path).read())
+    except OSError as e:
+        found.append(type(e).__name__)
+print(found)
+"""
+    out = texts(run(executor, code))
+    writer.result(timeout=60)
+    assert "secret answer of A" not in out
+
+
+def test_fork_bomb_memory_output_and_parent_attacks_are_contained(executor):
+    bomb = run(executor, "import os\nfor _ in range(10000):\n    os.fork()")
+    assert bomb["status"] in ("ok", "died")
+    assert "BlockingIOError" in json.dumps(bomb["outputs"]) or bomb["status"] == "died"
+    assert_healthy(executor)
+
+    memory = run(executor, "x = bytearray(10 * 1024 ** 3)")
+    assert "MemoryError" in texts(memory)
+
+    flood = run(executor, "print('x' * 100_000_000)", "print('after')")
+    assert len(json.dumps(flood["outputs"])) < 3 << 20
+    assert "output limit" in json.dumps(flood["outputs"]) or flood["status"] == "died"
+
+    parent = run(executor, "import os, signal\nfor pid in (os.getppid(), 1):\n    try:\n        os.kill(pid, signal.SIGKILL)\n"
+                           "    except OSError as e:\n        print(type(e).__name__)")
+    assert texts(parent).count("PermissionError") == 2
+
+    outside = run(executor, "for p in ['/usr/evil', '/grade/evil', '/etc/evil']:\n    try:\n        open(p, 'w')\n"
+                            "        print('WROTE', p)\n    except OSError as e:\n        print(type(e).__name__)")
+    assert "WROTE" not in texts(outside)
+    assert_healthy(executor)
+
+
+def test_infinite_loops_are_interrupted_or_stopped(executor):
+    interrupted = run(executor, "while True:\n    pass", "print('next cell runs')")
+    names = [o.get("ename") for o in interrupted["outputs"]["0"]]
+    assert names == ["KeyboardInterrupt", "CellTimeoutError"]
+    assert texts(interrupted, 1) == "next cell runs\n"
+
+    stubborn = run(executor, "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n"
+                             "        pass", "print('never')")
+    assert stubborn["status"] == "unresponsive"
+    assert "1" not in stubborn["outputs"]
+    assert_healthy(executor)
+
+
+def test_sandbox_fails_closed_without_bubblewrap(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(SandboxError, match="apt-get install bubblewrap"):
+        check_bubblewrap()
