@@ -24,6 +24,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from .engine import SabaqAutograde
 from .executor import Executor
+from .gradebook import shared_engines
 
 CSV_FIELDS = ("student", "notebook", "grade_id", "score", "max_score")
 
@@ -111,7 +112,8 @@ def grade_course(course_dir: str | os.PathLike, assignment: str, grading, worker
     converter.log.setLevel(logging.WARNING)
     error = None
     try:
-        converter.start()
+        with shared_engines():
+            converter.start()
     except NbGraderException as e:
         error = str(e)
     finally:

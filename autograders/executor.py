@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,8 @@ class Executor:
         (self.etc / "group").write_text(group_text(grading.uid_base, self.parallel))
         os.chmod(self.etc, 0o755)
         self.restarts = 0
+        self._queue: queue.Queue = queue.Queue()
+        self._dispatcher = threading.Thread(target=self._dispatch, daemon=True)
 
     # --- the zygote ---------------------------------------------------------
 
@@ -52,6 +55,7 @@ class Executor:
         if self.sandboxed:
             check_bubblewrap()
         self._launch()
+        self._dispatcher.start()
         return self
 
     def _launch(self) -> None:
@@ -110,11 +114,27 @@ class Executor:
     # --- notebooks ----------------------------------------------------------------
 
     def run(self, files: dict[str, bytes], cells: list[tuple[int, str]], timeout: float | None = None) -> Future:
-        """Run code cells (index, source) with `files` as the working folder."""
-        with self._slot_free:
-            while not self._slots:
-                self._slot_free.wait()
-            slot = self._slots.pop(0)
+        """Queue code cells (index, source) to run with `files` as the working folder.
+
+        Never blocks: notebooks wait in a queue until one of the `parallel` slots is free,
+        so the caller can go on preparing and finishing other notebooks meanwhile.
+        """
+        future: Future = Future()
+        self._queue.put((files, cells, timeout, future))
+        return future
+
+    def _dispatch(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            with self._slot_free:
+                while not self._slots:
+                    self._slot_free.wait()
+                slot = self._slots.pop(0)
+            self._send(slot, *item)
+
+    def _send(self, slot: int, files: dict[str, bytes], cells, timeout, future: Future) -> None:
         job_id = f"{next(self._ids)}-{os.getpid()}"
         folder = self.scratch / f"job-{job_id}"
         uid = self.settings.uid_base + slot if self.root_mode else None
@@ -140,7 +160,6 @@ class Executor:
                 "output_bytes": s.output_mb << 20,
             },
         }
-        future: Future = Future()
         with self._lock:
             self._pending[job_id] = (future, slot, folder)
         try:
@@ -148,7 +167,6 @@ class Executor:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             self._resolve(job_id, {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}})
-        return future
 
     def _prepare(self, folder: Path, files: dict[str, bytes], uid: int | None) -> None:
         shutil.rmtree(folder, ignore_errors=True)
@@ -166,6 +184,7 @@ class Executor:
 
     def close(self) -> None:
         self._closing = True
+        self._queue.put(None)
         if self.proc is not None:
             try:
                 self.proc.stdin.close()

@@ -191,6 +191,13 @@ def cmd_grade_batch(args) -> int:
     return 0
 
 
+def cmd_bench_grading(args) -> int:
+    from sabaq.autograders.bench import bench_grading
+
+    result = bench_grading(_settings(args).grading, copies=args.copies, workers=args.workers, keep=args.keep)
+    return 0 if result["scores_equal"] else 1
+
+
 def cmd_i18n_check(args) -> int:
     from sabaq.i18n.tools import problems
 
@@ -274,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="CSV file: student,notebook,grade_id,score,max_score")
     p.add_argument("--keep", action="store_true", help="skip submissions already autograded")
     p.set_defaults(func=cmd_grade_batch)
+
+    bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="action", required=True)
+    p = bench.add_parser("grading", parents=[common], help="sabaq's grading against nbgrader autograde")
+    p.add_argument("--copies", type=int, default=4, help="copies of the 9-student class (default 4)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--keep", help="keep the course folders here")
+    p.set_defaults(func=cmd_bench_grading)
 
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(dest="action", required=True)
     i18n.add_parser("check", help="list messages kk.po or ru.po lack").set_defaults(func=cmd_i18n_check)

@@ -1,0 +1,72 @@
+"""`sabaq bench grading`: sabaq's grading against `nbgrader autograde`, same submissions, same run.
+
+Builds a class of synthetic submissions, grades one copy with nbgrader and
+another with sabaq, checks that every score is equal, and prints notebooks per
+second for both and their ratio. Speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+
+from sabaq.hub.paths import with_venv_path
+
+from .batch import grade_course
+from .corpus import ASSIGNMENT, QUICK, build_course
+
+
+def _scores(course: Path) -> dict:
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "parity") as gb:
+        for submission in gb.find_assignment(ASSIGNMENT).submissions:
+            for nb in submission.notebooks:
+                out[(submission.student.id, nb.name, "penalty")] = nb.late_submission_penalty
+                for grade in nb.grades:
+                    out[(submission.student.id, nb.name, grade.name)] = (grade.auto_score, grade.needs_manual_grade)
+    return out
+
+
+def bench_grading(grading, copies: int, workers: int | None, keep: str | None = None, out=print) -> dict:
+    base = Path(keep or tempfile.mkdtemp(prefix="sabaq-bench-"))
+    try:
+        reference = build_course(base / "nbgrader", copies=copies, kinds=QUICK)
+        ours = base / "sabaq"
+        shutil.copytree(reference, ours)
+        notebooks = len(list((reference / "submitted").glob(f"*/{ASSIGNMENT}/*.ipynb")))
+        out(f"class: {notebooks} notebooks from {copies * len(QUICK)} students; {os.cpu_count()} CPU cores")
+
+        env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+                       cwd=reference, capture_output=True, env=env)
+        nbgrader_seconds = time.perf_counter() - start
+
+        start = time.perf_counter()
+        grade_course(ours, ASSIGNMENT, grading, workers=workers, progress=False)
+        sabaq_seconds = time.perf_counter() - start
+
+        expected, actual = _scores(reference), _scores(ours)
+        equal = expected == actual and bool(expected)
+        result = {
+            "notebooks": notebooks,
+            "nbgrader_per_second": notebooks / nbgrader_seconds,
+            "sabaq_per_second": notebooks / sabaq_seconds,
+            "ratio": nbgrader_seconds / sabaq_seconds,
+            "scores_equal": equal,
+        }
+        out(f"nbgrader autograde: {nbgrader_seconds:7.2f} s  {result['nbgrader_per_second']:7.2f} notebooks/s")
+        out(f"sabaq grade batch:  {sabaq_seconds:7.2f} s  {result['sabaq_per_second']:7.2f} notebooks/s "
+            "(including its start-up)")
+        out(f"ratio: {result['ratio']:.1f}x nbgrader's throughput; scores equal: {'yes' if equal else 'NO'}")
+        return result
+    finally:
+        if keep is None:
+            shutil.rmtree(base, ignore_errors=True)
