@@ -14,9 +14,11 @@ import glob
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
+from sqlalchemy.exc import SAWarning
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
@@ -112,7 +114,9 @@ def grade_course(course_dir: str | os.PathLike, assignment: str, grading, worker
     converter.log.setLevel(logging.WARNING)
     error = None
     try:
-        with shared_engines():
+        with shared_engines(), warnings.catch_warnings():
+            # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings; they are not ours to fix
+            warnings.filterwarnings("ignore", category=SAWarning)
             converter.start()
     except NbGraderException as e:
         error = str(e)
@@ -137,6 +141,25 @@ def _progress(total: int, show: bool | None):
         show = sys.stderr.isatty()
     if not show:
         return _NoBar()
+    import shutil
+
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="notebook", desc="grading", file=sys.stderr)
+    # A terminal that reports no width still gets a bar; tqdm writes nothing to a
+    # bare pseudo-terminal's sys.stderr, so it writes through a plain wrapper.
+    return tqdm(total=total, unit="notebook", desc="grading", file=_Terminal(sys.stderr),
+                ncols=shutil.get_terminal_size().columns, ascii=" #")
+
+
+class _Terminal:
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        self.stream.write(text)
+
+    def flush(self):
+        self.stream.flush()
+
+    def isatty(self):
+        return True
