@@ -3,8 +3,9 @@
 Workers hold only the worker token and talk only to the service, so they can
 run anywhere (a process beside the hub, or a locked-down pod). A job whose
 worker dies is handed out again when its lease lapses (see sabaq.hub.jobs).
-Each job kind is one handler function: ``check`` reads a submission's
-notebooks, without running them, and reports what a teacher should know.
+Each job kind has one handler: ``check`` reads a submission's notebooks,
+without running them, and reports what a teacher should know; ``grade``
+autogrades it in the sandbox (see ``service_grading``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from typing import Callable
 
@@ -62,8 +64,10 @@ class ServiceClient:
 
 
 class Worker:
-    def __init__(self, client: ServiceClient, poll_seconds: float = 1.0, handlers=None):
+    def __init__(self, client: ServiceClient, poll_seconds: float = 1.0, handlers=None,
+                 renew_seconds: float = 60.0):
         self.client = client
+        self.renew_seconds = renew_seconds
         self.poll_seconds = poll_seconds
         self.handlers = handlers or HANDLERS
         self.stopping = False
@@ -74,12 +78,22 @@ class Worker:
         if job is None:
             return False
         handler = self.handlers[job["kind"]]
+        done = threading.Event()
+
+        def keep_lease():
+            while not done.wait(self.renew_seconds):
+                self.client.post(f"jobs/{job['id']}/renew", {})
+
+        keeper = threading.Thread(target=keep_lease, daemon=True)
+        keeper.start()
         try:
             result = handler(self.client, job["payload"])
         except Exception as e:
             log.exception("job %s (%s) failed", job["id"], job["kind"])
             self.client.post(f"jobs/{job['id']}/fail", {"error": f"{type(e).__name__}: {e}"})
             return True
+        finally:
+            done.set()
         r = self.client.post(f"jobs/{job['id']}/complete", {"result": result})
         if r.status_code == 409:
             log.warning("job %s was taken over by another worker; result dropped", job["id"])
@@ -102,12 +116,19 @@ class Worker:
         return done
 
 
+def handlers_for(settings) -> dict:
+    from .service_grading import GradeHandler
+
+    return {**HANDLERS, "grade": GradeHandler(settings.grading)}
+
+
 def main(settings) -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     name = os.environ.get("SABAQ_WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     client = ServiceClient(settings.service_url, settings.worker.token, name)
-    worker = Worker(client, settings.worker.poll_seconds)
+    worker = Worker(client, settings.worker.poll_seconds, handlers_for(settings),
+                    renew_seconds=max(1.0, settings.worker.lease_seconds / 3))
 
     def stop(*_):
         worker.stopping = True
@@ -115,4 +136,9 @@ def main(settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("worker %s polling %s", name, settings.service_url)
-    worker.run()
+    try:
+        worker.run()
+    finally:
+        grade = worker.handlers.get("grade")
+        if hasattr(grade, "close"):
+            grade.close()

@@ -191,6 +191,16 @@ def cmd_grade_batch(args) -> int:
     return 0
 
 
+def cmd_grade_regrade(args) -> int:
+    from sabaq.hub import assignments, courses, grading
+
+    with _db(_settings(args)) as db:
+        course = courses.get_course(db, args.course)
+        count = grading.regrade(db, assignments.get_assignment(db, course, args.assignment))
+    print(f"queued {count} submissions of {args.course}/{args.assignment} for grading")
+    return 0
+
+
 def cmd_bench_grading(args) -> int:
     from sabaq.autograders.bench import bench_grading
 
@@ -281,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="CSV file: student,notebook,grade_id,score,max_score")
     p.add_argument("--keep", action="store_true", help="skip submissions already autograded")
     p.set_defaults(func=cmd_grade_batch)
+    p = grade.add_parser("regrade", parents=[common],
+                         help="grade every student's newest submission again (the workers do it)")
+    p.add_argument("course")
+    p.add_argument("assignment")
+    p.set_defaults(func=cmd_grade_regrade)
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="action", required=True)
     p = bench.add_parser("grading", parents=[common], help="sabaq's grading against nbgrader autograde")

@@ -172,6 +172,9 @@ def submit(
         )
     db.flush()
     jobs.enqueue(db, "check", key=f"check:{submission.id}", payload={"submission_id": submission.id})
+    from .grading import enqueue as enqueue_grading  # grading builds on this module
+
+    enqueue_grading(db, submission)
     return submission
 
 

@@ -113,6 +113,16 @@ def complete(db: Session, job_id: int, worker: str, result: dict) -> Job | None:
     return job
 
 
+def renew(db: Session, job_id: int, worker: str, lease_seconds: int) -> Job | None:
+    """Extend the lease of a job this worker still holds (a long grading run)."""
+    job = _holding(db, job_id, worker)
+    if job is None:
+        return None
+    job.lease_until = utcnow() + dt.timedelta(seconds=lease_seconds)
+    db.flush()
+    return job
+
+
 def fail(
     db: Session, job_id: int, worker: str, error: str, max_attempts: int, retry_after: float = 5.0
 ) -> Job | None:

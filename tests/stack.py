@@ -46,6 +46,7 @@ class Stack:
             SABAQ_SPAWNER_HOME_ROOT=str(self.homes),
             SABAQ_SPAWNER_USER_PREFIX=self.prefix,
             SABAQ_WORKER_POLL_SECONDS="0.2",
+            SABAQ_WORKER_LEASE_SECONDS="6",
             SABAQ_SERVICE_SYNC_INTERVAL="3",
             SABAQ_SERVICE_MAX_UPLOAD_MB="2",
             SABAQ_SABAQ_DEFAULT_LANGUAGE="en",

@@ -102,7 +102,11 @@ def routes(sub: int):
         ("POST", "/courses", {"json": {"id": "rogue", "title": "Rogue"}}, [],
          OUTSIDERS + ["aliya", "teacher", "parent"]),
         ("PATCH", "/me", {"json": {"language": "ru"}}, [], ["anonymous"]),
+        ("POST", "/courses/demo/assignments/ps1/regrade", {}, ["teacher", "assistant"],
+         OUTSIDERS + ["aliya", "parent"]),
         ("POST", "/worker/claim", {"json": {}}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),
+        ("POST", "/worker/jobs/1/renew", {"json": {}}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),
+        ("GET", f"/worker/grading/{sub}", {}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),
         ("GET", f"/worker/submissions/{sub}", {}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),
     ]
 

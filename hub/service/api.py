@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from sabaq.i18n import LANGUAGES, N_
 
-from .. import accounts, archive, assignments as asg, courses as crs, rosters
+from .. import accounts, archive, assignments as asg, courses as crs, grading, rosters
 from ..errors import Invalid, TooLarge
 from ..files import check_file_count, check_upload, get_blob
-from ..models import STAFF_ROLES, Assignment, Course, FileKind, Role, Submission, User
+from ..models import STAFF_ROLES, Assignment, Course, FileKind, GradeResult, Role, Submission, User
 from .deps import current_user, DB, gettext_for
 from ..dates import parse_when
 
@@ -76,6 +76,17 @@ class SubmissionOut(BaseModel):
     feedback: list[str]
     feedback_hashes: dict[str, str] = Field(description="notebook -> sha256 of its released feedback")
     check: dict | None
+    grade: GradeOut | None = Field(None, description="staff only: the current autograde result")
+
+
+class GradeOut(BaseModel):
+    status: str = Field(description="graded, or failed")
+    score: float = Field(description="after the late penalty")
+    max_score: float
+    late_penalty: float
+    needs_manual_grade: bool
+    graded_at: dt.datetime
+    details: dict
 
 
 class RosterOut(BaseModel):
@@ -132,13 +143,18 @@ def assignment_out(db: Session, a: Assignment, staff: bool) -> AssignmentOut:
     return out
 
 
-def submission_out(s: Submission) -> SubmissionOut:
+def submission_out(s: Submission, result: GradeResult | None = None) -> SubmissionOut:
+    grade = None
+    if result is not None:
+        grade = GradeOut(status=result.status, score=result.score, max_score=result.max_score,
+                         late_penalty=result.late_penalty, needs_manual_grade=result.needs_manual_grade,
+                         graded_at=result.created_at, details=result.details)
     return SubmissionOut(
         id=s.id, course=s.assignment.course.slug, assignment=s.assignment.name,
         student=s.student.name, attempt=s.attempt, submitted_at=s.submitted_at,
         timestamp=asg.nbgrader_timestamp(s.submitted_at), late=s.late,
         files=sorted(f.path for f in s.files), feedback=sorted(f.notebook for f in s.feedback),
-        feedback_hashes={f.notebook: f.sha256 for f in s.feedback}, check=s.check,
+        feedback_hashes={f.notebook: f.sha256 for f in s.feedback}, check=s.check, grade=grade,
     )
 
 
@@ -379,11 +395,24 @@ def list_submissions(course_id: str, name: str, latest: bool = False,
     a = asg.get_assignment(db, course, name)
     if _is_staff(user, role):
         items = asg.latest_submissions(db, a) if latest else asg.submissions_of(db, a)
-    else:
-        items = asg.submissions_of(db, a, user)
-        if latest:
-            items = items[-1:]
+        results = grading.current_results(db, a)
+        return [submission_out(s, results.get(s.id)) for s in items]
+    items = asg.submissions_of(db, a, user)
+    if latest:
+        items = items[-1:]
     return [submission_out(s) for s in items]
+
+
+class RegradeOut(BaseModel):
+    queued: int = Field(description="submissions queued for grading")
+
+
+@router.post("/courses/{course_id}/assignments/{name}/regrade", response_model=RegradeOut,
+             summary="Grade every student's newest submission again (staff), e.g. after fixing a test")
+def regrade(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    return RegradeOut(queued=grading.regrade(db, asg.get_assignment(db, course, name)))
 
 
 def _viewable_submission(db: Session, user: User, submission_id: int) -> Submission:

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
 
-from .. import assignments as asg, courses as crs, rosters
+from .. import assignments as asg, courses as crs, grading, rosters
 from ..errors import SabaqError
 from ..models import STAFF_ROLES, Role, User
 from .deps import LANG_COOKIE, csrf_token, current_user, DB, request_language
@@ -130,8 +130,18 @@ def assignment_page(request: Request, course_id: str, name: str, user: User = De
     by_student: dict[int, list] = {}
     for s in subs:
         by_student.setdefault(s.student_id, []).append(s)
+    results = grading.current_results(db, a) if staff else {}
     return render(request, "assignment.html", user=user, course=course, assignment=a, staff=staff,
-                  students=students, by_student=by_student, own=subs if not staff else [])
+                  students=students, by_student=by_student, own=subs if not staff else [],
+                  results=results, can_grade=grading.can_grade(a), queued=request.query_params.get("queued"))
+
+
+@router.post("/courses/{course_id}/assignments/{name}/regrade")
+def regrade_page(request: Request, course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    count = grading.regrade(db, asg.get_assignment(db, course, name))
+    return RedirectResponse(f"/services/sabaq/courses/{course_id}/assignments/{name}?queued={count}", status_code=303)
 
 
 @router.get("/students/{login}", response_class=HTMLResponse)

@@ -6,12 +6,14 @@ worker pod needs nothing but a route to the service.
 
 from __future__ import annotations
 
+import json
+
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from .. import assignments as asg, jobs
-from ..models import FileKind, Submission
+from .. import assignments as asg, grading, jobs
+from ..models import FileKind, JobState, Submission
 from .api import ZIP, zip_response
 from .deps import WorkerCaller, current_worker, DB
 
@@ -59,7 +61,17 @@ def complete(job_id: int, body: ResultIn, worker: WorkerCaller = Depends(current
         submission = db.get(Submission, job.payload["submission_id"])
         if submission is not None:
             submission.check = body.result
+    elif job.kind == grading.GRADE:
+        grading.record(db, job, body.result)
     return {"id": job.id, "state": job.state.value}
+
+
+@router.post("/jobs/{job_id}/renew", summary="Keep the lease of a long job (409: it was lost)")
+def renew(request: Request, job_id: int, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
+    job = jobs.renew(db, job_id, worker.name, request.app.state.settings.worker.lease_seconds)
+    if job is None:
+        return Response(status_code=409)
+    return {"id": job.id, "lease_until": job.lease_until.isoformat()}
 
 
 @router.post("/jobs/{job_id}/fail", summary="Give a job back after an error")
@@ -68,7 +80,24 @@ def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Dep
     job = jobs.fail(db, job_id, worker.name, body.error, request.app.state.settings.worker.max_attempts)
     if job is None:
         return Response(status_code=409)
+    if job.kind == grading.GRADE and job.state == JobState.failed:
+        grading.record(db, job, {"status": "failed", "error": body.error})
     return {"id": job.id, "state": job.state.value}
+
+
+@router.get("/grading/{submission_id}", response_class=Response,
+            responses={200: {"content": {ZIP: {}}}},
+            summary="What grading one submission needs: the teacher's source and the submission")
+def grading_bundle(submission_id: int, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
+    s = asg.get_submission(db, submission_id)
+    a = s.assignment
+    name, student = a.name, s.student.name
+    files = {f"source/{name}/{p}": c for p, c in asg.files_of(db, a, FileKind.source).items()}
+    files.update({f"submitted/{student}/{name}/{p}": c for p, c in asg.submission_files(db, s).items()})
+    meta = {"course": a.course.slug, "assignment": name, "student": student, "version": a.version,
+            "due_at": a.due_at.isoformat() if a.due_at else None, "language": s.student.language or a.course.language}
+    files["meta.json"] = json.dumps(meta).encode()
+    return zip_response(files, f"grading-{submission_id}.zip")
 
 
 @router.get("/submissions/{submission_id}", response_class=Response,

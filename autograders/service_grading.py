@@ -1,0 +1,121 @@
+"""The worker's `grade` job: one submission through the sandboxed nbgrader pipeline.
+
+The worker rebuilds the assignment's nbgrader context from the teacher's
+source (``nbgrader generate_assignment`` once per assignment version, kept in
+a cache), puts the submission into a scratch course folder, grades it with
+``grade_course`` and reports the scores read back from the gradebook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+
+from sabaq.hub.archive import unpack, write_tree
+from sabaq.hub.paths import with_venv_path
+
+from .batch import grade_course
+from .executor import Executor
+
+
+class AssignmentCache:
+    """Generated nbgrader course folders, one per assignment version."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.lock = threading.Lock()
+
+    def prepare(self, meta: dict, source: dict[str, bytes]) -> Path:
+        name = f"{meta['course']}--{meta['assignment']}--v{meta['version']}"
+        folder = self.root / name
+        with self.lock:
+            if (folder / "gradebook.db").exists():
+                return folder
+            shutil.rmtree(folder, ignore_errors=True)
+            write_tree(folder / "source" / meta["assignment"], source)
+            (folder / "nbgrader_config.py").write_text(
+                "c = get_config()  # noqa\n"
+                f"c.CourseDirectory.course_id = {meta['course']!r}\n"
+            )
+            env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
+            proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", meta["assignment"],
+                                   "--force"], cwd=folder, capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise RuntimeError("nbgrader could not generate the assignment: "
+                                   + (proc.stderr.strip().splitlines() or ["?"])[-1])
+            return folder
+
+
+def summarize(course: Path, meta: dict, summary: dict) -> dict:
+    """Scores of the one submission, as the service keeps them."""
+    details: dict[str, dict] = {}
+    score = max_score = penalty = 0.0
+    needs_manual = False
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta["course"]) as gb:
+        submission = gb.find_submission(meta["assignment"], meta["student"])
+        for nb in submission.notebooks:
+            cells = {}
+            for grade in nb.grades:
+                cells[grade.name] = {
+                    "score": grade.score, "auto_score": grade.auto_score, "max_score": grade.max_score,
+                    "needs_manual_grade": grade.needs_manual_grade,
+                }
+                needs_manual = needs_manual or grade.needs_manual_grade
+            details[nb.name] = {"score": nb.score, "max_score": nb.max_score,
+                                "late_penalty": nb.late_submission_penalty or 0.0, "cells": cells}
+            score += nb.score
+            max_score += nb.max_score
+            penalty += nb.late_submission_penalty or 0.0
+    problems = [{"notebook": n, "status": s, "reason": r} for _, n, s, r in summary["failures"]]
+    return {
+        "status": "graded" if not summary["error"] else "failed",
+        "score": score - penalty, "max_score": max_score, "late_penalty": penalty,
+        "needs_manual_grade": needs_manual,
+        "details": {"notebooks": details, "problems": problems},
+        "error": summary["error"] or "",
+    }
+
+
+class GradeHandler:
+    """Grades submissions for a worker; keeps one sandbox for all its jobs."""
+
+    def __init__(self, grading, cache_root: Path | None = None):
+        self.grading = grading
+        self.executor: Executor | None = None
+        self.cache = AssignmentCache(cache_root or Path(tempfile.mkdtemp(prefix="sabaq-assignments-")))
+
+    def __call__(self, client, payload: dict) -> dict:
+        if self.executor is None:
+            self.executor = Executor(self.grading).start()
+        bundle = unpack(client.get(f"grading/{payload['submission_id']}").content)
+        meta = json.loads(bundle.pop("meta.json"))
+        prefix = f"source/{meta['assignment']}/"
+        source = {p[len(prefix):]: c for p, c in bundle.items() if p.startswith(prefix)}
+        template = self.cache.prepare(meta, source)
+        with tempfile.TemporaryDirectory(prefix="sabaq-grade-") as tmp:
+            course = Path(tmp) / "course"
+            shutil.copytree(template, course)
+            submitted = {p: c for p, c in bundle.items() if p.startswith("submitted/")}
+            write_tree(course, submitted)
+            if meta.get("due_at"):
+                due = dt.datetime.fromisoformat(meta["due_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
+                with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta["course"]) as gb:
+                    gb.update_or_create_assignment(meta["assignment"], duedate=due)
+            summary = grade_course(course, meta["assignment"], self.grading, executor=self.executor,
+                                   progress=False, language=meta.get("language") or "en")
+            return summarize(course, meta, summary)
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.close()
+        shutil.rmtree(self.cache.root, ignore_errors=True)
