@@ -32,6 +32,9 @@ for name in ("exchange", "fetch_assignment", "fetch_feedback", "release_assignme
         "release_feedback": "SabaqReleaseFeedback", "list": "SabaqList",
         "submit": "SabaqSubmit", "collect": "SabaqCollect"}[name])
 c.Exchange.path_includes_course = True
+# feedback never shows hidden tests (nbgrader #917)
+from sabaq.autograders.feedback import FEEDBACK_PREPROCESSORS  # noqa: E402
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
 """
 # JupyterLab asks every new user about news from the internet: noise in a classroom.
 HIDDEN_LAB_PLUGINS = {"@jupyterlab/apputils-extension:announcements": True}

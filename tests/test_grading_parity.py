@@ -109,3 +109,28 @@ def test_hidden_tests_are_restored_but_not_visible_to_students_code(graded):
     test = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_square"][0]
     assert "assert square(-2) == 4" in test.source  # the teacher's version was graded
     assert any(o.output_type == "error" for o in test.outputs)
+
+
+def test_feedback_shows_scores_and_outputs_but_never_hidden_tests(graded):
+    """nbgrader's own feedback, with sabaq's HideHiddenTests plugged in."""
+    nbgrader_course, sabaq_course, _ = graded
+    env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
+    config = sabaq_course / "nbgrader_config.py"
+    config.write_text(config.read_text() + "from sabaq.autograders.feedback import FEEDBACK_PREPROCESSORS\n"
+                      "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n")
+    for course in (nbgrader_course, sabaq_course):
+        out = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--force",
+                              "--student", "wrong"], cwd=course, capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+    plain = text_of((nbgrader_course / "feedback" / "wrong" / ASSIGNMENT / "problems.html").read_text())
+    ours = text_of((sabaq_course / "feedback" / "wrong" / ASSIGNMENT / "problems.html").read_text())
+    assert "square(-2)" in plain  # nbgrader leaks the hidden test (nbgrader #917)
+    assert "square(-2)" not in ours and "HIDDEN TESTS" not in ours
+    assert "assert square(3) == 9" in ours  # the visible test stays
+    assert "Score: 0.0 / 2.0" in ours and "AssertionError" in ours
+
+
+def text_of(html: str) -> str:
+    import html as html_lib
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", "", html))
