@@ -77,7 +77,10 @@ def summarize(course: Path, meta: dict, summary: dict) -> dict:
             max_score += nb.max_score
             penalty += nb.late_submission_penalty or 0.0
     problems = [{"notebook": n, "status": s, "reason": r} for _, n, s, r in summary["failures"]]
+    graded = course / "autograded" / meta["student"] / meta["assignment"]
+    notebooks = {p.stem: p.read_text(encoding="utf-8") for p in sorted(graded.glob("*.ipynb"))}
     return {
+        "notebooks": notebooks,
         "status": "graded" if not summary["error"] else "failed",
         "score": score - penalty, "max_score": max_score, "late_penalty": penalty,
         "needs_manual_grade": needs_manual,

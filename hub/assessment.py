@@ -102,8 +102,3 @@ def scheme(name: str, weights: dict[str, float] | None = None, five_point: bool 
     raise ValueError(f"unknown assessment scheme {name!r}: use kz-criteria, weighted or points")
 
 
-CATEGORY_NAMES = {
-    FORMATIVE: "formative",
-    UNIT_SUMMATIVE: "unit summative",
-    TERM_SUMMATIVE: "term summative",
-}

@@ -20,12 +20,15 @@ from sabaq.i18n import N_
 from . import jobs
 from .errors import Forbidden, Invalid, NotFound
 from .files import get_blob, put_blob
+from .timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from .models import (
     Assignment,
     AssignmentFile,
     Course,
     Feedback,
     FileKind,
+    ManualGrade,
+    StudentRule,
     Submission,
     SubmissionFile,
     User,
@@ -60,6 +63,41 @@ def is_open_to_students(assignment: Assignment, now: dt.datetime | None = None) 
     return assignment.released_at is not None and assignment.released_at <= now
 
 
+def points_of(files: dict[str, bytes]) -> float:
+    """Points of the graded cells in nbgrader notebooks (the assignment's maximum)."""
+    import nbformat
+
+    total = 0.0
+    for path, content in files.items():
+        if not path.endswith(".ipynb"):
+            continue
+        try:
+            nb = nbformat.reads(content.decode("utf-8"), as_version=4)
+        except Exception:  # checked on upload; a broken source just has no points
+            continue
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                total += float(meta.get("points", 0) or 0)
+    return total
+
+
+SETTINGS_FIELDS = ("category", "term", "estimated_minutes", "timed_minutes", "late_policy",
+                   "late_percent_per_day", "late_floor_percent")
+
+
+def configure(assignment: Assignment, **values) -> None:
+    """Set the assignment's grading and time settings (only the ones given)."""
+    for key, value in values.items():
+        if key not in SETTINGS_FIELDS or value is None:
+            continue
+        if key == "late_policy" and value not in LATE_POLICIES:
+            raise Invalid(N_("Unknown late policy '{policy}': use none, zero or percent."), policy=value)
+        if key == "term" and not 1 <= int(value) <= 4:
+            raise Invalid(N_("The term must be 1, 2, 3 or 4."))
+        setattr(assignment, key, value)
+
+
 def release(
     db: Session,
     course: Course,
@@ -71,9 +109,15 @@ def release(
     closes_at: dt.datetime | None = None,
     title: str = "",
     now: dt.datetime | None = None,
+    **settings,
 ) -> Assignment:
     """Publish (or re-publish) an assignment; students' earlier submissions stay."""
     now = now or utcnow()
+    if not notice_ok(now, due_at, course.min_notice_hours or 0):
+        raise Invalid(
+            N_("The due date is too soon: this course gives students at least {hours} hours after release."),
+            hours=course.min_notice_hours,
+        )
     if not any(p.endswith(".ipynb") for p in release_files):
         raise Invalid(
             N_("The assignment '{assignment}' has no notebook to release. Generate it with nbgrader first."),
@@ -97,6 +141,8 @@ def release(
     assignment.due_at = due_at
     assignment.closes_at = closes_at
     assignment.version = (assignment.version or 0) + 1
+    assignment.max_score = points_of(source_files or release_files)
+    configure(assignment, **settings)
     assignment.files.clear()
     db.flush()
     for kind, files in ((FileKind.release, release_files), (FileKind.source, source_files)):
@@ -134,13 +180,28 @@ def submit(
             assignment=assignment.name,
             course=assignment.course.slug,
         )
-    if assignment.closes_at is not None and now > assignment.closes_at:
+    rule = student_rule(db, assignment, student)
+    closes = assignment.closes_at
+    if closes is not None and rule is not None and (rule.extension_minutes or rule.due_at):
+        # an extension moves the closing time as far as it moves the due date
+        closes = max(closes, effective_due_for(assignment, rule) or closes)
+    if closes is not None and now > closes:
         raise Forbidden(
             N_("The assignment '{assignment}' closed on {closed}; submissions are no longer accepted. Talk to your teacher."),
             code="closed",
             assignment=assignment.name,
-            closed=nbgrader_timestamp(assignment.closes_at),
+            closed=nbgrader_timestamp(closes),
         )
+    if assignment.timed_minutes:
+        end = window_end(rule.opened_at if rule else None, assignment.timed_minutes, effective_due_for(assignment, rule))
+        if rule is not None and rule.opened_at is not None and end is not None and now > end:
+            raise Forbidden(
+                N_("Your {minutes} minutes for '{assignment}' ran out at {end}; the work can no longer be submitted."),
+                code="time_up",
+                minutes=assignment.timed_minutes,
+                assignment=assignment.name,
+                end=nbgrader_timestamp(end),
+            )
     if not any(p.endswith(".ipynb") for p in files):
         raise Invalid(N_("The submission has no notebook. Submit the assignment folder you fetched."))
     attempt = (
@@ -156,7 +217,7 @@ def submit(
         student=student,
         attempt=attempt,
         submitted_at=now,
-        late=bool(assignment.due_at and now > assignment.due_at),
+        late=bool((due := effective_due_for(assignment, rule)) and now > due),
         assignment_version=assignment.version,
         secret=secrets.token_hex(64),
     )
@@ -176,6 +237,48 @@ def submit(
 
     enqueue_grading(db, submission)
     return submission
+
+
+def record_paper(db: Session, assignment: Assignment, student: User, score: float, by: User,
+                 now: dt.datetime | None = None) -> Submission:
+    """Work done on paper, marked by the teacher: a submission without files, flagged "paper"."""
+    now = now or utcnow()
+    attempt = (db.scalar(select(func.max(Submission.attempt)).where(
+        Submission.assignment_id == assignment.id, Submission.student_id == student.id)) or 0) + 1
+    rule = student_rule(db, assignment, student)
+    due = effective_due_for(assignment, rule)
+    submission = Submission(assignment=assignment, student=student, attempt=attempt, submitted_at=now,
+                            late=bool(due and now > due), assignment_version=assignment.version,
+                            secret=secrets.token_hex(64), kind="paper")
+    db.add(submission)
+    db.flush()
+    db.add(ManualGrade(submission_id=submission.id, notebook="paper", grade_id="total", score=score, by_id=by.id))
+    db.flush()
+    return submission
+
+
+def student_rule(db: Session, assignment: Assignment, student: User, create: bool = False) -> StudentRule | None:
+    rule = db.scalar(select(StudentRule).where(StudentRule.assignment_id == assignment.id,
+                                               StudentRule.student_id == student.id))
+    if rule is None and create:
+        rule = StudentRule(assignment_id=assignment.id, student_id=student.id)
+        db.add(rule)
+        db.flush()
+    return rule
+
+
+def effective_due_for(assignment: Assignment, rule: StudentRule | None) -> dt.datetime | None:
+    if rule is None:
+        return assignment.due_at
+    return effective_due(assignment.due_at, rule.extension_minutes or 0, rule.due_at)
+
+
+def record_opening(db: Session, assignment: Assignment, student: User, now: dt.datetime | None = None) -> None:
+    """A student's first fetch starts the clock of a timed assignment."""
+    rule = student_rule(db, assignment, student, create=True)
+    if rule.opened_at is None:
+        rule.opened_at = now or utcnow()
+        db.flush()
 
 
 def submissions_of(

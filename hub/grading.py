@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from . import jobs
 from .assignments import latest_submissions
+from .files import put_blob
 from .models import Assignment, FileKind, GradeResult, Job, Submission
 
 GRADE = "grade"
@@ -62,6 +63,7 @@ def record(db: Session, job: Job, result: dict) -> GradeResult:
         needs_manual_grade=bool(result.get("needs_manual_grade", False)),
         details=result.get("details", {}),
         error=result.get("error", ""),
+        notebooks={name: put_blob(db, text.encode("utf-8")) for name, text in result.get("notebooks", {}).items()},
     )
     db.add(item)
     db.flush()

@@ -127,6 +127,11 @@ class Course(Base):
     title: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(8), default="kk")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    scheme: Mapped[str] = mapped_column(String(32), default="kz-criteria",
+                                        doc="kz-criteria, weighted or points")
+    scheme_weights: Mapped[dict] = mapped_column(JSON, default=dict, doc="category -> weight, for weighted")
+    min_notice_hours: Mapped[float] = mapped_column(default=0.0)
+    daily_load_minutes: Mapped[int] = mapped_column(Integer, default=0, doc="0: no limit")
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="course", cascade="all, delete-orphan"
@@ -175,6 +180,15 @@ class Assignment(Base):
     )
     version: Mapped[int] = mapped_column(Integer, default=0, doc="bumped by each release")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    category: Mapped[str] = mapped_column(String(32), default="formative")
+    term: Mapped[int] = mapped_column(Integer, default=1)
+    max_score: Mapped[float] = mapped_column(default=0.0, doc="points of the source's graded cells")
+    estimated_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    timed_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True,
+                                                      doc="window from each student's first opening")
+    late_policy: Mapped[str] = mapped_column(String(16), default="none")
+    late_percent_per_day: Mapped[float] = mapped_column(default=0.0)
+    late_floor_percent: Mapped[float] = mapped_column(default=0.0)
 
     course: Mapped[Course] = relationship(back_populates="assignments")
     files: Mapped[list["AssignmentFile"]] = relationship(
@@ -213,6 +227,7 @@ class Submission(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     assignment_version: Mapped[int] = mapped_column(Integer, default=0)
     secret: Mapped[str] = mapped_column(String(128), doc="nbgrader submission_secret")
+    kind: Mapped[str] = mapped_column(String(16), default="notebook", doc="notebook, or paper (marked by hand)")
     check: Mapped[dict | None] = mapped_column(
         JSON, nullable=True, doc="the worker's report on the submitted notebooks"
     )
@@ -299,7 +314,55 @@ class GradeResult(Base):
     late_penalty: Mapped[float] = mapped_column(default=0.0)
     needs_manual_grade: Mapped[bool] = mapped_column(Boolean, default=False)
     details: Mapped[dict] = mapped_column(JSON, default=dict, doc="per notebook and cell scores, problems")
+    notebooks: Mapped[dict] = mapped_column(JSON, default=dict, doc="notebook -> sha256 of the graded notebook")
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     submission: Mapped[Submission] = relationship()
+
+
+class StudentRule(Base):
+    """One student's own arrangement for one assignment: extension, excusal, timed start."""
+
+    __tablename__ = "student_rules"
+    __table_args__ = (UniqueConstraint("assignment_id", "student_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    extension_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, doc="own due date")
+    excused: Mapped[bool] = mapped_column(Boolean, default=False)
+    opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True,
+                                                          doc="first fetch: a timed window starts here")
+
+
+class ManualGrade(Base):
+    """A teacher's score for one graded cell (overrides the autograder) or for a
+    paper submission (notebook "paper", cell "total")."""
+
+    __tablename__ = "manual_grades"
+    __table_args__ = (UniqueConstraint("submission_id", "notebook", "grade_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    notebook: Mapped[str] = mapped_column(String(200))
+    grade_id: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column()
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Comment(Base):
+    """A teacher's note on one cell (grade_id set) or on the whole submission (both empty)."""
+
+    __tablename__ = "comments"
+    __table_args__ = (UniqueConstraint("submission_id", "notebook", "grade_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    notebook: Mapped[str] = mapped_column(String(200), default="")
+    grade_id: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -360,6 +360,8 @@ def get_assignment(course_id: str, name: str, user: User = Depends(current_user)
 def download_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
     course, role = _course_and_role(db, user, course_id)
     a = asg.get_assignment(db, course, name, staff=_is_staff(user, role))
+    if role == Role.student:
+        asg.record_opening(db, a, user)  # the clock of a timed assignment starts at the first fetch
     return zip_response(asg.files_of(db, a, FileKind.release), f"{name}.zip")
 
 

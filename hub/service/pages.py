@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
 
-from .. import assignments as asg, courses as crs, grading, rosters
+from .. import assignments as asg, courses as crs, gradebook, grading, rosters
 from ..errors import SabaqError
 from ..models import STAFF_ROLES, Role, User
 from .deps import LANG_COOKIE, csrf_token, current_user, DB, request_language
@@ -130,10 +130,22 @@ def assignment_page(request: Request, course_id: str, name: str, user: User = De
     by_student: dict[int, list] = {}
     for s in subs:
         by_student.setdefault(s.student_id, []).append(s)
-    results = grading.current_results(db, a) if staff else {}
+    marks, rules = {}, {}
+    if staff:
+        from sqlalchemy import select
+
+        from ..models import StudentRule
+        from .gradebook_pages import CATEGORY_NAMES, LATE_NAMES, STATUS_NAMES
+
+        marks = {row.student.id: row.marks[a.id] for row in gradebook.build(db, course).rows if a.id in row.marks}
+        rules = {r.student_id: r for r in db.scalars(select(StudentRule).where(StudentRule.assignment_id == a.id))}
+        extra = dict(status_names=STATUS_NAMES, category_names=CATEGORY_NAMES, late_names=LATE_NAMES)
+    else:
+        extra = {}
     return render(request, "assignment.html", user=user, course=course, assignment=a, staff=staff,
                   students=students, by_student=by_student, own=subs if not staff else [],
-                  results=results, can_grade=grading.can_grade(a), queued=request.query_params.get("queued"))
+                  marks=marks, rules=rules, can_grade=grading.can_grade(a),
+                  queued=request.query_params.get("queued"), **extra)
 
 
 @router.post("/courses/{course_id}/assignments/{name}/regrade")
@@ -146,11 +158,6 @@ def regrade_page(request: Request, course_id: str, name: str, user: User = Depen
 
 @router.get("/students/{login}", response_class=HTMLResponse)
 def student_page(request: Request, login: str, user: User = Depends(current_user), db: Session = DB):
-    student = crs.require_view_student(db, user, login)
-    rows = []
-    for course, role in crs.courses_of(db, student):
-        if role != Role.student or not crs.can_view_student(db, user, student, course):
-            continue
-        for a in asg.released_for(db, course):
-            rows.append((course, a, asg.submissions_of(db, a, student)))
-    return render(request, "student.html", user=user, student=student, rows=rows)
+    from .gradebook_pages import _student_page
+
+    return _student_page(request, user, crs.require_view_student(db, user, login), db)
