@@ -26,6 +26,14 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            dbapi_connection.isolation_level = None  # we begin transactions ourselves, below
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn):
+            # A transaction that reads and then writes cannot be upgraded once another
+            # process has written meanwhile ("database is locked" at once, whatever the
+            # busy timeout). Taking the write lock at BEGIN makes writers wait their turn.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
