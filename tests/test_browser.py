@@ -123,3 +123,39 @@ def test_login_page_speaks_the_browsers_language(browser, stack):
     assert page.inner_text(".login_error") == "Логин немесе құпиясөз қате"
     shot(page, "login-kk")
     context.close()
+
+
+def test_teacher_grades_by_hand_student_reads_feedback_parent_is_refused(browser, stack):
+    from test_gradebook_e2e import graded_submission
+
+    sid = graded_submission(stack, "timur")
+    teacher = login(browser, stack, "teacher")
+    teacher.wait_for_url("**/user/teacher/**", timeout=180_000)
+    teacher.goto(f"{stack.url}/services/sabaq/submissions/{sid}")
+    teacher.fill('input[name="score::motion::why_zero"]', "1")
+    teacher.fill('textarea[name="comment::motion::test_speed"]', "Молодец, проверка нуля на месте.")
+    teacher.fill('textarea[name="overall"]', "Отличная работа!")
+    teacher.click("#release")
+    teacher.wait_for_selector("#saved")
+    assert "4 / 4" in teacher.inner_text("#total") and "feedback released" in teacher.inner_text("#total")
+    shot(teacher, "teacher-grading")
+
+    student = login(browser, stack, "timur", lang="ru-RU")
+    student.wait_for_url("**/user/timur/**", timeout=180_000)
+    student.goto(f"{stack.url}/services/sabaq/me/grades")
+    row = student.locator('tr[data-assignment="ps1"]')
+    assert "4 / 4" in row.inner_text()
+    row.locator("a", has_text="motion").click()
+    student.wait_for_selector("#summary")
+    body = student.inner_text("body")
+    assert "Отличная работа!" in body and "Молодец, проверка нуля на месте." in body
+    assert "speed(0, 5)" not in body
+    shot(student, "student-feedback")
+
+    parent = login(browser, stack, "parent", lang="kk-KZ")
+    parent.wait_for_url("**/services/sabaq/**", timeout=60_000)
+    response = parent.goto(f"{stack.url}/services/sabaq/students/timur")
+    assert response.status == 403
+    assert "timur" in parent.inner_text(".error")
+    response = parent.goto(f"{stack.url}/services/sabaq/api/v1/submissions/{sid}/feedback/motion.html")
+    assert response.status == 403
