@@ -208,6 +208,23 @@ def cmd_bench_grading(args) -> int:
     return 0 if result["scores_equal"] else 1
 
 
+def cmd_demo_class(args) -> int:
+    from sabaq.hub.rehearsal import Rehearsal, admin_password
+
+    settings = _settings(args)
+    password = args.admin_password or admin_password(settings.data_dir)
+    if not password:
+        print("sabaq: the administrator's password is needed: --admin-password, or the demo logins "
+              f"in {settings.data_dir}", file=sys.stderr)
+        return 2
+    url = args.url or settings.public_url
+    try:
+        return Rehearsal(url, password).run(args.students, timeout=args.timeout)
+    except Exception as e:  # noqa: BLE001 - a rehearsal reports what broke and fails
+        print(f"sabaq: the rehearsal failed: {e}", file=sys.stderr)
+        return 1
+
+
 def cmd_i18n_check(args) -> int:
     from sabaq.i18n.tools import problems
 
@@ -303,6 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--keep", help="keep the course folders here")
     p.set_defaults(func=cmd_bench_grading)
+
+    demo = sub.add_parser("demo", help="rehearsals").add_subparsers(dest="action", required=True)
+    p = demo.add_parser("class", parents=[common],
+                        help="rehearse a whole class cycle against a running `sabaq up`")
+    p.add_argument("--students", type=int, default=10)
+    p.add_argument("--url", help="sabaq's address (default: from the settings)")
+    p.add_argument("--admin-password", help="default: the demo logins in the data directory")
+    p.add_argument("--timeout", type=float, default=600, help="seconds to wait for grading")
+    p.set_defaults(func=cmd_demo_class)
 
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(dest="action", required=True)
     i18n.add_parser("check", help="list messages kk.po or ru.po lack").set_defaults(func=cmd_i18n_check)

@@ -97,8 +97,9 @@ def test_parent_lands_on_their_childs_page(browser, stack):
     page = login(browser, stack, "parent", lang="kk-KZ")
     page.wait_for_url("**/services/sabaq/**", timeout=60_000)
     page.click("text=Әлия Нұрланқызы")
-    page.wait_for_selector("#work")
-    assert "Физика 9 (демо)" in page.inner_text("#work")
+    page.wait_for_selector("table.work")
+    assert "Физика 9 (демо)" in page.inner_text("main")
+    assert page.locator('table.work tr[data-assignment="ps1"]').count() == 1
     shot(page, "parent-child")
     # another child's page is refused
     page.goto(f"{stack.url}/services/sabaq/students/timur")

@@ -127,3 +127,17 @@ def test_time_rules_through_the_api(stack):
     time.sleep(61)
     late = sofia.post("/courses/demo/assignments/quiz/submissions", files=[("files", ("motion.ipynb", nb, "x"))])
     assert late.status_code == 403 and late.json()["error"] == "time_up"
+
+
+def test_demo_class_rehearses_a_whole_cycle(stack):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "sabaq", "demo", "class", "--students", "4",
+                          "--data", str(stack.data_dir), "--timeout", "240"],
+                         capture_output=True, text=True, env=stack.env, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "submitted: 4" in out.stdout and "graded: 4" in out.stdout
+    assert "feedback files fetched: 4" in out.stdout and "every submission was stored and graded" in out.stdout
+    scores = [line.split()[-3] for line in out.stdout.splitlines() if "/ 4" in line]
+    assert sorted(scores) == ["0", "0", "2", "3"]  # the four kinds of answers

@@ -1,0 +1,172 @@
+"""`sabaq demo class`: rehearse a whole class cycle against a running sabaq.
+
+An administrator's session releases an assignment to a fresh rehearsal course;
+N students log in through the hub, fetch and submit varied answers through the
+real nbgrader exchange plugin, the workers grade, feedback is released and
+fetched, and the gradebook is printed. Any submission that is lost or left
+ungraded makes the command fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import nbformat
+
+from sabaq.courses import course_dir
+
+ANSWERS = [
+    "def speed(s, t):\n    if t <= 0:\n        raise ValueError('t')\n    return s / t",  # all tests pass
+    "def speed(s, t):\n    return s / t",  # misses the ValueError check
+    "def speed(s, t):\n    return s * t",  # wrong
+    "def speed(s, t):\n    raise NotImplementedError()",  # left unfinished
+]
+
+
+class Rehearsal:
+    def __init__(self, url: str, admin_password: str, out=print):
+        self.url = url.rstrip("/")
+        self.admin_password = admin_password
+        self.out = out
+
+    # --- people -------------------------------------------------------------
+
+    def login(self, name: str, password: str) -> str:
+        """Log in through the hub's form; return an API token of that user."""
+        with httpx.Client(base_url=self.url, follow_redirects=True, timeout=120) as client:
+            client.get("/hub/login")
+            r = client.post("/hub/login", data={"username": name, "password": password,
+                                                "_xsrf": client.cookies.get("_xsrf")})
+            if "/hub/login" in str(r.url):
+                raise RuntimeError(f"{name} could not log in")
+            r = client.post(f"/hub/api/users/{name}/tokens", json={"note": "sabaq demo class"},
+                            headers={"X-XSRFToken": client.cookies.get("_xsrf", path="/hub/")})
+            r.raise_for_status()
+            return r.json()["token"]
+
+    def api(self, token: str) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.url}/services/sabaq/api/v1",
+                            headers={"Authorization": f"token {token}"}, timeout=120)
+
+    # --- the cycle --------------------------------------------------------------
+
+    def run(self, students: int, timeout: float = 600) -> int:
+        admin = self.api(self.login("admin", self.admin_password))
+        course = f"rehearsal-{dt.datetime.now().strftime('%m%d%H%M%S')}"
+        check(admin.post("/courses", json={"id": course, "title": "Rehearsal", "language": "kk"}))
+        people = {}
+        for i in range(1, students + 1):
+            login, password = f"r{course[-10:]}-s{i}", secrets.token_urlsafe(9)
+            check(admin.post("/users", json={"login": login, "full_name": f"Оқушы {i}", "password": password}))
+            check(admin.put(f"/courses/{course}/members/{login}", json={"role": "student", "section": "R"}))
+            people[login] = password
+        self.out(f"course {course}: {students} students")
+        self.release(admin, course)
+        submitted = {}
+        with tempfile.TemporaryDirectory(prefix="sabaq-rehearsal-") as tmp:
+            for i, (login, password) in enumerate(people.items()):
+                token = self.login(login, password)
+                home = Path(tmp) / login
+                self.exchange(token, home, course, "Fetch")
+                notebook = home / course / "ps1" / "motion.ipynb"
+                nb = nbformat.read(notebook, as_version=4)
+                nb.cells[1].source = ANSWERS[i % len(ANSWERS)]
+                nbformat.write(nb, notebook)
+                self.exchange(token, home, course, "Submit")
+                submitted[login] = token
+            self.out(f"submitted: {len(submitted)}")
+            graded = self.wait_graded(admin, course, set(people), timeout)
+            check(admin.post(f"/courses/{course}/assignments/ps1/release-feedback"))
+            fetched = 0
+            for login, token in submitted.items():
+                home = Path(tmp) / login
+                self.exchange(token, home, course, "FetchFeedback")
+                fetched += len(list((home / course / "ps1" / "feedback").glob("*/*.html")))
+        return self.report(admin, course, people, graded, fetched)
+
+    def release(self, admin: httpx.Client, course: str) -> None:
+        from .authoring import generate_release, source_files
+
+        src = course_dir("demo") / "source" / "ps1"
+        files = [("release", (p, c, "application/octet-stream")) for p, c in generate_release(src, "ps1", course).items()]
+        files += [("source", (p, c, "application/octet-stream")) for p, c in source_files(src).items()]
+        due = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)).isoformat()
+        check(admin.put(f"/courses/{course}/assignments/ps1", files=files, data={"due": due}))
+
+    def exchange(self, token: str, home: Path, course: str, kind: str) -> None:
+        """Use nbgrader's exchange exactly as a student's server does."""
+        from nbgrader.auth import Authenticator
+        from nbgrader.coursedir import CourseDirectory
+        from nbgrader.exchange import ExchangeFactory
+        from traitlets.config import Config
+
+        home.mkdir(parents=True, exist_ok=True)
+        config = Config()
+        for trait, cls in {"fetch_assignment": "SabaqFetchAssignment", "submit": "SabaqSubmit",
+                           "fetch_feedback": "SabaqFetchFeedback"}.items():
+            setattr(config.ExchangeFactory, trait, f"sabaq.hub.exchange.{cls}")
+        config.Exchange.assignment_dir = str(home)
+        config.SabaqExchange.service_url = f"{self.url}/services/sabaq/"
+        config.SabaqExchange.api_token = token
+        config.CourseDirectory.course_id = course
+        config.CourseDirectory.assignment_id = "ps1"
+        coursedir = CourseDirectory(config=config)
+        make = {"Fetch": "FetchAssignment", "Submit": "Submit", "FetchFeedback": "FetchFeedback"}[kind]
+        getattr(ExchangeFactory(config=config), make)(coursedir=coursedir, authenticator=Authenticator(config=config),
+                                                      config=config).start()
+
+    def wait_graded(self, admin: httpx.Client, course: str, students: set[str], timeout: float) -> set[str]:
+        deadline = time.monotonic() + timeout
+        graded: set[str] = set()
+        while time.monotonic() < deadline:
+            subs = check(admin.get(f"/courses/{course}/assignments/ps1/submissions", params={"latest": "true"})).json()
+            graded = {s["student"] for s in subs if s["grade"] and s["grade"]["status"] == "graded"}
+            if graded >= students:
+                break
+            time.sleep(1)
+        self.out(f"graded: {len(graded)}")
+        return graded
+
+    def report(self, admin: httpx.Client, course: str, people: dict, graded: set[str], fetched: int) -> int:
+        book = check(admin.get(f"/courses/{course}/gradebook")).json()
+        self.out(f"feedback files fetched: {fetched}")
+        self.out(f"{'student':<24} {'status':<14} score")
+        scores = []
+        for row in book["rows"]:
+            mark = row["marks"][0]
+            score = "" if mark["score"] is None else f"{mark['score']:g} / {mark['max_score']:g}"
+            if mark["score"] is not None:
+                scores.append(mark["score"])
+            self.out(f"{row['student']:<24} {mark['status']:<14} {score}")
+        lost = sorted(set(people) - {r["student"] for r in book["rows"] if r["marks"][0]["submission_id"]})
+        ungraded = sorted(set(people) - graded)
+        if scores:
+            self.out(f"class average: {sum(scores) / len(scores):.2f}")
+        if lost or ungraded:
+            self.out(f"LOST: {lost}  UNGRADED: {ungraded}")
+            return 1
+        self.out("every submission was stored and graded")
+        return 0
+
+
+def check(response: httpx.Response) -> httpx.Response:
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:300]}")
+    return response
+
+
+def admin_password(data_dir: str) -> str | None:
+    path = Path(data_dir) / "demo-logins.txt"
+    if not path.exists():
+        return os.environ.get("SABAQ_ADMIN_PASSWORD")
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "admin":
+            return parts[1]
+    return os.environ.get("SABAQ_ADMIN_PASSWORD")
