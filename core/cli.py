@@ -225,6 +225,13 @@ def cmd_demo_class(args) -> int:
         return 1
 
 
+def cmd_bench_gradebook(args) -> int:
+    from sabaq.hub.benchmarks import bench_gradebook
+
+    bench_gradebook(args.students, args.assignments, args.postgres)
+    return 0
+
+
 def cmd_i18n_check(args) -> int:
     from sabaq.i18n.tools import problems
 
@@ -320,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--keep", help="keep the course folders here")
     p.set_defaults(func=cmd_bench_grading)
+    p = bench.add_parser("gradebook", parents=[common], help="the gradebook page and export at school scale")
+    p.add_argument("--students", type=int, default=1000)
+    p.add_argument("--assignments", type=int, default=40)
+    p.add_argument("--postgres", help="also on PostgreSQL: an admin URL, e.g. postgresql+psycopg:///postgres?host=/var/run/postgresql")
+    p.set_defaults(func=cmd_bench_gradebook)
 
     demo = sub.add_parser("demo", help="rehearsals").add_subparsers(dest="action", required=True)
     p = demo.add_parser("class", parents=[common],
@@ -340,6 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from sabaq.hub.errors import SabaqError
 
+    from sabaq.hub.paths import with_venv_path
+
+    # nbgrader and JupyterHub call tools of sabaq's environment by name (`alembic` ...)
+    os.environ["PATH"] = with_venv_path(os.environ.get("PATH", ""))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0

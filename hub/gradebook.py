@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -77,6 +78,9 @@ class Gradebook:
     assignments: list[Assignment]
     rows: list[Row]
     terms: list[int]
+    total_students: int = 0
+    page: int = 1
+    page_size: int = 100
 
 
 def late_policy(a: Assignment) -> timerules.LatePolicy:
@@ -89,13 +93,33 @@ def student_due(a: Assignment, rule: StudentRule | None) -> dt.datetime | None:
     return timerules.effective_due(a.due_at, rule.extension_minutes or 0, rule.due_at)
 
 
-def score_of(result: GradeResult | None, manual: dict[tuple[str, str], float]) -> tuple[float | None, bool]:
-    """(score before the late penalty, whether some cell still needs a teacher)."""
+class SubmissionRow(NamedTuple):
+    id: int
+    attempt: int
+    submitted_at: dt.datetime
+    kind: str
+
+
+class ResultRow(NamedTuple):
+    status: str
+    score: float
+    needs_manual_grade: bool
+
+
+def score_of(result: ResultRow | None, manual: dict[tuple[str, str], float],
+             details: dict | None) -> tuple[float | None, bool]:
+    """(score before the late penalty, whether some cell still needs a teacher).
+
+    Without manual scores the worker's totals serve; with them, the cells are
+    added up again, a teacher's score winning over the autograder's.
+    """
     if result is None or result.status != "graded":
         return None, False
+    if not manual:
+        return result.score, result.needs_manual_grade
     total = 0.0
     waiting = False
-    for notebook, info in result.details.get("notebooks", {}).items():
+    for notebook, info in (details or {}).get("notebooks", {}).items():
         for grade_id, cell in info.get("cells", {}).items():
             if (notebook, grade_id) in manual:
                 total += manual[(notebook, grade_id)]
@@ -107,21 +131,22 @@ def score_of(result: GradeResult | None, manual: dict[tuple[str, str], float]) -
     return total, waiting
 
 
-def mark_for(a: Assignment, submission: Submission | None, attempts: int, result: GradeResult | None,
-             manual: dict[tuple[str, str], float], rule: StudentRule | None, gradeable: bool) -> Mark:
+def mark_for(a: Assignment, submission: SubmissionRow | None, result: ResultRow | None,
+             manual: dict[tuple[str, str], float], details: dict | None, rule: StudentRule | None,
+             gradeable: bool) -> Mark:
     due = student_due(a, rule)
-    max_score = a.max_score or (result.max_score if result else 0.0)
+    max_score = a.max_score or (result.score if result else 0.0)
     if rule is not None and rule.excused:
         return Mark(EXCUSED, max_score=max_score, due=due)
     if submission is None:
         return Mark(NOT_SUBMITTED, 0.0, max_score, due=due)
     late = timerules.days_late(submission.submitted_at, due) > 0
-    common = dict(max_score=max_score, late=late, submission_id=submission.id, attempts=attempts, due=due)
+    common = dict(max_score=max_score, late=late, submission_id=submission.id, attempts=submission.attempt, due=due)
     if submission.kind == "paper":
         score = manual.get(("paper", "total"), 0.0)
         penalty = timerules.late_penalty(score, submission.submitted_at, due, late_policy(a))
         return Mark(PAPER, score - penalty, late_penalty=penalty, **common)
-    raw, waiting = score_of(result, manual)
+    raw, waiting = score_of(result, manual, details)
     if raw is None:
         status = FAILED if result is not None else (GRADING if gradeable else SUBMITTED)
         return Mark(status, None, **common)
@@ -130,7 +155,9 @@ def mark_for(a: Assignment, submission: Submission | None, attempts: int, result
 
 
 def build(db: Session, course: Course, section: str | None = None, term: int | None = None,
-          category: str | None = None, students: list[int] | None = None) -> Gradebook:
+          category: str | None = None, students: list[int] | None = None,
+          page: int | None = None, page_size: int = 100) -> Gradebook:
+    """The gradebook; with `page`, only that page of students (ordered by class and name)."""
     from .grading import can_grade
 
     assignments = list(db.scalars(select(Assignment).where(Assignment.course_id == course.id)
@@ -148,34 +175,48 @@ def build(db: Session, course: Course, section: str | None = None, term: int | N
         q = q.where(Membership.section == section)
     if students is not None:
         q = q.where(User.id.in_(students))
-    people = list(db.execute(q.order_by(Membership.section, User.full_name, User.name)))
+    q = q.order_by(Membership.section, User.full_name, User.name)
+    total_students = None
+    if page is not None:
+        total_students = db.scalar(select(func.count()).select_from(q.subquery()))
+        q = q.offset(max(page - 1, 0) * page_size).limit(page_size)
+    people = list(db.execute(q))
+    student_ids = [u.id for u, _ in people]
 
+    # the newest attempt of each of these students at each of these assignments
     newest = (select(Submission.assignment_id, Submission.student_id, func.max(Submission.attempt).label("n"))
-              .where(Submission.assignment_id.in_(ids)).group_by(Submission.assignment_id, Submission.student_id)
-              .subquery())
-    submissions = {(s.assignment_id, s.student_id): (s, n) for s, n in db.execute(
-        select(Submission, newest.c.n).join(newest, (Submission.assignment_id == newest.c.assignment_id)
-                                            & (Submission.student_id == newest.c.student_id)
-                                            & (Submission.attempt == newest.c.n)))}
-    sub_ids = [s.id for s, _ in submissions.values()]
-    results = {r.submission_id: r for r in db.scalars(
-        select(GradeResult).where(GradeResult.current.is_(True), GradeResult.submission_id.in_(sub_ids)))}
+              .where(Submission.assignment_id.in_(ids), Submission.student_id.in_(student_ids))
+              .group_by(Submission.assignment_id, Submission.student_id).subquery())
+    joined = (Submission.assignment_id == newest.c.assignment_id) & (Submission.student_id == newest.c.student_id) \
+        & (Submission.attempt == newest.c.n)
+    rows = db.execute(select(Submission.assignment_id, Submission.student_id, Submission.id, Submission.attempt,
+                             Submission.submitted_at, Submission.kind).join(newest, joined))
+    submissions = {(r[0], r[1]): SubmissionRow(*r[2:]) for r in rows}
+    results = {r[0]: ResultRow(*r[1:]) for r in db.execute(
+        select(GradeResult.submission_id, GradeResult.status, GradeResult.score, GradeResult.needs_manual_grade)
+        .join(Submission, Submission.id == GradeResult.submission_id).join(newest, joined)
+        .where(GradeResult.current.is_(True)))}
     manual: dict[int, dict[tuple[str, str], float]] = {}
-    for m in db.scalars(select(ManualGrade).where(ManualGrade.submission_id.in_(sub_ids))):
-        manual.setdefault(m.submission_id, {})[(m.notebook, m.grade_id)] = m.score
+    for sid, notebook, grade_id, score in db.execute(
+            select(ManualGrade.submission_id, ManualGrade.notebook, ManualGrade.grade_id, ManualGrade.score)
+            .join(Submission, Submission.id == ManualGrade.submission_id).join(newest, joined)):
+        manual.setdefault(sid, {})[(notebook, grade_id)] = score
+    details = {}
+    if manual:  # only hand-graded work needs its cells added up again
+        details = dict(db.execute(select(GradeResult.submission_id, GradeResult.details).where(
+            GradeResult.current.is_(True), GradeResult.submission_id.in_(list(manual)))).all())
     rules = {(r.assignment_id, r.student_id): r for r in db.scalars(
-        select(StudentRule).where(StudentRule.assignment_id.in_(ids)))}
+        select(StudentRule).where(StudentRule.assignment_id.in_(ids), StudentRule.student_id.in_(student_ids)))}
     gradeable = {a.id: can_grade(a) for a in assignments}
     scheme = assessment.scheme(course.scheme or "kz-criteria", course.scheme_weights)
 
-    rows = []
+    out = []
     for user, sec in people:
         row = Row(student=user, section=sec)
         for a in assignments:
-            sub, attempts = submissions.get((a.id, user.id), (None, 0))
-            result = results.get(sub.id) if sub else None
-            mark = mark_for(a, sub, attempts, result, manual.get(sub.id, {}) if sub else {},
-                            rules.get((a.id, user.id)), gradeable[a.id])
+            sub = submissions.get((a.id, user.id))
+            mark = mark_for(a, sub, results.get(sub.id) if sub else None, manual.get(sub.id, {}) if sub else {},
+                            details.get(sub.id) if sub else None, rules.get((a.id, user.id)), gradeable[a.id])
             row.marks[a.id] = mark
             if mark.counts:
                 row.points += mark.score or 0.0
@@ -183,13 +224,17 @@ def build(db: Session, course: Course, section: str | None = None, term: int | N
         for t in ([term] if term else all_terms):
             marks = [assessment.Mark(a.category, row.marks[a.id].score or 0.0, row.marks[a.id].max_score,
                                      excused=row.marks[a.id].status == EXCUSED)
-                     for a in assignments if a.term == t and (row.marks[a.id].counts or row.marks[a.id].status == EXCUSED)]
+                     for a in assignments
+                     if a.term == t and (row.marks[a.id].counts or row.marks[a.id].status == EXCUSED)]
             percent = scheme.term_percent(marks)
             row.term_percent[t] = percent
             row.term_grade[t] = scheme.grade(percent)
         row.year_grade = scheme.year_grade(list(row.term_grade.values()))
-        rows.append(row)
-    return Gradebook(course, assignments, rows, all_terms)
+        out.append(row)
+    gb = Gradebook(course, assignments, out, all_terms)
+    gb.total_students = len(out) if total_students is None else total_students
+    gb.page, gb.page_size = page or 1, page_size
+    return gb
 
 
 def student_report(db: Session, viewer: User, student: User, now: dt.datetime | None = None) -> list[dict]:

@@ -168,3 +168,14 @@ def test_exports_keep_cyrillic(db, course):
     assert values[0][:3] == ["Логин", "Имя", "Класс"]
     assert ["aliya", "Әлия Нұрланқызы", "8A", 5.0] in [v[:4] for v in values]
     assert reports.distribution_png([50.0, 90.0], "t", "x", "y").startswith(b"\x89PNG")
+
+
+def test_bench_gradebook_prints_both_measurements(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "sabaq", "bench", "gradebook", "--students", "30", "--assignments", "4",
+                          "--data", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "sabaq on SQLite: gradebook page of 100 students" in out.stdout
+    assert "nbgrader Gradebook API" in out.stdout and "ratio on SQLite" in out.stdout
