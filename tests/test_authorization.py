@@ -16,7 +16,7 @@ from sqlalchemy import text
 pytestmark = pytest.mark.e2e
 NOTEBOOK = (Path(__file__).resolve().parents[1] / "courses/demo/source/ps1/motion.ipynb").read_bytes()
 TABLES = ("users", "courses", "memberships", "guardians", "assignments", "assignment_files",
-          "submission_files", "feedback", "blobs")
+          "submission_files", "feedback", "student_rules", "manual_grades", "comments")  # blobs: the worker adds graded notebooks
 
 
 def snapshot(stack) -> dict:
@@ -104,6 +104,25 @@ def routes(sub: int):
         ("PATCH", "/me", {"json": {"language": "ru"}}, [], ["anonymous"]),
         ("POST", "/courses/demo/assignments/ps1/regrade", {}, ["teacher", "assistant"],
          OUTSIDERS + ["aliya", "parent"]),
+        ("PATCH", "/courses/demo", {"json": {"daily_load_minutes": 0}}, ["teacher"],
+         OUTSIDERS + ["aliya", "assistant", "parent"]),
+        ("PATCH", "/courses/demo/assignments/ps1", {"json": {"category": "formative"}}, ["teacher"],
+         OUTSIDERS + ["aliya", "assistant", "parent"]),
+        ("GET", "/courses/demo/gradebook", {}, ["teacher", "assistant"], OUTSIDERS + ["aliya", "parent"]),
+        ("GET", "/courses/demo/export.csv", {}, ["teacher"], OUTSIDERS + ["aliya", "parent"]),
+        ("GET", "/courses/demo/export.xlsx", {}, ["assistant"], OUTSIDERS + ["aliya", "parent"]),
+        ("PUT", "/courses/demo/assignments/ps1/students/aliya", {"json": {"extension_minutes": 0}},
+         ["teacher"], OUTSIDERS + ["aliya", "timur", "parent"]),
+        ("PUT", f"/submissions/{sub}/grades", {"json": {"notebook": "motion", "grade_id": "why_zero", "score": 1}},
+         [], OUTSIDERS + ["aliya", "timur", "parent"]),
+        ("PUT", f"/submissions/{sub}/comments", {"json": {"text": "ok"}}, ["teacher", "assistant"],
+         OUTSIDERS + ["aliya", "timur", "parent"]),
+        ("POST", "/courses/demo/assignments/ps1/paper", {"json": {"student": "timur", "score": 1}}, [],
+         OUTSIDERS + ["aliya", "timur", "parent"]),
+        ("POST", f"/submissions/{sub}/release-feedback", {}, [], OUTSIDERS + ["aliya", "timur", "parent"]),
+        ("POST", "/courses/demo/assignments/ps1/release-feedback", {}, [], OUTSIDERS + ["aliya", "parent"]),
+        ("GET", "/students/aliya/grades", {}, ["aliya", "parent", "teacher"], OUTSIDERS + ["timur"]),
+        ("GET", f"/submissions/{sub}/feedback/motion.html", {}, [], OUTSIDERS + ["timur"]),
         ("POST", "/worker/claim", {"json": {}}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),
         ("POST", "/worker/jobs/1/renew", {"json": {}}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),
         ("GET", f"/worker/grading/{sub}", {}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),

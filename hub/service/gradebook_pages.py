@@ -88,6 +88,31 @@ def gradebook_page(request: Request, course_id: str, user: User = Depends(curren
                   warnings=load_warnings(db, course, request_language(request, user), request.app.state.settings))
 
 
+@router.post("/courses/{course_id}/settings")
+async def course_settings(request: Request, course_id: str, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course, teacher_only=True)
+    form = await request.form()
+    weights = {}
+    for line in str(form.get("scheme_weights", "")).splitlines():
+        if "=" in line:
+            key, _, value = line.partition("=")
+            try:
+                weights[key.strip()] = float(value.strip().replace(",", "."))
+            except ValueError:
+                raise Invalid(N_("'{value}' is not a number."), value=value.strip()) from None
+    name = str(form.get("scheme") or course.scheme)
+    try:
+        assessment.scheme(name, weights)
+    except ValueError:
+        raise Invalid(N_("Unknown assessment scheme '{scheme}': use kz-criteria, weighted or points."),
+                      scheme=name) from None
+    course.scheme, course.scheme_weights = name, weights
+    course.min_notice_hours = float(form.get("min_notice_hours") or 0)
+    course.daily_load_minutes = _int(form.get("daily_load_minutes"), 0)
+    return _back(f"/services/sabaq/courses/{course_id}/gradebook")
+
+
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 def submission_page(request: Request, submission_id: int, user: User = Depends(current_user), db: Session = DB):
     s = asg.get_submission(db, submission_id)
