@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 CHROMIUM = "/usr/bin/chromium"
@@ -111,7 +112,7 @@ def test_login_page_speaks_the_browsers_language(browser, stack):
         context = browser.new_context(locale=locale)
         page = context.new_page()
         page.goto(f"{stack.url}/hub/login")
-        assert page.inner_text(".auth-form-header h1") == heading
+        expect(page.locator(".auth-form-header h1")).to_have_text(heading)
         context.close()
     context = browser.new_context(locale="ru-RU")
     page = context.new_page()
@@ -119,9 +120,10 @@ def test_login_page_speaks_the_browsers_language(browser, stack):
     page.fill("#username_input", "aliya")
     page.fill("#password_input", "wrong")
     page.click("#login_submit")
-    assert page.inner_text(".login_error") == "Неверный логин или пароль"
+    # the words are swapped in once the page's script has run
+    expect(page.locator(".login_error")).to_have_text("Неверный логин или пароль")
     page.click('#sabaq-languages a[data-lang="kk"]')
-    assert page.inner_text(".login_error") == "Логин немесе құпиясөз қате"
+    expect(page.locator(".login_error")).to_have_text("Логин немесе құпиясөз қате")
     shot(page, "login-kk")
     context.close()
 
