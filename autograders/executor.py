@@ -29,9 +29,10 @@ class Executor:
     def __init__(self, grading, parallel: int | None = None):
         """grading: the [grading] settings section."""
         self.settings = grading
-        self.parallel = parallel or grading.parallel or os.cpu_count() or 1
         self.sandboxed = grading.sandbox == "bubblewrap"
         self.root_mode = os.geteuid() == 0
+        # Without root every notebook runs under the same uid: one at a time keeps them apart.
+        self.parallel = (parallel or grading.parallel or os.cpu_count() or 1) if self.root_mode or not self.sandboxed else 1
         self._slots = list(range(self.parallel))
         self._slot_free = threading.Condition()
         self._pending: dict[str, tuple[Future, int, Path]] = {}
@@ -62,7 +63,7 @@ class Executor:
         env = {**SAFE_ENV, "SABAQ_PRELOAD": self.settings.preload, "MPLCONFIGDIR": "/tmp/matplotlib"}
         command = [sys.executable, "-m", "sabaq.autograders.zygote"]
         if self.sandboxed:
-            command = bwrap_command(str(self.scratch), str(self.etc), command, env)
+            command = bwrap_command(str(self.scratch), str(self.etc), command, env, as_root=self.root_mode)
             popen_env = None
         else:
             env["MPLCONFIGDIR"] = str(self.scratch / ".matplotlib")

@@ -4,9 +4,11 @@ The sandbox sees the system's programs and sabaq's Python environment read-only,
 a private /tmp, and one folder of scratch copies (each notebook's own folder is
 0700 and owned by the uid that notebook runs as). It has no network, no
 /home, no /root, no data directory, no solutions and no tokens: the environment
-is cleared. Inside, the zygote may only switch uids (to drop privileges) and
-kill processes; every other capability is dropped. If bubblewrap cannot set
-this up, grading stops with a message, unless the settings say none-unsafe.
+is cleared. Run as root, the zygote inside may only switch uids (to drop
+privileges) and kill processes; every other capability is dropped. Run without
+root (a Kubernetes worker pod), bubblewrap makes a user namespace of one uid
+and notebooks run one at a time. If bubblewrap cannot set this up, grading
+stops with a message, unless the settings say none-unsafe.
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ def group_text(uid_base: int, count: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bwrap_command(scratch_root: str, etc_dir: str, command: list[str], env: dict[str, str]) -> list[str]:
+def bwrap_command(scratch_root: str, etc_dir: str, command: list[str], env: dict[str, str],
+                  as_root: bool = True) -> list[str]:
     bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
     venv = str(Path(sys.prefix).resolve())
     mounts = [venv, *_package_dirs()]
@@ -92,9 +95,12 @@ def bwrap_command(scratch_root: str, etc_dir: str, command: list[str], env: dict
         "--tmpfs", "/tmp", "--dir", "/tmp/matplotlib",
         "--bind", scratch_root, SCRATCH,
         "--chdir", SCRATCH,
-        "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL",
         "--clearenv",
     ]
+    if as_root:
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+    else:  # a user namespace of one uid: nothing to switch to, no capabilities outside
+        cmd += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
     for key, value in env.items():
         cmd += ["--setenv", key, value]
     return cmd + ["--"] + command
@@ -109,19 +115,17 @@ def check_bubblewrap() -> None:
             "Install it (apt-get install bubblewrap), or set [grading] sandbox = "
             '"none-unsafe" to grade without a sandbox (students could read solutions).'
         )
-    if os.geteuid() != 0:
-        raise SandboxError(
-            "The grader must run as root to give every notebook its own unprivileged uid "
-            "inside the sandbox. Run the workers as root, or set [grading] sandbox = "
-            '"none-unsafe" (students could read solutions).'
-        )
     probe = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-net", "--ro-bind", "/usr", "/usr",
              "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
-             "--proc", "/proc", "--dev", "/dev", "--", "/usr/bin/true"]
+             "--proc", "/proc", "--dev", "/dev"]
+    if os.geteuid() != 0:
+        probe += ["--unshare-user"]
+    probe += ["--", "/usr/bin/true"]
     proc = subprocess.run(probe, capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
         raise SandboxError(
             f"bubblewrap could not create a sandbox here ({proc.stderr.strip() or proc.returncode}). "
-            "The kernel must allow namespaces (no --privileged container is needed as root). "
+            "As root the kernel must allow namespaces; without root it must also allow unprivileged "
+            "user namespaces (in Kubernetes: a seccomp profile that permits them). "
             'To grade anyway without isolation set [grading] sandbox = "none-unsafe".'
         )

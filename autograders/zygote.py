@@ -110,18 +110,26 @@ def _describe(status: int, job: Job) -> str:
     return f"exit-{os.WEXITSTATUS(status)}"
 
 
-def _kill_uid(uid: int | None) -> None:
-    """Kill every process left behind by a child's uid (daemons, fork bombs)."""
-    if uid is None or os.getuid() != 0:
-        return
-    pid = os.fork()
-    if pid == 0:
+def _kill_leftovers(uid: int | None) -> None:
+    """Kill what a finished notebook left running (daemons, fork bombs).
+
+    As root, every process of the notebook's uid; without root (one notebook at
+    a time, all under one uid) every process of the sandbox but this one and init.
+    """
+    me = os.getpid()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in (me, 1):
+            continue
         try:
-            os.setuid(uid)
-            os.kill(-1, signal.SIGKILL)
-        finally:
-            os._exit(0)
-    os.waitpid(pid, 0)
+            with open(f"/proc/{entry}/status") as fh:
+                owner = next(int(line.split()[1]) for line in fh if line.startswith("Uid:"))
+        except (OSError, StopIteration, ValueError):
+            continue
+        if (uid is not None and owner == uid) or (uid is None and owner == os.getuid()):
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                pass
 
 
 def serve(shell, stdin, stdout) -> None:
@@ -138,7 +146,7 @@ def serve(shell, stdin, stdout) -> None:
 
     def finish(job: Job) -> None:
         _, status = os.waitpid(job.pid, 0)
-        _kill_uid(job.request.get("uid"))
+        _kill_leftovers(job.request.get("uid"))
         lines = bytes(job.data).decode("utf-8", "replace").splitlines()
         result = None
         for line in lines:
