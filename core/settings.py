@@ -17,7 +17,9 @@ from pathlib import Path
 
 from traitlets import (
     Bool,
+    Dict,
     Enum,
+    List,
     Float,
     HasTraits,
     Integer,
@@ -226,12 +228,44 @@ class AuthSettings(Section):
     section = "auth"
 
     kind = Enum(
-        ["local"],
+        ["local", "oidc", "lti13"],
         default_value="local",
-        help="local: accounts and hashed passwords kept by sabaq.",
+        help="local: accounts and hashed passwords kept by sabaq. oidc: an OpenID Connect "
+        "provider (GenericOAuthenticator). lti13: launches from an LMS such as Moodle or "
+        "Canvas (LTI13Authenticator).",
     ).tag(config=True)
     min_password_length = Integer(
         8, min=4, max=128, help="Shortest password sabaq accepts."
+    ).tag(config=True)
+    client_id = Unicode("", help="oidc/lti13: the client id registered with the provider or LMS.").tag(config=True)
+    client_secret = Unicode("", help="oidc: the client secret.").tag(config=True, secret=True)
+    authorize_url = Unicode("", help="oidc/lti13: the provider's authorization endpoint.").tag(config=True)
+    token_url = Unicode("", help="oidc: the token endpoint.").tag(config=True)
+    userdata_url = Unicode("", help="oidc: the userinfo endpoint.").tag(config=True)
+    scope = Unicode("openid,email,profile", help="oidc: scopes to ask for, comma-separated.").tag(config=True)
+    username_claim = Unicode("email", help="oidc: the claim that becomes the login; lti13: the username key "
+                             "(custom_<name> for a custom launch parameter).").tag(config=True)
+    roles_claim = Unicode("groups", help="oidc: the claim listing roles and course:<id>:<role> entries.").tag(
+        config=True)
+    teacher_values = Unicode("teacher", help="oidc: values meaning teacher, comma-separated.").tag(config=True)
+    assistant_values = Unicode("assistant", help="oidc: values meaning assistant, comma-separated.").tag(config=True)
+    student_values = Unicode("student", help="oidc: values meaning student, comma-separated.").tag(config=True)
+    admin_values = Unicode("admin", help="oidc: values meaning administrator, comma-separated.").tag(config=True)
+    issuer = Unicode("", help="lti13: the LMS's issuer (iss).").tag(config=True)
+    jwks_url = Unicode("", help="lti13: where the LMS publishes its signing keys.").tag(config=True)
+    create_courses = Bool(True, help="oidc/lti13: make a course the first time a login names one.").tag(config=True)
+
+
+class KubernetesSettings(Section):
+    section = "kubernetes"
+
+    profiles = List(
+        Dict(),
+        help="Server environments: tables with course (or \"*\" for everyone), display_name, image, "
+        "cpu_limit, mem_limit, cpu_guarantee, mem_guarantee. A user is offered their courses' ones.",
+    ).tag(config=True)
+    materials_claim = Unicode(
+        "", help="A PersistentVolumeClaim with course materials, mounted read-only at ~/materials."
     ).tag(config=True)
 
 
@@ -255,6 +289,7 @@ SECTIONS: tuple[type[Section], ...] = (
     WorkerSettings,
     GradingSettings,
     AuthSettings,
+    KubernetesSettings,
     DemoSettings,
 )
 SECRETS = {
@@ -301,6 +336,7 @@ class Settings(HasTraits):
     worker = Instance(WorkerSettings)
     grading = Instance(GradingSettings)
     auth = Instance(AuthSettings)
+    kubernetes = Instance(KubernetesSettings)
     demo = Instance(DemoSettings)
 
     @classmethod
@@ -352,7 +388,7 @@ class Settings(HasTraits):
                     ) from None
                 config[klass.__name__][key] = value
         for attr, klass in zip(
-            ("general", "hub", "service", "database", "spawner", "worker", "grading", "auth", "demo"),
+            ("general", "hub", "service", "database", "spawner", "worker", "grading", "auth", "kubernetes", "demo"),
             SECTIONS,
         ):
             setattr(self, attr, klass(config=config))
@@ -446,6 +482,10 @@ def default_settings_text() -> str:
 
 
 def _toml_value(value) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
