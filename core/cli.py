@@ -232,6 +232,49 @@ def cmd_bench_gradebook(args) -> int:
     return 0
 
 
+def cmd_task_new(args) -> int:
+    from sabaq.autograders.tasks.scaffold import new
+
+    root = new(args.name, args.parent)
+    print(f"created {root}: write the statements, the generator, the validator and solutions, then "
+          f"`sabaq task generate {root}` and `sabaq task verify {root}`")
+    return 0
+
+
+def cmd_task_generate(args) -> int:
+    from sabaq.autograders.tasks.scaffold import generate
+
+    generate(args.path)
+    return 0
+
+
+def cmd_task_verify(args) -> int:
+    from sabaq.autograders.tasks.package import load
+    from sabaq.autograders.tasks.verify import verify
+
+    return 0 if verify(load(args.path)).ok else 1
+
+
+def cmd_task_judge(args) -> int:
+    from sabaq.autograders.tasks.judge import Judge
+    from sabaq.autograders.tasks.package import load, program
+
+    package = load(args.path)
+    submission = program(Path(args.submission))
+    if submission is None:
+        print(f"sabaq: {args.submission} is not a Python or C++ program", file=sys.stderr)
+        return 2
+    with Judge(package) as judge:
+        result = judge.judge(submission)
+    for g in result.groups:
+        where = f"  first failure: {g.first_failure}" if g.first_failure else ""
+        print(f"{g.name:<20} {g.verdict:<4} {g.points:g}/{g.max_points:g}  {g.time:.2f}s{where}")
+    if result.compile_message:
+        print(result.compile_message)
+    print(f"verdict {result.verdict}, score {result.score:g} of {result.max_score:g}")
+    return 0 if result.verdict == "AC" else 1
+
+
 def cmd_i18n_check(args) -> int:
     from sabaq.i18n.tools import problems
 
@@ -342,6 +385,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=600, help="seconds to wait for grading")
     p.set_defaults(func=cmd_demo_class)
 
+    task = sub.add_parser("task", help="olympiad tasks (Kattis problem packages)").add_subparsers(
+        dest="action", required=True)
+    p = task.add_parser("new", help="a package skeleton: statements in kk/ru/en, generator, validator, sample")
+    p.add_argument("name")
+    p.add_argument("--parent", default=".", help="folder to create it in")
+    p.set_defaults(func=cmd_task_new)
+    p = task.add_parser("generate", help="build the test data from the generators and validate it")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_task_generate)
+    p = task.add_parser("verify", help="every submission gets the verdict its folder promises")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_task_verify)
+    p = task.add_parser("judge", help="judge one submission on every test")
+    p.add_argument("path")
+    p.add_argument("submission")
+    p.set_defaults(func=cmd_task_judge)
+
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(dest="action", required=True)
     i18n.add_parser("check", help="list messages kk.po or ru.po lack").set_defaults(func=cmd_i18n_check)
     i18n.add_parser("update", help="add new messages (untranslated) to kk.po and ru.po") \
@@ -365,3 +425,10 @@ def main(argv: list[str] | None = None) -> int:
     except SabaqError as e:
         print(f"sabaq: {e.translated(_lang())}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001 - the task tools report package problems plainly
+        from sabaq.autograders.tasks.package import PackageError
+
+        if isinstance(e, PackageError):
+            print(f"sabaq: {e}", file=sys.stderr)
+            return 2
+        raise

@@ -1,0 +1,1 @@
+"""Olympiad tasks: Kattis problem packages, prepared, verified and judged in the sandbox."""
