@@ -118,8 +118,9 @@ class Worker:
 
 def handlers_for(settings) -> dict:
     from .service_grading import GradeHandler
+    from .tasks.service_judge import handle_judge
 
-    return {**HANDLERS, "grade": GradeHandler(settings.grading)}
+    return {**HANDLERS, "grade": GradeHandler(settings.grading), "judge": handle_judge}
 
 
 def main(settings) -> None:

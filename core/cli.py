@@ -275,6 +275,17 @@ def cmd_task_judge(args) -> int:
     return 0 if result.verdict == "AC" else 1
 
 
+def cmd_task_publish(args) -> int:
+    from sabaq.hub import courses, tasks
+
+    with _db(_settings(args)) as db:
+        course = courses.get_course(db, args.course)
+        a = tasks.publish(db, course, args.path, name=args.name, title=args.title)
+        print(f"published {course.slug}/{a.name} (version {a.version}): {a.max_score:g} points; "
+              f"students fetch it from the Assignments panel")
+    return 0
+
+
 def cmd_i18n_check(args) -> int:
     from sabaq.i18n.tools import problems
 
@@ -401,6 +412,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("submission")
     p.set_defaults(func=cmd_task_judge)
+    p = task.add_parser("publish", parents=[common], help="publish a task to a course (tests are generated if needed)")
+    p.add_argument("path")
+    p.add_argument("--course", required=True)
+    p.add_argument("--name", help="assignment name (default: the folder's name)")
+    p.add_argument("--title", help="title shown to students (default: the package's name)")
+    p.set_defaults(func=cmd_task_publish)
 
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(dest="action", required=True)
     i18n.add_parser("check", help="list messages kk.po or ru.po lack").set_defaults(func=cmd_i18n_check)

@@ -158,6 +158,28 @@ def files_of(db: Session, assignment: Assignment, kind: FileKind) -> dict[str, b
     return {f.path: get_blob(db, f.sha256) for f in assignment.files if f.kind == kind}
 
 
+I18N = "i18n/"
+
+
+def localize(files: dict[str, bytes], lang: str | None, fallback: str = "en") -> dict[str, bytes]:
+    """Released files in one language: ``i18n/<lang>/x`` becomes ``x`` for the
+    student's language (else the course's, else English, else any), other
+    languages' copies are left out; files outside ``i18n/`` are for everyone."""
+    langs = {p.split("/")[1] for p in files if p.startswith(I18N) and p.count("/") >= 2}
+    if not langs:
+        return files
+    chosen = next(x for x in (lang, fallback, "en", *sorted(langs)) if x in langs)
+    prefix = f"{I18N}{chosen}/"
+    out = {p: c for p, c in files.items() if not p.startswith(I18N)}
+    out.update({p[len(prefix):]: c for p, c in files.items() if p.startswith(prefix)})
+    return out
+
+
+def released_files_for(db: Session, assignment: Assignment, user: User) -> dict[str, bytes]:
+    """What this person fetches: the released files in their language."""
+    return localize(files_of(db, assignment, FileKind.release), user.language, assignment.course.language)
+
+
 def released_for(db: Session, course: Course, now: dt.datetime | None = None) -> list[Assignment]:
     rows = db.scalars(
         select(Assignment).where(Assignment.course_id == course.id).order_by(Assignment.name)

@@ -5,13 +5,14 @@ submissions, current results, manual grades, student rules), then combined in
 memory, so a class of a thousand students and forty assignments is one page.
 Scores: a teacher's manual grade for a cell wins over the autograder's; a paper
 submission scores what the teacher entered; the late penalty follows the
-assignment's policy and the student's own due date.
+assignment's policy and the student's own due date. An olympiad task counts
+the best of all attempts, not the newest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from sqlalchemy import func, select
@@ -159,6 +160,7 @@ def build(db: Session, course: Course, section: str | None = None, term: int | N
           page: int | None = None, page_size: int = 100) -> Gradebook:
     """The gradebook; with `page`, only that page of students (ordered by class and name)."""
     from .grading import can_grade
+    from .tasks import CATEGORY as OLYMPIAD, best_scores
 
     assignments = list(db.scalars(select(Assignment).where(Assignment.course_id == course.id)
                                   .order_by(Assignment.term, Assignment.due_at, Assignment.name)))
@@ -208,6 +210,7 @@ def build(db: Session, course: Course, section: str | None = None, term: int | N
     rules = {(r.assignment_id, r.student_id): r for r in db.scalars(
         select(StudentRule).where(StudentRule.assignment_id.in_(ids), StudentRule.student_id.in_(student_ids)))}
     gradeable = {a.id: can_grade(a) for a in assignments}
+    best = best_scores(db, [a.id for a in assignments if a.category == OLYMPIAD], student_ids)
     scheme = assessment.scheme(course.scheme or "kz-criteria", course.scheme_weights)
 
     out = []
@@ -217,6 +220,8 @@ def build(db: Session, course: Course, section: str | None = None, term: int | N
             sub = submissions.get((a.id, user.id))
             mark = mark_for(a, sub, results.get(sub.id) if sub else None, manual.get(sub.id, {}) if sub else {},
                             details.get(sub.id) if sub else None, rules.get((a.id, user.id)), gradeable[a.id])
+            if (a.id, user.id) in best and mark.status != EXCUSED:  # a task counts the best attempt
+                mark = replace(mark, status=GRADED, score=best[(a.id, user.id)], late_penalty=0.0)
             row.marks[a.id] = mark
             if mark.counts:
                 row.points += mark.score or 0.0

@@ -18,9 +18,16 @@ from .files import put_blob
 from .models import Assignment, FileKind, GradeResult, Job, Submission
 
 GRADE = "grade"
+JUDGE = "judge"  # olympiad tasks: the judge runs the program on the package's tests
+
+
+def job_kind(assignment: Assignment) -> str:
+    return JUDGE if assignment.category == "olympiad" else GRADE
 
 
 def can_grade(assignment: Assignment) -> bool:
+    if job_kind(assignment) == JUDGE:
+        return any(f.kind == FileKind.source and f.path == "problem.yaml" for f in assignment.files)
     return any(f.kind == FileKind.source and f.path.endswith(".ipynb") for f in assignment.files)
 
 
@@ -29,10 +36,11 @@ def job_key(submission: Submission) -> str:
 
 
 def enqueue(db: Session, submission: Submission, again: bool = False) -> Job | None:
-    """Queue grading of one submission (again: even if it was graded before)."""
+    """Queue grading (or judging) of one submission (again: even if it was graded before)."""
     if not can_grade(submission.assignment):
         return None
-    return jobs.enqueue(db, GRADE, job_key(submission), {"submission_id": submission.id}, reset=again)
+    return jobs.enqueue(db, job_kind(submission.assignment), job_key(submission),
+                        {"submission_id": submission.id}, reset=again)
 
 
 def regrade(db: Session, assignment: Assignment) -> int:

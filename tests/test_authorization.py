@@ -123,6 +123,10 @@ def routes(sub: int):
         ("POST", "/courses/demo/assignments/ps1/release-feedback", {}, [], OUTSIDERS + ["aliya", "parent"]),
         ("GET", "/students/aliya/grades", {}, ["aliya", "parent", "teacher"], OUTSIDERS + ["timur"]),
         ("GET", f"/submissions/{sub}/feedback/motion.html", {}, [], OUTSIDERS + ["timur"]),
+        ("GET", f"/submissions/{sub}/verdict", {}, [], OUTSIDERS + ["timur"]),  # ps1 is no task: 422 for owners
+        ("GET", "/courses/demo/contest", {}, ["teacher", "assistant"], OUTSIDERS + ["aliya", "parent"]),
+        ("PUT", "/courses/demo/tasks/authz-task", {"files": [("files", ("problem.yaml", b"name: x", "x"))]}, [],
+         OUTSIDERS + ["aliya", "assistant", "parent"]),
         ("POST", "/worker/claim", {"json": {}}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),
         ("POST", "/worker/jobs/1/renew", {"json": {}}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),
         ("GET", f"/worker/grading/{sub}", {}, [], OUTSIDERS + ["aliya", "teacher", "admin"]),

@@ -10,8 +10,11 @@ outcome is classified as the judge needs it (ok, TLE, MLE, OLE, RTE).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import math
 import os
+import random
 import resource
 import shutil
 import signal
@@ -35,7 +38,10 @@ MEASURE = (
     "os.write(3, ('%d %f %d' % (status, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)).encode())\n"
 )
 GXX = shutil.which("g++")
-JUDGE_UID = 61990
+# Each run (as root) takes a uid of its own from this pool: the kernel counts processes
+# per uid, so a fork bomb must not use up the process budget of a run beside it.
+JUDGE_UIDS = range(61990, 61990 + 512)
+UID_LOCKS = Path(tempfile.gettempdir()) / "sabaq-judge-uids"
 
 
 @dataclass
@@ -52,16 +58,40 @@ class CompileError(Exception):
     pass
 
 
-def _demote(limits: dict):
+@contextlib.contextmanager
+def judge_uid():
+    """A uid no other run on this machine is using now (None when not root)."""
+    if os.getuid() != 0:
+        yield None
+        return
+    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
+    start = random.randrange(len(JUDGE_UIDS))
+    for i in range(len(JUDGE_UIDS)):
+        uid = JUDGE_UIDS[(start + i) % len(JUDGE_UIDS)]
+        fd = os.open(UID_LOCKS / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield uid
+        finally:
+            os.close(fd)  # releases the lock
+        return
+    raise RuntimeError(f"all {len(JUDGE_UIDS)} judge uids are busy; run fewer judges at once")
+
+
+def _demote(limits: dict, uid: int | None):
     def preexec():
         os.setsid()
         for kind, value in limits.items():
             resource.setrlimit(kind, (value, value))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if os.getuid() == 0:
+        if uid is not None:
             os.setgroups([])
-            os.setgid(JUDGE_UID)
-            os.setuid(JUDGE_UID)
+            os.setgid(uid)
+            os.setuid(uid)
 
     return preexec
 
@@ -134,12 +164,17 @@ def _limits(cpu_seconds: float, memory_mb: int, output_mb: int, processes: int =
 
 def _run_raw(cmd: list[str], stdin, stdout, limits: dict, wall: float, measured: bool = False) -> RunResult:
     """Run a sandbox command; with measured=True the command ends in MEASURE's report."""
+    with judge_uid() as uid:
+        return _run_as(uid, cmd, stdin, stdout, limits, wall, measured)
+
+
+def _run_as(uid: int | None, cmd: list[str], stdin, stdout, limits: dict, wall: float, measured: bool) -> RunResult:
     err = tempfile.TemporaryFile()
     start = time.monotonic()
     report_r, report_w = os.pipe() if measured else (None, None)
 
     def preexec():
-        _demote(limits)()
+        _demote(limits, uid)()
         if report_w is not None:
             os.dup2(report_w, 3)
 

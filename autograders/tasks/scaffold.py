@@ -8,12 +8,14 @@ run in the sandbox; every input is then checked by the input validators.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import yaml
@@ -75,7 +77,8 @@ def new(name: str, parent: str | Path = ".") -> Path:
         raise PackageError(f"{root} exists already; choose another name or remove it.")
     (root / "problem_statement").mkdir(parents=True)
     (root / "problem.yaml").write_text(yaml.safe_dump({
-        "name": name, "type": "scoring", "author": "", "license": "cc by-sa", "rights_owner": "",
+        "name": name, "type": "scoring", "uuid": str(uuid.uuid4()),
+        "author": os.environ.get("JUPYTERHUB_USER") or getpass.getuser(), "license": "cc by-sa",
         "limits": {"memory": 256},
     }, allow_unicode=True, sort_keys=False), encoding="utf-8")
     (root / ".timelimit").write_text("1\n")
@@ -86,9 +89,11 @@ def new(name: str, parent: str | Path = ".") -> Path:
     (root / "data" / "sample").mkdir(parents=True)
     (root / "data" / "sample" / "1.in").write_text("2 3\n")
     (root / "data" / "sample" / "1.ans").write_text("5\n")
+    (root / "data" / "sample" / "testdata.yaml").write_text("accept_score: 0\nrange: 0 0\n")  # samples give no points
     (root / "data" / "secret").mkdir()
-    (root / "data" / "secret" / "testdata.yaml").write_text("accept_score: 100\ngrader_flags: min\non_reject: break\n")
-    (root / "data" / "testdata.yaml").write_text("grader_flags: sum\n")
+    (root / "data" / "secret" / "testdata.yaml").write_text(
+        "accept_score: 100\ngrader_flags: min\non_reject: break\nrange: 0 100\n")
+    (root / "data" / "testdata.yaml").write_text("grader_flags: sum\nrange: 0 100\n")
     (root / "generators").mkdir()
     (root / "generators" / "gen.py").write_text(GENERATOR)
     (root / "generators" / "generators.yaml").write_text(

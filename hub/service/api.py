@@ -133,7 +133,8 @@ def course_out(course: Course, role: Role | None) -> CourseOut:
 
 
 def assignment_out(db: Session, a: Assignment, staff: bool) -> AssignmentOut:
-    notebooks = sorted(f.path for f in a.files if f.kind == FileKind.release and f.path.endswith(".ipynb"))
+    notebooks = sorted({f.path.split("/", 2)[-1] if f.path.startswith(asg.I18N) else f.path
+                        for f in a.files if f.kind == FileKind.release and f.path.endswith(".ipynb")})
     out = AssignmentOut(
         course=a.course.slug, name=a.name, title=a.title, released_at=a.released_at,
         due_at=a.due_at, closes_at=a.closes_at, version=a.version, notebooks=notebooks,
@@ -362,7 +363,7 @@ def download_assignment(course_id: str, name: str, user: User = Depends(current_
     a = asg.get_assignment(db, course, name, staff=_is_staff(user, role))
     if role == Role.student:
         asg.record_opening(db, a, user)  # the clock of a timed assignment starts at the first fetch
-    return zip_response(asg.files_of(db, a, FileKind.release), f"{name}.zip")
+    return zip_response(asg.released_files_for(db, a, user), f"{name}.zip")
 
 
 @router.get("/courses/{course_id}/assignments/{name}/source", response_class=Response,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
 
-from .. import assignments as asg, courses as crs, gradebook, grading, rosters
+from .. import assignments as asg, courses as crs, gradebook, grading, rosters, tasks
 from ..errors import SabaqError
 from ..models import STAFF_ROLES, Role, User
 from .deps import LANG_COOKIE, csrf_token, current_user, DB, request_language
@@ -94,7 +94,17 @@ def course_page(request: Request, course_id: str, user: User = Depends(current_u
         request, "course_staff.html", user=user, course=course, assignments=items,
         students=students, latest=latest, members=crs.members(db, course),
         can_import=user.is_admin or role == Role.teacher, report=report,
+        has_tasks=any(tasks.is_task(a) for a in items),
     )
+
+
+@router.get("/courses/{course_id}/contest", response_class=HTMLResponse)
+def contest_page(request: Request, course_id: str, user: User = Depends(current_user), db: Session = DB):
+    """The coach's view of a practice contest: every student's verdicts on every task."""
+    _remember_language(request, user)
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    return render(request, "contest.html", user=user, course=course, table=tasks.contest_table(db, course))
 
 
 @router.post("/courses/{course_id}/roster", response_class=HTMLResponse)

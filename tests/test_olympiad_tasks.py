@@ -1,0 +1,186 @@
+"""Olympiad tasks: packages made by sabaq pass Kattis's verifyproblem, the sample
+practice set verifies, and hostile programs get TLE/MLE/RTE without seeing answers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sabaq.autograders.tasks.judge import Judge
+from sabaq.autograders.tasks.notebook import build_notebook, solution_from, tex_to_markdown
+from sabaq.autograders.tasks.package import Program, load
+from sabaq.autograders.tasks.scaffold import generate, new
+from sabaq.autograders.tasks.service_judge import judge_files
+from sabaq.autograders.tasks.verify import verify
+from sabaq.hub.assignments import localize
+from sabaq.hub.tasks import package_files
+
+pytestmark = pytest.mark.grading
+PRACTICE = Path(__file__).resolve().parents[1] / "courses" / "olympiad" / "tasks"
+SABAQ = [sys.executable, "-m", "sabaq"]
+
+
+@pytest.fixture(scope="module")
+def sum2(tmp_path_factory):
+    root = new("sum2", tmp_path_factory.mktemp("tasks"))
+    generate(root, out=lambda *_: None)
+    return root
+
+
+def write(folder: Path, name: str, text: str) -> Program:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text)
+    return Program(path, "cpp" if name.endswith(".cpp") else "python")
+
+
+def test_new_package_passes_kattis_verifyproblem(sum2, tmp_path):
+    """problemtools' own checker on config, data, validators and submissions. Its
+    statement check needs LuaLaTeX, which this machine does not have."""
+    config = tmp_path / "xdg" / "problemtools"
+    config.mkdir(parents=True)
+    # problemtools runs Python with PyPy by default; this machine has CPython
+    (config / "languages.yaml").write_text(
+        "python3:\n  name: 'Python 3'\n  compile: '/usr/bin/python3 -m py_compile {files}'\n"
+        "  run: '/usr/bin/python3 \"{mainfile}\"'\n")
+    verifyproblem = Path(sys.executable).parent / "verifyproblem"
+    proc = subprocess.run([str(verifyproblem), "-p", "config", "data", "submissions", "validators", "--", str(sum2)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600,
+                          env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    summary = proc.stdout.strip().splitlines()[-1]
+    assert "tested: 0 errors" in summary, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "accepted/solution.py (Python 3) OK: AC" in proc.stdout
+    assert "wrong_answer/solution.py (Python 3) OK: WA" in proc.stdout
+
+
+def test_generate_is_deterministic_and_verify_reports_a_mismatch(sum2, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(sum2, copy)
+    generate(copy, out=lambda *_: None)
+    for a in sorted((sum2 / "data" / "secret").glob("*.in")):
+        assert (copy / "data" / "secret" / a.name).read_bytes() == a.read_bytes()
+    lines = []
+    assert verify(load(sum2), out=lines.append).ok
+    assert "all submissions as expected" in lines[0] and "suggested time limit" in lines[0]
+    # a "wrong" solution that is in fact right breaks verification, and the exit code says so
+    (copy / "submissions" / "wrong_answer" / "solution.py").write_text(
+        (copy / "submissions" / "accepted" / "solution.py").read_text())
+    proc = subprocess.run(SABAQ + ["task", "verify", str(copy)], capture_output=True, text=True)
+    assert proc.returncode == 1 and "MISMATCH" in proc.stdout and "VERIFICATION FAILED" in proc.stdout
+
+
+def test_input_validator_rejects_a_bad_test(sum2, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(sum2, copy)
+    (copy / "generators" / "generators.yaml").write_text("huge: [secret, --max, '99999999999', --seed, '5']\n")
+    proc = subprocess.run(SABAQ + ["task", "generate", str(copy)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "input validators reject" in proc.stderr and "secret/huge" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="C++ needs g++")
+def test_cpp_solutions_are_compiled_and_judged(sum2, tmp_path):
+    right = write(tmp_path / "cpp", "sum.cpp",
+                  "#include <cstdio>\nint main(){long long a,b;scanf(\"%lld %lld\",&a,&b);printf(\"%lld\\n\",a+b);}\n")
+    broken = write(tmp_path / "cpp2", "sum.cpp", "int main( {\n")
+    with Judge(load(sum2)) as judge:
+        assert judge.judge(right).verdict == "AC"
+        result = judge.judge(broken)
+    assert result.verdict == "CE" and "error" in result.compile_message
+
+
+def test_hostile_programs_are_contained_and_never_see_the_answers(sum2, tmp_path):
+    package = load(sum2)
+    secret = next(g for g in package.groups if not g.sample).tests[0]
+    answer = secret.answer.read_text().strip()
+    hostile = {
+        "loop.py": ("while True:\n    pass\n", "TLE"),
+        "alloc.py": ("x = bytearray(4 * 1024 ** 3)\nprint(len(x))\n", "MLE"),
+        "forkbomb.py": ("import os\nwhile True:\n    os.fork()\n", "RTE"),
+        "peek.py": (f"""
+import glob, os
+found = []
+for pattern in ["{sum2}/data/secret/*.ans", "{sum2.parent}/**/*.ans", "/tmp/**/*.ans", "/*/*.ans",
+                "/*/*/*.ans", "/proc/*/cwd/*.ans", "/proc/*/root/tmp/**/*.ans"]:
+    for path in glob.glob(pattern, recursive=True):
+        try:
+            found.append(open(path).read().strip())
+        except OSError:
+            pass
+a, b = map(int, input().split())
+print(found[0] if found else "nothing")
+""", "WA"),
+    }
+    with Judge(package) as judge:
+        for name, (code, verdict) in hostile.items():
+            result = judge.judge(write(tmp_path / name.split(".")[0], name, code))
+            assert result.verdict == verdict, (name, result.verdict, result.groups)
+            assert result.score == 0
+        # the judge still works normally afterwards
+        good = judge.judge(Program(sum2 / "submissions" / "accepted" / "solution.py", "python"))
+        assert good.verdict == "AC" and good.score == 100
+    assert answer  # the peeking program saw no answer file: it printed "nothing" and got WA
+
+
+def test_the_worker_judges_a_notebook_submission(sum2):
+    files = package_files(sum2)
+    assert "problem.yaml" in files and not any(p.startswith(("submissions/", "generators/")) for p in files)
+    nb = build_notebook(load(sum2), "ru", "demo", "sum2")
+    solution_cell = next(c for c in nb.cells if "solution" in c.metadata.get("tags", []))
+    solution_cell.source += "a, b = map(int, input().split())\nprint(a + b)\n"
+    import nbformat
+
+    notebook = nbformat.writes(nb).encode()
+    assert b"print(a + b)" in solution_from({"sum2.ipynb": notebook})
+    assert b"%%writefile" not in solution_from({"sum2.ipynb": notebook})
+    accepted = judge_files(files, {"sum2.ipynb": notebook})
+    assert accepted["score"] == 100 and accepted["details"]["judge"]["verdict"] == "AC"
+    # solution.py, when sent, is what counts
+    wrong = judge_files(files, {"sum2.ipynb": notebook, "solution.py": b"print(0)\n"})
+    assert wrong["score"] == 0 and wrong["details"]["judge"]["verdict"] == "WA"
+    missing = judge_files(files, {"notes.txt": b"hello"})
+    assert missing["details"]["judge"]["verdict"] == "CE"
+
+
+def test_student_notebook_is_in_the_students_language():
+    assert tex_to_markdown("\\problemname{Сумма}\n\\section*{Входные данные}\nЧисла~$a$ и $b$ --- целые.") == \
+        "# Сумма\n## Входные данные\nЧисла $a$ и $b$ — целые.\n"
+    files = {"i18n/kk/t.ipynb": b"kk", "i18n/ru/t.ipynb": b"ru", "i18n/en/t.ipynb": b"en", "samples/1.in": b"1"}
+    assert localize(files, "ru") == {"t.ipynb": b"ru", "samples/1.in": b"1"}
+    assert localize(files, None, fallback="kk")["t.ipynb"] == b"kk"
+    assert localize({"i18n/en/t.ipynb": b"en"}, "kk") == {"t.ipynb": b"en"}
+    assert localize({"a.ipynb": b"x"}, "kk") == {"a.ipynb": b"x"}
+
+
+PRACTICE_TASKS = sorted(p.name for p in PRACTICE.iterdir() if (p / "problem.yaml").exists()) \
+    if PRACTICE.exists() else []
+
+
+def test_the_practice_set_has_six_tasks_in_three_languages():
+    import yaml
+
+    contest = yaml.safe_load((PRACTICE.parent / "contest.yaml").read_text(encoding="utf-8"))
+    assert len(contest["tasks"]) >= 6 and sorted(contest["tasks"]) == PRACTICE_TASKS
+    with_groups = custom = 0
+    for name in PRACTICE_TASKS:
+        root = PRACTICE / name
+        for lang in ("kk", "ru", "en"):
+            assert (root / "problem_statement" / f"problem.{lang}.tex").exists(), (name, lang)
+        groups = [p for p in (root / "data" / "secret").iterdir() if p.is_dir()]
+        with_groups += len(groups) >= 2
+        custom += (root / "output_validators").is_dir()
+    assert with_groups >= 2 and custom >= 1
+
+
+@pytest.mark.parametrize("name", PRACTICE_TASKS)
+def test_practice_task_verifies(name, tmp_path):
+    root = tmp_path / name
+    shutil.copytree(PRACTICE / name, root)
+    generate(root, out=lambda *_: None)
+    lines = []
+    report = verify(load(root), out=lines.append)
+    assert report.ok, lines[0]
