@@ -278,6 +278,11 @@ class DemoSettings(Section):
         "assistant, three students and a parent.",
     ).tag(config=True)
     course = Unicode("demo", help="Folder under courses/ to seed from.").tag(config=True)
+    also = List(
+        Unicode(), ["olympiad"],
+        help="More built-in courses to seed after it (the olympiad practice contest: its roster names "
+        "the demo's teacher and students). Publishing its tasks builds their tests, a few seconds each.",
+    ).tag(config=True)
 
 
 SECTIONS: tuple[type[Section], ...] = (

@@ -44,6 +44,8 @@ def prepare(settings: Settings) -> list[dict] | None:
     try:
         with session_scope(make_sessionmaker(engine)) as db:
             logins = seed_course(db, settings.demo.course, settings.auth.min_password_length)
+            for extra in settings.demo.also:
+                logins += seed_course(db, extra, settings.auth.min_password_length)
     finally:
         engine.dispose()
     write_logins(data / LOGINS_FILE, logins)

@@ -49,6 +49,7 @@ class Stack:
             SABAQ_WORKER_LEASE_SECONDS="6",
             SABAQ_SERVICE_SYNC_INTERVAL="3",
             SABAQ_SERVICE_MAX_UPLOAD_MB="2",
+            SABAQ_DEMO_ALSO="[]",  # the olympiad course is seeded in its own test
             SABAQ_SABAQ_DEFAULT_LANGUAGE="en",
             **(extra_env or {}),
         )

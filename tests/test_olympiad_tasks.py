@@ -161,10 +161,11 @@ PRACTICE_TASKS = sorted(p.name for p in PRACTICE.iterdir() if (p / "problem.yaml
 
 
 def test_the_practice_set_has_six_tasks_in_three_languages():
-    import yaml
+    import tomllib
 
-    contest = yaml.safe_load((PRACTICE.parent / "contest.yaml").read_text(encoding="utf-8"))
-    assert len(contest["tasks"]) >= 6 and sorted(contest["tasks"]) == PRACTICE_TASKS
+    course = tomllib.loads((PRACTICE.parent / "course.toml").read_text(encoding="utf-8"))
+    listed = [Path(t["path"]).name for t in course["tasks"]]
+    assert len(listed) >= 6 and sorted(listed) == PRACTICE_TASKS
     with_groups = custom = 0
     for name in PRACTICE_TASKS:
         root = PRACTICE / name
@@ -184,3 +185,25 @@ def test_practice_task_verifies(name, tmp_path):
     lines = []
     report = verify(load(root), out=lines.append)
     assert report.ok, lines[0]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_the_practice_contest_is_seeded_as_a_course(sessions):
+    from sqlalchemy import select
+
+    from sabaq.hub import assignments
+    from sabaq.hub.models import Assignment, FileKind
+    from sabaq.hub.seed import seed_course
+
+    with sessions() as db:
+        logins = seed_course(db, "olympiad")
+        db.commit()
+        assert {x["login"] for x in logins} >= {"teacher", "aliya"}
+        tasks = list(db.scalars(select(Assignment).where(Assignment.category == "olympiad")))
+        assert sorted(t.name for t in tasks) == PRACTICE_TASKS
+        for task in tasks:
+            assert task.max_score == 100, task.name
+            released = assignments.files_of(db, task, FileKind.release)
+            assert {f"i18n/{lang}/{task.name}.ipynb" for lang in ("kk", "ru", "en")} <= set(released)
+            assert not any(p.startswith("data/") for p in released)
+            assert any(p.startswith("data/secret/") for p in assignments.files_of(db, task, FileKind.source))

@@ -45,6 +45,7 @@ def tex_to_markdown(tex: str) -> str:
     for pattern, repl in _TEX_RULES:
         text = pattern.sub(repl, text)
     text = text.replace("\\\\", "  \n")
+    text = re.sub(r"\\([#_%&{}])", r"\1", text)  # escaped characters are plain text in Markdown
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from .package import Program
 
-PYTHON = "/usr/bin/python3"
+# the system's Python (Debian's, or the grader image's /usr/local one): only /usr is in the sandbox
+PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.path.exists(p)), "/usr/bin/python3")
 # Runs inside the sandbox as the program's parent and reports what the kernel measured
 # for it on descriptor 3: bubblewrap's own process tree hides the program's CPU time.
 MEASURE = (
@@ -56,6 +57,10 @@ class RunResult:
 
 class CompileError(Exception):
     pass
+
+
+class SandboxError(RuntimeError):
+    """The sandbox could not run the program (not the program's fault)."""
 
 
 @contextlib.contextmanager
@@ -210,6 +215,9 @@ def _run_as(uid: int | None, cmd: list[str], stdin, stdout, limits: dict, wall: 
             sig = os.WTERMSIG(inner) if os.WIFSIGNALED(inner) else None
         elif not timed_out:
             sig = sig or signal.SIGKILL  # the measuring parent was killed: the program misbehaved
+    if stderr.startswith("bwrap: ") and (report_r is None or len(report) != 3) and not timed_out:
+        # the sandbox itself did not start: no verdict on the program, the caller retries or reports
+        raise SandboxError(f"the sandbox could not start: {stderr.strip()[:300]}")
     memory_hit = "MemoryError" in stderr or "bad_alloc" in stderr or "Cannot allocate memory" in stderr
     if timed_out or sig == signal.SIGXCPU or cpu > limits[resource.RLIMIT_CPU] - 1 + 0.05:
         kind = "tle"

@@ -118,6 +118,12 @@ def generate(path: str | Path, out=print) -> int:
         raise PackageError(f"{root} has no generators/generators.yaml to build tests from.")
     spec = yaml.safe_load(spec_file.read_text()) or {}
     generator = root / "generators" / "gen.py"
+    manifest = root / "generators" / "generated.txt"  # what the last run wrote: tests dropped from the spec go
+    previous = set(manifest.read_text().split()) if manifest.exists() else set()
+    wanted = {f"{entry[0]}/{name}" for name, entry in spec.items()}
+    for stale in previous - wanted:
+        for ext in (".in", ".ans"):
+            (root / "data" / f"{stale}{ext}").unlink(missing_ok=True)
     for name, entry in spec.items():
         group, args = entry[0], [str(a) for a in entry[1:]]
         folder = root / "data" / group
@@ -145,6 +151,7 @@ def generate(path: str | Path, out=print) -> int:
                 raise PackageError(f"the accepted solution failed on {name}: {result.status} {result.stderr[-300:]}")
             shutil.copy(base / "answer", test_in.with_suffix(".ans"))
             count += 1
+    manifest.write_text("\n".join(sorted(wanted)) + "\n")
     from .verify import validate_inputs
 
     bad = validate_inputs(load(root))

@@ -1,0 +1,12 @@
+#!/usr/bin/env python3
+# Every segment, extending the sum to the right: O(n^2), subtasks 1 and 2 only.
+n = int(input())
+a = list(map(int, input().split()))
+best = a[0]
+for l in range(n):
+    s = 0
+    for r in range(l, n):
+        s += a[r]
+        if s > best:
+            best = s
+print(best)
