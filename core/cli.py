@@ -286,6 +286,31 @@ def cmd_task_publish(args) -> int:
     return 0
 
 
+def cmd_lesson_publish(args) -> int:
+    from sabaq.hub import courses, lessons
+
+    with _db(_settings(args)) as db:
+        course = courses.get_course(db, args.course)
+        for folder in args.path:
+            lesson = lessons.publish(db, course, folder)
+            print(f"published {course.slug}/{lesson.name} (version {lesson.version}): "
+                  f"{len(lesson.exercises)} self-checks; students get it at their server's next start")
+    return 0
+
+
+def cmd_lesson_pull(args) -> int:
+    from sabaq.lessons.sync import pull
+
+    service, token = os.environ.get("SABAQ_SERVICE_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
+    if not service or not token:
+        print("sabaq: run this in a terminal of your sabaq server (SABAQ_SERVICE_URL is not set)", file=sys.stderr)
+        return 2
+    report = pull(Path(args.root).expanduser(), service, token)
+    print(f"{len(report.added)} new files, {len(report.updated)} updated; your edits kept in "
+          f"{len(report.kept)}" + (": " + ", ".join(report.kept) if report.kept else ""))
+    return 0
+
+
 def cmd_i18n_check(args) -> int:
     from sabaq.i18n.tools import problems
 
@@ -419,6 +444,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--title", help="title shown to students (default: the package's name)")
     p.set_defaults(func=cmd_task_publish)
 
+    lesson = sub.add_parser("lesson", help="interactive lessons").add_subparsers(dest="action", required=True)
+    lesson.add_parser("check", help="run every lesson in every language headless; compare the versions "
+                      "(sabaq lesson check --help)")
+    p = lesson.add_parser("publish", parents=[common], help="publish lesson folders to a course")
+    p.add_argument("course")
+    p.add_argument("path", nargs="+")
+    p.set_defaults(func=cmd_lesson_publish)
+    p = lesson.add_parser("pull", help="in your server: bring your published lessons up to date (your edits stay)")
+    p.add_argument("--root", default="~/lessons")
+    p.set_defaults(func=cmd_lesson_pull)
+
     i18n = sub.add_parser("i18n", help="translations").add_subparsers(dest="action", required=True)
     i18n.add_parser("check", help="list messages kk.po or ru.po lack").set_defaults(func=cmd_i18n_check)
     i18n.add_parser("update", help="add new messages (untranslated) to kk.po and ru.po") \
@@ -433,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # nbgrader and JupyterHub call tools of sabaq's environment by name (`alembic` ...)
     os.environ["PATH"] = with_venv_path(os.environ.get("PATH", ""))
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:2] == ["lesson", "check"]:  # its own options (see sabaq.lessons.check)
+        from sabaq.lessons.check import main as check_main
+
+        return check_main(argv[2:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0

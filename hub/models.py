@@ -366,3 +366,54 @@ class Comment(Base):
     text: Mapped[str] = mapped_column(Text, default="")
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Lesson(Base):
+    """An interactive lesson published to a course: its files, in every language."""
+
+    __tablename__ = "lessons"
+    __table_args__ = (UniqueConstraint("course_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64), doc="the lesson's id, its folder's name in students' servers")
+    title: Mapped[dict] = mapped_column(JSON, default=dict, doc="language -> title")
+    subject: Mapped[str] = mapped_column(String(32), default="")
+    grade: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    exercises: Mapped[list] = mapped_column(JSON, default=list, doc="exercise ids, in the lesson's order")
+    version: Mapped[int] = mapped_column(Integer, default=0, doc="bumped by each publication")
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    course: Mapped[Course] = relationship()
+    files: Mapped[list["LessonFile"]] = relationship(back_populates="lesson", cascade="all, delete-orphan")
+
+
+class LessonFile(Base):
+    __tablename__ = "lesson_files"
+    __table_args__ = (UniqueConstraint("lesson_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    size: Mapped[int] = mapped_column(Integer)
+
+    lesson: Mapped[Lesson] = relationship(back_populates="files")
+
+
+class LessonAttempt(Base):
+    """One answer of a student to one self-check of a lesson, right or wrong."""
+
+    __tablename__ = "lesson_attempts"
+    __table_args__ = (Index("ix_lesson_attempts_lesson_exercise", "lesson_id", "exercise"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    exercise: Mapped[str] = mapped_column(String(64))
+    correct: Mapped[bool] = mapped_column(Boolean)
+    attempt: Mapped[int] = mapped_column(Integer, doc="the student's count for this exercise, from the notebook")
+    answer: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lesson: Mapped[Lesson] = relationship()

@@ -2,10 +2,10 @@
 
 A course folder holds ``course.toml`` (id, title, language, assignments),
 ``roster.csv`` (people, in the roster import format) and ``source/<name>/``
-(nbgrader source assignments) and ``[[tasks]]`` (olympiad task packages,
-paths relative to the course folder). Seeding imports the roster, adds an
-administrator, releases the assignments, publishes the tasks and returns the
-new logins.
+(nbgrader source assignments), ``[[tasks]]`` (olympiad task packages) and
+``[[lessons]]`` (lesson folders), paths relative to the course folder. Seeding imports the roster, adds an
+administrator, releases the assignments, publishes the tasks and lessons and
+returns the new logins.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def seed_course(db: Session, name: str, min_password_length: int = 8) -> list[di
         from .tasks import publish
 
         publish(db, course, folder / item["path"], name=item.get("name"), title=item.get("title"))
+    for item in meta.get("lessons", []):
+        from . import lessons
+
+        lessons.publish(db, course, folder / item["path"])
     return logins
 
 

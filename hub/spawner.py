@@ -4,7 +4,8 @@ JupyterHub's LocalProcessSpawner already drops privileges to a system user;
 this subclass creates that user on demand (``sq-<login>``, home 0700), so
 students cannot read each other's files or sabaq's data, and writes the
 per-user Jupyter configuration: the nbgrader exchange plugin for everyone,
-and for teachers a course directory with the assignments' sources.
+and for teachers a course directory with the assignments' sources; and it
+brings everyone's published lessons into ~/lessons (``sabaq.lessons.sync``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import pwd
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
@@ -150,7 +152,32 @@ class SabaqSpawner(LocalProcessSpawner):
         self._write(jupyter / "jupyter_server_config.json",
                     json.dumps({"ServerApp": {"jpserver_extensions": extensions}}), uid, gid)
         self._write(jupyter / "nbgrader_config.py", config, uid, gid)
+        self._deliver_lessons(home, uid, gid)
         return home
+
+    def _deliver_lessons(self, home: str, uid, gid) -> None:
+        """Merge the person's published lessons into ~/lessons, as the person (their edits win)."""
+        from .archive import pack
+        from .lessons import bundle_for
+
+        def read(db):
+            from .accounts import find_user
+
+            user = find_user(db, self.user.name)
+            return bundle_for(db, user) if user is not None else {}
+
+        bundle = self._read_sabaq(read)
+        if not bundle:
+            return
+        proc = subprocess.run(
+            [sys.executable, "-m", "sabaq.lessons.sync", os.path.join(home, "lessons")],
+            input=pack(bundle), capture_output=True, cwd=home, timeout=120,
+            preexec_fn=set_user_setuid(self.system_username) if uid is not None else None,
+            env={"PATH": os.environ.get("PATH", ""), "HOME": home, "LANG": "C.UTF-8"},
+        )
+        if proc.returncode != 0:
+            self.log.warning("lessons of %s not delivered: %s", self.user.name,
+                             proc.stderr.decode(errors="replace")[-500:])
 
     def _read_sabaq(self, read):
         """Run read(db) on sabaq's database; None when it is not configured."""

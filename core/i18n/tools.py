@@ -23,12 +23,13 @@ PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
 def source_roots() -> list[Path]:
-    """The installed sabaq package folders (sabaq, sabaq.hub, sabaq.autograders)."""
+    """The installed sabaq package folders (sabaq, sabaq.hub, sabaq.autograders, sabaq.lessons)."""
     import sabaq
     import sabaq.autograders
     import sabaq.hub
+    import sabaq.lessons
 
-    return [Path(m.__file__).parent for m in (sabaq, sabaq.hub, sabaq.autograders)]
+    return [Path(m.__file__).parent for m in (sabaq, sabaq.hub, sabaq.autograders, sabaq.lessons)]
 
 
 def extract_messages() -> dict[str, list[str]]:

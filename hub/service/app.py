@@ -27,7 +27,7 @@ from sabaq.settings import Settings
 from ..database import make_engine, make_sessionmaker
 from ..errors import SabaqError, Unauthorized
 from ..hubsync import HubSync
-from . import api, gradebook_api, gradebook_pages, pages, tasks_api, worker_api
+from . import api, gradebook_api, gradebook_pages, lessons_api, pages, tasks_api, worker_api
 from .deps import SESSION_TOKEN, request_language
 
 PREFIX = "/services/sabaq"
@@ -86,6 +86,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(api.router, prefix=PREFIX)
     app.include_router(gradebook_api.router, prefix=PREFIX)
     app.include_router(tasks_api.router, prefix=PREFIX)
+    app.include_router(lessons_api.router, prefix=PREFIX)
     app.include_router(worker_api.router, prefix=PREFIX)
     app.include_router(pages.router, prefix=PREFIX)
     app.include_router(gradebook_pages.router, prefix=PREFIX)

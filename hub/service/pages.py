@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
 
-from .. import assignments as asg, courses as crs, gradebook, grading, rosters, tasks
+from .. import assignments as asg, courses as crs, gradebook, grading, lessons, rosters, tasks
 from ..errors import SabaqError
 from ..models import STAFF_ROLES, Role, User
 from .deps import LANG_COOKIE, csrf_token, current_user, DB, request_language
@@ -86,7 +86,8 @@ def course_page(request: Request, course_id: str, user: User = Depends(current_u
     if not staff:
         items = asg.released_for(db, course)
         mine = {a.id: asg.submissions_of(db, a, user) for a in items}
-        return render(request, "course_student.html", user=user, course=course, assignments=items, mine=mine)
+        return render(request, "course_student.html", user=user, course=course, assignments=items, mine=mine,
+                      lessons=lessons.lessons_of(db, course))
     items = sorted(course.assignments, key=lambda a: a.name)
     students = crs.members(db, course, Role.student)
     latest = {a.id: {s.student_id: s for s in asg.latest_submissions(db, a)} for a in items}
@@ -94,8 +95,18 @@ def course_page(request: Request, course_id: str, user: User = Depends(current_u
         request, "course_staff.html", user=user, course=course, assignments=items,
         students=students, latest=latest, members=crs.members(db, course),
         can_import=user.is_admin or role == Role.teacher, report=report,
-        has_tasks=any(tasks.is_task(a) for a in items),
+        has_tasks=any(tasks.is_task(a) for a in items), lessons=lessons.lessons_of(db, course),
     )
+
+
+@router.get("/courses/{course_id}/lessons/{name}", response_class=HTMLResponse)
+def lesson_page(request: Request, course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
+    """Where the class gets stuck: per-exercise success rates of a lesson's self-checks."""
+    _remember_language(request, user)
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    lesson = lessons.get_lesson(db, course, name)
+    return render(request, "lesson.html", user=user, course=course, lesson=lesson, stats=lessons.stats(db, lesson))
 
 
 @router.get("/courses/{course_id}/contest", response_class=HTMLResponse)
