@@ -9,11 +9,8 @@ from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_
-
 from .. import courses as crs, lessons
 from ..archive import write_tree
-from ..errors import Invalid
 from ..models import Lesson, User
 from .api import ZIP, read_uploads, zip_response
 from .deps import DB, current_user
@@ -45,10 +42,9 @@ async def publish_lesson(request: Request, course_id: str, name: str,
     crs.require_staff(db, user, course, teacher_only=True)
     uploaded = await read_uploads(request, files)
     with tempfile.TemporaryDirectory(prefix="sabaq-lesson-upload-") as tmp:
-        write_tree(Path(tmp), uploaded)
-        lesson = lessons.publish(db, course, Path(tmp))
-    if lesson.name != name:
-        raise Invalid(N_("The lesson's id in lesson.toml is '{lesson}', not '{name}'."), lesson=lesson.name, name=name)
+        folder = Path(tmp) / name  # lesson.toml's id must match its folder's name
+        write_tree(folder, uploaded)
+        lesson = lessons.publish(db, course, folder)
     return lesson_out(lesson)
 
 
