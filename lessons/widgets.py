@@ -272,7 +272,8 @@ class ExerciseWidget:
         else:
             options = [(label, i) for i, label in enumerate(self._options(), start=1)]
             self.input = W.RadioButtons(options=options, value=None, layout=W.Layout(width="max-content"))
-        self.button = W.Button(description=_("Check answer"), button_style="primary", icon="check")
+        self.button = W.Button(description=_("Check answer"), button_style="primary", icon="check",
+                               layout=W.Layout(width="auto"))  # room for the label in every language
         self.button.on_click(self._clicked)
         self.feedback = W.HTMLMath()
         rows = [W.HBox([self.input, *extra, self.button])]

@@ -4,6 +4,8 @@ and the teacher sees it on sabaq's course page."""
 from __future__ import annotations
 
 import os
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +164,59 @@ def test_teacher_grades_by_hand_student_reads_feedback_parent_is_refused(browser
     assert "timur" in parent.inner_text(".error")
     response = parent.goto(f"{stack.url}/services/sabaq/api/v1/submissions/{sid}/feedback/motion.html")
     assert response.status == 403
+
+
+def test_student_works_through_a_lesson_and_the_teacher_sees_the_attempt(browser, stack):
+    from sabaq.i18n import translator
+
+    def q2_stats():
+        rows = stack.api("teacher").get("/courses/demo/lessons/projectile-motion/stats").json()["exercises"]
+        return next(r for r in rows if r["exercise"] == "q2")
+
+    before = q2_stats()
+    page = login(browser, stack, "sofia")
+    page.wait_for_url("**/user/sofia/lab**", timeout=180_000)
+    page.wait_for_selector("#jp-main-dock-panel", timeout=120_000)
+    folder = Path(stack.homes) / stack.system_user("sofia") / "lessons" / "demo" / "projectile-motion"
+    notebook = next(p.name for p in folder.glob("*.ipynb"))  # delivered in her language
+    _ = translator(notebook.split(".")[-2])
+    page.goto(f"{stack.url}/user/sofia/lab/tree/lessons/demo/projectile-motion/{notebook}")
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+
+    # the simulation: a new value for the first slider redraws the picture
+    picture = page.locator("img.widget-image").first
+    expect(picture).to_have_attribute("src", re.compile("."), timeout=120_000)
+    old = picture.get_attribute("src")
+    readout = page.locator(".widget-slider .widget-readout").first
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("12")
+    page.keyboard.press("Enter")
+    expect(picture).not_to_have_attribute("src", old, timeout=60_000)
+    shot(page, "lesson-simulation")
+
+    # a self-check: wrong, then right, with the feedback in her language
+    answer = page.get_by_placeholder(_("A number, e.g. 12.5")).first
+    answer.scroll_into_view_if_needed()
+    check = answer.locator("xpath=ancestor::div[contains(@class,'widget-hbox')][1]").get_by_role("button")
+    answer.fill("3 s")
+    check.click()
+    expect(page.get_by_text(_("Not right yet.")).first).to_be_visible(timeout=60_000)
+    answer.fill("1.5 s")
+    check.click()
+    expect(page.get_by_text(_("Correct!")).first).to_be_visible(timeout=60_000)
+    shot(page, "lesson-self-check")
+
+    deadline = time.monotonic() + 60
+    while q2_stats()["attempts"] < before["attempts"] + 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    after = q2_stats()
+    assert after["attempts"] >= before["attempts"] + 2
+    teacher = login(browser, stack, "teacher")
+    teacher.wait_for_url("**/user/teacher/**", timeout=180_000)
+    teacher.goto(f"{stack.url}/services/sabaq/courses/demo/lessons/projectile-motion")
+    row = teacher.locator('#lesson-stats tr[data-exercise="q2"]')
+    expect(row).to_contain_text(f"{after['tried']} / {after['students']}")
+    shot(teacher, "teacher-lesson-stats")
