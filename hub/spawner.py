@@ -117,6 +117,14 @@ class SabaqSpawner(LocalProcessSpawner):
         return pw.pw_dir, pw.pw_uid, pw.pw_gid
 
     def _write(self, path: Path, text: str | bytes, uid, gid, overwrite: bool = True) -> None:
+        """Write a file into a home as root, never through a link the user planted there
+        (a link at ~/.jupyter would otherwise let a student overwrite any file)."""
+        home = Path(self._home_dir) if getattr(self, "_home_dir", None) else None
+        if home is not None and home in path.parents:
+            for part in [*reversed(path.relative_to(home).parents), path.relative_to(home)]:
+                if part != Path(".") and (home / part).is_symlink():
+                    self.log.warning("not writing %s: %s is a symbolic link", path, home / part)
+                    return
         if path.exists() and not overwrite:
             return
         for parent in reversed(path.parents):
@@ -125,12 +133,15 @@ class SabaqSpawner(LocalProcessSpawner):
                 if uid is not None:
                     os.chown(parent, uid, gid)
         data = text.encode() if isinstance(text, str) else text
-        path.write_bytes(data)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         if uid is not None:
-            os.chown(path, uid, gid)
+            os.chown(path, uid, gid, follow_symlinks=False)
 
     def _prepare_home(self) -> str:
         home, uid, gid = self._home()
+        self._home_dir = home
         jupyter = Path(home, ".jupyter")
         staff = self.staff_courses
         config = EXCHANGE_CONFIG

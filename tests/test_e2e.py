@@ -356,3 +356,32 @@ def test_openapi_document_describes_the_api(stack):
     assert "/services/sabaq/api/v1/courses/{course_id}/assignments/{name}/submissions" in paths
     assert "/services/sabaq/api/v1/worker/claim" in paths
     assert doc["info"]["title"] == "sabaq"
+
+
+def test_links_planted_in_a_home_do_not_let_the_spawner_overwrite_other_files(stack, tmp_path):
+    """The hub writes each user's Jupyter settings as root at every start: a student who
+    replaces them with links to other files must not get those files overwritten."""
+    victim = Path("/tmp") / f"sabaq-victim-{os.getpid()}"
+    victim.write_text("untouched")
+    home = Path(stack.homes) / stack.system_user("timur")
+    try:
+        stack.start_server("timur")
+        stack.run_code("timur", f"""
+import os
+for name in ("nbgrader_config.py", "jupyter_server_config.json"):
+    path = os.path.expanduser("~/.jupyter/" + name)
+    os.remove(path)
+    os.symlink({str(victim)!r}, path)
+""")
+        hub = stack.hub_api(stack.token("timur"))
+        assert hub.delete("/users/timur/server").status_code in (202, 204)
+        assert wait_for(lambda: not hub.get("/users/timur").json()["servers"], timeout=60)
+        stack.start_server("timur")
+        assert victim.read_text() == "untouched"
+        assert (home / ".jupyter" / "nbgrader_config.py").is_symlink()  # left alone, not followed
+    finally:
+        victim.unlink()
+        for name in ("nbgrader_config.py", "jupyter_server_config.json"):
+            link = home / ".jupyter" / name
+            if link.is_symlink():
+                link.unlink()
