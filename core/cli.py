@@ -36,6 +36,7 @@ def _settings(args) -> Settings:
 def _db(settings: Settings):
     from sabaq.hub.database import make_engine, make_sessionmaker, session_scope, upgrade
 
+    Path(settings.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)  # a new site's SQLite lives here
     upgrade(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
@@ -288,10 +289,15 @@ def cmd_task_publish(args) -> int:
 
 def cmd_lesson_publish(args) -> int:
     from sabaq.hub import courses, lessons
+    from sabaq.lessons.meta import lesson_folders
 
+    folders = [f for path in args.path for f in lesson_folders(path)]  # a lesson, or a unit of them
+    if not folders:
+        print(f"sabaq: no lesson (a folder with lesson.toml) in {' '.join(args.path)}", file=sys.stderr)
+        return 2
     with _db(_settings(args)) as db:
         course = courses.get_course(db, args.course)
-        for folder in args.path:
+        for folder in folders:
             lesson = lessons.publish(db, course, folder)
             print(f"published {course.slug}/{lesson.name} (version {lesson.version}): "
                   f"{len(lesson.exercises)} self-checks; students get it at their server's next start")
@@ -447,7 +453,8 @@ def build_parser() -> argparse.ArgumentParser:
     lesson = sub.add_parser("lesson", help="interactive lessons").add_subparsers(dest="action", required=True)
     lesson.add_parser("check", help="run every lesson in every language headless; compare the versions "
                       "(sabaq lesson check --help)")
-    p = lesson.add_parser("publish", parents=[common], help="publish lesson folders to a course")
+    p = lesson.add_parser("publish", parents=[common],
+                          help="publish lessons to a course: lesson folders, or folders of them (a unit)")
     p.add_argument("course")
     p.add_argument("path", nargs="+")
     p.set_defaults(func=cmd_lesson_publish)
