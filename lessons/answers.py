@@ -189,10 +189,11 @@ def parse_number(text: str) -> tuple[float, str] | None:
 
 
 def check_number(text: str, answer: float, units: str = "", rel_tol: float | None = None, abs_tol: float = 0.0,
-                 units_optional: bool = True) -> Result:
+                 units_optional: bool = True, exact: bool = False) -> Result:
     """A number with units. ``answer`` is in ``units``; compatible units are converted
     (``980 cm/s**2`` for ``9.8 m/s^2``); a bare number is taken to be in ``units``
-    when ``units_optional``. Without any tolerance given, 1 % is allowed."""
+    when ``units_optional``. Without any tolerance given, 1 % is allowed. ``exact``
+    answers (counts, steps, a number's value) must be equal and get no slip hints."""
     if rel_tol is None:
         rel_tol = 0.0 if abs_tol else 0.01
     text = (text or "").strip()
@@ -215,6 +216,8 @@ def check_number(text: str, answer: float, units: str = "", rel_tol: float | Non
         value = units_registry().Quantity(value, given).to(expected).magnitude
     elif units and not units_optional:
         return _invalid("missing_units")
+    if exact:
+        return _right() if float(value) == float(answer) else _wrong()
     return _number_verdict(float(value), float(answer), rel_tol, abs_tol)
 
 

@@ -5,7 +5,7 @@ so that the three language versions share them and a student cannot read them
 in the notebook's text. Authors write ``exercises.toml``::
 
     [q1]
-    kind = "number"            # number | expression | choice | code
+    kind = "number"            # number | expression | choice | code; exact = true for counts
     answer = 35.35             # in `units`
     units = "m"
     rel_tol = 0.02             # and/or abs_tol; default rel_tol = 0.01
@@ -55,7 +55,7 @@ from .meta import ENCODED_FILE, EXERCISES_FILE, LessonError
 KINDS = ("number", "expression", "choice", "code")
 COMMON = {"kind", "answer", "hint"}
 KIND_KEYS = {
-    "number": {"units", "rel_tol", "abs_tol", "units_optional"},
+    "number": {"units", "rel_tol", "abs_tol", "units_optional", "exact"},
     "expression": {"variables"},
     "choice": {"options"},
     "code": {"tests", "function", "timeout"},
@@ -76,6 +76,7 @@ class Exercise:
     rel_tol: float = 0.01
     abs_tol: float = 0.0
     units_optional: bool = True
+    exact: bool = False  # a count or a code: equal or wrong, no hints about rounding or powers of ten
     variables: list[str] = field(default_factory=list)
     options: dict[str, list[str]] = field(default_factory=dict)
     tests: list = field(default_factory=list)
@@ -90,7 +91,7 @@ class Exercise:
         """``value``: the text typed, or for a choice the option number(s) from 1."""
         if self.kind == "number":
             return answers.check_number(value, self.answer, self.units, self.rel_tol, self.abs_tol,
-                                        self.units_optional)
+                                        self.units_optional, exact=self.exact)
         if self.kind == "expression":
             return answers.check_expression(value, self.answer, self.variables)
         if self.kind == "choice":
@@ -165,10 +166,11 @@ def parse_exercise(ex_id: str, raw, languages) -> tuple[Exercise | None, list[Le
         ex.rel_tol = raw.get("rel_tol", 0.01 if "abs_tol" not in raw else 0.0)
         ex.abs_tol = raw.get("abs_tol", 0.0)
         ex.units_optional = raw.get("units_optional", True)
-        if not _number(answer):
+        ex.exact = raw.get("exact", False) is True
+        if not _number(answer) or (ex.exact and int(answer) != answer):
             problems.append(_err(N_("Exercise {exercise}: the answer of a number exercise must be a number."), ex_id))
-        if not _number(ex.rel_tol) or not _number(ex.abs_tol) or ex.rel_tol < 0 or ex.abs_tol < 0 \
-                or (ex.rel_tol == 0 and ex.abs_tol == 0):
+        if not ex.exact and (not _number(ex.rel_tol) or not _number(ex.abs_tol) or ex.rel_tol < 0 or ex.abs_tol < 0
+                             or (ex.rel_tol == 0 and ex.abs_tol == 0)):
             problems.append(_err(N_("Exercise {exercise}: rel_tol and abs_tol must be numbers, at least one above 0."),
                                  ex_id))
         try:

@@ -64,6 +64,23 @@ def test_unreadable_numbers_are_not_attempts(text, key):
     assert result.message("en")  # a sentence, with the student's text filled in
 
 
+def test_exact_numbers_are_equal_or_wrong_without_slip_hints():
+    assert check_number("499500", 499500, exact=True).correct
+    for text in ("500500", "49950", "499501"):  # no "rounding" or "power of ten" for a count
+        result = check_number(text, 499500, exact=True)
+        assert not result.correct and result.valid and result.key == "wrong"
+    exercises, problems = read_exercises_from({"q": {"kind": "number", "answer": 10, "exact": True,
+                                                     "hint": {"en": "h", "kk": "h", "ru": "h"}}})
+    assert not problems and exercises["q"].check("10").correct and not exercises["q"].check("10.5").correct
+
+
+def read_exercises_from(table: dict):
+    from sabaq.lessons.exercises import parse_exercise
+
+    ex, problems = parse_exercise("q", table["q"], ["kk", "ru", "en"])
+    return {"q": ex}, problems
+
+
 def test_absolute_tolerance_edges_and_required_units():
     assert check_number("-1.501", -1.5, abs_tol=0.001).correct
     assert check_number("-1,499", -1.5, abs_tol=0.001).correct
