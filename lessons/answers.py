@@ -173,8 +173,15 @@ def parse_units(text: str):
     return units
 
 
+_FRACTION = re.compile(r"^\s*(?P<sign>[-+\u2212]?)\s*(?P<num>\d+)\s*/\s*(?P<den>\d+)(?![\d.,])(?P<rest>.*)$", re.S)
+
+
 def parse_number(text: str) -> tuple[float, str] | None:
-    """``'9,8 м/с²'`` -> ``(9.8, 'м/с²')``; None if there is no number at the start."""
+    """``'9,8 м/с²'`` -> ``(9.8, 'м/с²')``, ``'-7/2'`` -> ``(-3.5, '')``; None if there is no number at the start."""
+    fraction = _FRACTION.match(text)
+    if fraction and int(fraction["den"]) != 0:
+        value = int(fraction["num"]) / int(fraction["den"])
+        return (-value if fraction["sign"] in ("-", "\u2212") else value), fraction["rest"].strip()
     m = _NUMBER.match(text)
     if not m or not (m.group("int") or m.group("frac")):
         return None
@@ -374,6 +381,8 @@ def check_expression(text: str, answer: str, variables=()) -> Result:
                 return _wrong("brackets")
         except (ValueError, NameError):
             pass
+    if not expected.free_symbols:  # a plain number: any other number "differs by a factor"
+        return _wrong()
     try:
         ratio = sympy.simplify(given / expected)
     except Exception:

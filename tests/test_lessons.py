@@ -74,6 +74,14 @@ def test_exact_numbers_are_equal_or_wrong_without_slip_hints():
     assert not problems and exercises["q"].check("10").correct and not exercises["q"].check("10.5").correct
 
 
+def test_fractions_are_numbers_and_plain_numbers_get_no_factor_hint():
+    assert check_number("-1/2", -0.5, abs_tol=0.001).correct
+    assert check_number("7/2 m", 3.5, "m").correct
+    assert check_number("50 1/s", 50, "1/s").correct  # units with a slash are still units
+    wrong = check_expression("1/8", "7/8")
+    assert not wrong.correct and wrong.key == "wrong"  # not "differs by a constant factor"
+
+
 def read_exercises_from(table: dict):
     from sabaq.lessons.exercises import parse_exercise
 
