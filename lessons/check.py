@@ -189,6 +189,9 @@ async def run_notebook(nb, notebook: Path, timeout: float) -> list[LessonError]:
             detail = str(exc).strip().splitlines()
             return [LessonError(N_("{notebook} did not run: {error}"), notebook=notebook.name,
                                 error=f"{type(exc).__name__}: {detail[-1][:200] if detail else ''}")]
+        finally:  # nbclient leaves a kernel manager it was given running
+            if km.has_kernel:
+                await km.shutdown_kernel(now=True)
     problems = []
     last = len(nb.cells)
     for index, cell in enumerate(nb.cells, start=1):
