@@ -29,11 +29,22 @@ print(json.dumps(out))
 """
 
 
-def test_lesson_reaches_the_student_and_her_checks_reach_the_teacher(stack):
-    stack.start_server("timur")
-    out = json.loads(stack.run_code("timur", STUDENT_CODE).strip().splitlines()[-1])
-    # his language (else the course's) and nothing in clear: answers are encoded
-    lang = stack.api("timur").get("/me").json()["language"] or "kk"
+@pytest.fixture(scope="module")
+def lena(stack):
+    """A student of her own (other tests change the demo students' languages): she reads Russian."""
+    admin = stack.api("admin")
+    assert admin.post("/users", json={"login": "lena", "full_name": "Лена", "password": "pass-lena-1",
+                                      "language": "ru"}).status_code == 201
+    assert admin.put("/courses/demo/members/lena", json={"role": "student"}).status_code == 200
+    stack.token("lena", password="pass-lena-1")  # logging in starts her server
+    stack.start_server("lena")
+    return "lena"
+
+
+def test_lesson_reaches_the_student_and_her_checks_reach_the_teacher(stack, lena):
+    out = json.loads(stack.run_code(lena, STUDENT_CODE).strip().splitlines()[-1])
+    # her language and nothing in clear: answers are encoded
+    lang = "ru"
     notebooks = [f for f in out["files"] if f.endswith(".ipynb")]
     assert notebooks == [f"projectile-motion.{lang}.ipynb"]
     assert "exercises.dat" in out["files"] and "exercises.toml" not in out["files"]
@@ -47,19 +58,17 @@ def test_lesson_reaches_the_student_and_her_checks_reach_the_teacher(stack):
                                     headers={"accept": "text/html"})
     assert page.status_code == 200 and 'data-exercise="q2"' in page.text
     # attempts cannot be made up for a lesson or course one is not in
-    bad = stack.api("timur").post("/lessons/attempts", json={"course": "demo", "lesson": "projectile-motion",
+    bad = stack.api(lena).post("/lessons/attempts", json={"course": "demo", "lesson": "projectile-motion",
                                                               "exercise": "nosuch", "correct": True})
     assert bad.status_code == 422 and bad.json()["message"]
     assert stack.api("teacher").post("/lessons/attempts", json={
         "course": "demo", "lesson": "projectile-motion", "exercise": "q1", "correct": True}).status_code == 403
 
 
-def test_teacher_updates_a_lesson_and_the_students_edits_stay(stack):
-    stack.start_server("timur")
+def test_teacher_updates_a_lesson_and_the_students_edits_stay(stack, lena):
     home = "os.path.expanduser('~/lessons/demo/projectile-motion')"
-    lang = stack.api("timur").get("/me").json()["language"] or "kk"
-    notebook = f"projectile-motion.{lang}.ipynb"
-    stack.run_code("timur", f"import os\nopen(os.path.join({home}, {notebook!r}), 'a').write(' ')\n")
+    notebook = "projectile-motion.ru.ipynb"
+    stack.run_code(lena, f"import os\nopen(os.path.join({home}, {notebook!r}), 'a').write(' ')\n")
     files = [("files", (str(p.relative_to(LESSON)), p.read_bytes(), "application/octet-stream"))
              for p in sorted(LESSON.rglob("*")) if p.is_file()]
     toml = next(i for i, f in enumerate(files) if f[1][0] == "lesson.toml")
@@ -68,7 +77,7 @@ def test_teacher_updates_a_lesson_and_the_students_edits_stay(stack):
     r = stack.api("teacher").put("/courses/demo/lessons/projectile-motion", files=files)
     assert r.status_code == 200, r.text
     assert r.json()["version"] >= 2
-    pulled = stack.run_code("timur", f"""
+    pulled = stack.run_code(lena, f"""
 import os, subprocess, sys
 r = subprocess.run([sys.executable, "-m", "sabaq", "lesson", "pull"], capture_output=True, text=True)
 print(r.returncode, r.stdout.strip(), r.stderr.strip()[-300:])
