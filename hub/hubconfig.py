@@ -238,6 +238,9 @@ def configure_kubernetes(c, settings: Settings) -> None:
     c.KubeSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", SERVICE_ACCESS]
     c.KubeSpawner.environment = {"SABAQ_SERVICE_URL": settings.service_url,
                                  "SABAQ_LANG": settings.general.default_language}
+    # published lessons, merged into ~/lessons with the student's edits kept (as SabaqSpawner does locally)
+    c.KubeSpawner.lifecycle_hooks = {"postStart": {"exec": {"command": [
+        "sh", "-c", "sabaq lesson pull >/tmp/sabaq-lesson-pull.log 2>&1 || true"]}}}
     if settings.kubernetes.profiles:
         c.KubeSpawner.profile_list = profile_list(settings.kubernetes.profiles)
     if settings.kubernetes.materials_claim:

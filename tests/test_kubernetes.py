@@ -189,6 +189,8 @@ def test_kubespawner_pods_per_course_profile(tmp_path, kubeconfig):
         assert float(container.resources.limits["cpu"]) == 1.0 and container.resources.limits["memory"] == 2**30  # KubeSpawner reads G as GiB
         env = {e.name: e.value for e in container.env}
         assert env["SABAQ_SERVICE_URL"] == "http://sabaq:10101/services/sabaq/"
+        hook = _get(_get(container.lifecycle, "post_start", "postStart"), "_exec", "exec")
+        assert "sabaq lesson pull" in " ".join(_get(hook, "command", "command"))
         mounts = {_get(m, "mount_path", "mountPath"): m for m in container.volume_mounts}
         assert _get(mounts["/home/jovyan/materials"], "read_only", "readOnly") is True
         claims = [_get(v, "persistent_volume_claim", "persistentVolumeClaim") for v in pod.spec.volumes]
