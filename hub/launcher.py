@@ -43,8 +43,10 @@ def prepare(settings: Settings) -> list[dict] | None:
     engine = make_engine(settings.database_url)
     try:
         with session_scope(make_sessionmaker(engine)) as db:
+            print(f"sabaq: first start: creating the demo course ({settings.demo.course})…", flush=True)
             logins = seed_course(db, settings.demo.course, settings.auth.min_password_length)
             for extra in settings.demo.also:
+                print(f"sabaq: creating the course {extra} (building its tests takes a moment)…", flush=True)
                 logins += seed_course(db, extra, settings.auth.min_password_length)
     finally:
         engine.dispose()
