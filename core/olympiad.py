@@ -73,7 +73,8 @@ def check_samples(folder: str | os.PathLike | None = None, show: bool = True) ->
         wanted = sample.with_suffix(".ans").read_bytes()
         start = time.monotonic()
         try:
-            proc = subprocess.run([sys.executable, "solution.py"], input=sample.read_bytes(), capture_output=True,
+            entry = task.meta.get("entry", "solution.py")  # a grader that imports the function, or the program
+            proc = subprocess.run([sys.executable, entry], input=sample.read_bytes(), capture_output=True,
                                   cwd=task.folder, timeout=limit * 3 + 1)
             seconds = time.monotonic() - start
             if proc.returncode != 0:

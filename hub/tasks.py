@@ -24,7 +24,7 @@ from . import assignments
 from .models import Assignment, Course, GradeResult, Membership, Role, Submission, User
 
 CATEGORY = "olympiad"
-PACKAGE_PARTS = ("problem.yaml", ".timelimit", "data", "input_validators", "output_validators",
+PACKAGE_PARTS = ("problem.yaml", ".timelimit", "data", "include", "input_validators", "output_validators",
                  "output_validator", "problem_statement", "statement")
 
 

@@ -3,6 +3,7 @@ practice set verifies, and hostile programs get TLE/MLE/RTE without seeing answe
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -207,3 +208,47 @@ def test_the_practice_contest_is_seeded_as_a_course(sessions):
             assert {f"i18n/{lang}/{task.name}.ipynb" for lang in ("kk", "ru", "en")} <= set(released)
             assert not any(p.startswith("data/") for p in released)
             assert any(p.startswith("data/secret/") for p in assignments.files_of(db, task, FileKind.source))
+
+
+def test_a_task_solved_by_writing_a_function(sum2, tmp_path):
+    """Kattis's include/: the package's grader imports the student's function from solution.py."""
+    import nbformat
+
+    root = tmp_path / "add"
+    shutil.copytree(sum2, root)
+    include = root / "include" / "python3"
+    include.mkdir(parents=True)
+    (include / "main.py").write_text("from solution import add\na, b = map(int, input().split())\nprint(add(a, b))\n")
+    (include / "solution.py").write_text("def add(a, b):\n    # return the sum of a and b\n    ...\n")
+    (root / "submissions" / "accepted" / "solution.py").write_text("def add(a, b):\n    return a + b\n")
+    (root / "submissions" / "wrong_answer" / "solution.py").write_text("def add(a, b):\n    return a - b\n")
+    generate(root, out=lambda *_: None)
+    package = load(root)
+    lines = []
+    assert verify(package, out=lines.append).ok, lines[0]
+
+    nb = build_notebook(package, "kk", "demo", "add")
+    cell = next(c for c in nb.cells if "solution" in c.metadata.get("tags", []))
+    assert cell.source.startswith("%%writefile solution.py\ndef add(a, b):")
+    files = package_files(root)
+    assert "include/python3/main.py" in files
+    stub_only = judge_files(files, {"add.ipynb": nbformat.writes(nb).encode()})
+    assert stub_only["score"] == 0  # the stub returns nothing
+    cell.source = cell.source.replace("...", "return a + b")  # the student completes the function
+    solved = judge_files(files, {"add.ipynb": nbformat.writes(nb).encode()})
+    assert solved["score"] == 100 and solved["details"]["judge"]["verdict"] == "AC"
+
+    from sabaq.autograders.tasks.notebook import release_files
+
+    released = release_files(package, "demo", "add")
+    assert "main.py" in released and "solution.py" not in released
+    assert json.loads(released["task.json"])["entry"] == "main.py"
+    from sabaq.hub.archive import write_tree
+    from sabaq.olympiad import check_samples
+
+    fetched = tmp_path / "fetched"
+    write_tree(fetched, released)
+    (fetched / "solution.py").write_text("def add(a, b):\n    return a + b\n")
+    assert [r["verdict"] for r in check_samples(fetched, show=False)] == ["AC"]
+    (fetched / "solution.py").write_text("def add(a, b):\n    return a * b\n")
+    assert [r["verdict"] for r in check_samples(fetched, show=False)] == ["WA"]

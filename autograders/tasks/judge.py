@@ -78,6 +78,7 @@ class Judge:
         work = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch))
         try:
             try:
+                program = self.package.with_includes(program, work / "joined")
                 command = runner.prepare(program, work / "program")
             except runner.CompileError as e:
                 groups = [GroupResult(g.name, "CE", 0.0, g.points, 0.0, sample=g.sample) for g in self.package.groups]

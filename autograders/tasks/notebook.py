@@ -1,7 +1,10 @@
 """The student's side of a task: a notebook per language with the statement,
 the samples, a marked solution cell and cells to test and submit.
 
-The statement comes from the package (``problem.<lang>.tex`` turned into
+A task is solved either by a whole program reading stdin, or, when the
+package has a grader ``include/python/main.py``, by a function that the grader
+imports from ``solution.py`` (the stub ``include/python/solution.py`` fills the
+cell). The statement comes from the package (``problem.<lang>.tex`` turned into
 Markdown that JupyterLab renders with MathJax, or ``problem.<lang>.md`` as it
 is). The solution cell is tagged ``solution`` and starts with ``%%writefile
 solution.py``: running it saves the program that sample checks and the judge
@@ -78,11 +81,17 @@ def build_notebook(package: Package, lang: str, course: str, assignment: str) ->
                          f"{wanted.decode('utf-8', 'replace').rstrip()}\n```")
     if sample_md:
         cells.append(nbformat.v4.new_markdown_cell("\n\n".join(sample_md)))
-    cells.append(nbformat.v4.new_markdown_cell(
-        "## " + _("Your solution") + "\n\n"
-        + _("Write a whole program in the next cell: read the input with input() and print the answer. "
-            "Keep the first line: running the cell saves your program to solution.py.")))
-    solution = nbformat.v4.new_code_cell(WRITEFILE + "\n" + _("# read the input, print the answer") + "\n")
+    stub = function_stub(package)
+    if stub is None:
+        how = _("Write a whole program in the next cell: read the input with input() and print the answer. "
+                "Keep the first line: running the cell saves your program to solution.py.")
+        body = _("# read the input, print the answer") + "\n"
+    else:
+        how = _("Complete the function in the next cell; the task's grader reads the input, calls your "
+                "function and prints what it returns. Keep the first line: running the cell saves it to solution.py.")
+        body = stub
+    cells.append(nbformat.v4.new_markdown_cell("## " + _("Your solution") + "\n\n" + how))
+    solution = nbformat.v4.new_code_cell(WRITEFILE + "\n" + body)
     solution.metadata["tags"] = [SOLUTION_TAG]
     cells.append(solution)
     cells.append(nbformat.v4.new_markdown_cell(
@@ -96,6 +105,15 @@ def build_notebook(package: Package, lang: str, course: str, assignment: str) ->
     return nb
 
 
+def function_stub(package: Package) -> str | None:
+    """For a task solved by writing a function: the stub students complete (None: a whole program)."""
+    files = {p.name: p for p in package.include_files("python")}
+    if "main.py" not in files:
+        return None
+    stub = files.get(SOLUTION_FILE)
+    return stub.read_text(encoding="utf-8") if stub else ""
+
+
 def release_files(package: Package, course: str, assignment: str) -> dict[str, bytes]:
     """What students fetch: a notebook per language (``i18n/<lang>/``), the samples, task.json."""
     files: dict[str, bytes] = {}
@@ -105,10 +123,14 @@ def release_files(package: Package, course: str, assignment: str) -> dict[str, b
     for name, given, wanted in samples(package):
         files[f"samples/{name}.in"] = given
         files[f"samples/{name}.ans"] = wanted
+    for path in package.include_files("python"):  # the grader, so samples run here as in the judge
+        if path.name != SOLUTION_FILE:
+            files[path.name] = path.read_bytes()
     files["task.json"] = json.dumps({
         "course": course, "assignment": assignment, "task": package.name,
         "time_limit": package.time_limit, "memory_mb": package.memory_mb,
         "validator_flags": package.validator_flags, "custom_checker": package.output_validator is not None,
+        "entry": "main.py" if function_stub(package) is not None else SOLUTION_FILE,
     }, indent=1).encode()
     return files
 

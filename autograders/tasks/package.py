@@ -11,7 +11,10 @@ Kattis read::
     input_validators/<name>/ or <name>.py
     output_validators/<name>/ or <name>.py      exit 42 accepted, 43 wrong answer
     submissions/accepted|wrong_answer|time_limit_exceeded|run_time_error|partially_accepted/
-    generators/                  sabaq's addition for `sabaq task generate` (see generators.py)
+    include/<language>/          files joined to every submission (Kattis's include/): a task where
+                                 students write a function ships a grader main.py that imports it
+                                 from solution.py, and a stub solution.py for the notebook
+    generators/                  sabaq's addition for `sabaq task generate` (see scaffold.py)
 
 A group's points are its ``accept_score`` when all of its tests pass (the
 ``grader_flags: min`` of IOI-style subtasks); the task's score is the sum.
@@ -19,6 +22,7 @@ A group's points are its ``accept_score`` when all of its tests pass (the
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +37,7 @@ VERDICT_FOLDERS = {
     "partially_accepted": "PAC",
 }
 LANGUAGES = {".py": "python", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp"}
+INCLUDE_FOLDERS = {"python": ("python3", "python"), "cpp": ("cpp", "c++")}  # Kattis's language ids
 
 
 class PackageError(Exception):
@@ -88,6 +93,28 @@ class Package:
     @property
     def validator_flags(self) -> list[str]:
         return str(self.config.get("validator_flags", "")).split()
+
+    def include_files(self, language: str) -> list[Path]:
+        """Files Kattis joins to every submission in this language (``include/<language>/``)."""
+        for name in INCLUDE_FOLDERS.get(language, ()):
+            folder = self.root / "include" / name
+            if folder.is_dir():
+                return sorted(p for p in folder.iterdir() if p.is_file())
+        return []
+
+    def with_includes(self, program: Program, folder: Path) -> Program:
+        """The program joined with the package's include files (its own files win)."""
+        extra = self.include_files(program.language)
+        if not extra:
+            return program
+        folder.mkdir(parents=True, exist_ok=True)
+        for src in extra:
+            shutil.copy(src, folder / src.name)
+        sources = [program.path] if program.path.is_file() else sorted(p for p in program.path.iterdir() if p.is_file())
+        for src in sources:
+            shutil.copy(src, folder / ("solution.py" if program.path.is_file() and program.language == "python"
+                                       and (folder / "main.py").exists() else src.name))
+        return Program(folder, program.language)
 
     def statement(self, lang: str) -> Path | None:
         for folder in ("problem_statement", "statement"):

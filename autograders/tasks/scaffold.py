@@ -141,7 +141,7 @@ def generate(path: str | Path, out=print) -> int:
     with tempfile.TemporaryDirectory(prefix="sabaq-generate-") as tmp:
         base = Path(tmp)
         base.chmod(0o755)
-        command = runner.prepare(reference, base / "reference")
+        command = runner.prepare(package.with_includes(reference, base / "joined"), base / "reference")
         count = 0
         for name, entry in spec.items():
             test_in = root / "data" / entry[0] / f"{name}.in"
