@@ -43,6 +43,9 @@ from traitlets import Any, List, Unicode
 from sabaq.i18n import N_, translator
 
 from .executor import Executor
+from .schemacache import install as install_schema_cache
+
+install_schema_cache()  # same checks, one validator per schema (see schemacache)
 
 # Results of sandboxed runs, waiting for SandboxedExecute: {(assignment, student, notebook): result}
 RESULTS: dict[tuple[str, str, str], dict] = {}
