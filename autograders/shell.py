@@ -13,7 +13,9 @@ nbgrader's ``CellTimeoutError``, as nbgrader's Execute preprocessor does.
 from __future__ import annotations
 
 import builtins
+import functools
 import getpass
+import inspect
 import io
 import os
 import signal
@@ -266,8 +268,37 @@ def make_shell() -> GradingShell:
     config.HistoryManager.hist_file = ":memory:"
     config.InteractiveShell.xmode = "Context"
     shell = GradingShell.instance(config=config)
+    shell.InteractiveTB.structured_traceback = _one_lookup_per_file(shell.InteractiveTB.structured_traceback)
     warm_up_tracebacks(shell)
     return shell
+
+
+def _one_lookup_per_file(format_traceback):
+    """IPython asks ``inspect.getmodule`` about every frame, and for a notebook's cells
+    (files no module has) that scans all of ``sys.modules``: a RecursionError's 3000
+    frames took over a second. While one traceback is formatted, frames of the same
+    file get the answer found for the first; the text is the same."""
+
+    @functools.wraps(format_traceback)
+    def formatted(*args, **kwargs):
+        original = inspect.getmodule
+        found: dict[str, object] = {}
+
+        def getmodule(obj, _filename=None):
+            if _filename is None and inspect.isframe(obj):
+                name = obj.f_code.co_filename
+                if name not in found:
+                    found[name] = original(obj)
+                return found[name]
+            return original(obj, _filename)
+
+        inspect.getmodule = getmodule
+        try:
+            return format_traceback(*args, **kwargs)
+        finally:
+            inspect.getmodule = original
+
+    return formatted
 
 
 def warm_up_tracebacks(shell: GradingShell) -> None:

@@ -176,3 +176,26 @@ def test_without_root_notebooks_run_one_at_a_time_in_a_user_namespace():
     assert report["parallel"] == 1 and report["result"]["status"] == "ok"
     assert report["result"]["outputs"]["0"][0]["text"] == "65534 mine\n"
     assert report["result"]["outputs"]["1"][0]["output_type"] == "error"  # no network
+
+
+def test_tracebacks_are_formatted_as_ipython_formats_them():
+    """The grading shell's faster formatting (one module lookup per file) gives IPython's exact text."""
+    import inspect
+    import sys
+
+    from sabaq.autograders.shell import make_shell
+
+    shell = make_shell()
+    namespace: dict = {}
+    exec(compile("def fib(n):\n    return fib(n - 1)\n", "/tmp/ipykernel_1/1.py", "exec"), namespace)
+    texts = []
+    for call in (lambda: namespace["fib"](3), lambda: __import__("json").loads("{bad")):
+        try:
+            call()
+        except Exception:
+            info = sys.exc_info()
+        fast = shell.InteractiveTB.structured_traceback(*info)
+        assert fast == shell.InteractiveTB.structured_traceback.__wrapped__(*info)
+        texts.append("".join(fast))
+    assert "skipping similar frames" in texts[0] and "JSONDecodeError" in texts[1]
+    assert inspect.getmodule.__module__ == "inspect"  # put back after formatting
