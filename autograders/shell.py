@@ -282,14 +282,15 @@ def _one_lookup_per_file(format_traceback):
     @functools.wraps(format_traceback)
     def formatted(*args, **kwargs):
         original = inspect.getmodule
-        found: dict[str, object] = {}
+        found: dict[object, object] = {}
 
         def getmodule(obj, _filename=None):
-            if _filename is None and inspect.isframe(obj):
-                name = obj.f_code.co_filename
-                if name not in found:
-                    found[name] = original(obj)
-                return found[name]
+            # a frame, traceback or code object has no __module__: its file alone decides
+            if inspect.isframe(obj) or inspect.istraceback(obj) or inspect.iscode(obj):
+                key = (_filename,) if _filename is not None else _code_of(obj).co_filename
+                if key not in found:
+                    found[key] = original(obj, _filename)
+                return found[key]
             return original(obj, _filename)
 
         inspect.getmodule = getmodule
@@ -299,6 +300,12 @@ def _one_lookup_per_file(format_traceback):
             inspect.getmodule = original
 
     return formatted
+
+
+def _code_of(obj):
+    if inspect.istraceback(obj):
+        obj = obj.tb_frame
+    return obj.f_code if inspect.isframe(obj) else obj
 
 
 def warm_up_tracebacks(shell: GradingShell) -> None:
