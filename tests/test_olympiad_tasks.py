@@ -252,3 +252,23 @@ def test_a_task_solved_by_writing_a_function(sum2, tmp_path):
     assert [r["verdict"] for r in check_samples(fetched, show=False)] == ["AC"]
     (fetched / "solution.py").write_text("def add(a, b):\n    return a * b\n")
     assert [r["verdict"] for r in check_samples(fetched, show=False)] == ["WA"]
+
+
+def test_generators_run_in_the_sandbox(sum2, tmp_path):
+    """A package's generator is its author's code: it runs sandboxed, never as the service."""
+    root = tmp_path / "gen"
+    shutil.copytree(sum2, root)
+    (root / "generators" / "generators.yaml").write_text("probe: [secret, --seed, '1']\n")
+    (root / "generators" / "gen.py").write_text(
+        "import os, socket\n"
+        "print(1, 2)\n"
+        "print(os.getuid() != 0, os.path.exists(os.path.expanduser('~root/.bashrc')), file=open('/tmp/x', 'w'))\n"
+        "open('/etc/shadow').read()\n")
+    proc = subprocess.run(SABAQ + ["task", "generate", str(root)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "generator failed for probe" in proc.stderr
+    assert "FileNotFoundError" in proc.stderr or "PermissionError" in proc.stderr  # /etc is not even there
+    assert not (root / "data" / "secret" / "probe.in").exists()
+    (root / "generators" / "gen.py").write_text("import os\nprint(os.getuid() % 7 + 1, 0 if os.getuid() else 99)\n")
+    generate(root, out=lambda *_: None)
+    a, b = map(int, (root / "data" / "secret" / "probe.in").read_text().split())
+    assert b == 0  # not root

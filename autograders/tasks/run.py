@@ -114,7 +114,7 @@ def sandbox_command(workdir: Path, command: list[str], writable: list[Path] = ()
     for i, path in enumerate(writable):
         cmd += ["--bind", str(path), f"/out{i}"]
     cmd += ["--chdir", "/sandbox", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
-            "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+            "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONHASHSEED", "0",
             "--cap-drop", "ALL", "--"]
     return cmd + command
 

@@ -12,8 +12,6 @@ import getpass
 import os
 import shlex
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -124,16 +122,26 @@ def generate(path: str | Path, out=print) -> int:
     for stale in previous - wanted:
         for ext in (".in", ".ans"):
             (root / "data" / f"{stale}{ext}").unlink(missing_ok=True)
-    for name, entry in spec.items():
-        group, args = entry[0], [str(a) for a in entry[1:]]
-        folder = root / "data" / group
-        folder.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([sys.executable, str(generator), *args], capture_output=True, timeout=120,
-                              cwd=root / "generators", env={"PATH": os.environ.get("PATH", ""), "PYTHONHASHSEED": "0"})
-        if proc.returncode != 0:
-            raise PackageError(f"the generator failed for {name} ({shlex.join(args)}): "
-                               + proc.stderr.decode(errors="replace")[-500:])
-        (folder / f"{name}.in").write_bytes(proc.stdout)
+    with tempfile.TemporaryDirectory(prefix="sabaq-generators-") as tmp:
+        # the generator is the package author's code: it runs sandboxed like every other program
+        workdir = Path(tmp) / "generators"
+        shutil.copytree(root / "generators", workdir)
+        os.chmod(tmp, 0o755)
+        for path in [workdir, *workdir.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        for name, entry in spec.items():
+            group, args = entry[0], [str(a) for a in entry[1:]]
+            folder = root / "data" / group
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{name}.in"
+            with open(target, "wb") as sink:
+                result = runner._run_raw(
+                    runner.sandbox_command(workdir, [runner.PYTHON, f"/sandbox/{generator.name}", *args]),
+                    stdin=None, stdout=sink, limits=runner._limits(60, 2048, 256), wall=120)
+            if result.status != "ok":
+                target.unlink(missing_ok=True)
+                raise PackageError(f"the generator failed for {name} ({shlex.join(args)}): "
+                                   + (result.stderr[-500:] or result.status))
     package = load(root, require_tests=False)
     reference = (package.submissions.get("accepted") or [None])[0]
     if reference is None:
