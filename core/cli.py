@@ -276,9 +276,44 @@ def cmd_task_judge(args) -> int:
     return 0 if result.verdict == "AC" else 1
 
 
+def _in_a_server(args) -> tuple[str, str] | None:
+    """(service URL, token) when run in a sabaq user's server and no data directory is named:
+    publishing then goes through the API as that user (a teacher in JupyterLab)."""
+    service, token = os.environ.get("SABAQ_SERVICE_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
+    if service and token and not args.data:
+        return service, token
+    return None
+
+
+def _upload(server: tuple[str, str], route: str, folder: Path, data: dict | None = None) -> dict:
+    """PUT a folder's files to a service route; the service's message on failure."""
+    import httpx
+
+    from sabaq.hub.errors import SabaqError
+
+    service, token = server
+    files = [("files", (p.relative_to(folder).as_posix(), p.read_bytes(), "application/octet-stream"))
+             for p in sorted(folder.rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+             and ".ipynb_checkpoints" not in p.parts]
+    r = httpx.put(service.rstrip("/") + "/api/v1/" + route, files=files, data=data or {},
+                  headers={"Authorization": f"token {token}", "Accept-Language": _lang()}, timeout=600)
+    if r.status_code != 200:
+        message = r.json().get("message") if r.headers.get("content-type", "").startswith("application/json") else ""
+        raise SabaqError("{reason}", reason=message or f"HTTP {r.status_code}")
+    return r.json()
+
+
 def cmd_task_publish(args) -> int:
     from sabaq.hub import courses, tasks
 
+    server = _in_a_server(args)
+    if server is not None:
+        root = Path(args.path).resolve()
+        name = args.name or root.name
+        out = _upload(server, f"courses/{args.course}/tasks/{name}", root, {"title": args.title or ""})
+        print(f"published {out['course']}/{out['name']} (version {out['version']}); "
+              f"students fetch it from the Assignments panel")
+        return 0
     with _db(_settings(args)) as db:
         course = courses.get_course(db, args.course)
         a = tasks.publish(db, course, args.path, name=args.name, title=args.title)
@@ -295,6 +330,13 @@ def cmd_lesson_publish(args) -> int:
     if not folders:
         print(f"sabaq: no lesson (a folder with lesson.toml) in {' '.join(args.path)}", file=sys.stderr)
         return 2
+    server = _in_a_server(args)
+    if server is not None:
+        for folder in folders:
+            out = _upload(server, f"courses/{args.course}/lessons/{Path(folder).name}", Path(folder))
+            print(f"published {out['course']}/{out['name']} (version {out['version']}): "
+                  f"{len(out['exercises'])} self-checks; students get it at their server's next start")
+        return 0
     with _db(_settings(args)) as db:
         course = courses.get_course(db, args.course)
         for folder in folders:

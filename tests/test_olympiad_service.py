@@ -130,3 +130,29 @@ def test_coach_publishes_a_package_through_the_api(stack, tmp_path):
                          headers={"accept-language": "ru"})
     assert broken.status_code == 422 and "secret" in broken.json()["message"]
     assert teacher.get("/courses/demo/assignments/sum4").status_code == 404
+
+
+def test_a_teacher_publishes_from_a_terminal_in_her_own_server(stack):
+    """In JupyterLab there is no database: `sabaq task publish` and `sabaq lesson publish` use the API."""
+    stack.start_server("teacher")
+    printed = stack.run_code("teacher", """
+import os, shutil, subprocess, sys, tempfile
+import sabaq.courses
+work = tempfile.mkdtemp()
+def run(*args):
+    r = subprocess.run([sys.executable, "-m", "sabaq", *args], capture_output=True, text=True)
+    print(r.returncode, (r.stdout + r.stderr).strip().replace("\\n", " | "))
+run("task", "new", "sum5", "--parent", work)
+run("task", "publish", os.path.join(work, "sum5"), "--course", "demo", "--title", "Sum five")
+lesson = os.path.join(work, "ohms-law")
+shutil.copytree(os.path.join(os.path.dirname(sabaq.courses.__file__), "lessons", "physics", "ohms-law"), lesson)
+run("lesson", "publish", "demo", lesson)
+run("task", "publish", os.path.join(work, "sum5"), "--course", "nosuch")
+""", timeout=300)
+    lines = printed.strip().splitlines()
+    assert lines[1].startswith("0 published demo/sum5"), printed
+    assert lines[2].startswith("0 published demo/ohms-law"), printed
+    assert lines[3].startswith("2 sabaq: ") and "nosuch" in lines[3], printed
+    task = stack.api("teacher").get("/courses/demo/assignments/sum5").json()
+    assert task["title"] == "Sum five"
+    assert "ohms-law" in [x["name"] for x in stack.api("teacher").get("/courses/demo/lessons").json()]
