@@ -9,7 +9,6 @@ a cache), puts the submission into a scratch course folder, grades it with
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import subprocess
@@ -20,11 +19,12 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from sabaq.hub.archive import unpack, write_tree
+from sabaq.hub.archive import write_tree
 from sabaq.hub.paths import with_venv_path
 
 from .batch import grade_course
 from .executor import Executor
+from .worker import grading_bundle
 
 
 class AssignmentCache:
@@ -100,16 +100,12 @@ class GradeHandler:
     def __call__(self, client, payload: dict) -> dict:
         if self.executor is None:
             self.executor = Executor(self.grading).start()
-        bundle = unpack(client.get(f"grading/{payload['submission_id']}").content)
-        meta = json.loads(bundle.pop("meta.json"))
-        prefix = f"source/{meta['assignment']}/"
-        source = {p[len(prefix):]: c for p, c in bundle.items() if p.startswith(prefix)}
+        meta, source, submitted = grading_bundle(client, payload["submission_id"])
         template = self.cache.prepare(meta, source)
         with tempfile.TemporaryDirectory(prefix="sabaq-grade-") as tmp:
             course = Path(tmp) / "course"
             shutil.copytree(template, course)
-            submitted = {p: c for p, c in bundle.items() if p.startswith("submitted/")}
-            write_tree(course, submitted)
+            write_tree(course / "submitted" / meta["student"] / meta["assignment"], submitted)
             if meta.get("due_at"):
                 due = dt.datetime.fromisoformat(meta["due_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
                 with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta["course"]) as gb:

@@ -10,6 +10,7 @@ autogrades it in the sandbox (see ``service_grading``).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -36,6 +37,19 @@ def handle_check(client: "ServiceClient", payload: dict) -> dict:
 
 
 HANDLERS: dict[str, Callable[["ServiceClient", dict], dict]] = {"check": handle_check}
+
+
+def grading_bundle(client: "ServiceClient", submission_id: int) -> tuple[dict, dict[str, bytes], dict[str, bytes]]:
+    """What grading or judging one submission needs: (meta, the teacher's source, the
+    submitted files), paths relative to the assignment's folder."""
+    bundle = unpack(client.get(f"grading/{submission_id}").content)
+    meta = json.loads(bundle.pop("meta.json"))
+
+    def below(prefix: str) -> dict[str, bytes]:
+        return {p[len(prefix):]: c for p, c in bundle.items() if p.startswith(prefix)}
+
+    return (meta, below(f"source/{meta['assignment']}/"),
+            below(f"submitted/{meta['student']}/{meta['assignment']}/"))
 
 
 class ServiceClient:

@@ -14,14 +14,12 @@ import os
 import sys
 from pathlib import Path
 
-from sabaq.i18n import LANGUAGES
+from sabaq.i18n import LANGUAGES, environment_language
 from sabaq.settings import Settings, SettingsError
 
 
 def _lang() -> str:
-    env = os.environ.get("SABAQ_LANG") or os.environ.get("LANG", "")
-    code = env.split("_")[0].split(".")[0].lower()
-    return code if code in LANGUAGES else "en"
+    return environment_language()
 
 
 def _settings(args) -> Settings:
@@ -276,13 +274,16 @@ def cmd_task_judge(args) -> int:
     return 0 if result.verdict == "AC" else 1
 
 
-def _in_a_server(args) -> tuple[str, str] | None:
-    """(service URL, token) when run in a sabaq user's server and no data directory is named:
-    publishing then goes through the API as that user (a teacher in JupyterLab)."""
+def _server_env() -> tuple[str, str] | None:
+    """(service URL, hub token) when this runs in a sabaq user's server."""
     service, token = os.environ.get("SABAQ_SERVICE_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
-    if service and token and not args.data:
-        return service, token
-    return None
+    return (service, token) if service and token else None
+
+
+def _in_a_server(args) -> tuple[str, str] | None:
+    """The server's (URL, token) unless a data directory is named: publishing then goes
+    through the API as that user (a teacher in JupyterLab)."""
+    return None if args.data else _server_env()
 
 
 def _upload(server: tuple[str, str], route: str, folder: Path, data: dict | None = None) -> dict:
@@ -349,11 +350,11 @@ def cmd_lesson_publish(args) -> int:
 def cmd_lesson_pull(args) -> int:
     from sabaq.lessons.sync import pull
 
-    service, token = os.environ.get("SABAQ_SERVICE_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
-    if not service or not token:
+    server = _server_env()
+    if server is None:
         print("sabaq: run this in a terminal of your sabaq server (SABAQ_SERVICE_URL is not set)", file=sys.stderr)
         return 2
-    report = pull(Path(args.root).expanduser(), service, token)
+    report = pull(Path(args.root).expanduser(), *server)
     print(f"{len(report.added)} new files, {len(report.updated)} updated; your edits kept in "
           f"{len(report.kept)}" + (": " + ", ".join(report.kept) if report.kept else ""))
     return 0

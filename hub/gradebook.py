@@ -160,7 +160,7 @@ def build(db: Session, course: Course, section: str | None = None, term: int | N
           page: int | None = None, page_size: int = 100) -> Gradebook:
     """The gradebook; with `page`, only that page of students (ordered by class and name)."""
     from .grading import can_grade
-    from .tasks import CATEGORY as OLYMPIAD, best_scores
+    from .tasks import best_scores, is_task
 
     assignments = list(db.scalars(select(Assignment).where(Assignment.course_id == course.id)
                                   .order_by(Assignment.term, Assignment.due_at, Assignment.name)))
@@ -210,7 +210,7 @@ def build(db: Session, course: Course, section: str | None = None, term: int | N
     rules = {(r.assignment_id, r.student_id): r for r in db.scalars(
         select(StudentRule).where(StudentRule.assignment_id.in_(ids), StudentRule.student_id.in_(student_ids)))}
     gradeable = {a.id: can_grade(a) for a in assignments}
-    best = best_scores(db, [a.id for a in assignments if a.category == OLYMPIAD], student_ids)
+    best = best_scores(db, [a.id for a in assignments if is_task(a)], student_ids)
     scheme = assessment.scheme(course.scheme or "kz-criteria", course.scheme_weights)
 
     out = []

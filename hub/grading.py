@@ -19,10 +19,13 @@ from .models import Assignment, FileKind, GradeResult, Job, Submission
 
 GRADE = "grade"
 JUDGE = "judge"  # olympiad tasks: the judge runs the program on the package's tests
+KINDS = (GRADE, JUDGE)  # jobs whose results are grade results
 
 
 def job_kind(assignment: Assignment) -> str:
-    return JUDGE if assignment.category == "olympiad" else GRADE
+    from .tasks import is_task  # tasks builds on assignments, which builds on this module
+
+    return JUDGE if is_task(assignment) else GRADE
 
 
 def can_grade(assignment: Assignment) -> bool:

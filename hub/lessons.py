@@ -18,16 +18,17 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_
+from sabaq.i18n import LANGUAGES, N_
 from sabaq.lessons.exercises import ENCODED_FILE, EXERCISES_FILE, encode_raw, read_raw
 from sabaq.lessons.meta import PUBLISHED_FILE, LessonError, load_meta
+from sabaq.lessons.sync import STATE_FILE
 
 from .errors import Forbidden, Invalid, NotFound
 from .files import get_blob, put_blob
 from .models import Course, Lesson, LessonAttempt, LessonFile, Membership, Role, User, utcnow
 
-NOTEBOOK = re.compile(r"^(?P<id>[^/]+)\.(?P<lang>kk|ru|en)\.ipynb$")
-SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".sabaq-sync.json", PUBLISHED_FILE)
+NOTEBOOK = re.compile(rf"^(?P<id>[^/]+)\.(?P<lang>{'|'.join(LANGUAGES)})\.ipynb$")
+SKIPPED = ("__pycache__", ".ipynb_checkpoints", STATE_FILE, PUBLISHED_FILE)  # a teacher's own copy's bookkeeping
 
 
 def lesson_files(folder: Path) -> dict[str, bytes]:

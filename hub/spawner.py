@@ -121,9 +121,9 @@ class SabaqSpawner(LocalProcessSpawner):
         (a link at ~/.jupyter would otherwise let a student overwrite any file)."""
         home = Path(self._home_dir) if getattr(self, "_home_dir", None) else None
         if home is not None and home in path.parents:
-            for part in [*reversed(path.relative_to(home).parents), path.relative_to(home)]:
-                if part != Path(".") and (home / part).is_symlink():
-                    self.log.warning("not writing %s: %s is a symbolic link", path, home / part)
+            for step in [path, *path.parents[:path.parents.index(home)]]:  # the path, up to the home
+                if step.is_symlink():
+                    self.log.warning("not writing %s: %s is a symbolic link", path, step)
                     return
         if path.exists() and not overwrite:
             return

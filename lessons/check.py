@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sabaq.i18n import LANGUAGES, N_, translator
+from sabaq.i18n import LANGUAGES, N_, environment_language, translator
 
 from .exercises import read_exercises
 from .meta import LessonError, lesson_folders, read_meta
@@ -247,12 +247,6 @@ def check(path: Path | str | None = None, execute: bool = True, timeout: float =
     return CheckReport(reports)
 
 
-def _cli_lang() -> str:
-    env = os.environ.get("SABAQ_LANG") or os.environ.get("LANG", "")
-    code = env.split("_")[0].split(".")[0].lower()
-    return code if code in LANGUAGES else "en"
-
-
 def format_report(report: CheckReport, lang: str | None = "en") -> str:
     _ = translator(lang)
     width = max([len(_("Lesson"))] + [len(r.name) for r in report.lessons]) + 2
@@ -280,7 +274,7 @@ def format_report(report: CheckReport, lang: str | None = "en") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    lang = _cli_lang()
+    lang = environment_language()
     _ = translator(lang)
     parser = argparse.ArgumentParser(prog="sabaq lesson check",
                                      description=_("Run every lesson in every language and compare the versions."))
@@ -294,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(path=None, execute: bool = True, timeout: float = 120, lang: str | None = None) -> int:
     """Check, print the table, and return the exit status (for ``sabaq lesson check``)."""
     report = check(path, execute=execute, timeout=timeout)
-    print(format_report(report, lang or _cli_lang()))
+    print(format_report(report, lang or environment_language()))
     return 0 if report.ok else 1
 
 

@@ -68,6 +68,17 @@ class Program:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def sources(self) -> list[Path]:
+        return source_files(self.path)
+
+
+def source_files(path: Path) -> list[Path]:
+    """A program's files: the one file, or the files of its folder."""
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+
 
 @dataclass
 class Package:
@@ -110,8 +121,7 @@ class Package:
         folder.mkdir(parents=True, exist_ok=True)
         for src in extra:
             shutil.copy(src, folder / src.name)
-        sources = [program.path] if program.path.is_file() else sorted(p for p in program.path.iterdir() if p.is_file())
-        for src in sources:
+        for src in program.sources:
             shutil.copy(src, folder / ("solution.py" if program.path.is_file() and program.language == "python"
                                        and (folder / "main.py").exists() else src.name))
         return Program(folder, program.language)
@@ -127,7 +137,7 @@ class Package:
 
 def program(path: Path) -> Program | None:
     """A submission or validator: one source file, or a folder of sources."""
-    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else []
+    files = source_files(path)
     kinds = {LANGUAGES[p.suffix] for p in files if p.suffix in LANGUAGES}
     if len(kinds) != 1:
         return None

@@ -123,7 +123,7 @@ def prepare(program: Program, workdir: Path) -> list[str]:
     """Copy and build the program into workdir; the command that runs it inside the sandbox."""
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir.parent, 0o755)  # the judge's uid must reach the folder to mount it
-    sources = [program.path] if program.path.is_file() else sorted(p for p in program.path.iterdir() if p.is_file())
+    sources = program.sources
     for src in sources:
         shutil.copy(src, workdir / src.name)
     os.chmod(workdir, 0o755)

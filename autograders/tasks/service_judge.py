@@ -7,12 +7,12 @@ the notebook's solution cell); the score is the judge's IOI-style sum.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 
-from sabaq.hub.archive import unpack, write_tree
+from sabaq.hub.archive import write_tree
 
+from ..worker import grading_bundle
 from .judge import Judge
 from .notebook import solution_from
 from .package import Program, load
@@ -40,10 +40,5 @@ def judge_files(package_files: dict[str, bytes], submitted: dict[str, bytes]) ->
 
 
 def handle_judge(client, payload: dict) -> dict:
-    bundle = unpack(client.get(f"grading/{payload['submission_id']}").content)
-    meta = json.loads(bundle.pop("meta.json"))
-    source_prefix = f"source/{meta['assignment']}/"
-    submitted_prefix = f"submitted/{meta['student']}/{meta['assignment']}/"
-    package_files = {p[len(source_prefix):]: c for p, c in bundle.items() if p.startswith(source_prefix)}
-    submitted = {p[len(submitted_prefix):]: c for p, c in bundle.items() if p.startswith(submitted_prefix)}
+    _meta, package_files, submitted = grading_bundle(client, payload["submission_id"])
     return judge_files(package_files, submitted)

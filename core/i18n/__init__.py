@@ -57,6 +57,15 @@ def _translator(lang: str) -> Translator:
     return Translator(lang)
 
 
+def environment_language(environ=None) -> str:
+    """kk, ru or en for a command in a terminal: $SABAQ_LANG (set in users' servers), else $LANG."""
+    import os
+
+    environ = os.environ if environ is None else environ
+    code = (environ.get("SABAQ_LANG") or environ.get("LANG", "")).split("_")[0].split(".")[0].lower()
+    return code if code in LANGUAGES else "en"
+
+
 def negotiate(accept_language: str | None, default: str = "en") -> str:
     """Pick kk, ru or en from an Accept-Language header."""
     if not accept_language:

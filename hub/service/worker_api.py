@@ -61,7 +61,7 @@ def complete(job_id: int, body: ResultIn, worker: WorkerCaller = Depends(current
         submission = db.get(Submission, job.payload["submission_id"])
         if submission is not None:
             submission.check = body.result
-    elif job.kind in (grading.GRADE, grading.JUDGE):
+    elif job.kind in grading.KINDS:
         grading.record(db, job, body.result)
     return {"id": job.id, "state": job.state.value}
 
@@ -80,7 +80,7 @@ def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Dep
     job = jobs.fail(db, job_id, worker.name, body.error, request.app.state.settings.worker.max_attempts)
     if job is None:
         return Response(status_code=409)
-    if job.kind in (grading.GRADE, grading.JUDGE) and job.state == JobState.failed:
+    if job.kind in grading.KINDS and job.state == JobState.failed:
         grading.record(db, job, {"status": "failed", "error": body.error})
     return {"id": job.id, "state": job.state.value}
 
