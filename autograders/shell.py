@@ -268,36 +268,65 @@ def make_shell() -> GradingShell:
     config.HistoryManager.hist_file = ":memory:"
     config.InteractiveShell.xmode = "Context"
     shell = GradingShell.instance(config=config)
-    shell.InteractiveTB.structured_traceback = _one_lookup_per_file(shell.InteractiveTB.structured_traceback)
+    shell.InteractiveTB.structured_traceback = _each_frame_once(shell.InteractiveTB,
+                                                                 shell.InteractiveTB.structured_traceback)
     warm_up_tracebacks(shell)
     return shell
 
 
-def _one_lookup_per_file(format_traceback):
-    """IPython asks ``inspect.getmodule`` about every frame, and for a notebook's cells
-    (files no module has) that scans all of ``sys.modules``: a RecursionError's 3000
-    frames took over a second. While one traceback is formatted, frames of the same
-    file get the answer found for the first; the text is the same."""
+def _each_frame_once(tb, format_traceback):
+    """IPython looks up and formats every frame of a traceback on its own: a
+    RecursionError's thousand frames of one cell took 0.3 s per notebook, most of it
+    finding the same module (``inspect.getmodule`` scans all of ``sys.modules`` for a
+    cell's file), reading the same source and colouring the same lines again. While
+    one traceback is formatted, a frame that is the same as one seen before (same code,
+    same line, same arguments present; locals are not shown in Context mode) gets the
+    text found for the first. The text is the same, which a test checks."""
 
     @functools.wraps(format_traceback)
     def formatted(*args, **kwargs):
-        original = inspect.getmodule
-        found: dict[object, object] = {}
+        getmodule, getsourcelines = inspect.getmodule, inspect.getsourcelines
+        format_record = tb.format_record
+        modules: dict[object, object] = {}
+        sources: dict[object, tuple[list[str], int]] = {}
+        records: dict[tuple, str] = {}
 
-        def getmodule(obj, _filename=None):
+        def one_getmodule(obj, _filename=None):
             # a frame, traceback or code object has no __module__: its file alone decides
             if inspect.isframe(obj) or inspect.istraceback(obj) or inspect.iscode(obj):
                 key = (_filename,) if _filename is not None else _code_of(obj).co_filename
-                if key not in found:
-                    found[key] = original(obj, _filename)
-                return found[key]
-            return original(obj, _filename)
+                if key not in modules:
+                    modules[key] = getmodule(obj, _filename)
+                return modules[key]
+            return getmodule(obj, _filename)
 
-        inspect.getmodule = getmodule
+        def one_getsourcelines(obj):
+            # a frame's source is its code's: the file's lines from co_firstlineno on
+            if not inspect.isframe(obj):
+                return getsourcelines(obj)
+            if obj.f_code not in sources:
+                sources[obj.f_code] = getsourcelines(obj)
+            lines, start = sources[obj.f_code]
+            return list(lines), start
+
+        def one_format_record(frame_info):
+            code = frame_info.code
+            if tb.include_vars or frame_info._sd is not None or frame_info.frame is None or code is None:
+                return format_record(frame_info)  # locals shown, or stack_data's own rendering
+            args, varargs, varkw = inspect.getargs(code)
+            present = tuple(name in frame_info.frame.f_locals for name in [*args, varargs, varkw] if name)
+            key = (frame_info.filename, frame_info.lineno, code, frame_info.context, present)
+            if key not in records:
+                records[key] = format_record(frame_info)
+            return records[key]
+
+        inspect.getmodule, inspect.getsourcelines = one_getmodule, one_getsourcelines
+        tb.format_record = one_format_record
         try:
             return format_traceback(*args, **kwargs)
         finally:
-            inspect.getmodule = original
+            inspect.getmodule, inspect.getsourcelines = getmodule, getsourcelines
+            del tb.format_record
 
     return formatted
 

@@ -178,24 +178,39 @@ def test_without_root_notebooks_run_one_at_a_time_in_a_user_namespace():
     assert report["result"]["outputs"]["1"][0]["output_type"] == "error"  # no network
 
 
-def test_tracebacks_are_formatted_as_ipython_formats_them():
-    """The grading shell's faster formatting (one module lookup per file) gives IPython's exact text."""
+def test_tracebacks_are_formatted_as_ipython_formats_them(monkeypatch):
+    """The grading shell formats each distinct frame once (module lookup, source, colours):
+    the text is exactly IPython's, for a RecursionError of a cell, for frames whose
+    arguments were deleted and for a library's frames."""
     import inspect
+    import re
     import sys
 
-    from sabaq.autograders.shell import make_shell
+    from sabaq.autograders.shell import Recorder, make_shell
 
     shell = make_shell()
-    namespace: dict = {}
-    exec(compile("def fib(n):\n    return fib(n - 1)\n", "/tmp/ipykernel_1/1.py", "exec"), namespace)
+    shell.recorder = Recorder(1 << 20)
+    shell.run_cell("def fib(n):\n    return fib(n - 1)\n"
+                   "def gone(n, *rest, **kw):\n    if n:\n        return gone(n - 1, n)\n    del rest\n"
+                   "    raise ValueError('Қате')\n")
+    formatted = []
+    tb_class = type(shell.InteractiveTB)
+    original = tb_class.format_record
+    monkeypatch.setattr(tb_class, "format_record",
+                        lambda self, record: formatted.append(record) or original(self, record))
     texts = []
-    for call in (lambda: namespace["fib"](3), lambda: __import__("json").loads("{bad")):
-        try:
-            call()
-        except Exception:
-            info = sys.exc_info()
-        fast = shell.InteractiveTB.structured_traceback(*info)
-        assert fast == shell.InteractiveTB.structured_traceback.__wrapped__(*info)
-        texts.append("".join(fast))
-    assert "skipping similar frames" in texts[0] and "JSONDecodeError" in texts[1]
+    for cell in ("fib(3)", "gone(3)", "import json\njson.loads('{bad')"):
+        shell.run_cell(cell)
+        info = (sys.last_type, sys.last_value, sys.last_traceback)
+        formatted.clear()
+        once = shell.InteractiveTB.structured_traceback(*info)
+        if cell == "fib(3)":
+            assert len(formatted) < 5  # a thousand frames of fib, formatted once
+        every = shell.InteractiveTB.structured_traceback.__wrapped__(*info)
+        assert once == every
+        texts.append(re.sub("\x1b\\[[0-9;]*m", "", "".join(once)))
+    assert texts[0].count("return fib(n - 1)") > 900 and "RecursionError" in texts[0]
+    assert "ValueError" in texts[1] and "Қате" in texts[1] and "JSONDecodeError" in texts[2]
     assert inspect.getmodule.__module__ == "inspect"  # put back after formatting
+    assert inspect.getsourcelines.__module__ == "inspect"
+    assert "format_record" not in vars(shell.InteractiveTB)
