@@ -13,6 +13,7 @@ import csv
 import glob
 import logging
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -27,6 +28,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from .engine import SabaqAutograde
 from .executor import Executor
 from .gradebook import shared_engines
+from .split import grade_in_processes, shares
 
 CSV_FIELDS = ("student", "notebook", "grade_id", "score", "max_score")
 
@@ -81,15 +83,32 @@ def write_csv(rows: list[dict], out: Path) -> None:
 def grade_course(course_dir: str | os.PathLike, assignment: str, grading, workers: int | None = None,
                  force: bool = True, progress: bool | None = None, language: str = "en",
                  executor: Executor | None = None) -> dict:
-    """Autograde every submission of `assignment`; return a summary."""
-    course_dir = Path(course_dir).resolve()
+    """Autograde every submission of `assignment`; return a summary.
+
+    The students are split over ``[grading] batch_processes`` processes (see ``split``)
+    unless the executor given is already started (a service worker's, whose threads
+    must not be forked): then they are graded here with it. An executor only launched
+    (``Executor.launch``, its zygote importing while this process does) is handed
+    over: closed at the end.
+    """
+    close_executor = executor is None or not executor.started
+    executor = executor or Executor(grading, parallel=workers).launch()
+    try:
+        return _grade_course(Path(course_dir).resolve(), assignment, grading, force, progress, language, executor)
+    finally:
+        if close_executor:
+            executor.close()
+
+
+def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progress: bool | None, language: str,
+                  executor: Executor) -> dict:
     if not course_dir.is_dir():
         raise BatchError(f"There is no course folder {course_dir}.")
     config = course_config(course_dir, assignment)
     config.SandboxedExecute.language = language
     config.Autograde.force = force
     coursedir = CourseDirectory(config=config)
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:  # also adds the course, once, before any split
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
@@ -99,8 +118,6 @@ def grade_course(course_dir: str | os.PathLike, assignment: str, grading, worker
             ) from None
     notebooks = submitted_notebooks(course_dir, coursedir, assignment)
     bar = _progress(len(notebooks), progress)
-    own_executor = executor is None
-    executor = executor or Executor(grading, parallel=workers).start()
     failures = []
 
     def on_notebook(student, notebook, result):
@@ -108,24 +125,41 @@ def grade_course(course_dir: str | os.PathLike, assignment: str, grading, worker
             failures.append((student, notebook, result.get("status"), result.get("reason", "")))
         bar.update(1)
 
-    converter = SabaqAutograde(coursedir=coursedir, config=config)
+    try:
+        groups = shares(submission_students(coursedir, assignment, notebooks), grading, executor)
+        if len(groups) <= 1:
+            error = grade_share(config, None, on_notebook, executor if executor.started else executor.start())
+        else:
+            error = grade_in_processes(groups, executor, on_notebook,
+                                       lambda students, report, remote: grade_share(config, students, report, remote))
+    finally:
+        bar.close()
+    return {"notebooks": len(notebooks), "failures": failures, "error": error,
+            "rows": scores(course_dir, config, assignment)}
+
+
+def submission_students(coursedir: CourseDirectory, assignment: str, notebooks: list[str]) -> list[str]:
+    pattern = coursedir.format_path(re.escape(coursedir.submitted_directory), "(?P<student>[^/]+)",
+                                    re.escape(assignment), escape=True)
+    found = {m.group("student") for m in (re.match(pattern, os.path.dirname(nb)) for nb in notebooks) if m}
+    return sorted(found)
+
+
+def grade_share(config: Config, students: list[str] | None, on_notebook, executor) -> str | None:
+    """Run nbgrader's pipeline for `students` (None: all); return its error, if any."""
+    converter = SabaqAutograde(coursedir=CourseDirectory(config=config), config=config)
     converter.executor = executor
     converter.on_notebook = on_notebook
+    converter.students = students
     converter.log.setLevel(logging.WARNING)
-    error = None
     try:
         with shared_engines(), warnings.catch_warnings():
             # nbgrader's gradebook code trips SQLAlchemy's autoflush warnings; they are not ours to fix
             warnings.filterwarnings("ignore", category=SAWarning)
             converter.start()
     except NbGraderException as e:
-        error = str(e)
-    finally:
-        bar.close()
-        if own_executor:
-            executor.close()
-    return {"notebooks": len(notebooks), "failures": failures, "error": error,
-            "rows": scores(course_dir, config, assignment)}
+        return str(e)
+    return None
 
 
 class _NoBar:

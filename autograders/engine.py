@@ -122,7 +122,24 @@ class SabaqAutograde(Autograde):
     ]).tag(config=True)
 
     executor = Any(help="The Executor notebooks run in.")
+    students = List(Unicode(), default_value=None, allow_none=True,
+                    help="Grade only these students' submissions (all when None).")
     on_notebook = Any(None, allow_none=True, help="Called with (student, notebook, result) when one is done.")
+
+    def _submission_of(self, folder: str) -> dict:
+        """{assignment_id, student_id} of a submission folder, as nbgrader matches them."""
+        regexp = self._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
+        m = re.match(regexp, folder)
+        if m is None:
+            raise NbGraderException(f"Could not match '{folder}' with regexp '{regexp}'")
+        return m.groupdict()
+
+    def init_notebooks(self) -> None:
+        super().init_notebooks()
+        if self.students is not None:
+            wanted = set(self.students)
+            self.assignments = {folder: found for folder, found in self.assignments.items()
+                                if self._submission_of(folder)["student_id"] in wanted}
 
     def _submission_files(self, assignment_id: str, student_id: str) -> dict[str, bytes]:
         """What the student's code may see: the graded folder without any notebook
@@ -187,11 +204,7 @@ class SabaqAutograde(Autograde):
 
         for assignment in sorted(self.assignments.keys()):
             self.notebooks = sorted(self.assignments[assignment])
-            regexp = self._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
-            m = re.match(regexp, assignment)
-            if m is None:
-                raise NbGraderException(f"Could not match '{assignment}' with regexp '{regexp}'")
-            gd = m.groupdict()
+            gd = self._submission_of(assignment)
             position = 0
             try:
                 if not self.init_destination(gd["assignment_id"], gd["student_id"]):

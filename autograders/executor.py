@@ -2,7 +2,8 @@
 
 An Executor keeps one sandboxed zygote (see ``zygote``) and hands it notebooks
 up to ``parallel`` at a time, each in a scratch copy of its folder owned by its
-own uid. ``run()`` returns a Future; if the zygote dies (a student cannot
+own uid (leased for the executor's life, see ``uids``, so that executors of
+several processes never share one). ``run()`` returns a Future; if the zygote dies (a student cannot
 kill it, but memory pressure can), the notebooks in flight fail with a reason
 and a fresh zygote takes over.
 """
@@ -23,6 +24,13 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from .sandbox import SAFE_ENV, SCRATCH, SandboxError, bwrap_command, check_bubblewrap, group_text, passwd_text
+from .uids import lease
+
+GRADING_UIDS = 512  # from [grading] uid_base on; judges lease theirs from the same lock folder
+
+
+def grading_uids(grading) -> range:
+    return range(grading.uid_base, grading.uid_base + GRADING_UIDS)
 
 
 class Executor:
@@ -33,6 +41,8 @@ class Executor:
         self.root_mode = os.geteuid() == 0
         # Without root every notebook runs under the same uid: one at a time keeps them apart.
         self.parallel = (parallel or grading.parallel or os.cpu_count() or 1) if self.root_mode or not self.sandboxed else 1
+        self._uid_lease = lease(grading_uids(grading), self.parallel) if self.root_mode else None
+        self.uids = self._uid_lease.uids if self._uid_lease else [grading.uid_base + i for i in range(self.parallel)]
         self._slots = list(range(self.parallel))
         self._slot_free = threading.Condition()
         self._pending: dict[str, tuple[Future, int, Path]] = {}
@@ -43,8 +53,8 @@ class Executor:
         os.chmod(self.scratch, 0o711)
         self.etc = self.scratch / ".etc"
         self.etc.mkdir()
-        (self.etc / "passwd").write_text(passwd_text(grading.uid_base, self.parallel))
-        (self.etc / "group").write_text(group_text(grading.uid_base, self.parallel))
+        (self.etc / "passwd").write_text(passwd_text(self.uids))
+        (self.etc / "group").write_text(group_text(self.uids))
         os.chmod(self.etc, 0o755)
         self.restarts = 0
         self._queue: queue.Queue = queue.Queue()
@@ -52,14 +62,34 @@ class Executor:
 
     # --- the zygote ---------------------------------------------------------
 
+    def launch(self) -> "Executor":
+        """Start the zygote process, without waiting for it or starting threads: it
+        imports while this process goes on (and may still fork, see ``split``)."""
+        if self.proc is None:
+            if self.sandboxed:
+                check_bubblewrap()
+            self._spawn()
+        return self
+
+    @property
+    def started(self) -> bool:
+        return self._dispatcher.is_alive()
+
     def start(self) -> "Executor":
-        if self.sandboxed:
-            check_bubblewrap()
-        self._launch()
+        self.launch()
+        self._await_ready()
         self._dispatcher.start()
         return self
 
-    def _launch(self) -> None:
+    def detach(self) -> None:
+        """In a process forked from this one: let go of the zygote's pipes and the uid
+        leases, which stay the parent's (the zygote must see its input end)."""
+        for stream in (self.proc.stdin, self.proc.stdout) if self.proc else ():
+            stream.close()
+        if self._uid_lease is not None:
+            self._uid_lease.release()  # closes this process's copies only: the lock stays the parent's
+
+    def _spawn(self) -> None:
         env = {**SAFE_ENV, "SABAQ_PRELOAD": self.settings.preload, "MPLCONFIGDIR": "/tmp/matplotlib"}
         command = [sys.executable, "-m", "sabaq.autograders.zygote"]
         if self.sandboxed:
@@ -72,6 +102,8 @@ class Executor:
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=popen_env, cwd=str(self.scratch), start_new_session=True,
         )
+
+    def _await_ready(self) -> None:
         line = self.proc.stdout.readline()
         if not line or not json.loads(line).get("ready"):
             code = self.proc.wait()
@@ -94,7 +126,8 @@ class Executor:
         if not self._closing:
             self.restarts += 1
             try:
-                self._launch()
+                self._spawn()
+                self._await_ready()
             except Exception:  # noqa: BLE001 - nothing more to do here
                 pass
 
@@ -138,7 +171,7 @@ class Executor:
     def _send(self, slot: int, files: dict[str, bytes], cells, timeout, future: Future) -> None:
         job_id = f"{next(self._ids)}-{os.getpid()}"
         folder = self.scratch / f"job-{job_id}"
-        uid = self.settings.uid_base + slot if self.root_mode else None
+        uid = self.uids[slot] if self.root_mode else None
         self._prepare(folder, files, uid)
         s = self.settings
         inside = f"{SCRATCH}/{folder.name}" if self.sandboxed else str(folder)
@@ -197,6 +230,8 @@ class Executor:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        if self._uid_lease is not None:
+            self._uid_lease.release()
 
     def __enter__(self):
         return self.start()

@@ -46,17 +46,17 @@ def _package_dirs() -> list[str]:
     return sorted(d for d in dirs if not d.startswith(prefix + os.sep))
 
 
-def passwd_text(uid_base: int, count: int) -> str:
+def passwd_text(uids: list[int]) -> str:
     lines = ["root:x:0:0:root:/root:/usr/sbin/nologin"]
-    for i in range(count):
-        lines.append(f"grader{i}:x:{uid_base + i}:{uid_base + i}:sabaq grader:/tmp:/usr/sbin/nologin")
+    for i, uid in enumerate(uids):
+        lines.append(f"grader{i}:x:{uid}:{uid}:sabaq grader:/tmp:/usr/sbin/nologin")
     return "\n".join(lines) + "\n"
 
 
-def group_text(uid_base: int, count: int) -> str:
+def group_text(uids: list[int]) -> str:
     lines = ["root:x:0:"]
-    for i in range(count):
-        lines.append(f"grader{i}:x:{uid_base + i}:")
+    for i, uid in enumerate(uids):
+        lines.append(f"grader{i}:x:{uid}:")
     return "\n".join(lines) + "\n"
 
 

@@ -170,13 +170,21 @@ def cmd_user_password(args) -> int:
 
 
 def cmd_grade_batch(args) -> int:
-    from sabaq.autograders.batch import BatchError, grade_course, write_csv
+    from sabaq.autograders.executor import Executor
     from sabaq.autograders.sandbox import SandboxError
 
     settings = _settings(args)
     try:
+        # the sandbox imports the scientific stack while this process imports nbgrader
+        executor = Executor(settings.grading, parallel=args.workers).launch()
+    except SandboxError as e:
+        print(f"sabaq: {e}", file=sys.stderr)
+        return 2
+    from sabaq.autograders.batch import BatchError, grade_course, write_csv
+
+    try:
         summary = grade_course(args.course, args.assignment, settings.grading, workers=args.workers,
-                               force=not args.keep, language=_lang())
+                               force=not args.keep, language=_lang(), executor=executor)
     except (BatchError, SandboxError) as e:
         print(f"sabaq: {e}", file=sys.stderr)
         return 2

@@ -197,6 +197,12 @@ class GradingSettings(Section):
     parallel = Integer(
         0, min=0, max=1024, help="Notebooks graded at once per worker. 0: one per CPU core."
     ).tag(config=True)
+    batch_processes = Integer(
+        0, min=0, max=64,
+        help="Processes `sabaq grade batch` splits a class over, each running nbgrader's pipeline for "
+        "its share of the students with its own sandbox. 0: one per CPU core (as root; one without "
+        "root, where all notebooks share the user's uid).",
+    ).tag(config=True)
     cell_timeout = Integer(
         30, min=1, max=3600,
         help="Seconds a cell may run before it is interrupted (nbgrader's Execute.timeout).",
@@ -215,7 +221,8 @@ class GradingSettings(Section):
     output_mb = Integer(4, min=1, help="Output one notebook may print or display, in MB.").tag(config=True)
     uid_base = Integer(
         61000, min=1000, max=4000000000,
-        help="First of the unprivileged uids notebooks run as (one per notebook graded at once).",
+        help="First of the 512 unprivileged uids notebooks run as (one per notebook graded at once, "
+        "leased so that no two graders on the machine share one).",
     ).tag(config=True)
     preload = Unicode(
         "numpy,matplotlib,matplotlib.pyplot,pandas,scipy",

@@ -11,10 +11,8 @@ outcome is classified as the judge needs it (ok, TLE, MLE, OLE, RTE).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import math
 import os
-import random
 import resource
 import shutil
 import signal
@@ -24,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..uids import lease
 from .package import Program
 
 # the system's Python (Debian's, or the grader image's /usr/local one): only /usr is in the sandbox
@@ -42,7 +41,6 @@ GXX = shutil.which("g++")
 # Each run (as root) takes a uid of its own from this pool: the kernel counts processes
 # per uid, so a fork bomb must not use up the process budget of a run beside it.
 JUDGE_UIDS = range(61990, 61990 + 512)
-UID_LOCKS = Path(tempfile.gettempdir()) / "sabaq-judge-uids"
 
 
 @dataclass
@@ -69,22 +67,8 @@ def judge_uid():
     if os.getuid() != 0:
         yield None
         return
-    UID_LOCKS.mkdir(mode=0o700, exist_ok=True)
-    start = random.randrange(len(JUDGE_UIDS))
-    for i in range(len(JUDGE_UIDS)):
-        uid = JUDGE_UIDS[(start + i) % len(JUDGE_UIDS)]
-        fd = os.open(UID_LOCKS / str(uid), os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        try:
-            yield uid
-        finally:
-            os.close(fd)  # releases the lock
-        return
-    raise RuntimeError(f"all {len(JUDGE_UIDS)} judge uids are busy; run fewer judges at once")
+    with lease(JUDGE_UIDS, 1) as held:
+        yield held.uids[0]
 
 
 def _demote(limits: dict, uid: int | None):
