@@ -27,7 +27,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from .engine import SabaqAutograde
 from .executor import Executor
-from .gradebook import shared_engines
+from .gradebook import shared_engines, write_ahead_log
 from .split import grade_in_processes, shares
 
 CSV_FIELDS = ("student", "notebook", "grade_id", "score", "max_score")
@@ -130,8 +130,9 @@ def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progr
         if len(groups) <= 1:
             error = grade_share(config, None, on_notebook, executor if executor.started else executor.start())
         else:
-            error = grade_in_processes(groups, executor, on_notebook,
-                                       lambda students, report, remote: grade_share(config, students, report, remote))
+            with write_ahead_log(coursedir.db_url):
+                error = grade_in_processes(groups, executor, on_notebook, lambda students, report, remote:
+                                           grade_share(config, students, report, remote))
     finally:
         bar.close()
     return {"notebooks": len(notebooks), "failures": failures, "error": error,
