@@ -130,6 +130,7 @@ def write_ahead_log(db_url: str):
         yield
     finally:
         try:
+            connection.execute("PRAGMA busy_timeout = 5000")  # someone else reading it keeps the log
             connection.execute(f"PRAGMA journal_mode={before}")
         except (sqlite3.Error, NameError):
             pass  # still in use, or never switched: a WAL gradebook is a valid gradebook

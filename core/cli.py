@@ -211,7 +211,8 @@ def cmd_grade_regrade(args) -> int:
 def cmd_bench_grading(args) -> int:
     from sabaq.autograders.bench import bench_grading
 
-    result = bench_grading(_settings(args).grading, copies=args.copies, workers=args.workers, keep=args.keep)
+    settings_args = [f"--{name}={getattr(args, name)}" for name in ("data", "config") if getattr(args, name)]
+    result = bench_grading(settings_args, copies=args.copies, workers=args.workers, keep=args.keep)
     return 0 if result["scores_equal"] else 1
 
 

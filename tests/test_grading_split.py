@@ -1,0 +1,129 @@
+"""A batch split over processes: uids leased apart, the gradebook shared, a dead share reported."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from sabaq.autograders import uids
+from sabaq.autograders.batch import grade_course, submission_students
+from sabaq.autograders.corpus import ASSIGNMENT, build_course
+from sabaq.autograders.executor import Executor
+from sabaq.autograders.gradebook import filesystem_of, write_ahead_log
+from sabaq.autograders.split import shares
+from sabaq.settings import Settings
+
+pytestmark = pytest.mark.grading
+
+POOL = range(64900, 64904)  # a pool of its own, so that graders running beside the tests do not matter
+
+
+def test_uid_leases_never_overlap_and_end_with_their_process():
+    first = uids.lease(POOL, 2)
+    second = uids.lease(POOL, 2)
+    assert not set(first.uids) & set(second.uids)
+    with pytest.raises(uids.UidsBusy):
+        uids.lease(POOL, 1)
+    second.release()
+    uids.lease(POOL, 2).release()
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom sabaq.autograders import uids\n"
+        f"held = uids.lease(range({POOL.start}, {POOL.stop}), 2)\nprint('held', flush=True)\ntime.sleep(60)\n")],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(uids.UidsBusy):
+            uids.lease(POOL, 1)  # first holds two, the killed-to-be process the other two
+    finally:
+        holder.kill()
+        holder.wait()
+    uids.lease(POOL, 2).release()  # a killed holder's uids are free again
+    first.release()
+
+
+def test_two_executors_run_notebooks_under_uids_of_their_own(tmp_path):
+    grading = Settings.load(data_dir=tmp_path, environ={}).grading
+    with Executor(grading, parallel=2) as a, Executor(grading, parallel=2) as b:
+        assert len(set(a.uids)) == 2 and not set(a.uids) & set(b.uids)
+        seen = {}
+        for name, executor in (("a", a), ("b", b)):
+            result = executor.run({}, [(0, "import os\nprint(os.getuid())")]).result(timeout=120)
+            seen[name] = int(result["outputs"]["0"][0]["text"])
+        assert seen["a"] in a.uids and seen["b"] in b.uids
+
+
+def test_students_are_shared_round_robin(tmp_path, monkeypatch):
+    grading = Settings.load(data_dir=tmp_path, environ={"SABAQ_GRADING_BATCH_PROCESSES": "2"}).grading
+
+    class Launched:
+        started = False
+
+    class Started:
+        started = True
+
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert shares(["a", "b", "c", "d", "e"], grading, Launched()) == [["a", "c", "e"], ["b", "d"]]
+    assert shares(["a"], grading, Launched()) == [["a"]]
+    assert shares(["a", "b"], grading, Started()) == [["a", "b"]]  # a running service worker never forks
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert shares(["a", "b"], grading, Launched()) == [["a", "b"]]  # without root: the user's one uid
+
+
+def test_a_share_that_dies_is_reported_and_the_others_are_graded(tmp_path):
+    course = build_course(tmp_path / "course", kinds=("correct", "exception", "partial"))
+    with open(course / "nbgrader_config.py", "a") as fh:
+        fh.write("def die_for_exception(assignment, student, notebooks):\n"
+                 "    import os\n"
+                 "    if any(os.sep + 'exception' + os.sep in n for n in notebooks):\n"
+                 "        os._exit(3)\n"
+                 "c.Autograde.pre_convert_hook = die_for_exception\n")
+    grading = Settings.load(data_dir=tmp_path / "data", environ={"SABAQ_GRADING_BATCH_PROCESSES": "2"}).grading
+
+    class Launched:
+        started = False
+
+    # correct and partial in one process, exception (whose process dies) in the other
+    assert shares(["correct", "exception", "partial"], grading, Launched()) == [["correct", "partial"], ["exception"]]
+    started = time.monotonic()
+    summary = grade_course(course, ASSIGNMENT, grading, progress=False)
+    assert time.monotonic() - started < 300
+    assert "A grading process stopped (exit code 3)" in summary["error"]
+    graded = {(row["student"], row["grade_id"]): row["score"] for row in summary["rows"]}
+    assert graded[("correct", "test_square")] == 2 and graded[("partial", "test_mean")] == 2
+    assert not [student for student, _ in graded if student == "exception"]
+
+
+def test_submission_students_follow_the_course_layout(tmp_path):
+    course = build_course(tmp_path / "course", kinds=("correct", "late"))
+    from sabaq.autograders.batch import course_config, submitted_notebooks
+    from nbgrader.coursedir import CourseDirectory
+
+    coursedir = CourseDirectory(config=course_config(course, ASSIGNMENT))
+    notebooks = submitted_notebooks(course, coursedir, ASSIGNMENT)
+    assert submission_students(coursedir, ASSIGNMENT, notebooks) == ["correct", "late"]
+
+
+def test_the_gradebook_uses_a_write_ahead_log_while_shared_and_is_put_back(tmp_path, monkeypatch):
+    path = tmp_path / "gradebook.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+
+    def mode():
+        connection = sqlite3.connect(path)
+        try:
+            return connection.execute("PRAGMA journal_mode").fetchone()[0]
+        finally:
+            connection.close()
+
+    assert filesystem_of(str(tmp_path)) and filesystem_of("/proc/self") == "proc"
+    with write_ahead_log(f"sqlite:///{path}"):
+        assert mode() == "wal"
+    assert mode() == "delete"
+    monkeypatch.setattr("sabaq.autograders.gradebook.filesystem_of", lambda path: "nfs4")
+    with write_ahead_log(f"sqlite:///{path}"):
+        assert mode() == "delete"  # a network filesystem cannot share the log's memory
