@@ -224,6 +224,10 @@ class Executor:
                 self.proc.stdin.close()
             except OSError:
                 pass
+            with self._lock:
+                idle = not self._pending
+            if idle:  # nothing to finish: no need to wait while the zygote tears its imports down
+                self.proc.kill()
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

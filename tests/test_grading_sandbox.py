@@ -214,3 +214,12 @@ def test_tracebacks_are_formatted_as_ipython_formats_them(monkeypatch):
     assert inspect.getmodule.__module__ == "inspect"  # put back after formatting
     assert inspect.getsourcelines.__module__ == "inspect"
     assert "format_record" not in vars(shell.InteractiveTB)
+
+
+def test_a_notebook_starts_with_a_new_shell_although_the_zygote_warmed_its_shell_up(executor):
+    """The zygote runs warm-up cells before forking; a notebook must see none of them."""
+    result = run(executor, "print(len(In), Out, repr(_), [k for k in globals() if k in ('_warm', 'broken')])", "1 + 1")
+    assert result["status"] == "ok"
+    assert texts(result) == "2 {} '' []\n"
+    assert result["execution_counts"] == {"0": 1, "1": 2}
+    assert result["outputs"]["1"][0]["execution_count"] == 2
