@@ -17,11 +17,13 @@ import stat
 import tempfile
 from pathlib import Path
 
+from .sandbox import SandboxError
+
 LOCKS = Path(tempfile.gettempdir()) / "sabaq-uids"
 
 
-class UidsBusy(RuntimeError):
-    """Every uid of the pool is leased."""
+class UidsBusy(SandboxError):
+    """Every uid of the pool is leased: a sandbox cannot be set up now (retried later)."""
 
 
 class Lease:

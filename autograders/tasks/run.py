@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..sandbox import SandboxError
 from ..uids import lease
 from .package import Program
 
@@ -55,10 +56,6 @@ class RunResult:
 
 class CompileError(Exception):
     pass
-
-
-class SandboxError(RuntimeError):
-    """The sandbox could not run the program (not the program's fault)."""
 
 
 @contextlib.contextmanager
