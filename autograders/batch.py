@@ -18,7 +18,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import (Assignment, BaseCell, Grade, Gradebook, MissingEntry, Notebook, Student,
+                          SubmittedAssignment, SubmittedNotebook)
 from sqlalchemy.exc import SAWarning
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
@@ -53,24 +54,21 @@ def submitted_notebooks(course_dir: Path, coursedir: CourseDirectory, assignment
 
 
 def scores(course_dir: Path, config: Config, assignment: str) -> list[dict]:
+    """One row per student, notebook and grade cell, in that order: one query (walking
+    nbgrader's objects took a query per submission, notebook and grade)."""
     coursedir = CourseDirectory(config=config)
-    rows = []
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        try:
-            a = gb.find_assignment(assignment)
-        except MissingEntry:
-            return rows
-        for submission in sorted(a.submissions, key=lambda s: s.student.id):
-            for nb in sorted(submission.notebooks, key=lambda n: n.name):
-                for grade in sorted(nb.grades, key=lambda g: g.cell.notebook.name + g.name):
-                    rows.append({
-                        "student": submission.student.id,
-                        "notebook": nb.name,
-                        "grade_id": grade.name,
-                        "score": grade.score,
-                        "max_score": grade.max_score,
-                    })
-    return rows
+        query = (gb.db.query(Student.id, Notebook.name, BaseCell.name, Grade.score, Grade.max_score)
+                 .select_from(Grade)
+                 .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
+                 .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
+                 .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
+                 .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
+                 .join(Student, SubmittedAssignment.student_id == Student.id)
+                 .join(BaseCell, Grade.cell_id == BaseCell.id)
+                 .filter(Assignment.name == assignment, Assignment.course_id == gb.course_id)
+                 .order_by(Student.id, Notebook.name, BaseCell.name))
+        return [dict(zip(CSV_FIELDS, row)) for row in query]
 
 
 def write_csv(rows: list[dict], out: Path) -> None:

@@ -41,6 +41,9 @@ def test_grade_batch_writes_csv_and_shows_progress_on_a_terminal(tmp_path):
     assert b"graded 17 notebooks" in stdout
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert list(rows[0]) == ["student", "notebook", "grade_id", "score", "max_score"]
+    keys = [(r["student"], r["notebook"], r["grade_id"]) for r in rows]
+    assert keys == sorted(keys) and len(keys) == len(set(keys))
+    assert {r["max_score"] for r in rows if r["grade_id"] == "test_mean"} == {"3.0"}
     by_key = {(r["student"], r["notebook"], r["grade_id"]): float(r["score"]) for r in rows}
     assert by_key[("correct", "problems", "test_square")] == 2.0
     assert by_key[("partial", "problems", "test_mean")] == 2.0
