@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .sandbox import SandboxError
 
-LOCKS = Path(tempfile.gettempdir()) / "sabaq-uids"
+# /run/lock is the machine's (a service's private /tmp is not): graders and judges of all units meet there
+LOCKS = (Path("/run/lock") if os.path.isdir("/run/lock") else Path(tempfile.gettempdir())) / "sabaq-uids"
 
 
 class UidsBusy(SandboxError):

@@ -127,3 +127,13 @@ def test_the_gradebook_uses_a_write_ahead_log_while_shared_and_is_put_back(tmp_p
     monkeypatch.setattr("sabaq.autograders.gradebook.filesystem_of", lambda path: "nfs4")
     with write_ahead_log(f"sqlite:///{path}"):
         assert mode() == "delete"  # a network filesystem cannot share the log's memory
+
+
+def test_uid_leases_refuse_a_lock_folder_others_can_write(tmp_path, monkeypatch):
+    """Anyone may create folders in /run/lock or /tmp: a planted lock folder must not be trusted."""
+    planted = tmp_path / "sabaq-uids"
+    planted.mkdir(mode=0o777)
+    os.chmod(planted, 0o777)
+    monkeypatch.setattr(uids, "LOCKS", planted)
+    with pytest.raises(uids.UidsBusy, match="only it can open"):
+        uids.lease(POOL, 1)
