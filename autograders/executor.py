@@ -2,10 +2,10 @@
 
 An Executor keeps one sandboxed zygote (see ``zygote``) and hands it notebooks
 up to ``parallel`` at a time, each in a scratch copy of its folder owned by its
-own uid (leased for the executor's life, see ``uids``, so that executors of
-several processes never share one). ``run()`` returns a Future; if the zygote dies (a student cannot
-kill it, but memory pressure can), the notebooks in flight fail with a reason
-and a fresh zygote takes over.
+own uid (leased for the executor's life, see ``uids``, so that no two executors
+on the machine share one). ``run()`` returns a Future; if the zygote dies (a
+student cannot kill it, but memory pressure can), the notebooks in flight fail
+with a reason and a fresh zygote takes over.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from pathlib import Path
 from .sandbox import SAFE_ENV, SCRATCH, SandboxError, bwrap_command, check_bubblewrap, group_text, passwd_text
 from .uids import lease
 
+# What a notebook in flight gets when the zygote (or the process relaying to it) is gone
+LOST = {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}}
 GRADING_UIDS = 512  # from [grading] uid_base on; judges lease theirs from the same lock folder
 
 
@@ -122,7 +124,7 @@ class Executor:
         with self._lock:
             lost = list(self._pending)
         for job_id in lost:
-            self._resolve(job_id, {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}})
+            self._resolve(job_id, dict(LOST))
         if not self._closing:
             self.restarts += 1
             try:
@@ -200,7 +202,7 @@ class Executor:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
-            self._resolve(job_id, {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}})
+            self._resolve(job_id, dict(LOST))
 
     def _prepare(self, folder: Path, files: dict[str, bytes], uid: int | None) -> None:
         shutil.rmtree(folder, ignore_errors=True)

@@ -1,9 +1,9 @@
 """A batch's students split over processes that share one sandbox.
 
 nbgrader's pipeline (the gradebook's SQL, sanitizing, writing notebooks) is
-most of a grading run's work, and it runs in one thread; the sandbox is idle
-half the time. So a class is split over processes, as a class is split over
-teachers: each process runs the whole pipeline for its share of the students,
+most of a grading run's work, and it runs in one thread: with one process, the
+other cores mostly wait. So a class is split over processes, as a class is split
+over teachers: each process runs the whole pipeline for its share of the students,
 and they all send their notebooks to the one Executor (one warm zygote, one
 set of leased uids) kept by the process that split them. They share the
 course's gradebook, where a write waits for the other's (see ``gradebook``).
@@ -18,9 +18,7 @@ import threading
 from concurrent.futures import Future
 from multiprocessing.connection import Connection, wait
 
-from .executor import Executor
-
-LOST = {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}}
+from .executor import LOST, Executor
 
 
 def shares(students: list[str], grading, executor: Executor) -> list[list[str]]:
