@@ -73,6 +73,15 @@ def code_cells(nb) -> list[tuple[int, str]]:
     return [(i, cell.source) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
 
 
+def traceback_to_keep(max_traceback: int) -> int | None:
+    """How many entries at each end of a traceback the sandbox must send for nbgrader's
+    LimitOutput to give the same text: it keeps the first and last halves of
+    max_traceback. A RecursionError's thousand frames then need not travel through
+    every process only to be cut. None (send all) without a limit, or with a limit
+    under 3, where LimitOutput keeps everything (its ``tb[-0:]``)."""
+    return max_traceback if max_traceback >= 3 else None
+
+
 def apply_result(nb, result: dict, language: str) -> None:
     """Put sandbox outputs into the notebook as nbclient would have."""
     outputs = result.get("outputs", {})
@@ -198,6 +207,8 @@ class SabaqAutograde(Autograde):
                 self.set_permissions(gd["assignment_id"], gd["student_id"])
                 self.run_post_convert_hook()
 
+        keep_traceback = traceback_to_keep(LimitOutput(parent=self).max_traceback)
+
         def drain(block: bool) -> None:
             while pending and (block or pending[0][0].done()):
                 finish(*pending.pop(0))
@@ -223,7 +234,7 @@ class SabaqAutograde(Autograde):
                         future: Future = Future()
                         future.set_result({"status": "died", "reason": "unsupported-kernel"})
                     else:
-                        future = self.executor.run(files, code_cells(nb))
+                        future = self.executor.run(files, code_cells(nb), keep_traceback=keep_traceback)
                     pending.append((future, gd, path, position))
                     remaining[(gd["assignment_id"], gd["student_id"])] += 1
             except Exception:

@@ -149,14 +149,17 @@ class Executor:
 
     # --- notebooks ----------------------------------------------------------------
 
-    def run(self, files: dict[str, bytes], cells: list[tuple[int, str]], timeout: float | None = None) -> Future:
-        """Queue code cells (index, source) to run with `files` as the working folder.
+    def run(self, files: dict[str, bytes], cells: list[tuple[int, str]], timeout: float | None = None,
+            keep_traceback: int | None = None) -> Future:
+        """Queue code cells (index, source) to run with `files` as the working folder;
+        of a traceback longer than twice `keep_traceback`, only that many entries at each
+        end come back.
 
         Never blocks: notebooks wait in a queue until one of the `parallel` slots is free,
         so the caller can go on preparing and finishing other notebooks meanwhile.
         """
         future: Future = Future()
-        self._queue.put((files, cells, timeout, future))
+        self._queue.put((files, cells, timeout, keep_traceback, future))
         return future
 
     def _dispatch(self) -> None:
@@ -170,7 +173,7 @@ class Executor:
                 slot = self._slots.pop(0)
             self._send(slot, *item)
 
-    def _send(self, slot: int, files: dict[str, bytes], cells, timeout, future: Future) -> None:
+    def _send(self, slot: int, files: dict[str, bytes], cells, timeout, keep_traceback, future: Future) -> None:
         job_id = f"{next(self._ids)}-{os.getpid()}"
         folder = self.scratch / f"job-{job_id}"
         uid = self.uids[slot] if self.root_mode else None
@@ -182,6 +185,7 @@ class Executor:
             "dir": inside,
             "cells": [[i, src] for i, src in cells],
             "timeout": timeout if timeout is not None else s.cell_timeout,
+            "keep_traceback": keep_traceback,
             "uid": uid,
             "gid": uid,
             "env": {**SAFE_ENV, "HOME": inside, "TMPDIR": inside, "NBGRADER_EXECUTION": "autograde",

@@ -229,6 +229,13 @@ class RecordingDisplayPublisher(DisplayPublisher):
         self.shell.recorder.clear(wait)
 
 
+def prune_traceback(stb: list[str], keep: int | None) -> list[str]:
+    """The first and last `keep` entries of a traceback longer than twice that."""
+    if keep and len(stb) > 2 * keep:
+        return stb[:keep] + stb[-keep:]
+    return stb
+
+
 class GradingShell(InteractiveShell):
     """IPython's shell with ipykernel's output behaviour, recording into a Recorder."""
 
@@ -236,6 +243,7 @@ class GradingShell(InteractiveShell):
     display_pub_class = RecordingDisplayPublisher
     system = InteractiveShell.system_piped
     recorder: Recorder
+    keep_traceback: int | None = None  # entries kept at each end of a long traceback (see engine)
 
     def init_io(self):  # keep the real sys.stdout until a cell runs
         pass
@@ -243,6 +251,7 @@ class GradingShell(InteractiveShell):
     def _showtraceback(self, etype, evalue, stb):
         sys.stdout.flush()
         sys.stderr.flush()
+        stb = prune_traceback(stb, self.keep_traceback)
         self.recorder.add({
             "output_type": "error",
             "ename": str(etype.__name__),
@@ -387,7 +396,8 @@ def _refuse_input(prompt=""):
 
 
 def run_cells(shell: GradingShell, cells: list[tuple[int, str]], timeout: float, emit,
-              unresponsive_after: float = 4.0, max_output_bytes: int = 4 << 20) -> None:
+              unresponsive_after: float = 4.0, max_output_bytes: int = 4 << 20,
+              keep_traceback: int | None = None) -> None:
     """Run (index, source) cells in order and emit(result) once.
 
     The result holds outputs, execution counts and a status: "ok", or
@@ -397,6 +407,7 @@ def run_cells(shell: GradingShell, cells: list[tuple[int, str]], timeout: float,
     """
     recorder = Recorder(max_output_bytes)
     shell.recorder = recorder
+    shell.keep_traceback = keep_traceback
     out = CapturedStream("stdout", recorder, 1)
     err = CapturedStream("stderr", recorder, 2)
     sys.stdout, sys.stderr = out, err

@@ -43,12 +43,13 @@ class RemoteExecutor:
         self._lock = threading.Lock()
         threading.Thread(target=self._read_results, daemon=True).start()
 
-    def run(self, files: dict[str, bytes], cells: list[tuple[int, str]], timeout: float | None = None) -> Future:
+    def run(self, files: dict[str, bytes], cells: list[tuple[int, str]], timeout: float | None = None,
+            keep_traceback: int | None = None) -> Future:
         future: Future = Future()
         with self._lock:
             job = next(self._ids)
             self._futures[job] = future
-            self.connection.send(("run", job, files, cells, timeout))
+            self.connection.send(("run", job, files, cells, timeout, keep_traceback))
         return future
 
     def report(self, *message) -> None:
@@ -96,8 +97,8 @@ def grade_in_processes(groups: list[list[str]], executor: Executor, on_notebook,
                     del connections[connection]
                     continue
                 if message[0] == "run":
-                    _, job, files, cells, timeout = message
-                    future = executor.run(files, cells, timeout)
+                    _, job, files, cells, timeout, keep_traceback = message
+                    future = executor.run(files, cells, timeout, keep_traceback)
                     future.add_done_callback(_sender(connection, connections[connection], job))
                 elif message[0] == "notebook":
                     on_notebook(*message[1:])

@@ -81,7 +81,8 @@ def child_main(shell, request: dict, result_fd: int) -> None:
         writer.flush()
 
     run_cells(shell, [tuple(c) for c in request["cells"]], float(request.get("timeout", 30)), emit,
-              max_output_bytes=int(request.get("limits", {}).get("output_bytes", 4 << 20)))
+              max_output_bytes=int(request.get("limits", {}).get("output_bytes", 4 << 20)),
+              keep_traceback=request.get("keep_traceback"))
     writer.close()
 
 

@@ -76,8 +76,8 @@ def normalise(output: dict) -> tuple:
     kind = output["output_type"]
     if kind == "stream":
         return kind, output["name"], output["text"]
-    if kind == "error":
-        return kind, output["ename"], output["evalue"]
+    if kind == "error":  # the traceback too: IPython names cells "In[N]", no temporary paths
+        return kind, output["ename"], output["evalue"], output["traceback"]
     return kind, sorted(output.get("data", {})), output.get("data", {}).get("text/plain")
 
 

@@ -223,3 +223,26 @@ def test_a_notebook_starts_with_a_new_shell_although_the_zygote_warmed_its_shell
     assert texts(result) == "2 {} '' []\n"
     assert result["execution_counts"] == {"0": 1, "1": 2}
     assert result["outputs"]["1"][0]["execution_count"] == 2
+
+
+@pytest.mark.parametrize("max_traceback", [-1, 0, 1, 2, 3, 4, 7, 100])
+def test_the_sandbox_sends_enough_of_a_traceback_for_limit_output_to_cut_it_alike(max_traceback):
+    """A RecursionError's thousand entries are cut in the sandbox; nbgrader's LimitOutput must give the same."""
+    import nbformat
+    from nbgrader.preprocessors import LimitOutput
+
+    from sabaq.autograders.engine import traceback_to_keep
+    from sabaq.autograders.shell import prune_traceback
+
+    full = [f"frame {i}" for i in range(1000)]
+
+    def limited(traceback):
+        cell = nbformat.v4.new_code_cell("f()", outputs=[nbformat.v4.new_output(
+            "error", ename="RecursionError", evalue="deep", traceback=list(traceback))])
+        cell, _ = LimitOutput(max_traceback=max_traceback).preprocess_cell(cell, {}, 0)
+        return cell.outputs[0].traceback
+
+    sent = prune_traceback(full, traceback_to_keep(max_traceback))
+    assert limited(sent) == limited(full)
+    if max_traceback >= 3:
+        assert len(sent) == 2 * max_traceback  # and it was cut
