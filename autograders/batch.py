@@ -13,7 +13,6 @@ import csv
 import glob
 import logging
 import os
-import re
 import sys
 import warnings
 from pathlib import Path
@@ -28,7 +27,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from .engine import SabaqAutograde
+from .engine import SabaqAutograde, submission_of
 from .executor import Executor
 from .gradebook import shared_engines, write_ahead_log
 from .split import grade_in_processes, shares
@@ -126,7 +125,7 @@ def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progr
         bar.update(1)
 
     try:
-        groups = shares(submission_students(coursedir, assignment, notebooks), grading, executor)
+        groups = shares(submission_students(coursedir, notebooks), grading, executor)
         if len(groups) <= 1:
             error = grade_share(config, None, on_notebook, executor if executor.started else executor.start())
         else:
@@ -151,11 +150,8 @@ def _warm_up_validators(notebook: str) -> None:
         pass
 
 
-def submission_students(coursedir: CourseDirectory, assignment: str, notebooks: list[str]) -> list[str]:
-    pattern = coursedir.format_path(re.escape(coursedir.submitted_directory), "(?P<student>[^/]+)",
-                                    re.escape(assignment), escape=True)
-    found = {m.group("student") for m in (re.match(pattern, os.path.dirname(nb)) for nb in notebooks) if m}
-    return sorted(found)
+def submission_students(coursedir: CourseDirectory, notebooks: list[str]) -> list[str]:
+    return sorted({submission_of(coursedir, os.path.dirname(nb))["student_id"] for nb in notebooks})
 
 
 def grade_share(config: Config, students: list[str] | None, on_notebook, executor) -> str | None:

@@ -73,6 +73,17 @@ def code_cells(nb) -> list[tuple[int, str]]:
     return [(i, cell.source) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
 
 
+def submission_of(coursedir, folder: str) -> dict:
+    """{assignment_id, student_id} of a submitted folder, matched as nbgrader's converters
+    match it (the split into shares and each share's filter must agree)."""
+    regexp = coursedir.format_path(coursedir.submitted_directory, "(?P<student_id>.*)", "(?P<assignment_id>.*)",
+                                   escape=True)
+    m = re.match(regexp, folder)
+    if m is None:
+        raise NbGraderException(f"Could not match '{folder}' with regexp '{regexp}'")
+    return m.groupdict()
+
+
 def traceback_to_keep(max_traceback: int) -> int | None:
     """How many entries at each end of a traceback the sandbox must send for nbgrader's
     LimitOutput to give the same text: it keeps the first and last halves of
@@ -135,20 +146,12 @@ class SabaqAutograde(Autograde):
                     help="Grade only these students' submissions (all when None).")
     on_notebook = Any(None, allow_none=True, help="Called with (student, notebook, result) when one is done.")
 
-    def _submission_of(self, folder: str) -> dict:
-        """{assignment_id, student_id} of a submission folder, as nbgrader matches them."""
-        regexp = self._format_source("(?P<assignment_id>.*)", "(?P<student_id>.*)", escape=True)
-        m = re.match(regexp, folder)
-        if m is None:
-            raise NbGraderException(f"Could not match '{folder}' with regexp '{regexp}'")
-        return m.groupdict()
-
     def init_notebooks(self) -> None:
         super().init_notebooks()
         if self.students is not None:
             wanted = set(self.students)
             self.assignments = {folder: found for folder, found in self.assignments.items()
-                                if self._submission_of(folder)["student_id"] in wanted}
+                                if submission_of(self.coursedir, folder)["student_id"] in wanted}
 
     def _submission_files(self, assignment_id: str, student_id: str) -> dict[str, bytes]:
         """What the student's code may see: the graded folder without any notebook
@@ -215,7 +218,7 @@ class SabaqAutograde(Autograde):
 
         for assignment in sorted(self.assignments.keys()):
             self.notebooks = sorted(self.assignments[assignment])
-            gd = self._submission_of(assignment)
+            gd = submission_of(self.coursedir, assignment)
             position = 0
             try:
                 if not self.init_destination(gd["assignment_id"], gd["student_id"]):

@@ -124,14 +124,16 @@ def write_ahead_log(db_url: str):
         yield
         return
     connection = sqlite3.connect(path, timeout=SQLITE_BUSY_SECONDS)
+    before = None
     try:
         before = connection.execute("PRAGMA journal_mode").fetchone()[0]
         connection.execute("PRAGMA journal_mode=WAL")
         yield
     finally:
         try:
-            connection.execute("PRAGMA busy_timeout = 5000")  # someone else reading it keeps the log
-            connection.execute(f"PRAGMA journal_mode={before}")
-        except (sqlite3.Error, NameError):
-            pass  # still in use, or never switched: a WAL gradebook is a valid gradebook
+            if before is not None:
+                connection.execute("PRAGMA busy_timeout = 5000")  # someone else reading it keeps the log
+                connection.execute(f"PRAGMA journal_mode={before}")
+        except sqlite3.Error:
+            pass  # still in use: a WAL gradebook is a valid gradebook
         connection.close()

@@ -279,7 +279,6 @@ def make_shell() -> GradingShell:
     shell = GradingShell.instance(config=config)
     shell.InteractiveTB.structured_traceback = _each_frame_once(shell.InteractiveTB,
                                                                  shell.InteractiveTB.structured_traceback)
-    warm_up_tracebacks(shell)
     warm_up_cells(shell)
     return shell
 
@@ -347,29 +346,16 @@ def _code_of(obj):
     return obj.f_code if inspect.isframe(obj) else obj
 
 
-def warm_up_tracebacks(shell: GradingShell) -> None:
-    """Format one traceback and one syntax error before the zygote forks: the modules
-    and caches IPython loads lazily for them (stack_data, pygments) are then shared
-    by every notebook instead of being loaded again for each failing test (~45 ms).
-    Only formatting runs; the user's namespace, history and counters are untouched."""
-    try:
-        exec(compile("def _warm_up():\n    return 1 / 0\n_warm_up()\n", "<warm-up>", "exec"), {})
-    except ZeroDivisionError:
-        shell.InteractiveTB.structured_traceback(*sys.exc_info())
-    try:
-        compile("def broken(:\n", "<warm-up>", "exec")
-    except SyntaxError:
-        shell.SyntaxTB.structured_traceback(*sys.exc_info())
-
-
-WARM_UP_CELLS = ("_warm = [1, 'ә']\nprint(len(_warm))", "_warm", "{'a': _warm}", "1 / 0", "def broken(:\n")
+WARM_UP_CELLS = ("_warm = [1, 'ә']\nprint(len(_warm))", "_warm", "{'a': _warm}",
+                 "def _warm_up():\n    return 1 / 0\n_warm_up()", "def broken(:\n")
 
 
 def warm_up_cells(shell: GradingShell) -> None:
     """Run a few cells before the zygote forks, then reset the shell. What IPython sets up
     lazily for a first cell (display formatters, input transformers, the compiler's
-    caches, regular expressions, the display hook's traits) then is ready in every
-    child, which saved ~10 ms of a notebook's ~25. ``reset(new_session=True)`` empties
+    caches, regular expressions, the display hook's traits) and for a first traceback and
+    syntax error (stack_data, pygments) then is ready in every child: ~10 ms of a
+    notebook's ~25, and ~45 ms of each failing one. ``reset(new_session=True)`` empties
     the history and outputs and puts the count back to 1; the namespaces are then put
     back as they were (reset alone would drop ``_`` and the module's ``__doc__``)."""
     namespace, hidden = dict(shell.user_ns), dict(shell.user_ns_hidden)

@@ -106,7 +106,7 @@ def test_submission_students_follow_the_course_layout(tmp_path):
 
     coursedir = CourseDirectory(config=course_config(course, ASSIGNMENT))
     notebooks = submitted_notebooks(course, coursedir, ASSIGNMENT)
-    assert submission_students(coursedir, ASSIGNMENT, notebooks) == ["correct", "late"]
+    assert submission_students(coursedir, notebooks) == ["correct", "late"]
 
 
 def test_the_gradebook_uses_a_write_ahead_log_while_shared_and_is_put_back(tmp_path, monkeypatch):
