@@ -23,6 +23,9 @@ import sys
 import threading
 import time
 
+import stack_data
+from IPython.core import ultratb
+from pygments.formatters import terminal256
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import StdinNotImplementedError
@@ -248,7 +251,10 @@ class GradingShell(InteractiveShell):
     def init_io(self):  # keep the real sys.stdout until a cell runs
         pass
 
+    _shown: tuple = (None, None)  # the error last shown and its traceback, whole
+
     def _showtraceback(self, etype, evalue, stb):
+        self._shown = (evalue, stb)
         sys.stdout.flush()
         sys.stderr.flush()
         stb = prune_traceback(stb, self.keep_traceback)
@@ -258,6 +264,17 @@ class GradingShell(InteractiveShell):
             "evalue": str(evalue),
             "traceback": stb,
         })
+
+    def _format_exception_for_storage(self, exception, filename=None, running_compiled_code=False):
+        """The history keeps each error of a cell, formatted again as showtraceback just
+        formatted it (same formatter, same offset); the text shown is kept instead, since
+        formatting a traceback is most of a failing cell's time. A syntax error (formatted
+        with the cell's file name when shown) goes to IPython, as does anything not shown."""
+        shown, stb = self._shown
+        self._shown = (None, None)  # holds no frames past the cell
+        if shown is exception and not isinstance(exception, SyntaxError):
+            return {"ename": type(exception).__name__, "evalue": str(exception), "traceback": stb}
+        return super()._format_exception_for_storage(exception, filename, running_compiled_code)
 
     def enable_gui(self, gui=None):
         pass
@@ -277,8 +294,9 @@ def make_shell() -> GradingShell:
     config.HistoryManager.hist_file = ":memory:"
     config.InteractiveShell.xmode = "Context"
     shell = GradingShell.instance(config=config)
-    shell.InteractiveTB.structured_traceback = _each_frame_once(shell.InteractiveTB,
-                                                                 shell.InteractiveTB.structured_traceback)
+    if not hasattr(shell.InteractiveTB.structured_traceback, "__wrapped__"):  # one shell per process
+        shell.InteractiveTB.structured_traceback = _each_frame_once(shell.InteractiveTB,
+                                                                    shell.InteractiveTB.structured_traceback)
     warm_up_cells(shell)
     return shell
 
@@ -295,10 +313,26 @@ def _each_frame_once(tb, format_traceback):
     @functools.wraps(format_traceback)
     def formatted(*args, **kwargs):
         getmodule, getsourcelines = inspect.getmodule, inspect.getsourcelines
+        line_count = ultratb.get_line_number_of_frame
         format_record = tb.format_record
         modules: dict[object, object] = {}
         sources: dict[object, tuple[list[str], int]] = {}
         records: dict[tuple, str] = {}
+        line_counts: dict[str, int | OSError] = {}
+
+        def one_line_count(frame):
+            # a cell's file (ipykernel's name) does not exist: IPython's cache keeps no failure
+            # and tried to open it again for each frame
+            filename = frame.f_code.co_filename
+            if filename not in line_counts:
+                try:
+                    line_counts[filename] = line_count(frame)
+                except OSError as e:
+                    line_counts[filename] = e
+            found = line_counts[filename]
+            if isinstance(found, OSError):
+                raise found
+            return found
 
         def one_getmodule(obj, _filename=None):
             # a frame, traceback or code object has no __module__: its file alone decides
@@ -330,14 +364,45 @@ def _each_frame_once(tb, format_traceback):
             return records[key]
 
         inspect.getmodule, inspect.getsourcelines = one_getmodule, one_getsourcelines
+        ultratb.get_line_number_of_frame = one_line_count
+        stack_data.style_with_executing_node = _one_style
+        terminal256.Terminal256Formatter = _one_formatter
         tb.format_record = one_format_record
         try:
             return format_traceback(*args, **kwargs)
         finally:
             inspect.getmodule, inspect.getsourcelines = getmodule, getsourcelines
+            ultratb.get_line_number_of_frame = line_count
+            stack_data.style_with_executing_node = _style_with_executing_node
+            terminal256.Terminal256Formatter = _Terminal256Formatter
             del tb.format_record
 
     return formatted
+
+
+# Each traceback made a new pygments style class and a new Terminal256Formatter (whose
+# colour table took a millisecond, half of a one-frame traceback's time); both depend
+# only on IPython's theme, so one of each is made per process (the zygote's warm-up
+# makes them before forking). A formatter keeps no state between uses without line numbers.
+_style_with_executing_node = stack_data.style_with_executing_node
+_Terminal256Formatter = terminal256.Terminal256Formatter
+_styles: dict[tuple, type] = {}
+_formatters: dict[type, object] = {}
+
+
+def _one_style(style, modifier):
+    if (style, modifier) not in _styles:
+        _styles[style, modifier] = _style_with_executing_node(style, modifier)
+    return _styles[style, modifier]
+
+
+def _one_formatter(**options):
+    style = options.get("style")
+    if set(options) != {"style"} or not isinstance(style, type):
+        return _Terminal256Formatter(**options)
+    if style not in _formatters:
+        _formatters[style] = _Terminal256Formatter(style=style)
+    return _formatters[style]
 
 
 def _code_of(obj):

@@ -186,6 +186,10 @@ def test_tracebacks_are_formatted_as_ipython_formats_them(monkeypatch):
     import re
     import sys
 
+    from IPython.core import ultratb
+    from pygments.formatters import terminal256
+
+    from sabaq.autograders import shell as shell_module
     from sabaq.autograders.shell import Recorder, make_shell
 
     shell = make_shell()
@@ -193,27 +197,68 @@ def test_tracebacks_are_formatted_as_ipython_formats_them(monkeypatch):
     shell.run_cell("def fib(n):\n    return fib(n - 1)\n"
                    "def gone(n, *rest, **kw):\n    if n:\n        return gone(n - 1, n)\n    del rest\n"
                    "    raise ValueError('Қате')\n")
-    formatted = []
+    formatted, counted = [], []
     tb_class = type(shell.InteractiveTB)
     original = tb_class.format_record
     monkeypatch.setattr(tb_class, "format_record",
                         lambda self, record: formatted.append(record) or original(self, record))
+    count_lines = ultratb.get_line_number_of_frame
+    colour_tables = []  # pygments' formatter builds one when made
+    setup_styles = terminal256.Terminal256Formatter._setup_styles
+    monkeypatch.setattr(terminal256.Terminal256Formatter, "_setup_styles",
+                        lambda self: colour_tables.append(self) or setup_styles(self))
+    monkeypatch.setattr(shell_module, "_formatters", {})
+    monkeypatch.setattr(ultratb, "get_line_number_of_frame", lambda frame: counted.append(frame) or count_lines(frame))
     texts = []
     for cell in ("fib(3)", "gone(3)", "import json\njson.loads('{bad')"):
         shell.run_cell(cell)
         info = (sys.last_type, sys.last_value, sys.last_traceback)
         formatted.clear()
+        counted.clear()
         once = shell.InteractiveTB.structured_traceback(*info)
         if cell == "fib(3)":
             assert len(formatted) < 5  # a thousand frames of fib, formatted once
+            assert len(counted) < 5  # and the cell's file (there is none) looked for once
         every = shell.InteractiveTB.structured_traceback.__wrapped__(*info)
         assert once == every
         texts.append(re.sub("\x1b\\[[0-9;]*m", "", "".join(once)))
     assert texts[0].count("return fib(n - 1)") > 900 and "RecursionError" in texts[0]
+    # the cells' errors (shown, then formatted twice above) took one formatter; the unwrapped ones each a new one
+    assert len(colour_tables) == 1 + len(texts)
     assert "ValueError" in texts[1] and "Қате" in texts[1] and "JSONDecodeError" in texts[2]
     assert inspect.getmodule.__module__ == "inspect"  # put back after formatting
+    assert ultratb.get_line_number_of_frame is not count_lines or counted == []
     assert inspect.getsourcelines.__module__ == "inspect"
     assert "format_record" not in vars(shell.InteractiveTB)
+
+
+def test_an_error_is_formatted_once_and_the_history_keeps_ipythons_text(monkeypatch):
+    """IPython formats a cell's error twice (to show it, to keep it in the history); the
+    grading shell keeps the text it showed, which must be what IPython would have kept."""
+    import sys
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from sabaq.autograders.shell import Recorder, make_shell
+
+    shell = make_shell()
+    shell.recorder = Recorder(1 << 20)
+    shell.run_cell("def fib(n):\n    return fib(n - 1)\ndef bad(x):\n    raise ValueError(f'Қате {x}')\n")
+    calls = []
+    wrapped = shell.InteractiveTB.structured_traceback
+    monkeypatch.setattr(shell.InteractiveTB, "structured_traceback",
+                        lambda *a, **kw: calls.append(a) or wrapped(*a, **kw))
+    for cell, ename in (("bad(1)", "ValueError"), ("fib(2)", "RecursionError"), ("1/0", "ZeroDivisionError")):
+        calls.clear()
+        count = shell.execution_count
+        shell.run_cell(cell, store_history=True)
+        assert len(calls) == 1
+        kept = shell.history_manager.exceptions[count]
+        assert kept["ename"] == ename
+        assert kept == InteractiveShell._format_exception_for_storage(shell, sys.last_value)
+        assert shell._shown == (None, None)  # no frames held after the cell
+    shell.run_cell("1 +* 2", store_history=True)  # a syntax error: IPython's own storage
+    assert shell.history_manager.exceptions[shell.execution_count - 1]["ename"] == "SyntaxError"
 
 
 def test_a_notebook_starts_with_a_new_shell_although_the_zygote_warmed_its_shell_up(executor):
