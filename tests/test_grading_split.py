@@ -9,12 +9,14 @@ import sys
 import time
 
 import pytest
+from nbgrader.api import Gradebook
+from sqlalchemy import text
 
 from sabaq.autograders import uids
 from sabaq.autograders.batch import grade_course, submission_students
 from sabaq.autograders.corpus import ASSIGNMENT, build_course
 from sabaq.autograders.executor import Executor
-from sabaq.autograders.gradebook import filesystem_of, write_ahead_log
+from sabaq.autograders.gradebook import filesystem_of, shared_engines, write_ahead_log
 from sabaq.autograders.split import shares
 from sabaq.settings import Settings
 
@@ -111,7 +113,8 @@ def test_submission_students_follow_the_course_layout(tmp_path):
 
 def test_the_gradebook_uses_a_write_ahead_log_while_shared_and_is_put_back(tmp_path, monkeypatch):
     path = tmp_path / "gradebook.db"
-    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.close()
+    for db in (path, tmp_path / "other.db"):
+        sqlite3.connect(db).execute("CREATE TABLE t (x)").connection.close()
 
     def mode():
         connection = sqlite3.connect(path)
@@ -123,6 +126,15 @@ def test_the_gradebook_uses_a_write_ahead_log_while_shared_and_is_put_back(tmp_p
     assert filesystem_of(str(tmp_path)) and filesystem_of("/proc/self") == "proc"
     with write_ahead_log(f"sqlite:///{path}"):
         assert mode() == "wal"
+    assert mode() == "delete"
+    # nbgrader's connections in a share: commits wait for the disk without the log only
+    with shared_engines(), Gradebook(f"sqlite:///{path}") as gb:
+        assert gb.db.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    with write_ahead_log(f"sqlite:///{path}"), shared_engines():
+        with Gradebook(f"sqlite:///{tmp_path / 'other.db'}") as gb:
+            assert gb.db.execute(text("PRAGMA synchronous")).scalar() == 2
+        with Gradebook(f"sqlite:///{path}") as gb:
+            assert gb.db.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     assert mode() == "delete"
     monkeypatch.setattr("sabaq.autograders.gradebook.filesystem_of", lambda path: "nfs4")
     with write_ahead_log(f"sqlite:///{path}"):
