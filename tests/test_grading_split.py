@@ -101,6 +101,27 @@ def test_a_share_that_dies_is_reported_and_the_others_are_graded(tmp_path):
     assert not [student for student, _ in graded if student == "exception"]
 
 
+def test_a_share_keeps_what_it_inherited_out_of_garbage_collection():
+    """A share's full collections walked the ~140,000 objects it inherited (0.1 s each);
+    a share freezes them, the splitting process keeps its own as they were."""
+    import gc
+
+    from sabaq.autograders.split import grade_in_processes
+
+    class Idle:
+        def start(self):
+            return self
+
+        def detach(self):
+            pass
+
+    frozen_here = gc.get_freeze_count()
+    error = grade_in_processes([["a"]], Idle(), lambda *a: None,
+                               lambda students, report, executor: f"frozen {gc.get_freeze_count()}")
+    assert int(error.split()[1]) > 10000
+    assert gc.get_freeze_count() == frozen_here
+
+
 def test_submission_students_follow_the_course_layout(tmp_path):
     course = build_course(tmp_path / "course", kinds=("correct", "late"))
     from sabaq.autograders.batch import course_config, submitted_notebooks
