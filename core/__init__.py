@@ -10,3 +10,7 @@ __version__ = "0.1.0"
 # missing module as it does when the package is not installed.
 if "jsonschema" not in sys.modules:
     sys.modules.setdefault("rfc3987_syntax", None)
+
+from sabaq.lazy import put_off_archive_util  # noqa: E402 - after the module's own set-up
+
+put_off_archive_util()
