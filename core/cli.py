@@ -222,7 +222,8 @@ def cmd_bench_grading(args) -> int:
     from sabaq.autograders.bench import bench_grading
 
     settings_args = [f"--{name}={getattr(args, name)}" for name in ("data", "config") if getattr(args, name)]
-    result = bench_grading(settings_args, copies=args.copies, workers=args.workers, keep=args.keep)
+    result = bench_grading(settings_args, copies=args.copies, workers=args.workers, keep=args.keep,
+                           repeats=args.repeats)
     return 0 if result["scores_equal"] else 1
 
 
@@ -472,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = bench.add_parser("grading", parents=[common], help="sabaq's grading against nbgrader autograde")
     p.add_argument("--copies", type=int, default=4, help="copies of the 9-student class (default 4)")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--repeats", type=int, default=3,
+                   help="sabaq grades this many copies; the median time counts (default 3)")
     p.add_argument("--keep", help="keep the course folders here")
     p.set_defaults(func=cmd_bench_grading)
     p = bench.add_parser("gradebook", parents=[common], help="the gradebook page and export at school scale")

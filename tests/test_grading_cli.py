@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import pty
+import re
 import subprocess
 import sys
 
@@ -59,8 +60,10 @@ def test_grade_batch_explains_a_missing_assignment(tmp_path):
 
 
 def test_bench_grading_compares_with_nbgrader(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "sabaq", "bench", "grading", "--copies", "1", "--data", str(tmp_path)],
-                         capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-m", "sabaq", "bench", "grading", "--copies", "1", "--repeats", "2",
+                          "--data", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "notebooks/s" in out.stdout and "scores equal: yes" in out.stdout
     assert "x nbgrader's throughput" in out.stdout
+    times = re.search(r"median of ([0-9.]+), ([0-9.]+) s", out.stdout)
+    assert times and all(float(t) > 0 for t in times.groups())  # sabaq graded two fresh copies
