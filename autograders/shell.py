@@ -305,7 +305,8 @@ def _each_frame_once(tb, format_traceback):
     """IPython looks up and formats every frame of a traceback on its own: a
     RecursionError's thousand frames of one cell took 0.3 s per notebook, most of it
     finding the same module (``inspect.getmodule`` scans all of ``sys.modules`` for a
-    cell's file), reading the same source and colouring the same lines again. While
+    cell's file), looking for the cell's file (it does not exist) and reading the same
+    source and colouring the same lines again. While
     one traceback is formatted, a frame that is the same as one seen before (same code,
     same line, same arguments present; locals are not shown in Context mode) gets the
     text found for the first. The text is the same, which a test checks."""
