@@ -27,6 +27,9 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from sabaq.hub.errors import SabaqError
+from sabaq.i18n import N_
+
 from .engine import SabaqAutograde, submission_of
 from .executor import Executor
 from .gradebook import shared_engines, write_ahead_log
@@ -35,8 +38,10 @@ from .split import grade_in_processes, shares
 CSV_FIELDS = ("student", "notebook", "grade_id", "score", "max_score")
 
 
-class BatchError(Exception):
+class BatchError(SabaqError):
     """The course folder cannot be graded as asked; the message says why and what to do."""
+
+    code = "batch_error"
 
 
 def course_config(course_dir: Path, assignment: str) -> Config:
@@ -102,7 +107,7 @@ def grade_course(course_dir: str | os.PathLike, assignment: str, grading, worker
 def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progress: bool | None, language: str,
                   executor: Executor) -> dict:
     if not course_dir.is_dir():
-        raise BatchError(f"There is no course folder {course_dir}.")
+        raise BatchError(N_("There is no course folder {folder}."), folder=course_dir)
     config = course_config(course_dir, assignment)
     config.SandboxedExecute.language = language
     config.Autograde.force = force
@@ -111,10 +116,9 @@ def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progr
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
-            raise BatchError(
-                f"The gradebook of {course_dir} has no assignment '{assignment}'. "
-                f"Run `nbgrader generate_assignment {assignment}` in that folder first."
-            ) from None
+            raise BatchError(N_("The gradebook of {folder} has no assignment '{assignment}'. "
+                                "Run `nbgrader generate_assignment {assignment}` in that folder first."),
+                             folder=course_dir, assignment=assignment) from None
     notebooks = submitted_notebooks(course_dir, coursedir, assignment)
     bar = _progress(len(notebooks), progress)
     failures = []
@@ -132,7 +136,7 @@ def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progr
             _warm_up_validators(notebooks[0])
             with write_ahead_log(coursedir.db_url):
                 error = grade_in_processes(groups, executor, on_notebook, lambda students, report, remote:
-                                           grade_share(config, students, report, remote))
+                                           grade_share(config, students, report, remote), language)
     finally:
         bar.close()
     return {"notebooks": len(notebooks), "failures": failures, "error": error,

@@ -252,7 +252,8 @@ class SabaqAutograde(Autograde):
             for assignment_id, student_id in sorted(set(errors)):
                 self.log.error("There was an error processing assignment '%s' for student '%s'",
                                assignment_id, student_id)
-            raise NbGraderException("Some submissions could not be graded; see the log above.")
+            _ = translator(SandboxedExecute(parent=self).language)
+            raise NbGraderException(_(N_("Some submissions could not be graded; see the log above.")))
 
 
 class _autograde_env:

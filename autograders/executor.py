@@ -23,6 +23,8 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
+from sabaq.i18n import N_
+
 from .sandbox import SAFE_ENV, SCRATCH, SandboxError, bwrap_command, check_bubblewrap, group_text, passwd_text
 from .uids import lease
 
@@ -109,7 +111,7 @@ class Executor:
         line = self.proc.stdout.readline()
         if not line or not json.loads(line).get("ready"):
             code = self.proc.wait()
-            raise SandboxError(f"the grading sandbox did not start (exit code {code})")
+            raise SandboxError(N_("The grading sandbox did not start (exit code {code})."), code=code)
         self._reader = threading.Thread(target=self._read_answers, args=(self.proc,), daemon=True)
         self._reader.start()
 

@@ -19,6 +19,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sabaq.hub.errors import SabaqError
+from sabaq.i18n import N_
+
 SCRATCH = "/grade"
 SAFE_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -30,8 +33,11 @@ SAFE_ENV = {
 }
 
 
-class SandboxError(RuntimeError):
+class SandboxError(SabaqError, RuntimeError):
     """The sandbox cannot be set up; grading must not go on without it."""
+
+    status = 503
+    code = "sandbox_unavailable"
 
 
 def _package_dirs() -> list[str]:
@@ -110,11 +116,11 @@ def check_bubblewrap() -> None:
     """Fail closed, with what to do, when bubblewrap cannot make a sandbox here."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        raise SandboxError(
+        raise SandboxError(N_(
             "bubblewrap is not installed, so students' code cannot be sandboxed. "
             "Install it (apt-get install bubblewrap), or set [grading] sandbox = "
             '"none-unsafe" to grade without a sandbox (students could read solutions).'
-        )
+        ))
     probe = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-net", "--ro-bind", "/usr", "/usr",
              "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
              "--proc", "/proc", "--dev", "/dev"]
@@ -123,9 +129,9 @@ def check_bubblewrap() -> None:
     probe += ["--", "/usr/bin/true"]
     proc = subprocess.run(probe, capture_output=True, text=True, timeout=30)
     if proc.returncode != 0:
-        raise SandboxError(
-            f"bubblewrap could not create a sandbox here ({proc.stderr.strip() or proc.returncode}). "
+        raise SandboxError(N_(
+            "bubblewrap could not create a sandbox here ({detail}). "
             "As root the kernel must allow namespaces; without root it must also allow unprivileged "
             "user namespaces (in Kubernetes: a seccomp profile that permits them). "
             'To grade anyway without isolation set [grading] sandbox = "none-unsafe".'
-        )
+        ), detail=proc.stderr.strip() or proc.returncode)

@@ -19,7 +19,11 @@ import threading
 from concurrent.futures import Future
 from multiprocessing.connection import Connection, wait
 
+from sabaq.i18n import N_, translator
+
 from .executor import LOST, Executor
+
+STOPPED = N_("A grading process stopped (exit code {code}); grade again to finish.")
 
 
 def shares(students: list[str], grading, executor: Executor) -> list[list[str]]:
@@ -71,7 +75,8 @@ class RemoteExecutor:
                 future.set_result(dict(LOST))
 
 
-def grade_in_processes(groups: list[list[str]], executor: Executor, on_notebook, grade) -> str | None:
+def grade_in_processes(groups: list[list[str]], executor: Executor, on_notebook, grade,
+                       language: str = "en") -> str | None:
     """Run grade(students, report, executor) for each group in a forked process (imports
     done, the executor launched but no thread started yet); serve their notebooks with
     the executor, started after the fork. Returns the first error a share reported, or
@@ -114,7 +119,7 @@ def grade_in_processes(groups: list[list[str]], executor: Executor, on_notebook,
             process.join()
     for process in processes:
         if process.exitcode:
-            errors.append(f"A grading process stopped (exit code {process.exitcode}); grade again to finish.")
+            errors.append(translator(language)(STOPPED).format(code=process.exitcode))
     return next((e for e in errors if e), None)
 
 

@@ -17,6 +17,8 @@ import stat
 import tempfile
 from pathlib import Path
 
+from sabaq.i18n import N_
+
 from .sandbox import SandboxError
 
 # /run/lock is the machine's (a service's private /tmp is not): graders and judges of all units meet there
@@ -50,7 +52,8 @@ def _lock_dir() -> Path:
     LOCKS.mkdir(mode=0o700, exist_ok=True)
     info = os.lstat(LOCKS)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
-        raise UidsBusy(f"{LOCKS} must be a folder of this user's that only it can open; remove it and retry")
+        raise UidsBusy(N_("{folder} must be a folder of this user's that only it can open; remove it and retry."),
+                       folder=LOCKS)
     return LOCKS
 
 
@@ -74,6 +77,7 @@ def lease(pool: range, count: int) -> Lease:
         fds.append(fd)
     if len(uids) < count:
         Lease(uids, fds).release()
-        raise UidsBusy(f"only {len(uids)} of the {count} uids needed are free in {pool.start}-{pool.stop - 1}; "
-                       "run fewer graders or judges at once")
+        raise UidsBusy(N_("Only {free} of the {count} uids needed are free in {first}-{last}; "
+                          "run fewer graders or judges at once."),
+                       free=len(uids), count=count, first=pool.start, last=pool.stop - 1)
     return Lease(uids, fds)

@@ -170,28 +170,26 @@ def cmd_user_password(args) -> int:
 
 
 def cmd_grade_batch(args) -> int:
+    """A sandbox that cannot start or a course that cannot be graded is a SabaqError: main()
+    prints it in the reader's language."""
     from sabaq.autograders.executor import Executor
-    from sabaq.autograders.sandbox import SandboxError
+    from sabaq.i18n import translator
 
     settings = _settings(args)
-    try:
-        # the sandbox imports the scientific stack while this process imports nbgrader
-        executor = Executor(settings.grading, parallel=args.workers).launch()
-    except SandboxError as e:
-        print(f"sabaq: {e}", file=sys.stderr)
-        return 2
-    from sabaq.autograders.batch import BatchError, grade_course, write_csv
+    lang = _lang()
+    # the sandbox imports the scientific stack while this process imports nbgrader
+    executor = Executor(settings.grading, parallel=args.workers).launch()
+    from sabaq.autograders.batch import grade_course, write_csv
+    from sabaq.autograders.engine import reason_text
 
-    try:
-        summary = grade_course(args.course, args.assignment, settings.grading, workers=args.workers,
-                               force=not args.keep, language=_lang(), executor=executor)
-    except (BatchError, SandboxError) as e:
-        print(f"sabaq: {e}", file=sys.stderr)
-        return 2
+    summary = grade_course(args.course, args.assignment, settings.grading, workers=args.workers,
+                           force=not args.keep, language=lang, executor=executor)
     write_csv(summary["rows"], Path(args.out))
+    _ = translator(lang)
     for student, notebook, status, reason in summary["failures"]:
-        print(f"{student}/{notebook}: {status} {reason}".rstrip(), file=sys.stderr)
-    print(f"graded {summary['notebooks']} notebooks; {len(summary['rows'])} scores written to {args.out}")
+        print(f"{student}/{notebook}: {reason_text(reason or status, lang)}", file=sys.stderr)
+    print(_("Graded {notebooks} notebooks; {scores} scores written to {out}.").format(
+        notebooks=summary["notebooks"], scores=len(summary["rows"]), out=args.out))
     if summary["error"]:
         print(f"sabaq: {summary['error']}", file=sys.stderr)
     return _leave(args, 1 if summary["error"] else 0)

@@ -39,7 +39,7 @@ def test_grade_batch_writes_csv_and_shows_progress_on_a_terminal(tmp_path):
     assert proc.returncode == 0, terminal.decode(errors="replace")
     screen = terminal.decode(errors="replace")
     assert "grading" in screen and "17/17" in screen and "<" in screen  # bar, count, ETA
-    assert b"graded 17 notebooks" in stdout
+    assert b"Graded 17 notebooks" in stdout
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert list(rows[0]) == ["student", "notebook", "grade_id", "score", "max_score"]
     keys = [(r["student"], r["notebook"], r["grade_id"]) for r in rows]
@@ -57,6 +57,12 @@ def test_grade_batch_explains_a_missing_assignment(tmp_path):
                           "--assignment", "nosuch", "--out", str(tmp_path / "x.csv"), "--data", str(tmp_path / "d")],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "nbgrader generate_assignment nosuch" in out.stderr
+    assert "has no assignment 'nosuch'" in out.stderr
+    kazakh = subprocess.run([sys.executable, "-m", "sabaq", "grade", "batch", "--course", str(course),
+                             "--assignment", "nosuch", "--out", str(tmp_path / "x.csv"), "--data", str(tmp_path / "d")],
+                            capture_output=True, text=True, env=dict(os.environ, SABAQ_LANG="kk"))
+    assert kazakh.returncode == 2 and "nbgrader generate_assignment nosuch" in kazakh.stderr
+    assert "has no assignment" not in kazakh.stderr and "тапсырма" in kazakh.stderr  # the teacher's language
 
 
 def test_bench_grading_compares_with_nbgrader(tmp_path):

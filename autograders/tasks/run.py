@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sabaq.i18n import N_
+
 from ..sandbox import SandboxError
 from ..uids import lease
 from .package import Program
@@ -198,7 +200,7 @@ def _run_as(uid: int | None, cmd: list[str], stdin, stdout, limits: dict, wall: 
             sig = sig or signal.SIGKILL  # the measuring parent was killed: the program misbehaved
     if stderr.startswith("bwrap: ") and (report_r is None or len(report) != 3) and not timed_out:
         # the sandbox itself did not start: no verdict on the program, the caller retries or reports
-        raise SandboxError(f"the sandbox could not start: {stderr.strip()[:300]}")
+        raise SandboxError(N_("The sandbox could not start: {detail}"), detail=stderr.strip()[:300])
     memory_hit = "MemoryError" in stderr or "bad_alloc" in stderr or "Cannot allocate memory" in stderr
     if timed_out or sig == signal.SIGXCPU or cpu > limits[resource.RLIMIT_CPU] - 1 + 0.05:
         kind = "tle"
