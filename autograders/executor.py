@@ -111,7 +111,7 @@ class Executor:
         line = self.proc.stdout.readline()
         if not line or not json.loads(line).get("ready"):
             code = self.proc.wait()
-            raise SandboxError(N_("The grading sandbox did not start (exit code {code})."), code=code)
+            raise SandboxError(N_("The grading sandbox did not start (exit code {exit_code})."), exit_code=code)
         self._reader = threading.Thread(target=self._read_answers, args=(self.proc,), daemon=True)
         self._reader.start()
 

@@ -555,10 +555,3 @@ def main(argv: list[str] | None = None) -> int:
     except SabaqError as e:
         print(f"sabaq: {e.translated(_lang())}", file=sys.stderr)
         return 2
-    except Exception as e:  # noqa: BLE001 - the task tools report package problems plainly
-        from sabaq.autograders.tasks.package import PackageError
-
-        if isinstance(e, PackageError):
-            print(f"sabaq: {e}", file=sys.stderr)
-            return 2
-        raise

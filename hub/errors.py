@@ -25,7 +25,8 @@ class SabaqError(Exception):
 
     def translated(self, lang: str | None) -> str:
         _ = translator(lang)
-        params = {k: (_(v) if isinstance(v, Msg) else v) for k, v in self.params.items()}
+        params = {k: (_(v) if isinstance(v, Msg) else v.translated(lang) if isinstance(v, SabaqError) else v)
+                  for k, v in self.params.items()}  # an error given as the reason of another is translated too
         return _(self.message).format(**params)
 
     def __str__(self) -> str:

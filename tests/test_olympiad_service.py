@@ -128,7 +128,8 @@ def test_coach_publishes_a_package_through_the_api(stack, tmp_path):
 
     broken = teacher.put("/courses/demo/tasks/sum4", files=[("files", ("problem.yaml", b"name: x\n", "x"))],
                          headers={"accept-language": "ru"})
-    assert broken.status_code == 422 and "secret" in broken.json()["message"]
+    assert broken.status_code == 422 and "data/secret/*.in" in broken.json()["message"]
+    assert "секретных тестов" in broken.json()["message"]  # the package's problem in the coach's language
     assert teacher.get("/courses/demo/assignments/sum4").status_code == 404
 
 

@@ -81,6 +81,9 @@ def test_input_validator_rejects_a_bad_test(sum2, tmp_path):
     (copy / "generators" / "generators.yaml").write_text("huge: [secret, --max, '99999999999', --seed, '5']\n")
     proc = subprocess.run(SABAQ + ["task", "generate", str(copy)], capture_output=True, text=True)
     assert proc.returncode == 2 and "input validators reject" in proc.stderr and "secret/huge" in proc.stderr
+    kazakh = subprocess.run(SABAQ + ["task", "generate", str(copy)], capture_output=True, text=True,
+                            env=dict(os.environ, SABAQ_LANG="kk"))
+    assert kazakh.returncode == 2 and "Кіріс валидаторлары" in kazakh.stderr and "secret/huge" in kazakh.stderr
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="C++ needs g++")

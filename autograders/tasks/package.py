@@ -28,6 +28,9 @@ from pathlib import Path
 
 import yaml
 
+from sabaq.hub.errors import SabaqError
+from sabaq.i18n import N_
+
 VERDICT_FOLDERS = {
     "accepted": "AC",
     "wrong_answer": "WA",
@@ -40,8 +43,11 @@ LANGUAGES = {".py": "python", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp"}
 INCLUDE_FOLDERS = {"python": ("python3", "python"), "cpp": ("cpp", "c++")}  # Kattis's language ids
 
 
-class PackageError(Exception):
+class PackageError(SabaqError):
     """The package is not a usable problem package; the message says what is missing."""
+
+    status = 422
+    code = "bad_package"
 
 
 @dataclass
@@ -175,7 +181,7 @@ def load(root: str | Path, require_tests: bool = True) -> Package:
     root = Path(root).resolve()
     config_file = root / "problem.yaml"
     if not config_file.exists():
-        raise PackageError(f"{root} has no problem.yaml: it is not a problem package.")
+        raise PackageError(N_("{folder} has no problem.yaml: it is not a problem package."), folder=root)
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
     scoring = config.get("type", "pass-fail") == "scoring"
     limits = config.get("limits", {}) or {}
@@ -183,7 +189,7 @@ def load(root: str | Path, require_tests: bool = True) -> Package:
     time_limit = float(timelimit_file.read_text().strip()) if timelimit_file.exists() else 1.0
     groups = _groups(root / "data", scoring)
     if require_tests and not any(not g.sample and g.tests for g in groups):
-        raise PackageError(f"{root} has no secret tests (data/secret/*.in with .ans).")
+        raise PackageError(N_("{folder} has no secret tests (data/secret/*.in with .ans)."), folder=root)
     package = Package(root=root, config=config, groups=groups, time_limit=time_limit,
                       memory_mb=int(limits.get("memory", 1024)), output_mb=int(limits.get("output", 8)),
                       scoring=scoring)

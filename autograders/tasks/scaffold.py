@@ -18,6 +18,8 @@ from pathlib import Path
 
 import yaml
 
+from sabaq.i18n import N_
+
 from . import run as runner
 from .package import PackageError, load
 
@@ -72,7 +74,7 @@ print(a - b)
 def new(name: str, parent: str | Path = ".") -> Path:
     root = Path(parent) / name
     if root.exists():
-        raise PackageError(f"{root} exists already; choose another name or remove it.")
+        raise PackageError(N_("{folder} exists already; choose another name or remove it."), folder=root)
     (root / "problem_statement").mkdir(parents=True)
     (root / "problem.yaml").write_text(yaml.safe_dump({
         "name": name, "type": "scoring", "uuid": str(uuid.uuid4()),
@@ -113,7 +115,7 @@ def generate(path: str | Path, out=print) -> int:
     root = Path(path).resolve()
     spec_file = root / "generators" / "generators.yaml"
     if not spec_file.exists():
-        raise PackageError(f"{root} has no generators/generators.yaml to build tests from.")
+        raise PackageError(N_("{folder} has no generators/generators.yaml to build tests from."), folder=root)
     spec = yaml.safe_load(spec_file.read_text()) or {}
     generator = root / "generators" / "gen.py"
     manifest = root / "generators" / "generated.txt"  # what the last run wrote: tests dropped from the spec go
@@ -140,12 +142,12 @@ def generate(path: str | Path, out=print) -> int:
                     stdin=None, stdout=sink, limits=runner._limits(60, 2048, 256), wall=120)
             if result.status != "ok":
                 target.unlink(missing_ok=True)
-                raise PackageError(f"the generator failed for {name} ({shlex.join(args)}): "
-                                   + (result.stderr[-500:] or result.status))
+                raise PackageError(N_("The generator failed for {test} ({command}): {detail}"), test=name,
+                                   command=shlex.join(args), detail=result.stderr[-500:] or result.status)
     package = load(root, require_tests=False)
     reference = (package.submissions.get("accepted") or [None])[0]
     if reference is None:
-        raise PackageError("answers come from an accepted solution: add one under submissions/accepted/.")
+        raise PackageError(N_("Answers come from an accepted solution: add one under submissions/accepted/."))
     with tempfile.TemporaryDirectory(prefix="sabaq-generate-") as tmp:
         base = Path(tmp)
         base.chmod(0o755)
@@ -156,7 +158,8 @@ def generate(path: str | Path, out=print) -> int:
             result = runner.run(command, base / "reference", test_in, base / "answer", package.time_limit * 10,
                                 package.memory_mb, package.output_mb)
             if result.status != "ok":
-                raise PackageError(f"the accepted solution failed on {name}: {result.status} {result.stderr[-300:]}")
+                raise PackageError(N_("The accepted solution failed on {test}: {outcome} {detail}"), test=name,
+                                   outcome=result.status, detail=result.stderr[-300:])
             shutil.copy(base / "answer", test_in.with_suffix(".ans"))
             count += 1
     manifest.write_text("\n".join(sorted(wanted)) + "\n")
@@ -164,6 +167,6 @@ def generate(path: str | Path, out=print) -> int:
 
     bad = validate_inputs(load(root))
     if bad:
-        raise PackageError("the input validators reject: " + ", ".join(bad))
+        raise PackageError(N_("The input validators reject: {tests}"), tests=", ".join(bad))
     out(f"{package.name}: {count} tests generated and validated")
     return count

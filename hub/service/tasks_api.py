@@ -36,7 +36,7 @@ async def publish_task(request: Request, course_id: str, name: str,
         try:
             a = tasks.publish(db, course, root, name=name, title=title or None)
         except PackageError as e:
-            raise Invalid(N_("The task package cannot be used: {reason}"), reason=str(e)) from None
+            raise Invalid(N_("The task package cannot be used: {reason}"), reason=e) from None
     return assignment_out(db, a, True)
 
 
