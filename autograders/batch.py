@@ -27,7 +27,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from sabaq.hub.errors import SabaqError
+from sabaq.errors import SabaqError
 from sabaq.i18n import N_
 
 from .engine import SabaqAutograde, submission_of

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sabaq.hub.errors import SabaqError
+from sabaq.errors import SabaqError
 from sabaq.i18n import N_
 
 SCRATCH = "/grade"

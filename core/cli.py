@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from sabaq.i18n import LANGUAGES, environment_language
-from sabaq.settings import Settings, SettingsError
+from sabaq.settings import Settings
 
 
 def _lang() -> str:
@@ -308,7 +308,7 @@ def _upload(server: tuple[str, str], route: str, folder: Path, data: dict | None
     """PUT a folder's files to a service route; the service's message on failure."""
     import httpx
 
-    from sabaq.hub.errors import SabaqError
+    from sabaq.errors import SabaqError
 
     service, token = server
     files = [("files", (p.relative_to(folder).as_posix(), p.read_bytes(), "application/octet-stream"))
@@ -533,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sabaq.hub.errors import SabaqError
+    from sabaq.errors import SabaqError
 
     from sabaq.hub.paths import with_venv_path
 
@@ -549,9 +549,6 @@ def main(argv: list[str] | None = None) -> int:
     args.command_line = command_line
     try:
         return args.func(args) or 0
-    except SettingsError as e:
-        print(f"sabaq: {e}", file=sys.stderr)
-        return 2
-    except SabaqError as e:
+    except SabaqError as e:  # settings, sandbox, batch, package problems ...
         print(f"sabaq: {e.translated(_lang())}", file=sys.stderr)
         return 2

@@ -29,11 +29,16 @@ from traitlets import (
 )
 from traitlets.config import Config, Configurable
 
+from sabaq.errors import Phrase, SabaqError
+from sabaq.i18n import N_
+
 LANGUAGES = ("kk", "ru", "en")
 
 
-class SettingsError(Exception):
+class SettingsError(SabaqError):
     """A setting is unknown or has a value it cannot take."""
+
+    code = "bad_setting"
 
 
 class Section(Configurable):
@@ -319,18 +324,23 @@ def _by_section() -> dict[str, type[Section]]:
     return {cls.section: cls for cls in SECTIONS}
 
 
-def _allowed(trait) -> str:
+def _allowed(trait) -> Phrase | str:
     """Describe the values a trait accepts, for error messages."""
     if isinstance(trait, Enum):
-        return "one of " + ", ".join(repr(v) for v in trait.values)
+        return Phrase(N_("one of {values}"), values=", ".join(repr(v) for v in trait.values))
     if isinstance(trait, (Integer, Float)):
-        kind = "a whole number" if isinstance(trait, Integer) else "a number"
+        whole = isinstance(trait, Integer)
         lo, hi = getattr(trait, "min", None), getattr(trait, "max", None)
         if lo is not None and hi is not None:
-            return f"{kind} from {lo} to {hi}"
+            return Phrase(N_("a whole number from {low} to {high}") if whole else N_("a number from {low} to {high}"),
+                          low=lo, high=hi)
         if lo is not None:
-            return f"{kind} of at least {lo}"
-        return kind
+            return Phrase(N_("a whole number of at least {low}") if whole else N_("a number of at least {low}"), low=lo)
+        return Phrase(N_("a whole number") if whole else N_("a number"))
+    if isinstance(trait, Bool):
+        return Phrase(N_("true or false"))
+    if isinstance(trait, Unicode):
+        return Phrase(N_("text"))
     return trait.info()
 
 
@@ -379,25 +389,19 @@ class Settings(HasTraits):
         config = Config()
         for name, table in values.items():
             if name not in sections:
-                raise SettingsError(
-                    f"Unknown settings section [{name}]; known sections: "
-                    + ", ".join(f"[{s}]" for s in sections)
-                )
+                raise SettingsError(N_("Unknown settings section [{section}]; known sections: {known}"),
+                                    section=name, known=", ".join(f"[{s}]" for s in sections))
             klass = sections[name]
             traits = klass.class_traits(config=True)
             for key, value in table.items():
                 if key not in traits:
-                    raise SettingsError(
-                        f"Unknown setting [{name}] {key}; known keys: "
-                        + ", ".join(sorted(traits))
-                    )
+                    raise SettingsError(N_("Unknown setting [{section}] {key}; known keys: {known}"),
+                                        section=name, key=key, known=", ".join(sorted(traits)))
                 try:
                     traits[key].validate(klass(), value)
                 except TraitError:
-                    raise SettingsError(
-                        f"Invalid setting [{name}] {key} = {value!r}: "
-                        f"allowed values are {_allowed(traits[key])}."
-                    ) from None
+                    raise SettingsError(N_("Invalid setting [{section}] {key} = {value}: allowed values are {allowed}."),
+                                        section=name, key=key, value=repr(value), allowed=_allowed(traits[key])) from None
                 config[klass.__name__][key] = value
         for attr, klass in zip(
             ("general", "hub", "service", "database", "spawner", "worker", "grading", "auth", "kubernetes", "demo"),
@@ -508,10 +512,8 @@ def _toml_value(value) -> str:
 def _merge(into: dict, other: dict) -> None:
     for section, table in other.items():
         if not isinstance(table, dict):
-            raise SettingsError(
-                f"Setting {section!r} must sit inside a [section]; known sections: "
-                + ", ".join(f"[{s}]" for s in _by_section())
-            )
+            raise SettingsError(N_("Setting {key} must sit inside a [section]; known sections: {known}"),
+                                key=repr(section), known=", ".join(f"[{s}]" for s in _by_section()))
         into.setdefault(section, {}).update(table)
 
 
@@ -520,9 +522,9 @@ def _read_toml(path: Path) -> dict:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
-        raise SettingsError(f"Settings file {path} does not exist.") from None
+        raise SettingsError(N_("Settings file {path} does not exist."), path=path) from None
     except tomllib.TOMLDecodeError as e:
-        raise SettingsError(f"Settings file {path} is not valid TOML: {e}") from None
+        raise SettingsError(N_("Settings file {path} is not valid TOML: {error}"), path=path, error=e) from None
 
 
 def _read_secrets(data_dir: Path) -> dict:
@@ -547,9 +549,7 @@ def _read_environ(environ) -> dict:
                 try:
                     value = trait.from_string(raw)
                 except (TraitError, ValueError):
-                    raise SettingsError(
-                        f"Invalid setting {name}={raw!r}: allowed values are "
-                        f"{_allowed(trait)}."
-                    ) from None
+                    raise SettingsError(N_("Invalid setting {name}={value}: allowed values are {allowed}."),
+                                        name=name, value=repr(raw), allowed=_allowed(trait)) from None
                 out.setdefault(cls.section, {})[key] = value
     return out

@@ -36,11 +36,9 @@ def find_proxy(settings: Settings) -> str:
     for path in candidates:
         if path and os.access(path, os.X_OK):
             return path
-    raise SettingsError(
-        "configurable-http-proxy was not found. Install it with "
-        f"`npm install --prefix {Path(sys.prefix).parent} configurable-http-proxy`, "
-        "or set [hub] proxy_command."
-    )
+    raise SettingsError(N_("configurable-http-proxy was not found. Install it with "
+                           "`npm install --prefix {prefix} configurable-http-proxy`, or set [hub] proxy_command."),
+                        prefix=Path(sys.prefix).parent)
 
 
 def sabaq_environment(settings: Settings) -> dict[str, str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 
+from sabaq.i18n import N_
 from sabaq.settings import SETTINGS_FILE, Settings, SettingsError, default_settings_text, ensure_secrets
 
 from .database import make_engine, make_sessionmaker, session_scope, upgrade
@@ -57,11 +58,11 @@ def prepare(settings: Settings) -> list[dict] | None:
 
 def check_can_start(settings: Settings) -> None:
     if settings.spawner.kind == "system-users" and os.geteuid() != 0:
-        raise SettingsError(
+        raise SettingsError(N_(
             "sabaq must run as root to give every user their own system account "
             '([spawner] kind = "system-users"). Start it with sudo, or, for development '
             'only, set [spawner] kind = "same-user" (students could read each other\'s files).'
-        )
+        ))
     for name, port in (("[hub] port", settings.hub.port), ("[hub] api_port", settings.hub.api_port),
                        ("[hub] proxy_api_port", settings.hub.proxy_api_port),
                        ("[service] port", settings.service.port)):
@@ -70,10 +71,8 @@ def check_can_start(settings: Settings) -> None:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
-                raise SettingsError(
-                    f"Port {port} ({name}) is already in use. Stop whatever uses it, or choose "
-                    f"another port in the settings file."
-                ) from None
+                raise SettingsError(N_("Port {port} ({name}) is already in use. Stop whatever uses it, "
+                                       "or choose another port in the settings file."), port=port, name=name) from None
 
 
 def wait_ready(settings: Settings, proc: subprocess.Popen, timeout: float = 120) -> bool:

@@ -1,6 +1,7 @@
 """One settings file: defaults, overrides, validation messages, `sabaq config show`."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -50,6 +51,18 @@ def test_invalid_settings_name_key_and_allowed_values(tmp_path, toml, expected):
 def test_invalid_environment_value(tmp_path):
     with pytest.raises(SettingsError, match="SABAQ_WORKER_COUNT"):
         Settings.load(data_dir=tmp_path, environ={"SABAQ_WORKER_COUNT": "many"})
+
+
+def test_a_bad_setting_is_explained_in_the_operators_language(tmp_path):
+    (tmp_path / "sabaq.toml").write_text("[hub]\nport = 70000\n")
+    shown = subprocess.run([sys.executable, "-m", "sabaq", "config", "show", "--data", str(tmp_path)],
+                           capture_output=True, text=True, env=dict(os.environ, SABAQ_LANG="ru"))
+    assert shown.returncode == 2
+    assert "Неверная настройка [hub] port = 70000" in shown.stderr and "целое число от 1 до 65535" in shown.stderr
+    with pytest.raises(SettingsError) as err:
+        Settings.load(data_dir=tmp_path / "other", environ={"SABAQ_GRADING_NOTEBOOK_SECONDS": "2"})
+    assert err.value.translated("kk") == ("[grading] notebook_seconds = 2 баптауы қате: "
+                                          "рұқсат етілген мәндер — кемінде 5 болатын бүтін сан.")
 
 
 def test_secrets_generated_once_and_private(tmp_path):

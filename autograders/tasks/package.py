@@ -28,7 +28,7 @@ from pathlib import Path
 
 import yaml
 
-from sabaq.hub.errors import SabaqError
+from sabaq.errors import SabaqError
 from sabaq.i18n import N_
 
 VERDICT_FOLDERS = {
