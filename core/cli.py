@@ -14,12 +14,17 @@ import os
 import sys
 from pathlib import Path
 
-from sabaq.i18n import LANGUAGES, environment_language
+from sabaq.i18n import LANGUAGES, N_, environment_language, translator
 from sabaq.settings import Settings
 
 
 def _lang() -> str:
     return environment_language()
+
+
+def _say(message: str, *, file=None, **params) -> None:
+    """Print a message (an N_() msgid) in the reader's language: $SABAQ_LANG, else $LANG."""
+    print(translator(_lang())(message).format(**params), file=file)
 
 
 def _settings(args) -> Settings:
@@ -86,7 +91,7 @@ def cmd_db_upgrade(args) -> int:
     from sabaq.hub.database import upgrade
 
     upgrade(_settings(args).database_url)
-    print("database is up to date")
+    _say(N_("database is up to date"))
     return 0
 
 
@@ -105,15 +110,18 @@ def cmd_release(args) -> int:
             db, course, name, release, authoring.source_files(source),
             due_at=parse_when(args.due, tz), closes_at=parse_when(args.closes, tz), title=args.title,
         )
-        print(f"released {course.slug}/{a.name} (version {a.version}): "
-              f"{len([f for f in a.files if f.kind.value == 'release'])} files for students"
-              + (f", due {a.due_at.isoformat()}" if a.due_at else ""))
+        files = len([f for f in a.files if f.kind.value == "release"])
+        if a.due_at:
+            _say(N_("released {course}/{name} (version {version}): {files} files for students, due {due}"),
+                 course=course.slug, name=a.name, version=a.version, files=files, due=a.due_at.isoformat())
+        else:
+            _say(N_("released {course}/{name} (version {version}): {files} files for students"),
+                 course=course.slug, name=a.name, version=a.version, files=files)
     return 0
 
 
 def cmd_roster_import(args) -> int:
     from sabaq.hub import courses, rosters
-    from sabaq.i18n import translator
 
     settings = _settings(args)
     data = Path(args.file).read_bytes()
@@ -122,17 +130,22 @@ def cmd_roster_import(args) -> int:
         report = rosters.import_roster(db, course, data, settings.auth.min_password_length)
         body = report.as_dict(translator(_lang()))
         for w in body["warnings"]:
-            print(f"warning: {w['message']}", file=sys.stderr)
+            _say(N_("warning: {message}"), message=w["message"], file=sys.stderr)
         if not report.ok:
             db.rollback()
             for e in body["errors"]:
-                print(f"line {e['line']}: {e['message']}" if e["line"] else e["message"], file=sys.stderr)
+                if e["line"]:
+                    _say(N_("line {line}: {message}"), line=e["line"], message=e["message"], file=sys.stderr)
+                else:
+                    print(e["message"], file=sys.stderr)
             print(rosters.roster_error(report).translated(_lang()), file=sys.stderr)
             return 2
+        _ = translator(_lang())
+        created, updated = _("created"), _("updated")
         for c in body["created"]:
-            print(f"created {c['login']:<24} {c['password']:<16} {c['role']:<10} {c['full_name']}")
+            print(f"{created} {c['login']:<24} {c['password']:<16} {c['role']:<10} {c['full_name']}")
         for u in body["updated"]:
-            print(f"updated {u['login']:<24} {'':<16} {u['role']:<10} {u['full_name']}")
+            print(f"{updated} {u['login']:<24} {'':<16} {u['role']:<10} {u['full_name']}")
     return 0
 
 
@@ -141,7 +154,7 @@ def cmd_course_create(args) -> int:
 
     with _db(_settings(args)) as db:
         c = courses.create_course(db, args.id, args.title or args.id, args.language)
-        print(f"created course {c.slug}")
+        _say(N_("created course {course}"), course=c.slug)
     return 0
 
 
@@ -153,7 +166,7 @@ def cmd_user_add(args) -> int:
     accounts.check_password(password, settings.auth.min_password_length)
     with _db(settings) as db:
         accounts.create_user(db, args.login, full_name=args.name or "", password=password, is_admin=args.admin)
-    print(f"created {args.login} with password {password}")
+    _say(N_("created {login} with password {password}"), login=args.login, password=password)
     return 0
 
 
@@ -165,7 +178,7 @@ def cmd_user_password(args) -> int:
     accounts.check_password(password, settings.auth.min_password_length)
     with _db(settings) as db:
         accounts.get_user(db, args.login).password_hash = accounts.hash_password(password)
-    print(f"password of {args.login} changed")
+    _say(N_("password of {login} changed"), login=args.login)
     return 0
 
 
@@ -173,7 +186,6 @@ def cmd_grade_batch(args) -> int:
     """A sandbox that cannot start or a course that cannot be graded is a SabaqError: main()
     prints it in the reader's language."""
     from sabaq.autograders.executor import Executor
-    from sabaq.i18n import translator
 
     settings = _settings(args)
     lang = _lang()
@@ -212,7 +224,8 @@ def cmd_grade_regrade(args) -> int:
     with _db(_settings(args)) as db:
         course = courses.get_course(db, args.course)
         count = grading.regrade(db, assignments.get_assignment(db, course, args.assignment))
-    print(f"queued {count} submissions of {args.course}/{args.assignment} for grading")
+    _say(N_("queued {count} submissions of {course}/{assignment} for grading"), count=count, course=args.course,
+         assignment=args.assignment)
     return 0
 
 
@@ -231,14 +244,14 @@ def cmd_demo_class(args) -> int:
     settings = _settings(args)
     password = args.admin_password or admin_password(settings.data_dir)
     if not password:
-        print("sabaq: the administrator's password is needed: --admin-password, or the demo logins "
-              f"in {settings.data_dir}", file=sys.stderr)
+        _say(N_("sabaq: the administrator's password is needed: --admin-password, or the demo logins in {folder}"),
+             folder=settings.data_dir, file=sys.stderr)
         return 2
     url = args.url or settings.public_url
     try:
         return Rehearsal(url, password).run(args.students, timeout=args.timeout)
     except Exception as e:  # noqa: BLE001 - a rehearsal reports what broke and fails
-        print(f"sabaq: the rehearsal failed: {e}", file=sys.stderr)
+        _say(N_("sabaq: the rehearsal failed: {error}"), error=e, file=sys.stderr)
         return 1
 
 
@@ -253,8 +266,8 @@ def cmd_task_new(args) -> int:
     from sabaq.autograders.tasks.scaffold import new
 
     root = new(args.name, args.parent)
-    print(f"created {root}: write the statements, the generator, the validator and solutions, then "
-          f"`sabaq task generate {root}` and `sabaq task verify {root}`")
+    _say(N_("created {folder}: write the statements, the generator, the validator and solutions, then "
+            "`sabaq task generate {folder}` and `sabaq task verify {folder}`"), folder=root)
     return 0
 
 
@@ -279,7 +292,7 @@ def cmd_task_judge(args) -> int:
     package = load(args.path)
     submission = program(Path(args.submission))
     if submission is None:
-        print(f"sabaq: {args.submission} is not a Python or C++ program", file=sys.stderr)
+        _say(N_("sabaq: {program} is not a Python or C++ program"), program=args.submission, file=sys.stderr)
         return 2
     with Judge(package) as judge:
         result = judge.judge(submission)
@@ -288,7 +301,8 @@ def cmd_task_judge(args) -> int:
         print(f"{g.name:<20} {g.verdict:<4} {g.points:g}/{g.max_points:g}  {g.time:.2f}s{where}")
     if result.compile_message:
         print(result.compile_message)
-    print(f"verdict {result.verdict}, score {result.score:g} of {result.max_score:g}")
+    _say(N_("verdict {verdict}, score {score} of {max_score}"), verdict=result.verdict, score=f"{result.score:g}",
+         max_score=f"{result.max_score:g}")
     return 0 if result.verdict == "AC" else 1
 
 
@@ -330,14 +344,15 @@ def cmd_task_publish(args) -> int:
         root = Path(args.path).resolve()
         name = args.name or root.name
         out = _upload(server, f"courses/{args.course}/tasks/{name}", root, {"title": args.title or ""})
-        print(f"published {out['course']}/{out['name']} (version {out['version']}); "
-              f"students fetch it from the Assignments panel")
+        _say(N_("published {course}/{name} (version {version}); students fetch it from the Assignments panel"),
+             course=out["course"], name=out["name"], version=out["version"])
         return 0
     with _db(_settings(args)) as db:
         course = courses.get_course(db, args.course)
         a = tasks.publish(db, course, args.path, name=args.name, title=args.title)
-        print(f"published {course.slug}/{a.name} (version {a.version}): {a.max_score:g} points; "
-              f"students fetch it from the Assignments panel")
+        _say(N_("published {course}/{name} (version {version}): {points} points; "
+                "students fetch it from the Assignments panel"),
+             course=course.slug, name=a.name, version=a.version, points=f"{a.max_score:g}")
     return 0
 
 
@@ -347,21 +362,24 @@ def cmd_lesson_publish(args) -> int:
 
     folders = [f for path in args.path for f in lesson_folders(path)]  # a lesson, or a unit of them
     if not folders:
-        print(f"sabaq: no lesson (a folder with lesson.toml) in {' '.join(args.path)}", file=sys.stderr)
+        _say(N_("sabaq: no lesson (a folder with lesson.toml) in {paths}"), paths=" ".join(args.path),
+             file=sys.stderr)
         return 2
     server = _in_a_server(args)
     if server is not None:
         for folder in folders:
             out = _upload(server, f"courses/{args.course}/lessons/{Path(folder).name}", Path(folder))
-            print(f"published {out['course']}/{out['name']} (version {out['version']}): "
-                  f"{len(out['exercises'])} self-checks; students get it at their server's next start")
+            _say(N_("published {course}/{name} (version {version}): {checks} self-checks; "
+                    "students get it at their server's next start"),
+                 course=out["course"], name=out["name"], version=out["version"], checks=len(out["exercises"]))
         return 0
     with _db(_settings(args)) as db:
         course = courses.get_course(db, args.course)
         for folder in folders:
             lesson = lessons.publish(db, course, folder)
-            print(f"published {course.slug}/{lesson.name} (version {lesson.version}): "
-                  f"{len(lesson.exercises)} self-checks; students get it at their server's next start")
+            _say(N_("published {course}/{name} (version {version}): {checks} self-checks; "
+                    "students get it at their server's next start"),
+                 course=course.slug, name=lesson.name, version=lesson.version, checks=len(lesson.exercises))
     return 0
 
 
@@ -370,11 +388,15 @@ def cmd_lesson_pull(args) -> int:
 
     server = _server_env()
     if server is None:
-        print("sabaq: run this in a terminal of your sabaq server (SABAQ_SERVICE_URL is not set)", file=sys.stderr)
+        _say(N_("sabaq: run this in a terminal of your sabaq server (SABAQ_SERVICE_URL is not set)"), file=sys.stderr)
         return 2
     report = pull(Path(args.root).expanduser(), *server)
-    print(f"{len(report.added)} new files, {len(report.updated)} updated; your edits kept in "
-          f"{len(report.kept)}" + (": " + ", ".join(report.kept) if report.kept else ""))
+    if report.kept:
+        _say(N_("{added} new files, {updated} updated; your edits kept in {kept}: {files}"), added=len(report.added),
+             updated=len(report.updated), kept=len(report.kept), files=", ".join(report.kept))
+    else:
+        _say(N_("{added} new files, {updated} updated; your edits kept in {kept}"), added=len(report.added),
+             updated=len(report.updated), kept=0)
     return 0
 
 

@@ -45,3 +45,23 @@ def test_unknown_language_falls_back_to_english():
 )
 def test_accept_language(header, expected):
     assert negotiate(header, "kk") == expected
+
+
+def test_the_command_line_speaks_the_readers_language(tmp_path):
+    """$SABAQ_LANG (set in users' servers) or $LANG chooses the language of sabaq's commands."""
+    import os
+    import subprocess
+    import sys
+
+    def sabaq(lang, *args):
+        env = dict(os.environ, SABAQ_LANG=lang)
+        done = subprocess.run([sys.executable, "-m", "sabaq", *args, "--data", str(tmp_path)],
+                              capture_output=True, text=True, env=env, timeout=120)
+        return done.returncode, (done.stdout + done.stderr).strip()
+
+    assert sabaq("kk", "db", "upgrade") == (0, "дерекқор жаңартылған")
+    assert sabaq("ru", "course", "create", "phys9") == (0, "создан курс phys9")
+    assert sabaq("en", "user", "add", "aigerim", "--password", "Tau-Samal-2026") == \
+        (0, "created aigerim with password Tau-Samal-2026")
+    assert sabaq("ru", "user", "password", "aigerim", "--password", "Qar-Zhauyn-2027") == \
+        (0, "пароль aigerim изменён")

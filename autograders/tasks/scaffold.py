@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from sabaq.i18n import N_
+from sabaq.i18n import N_, environment_language, translator
 
 from . import run as runner
 from .package import PackageError, load
@@ -168,5 +168,6 @@ def generate(path: str | Path, out=print) -> int:
     bad = validate_inputs(load(root))
     if bad:
         raise PackageError(N_("The input validators reject: {tests}"), tests=", ".join(bad))
-    out(f"{package.name}: {count} tests generated and validated")
+    out(translator(environment_language())(N_("{name}: {count} tests generated and validated")).format(
+        name=package.name, count=count))
     return count
