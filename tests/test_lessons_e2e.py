@@ -85,5 +85,5 @@ print(open(os.path.join({home}, "lesson.toml")).read().endswith("# updated by th
 print(open(os.path.join({home}, {notebook!r})).read().endswith(" "))
 """)
     lines = pulled.strip().splitlines()
-    assert lines[0].startswith("0 ") and "your edits kept in 1" in lines[0], pulled
+    assert lines[0].startswith("0 ") and "ваши правки сохранены в 1" in lines[0], pulled  # in her Russian
     assert lines[1:] == ["True", "True"], pulled
