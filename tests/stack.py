@@ -51,6 +51,7 @@ class Stack:
             SABAQ_SERVICE_MAX_UPLOAD_MB="2",
             SABAQ_DEMO_ALSO="[]",  # the olympiad course is seeded in its own test
             SABAQ_SABAQ_DEFAULT_LANGUAGE="en",
+            SABAQ_LANG="en",  # the terminal's language: the launcher's lines waited for below are English
             **(extra_env or {}),
         )
         self.url = f"http://127.0.0.1:{self.port}"

@@ -65,3 +65,15 @@ def test_the_command_line_speaks_the_readers_language(tmp_path):
         (0, "created aigerim with password Tau-Samal-2026")
     assert sabaq("ru", "user", "password", "aigerim", "--password", "Qar-Zhauyn-2027") == \
         (0, "пароль aigerim изменён")
+
+
+def test_the_start_banner_speaks_the_operators_language(tmp_path, monkeypatch):
+    from sabaq.hub.launcher import banner
+    from sabaq.settings import Settings
+
+    settings = Settings.load(data_dir=tmp_path, environ={})
+    monkeypatch.setenv("SABAQ_LANG", "ru")
+    shown = banner(settings, None)
+    assert f"sabaq работает: откройте {settings.public_url}" in shown and "Остановить: Ctrl-C" in shown
+    monkeypatch.setenv("SABAQ_LANG", "kk")
+    assert f"sabaq жұмыс істеп тұр: {settings.public_url} ашыңыз" in banner(settings, None)
