@@ -9,6 +9,8 @@ engine, the olympiad tools and the settings raise them too; the hub's kinds
 
 from __future__ import annotations
 
+import string
+
 from sabaq.i18n import translator
 
 
@@ -17,6 +19,9 @@ class SabaqError(Exception):
     code = "bad_request"
 
     def __init__(self, message: str, status: int | None = None, code: str | None = None, **params):
+        taken = {"status", "code"} & {name for _, name, _, _ in string.Formatter().parse(message) if name}
+        if taken:  # they would be read as this error's HTTP status and code, not as the message's values
+            raise TypeError(f"name the message's placeholders other than {', '.join(sorted(taken))}: {message!r}")
         super().__init__(message)
         self.message = message
         self.params = params

@@ -77,3 +77,12 @@ def test_the_start_banner_speaks_the_operators_language(tmp_path, monkeypatch):
     assert f"sabaq работает: откройте {settings.public_url}" in shown and "Остановить: Ctrl-C" in shown
     monkeypatch.setenv("SABAQ_LANG", "kk")
     assert f"sabaq жұмыс істеп тұр: {settings.public_url} ашыңыз" in banner(settings, None)
+
+
+def test_an_error_message_cannot_name_a_value_status_or_code():
+    """status= and code= are an error's HTTP status and code: a message value named so would be lost."""
+    from sabaq.errors import SabaqError
+
+    with pytest.raises(TypeError, match="code"):
+        SabaqError(N_("The sandbox did not start (exit code {code})."), code=3)
+    assert str(SabaqError("It stopped ({exit_code}).", exit_code=3)) == "It stopped (3)."
