@@ -339,6 +339,10 @@ def _allowed(trait) -> Phrase | str:
         return Phrase(N_("a whole number") if whole else N_("a number"))
     if isinstance(trait, Bool):
         return Phrase(N_("true or false"))
+    if isinstance(trait, List):
+        return Phrase(N_("a list"))
+    if isinstance(trait, Dict):
+        return Phrase(N_("a table"))
     if isinstance(trait, Unicode):
         return Phrase(N_("text"))
     return trait.info()
@@ -538,6 +542,20 @@ def _read_secrets(data_dir: Path) -> dict:
         return {}
 
 
+def _from_environment(trait, raw: str):
+    """A setting's value from an environment variable: a list or table is JSON (a list of
+    text may also be comma-separated: "olympiad, physics"); anything else as traitlets
+    reads it. (traitlets' own List.from_string failed on any element.)"""
+    if isinstance(trait, (List, Dict)):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            if isinstance(trait, List) and isinstance(trait._trait, Unicode) and not raw.lstrip().startswith("["):
+                return [item.strip() for item in raw.split(",") if item.strip()]
+            raise
+    return trait.from_string(raw)
+
+
 def _read_environ(environ) -> dict:
     """SABAQ_<SECTION>_<KEY>=value, parsed by the key's type."""
     out: dict[str, dict] = {}
@@ -547,7 +565,7 @@ def _read_environ(environ) -> dict:
             if name in environ:
                 raw = environ[name]
                 try:
-                    value = trait.from_string(raw)
+                    value = _from_environment(trait, raw)
                 except (TraitError, ValueError):
                     raise SettingsError(N_("Invalid setting {name}={value}: allowed values are {allowed}."),
                                         name=name, value=repr(raw), allowed=_allowed(trait)) from None

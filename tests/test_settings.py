@@ -65,6 +65,22 @@ def test_a_bad_setting_is_explained_in_the_operators_language(tmp_path):
                                           "рұқсат етілген мәндер — кемінде 5 болатын бүтін сан.")
 
 
+def test_lists_and_tables_from_environment_variables(tmp_path):
+    """Kubernetes and systemd set settings through the environment: lists and tables are JSON."""
+    def load(**environ):
+        return Settings.load(data_dir=tmp_path, environ=environ)
+
+    assert load(SABAQ_DEMO_ALSO='["olympiad", "physics"]').demo.also == ["olympiad", "physics"]
+    assert load(SABAQ_DEMO_ALSO="olympiad, physics").demo.also == ["olympiad", "physics"]
+    assert load(SABAQ_DEMO_ALSO="[]").demo.also == []
+    profiles = load(SABAQ_KUBERNETES_PROFILES='[{"course": "*", "display_name": "Python", "cpu_limit": 1}]')
+    assert profiles.kubernetes.profiles == [{"course": "*", "display_name": "Python", "cpu_limit": 1}]
+    with pytest.raises(SettingsError, match="SABAQ_DEMO_ALSO"):
+        load(SABAQ_DEMO_ALSO='["olympiad"')
+    with pytest.raises(SettingsError, match="SABAQ_KUBERNETES_PROFILES"):
+        load(SABAQ_KUBERNETES_PROFILES="python, r")  # a table needs JSON
+
+
 def test_secrets_generated_once_and_private(tmp_path):
     path = ensure_secrets(tmp_path)
     first = json.loads(path.read_text())
