@@ -20,6 +20,7 @@ import httpx
 import nbformat
 
 from sabaq.courses import course_dir
+from sabaq.i18n import N_, environment_language, translator
 
 ANSWERS = [
     "def speed(s, t):\n    if t <= 0:\n        raise ValueError('t')\n    return s / t",  # all tests pass
@@ -30,10 +31,15 @@ ANSWERS = [
 
 
 class Rehearsal:
-    def __init__(self, url: str, admin_password: str, out=print):
+    def __init__(self, url: str, admin_password: str, out=print, language: str | None = None):
+        """language: of the report (the terminal's, $SABAQ_LANG or $LANG, by default)."""
         self.url = url.rstrip("/")
         self.admin_password = admin_password
-        self.out = out
+        self._print = out
+        self._ = translator(language or environment_language())
+
+    def out(self, message: str, **values) -> None:
+        self._print(self._(message).format(**values))
 
     # --- people -------------------------------------------------------------
 
@@ -66,7 +72,7 @@ class Rehearsal:
             check(admin.post("/users", json={"login": login, "full_name": f"Оқушы {i}", "password": password}))
             check(admin.put(f"/courses/{course}/members/{login}", json={"role": "student", "section": "R"}))
             people[login] = password
-        self.out(f"course {course}: {students} students")
+        self.out(N_("course {course}: {students} students"), course=course, students=students)
         self.release(admin, course)
         submitted = {}
         with tempfile.TemporaryDirectory(prefix="sabaq-rehearsal-") as tmp:
@@ -80,7 +86,7 @@ class Rehearsal:
                 nbformat.write(nb, notebook)
                 self.exchange(token, home, course, "Submit")
                 submitted[login] = token
-            self.out(f"submitted: {len(submitted)}")
+            self.out(N_("submitted: {count}"), count=len(submitted))
             graded = self.wait_graded(admin, course, set(people), timeout)
             check(admin.post(f"/courses/{course}/assignments/ps1/release-feedback"))
             fetched = 0
@@ -130,28 +136,29 @@ class Rehearsal:
             if graded >= students:
                 break
             time.sleep(1)
-        self.out(f"graded: {len(graded)}")
+        self.out(N_("graded: {count}"), count=len(graded))
         return graded
 
     def report(self, admin: httpx.Client, course: str, people: dict, graded: set[str], fetched: int) -> int:
         book = check(admin.get(f"/courses/{course}/gradebook")).json()
-        self.out(f"feedback files fetched: {fetched}")
-        self.out(f"{'student':<24} {'status':<14} score")
+        self.out(N_("feedback files fetched: {count}"), count=fetched)
+        student, status, score = (self._(word) for word in (N_("student"), N_("status"), N_("score")))
+        self._print(f"{student:<24} {status:<14} {score}")
         scores = []
         for row in book["rows"]:
             mark = row["marks"][0]
             score = "" if mark["score"] is None else f"{mark['score']:g} / {mark['max_score']:g}"
             if mark["score"] is not None:
                 scores.append(mark["score"])
-            self.out(f"{row['student']:<24} {mark['status']:<14} {score}")
+            self._print(f"{row['student']:<24} {mark['status']:<14} {score}")
         lost = sorted(set(people) - {r["student"] for r in book["rows"] if r["marks"][0]["submission_id"]})
         ungraded = sorted(set(people) - graded)
         if scores:
-            self.out(f"class average: {sum(scores) / len(scores):.2f}")
+            self.out(N_("class average: {average}"), average=f"{sum(scores) / len(scores):.2f}")
         if lost or ungraded:
-            self.out(f"LOST: {lost}  UNGRADED: {ungraded}")
+            self.out(N_("LOST: {lost}  UNGRADED: {ungraded}"), lost=lost, ungraded=ungraded)
             return 1
-        self.out("every submission was stored and graded")
+        self.out(N_("every submission was stored and graded"))
         return 0
 
 

@@ -86,3 +86,13 @@ def test_an_error_message_cannot_name_a_value_status_or_code():
     with pytest.raises(TypeError, match="code"):
         SabaqError(N_("The sandbox did not start (exit code {code})."), code=3)
     assert str(SabaqError("It stopped ({exit_code}).", exit_code=3)) == "It stopped (3)."
+
+
+def test_the_rehearsal_reports_in_the_operators_language():
+    from sabaq.hub.rehearsal import Rehearsal
+
+    lines = []
+    rehearsal = Rehearsal("http://127.0.0.1:9", "unused", out=lines.append, language="kk")
+    rehearsal.out(N_("submitted: {count}"), count=4)
+    rehearsal.out(N_("every submission was stored and graded"))
+    assert lines == ["тапсырылды: 4", "әр жұмыс сақталды және бағаланды"]
