@@ -24,9 +24,21 @@ from sqlalchemy.engine import make_url
 SQLITE_BUSY_SECONDS = 120
 
 
+_active: dict | None = None  # the engines of the shared_engines() this process is inside
+
+
 @contextlib.contextmanager
-def shared_engines():
-    engines: dict[str, object] = {}
+def shared_engines(kept: dict | None = None):
+    """kept: a dict that outlives the context (a worker's, across its jobs): its engines
+    stay, their connections close at the end. A job's gradebook is at the same path each
+    time, so its engine, and the statements SQLAlchemy compiled for it (a quarter of a
+    job's time when every job had a new engine), serve the next job too. Inside another
+    shared_engines(), this one is that one."""
+    global _active
+    if _active is not None:
+        yield
+        return
+    engines: dict[str, object] = kept if kept is not None else {}
     lock = threading.Lock()
     original_create_engine = api.create_engine
     original_close = api.Gradebook.close
@@ -83,9 +95,11 @@ def shared_engines():
     api.Gradebook.check_course = check_course
     api.inspect = _Inspector
     api.Base.metadata.create_all = create_all
+    _active = engines
     try:
         yield
     finally:
+        _active = None
         api.create_engine = original_create_engine
         api.Gradebook.close = original_close
         api.Gradebook.check_course = original_check_course

@@ -24,6 +24,7 @@ from sabaq.hub.paths import with_venv_path
 
 from .batch import grade_course
 from .executor import Executor
+from .gradebook import shared_engines
 from .worker import grading_bundle
 
 
@@ -96,25 +97,36 @@ class GradeHandler:
         self.grading = grading
         self.executor: Executor | None = None
         self.cache = AssignmentCache(cache_root or Path(tempfile.mkdtemp(prefix="sabaq-assignments-")))
+        # every job's course folder is this one, emptied: one gradebook path, so one database
+        # engine and its compiled statements serve every job (see gradebook.shared_engines)
+        self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-grade-"))
+        self.engines: dict = {}
 
     def __call__(self, client, payload: dict) -> dict:
         if self.executor is None:
             self.executor = Executor(self.grading).start()
         meta, source, submitted = grading_bundle(client, payload["submission_id"])
         template = self.cache.prepare(meta, source)
-        with tempfile.TemporaryDirectory(prefix="sabaq-grade-") as tmp:
-            course = Path(tmp) / "course"
-            shutil.copytree(template, course)
-            write_tree(course / "submitted" / meta["student"] / meta["assignment"], submitted)
-            if meta.get("due_at"):
-                due = dt.datetime.fromisoformat(meta["due_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
-                with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta["course"]) as gb:
-                    gb.update_or_create_assignment(meta["assignment"], duedate=due)
-            summary = grade_course(course, meta["assignment"], self.grading, executor=self.executor,
-                                   progress=False, language=meta.get("language") or "en")
-            return summarize(course, meta, summary)
+        course = self.scratch / "course"
+        shutil.rmtree(course, ignore_errors=True)
+        shutil.copytree(template, course)
+        try:
+            with shared_engines(self.engines):
+                write_tree(course / "submitted" / meta["student"] / meta["assignment"], submitted)
+                if meta.get("due_at"):
+                    due = dt.datetime.fromisoformat(meta["due_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
+                    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta["course"]) as gb:
+                        gb.update_or_create_assignment(meta["assignment"], duedate=due)
+                summary = grade_course(course, meta["assignment"], self.grading, executor=self.executor,
+                                       progress=False, language=meta.get("language") or "en")
+                return summarize(course, meta, summary)
+        finally:
+            shutil.rmtree(course, ignore_errors=True)
 
     def close(self) -> None:
         if self.executor is not None:
             self.executor.close()
+        for engine in self.engines.values():
+            engine.dispose()
         shutil.rmtree(self.cache.root, ignore_errors=True)
+        shutil.rmtree(self.scratch, ignore_errors=True)

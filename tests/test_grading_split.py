@@ -101,6 +101,38 @@ def test_a_share_that_dies_is_reported_and_the_others_are_graded(tmp_path):
     assert not [student for student, _ in graded if student == "exception"]
 
 
+def test_a_workers_jobs_share_one_engine_and_each_reads_its_own_gradebook(tmp_path, monkeypatch):
+    """A worker grades every job in one course path: the kept engine (and its compiled
+    statements) serves the next job, and reads the new gradebook, not the deleted one."""
+    import shutil
+
+    from nbgrader.api import Gradebook
+
+    from sabaq.hub.paths import with_venv_path
+
+    monkeypatch.setenv("PATH", with_venv_path(os.environ.get("PATH", "")))  # nbgrader runs alembic
+
+    template = tmp_path / "template.db"
+    with Gradebook(f"sqlite:///{template}", "phys9") as gb:
+        gb.add_student("first")
+    url = f"sqlite:///{tmp_path / 'course' / 'gradebook.db'}"
+    kept: dict = {}
+    seen = []
+    for student in ("aliya", "timur"):
+        shutil.rmtree(tmp_path / "course", ignore_errors=True)
+        (tmp_path / "course").mkdir()
+        shutil.copy(template, tmp_path / "course" / "gradebook.db")
+        with shared_engines(kept):
+            with shared_engines():  # a batch's own context inside the job's is the same one
+                with Gradebook(url, "phys9") as gb:
+                    gb.add_student(student)
+                    seen.append(sorted(s.id for s in gb.students))
+                    engine = gb.engine
+        assert kept[url] is engine
+    assert seen == [["aliya", "first"], ["first", "timur"]]  # each job its own file
+    assert len(kept) == 1
+
+
 def test_a_share_keeps_what_it_inherited_out_of_garbage_collection():
     """A share's full collections walked the ~140,000 objects it inherited (0.1 s each);
     a share freezes them, the splitting process keeps its own as they were."""
