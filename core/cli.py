@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from sabaq.i18n import LANGUAGES, N_, environment_language, translator
+from sabaq.i18n import LANGUAGES, N_, environment_language, terminal_text, translator
 from sabaq.settings import Settings
 
 
@@ -24,7 +24,7 @@ def _lang() -> str:
 
 def _say(message: str, *, file=None, **params) -> None:
     """Print a message (an N_() msgid) in the reader's language: $SABAQ_LANG, else $LANG."""
-    print(translator(_lang())(message).format(**params), file=file)
+    print(terminal_text(message, **params), file=file)
 
 
 def _settings(args) -> Settings:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from sabaq.i18n import N_, environment_language, translator
+from sabaq.i18n import N_, terminal_text
 from sabaq.settings import SETTINGS_FILE, Settings, SettingsError, default_settings_text, ensure_secrets
 
 from .database import make_engine, make_sessionmaker, session_scope, upgrade
@@ -44,12 +44,12 @@ def prepare(settings: Settings) -> list[dict] | None:
     engine = make_engine(settings.database_url)
     try:
         with session_scope(make_sessionmaker(engine)) as db:
-            print(_text(N_("sabaq: first start: creating the demo course ({course})…"), course=settings.demo.course),
-                  flush=True)
+            print(terminal_text(N_("sabaq: first start: creating the demo course ({course})…"),
+                                course=settings.demo.course), flush=True)
             logins = seed_course(db, settings.demo.course, settings.auth.min_password_length)
             for extra in settings.demo.also:
-                print(_text(N_("sabaq: creating the course {course} (building its tests takes a moment)…"),
-                           course=extra), flush=True)
+                print(terminal_text(N_("sabaq: creating the course {course} (building its tests takes a moment)…"),
+                                    course=extra), flush=True)
                 logins += seed_course(db, extra, settings.auth.min_password_length)
     finally:
         engine.dispose()
@@ -105,7 +105,7 @@ def up(settings: Settings) -> int:
             print(banner(settings, new_logins), flush=True)
         return proc.wait()
     except KeyboardInterrupt:
-        print("\n" + _text(N_("sabaq: stopping…")), flush=True)
+        print("\n" + terminal_text(N_("sabaq: stopping…")), flush=True)
         proc.send_signal(signal.SIGINT)
         try:
             return proc.wait(timeout=60)
@@ -116,16 +116,12 @@ def up(settings: Settings) -> int:
 
 def banner(settings: Settings, new_logins: list[dict] | None) -> str:
     logins_file = Path(settings.data_dir) / LOGINS_FILE
-    lines = ["", "=" * 64, _text(N_("sabaq is running: open {url}"), url=settings.public_url), ""]
+    lines = ["", "=" * 64, terminal_text(N_("sabaq is running: open {url}"), url=settings.public_url), ""]
     if new_logins:
-        lines += [_text(N_("Demo accounts (saved in {file}):"), file=logins_file), format_logins(new_logins)]
+        lines += [terminal_text(N_("Demo accounts (saved in {file}):"), file=logins_file), format_logins(new_logins)]
     elif logins_file.exists():
         saved = [ln for ln in logins_file.read_text(encoding="utf-8").splitlines() if not ln.startswith("#")]
-        lines += [_text(N_("Demo accounts (from {file}):"), file=logins_file), *saved]
-    lines += ["", _text(N_("Data: {folder}   Stop: Ctrl-C"), folder=settings.data_dir), "=" * 64, ""]
+        lines += [terminal_text(N_("Demo accounts (from {file}):"), file=logins_file), *saved]
+    lines += ["", terminal_text(N_("Data: {folder}   Stop: Ctrl-C"), folder=settings.data_dir), "=" * 64, ""]
     return "\n".join(lines)
 
-
-def _text(message: str, **params) -> str:
-    """A line for the operator's terminal, in its language ($SABAQ_LANG, else $LANG)."""
-    return translator(environment_language())(message).format(**params)

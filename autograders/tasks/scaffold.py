@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from sabaq.i18n import N_, environment_language, translator
+from sabaq.i18n import N_, terminal_text
 
 from . import run as runner
 from .package import PackageError, load
@@ -168,6 +168,5 @@ def generate(path: str | Path, out=print) -> int:
     bad = validate_inputs(load(root))
     if bad:
         raise PackageError(N_("The input validators reject: {tests}"), tests=", ".join(bad))
-    out(translator(environment_language())(N_("{name}: {count} tests generated and validated")).format(
-        name=package.name, count=count))
+    out(terminal_text(N_("{name}: {count} tests generated and validated"), name=package.name, count=count))
     return count

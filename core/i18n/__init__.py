@@ -66,6 +66,11 @@ def environment_language(environ=None) -> str:
     return code if code in LANGUAGES else "en"
 
 
+def terminal_text(message: str, **values) -> str:
+    """A message (an N_() msgid) for a terminal, in its language (see environment_language)."""
+    return translator(environment_language())(message).format(**values)
+
+
 def negotiate(accept_language: str | None, default: str = "en") -> str:
     """Pick kk, ru or en from an Accept-Language header."""
     if not accept_language:
