@@ -27,6 +27,17 @@ def _say(message: str, *, file=None, **params) -> None:
     print(terminal_text(message, **params), file=file)
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(terminal_text(N_("{value} is not a whole number of at least 1"), value=text))
+    return value
+
+
 def _settings(args) -> Settings:
     environ = dict(os.environ)
     if getattr(args, "port", None):
@@ -491,9 +502,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="action", required=True)
     p = bench.add_parser("grading", parents=[common], help="sabaq's grading against nbgrader autograde")
-    p.add_argument("--copies", type=int, default=4, help="copies of the 9-student class (default 4)")
+    p.add_argument("--copies", type=_at_least_one, default=4, help="copies of the 9-student class (default 4)")
     p.add_argument("--workers", type=int, default=None)
-    p.add_argument("--repeats", type=int, default=3,
+    p.add_argument("--repeats", type=_at_least_one, default=3,
                    help="sabaq grades this many copies; the median time counts (default 3)")
     p.add_argument("--keep", help="keep the course folders here")
     p.set_defaults(func=cmd_bench_grading)

@@ -65,6 +65,12 @@ def test_grade_batch_explains_a_missing_assignment(tmp_path):
     assert "has no assignment" not in kazakh.stderr and "тапсырма" in kazakh.stderr  # the teacher's language
 
 
+def test_bench_grading_refuses_no_repeats(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "sabaq", "bench", "grading", "--repeats", "0", "--data", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "0 is not a whole number of at least 1" in out.stderr
+
+
 def test_bench_grading_compares_with_nbgrader(tmp_path):
     out = subprocess.run([sys.executable, "-m", "sabaq", "bench", "grading", "--copies", "1", "--repeats", "2",
                           "--data", str(tmp_path)], capture_output=True, text=True, timeout=600)
