@@ -245,7 +245,13 @@ class ExerciseWidget:
     """One self-check: the input its kind needs, a Check button and immediate feedback.
 
     An attempt is counted (and reported) when the answer can be read and differs
-    from the previous one, so a double click or an unreadable answer costs nothing."""
+    from the previous one, so a double click or an unreadable answer costs nothing.
+
+    Text inputs send their value once, when they lose focus (``continuous_update=False``),
+    not per keystroke: the browser holds back a widget's value update while an earlier
+    one is unanswered, but sends a button's click at once (ipywidgets PR #1383), so a
+    quick click after typing could be checked against a stale answer. Clicking Check
+    blurs the input first, and its single update goes out before the click."""
 
     def __init__(self, lesson: Lesson, exercise: Exercise, progress: Progress | None = None):
         self.lesson = lesson
@@ -258,13 +264,16 @@ class ExerciseWidget:
         extra = []
         kind = exercise.kind
         if kind == "number":
-            self.input = W.Text(placeholder=_("A number, e.g. 12.5"), layout=W.Layout(width="16em"))
+            self.input = W.Text(placeholder=_("A number, e.g. 12.5"), continuous_update=False,
+                                layout=W.Layout(width="16em"))
             if exercise.units and exercise.units_optional:
                 extra.append(W.HTML(html.escape(display_units(exercise.units, lesson.lang))))
         elif kind == "expression":
-            self.input = W.Text(placeholder=_("An expression"), layout=W.Layout(width="22em"))
+            self.input = W.Text(placeholder=_("An expression"), continuous_update=False,
+                                layout=W.Layout(width="22em"))
         elif kind == "code":
-            self.input = W.Textarea(placeholder=_("Python code"), rows=4, layout=W.Layout(width="36em"))
+            self.input = W.Textarea(placeholder=_("Python code"), rows=4, continuous_update=False,
+                                    layout=W.Layout(width="36em"))
         elif exercise.multiple:
             self.boxes = [W.Checkbox(value=False, description=label, indent=False)
                           for label in self._options()]
