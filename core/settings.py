@@ -26,6 +26,7 @@ from traitlets import (
     TraitError,
     Unicode,
     Instance,
+    default,
 )
 from traitlets.config import Config, Configurable
 
@@ -170,7 +171,9 @@ class WorkerSettings(Section):
     section = "worker"
 
     count = Integer(
-        1, min=0, max=256, help="Grading worker processes `sabaq up` starts."
+        min=0, max=256,
+        help="Grading worker processes `sabaq up` starts; each grades one submission at a time and "
+        "keeps a warm sandbox (100-150 MB). Default: one per CPU core, at most 4.",
     ).tag(config=True)
     poll_seconds = Float(
         1.0, min=0.05, max=60, help="How often an idle worker asks for a job."
@@ -186,6 +189,11 @@ class WorkerSettings(Section):
     token = Unicode(
         "", help="Token workers present to the service (generated)."
     ).tag(config=True, secret=True)
+
+    @default("count")
+    def _one_per_core(self) -> int:
+        # a deadline's submissions are graded side by side, as many as the machine has cores
+        return min(os.cpu_count() or 1, 4)
 
 
 class GradingSettings(Section):
@@ -493,11 +501,12 @@ def default_settings_text() -> str:
     ]
     for cls in SECTIONS:
         lines.append(f"\n[{cls.section}]")
+        defaults = cls()  # a default may depend on the machine (the number of cores)
         for key, trait in sorted(cls.class_traits(config=True).items()):
             if trait.metadata.get("secret"):
                 continue
             lines.append(f"# {trait.help}")
-            lines.append(f"# {key} = {_toml_value(trait.default_value)}")
+            lines.append(f"# {key} = {_toml_value(getattr(defaults, key))}")
     return "\n".join(lines) + "\n"
 
 

@@ -91,6 +91,15 @@ def test_secrets_generated_once_and_private(tmp_path):
     assert s.service.api_token == first["service"]["api_token"] and len(s.service.api_token) == 64
 
 
+def test_one_grading_worker_per_core_by_default(tmp_path, monkeypatch):
+    # a deadline's submissions are graded side by side; memory bounds it at 4 workers
+    for cores, workers in ((1, 1), (2, 2), (3, 3), (16, 4), (None, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert Settings.load(data_dir=tmp_path, environ={}).worker.count == workers
+        assert f"# count = {workers}\n" in default_settings_text()
+    assert Settings.load(data_dir=tmp_path, environ={"SABAQ_WORKER_COUNT": "0"}).worker.count == 0
+
+
 def test_default_settings_file_is_valid_and_documented(tmp_path):
     text = default_settings_text()
     assert "# Port of the sabaq service." in text
