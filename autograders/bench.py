@@ -25,7 +25,8 @@ from sabaq.hub.paths import with_venv_path
 from .corpus import ASSIGNMENT, QUICK, build_course
 
 
-def _scores(course: Path) -> dict:
+def gradebook_scores(course: Path) -> dict:
+    """(student, notebook, grade id) -> (auto score, needs a human); (student, notebook, "penalty") -> penalty."""
     out = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "parity") as gb:
         for submission in gb.find_assignment(ASSIGNMENT).submissions:
@@ -34,6 +35,15 @@ def _scores(course: Path) -> dict:
                 for grade in nb.grades:
                     out[(submission.student.id, nb.name, grade.name)] = (grade.auto_score, grade.needs_manual_grade)
     return out
+
+
+def time_nbgrader_autograde(course: Path) -> float:
+    """Seconds `nbgrader autograde` takes over the course folder, as a teacher would run it."""
+    env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
+                   cwd=course, capture_output=True, env=env)
+    return time.perf_counter() - start
 
 
 def bench_grading(settings_args: list[str], copies: int, workers: int | None, keep: str | None = None,
@@ -52,11 +62,8 @@ def bench_grading(settings_args: list[str], copies: int, workers: int | None, ke
         out(f"class: {notebooks} notebooks from {copies * len(QUICK)} students; {os.cpu_count()} CPU cores")
 
         env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
-                       cwd=reference, capture_output=True, env=env)
-        nbgrader_seconds = time.perf_counter() - start
-        expected = _scores(reference)
+        nbgrader_seconds = time_nbgrader_autograde(reference)
+        expected = gradebook_scores(reference)
 
         times, equal = [], bool(expected)
         for run in range(1, max(1, repeats) + 1):
@@ -71,7 +78,7 @@ def bench_grading(settings_args: list[str], copies: int, workers: int | None, ke
             times.append(time.perf_counter() - start)
             if graded.returncode != 0:
                 out(graded.stderr.strip())
-            equal = equal and _scores(ours) == expected
+            equal = equal and gradebook_scores(ours) == expected
         sabaq_seconds = statistics.median(times)
         result = {
             "notebooks": notebooks,

@@ -249,16 +249,36 @@ def cmd_bench_grading(args) -> int:
     return 0 if result["scores_equal"] else 1
 
 
-def cmd_demo_class(args) -> int:
-    from sabaq.hub.rehearsal import Rehearsal, admin_password
+def _running_sabaq(args) -> tuple[str, str] | None:
+    """The address of a running sabaq and its administrator's password, for commands that drive it."""
+    from sabaq.hub.rehearsal import admin_password
 
     settings = _settings(args)
     password = args.admin_password or admin_password(settings.data_dir)
     if not password:
         _say(N_("sabaq: the administrator's password is needed: --admin-password, or the demo logins in {folder}"),
              folder=settings.data_dir, file=sys.stderr)
+        return None
+    return args.url or settings.public_url, password
+
+
+def cmd_bench_service(args) -> int:
+    from sabaq.autograders.bench_service import bench_service
+
+    target = _running_sabaq(args)
+    if target is None:
         return 2
-    url = args.url or settings.public_url
+    result = bench_service(*target, copies=args.copies, timeout=args.timeout, keep=args.keep)
+    return 0 if result["scores_equal"] else 1
+
+
+def cmd_demo_class(args) -> int:
+    from sabaq.hub.rehearsal import Rehearsal
+
+    target = _running_sabaq(args)
+    if target is None:
+        return 2
+    url, password = target
     try:
         return Rehearsal(url, password).run(args.students, timeout=args.timeout)
     except Exception as e:  # noqa: BLE001 - a rehearsal reports what broke and fails
@@ -500,6 +520,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.set_defaults(func=cmd_grade_regrade)
 
+    running = argparse.ArgumentParser(add_help=False)  # commands that drive a running sabaq
+    running.add_argument("--url", help="sabaq's address (default: from the settings)")
+    running.add_argument("--admin-password", help="default: the demo logins in the data directory")
+
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="action", required=True)
     p = bench.add_parser("grading", parents=[common], help="sabaq's grading against nbgrader autograde")
     p.add_argument("--copies", type=_at_least_one, default=4, help="copies of the 9-student class (default 4)")
@@ -513,13 +537,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignments", type=int, default=40)
     p.add_argument("--postgres", help="also on PostgreSQL: an admin URL, e.g. postgresql+psycopg:///postgres?host=/var/run/postgresql")
     p.set_defaults(func=cmd_bench_gradebook)
+    p = bench.add_parser("service", parents=[common, running],
+                         help="a deadline through a running `sabaq up` against nbgrader autograde")
+    p.add_argument("--copies", type=_at_least_one, default=3,
+                   help="copies of the 8-student class, one account each (default 3)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds to wait for grading")
+    p.add_argument("--keep", help="keep nbgrader's course folder here")
+    p.set_defaults(func=cmd_bench_service)
 
     demo = sub.add_parser("demo", help="rehearsals").add_subparsers(dest="action", required=True)
-    p = demo.add_parser("class", parents=[common],
+    p = demo.add_parser("class", parents=[common, running],
                         help="rehearse a whole class cycle against a running `sabaq up`")
     p.add_argument("--students", type=int, default=10)
-    p.add_argument("--url", help="sabaq's address (default: from the settings)")
-    p.add_argument("--admin-password", help="default: the demo logins in the data directory")
     p.add_argument("--timeout", type=float, default=600, help="seconds to wait for grading")
     p.set_defaults(func=cmd_demo_class)
 

@@ -44,12 +44,15 @@ class Rehearsal:
     # --- people -------------------------------------------------------------
 
     def login(self, name: str, password: str) -> str:
-        """Log in through the hub's form; return an API token of that user."""
-        with httpx.Client(base_url=self.url, follow_redirects=True, timeout=120) as client:
+        """Log in through the hub's form; return an API token of that user.
+
+        The redirect after the form is not followed: it would start the user's server,
+        which the exchange and the API do not need."""
+        with httpx.Client(base_url=self.url, timeout=120) as client:
             client.get("/hub/login")
             r = client.post("/hub/login", data={"username": name, "password": password,
                                                 "_xsrf": client.cookies.get("_xsrf")})
-            if "/hub/login" in str(r.url):
+            if not r.is_redirect or "/hub/login" in r.headers.get("location", ""):
                 raise RuntimeError(f"{name} could not log in")
             r = client.post(f"/hub/api/users/{name}/tokens", json={"note": "sabaq demo class"},
                             headers={"X-XSRFToken": client.cookies.get("_xsrf", path="/hub/")})
@@ -96,14 +99,16 @@ class Rehearsal:
                 fetched += len(list((home / course / "ps1" / "feedback").glob("*/*.html")))
         return self.report(admin, course, people, graded, fetched)
 
-    def release(self, admin: httpx.Client, course: str) -> None:
+    def release(self, admin: httpx.Client, course: str, src: Path | None = None) -> None:
+        """Release an assignment (the demo's ps1 unless `src` is given) with its source, due in a week."""
         from .authoring import generate_release, source_files
 
-        src = course_dir("demo") / "source" / "ps1"
-        files = [("release", (p, c, "application/octet-stream")) for p, c in generate_release(src, "ps1", course).items()]
+        src = src or course_dir("demo") / "source" / "ps1"
+        files = [("release", (p, c, "application/octet-stream"))
+                 for p, c in generate_release(src, src.name, course).items()]
         files += [("source", (p, c, "application/octet-stream")) for p, c in source_files(src).items()]
         due = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)).isoformat()
-        check(admin.put(f"/courses/{course}/assignments/ps1", files=files, data={"due": due}))
+        check(admin.put(f"/courses/{course}/assignments/{src.name}", files=files, data={"due": due}))
 
     def exchange(self, token: str, home: Path, course: str, kind: str) -> None:
         """Use nbgrader's exchange exactly as a student's server does."""

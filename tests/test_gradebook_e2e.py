@@ -4,6 +4,7 @@ what parents see, exports, charts, printing, time rules."""
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 
@@ -141,3 +142,23 @@ def test_demo_class_rehearses_a_whole_cycle(stack):
     assert "feedback files fetched: 4" in out.stdout and "every submission was stored and graded" in out.stdout
     scores = [line.split()[-3] for line in out.stdout.splitlines() if "/ 4" in line]
     assert sorted(scores) == ["0", "0", "2", "3"]  # the four kinds of answers
+
+
+def test_bench_service_grades_a_deadline_like_nbgrader(stack):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "sabaq", "bench", "service", "--copies", "1",
+                          "--data", str(stack.data_dir), "--timeout", "240"],
+                         capture_output=True, text=True, env=stack.env, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("class: 15 notebooks from 8 students")
+    assert any(line.startswith("nbgrader autograde:") and "notebooks/s" in line for line in lines)
+    assert any(line.startswith("sabaq service:") and "notebooks/s" in line for line in lines)
+    ratio = next(line for line in lines if line.startswith("ratio:"))
+    assert ratio.endswith("scores equal: yes") and float(ratio.split()[1].rstrip("x")) > 0
+    # its students only uploaded: nobody's server was started for them
+    admin = stack.hub_api(stack.token("admin"))
+    users = [u for u in admin.get("/users").json() if re.fullmatch(r"b\d{10}-[a-z]+", u["name"])]
+    assert len(users) == 8 and not any(u["servers"] for u in users), users
