@@ -119,13 +119,16 @@ class Stack:
         return {ln.split()[0]: ln.split()[1] for ln in text.splitlines() if ln.strip() and not ln.startswith("#")}
 
     def browser(self, name: str, password: str | None = None) -> httpx.Client:
-        """A client logged in to the hub with a password, like a person's browser."""
+        """A client logged in to the hub with a password, like a person's browser.
+
+        The redirect after the form is not followed: it would start the user's server
+        (a JupyterLab costs ~7 s of CPU here); tests that need one call start_server."""
         client = httpx.Client(base_url=self.url, follow_redirects=True, timeout=120)
         client.get("/hub/login")
         r = client.post("/hub/login", data={
             "username": name, "password": password or self.logins[name], "_xsrf": client.cookies.get("_xsrf"),
-        })
-        if "/hub/login" in str(r.url):
+        }, follow_redirects=False)
+        if not r.is_redirect or "/hub/login" in r.headers.get("location", ""):
             raise AssertionError(f"login of {name} failed")
         return client
 
