@@ -1,0 +1,86 @@
+"""A worker's assignment cache: nbgrader's generate_assignment, run inside the worker,
+makes the release and gradebook the `nbgrader generate_assignment` command makes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from sabaq.autograders.gradebook import alembic_head, nbgrader_get_alembic_version
+from sabaq.autograders.service_grading import AssignmentCache
+from sabaq.hub.archive import read_tree, write_tree
+from sabaq.hub.paths import with_venv_path
+
+pytestmark = pytest.mark.grading
+SOURCE = Path(__file__).resolve().parents[1] / "courses" / "demo" / "source" / "ps1"
+META = {"course": "demo", "assignment": "ps1", "version": 3}
+
+
+def _with_nbgrader_command(folder: Path, source: dict[str, bytes]) -> Path:
+    write_tree(folder / "source" / "ps1", source)
+    (folder / "nbgrader_config.py").write_text("c = get_config()  # noqa\nc.CourseDirectory.course_id = 'demo'\n")
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", "ps1", "--force"], cwd=folder,
+                   check=True, capture_output=True, env=dict(os.environ, PATH=with_venv_path(os.environ["PATH"])))
+    return folder
+
+
+def _gradebook(folder: Path) -> dict:
+    """Every table of the gradebook but the ids (random uuids), as sorted rows."""
+    with sqlite3.connect(folder / "gradebook.db") as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        out = {}
+        for table in tables:
+            columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")]
+            keep = [c for c in columns if c != "id" and not c.endswith("_id")]
+            rows = db.execute(f"SELECT {', '.join(keep)} FROM {table}").fetchall() if keep else []
+            out[table] = sorted(map(repr, rows))
+    return out
+
+
+def test_generated_in_the_worker_as_by_the_nbgrader_command(tmp_path):
+    source = read_tree(SOURCE)
+    ours = AssignmentCache(tmp_path / "cache").prepare(META, source)
+    reference = _with_nbgrader_command(tmp_path / "reference", source)
+
+    released = sorted(p.name for p in (reference / "release" / "ps1").iterdir())
+    assert released and sorted(p.name for p in (ours / "release" / "ps1").iterdir()) == released
+    for name in released:
+        assert (json.loads((ours / "release" / "ps1" / name).read_text(encoding="utf-8"))
+                == json.loads((reference / "release" / "ps1" / name).read_text(encoding="utf-8")))
+    book = _gradebook(ours)
+    assert book["grade_cells"] and book["alembic_version"] == [repr((alembic_head(),))]
+    assert book == _gradebook(reference)
+
+
+def test_the_schema_version_is_the_one_alembic_reports(monkeypatch):
+    monkeypatch.setenv("PATH", with_venv_path(os.environ["PATH"]))
+    assert alembic_head() == nbgrader_get_alembic_version()
+
+
+def test_a_version_is_generated_once_and_a_new_version_again(tmp_path):
+    cache = AssignmentCache(tmp_path / "cache")
+    first = cache.prepare(META, read_tree(SOURCE))
+    stamp = (first / "gradebook.db").stat().st_mtime_ns
+    assert cache.prepare(META, read_tree(SOURCE)) == first and (first / "gradebook.db").stat().st_mtime_ns == stamp
+    assert cache.prepare({**META, "version": 4}, read_tree(SOURCE)) != first
+
+
+def test_a_source_nbgrader_refuses_is_explained_and_leaves_nothing(tmp_path):
+    nb = new_notebook(cells=[
+        new_code_cell("assert True", metadata={"nbgrader": {"grade": True, "grade_id": "same", "points": 1,
+                                                            "solution": False, "locked": True, "schema_version": 3}}),
+        new_code_cell("assert True", metadata={"nbgrader": {"grade": True, "grade_id": "same", "points": 1,
+                                                            "solution": False, "locked": True, "schema_version": 3}}),
+    ])
+    cache = AssignmentCache(tmp_path / "cache")
+    with pytest.raises(RuntimeError, match="nbgrader could not generate the assignment: .*same"):
+        cache.prepare(META, {"twice.ipynb": nbformat.writes(nb).encode()})
+    assert not any((tmp_path / "cache").iterdir())
