@@ -9,20 +9,18 @@ a cache), puts the submission into a scratch course folder, grades it with
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 
 from nbgrader.api import Gradebook
-from nbgrader.converters import GenerateAssignment
-from nbgrader.coursedir import CourseDirectory
 
 from sabaq.hub.archive import write_tree
 
-from .batch import course_config, grade_course
+from .batch import grade_course
 from .executor import Executor
+from .generate import generate_assignment
 from .gradebook import shared_engines
 from .worker import grading_bundle
 
@@ -52,39 +50,6 @@ class AssignmentCache:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             return folder
-
-
-class _Errors(logging.Handler):
-    """The error lines nbgrader logs while it converts (its exception only says to read them)."""
-
-    def __init__(self):
-        super().__init__(logging.ERROR)
-        self.lines: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(record.getMessage())
-
-
-def generate_assignment(course_dir: Path, assignment: str) -> None:
-    """nbgrader's `generate_assignment` in this process: the release and the gradebook (with
-    the teacher's cells and points) that grading a submission starts from.
-
-    In a child process it took about 2.5 s, nearly all of it Python and alembic starting."""
-    config = course_config(course_dir, assignment)
-    config.GenerateAssignment.force = True
-    converter = GenerateAssignment(coursedir=CourseDirectory(config=config), config=config)
-    errors = _Errors()
-    converter.log.addHandler(errors)
-    try:
-        converter.start()
-    except Exception as e:
-        # nbgrader logs the tracebacks as text; the first exception line is the root cause
-        # ("ValidationError: Duplicate grade id: q1"), the last only says the notebook failed
-        lines = [line.strip() for message in errors.lines for line in message.splitlines()]
-        detail = next((line for line in lines if "Error: " in line), f"{type(e).__name__}: {e}")
-        raise RuntimeError("nbgrader could not generate the assignment: " + detail) from e
-    finally:
-        converter.log.removeHandler(errors)
 
 
 def summarize(course: Path, meta: dict, summary: dict) -> dict:

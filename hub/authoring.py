@@ -1,8 +1,8 @@
 """Turning a teacher's source assignment into the version students get.
 
 Runs nbgrader's own ``generate_assignment`` (in a scratch course directory,
-in a child process) so solutions and hidden tests are stripped exactly as
-nbgrader strips them.
+in a child process: ``sabaq.autograders.generate``) so solutions and hidden
+tests are stripped exactly as nbgrader strips them.
 """
 
 from __future__ import annotations
@@ -44,14 +44,14 @@ def generate_release(source_dir: str | os.PathLike, name: str, course_id: str) -
             f"c.CourseDirectory.root = {tmp!r}\n"
         )
         proc = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force"],
+            [sys.executable, "-m", "sabaq.autograders.generate", name],
             cwd=tmp, capture_output=True, text=True, timeout=600,
             env=dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", ""))),
         )
         release = Path(tmp, "release", name)
         if proc.returncode != 0 or not release.is_dir():
             lines = (proc.stderr or proc.stdout).strip().splitlines()
-            detail = next((ln.strip() for ln in reversed(lines) if "Error:" in ln), lines[-1] if lines else "?")
+            detail = lines[-1].strip() if lines else "?"  # nbgrader's reason, or the child's own error
             raise Invalid(
                 N_("nbgrader could not generate the assignment '{assignment}': {detail}"),
                 assignment=name, detail=detail,

@@ -1,5 +1,6 @@
-"""A worker's assignment cache: nbgrader's generate_assignment, run inside the worker,
-makes the release and gradebook the `nbgrader generate_assignment` command makes."""
+"""nbgrader's generate_assignment as sabaq runs it (inside a worker for its assignment cache,
+as `python -m sabaq.autograders.generate` for a teacher's release) makes the release and
+gradebook the `nbgrader generate_assignment` command makes."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from sabaq.autograders.gradebook import alembic_head, nbgrader_get_alembic_version
 from sabaq.autograders.service_grading import AssignmentCache
 from sabaq.hub.archive import read_tree, write_tree
+from sabaq.hub.authoring import generate_release
+from sabaq.hub.errors import Invalid
 from sabaq.hub.paths import with_venv_path
 
 pytestmark = pytest.mark.grading
@@ -73,14 +76,28 @@ def test_a_version_is_generated_once_and_a_new_version_again(tmp_path):
     assert cache.prepare({**META, "version": 4}, read_tree(SOURCE)) != first
 
 
+def _one_grade_id_twice() -> bytes:
+    test = {"grade": True, "grade_id": "same", "points": 1, "solution": False, "locked": True, "schema_version": 3}
+    nb = new_notebook(cells=[new_code_cell("assert True", metadata={"nbgrader": test}),
+                             new_code_cell("assert True", metadata={"nbgrader": test})])
+    return nbformat.writes(nb).encode()
+
+
 def test_a_source_nbgrader_refuses_is_explained_and_leaves_nothing(tmp_path):
-    nb = new_notebook(cells=[
-        new_code_cell("assert True", metadata={"nbgrader": {"grade": True, "grade_id": "same", "points": 1,
-                                                            "solution": False, "locked": True, "schema_version": 3}}),
-        new_code_cell("assert True", metadata={"nbgrader": {"grade": True, "grade_id": "same", "points": 1,
-                                                            "solution": False, "locked": True, "schema_version": 3}}),
-    ])
     cache = AssignmentCache(tmp_path / "cache")
-    with pytest.raises(RuntimeError, match="nbgrader could not generate the assignment: .*same"):
-        cache.prepare(META, {"twice.ipynb": nbformat.writes(nb).encode()})
+    with pytest.raises(RuntimeError, match="nbgrader could not generate the assignment: .*Duplicate grade id: same"):
+        cache.prepare(META, {"twice.ipynb": _one_grade_id_twice()})
     assert not any((tmp_path / "cache").iterdir())
+
+
+def test_a_teachers_release_is_the_nbgrader_commands(tmp_path):
+    reference = _with_nbgrader_command(tmp_path / "reference", read_tree(SOURCE))
+    released = generate_release(SOURCE, "ps1", "demo")
+    assert released.keys() == {p.name for p in (reference / "release" / "ps1").iterdir()}
+    for name, content in released.items():
+        assert json.loads(content) == json.loads((reference / "release" / "ps1" / name).read_text(encoding="utf-8"))
+    bad = tmp_path / "bad" / "ps2"
+    write_tree(bad, {"twice.ipynb": _one_grade_id_twice()})
+    with pytest.raises(Invalid) as refused:
+        generate_release(bad, "ps2", "demo")
+    assert str(refused.value).endswith("'ps2': ValidationError: Duplicate grade id: same")
