@@ -65,9 +65,14 @@ def check_can_start(settings: Settings) -> None:
             '([spawner] kind = "system-users"). Start it with sudo, or, for development '
             'only, set [spawner] kind = "same-user" (students could read each other\'s files).'
         ))
-    for name, port in (("[hub] port", settings.hub.port), ("[hub] api_port", settings.hub.api_port),
-                       ("[hub] proxy_api_port", settings.hub.proxy_api_port),
-                       ("[service] port", settings.service.port)):
+    ports = (("[hub] port", settings.hub.port), ("[hub] api_port", settings.hub.api_port),
+             ("[hub] proxy_api_port", settings.hub.proxy_api_port), ("[service] port", settings.service.port))
+    for i, (name, port) in enumerate(ports):
+        for other, same in ports[i + 1:]:
+            if port == same:  # the proxy would take the hub's port and send its errors to itself
+                raise SettingsError(N_("{name} and {other} are both {port}: each needs a port of its own. "
+                                       "Change one of them in the settings file."), name=name, other=other, port=port)
+    for name, port in ports:
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:

@@ -24,10 +24,19 @@ from sabaq.hub.database import make_engine, make_sessionmaker
 from sabaq.hub.spawner import system_username
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port not given before: the system may offer a port again once its socket is closed,
+    and two of a stack's ports being one made `sabaq up` fail (the hub could not bind)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class Stack:

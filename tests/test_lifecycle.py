@@ -62,3 +62,13 @@ def test_up_refuses_a_busy_port(tmp_path):
         stack.cleanup()
     assert out.returncode == 2
     assert f"Port {port} ([service] port) is already in use" in out.stderr
+
+
+def test_up_refuses_one_port_for_two_things(tmp_path):
+    stack = Stack(tmp_path / "data")
+    env = {**stack.env, "SABAQ_HUB_API_PORT": stack.env["SABAQ_HUB_PORT"], "SABAQ_LANG": "ru"}
+    out = subprocess.run([sys.executable, "-m", "sabaq", "up", "--data", str(stack.data_dir)],
+                         env=env, capture_output=True, text=True, timeout=60)
+    stack.cleanup()
+    assert out.returncode == 2
+    assert f"[hub] port и [hub] api_port" in out.stderr and stack.env["SABAQ_HUB_PORT"] in out.stderr
