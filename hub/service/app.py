@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from jupyterhub.services.auth import HubOAuth
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
 from sabaq import __version__
@@ -150,6 +151,18 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"error": exc.code, "message": exc.translated(lang)}, status_code=exc.status
         )
+
+    @app.exception_handler(OperationalError)
+    async def database_unavailable(request: Request, exc: OperationalError):
+        # SQLite still locked after its busy timeout (a deadline's crowd), PostgreSQL gone:
+        # nothing of the request was committed, and the student or teacher can send it again
+        log.error("database unavailable for %s %s: %s", request.method, request.url.path, exc.orig)
+        err = SabaqError(
+            N_("sabaq could not reach its database just now, so nothing was saved. "
+               "Try again in a minute; if it keeps happening, tell the administrator."),
+            status=503, code="database_unavailable",
+        )
+        return await sabaq_error(request, err)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
