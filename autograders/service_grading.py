@@ -106,7 +106,7 @@ class GradeHandler:
         shutil.rmtree(course, ignore_errors=True)
         shutil.copytree(template, course)
         try:
-            with shared_engines(self.engines):
+            with shared_engines(self.engines, scratch=True):
                 write_tree(course / "submitted" / meta["student"] / meta["assignment"], submitted)
                 if meta.get("due_at"):
                     due = dt.datetime.fromisoformat(meta["due_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)

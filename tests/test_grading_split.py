@@ -107,6 +107,7 @@ def test_a_workers_jobs_share_one_engine_and_each_reads_its_own_gradebook(tmp_pa
     import shutil
 
     from nbgrader.api import Gradebook
+    from sqlalchemy import text
 
     from sabaq.hub.paths import with_venv_path
 
@@ -122,15 +123,21 @@ def test_a_workers_jobs_share_one_engine_and_each_reads_its_own_gradebook(tmp_pa
         shutil.rmtree(tmp_path / "course", ignore_errors=True)
         (tmp_path / "course").mkdir()
         shutil.copy(template, tmp_path / "course" / "gradebook.db")
-        with shared_engines(kept):
+        with shared_engines(kept, scratch=True):
             with shared_engines():  # a batch's own context inside the job's is the same one
                 with Gradebook(url, "phys9") as gb:
                     gb.add_student(student)
                     seen.append(sorted(s.id for s in gb.students))
                     engine = gb.engine
+                    # a throwaway copy: its commits need not reach the disk
+                    assert gb.db.execute(text("PRAGMA synchronous")).scalar() == 0
+                    assert gb.db.execute(text("PRAGMA journal_mode")).scalar() == "memory"
         assert kept[url] is engine
     assert seen == [["aliya", "first"], ["first", "timur"]]  # each job its own file
     assert len(kept) == 1
+    with shared_engines(), Gradebook(f"sqlite:///{template}", "phys9") as gb:  # a teacher's gradebook
+        assert gb.db.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL, SQLite's default
+        assert gb.db.execute(text("PRAGMA journal_mode")).scalar() == "delete"
 
 
 def test_a_share_keeps_what_it_inherited_out_of_garbage_collection():
