@@ -3,9 +3,10 @@ deadline, PostgreSQL gone) is a clear 503 in the caller's language, not a 500.""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
-from fastapi.testclient import TestClient
+import httpx
 from sqlalchemy import event
 
 from sabaq.hub.service.app import create_app
@@ -25,16 +26,20 @@ def test_a_locked_database_is_a_503_that_says_to_try_again(tmp_path):
     def wait_briefly(dbapi_connection, _record):  # after sabaq's 30 s: the test waits 0.2 s
         dbapi_connection.execute("PRAGMA busy_timeout=200")
 
-    client = TestClient(app, raise_server_exceptions=False)  # no lifespan: no hub to sync with
-    assert client.get("/services/sabaq/health").status_code == 200
+    async def health(**headers) -> httpx.Response:
+        # the app itself, without its lifespan (no hub to sync with)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sabaq") as client:
+            return await client.get("/services/sabaq/health", headers=headers)
+
+    assert asyncio.run(health()).status_code == 200
     holder = sqlite3.connect(tmp_path / "sabaq.sqlite", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer keeps the lock
     try:
-        r = client.get("/services/sabaq/health", headers={"Accept-Language": "ru"})
+        r = asyncio.run(health(**{"Accept-Language": "ru"}))
         assert r.status_code == 503
         assert r.json() == {"error": "database_unavailable", "message": translator("ru")(BUSY)}
         assert translator("ru")(BUSY) != BUSY
     finally:
         holder.rollback()
         holder.close()
-    assert client.get("/services/sabaq/health").status_code == 200
+    assert asyncio.run(health()).status_code == 200
