@@ -37,12 +37,16 @@ def gradebook_scores(course: Path) -> dict:
     return out
 
 
+def _command_env() -> dict:
+    """The environment the timed commands run in: the venv's commands on PATH, as after an install."""
+    return dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
+
+
 def time_nbgrader_autograde(course: Path) -> float:
     """Seconds `nbgrader autograde` takes over the course folder, as a teacher would run it."""
-    env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
-                   cwd=course, capture_output=True, env=env)
+                   cwd=course, capture_output=True, env=_command_env())
     return time.perf_counter() - start
 
 
@@ -61,7 +65,7 @@ def bench_grading(settings_args: list[str], copies: int, workers: int | None, ke
         notebooks = len(list((reference / "submitted").glob(f"*/{ASSIGNMENT}/*.ipynb")))
         out(f"class: {notebooks} notebooks from {copies * len(QUICK)} students; {os.cpu_count()} CPU cores")
 
-        env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
+        env = _command_env()
         nbgrader_seconds = time_nbgrader_autograde(reference)
         expected = gradebook_scores(reference)
 

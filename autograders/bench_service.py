@@ -11,9 +11,7 @@ equal cell by cell. Speed is measured here, never asserted in tests.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -55,14 +53,12 @@ def bench_service(url: str, admin_password: str, copies: int = 3, timeout: float
 
         rehearsal = Rehearsal(url, admin_password, out=lambda *_: None)
         admin = rehearsal.api(rehearsal.login("admin", admin_password))
-        course = f"bench-{dt.datetime.now().strftime('%m%d%H%M%S')}"
-        check(admin.post("/courses", json={"id": course, "title": "Benchmark", "language": "en"}))
+        course = rehearsal.new_course(admin, "bench", "Benchmark", "en")
         rehearsal.release(admin, course, reference / "source" / ASSIGNMENT)
         clients = {}
         for student in uploads:  # accounts and logins are set up before the clock starts
-            login, password = f"b{course[-10:]}-{student}", secrets.token_urlsafe(9)
-            check(admin.post("/users", json={"login": login, "full_name": student, "password": password}))
-            check(admin.put(f"/courses/{course}/members/{login}", json={"role": "student", "section": "B"}))
+            login = f"b{course[-10:]}-{student}"
+            password = rehearsal.add_student(admin, course, login, student, "B")
             clients[login] = (student, rehearsal.api(rehearsal.login(login, password)))
 
         def upload(login: str) -> None:

@@ -17,7 +17,6 @@ from pathlib import Path
 from sabaq.i18n import N_
 
 from .archive import read_tree
-from .paths import with_venv_path
 from .errors import Invalid
 
 SKIP = {".ipynb_checkpoints", "__pycache__", "gradebook.db"}
@@ -46,7 +45,6 @@ def generate_release(source_dir: str | os.PathLike, name: str, course_id: str) -
         proc = subprocess.run(
             [sys.executable, "-m", "sabaq.autograders.generate", name],
             cwd=tmp, capture_output=True, text=True, timeout=600,
-            env=dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", ""))),
         )
         release = Path(tmp, "release", name)
         if proc.returncode != 0 or not release.is_dir():

@@ -65,16 +65,26 @@ class Rehearsal:
 
     # --- the cycle --------------------------------------------------------------
 
+    def new_course(self, admin: httpx.Client, kind: str, title: str, language: str) -> str:
+        """A fresh course named after its kind and the time, e.g. rehearsal-1126231500."""
+        course = f"{kind}-{dt.datetime.now().strftime('%m%d%H%M%S')}"
+        check(admin.post("/courses", json={"id": course, "title": title, "language": language}))
+        return course
+
+    def add_student(self, admin: httpx.Client, course: str, login: str, full_name: str, section: str) -> str:
+        """A new account, a student of `course`; returns its password."""
+        password = secrets.token_urlsafe(9)
+        check(admin.post("/users", json={"login": login, "full_name": full_name, "password": password}))
+        check(admin.put(f"/courses/{course}/members/{login}", json={"role": "student", "section": section}))
+        return password
+
     def run(self, students: int, timeout: float = 600) -> int:
         admin = self.api(self.login("admin", self.admin_password))
-        course = f"rehearsal-{dt.datetime.now().strftime('%m%d%H%M%S')}"
-        check(admin.post("/courses", json={"id": course, "title": "Rehearsal", "language": "kk"}))
+        course = self.new_course(admin, "rehearsal", "Rehearsal", "kk")
         people = {}
         for i in range(1, students + 1):
-            login, password = f"r{course[-10:]}-s{i}", secrets.token_urlsafe(9)
-            check(admin.post("/users", json={"login": login, "full_name": f"Оқушы {i}", "password": password}))
-            check(admin.put(f"/courses/{course}/members/{login}", json={"role": "student", "section": "R"}))
-            people[login] = password
+            login = f"r{course[-10:]}-s{i}"
+            people[login] = self.add_student(admin, course, login, f"Оқушы {i}", "R")
         self.out(N_("course {course}: {students} students"), course=course, students=students)
         self.release(admin, course)
         submitted = {}

@@ -101,17 +101,13 @@ def test_a_share_that_dies_is_reported_and_the_others_are_graded(tmp_path):
     assert not [student for student, _ in graded if student == "exception"]
 
 
-def test_a_workers_jobs_share_one_engine_and_each_reads_its_own_gradebook(tmp_path, monkeypatch):
+def test_a_workers_jobs_share_one_engine_and_each_reads_its_own_gradebook(tmp_path):
     """A worker grades every job in one course path: the kept engine (and its compiled
     statements) serves the next job, and reads the new gradebook, not the deleted one."""
     import shutil
 
     from nbgrader.api import Gradebook
     from sqlalchemy import text
-
-    from sabaq.hub.paths import with_venv_path
-
-    monkeypatch.setenv("PATH", with_venv_path(os.environ.get("PATH", "")))  # nbgrader runs alembic
 
     template = tmp_path / "template.db"
     with Gradebook(f"sqlite:///{template}", "phys9") as gb:
