@@ -2,7 +2,7 @@
 
 Workers hold only the worker token and talk only to the service, so they can
 run anywhere (a process beside the hub, or a locked-down pod). A job whose
-worker dies is handed out again when its lease lapses (see sabaq.hub.jobs).
+worker dies is handed out again when its lease lapses (see sabaq.hub.store.jobs).
 Each job kind has one handler: ``check`` reads a submission's notebooks,
 without running them, and reports what a teacher should know; ``grade``
 autogrades it in the sandbox (see ``service_grading``).
@@ -21,9 +21,9 @@ from typing import Callable
 
 import httpx
 
-from sabaq.hub.archive import unpack
+from sabaq.archive import unpack
 
-from .checks import check_submission
+from sabaq.autograders.jobs.check import check_submission
 
 log = logging.getLogger("sabaq.worker")
 
@@ -131,8 +131,8 @@ class Worker:
 
 
 def handlers_for(settings) -> dict:
-    from .service_grading import GradeHandler
-    from .tasks.service_judge import handle_judge
+    from sabaq.autograders.jobs.grade import GradeHandler
+    from sabaq.autograders.jobs.judge import handle_judge
 
     return {**HANDLERS, "grade": GradeHandler(settings.grading), "judge": handle_judge}
 

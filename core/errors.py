@@ -3,8 +3,8 @@
 The message is an English msgid with ``{name}`` placeholders; whoever shows it
 (the API, a web page, the CLI, the exchange plugin) translates it into the
 reader's language. Messages say what went wrong and what to do. The grading
-engine, the olympiad tools and the settings raise them too; the hub's kinds
-(not found, forbidden ...) are in ``sabaq.hub.errors``.
+engine, the olympiad tools and the settings raise them too, and the service's
+kinds below (not found, forbidden ...) carry their HTTP status.
 """
 
 from __future__ import annotations
@@ -62,3 +62,33 @@ def _render(message: str, params: dict, lang: str | None) -> str:
     values = {k: (_(v) if isinstance(v, Msg) else v.translated(lang) if isinstance(v, (Phrase, SabaqError)) else v)
               for k, v in params.items()}
     return _(message).format(**values)
+
+
+class NotFound(SabaqError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(SabaqError):
+    status = 403
+    code = "forbidden"
+
+
+class Unauthorized(SabaqError):
+    status = 401
+    code = "unauthorized"
+
+
+class Conflict(SabaqError):
+    status = 409
+    code = "conflict"
+
+
+class TooLarge(SabaqError):
+    status = 413
+    code = "too_large"
+
+
+class Invalid(SabaqError):
+    status = 422
+    code = "invalid"

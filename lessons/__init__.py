@@ -34,7 +34,7 @@ Modules: :mod:`.answers` (checkers), :mod:`.exercises` (exercises.toml/.dat),
 
 from __future__ import annotations
 
-from .meta import LessonError
+from sabaq.lessons.meta import LessonError
 
 __all__ = ["Lesson", "LessonError"]
 
@@ -42,7 +42,7 @@ __all__ = ["Lesson", "LessonError"]
 def __getattr__(name: str):
     # ipywidgets is imported only by notebooks, not by `sabaq lesson check` or the service
     if name == "Lesson":
-        from .widgets import Lesson
+        from sabaq.lessons.widgets import Lesson
 
         return Lesson
     raise AttributeError(name)

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from sabaq.i18n import LANGUAGES, N_, environment_language, translator
 
-from .exercises import read_exercises
-from .meta import LessonError, lesson_folders, read_meta
+from sabaq.lessons.exercises import read_exercises
+from sabaq.lessons.meta import LessonError, lesson_folders, read_meta
 
 MIN_EXERCISES = 3
 SELFTEST = "from sabaq.lessons.widgets import _selftest\n_selftest()"
@@ -155,7 +155,7 @@ def check_structure(folder: Path, report: LessonReport):
 
 
 def _raw_ids(folder: Path) -> list[str]:
-    from .exercises import read_raw
+    from sabaq.lessons.exercises import read_raw
 
     try:
         return list(read_raw(folder))

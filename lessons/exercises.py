@@ -49,8 +49,8 @@ from pathlib import Path
 
 from sabaq.i18n import N_
 
-from . import answers
-from .meta import ENCODED_FILE, EXERCISES_FILE, LessonError
+from sabaq.lessons import answers
+from sabaq.lessons.meta import ENCODED_FILE, EXERCISES_FILE, LessonError
 
 KINDS = ("number", "expression", "choice", "code")
 COMMON = {"kind", "answer", "hint"}

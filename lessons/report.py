@@ -19,7 +19,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .meta import PUBLISHED_FILE
+from sabaq.lessons.meta import PUBLISHED_FILE
 
 log = logging.getLogger(__name__)
 ATTEMPTS_PATH = "/api/v1/lessons/attempts"

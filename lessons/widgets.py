@@ -20,10 +20,10 @@ import ipywidgets as W
 
 from sabaq.i18n import N_, translator
 
-from .answers import Result, display_units
-from .exercises import Exercise, load_exercises
-from .meta import LessonError, find_lesson_folder, load_meta
-from .report import Attempt, reporter_for
+from sabaq.lessons.answers import Result, display_units
+from sabaq.lessons.exercises import Exercise, load_exercises
+from sabaq.lessons.meta import LessonError, find_lesson_folder, load_meta
+from sabaq.lessons.report import Attempt, reporter_for
 
 _NOTEBOOK_LANG = re.compile(r"\.([a-z]{2})\.ipynb$")
 _LIVE: "weakref.WeakSet[Lesson]" = weakref.WeakSet()

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from sabaq.hub.database import make_engine, make_sessionmaker, upgrade
+from sabaq.hub.store.database import make_engine, make_sessionmaker, upgrade
 
 PG_URL = os.environ.get("SABAQ_TEST_POSTGRES_URL", "")
 REQUIRE_PG = os.environ.get("SABAQ_REQUIRE_POSTGRES") == "1"

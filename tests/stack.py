@@ -20,8 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from sabaq.hub.database import make_engine, make_sessionmaker
-from sabaq.hub.spawner import system_username
+from sabaq.hub.store.database import make_engine, make_sessionmaker
+from sabaq.hub.jupyterhub.spawner import system_username
 
 
 _handed_out: set[int] = set()

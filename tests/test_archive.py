@@ -5,9 +5,9 @@ import zipfile
 
 import pytest
 
-from sabaq.hub.archive import pack, read_tree, safe_relpath, unpack, write_tree
-from sabaq.hub.errors import Invalid, TooLarge
-from sabaq.hub.files import check_upload
+from sabaq.archive import pack, read_tree, safe_relpath, unpack, write_tree
+from sabaq.errors import Invalid, TooLarge
+from sabaq.hub.domain.uploads import check_upload
 
 
 @pytest.mark.parametrize("bad", ["/etc/passwd", "../x", "a/../../x", "a\\b", "", ".", "a\x00b", "a\nb", "a/" * 10 + "x"])

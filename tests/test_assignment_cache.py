@@ -1,5 +1,5 @@
 """nbgrader's generate_assignment as sabaq runs it (inside a worker for its assignment cache,
-as `python -m sabaq.autograders.generate` for a teacher's release) makes the release and
+as `python -m sabaq.autograders.notebook.generate` for a teacher's release) makes the release and
 gradebook the `nbgrader generate_assignment` command makes."""
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from sabaq.autograders.gradebook import alembic_head, nbgrader_get_alembic_version
-from sabaq.autograders.service_grading import AssignmentCache
-from sabaq.hub.archive import read_tree, write_tree
-from sabaq.hub.authoring import generate_release
-from sabaq.hub.errors import Invalid
-from sabaq.hub.paths import with_venv_path
+from sabaq.autograders.notebook.gradebook import alembic_head, nbgrader_get_alembic_version
+from sabaq.autograders.jobs.grade import AssignmentCache
+from sabaq.archive import read_tree, write_tree
+from sabaq.hub.domain.authoring import generate_release
+from sabaq.errors import Invalid
+from sabaq.paths import with_venv_path
 
 pytestmark = pytest.mark.grading
 SOURCE = Path(__file__).resolve().parents[1] / "courses" / "demo" / "source" / "ps1"

@@ -63,7 +63,7 @@ def test_student_fetches_and_submits_in_the_assignments_panel(browser, stack):
     with stack.sessions()() as db:
         from sqlalchemy import select
 
-        from sabaq.hub.models import Submission, User
+        from sabaq.hub.store.models import Submission, User
 
         subs = list(db.scalars(select(Submission).join(User, User.id == Submission.student_id)
                                .where(User.name == "sofia")))

@@ -17,9 +17,9 @@ from nbgrader.exchange import ExchangeFactory
 from sqlalchemy import func, select
 from traitlets.config import Config
 
-from sabaq.hub.archive import unpack
-from sabaq.hub.models import Job, JobState, Submission, User
-from sabaq.hub.paths import with_venv_path
+from sabaq.archive import unpack
+from sabaq.hub.store.models import Job, JobState, Submission, User
+from sabaq.paths import with_venv_path
 
 pytestmark = pytest.mark.e2e
 DEMO_SOURCE = Path(__file__).resolve().parents[1] / "courses" / "demo" / "source" / "ps1"

@@ -8,9 +8,16 @@ import io
 import nbformat
 import pytest
 
-from sabaq.hub import accounts, assignments as asg, courses, gradebook, grading, jobs, marking, reports
-from sabaq.hub.errors import Forbidden, Invalid
-from sabaq.hub.models import Role, utcnow
+from sabaq.hub.domain import accounts
+from sabaq.hub.domain import assignments as asg
+from sabaq.hub.domain import courses
+from sabaq.hub.domain import gradebook
+from sabaq.hub.domain import grading
+from sabaq.hub.store import jobs
+from sabaq.hub.domain import marking
+from sabaq.hub.domain import reports
+from sabaq.errors import Forbidden, Invalid
+from sabaq.hub.store.models import Role, utcnow
 
 DAY = dt.timedelta(days=1)
 
@@ -101,7 +108,7 @@ def test_late_penalty_extension_excusal_and_paper(db, course):
     paper = marking.record_paper(db, a, sofia, 3.5, "Қағазда жақсы", student(db, "teacher"))
     marks = {r.student.name: r.marks[a.id] for r in gradebook.build(db, course).rows}
     assert paper.kind == "paper" and marks["sofia"].status == gradebook.PAPER
-    from sabaq.hub.timerules import days_late
+    from sabaq.hub.domain.timerules import days_late
 
     share = min(10 * days_late(paper.submitted_at, due), 50) / 100  # paper work can be late too
     assert marks["sofia"].score == pytest.approx(3.5 * (1 - share))

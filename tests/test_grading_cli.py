@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from sabaq.autograders.corpus import ASSIGNMENT, QUICK, build_course
+from sabaq.devtools.corpus import ASSIGNMENT, QUICK, build_course
 
 pytestmark = pytest.mark.grading
 

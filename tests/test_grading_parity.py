@@ -17,9 +17,9 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from sabaq.autograders.batch import grade_course
-from sabaq.autograders.corpus import ASSIGNMENT, build_course, students
-from sabaq.hub.paths import with_venv_path
+from sabaq.autograders.notebook.batch import grade_course
+from sabaq.devtools.corpus import ASSIGNMENT, build_course, students
+from sabaq.paths import with_venv_path
 from sabaq.settings import Settings
 
 pytestmark = pytest.mark.grading
@@ -116,7 +116,7 @@ def test_feedback_shows_scores_and_outputs_but_never_hidden_tests(graded):
     nbgrader_course, sabaq_course, _ = graded
     env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
     config = sabaq_course / "nbgrader_config.py"
-    config.write_text(config.read_text() + "from sabaq.autograders.feedback import FEEDBACK_PREPROCESSORS\n"
+    config.write_text(config.read_text() + "from sabaq.autograders.notebook.feedback import FEEDBACK_PREPROCESSORS\n"
                       "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n")
     for course in (nbgrader_course, sabaq_course):
         out = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--force",

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sabaq.autograders.executor import Executor
-from sabaq.autograders.sandbox import SandboxError, check_bubblewrap
+from sabaq.autograders.sandbox.executor import Executor
+from sabaq.autograders.sandbox.bwrap import SandboxError, check_bubblewrap
 from sabaq.settings import Settings
 
 pytestmark = pytest.mark.grading
@@ -162,7 +162,7 @@ def test_without_root_notebooks_run_one_at_a_time_in_a_user_namespace():
     script = (
         "import json, tempfile\n"
         "from sabaq.settings import Settings\n"
-        "from sabaq.autograders.executor import Executor\n"
+        "from sabaq.autograders.sandbox.executor import Executor\n"
         "s = Settings.load(data_dir=tempfile.mkdtemp(), environ={})\n"
         "ex = Executor(s.grading).start()\n"
         "r = ex.run({'a.txt': b'mine'}, [(0, \"import os; print(os.getuid(), open('a.txt').read())\"),"
@@ -189,8 +189,8 @@ def test_tracebacks_are_formatted_as_ipython_formats_them(monkeypatch):
     from IPython.core import ultratb
     from pygments.formatters import terminal256
 
-    from sabaq.autograders import shell as shell_module
-    from sabaq.autograders.shell import Recorder, make_shell
+    from sabaq.autograders.sandbox import shell as shell_module
+    from sabaq.autograders.sandbox.shell import Recorder, make_shell
 
     shell = make_shell()
     shell.recorder = Recorder(1 << 20)
@@ -239,7 +239,7 @@ def test_an_error_is_formatted_once_and_the_history_keeps_ipythons_text(monkeypa
 
     from IPython.core.interactiveshell import InteractiveShell
 
-    from sabaq.autograders.shell import Recorder, make_shell
+    from sabaq.autograders.sandbox.shell import Recorder, make_shell
 
     shell = make_shell()
     shell.recorder = Recorder(1 << 20)
@@ -276,8 +276,8 @@ def test_the_sandbox_sends_enough_of_a_traceback_for_limit_output_to_cut_it_alik
     import nbformat
     from nbgrader.preprocessors import LimitOutput
 
-    from sabaq.autograders.engine import traceback_to_keep
-    from sabaq.autograders.shell import prune_traceback
+    from sabaq.autograders.notebook.engine import traceback_to_keep
+    from sabaq.autograders.sandbox.shell import prune_traceback
 
     full = [f"frame {i}" for i in range(1000)]
 

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from sqlalchemy import func, select
 
-from sabaq.hub.models import GradeResult, Job, JobState
+from sabaq.hub.store.models import GradeResult, Job, JobState
 
 pytestmark = [pytest.mark.e2e, pytest.mark.grading]
 SOURCE = Path(__file__).resolve().parents[1] / "courses" / "demo" / "source" / "ps1" / "motion.ipynb"

@@ -12,12 +12,12 @@ import pytest
 from nbgrader.api import Gradebook
 from sqlalchemy import text
 
-from sabaq.autograders import uids
-from sabaq.autograders.batch import grade_course, submission_students
-from sabaq.autograders.corpus import ASSIGNMENT, build_course
-from sabaq.autograders.executor import Executor
-from sabaq.autograders.gradebook import filesystem_of, shared_engines, write_ahead_log
-from sabaq.autograders.split import shares
+from sabaq.autograders.sandbox import uids
+from sabaq.autograders.notebook.batch import grade_course, submission_students
+from sabaq.devtools.corpus import ASSIGNMENT, build_course
+from sabaq.autograders.sandbox.executor import Executor
+from sabaq.autograders.notebook.gradebook import filesystem_of, shared_engines, write_ahead_log
+from sabaq.autograders.notebook.split import shares
 from sabaq.settings import Settings
 
 pytestmark = pytest.mark.grading
@@ -141,7 +141,7 @@ def test_a_share_keeps_what_it_inherited_out_of_garbage_collection():
     a share freezes them, the splitting process keeps its own as they were."""
     import gc
 
-    from sabaq.autograders.split import grade_in_processes
+    from sabaq.autograders.notebook.split import grade_in_processes
 
     class Idle:
         def start(self):
@@ -159,7 +159,7 @@ def test_a_share_keeps_what_it_inherited_out_of_garbage_collection():
 
 def test_submission_students_follow_the_course_layout(tmp_path):
     course = build_course(tmp_path / "course", kinds=("correct", "late"))
-    from sabaq.autograders.batch import course_config, submitted_notebooks
+    from sabaq.autograders.notebook.batch import course_config, submitted_notebooks
     from nbgrader.coursedir import CourseDirectory
 
     coursedir = CourseDirectory(config=course_config(course, ASSIGNMENT))
@@ -192,7 +192,7 @@ def test_the_gradebook_uses_a_write_ahead_log_while_shared_and_is_put_back(tmp_p
         with Gradebook(f"sqlite:///{path}") as gb:
             assert gb.db.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     assert mode() == "delete"
-    monkeypatch.setattr("sabaq.autograders.gradebook.filesystem_of", lambda path: "nfs4")
+    monkeypatch.setattr("sabaq.autograders.notebook.gradebook.filesystem_of", lambda path: "nfs4")
     with write_ahead_log(f"sqlite:///{path}"):
         assert mode() == "delete"  # a network filesystem cannot share the log's memory
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sabaq.hub.errors import NotFound
+from sabaq.errors import NotFound
 from sabaq.i18n import N_, negotiate, translator
 from sabaq.i18n.tools import extract_messages, problems
 
@@ -68,7 +68,7 @@ def test_the_command_line_speaks_the_readers_language(tmp_path):
 
 
 def test_the_start_banner_speaks_the_operators_language(tmp_path, monkeypatch):
-    from sabaq.hub.launcher import banner
+    from sabaq.hub.jupyterhub.launcher import banner
     from sabaq.settings import Settings
 
     settings = Settings.load(data_dir=tmp_path, environ={})
@@ -89,7 +89,7 @@ def test_an_error_message_cannot_name_a_value_status_or_code():
 
 
 def test_the_rehearsal_reports_in_the_operators_language():
-    from sabaq.hub.rehearsal import Rehearsal
+    from sabaq.devtools.rehearsal import Rehearsal
 
     lines = []
     rehearsal = Rehearsal("http://127.0.0.1:9", "unused", out=lines.append, language="kk")

@@ -1,8 +1,8 @@
 """School logins: OpenID Connect claims and LTI 1.3 launches mapped to sabaq's roles and courses."""
 
-from sabaq.hub import courses
-from sabaq.hub.identity import LTI_CONTEXT, LTI_ROLES, apply_identity, from_lti13, from_oidc
-from sabaq.hub.models import Role
+from sabaq.hub.domain import courses
+from sabaq.hub.jupyterhub.identity import LTI_CONTEXT, LTI_ROLES, apply_identity, from_lti13, from_oidc
+from sabaq.hub.store.models import Role
 
 MOODLE_TEACHER = {
     "sub": "42", "email": "Aigul.S@school.kz", "name": "Айгүл Серікқызы",

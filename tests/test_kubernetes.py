@@ -111,7 +111,7 @@ def test_one_settings_file_for_hub_service_and_workers(example, tmp_path):
 def test_hub_configuration_for_each_login_kind(example, tmp_path):
     from traitlets.config import Config
 
-    from sabaq.hub.hubconfig import configure_kubernetes
+    from sabaq.hub.jupyterhub.hubconfig import configure_kubernetes
     from sabaq.settings import Settings
 
     name, _, docs = example
@@ -125,7 +125,7 @@ def test_hub_configuration_for_each_login_kind(example, tmp_path):
     assert "access:services!service=sabaq" in c.KubeSpawner.server_token_scopes
     assert c.KubeSpawner.environment["SABAQ_SERVICE_URL"] == "http://sabaq:10101/services/sabaq/"
     expected = {"small-school.yaml": "generic-oauth", "district.yaml": "ltiauthenticator.lti13.auth.LTI13Authenticator",
-                "load-test.yaml": "sabaq.hub.authenticator.SabaqAuthenticator"}[name]
+                "load-test.yaml": "sabaq.hub.jupyterhub.authenticator.SabaqAuthenticator"}[name]
     assert c.JupyterHub.authenticator_class == expected
     if name == "small-school.yaml":
         assert c.GenericOAuthenticator.token_url.endswith("/token") and callable(c.Authenticator.post_auth_hook)
@@ -162,7 +162,7 @@ def test_kubespawner_pods_per_course_profile(tmp_path, kubeconfig):
     from kubespawner import KubeSpawner
     from traitlets.config import Config
 
-    from sabaq.hub.hubconfig import configure_kubernetes
+    from sabaq.hub.jupyterhub.hubconfig import configure_kubernetes
     from sabaq.settings import Settings
 
     values = yaml.safe_load((CHART / "examples" / "district.yaml").read_text())

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from sabaq.hub import accounts, courses, lessons
-from sabaq.hub.errors import Forbidden, Invalid
-from sabaq.hub.files import get_blob
-from sabaq.hub.models import Role
+from sabaq.hub.domain import accounts
+from sabaq.hub.domain import courses
+from sabaq.hub.domain import lessons
+from sabaq.errors import Forbidden, Invalid
+from sabaq.hub.store.blobs import get_blob
+from sabaq.hub.store.models import Role
 from sabaq.lessons.sync import STATE_FILE, merge, merge_bundle
 
 LESSON = Path(__file__).resolve().parents[1] / "courses" / "lessons" / "physics" / "projectile-motion"
@@ -99,7 +101,7 @@ def test_merge_keeps_the_students_edits_like_nbgitpuller(tmp_path):
 
 
 def test_merge_runs_as_a_command_reading_a_zip(tmp_path):
-    from sabaq.hub.archive import pack
+    from sabaq.archive import pack
 
     out = subprocess.run([sys.executable, "-m", "sabaq.lessons.sync", str(tmp_path)],
                          input=pack({"demo/l1/l1.kk.ipynb": b"{}"}), capture_output=True)

@@ -26,7 +26,7 @@ def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
         api = stack.api("aliya")
         notebook = api.get("/courses/demo/assignments/ps1/download")
         assert notebook.status_code == 200
-        from sabaq.hub.archive import unpack
+        from sabaq.archive import unpack
 
         files = [("files", (p, c, "x")) for p, c in unpack(notebook.content).items()]
         first = api.post("/courses/demo/assignments/ps1/submissions", files=files)

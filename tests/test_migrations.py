@@ -3,8 +3,8 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from sabaq.hub.database import make_engine, upgrade
-from sabaq.hub.models import Base
+from sabaq.hub.store.database import make_engine, upgrade
+from sabaq.hub.store.models import Base
 
 
 def test_models_match_migrations(db_url):

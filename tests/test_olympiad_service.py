@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from sabaq.hub.archive import unpack
+from sabaq.archive import unpack
 
 pytestmark = pytest.mark.e2e
 
@@ -20,7 +20,7 @@ RIGHT = "a, b = map(int, input().split())\nprint(a + b)\n"
 # Runs in aliya's kernel, as her system user, with her server's token and service URL.
 STUDENT_CODE = """
 import io, json, os, tempfile, zipfile, httpx
-from sabaq.olympiad import check_samples, submit
+from sabaq.lessons.olympiad import check_samples, submit
 api = os.environ["SABAQ_SERVICE_URL"].rstrip("/") + "/api/v1/"
 headers = {{"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]}}
 folder = tempfile.mkdtemp()

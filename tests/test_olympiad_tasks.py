@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from sabaq.autograders.tasks.judge import Judge
-from sabaq.autograders.tasks.notebook import build_notebook, solution_from, tex_to_markdown
-from sabaq.autograders.tasks.package import Program, load
-from sabaq.autograders.tasks.scaffold import generate, new
-from sabaq.autograders.tasks.service_judge import judge_files
-from sabaq.autograders.tasks.verify import verify
-from sabaq.hub.assignments import localize
-from sabaq.hub.tasks import package_files
+from sabaq.autograders.olympiad.judge import Judge
+from sabaq.kattis.notebook import build_notebook, solution_from, tex_to_markdown
+from sabaq.kattis.package import Program, load
+from sabaq.autograders.olympiad.scaffold import generate, new
+from sabaq.autograders.jobs.judge import judge_files
+from sabaq.autograders.olympiad.verify import verify
+from sabaq.hub.domain.assignments import localize
+from sabaq.hub.domain.olympiad import package_files
 
 pytestmark = pytest.mark.grading
 PRACTICE = Path(__file__).resolve().parents[1] / "courses" / "olympiad" / "tasks"
@@ -195,9 +195,9 @@ def test_practice_task_verifies(name, tmp_path):
 def test_the_practice_contest_is_seeded_as_a_course(sessions):
     from sqlalchemy import select
 
-    from sabaq.hub import assignments
-    from sabaq.hub.models import Assignment, FileKind
-    from sabaq.hub.seed import seed_course
+    from sabaq.hub.domain import assignments
+    from sabaq.hub.store.models import Assignment, FileKind
+    from sabaq.hub.domain.seed import seed_course
 
     with sessions() as db:
         logins = seed_course(db, "olympiad")
@@ -241,13 +241,13 @@ def test_a_task_solved_by_writing_a_function(sum2, tmp_path):
     solved = judge_files(files, {"add.ipynb": nbformat.writes(nb).encode()})
     assert solved["score"] == 100 and solved["details"]["judge"]["verdict"] == "AC"
 
-    from sabaq.autograders.tasks.notebook import release_files
+    from sabaq.kattis.notebook import release_files
 
     released = release_files(package, "demo", "add")
     assert "main.py" in released and "solution.py" not in released
     assert json.loads(released["task.json"])["entry"] == "main.py"
-    from sabaq.hub.archive import write_tree
-    from sabaq.olympiad import check_samples
+    from sabaq.archive import write_tree
+    from sabaq.lessons.olympiad import check_samples
 
     fetched = tmp_path / "fetched"
     write_tree(fetched, released)

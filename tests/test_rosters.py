@@ -2,8 +2,10 @@
 
 from sqlalchemy import func, select
 
-from sabaq.hub import accounts, courses, rosters
-from sabaq.hub.models import Guardian, Membership, Role, User
+from sabaq.hub.domain import accounts
+from sabaq.hub.domain import courses
+from sabaq.hub.domain import rosters
+from sabaq.hub.store.models import Guardian, Membership, Role, User
 from sabaq.i18n import translator
 
 

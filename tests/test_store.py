@@ -7,9 +7,12 @@ import nbformat
 import pytest
 from sqlalchemy import func, select
 
-from sabaq.hub import accounts, assignments as asg, courses, jobs
-from sabaq.hub.errors import Forbidden, Invalid, NotFound
-from sabaq.hub.models import Blob, FileKind, Job, JobState, Role, Submission, utcnow
+from sabaq.hub.domain import accounts
+from sabaq.hub.domain import assignments as asg
+from sabaq.hub.domain import courses
+from sabaq.hub.store import jobs
+from sabaq.errors import Forbidden, Invalid, NotFound
+from sabaq.hub.store.models import Blob, FileKind, Job, JobState, Role, Submission, utcnow
 
 
 def notebook(code="x = 1") -> bytes:
@@ -211,8 +214,8 @@ def test_concurrent_submissions_of_one_student_get_distinct_attempts(sessions):
 
 def _claim_in_a_process(url: str, name: str, queue) -> None:
     """A separate worker process taking jobs until none is left."""
-    from sabaq.hub import jobs as jobs_module
-    from sabaq.hub.database import make_engine, make_sessionmaker
+    from sabaq.hub.store import jobs as jobs_module
+    from sabaq.hub.store.database import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)

@@ -15,7 +15,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from . import LANGUAGES, _HERE
+from sabaq.i18n import LANGUAGES, _HERE
 
 KEYWORDS = {"_": None, "N_": None}
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
@@ -23,13 +23,10 @@ PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
 def source_roots() -> list[Path]:
-    """The installed sabaq package folders (sabaq, sabaq.hub, sabaq.autograders, sabaq.lessons)."""
-    import sabaq
-    import sabaq.autograders
-    import sabaq.hub
-    import sabaq.lessons
+    """The installed sabaq package folders (sabaq, sabaq.hub, sabaq.autograders, ...)."""
+    from sabaq.paths import package_dirs
 
-    return [Path(m.__file__).parent for m in (sabaq, sabaq.hub, sabaq.autograders, sabaq.lessons)]
+    return package_dirs()
 
 
 def extract_messages() -> dict[str, list[str]]:
@@ -56,7 +53,7 @@ def placeholders(text: str) -> set[str]:
 
 def problems(lang: str) -> list[str]:
     """Missing or broken translations of one language, as readable lines."""
-    from . import catalog
+    from sabaq.i18n import catalog
 
     catalog.cache_clear()
     translated = catalog(lang)

@@ -23,7 +23,7 @@ from nbgrader.exchange.abc.exchange import ExchangeError
 
 from sabaq.i18n import translator
 
-from ..archive import read_tree, unpack, write_tree
+from sabaq.archive import read_tree, unpack, write_tree
 
 
 def _(message: str) -> str:

@@ -25,11 +25,17 @@ from sabaq import __version__
 from sabaq.i18n import N_
 from sabaq.settings import Settings
 
-from ..database import make_engine, make_sessionmaker
-from ..errors import SabaqError, Unauthorized
-from ..hubsync import HubSync
-from . import api, gradebook_api, gradebook_pages, lessons_api, pages, tasks_api, worker_api
-from .deps import SESSION_TOKEN, request_language
+from sabaq.hub.store.database import make_engine, make_sessionmaker
+from sabaq.errors import SabaqError, Unauthorized
+from sabaq.hub.jupyterhub.sync import HubSync
+from sabaq.hub.service.api import courses as api
+from sabaq.hub.service.api import gradebook as gradebook_api
+from sabaq.hub.service.pages import gradebook as gradebook_pages
+from sabaq.hub.service.api import lessons as lessons_api
+from sabaq.hub.service.pages import course as pages
+from sabaq.hub.service.api import tasks as tasks_api
+from sabaq.hub.service.api import worker as worker_api
+from sabaq.hub.service.deps import SESSION_TOKEN, request_language
 
 PREFIX = "/services/sabaq"
 log = logging.getLogger("sabaq.service")

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from sabaq.i18n import LANGUAGES, negotiate, translator
 
-from ..errors import Forbidden, Unauthorized
-from ..models import User
+from sabaq.errors import Forbidden, Unauthorized
+from sabaq.hub.store.models import User
 from sabaq.i18n import N_
 
 SESSION_TOKEN = "hub_token"

@@ -1,0 +1,270 @@
+"""nbgrader's autograde, with the execution step sandboxed and run in parallel.
+
+``SabaqAutograde`` is nbgrader's own ``Autograde`` converter. It keeps every
+step of nbgrader's pipeline (creating the student and submission in the
+gradebook, copying the teacher's files, the sanitizing pass that restores
+locked and test cells, then IgnorePattern, ClearMetadata, LimitOutput,
+SaveAutoGrades, AssignLatePenalties, CheckCellMetadata) and replaces only:
+
+- ``Execute``: cells run in the sandbox (see ``executor``) and their outputs
+  are put into the notebook by ``SandboxedExecute``;
+- the schedule: while one notebook runs, the next is sanitized and handed to
+  the sandbox, so up to ``parallel`` notebooks run at once; the gradebook is
+  still written by this one process, in order.
+
+A notebook that timed out, ran out of memory or died gets, in every cell that
+did not run, an error output saying why: those cells score zero, and the
+teacher and student can read the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import traceback
+from collections import defaultdict
+from concurrent.futures import Future
+
+import nbformat
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.converters import Autograde
+from nbgrader.converters.base import BaseConverter, NbGraderException
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    IgnorePattern,
+    LimitOutput,
+    NbGraderPreprocessor,
+    SaveAutoGrades,
+)
+from traitlets import Any, List, Unicode
+
+from sabaq.i18n import N_, translator
+
+from sabaq.autograders.sandbox.executor import Executor
+from sabaq.autograders.notebook.schemacache import install as install_schema_cache
+
+install_schema_cache()  # same checks, one validator per schema (see schemacache)
+
+# Results of sandboxed runs, waiting for SandboxedExecute: {(assignment, student, notebook): result}
+RESULTS: dict[tuple[str, str, str], dict] = {}
+
+REASONS = {
+    "unresponsive": N_("The cell ran past the time limit and ignored the interrupt, so the notebook was stopped."),
+    "wall-time": N_("The notebook ran past its total time limit and was stopped."),
+    "cpu-time": N_("The notebook used more CPU time than allowed and was stopped."),
+    "output-size": N_("The notebook printed more output than allowed and was stopped."),
+    "file-size": N_("The notebook wrote a file larger than allowed and was stopped."),
+    "grader-lost": N_("The grader stopped while running this notebook; ask the teacher to regrade it."),
+    "unsupported-kernel": N_("This notebook's kernel is not Python, which the grader cannot run."),
+}
+DIED = N_("The notebook's process ended before this cell ran ({reason}).")
+
+
+def reason_text(reason: str, language: str) -> str:
+    _ = translator(language)
+    if reason in REASONS:
+        return _(REASONS[reason])
+    return _(DIED).format(reason=reason)
+
+
+def code_cells(nb) -> list[tuple[int, str]]:
+    return [(i, cell.source) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+
+
+def submission_of(coursedir, folder: str) -> dict:
+    """{assignment_id, student_id} of a submitted folder, matched as nbgrader's converters
+    match it (the split into shares and each share's filter must agree)."""
+    regexp = coursedir.format_path(coursedir.submitted_directory, "(?P<student_id>.*)", "(?P<assignment_id>.*)",
+                                   escape=True)
+    m = re.match(regexp, folder)
+    if m is None:
+        raise NbGraderException(f"Could not match '{folder}' with regexp '{regexp}'")
+    return m.groupdict()
+
+
+def traceback_to_keep(max_traceback: int) -> int | None:
+    """How many entries at each end of a traceback the sandbox must send for nbgrader's
+    LimitOutput to give the same text: it keeps the first and last halves of
+    max_traceback. A RecursionError's thousand frames then need not travel through
+    every process only to be cut. None (send all) without a limit, or with a limit
+    under 3, where LimitOutput keeps everything (its ``tb[-0:]``)."""
+    return max_traceback if max_traceback >= 3 else None
+
+
+def apply_result(nb, result: dict, language: str) -> None:
+    """Put sandbox outputs into the notebook as nbclient would have."""
+    outputs = result.get("outputs", {})
+    counts = result.get("execution_counts", {})
+    stopped = result.get("status") != "ok"
+    note = None
+    if stopped:
+        reason = result.get("status") if result.get("status") == "unresponsive" else result.get("reason", "died")
+        note = reason_text(reason, language)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        key = str(index)
+        if key in counts:
+            cell.execution_count = counts[key]
+            cell.outputs = [nbformat.from_dict(o) for o in outputs.get(key, [])]
+        elif stopped and cell.source.strip():
+            cell.outputs = [nbformat.from_dict({
+                "output_type": "error", "ename": "SabaqGradingStopped", "evalue": note,
+                "traceback": [f"\x1b[0;31mSabaqGradingStopped\x1b[0m: {note}"],
+            })]
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """nbgrader's Execute step; the cells already ran in the sandbox."""
+
+    language = Unicode("en", help="Language of the messages put into stopped cells.").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        meta = resources["nbgrader"]
+        result = RESULTS.pop((meta["assignment"], meta["student"], meta["notebook"]))
+        apply_result(nb, result, self.language)
+        return nb, resources
+
+
+class SabaqAutograde(Autograde):
+    """``nbgrader autograde`` with sandboxed, parallel execution."""
+
+    autograde_preprocessors = List([
+        SandboxedExecute,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]).tag(config=True)
+
+    executor = Any(help="The Executor notebooks run in.")
+    students = List(Unicode(), default_value=None, allow_none=True,
+                    help="Grade only these students' submissions (all when None).")
+    on_notebook = Any(None, allow_none=True, help="Called with (student, notebook, result) when one is done.")
+
+    def init_notebooks(self) -> None:
+        super().init_notebooks()
+        if self.students is not None:
+            wanted = set(self.students)
+            self.assignments = {folder: found for folder, found in self.assignments.items()
+                                if submission_of(self.coursedir, folder)["student_id"] in wanted}
+
+    def _submission_files(self, assignment_id: str, student_id: str) -> dict[str, bytes]:
+        """What the student's code may see: the graded folder without any notebook
+        (sanitized notebooks hold the hidden tests), plus the student's own notebooks."""
+        dest = self._format_dest(assignment_id, student_id)
+        files: dict[str, bytes] = {}
+        for dirpath, _, filenames in os.walk(dest):
+            for name in filenames:
+                if name.endswith(".ipynb"):
+                    continue
+                full = os.path.join(dirpath, name)
+                with open(full, "rb") as fh:
+                    files[os.path.relpath(full, dest)] = fh.read()
+        for notebook in self.notebooks:
+            with open(notebook, "rb") as fh:
+                files[os.path.basename(notebook)] = fh.read()
+        return files
+
+    def convert_notebooks(self) -> None:
+        errors: list[tuple[str, str]] = []
+        pending: list[tuple[Future, dict, str, int]] = []
+        remaining: dict[tuple[str, str], int] = defaultdict(int)
+
+        # As nbgrader does: when a notebook of a submission errs, the notebooks before it
+        # stay graded, those after it are not graded, and the autograded folder goes.
+        failed: dict[tuple[str, str], int] = {}
+
+        def fail(key: tuple[str, str], position: int) -> None:
+            errors.append(key)
+            failed[key] = min(position, failed.get(key, position))
+
+        def finish(future: Future, gd: dict, path: str, position: int) -> None:
+            key = (gd["assignment_id"], gd["student_id"])
+            notebook_id = os.path.splitext(os.path.basename(path))[0]
+            result = future.result()
+            remaining[key] -= 1
+            if key in failed and position >= failed[key]:
+                return
+            RESULTS[(gd["assignment_id"], gd["student_id"], notebook_id)] = result
+            try:
+                self._sanitizing = False
+                self._init_preprocessors()
+                with _autograde_env():
+                    BaseConverter.convert_single_notebook(self, path)
+            except Exception:
+                self.log.error("There was an error grading %s", path)
+                self.log.error(traceback.format_exc())
+                fail(key, position)
+                return
+            finally:
+                self._sanitizing = True
+                RESULTS.pop((gd["assignment_id"], gd["student_id"], notebook_id), None)
+            if self.on_notebook is not None:
+                self.on_notebook(gd["student_id"], notebook_id, result)
+            if remaining[key] == 0:
+                self.set_permissions(gd["assignment_id"], gd["student_id"])
+                self.run_post_convert_hook()
+
+        keep_traceback = traceback_to_keep(LimitOutput(parent=self).max_traceback)
+
+        def drain(block: bool) -> None:
+            while pending and (block or pending[0][0].done()):
+                finish(*pending.pop(0))
+
+        for assignment in sorted(self.assignments.keys()):
+            self.notebooks = sorted(self.assignments[assignment])
+            gd = submission_of(self.coursedir, assignment)
+            position = 0
+            try:
+                if not self.init_destination(gd["assignment_id"], gd["student_id"]):
+                    continue
+                self.run_pre_convert_hook()
+                self.init_assignment(gd["assignment_id"], gd["student_id"])
+                files = self._submission_files(gd["assignment_id"], gd["student_id"])
+                for position, notebook_filename in enumerate(self.notebooks):
+                    self._sanitizing = True
+                    self._init_preprocessors()
+                    BaseConverter.convert_single_notebook(self, notebook_filename)
+                    path = os.path.join(self.writer.build_directory, os.path.basename(notebook_filename))
+                    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+                    kernel = nb.metadata.get("kernelspec", {}).get("language", "python")
+                    if kernel != "python":
+                        future: Future = Future()
+                        future.set_result({"status": "died", "reason": "unsupported-kernel"})
+                    else:
+                        future = self.executor.run(files, code_cells(nb), keep_traceback=keep_traceback)
+                    pending.append((future, gd, path, position))
+                    remaining[(gd["assignment_id"], gd["student_id"])] += 1
+            except Exception:
+                self.log.error("There was an error processing assignment: %s", assignment)
+                self.log.error(traceback.format_exc())
+                fail((gd["assignment_id"], gd["student_id"]), position)
+            drain(block=False)
+        drain(block=True)
+        for key in failed:
+            shutil.rmtree(self._format_dest(*key), ignore_errors=True)
+        if errors:
+            for assignment_id, student_id in sorted(set(errors)):
+                self.log.error("There was an error processing assignment '%s' for student '%s'",
+                               assignment_id, student_id)
+            _ = translator(SandboxedExecute(parent=self).language)
+            raise NbGraderException(_(N_("Some submissions could not be graded; see the log above.")))
+
+
+class _autograde_env:
+    """NBGRADER_EXECUTION=autograde while nbgrader's pass runs, as nbgrader sets it."""
+
+    def __enter__(self):
+        self.old = os.environ.get("NBGRADER_EXECUTION")
+        os.environ["NBGRADER_EXECUTION"] = "autograde"
+
+    def __exit__(self, *exc):
+        if self.old is None:
+            os.environ.pop("NBGRADER_EXECUTION", None)
+        else:
+            os.environ["NBGRADER_EXECUTION"] = self.old

@@ -1,0 +1,128 @@
+"""Judging one submission on every test of a package, scored IOI style.
+
+Groups run in order; inside a group the first failing test ends it (Kattis's
+``on_reject: break``). A group earns its points only when all its tests pass
+(or, with a validator that reports scores, the smallest test score). The
+verdict is the first failure's: AC, WA, TLE, MLE, RTE (also output limit), or
+CE when the program does not build.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sabaq.autograders.olympiad import run as runner
+from sabaq.kattis.package import Package, Program
+from sabaq.autograders.olympiad.validate import CustomValidator
+from sabaq.kattis.compare import default_validate
+
+RUN_VERDICTS = {"tle": "TLE", "mle": "MLE", "ole": "RTE", "rte": "RTE"}
+
+
+@dataclass
+class TestResult:
+    name: str
+    verdict: str
+    time: float
+    message: str = ""
+
+
+@dataclass
+class GroupResult:
+    name: str
+    verdict: str
+    points: float
+    max_points: float
+    time: float
+    first_failure: str | None = None
+    tests: list[TestResult] = field(default_factory=list)
+    sample: bool = False
+
+
+@dataclass
+class Result:
+    verdict: str
+    score: float
+    max_score: float
+    time: float
+    groups: list[GroupResult]
+    compile_message: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class Judge:
+    """Judges programs against one package; builds its output validator once."""
+
+    def __init__(self, package: Package, time_limit: float | None = None):
+        self.package = package
+        self.time_limit = time_limit or package.time_limit
+        self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-judge-"))
+        self.scratch.chmod(0o755)
+        self.validator = (CustomValidator(package.output_validator, package.validator_flags, self.scratch)
+                          if package.output_validator else None)
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def judge(self, program: Program, include_samples: bool = True) -> Result:
+        work = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch))
+        try:
+            try:
+                program = self.package.with_includes(program, work / "joined")
+                command = runner.prepare(program, work / "program")
+            except runner.CompileError as e:
+                groups = [GroupResult(g.name, "CE", 0.0, g.points, 0.0, sample=g.sample) for g in self.package.groups]
+                return Result("CE", 0.0, self.package.max_score, 0.0, groups, str(e)[:2000])
+            groups = []
+            for group in self.package.groups:
+                if group.sample and not include_samples:
+                    continue
+                groups.append(self._group(group, command, work))
+            counted = [g for g in groups if not g.sample]
+            failed = next((g for g in groups if g.verdict != "AC"), None)
+            return Result(
+                verdict=failed.verdict if failed else "AC",
+                score=round(sum(g.points for g in counted), 6),
+                max_score=self.package.max_score,
+                time=max((g.time for g in groups), default=0.0),
+                groups=groups,
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _group(self, group, command: list[str], work: Path) -> GroupResult:
+        result = GroupResult(group.name, "AC", 0.0, group.points, 0.0, sample=group.sample)
+        scores = []
+        for test in group.tests:
+            out = work / "output"
+            run = runner.run(command, work / "program", test.input, out, self.time_limit,
+                             self.package.memory_mb, self.package.output_mb)
+            result.time = max(result.time, run.cpu)
+            if run.status != "ok":
+                verdict, message = RUN_VERDICTS[run.status], run.stderr.strip().splitlines()[-1:] or [""]
+                result.tests.append(TestResult(test.name, verdict, run.cpu, message[0][:300]))
+            else:
+                judgement = (self.validator(test.input, test.answer, out) if self.validator
+                             else default_validate(out.read_bytes(), test.answer.read_bytes(), self.package.validator_flags))
+                verdict = "AC" if judgement.accepted else "WA"
+                result.tests.append(TestResult(test.name, verdict, run.cpu, judgement.message))
+                if judgement.accepted:
+                    scores.append(group.points if judgement.score is None else judgement.score)
+            if result.tests[-1].verdict != "AC":
+                result.verdict = result.tests[-1].verdict
+                result.first_failure = test.name
+                break
+        if result.verdict == "AC" and not group.sample:
+            result.points = min(scores) if scores else group.points
+        return result

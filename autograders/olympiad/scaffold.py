@@ -1,0 +1,172 @@
+"""`sabaq task new` and `sabaq task generate`: a package skeleton, and its test data.
+
+Test data is built by the package's generator, deterministically: every line
+of ``generators/generators.yaml`` names a test, its group and the generator's
+arguments (a seed among them). Answers come from the first accepted solution,
+run in the sandbox; every input is then checked by the input validators.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import yaml
+
+from sabaq.i18n import N_, terminal_text
+
+from sabaq.autograders.olympiad import run as runner
+from sabaq.kattis.package import PackageError, load
+
+STATEMENT = {
+    "en": ("Sum of two numbers", "Read two integers $a$ and $b$ and print their sum.",
+           "Input", "One line with $a$ and $b$ ($-10^9 \\le a, b \\le 10^9$).", "Output", "One integer, $a + b$."),
+    "ru": ("Сумма двух чисел", "Даны два целых числа $a$ и $b$. Выведите их сумму.",
+           "Входные данные", "Одна строка с числами $a$ и $b$ ($-10^9 \\le a, b \\le 10^9$).",
+           "Выходные данные", "Одно целое число $a + b$."),
+    "kk": ("Екі санның қосындысы", "Екі бүтін сан $a$ мен $b$ берілген. Олардың қосындысын шығарыңыз.",
+           "Кіріс деректері", "Бір жолда $a$ мен $b$ ($-10^9 \\le a, b \\le 10^9$).",
+           "Шығыс деректері", "Бір бүтін сан, $a + b$."),
+}
+
+GENERATOR = '''#!/usr/bin/env python3
+"""Prints one test input. Arguments: --max M --seed S (the same arguments give the same test)."""
+import argparse
+import random
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--max", type=int, default=10**9)
+parser.add_argument("--seed", type=int, default=1)
+args = parser.parse_args()
+rng = random.Random(args.seed)
+print(rng.randint(-args.max, args.max), rng.randint(-args.max, args.max))
+'''
+
+VALIDATOR = '''#!/usr/bin/env python3
+"""Input validator: exit 42 if the input on stdin is well formed, 43 otherwise."""
+import re
+import sys
+
+data = sys.stdin.read()
+ok = re.fullmatch(r"-?\\d+ -?\\d+\\n", data) is not None
+if ok:
+    a, b = map(int, data.split())
+    ok = all(-10**9 <= v <= 10**9 for v in (a, b))
+sys.exit(42 if ok else 43)
+'''
+
+SOLUTION = '''#!/usr/bin/env python3
+a, b = map(int, input().split())
+print(a + b)
+'''
+
+WRONG = '''#!/usr/bin/env python3
+a, b = map(int, input().split())
+print(a - b)
+'''
+
+
+def new(name: str, parent: str | Path = ".") -> Path:
+    root = Path(parent) / name
+    if root.exists():
+        raise PackageError(N_("{folder} exists already; choose another name or remove it."), folder=root)
+    (root / "problem_statement").mkdir(parents=True)
+    (root / "problem.yaml").write_text(yaml.safe_dump({
+        "name": name, "type": "scoring", "uuid": str(uuid.uuid4()),
+        "author": os.environ.get("JUPYTERHUB_USER") or getpass.getuser(), "license": "cc by-sa",
+        "limits": {"memory": 256},
+    }, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (root / ".timelimit").write_text("1\n")
+    for lang, (title, legend, input_h, input_t, output_h, output_t) in STATEMENT.items():
+        (root / "problem_statement" / f"problem.{lang}.tex").write_text(
+            f"\\problemname{{{title}}}\n\n{legend}\n\n\\section*{{{input_h}}}\n{input_t}\n\n"
+            f"\\section*{{{output_h}}}\n{output_t}\n", encoding="utf-8")
+    (root / "data" / "sample").mkdir(parents=True)
+    (root / "data" / "sample" / "1.in").write_text("2 3\n")
+    (root / "data" / "sample" / "1.ans").write_text("5\n")
+    (root / "data" / "sample" / "testdata.yaml").write_text("accept_score: 0\nrange: 0 0\n")  # samples give no points
+    (root / "data" / "secret").mkdir()
+    (root / "data" / "secret" / "testdata.yaml").write_text(
+        "accept_score: 100\ngrader_flags: min\non_reject: break\nrange: 0 100\n")
+    (root / "data" / "testdata.yaml").write_text("grader_flags: sum\nrange: 0 100\n")
+    (root / "generators").mkdir()
+    (root / "generators" / "gen.py").write_text(GENERATOR)
+    (root / "generators" / "generators.yaml").write_text(
+        "# test name: [group, generator arguments]\n"
+        "small-1: [secret, --max, '10', --seed, '1']\n"
+        "small-2: [secret, --max, '10', --seed, '2']\n"
+        "large-1: [secret, --seed, '3']\n"
+        "large-2: [secret, --seed, '4']\n")
+    (root / "input_validators").mkdir()
+    (root / "input_validators" / "validate.py").write_text(VALIDATOR)
+    for folder, text in (("accepted", SOLUTION), ("wrong_answer", WRONG)):
+        (root / "submissions" / folder).mkdir(parents=True)
+        (root / "submissions" / folder / "solution.py").write_text(text)
+    return root
+
+
+def generate(path: str | Path, out=print) -> int:
+    """(Re)build data/secret from the generators; return how many tests were written."""
+    root = Path(path).resolve()
+    spec_file = root / "generators" / "generators.yaml"
+    if not spec_file.exists():
+        raise PackageError(N_("{folder} has no generators/generators.yaml to build tests from."), folder=root)
+    spec = yaml.safe_load(spec_file.read_text()) or {}
+    generator = root / "generators" / "gen.py"
+    manifest = root / "generators" / "generated.txt"  # what the last run wrote: tests dropped from the spec go
+    previous = set(manifest.read_text().split()) if manifest.exists() else set()
+    wanted = {f"{entry[0]}/{name}" for name, entry in spec.items()}
+    for stale in previous - wanted:
+        for ext in (".in", ".ans"):
+            (root / "data" / f"{stale}{ext}").unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="sabaq-generators-") as tmp:
+        # the generator is the package author's code: it runs sandboxed like every other program
+        workdir = Path(tmp) / "generators"
+        shutil.copytree(root / "generators", workdir)
+        os.chmod(tmp, 0o755)
+        for path in [workdir, *workdir.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        for name, entry in spec.items():
+            group, args = entry[0], [str(a) for a in entry[1:]]
+            folder = root / "data" / group
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{name}.in"
+            with open(target, "wb") as sink:
+                result = runner._run_raw(
+                    runner.sandbox_command(workdir, [runner.PYTHON, f"/sandbox/{generator.name}", *args]),
+                    stdin=None, stdout=sink, limits=runner._limits(60, 2048, 256), wall=120)
+            if result.status != "ok":
+                target.unlink(missing_ok=True)
+                raise PackageError(N_("The generator failed for {test} ({command}): {detail}"), test=name,
+                                   command=shlex.join(args), detail=result.stderr[-500:] or result.status)
+    package = load(root, require_tests=False)
+    reference = (package.submissions.get("accepted") or [None])[0]
+    if reference is None:
+        raise PackageError(N_("Answers come from an accepted solution: add one under submissions/accepted/."))
+    with tempfile.TemporaryDirectory(prefix="sabaq-generate-") as tmp:
+        base = Path(tmp)
+        base.chmod(0o755)
+        command = runner.prepare(package.with_includes(reference, base / "joined"), base / "reference")
+        count = 0
+        for name, entry in spec.items():
+            test_in = root / "data" / entry[0] / f"{name}.in"
+            result = runner.run(command, base / "reference", test_in, base / "answer", package.time_limit * 10,
+                                package.memory_mb, package.output_mb)
+            if result.status != "ok":
+                raise PackageError(N_("The accepted solution failed on {test}: {outcome} {detail}"), test=name,
+                                   outcome=result.status, detail=result.stderr[-300:])
+            shutil.copy(base / "answer", test_in.with_suffix(".ans"))
+            count += 1
+    manifest.write_text("\n".join(sorted(wanted)) + "\n")
+    from sabaq.autograders.olympiad.verify import validate_inputs
+
+    bad = validate_inputs(load(root))
+    if bad:
+        raise PackageError(N_("The input validators reject: {tests}"), tests=", ".join(bad))
+    out(terminal_text(N_("{name}: {count} tests generated and validated"), name=package.name, count=count))
+    return count

@@ -1,0 +1,86 @@
+"""Benchmarks and rehearsals: measure sabaq against nbgrader, rehearse a class."""
+
+from __future__ import annotations
+
+import sys
+
+from sabaq.cli.common import at_least_one, say, settings_of
+from sabaq.i18n import N_
+
+
+def bench_grading(args) -> int:
+    from sabaq.devtools.bench_grading import bench_grading as run
+
+    settings_args = [f"--{name}={getattr(args, name)}" for name in ("data", "config") if getattr(args, name)]
+    result = run(settings_args, copies=args.copies, workers=args.workers, keep=args.keep, repeats=args.repeats)
+    return 0 if result["scores_equal"] else 1
+
+
+def _running_sabaq(args) -> tuple[str, str] | None:
+    """The address of a running sabaq and its administrator's password, for commands that drive it."""
+    from sabaq.devtools.rehearsal import admin_password
+
+    settings = settings_of(args)
+    password = args.admin_password or admin_password(settings.data_dir)
+    if not password:
+        say(N_("sabaq: the administrator's password is needed: --admin-password, or the demo logins in {folder}"),
+            folder=settings.data_dir, file=sys.stderr)
+        return None
+    return args.url or settings.public_url, password
+
+
+def bench_service(args) -> int:
+    from sabaq.devtools.bench_service import bench_service as run
+
+    target = _running_sabaq(args)
+    if target is None:
+        return 2
+    result = run(*target, copies=args.copies, timeout=args.timeout, keep=args.keep)
+    return 0 if result["scores_equal"] else 1
+
+
+def demo_class(args) -> int:
+    from sabaq.devtools.rehearsal import Rehearsal
+
+    target = _running_sabaq(args)
+    if target is None:
+        return 2
+    url, password = target
+    try:
+        return Rehearsal(url, password).run(args.students, timeout=args.timeout)
+    except Exception as e:  # noqa: BLE001 - a rehearsal reports what broke and fails
+        say(N_("sabaq: the rehearsal failed: {error}"), error=e, file=sys.stderr)
+        return 1
+
+
+def bench_gradebook(args) -> int:
+    from sabaq.devtools.bench_gradebook import bench_gradebook as run
+
+    run(args.students, args.assignments, args.postgres)
+    return 0
+
+
+def add_commands(commands) -> None:
+    bench = "benchmarks"
+    p = commands.action("bench", bench, "grading", "sabaq's grading against nbgrader autograde", bench_grading)
+    p.add_argument("--copies", type=at_least_one, default=4, help="copies of the 9-student class (default 4)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--repeats", type=at_least_one, default=3,
+                   help="sabaq grades this many copies; the median time counts (default 3)")
+    p.add_argument("--keep", help="keep the course folders here")
+    p = commands.action("bench", bench, "gradebook", "the gradebook page and export at school scale", bench_gradebook)
+    p.add_argument("--students", type=int, default=1000)
+    p.add_argument("--assignments", type=int, default=40)
+    p.add_argument("--postgres", help="also on PostgreSQL: an admin URL, "
+                   "e.g. postgresql+psycopg:///postgres?host=/var/run/postgresql")
+    p = commands.action("bench", bench, "service", "a deadline through a running `sabaq up` against nbgrader autograde",
+                        bench_service, running=True)
+    p.add_argument("--copies", type=at_least_one, default=3,
+                   help="copies of the 8-student class, one account each (default 3)")
+    p.add_argument("--timeout", type=float, default=600, help="seconds to wait for grading")
+    p.add_argument("--keep", help="keep nbgrader's course folder here")
+
+    p = commands.action("demo", "rehearsals", "class", "rehearse a whole class cycle against a running `sabaq up`",
+                        demo_class, running=True)
+    p.add_argument("--students", type=int, default=10)
+    p.add_argument("--timeout", type=float, default=600, help="seconds to wait for grading")

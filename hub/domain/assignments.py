@@ -1,0 +1,352 @@
+"""Releasing assignments, storing submissions and feedback.
+
+A submission is written (files and record, in one transaction, together with
+the job that checks it) before the student is told it was received. Rows are
+never updated after that; every attempt is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sabaq.i18n import N_
+
+from sabaq.hub.store import jobs
+from sabaq.errors import Forbidden, Invalid, NotFound
+from sabaq.hub.store.blobs import get_blob, put_blob
+from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
+from sabaq.hub.store.models import Assignment, AssignmentFile, Course, Feedback, FileKind, ManualGrade, StudentRule, Submission, SubmissionFile, User, utcnow
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+def nbgrader_timestamp(when: dt.datetime) -> str:
+    """nbgrader's timestamp text, e.g. '2026-11-22 09:00:00.000000 UTC'."""
+    return when.astimezone(dt.timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def get_assignment(db: Session, course: Course, name: str, staff: bool = True) -> Assignment:
+    """The assignment; to students (staff=False) an unreleased one does not exist."""
+    assignment = db.scalar(
+        select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name)
+    )
+    if assignment is None or not (staff or is_open_to_students(assignment)):
+        raise NotFound(
+            N_("There is no assignment '{assignment}' in the course '{course}'."),
+            assignment=name,
+            course=course.slug,
+        )
+    return assignment
+
+
+def is_open_to_students(assignment: Assignment, now: dt.datetime | None = None) -> bool:
+    now = now or utcnow()
+    return assignment.released_at is not None and assignment.released_at <= now
+
+
+def points_of(files: dict[str, bytes]) -> float:
+    """Points of the graded cells in nbgrader notebooks (the assignment's maximum)."""
+    import nbformat
+
+    total = 0.0
+    for path, content in files.items():
+        if not path.endswith(".ipynb"):
+            continue
+        try:
+            nb = nbformat.reads(content.decode("utf-8"), as_version=4)
+        except Exception:  # checked on upload; a broken source just has no points
+            continue
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                total += float(meta.get("points", 0) or 0)
+    return total
+
+
+SETTINGS_FIELDS = ("category", "term", "estimated_minutes", "timed_minutes", "late_policy",
+                   "late_percent_per_day", "late_floor_percent")
+
+
+def configure(assignment: Assignment, **values) -> None:
+    """Set the assignment's grading and time settings (only the ones given)."""
+    for key, value in values.items():
+        if key not in SETTINGS_FIELDS or value is None:
+            continue
+        if key == "late_policy" and value not in LATE_POLICIES:
+            raise Invalid(N_("Unknown late policy '{policy}': use none, zero or percent."), policy=value)
+        if key == "term" and not 1 <= int(value) <= 4:
+            raise Invalid(N_("The term must be 1, 2, 3 or 4."))
+        setattr(assignment, key, value)
+
+
+def release(
+    db: Session,
+    course: Course,
+    name: str,
+    release_files: dict[str, bytes],
+    source_files: dict[str, bytes],
+    *,
+    due_at: dt.datetime | None = None,
+    closes_at: dt.datetime | None = None,
+    title: str = "",
+    now: dt.datetime | None = None,
+    **settings,
+) -> Assignment:
+    """Publish (or re-publish) an assignment; students' earlier submissions stay."""
+    now = now or utcnow()
+    if not notice_ok(now, due_at, course.min_notice_hours or 0):
+        raise Invalid(
+            N_("The due date is too soon: this course gives students at least {hours} hours after release."),
+            hours=course.min_notice_hours,
+        )
+    if not any(p.endswith(".ipynb") for p in release_files):
+        raise Invalid(
+            N_("The assignment '{assignment}' has no notebook to release. Generate it with nbgrader first."),
+            assignment=name,
+        )
+    if due_at and closes_at and closes_at < due_at:
+        raise Invalid(N_("The assignment cannot close before it is due."))
+    if not NAME_RE.match(name or ""):
+        raise Invalid(
+            N_("The assignment name '{assignment}' is not allowed: use Latin letters, digits, '-' and '_'."),
+            assignment=name,
+        )
+    assignment = db.scalar(
+        select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name)
+    )
+    if assignment is None:
+        assignment = Assignment(course=course, name=name)
+        db.add(assignment)
+    assignment.title = title or assignment.title or name
+    assignment.released_at = now
+    assignment.due_at = due_at
+    assignment.closes_at = closes_at
+    assignment.version = (assignment.version or 0) + 1
+    assignment.max_score = points_of(source_files or release_files)
+    configure(assignment, **settings)
+    assignment.files.clear()
+    db.flush()
+    for kind, files in ((FileKind.release, release_files), (FileKind.source, source_files)):
+        for path, content in files.items():
+            assignment.files.append(
+                AssignmentFile(kind=kind, path=path, sha256=put_blob(db, content), size=len(content))
+            )
+    db.flush()
+    return assignment
+
+
+def files_of(db: Session, assignment: Assignment, kind: FileKind) -> dict[str, bytes]:
+    return {f.path: get_blob(db, f.sha256) for f in assignment.files if f.kind == kind}
+
+
+I18N = "i18n/"
+
+
+def localize(files: dict[str, bytes], lang: str | None, fallback: str = "en") -> dict[str, bytes]:
+    """Released files in one language: ``i18n/<lang>/x`` becomes ``x`` for the
+    student's language (else the course's, else English, else any), other
+    languages' copies are left out; files outside ``i18n/`` are for everyone."""
+    langs = {p.split("/")[1] for p in files if p.startswith(I18N) and p.count("/") >= 2}
+    if not langs:
+        return files
+    chosen = next(x for x in (lang, fallback, "en", *sorted(langs)) if x in langs)
+    prefix = f"{I18N}{chosen}/"
+    out = {p: c for p, c in files.items() if not p.startswith(I18N)}
+    out.update({p[len(prefix):]: c for p, c in files.items() if p.startswith(prefix)})
+    return out
+
+
+def released_files_for(db: Session, assignment: Assignment, user: User) -> dict[str, bytes]:
+    """What this person fetches: the released files in their language."""
+    return localize(files_of(db, assignment, FileKind.release), user.language, assignment.course.language)
+
+
+def released_for(db: Session, course: Course, now: dt.datetime | None = None) -> list[Assignment]:
+    rows = db.scalars(
+        select(Assignment).where(Assignment.course_id == course.id).order_by(Assignment.name)
+    )
+    return [a for a in rows if is_open_to_students(a, now)]
+
+
+def submit(
+    db: Session,
+    assignment: Assignment,
+    student: User,
+    files: dict[str, bytes],
+    now: dt.datetime | None = None,
+) -> Submission:
+    """Store one attempt and queue its check. The caller commits before answering."""
+    now = now or utcnow()
+    if not is_open_to_students(assignment, now):
+        raise NotFound(
+            N_("There is no assignment '{assignment}' in the course '{course}'."),
+            assignment=assignment.name,
+            course=assignment.course.slug,
+        )
+    rule = student_rule(db, assignment, student)
+    closes = assignment.closes_at
+    if closes is not None and rule is not None and (rule.extension_minutes or rule.due_at):
+        # an extension moves the closing time as far as it moves the due date
+        closes = max(closes, effective_due_for(assignment, rule) or closes)
+    if closes is not None and now > closes:
+        raise Forbidden(
+            N_("The assignment '{assignment}' closed on {closed}; submissions are no longer accepted. Talk to your teacher."),
+            code="closed",
+            assignment=assignment.name,
+            closed=nbgrader_timestamp(closes),
+        )
+    if assignment.timed_minutes:
+        end = window_end(rule.opened_at if rule else None, assignment.timed_minutes, effective_due_for(assignment, rule))
+        if rule is not None and rule.opened_at is not None and end is not None and now > end:
+            raise Forbidden(
+                N_("Your {minutes} minutes for '{assignment}' ran out at {end}; the work can no longer be submitted."),
+                code="time_up",
+                minutes=assignment.timed_minutes,
+                assignment=assignment.name,
+                end=nbgrader_timestamp(end),
+            )
+    if not any(p.endswith(".ipynb") for p in files):
+        raise Invalid(N_("The submission has no notebook. Submit the assignment folder you fetched."))
+    attempt = (
+        db.scalar(
+            select(func.max(Submission.attempt)).where(
+                Submission.assignment_id == assignment.id, Submission.student_id == student.id
+            )
+        )
+        or 0
+    ) + 1
+    submission = Submission(
+        assignment=assignment,
+        student=student,
+        attempt=attempt,
+        submitted_at=now,
+        late=bool((due := effective_due_for(assignment, rule)) and now > due),
+        assignment_version=assignment.version,
+        secret=secrets.token_hex(64),
+    )
+    db.add(submission)
+    try:
+        db.flush()
+    except IntegrityError:
+        # Two submits of the same student raced for the attempt number.
+        raise Invalid(N_("Another submission of yours is being saved right now; try again in a moment.")) from None
+    for path, content in sorted(files.items()):
+        submission.files.append(
+            SubmissionFile(path=path, sha256=put_blob(db, content), size=len(content))
+        )
+    db.flush()
+    jobs.enqueue(db, "check", key=f"check:{submission.id}", payload={"submission_id": submission.id})
+    from sabaq.hub.domain.grading import enqueue as enqueue_grading  # grading builds on this module
+
+    enqueue_grading(db, submission)
+    return submission
+
+
+def record_paper(db: Session, assignment: Assignment, student: User, score: float, by: User,
+                 now: dt.datetime | None = None) -> Submission:
+    """Work done on paper, marked by the teacher: a submission without files, flagged "paper"."""
+    now = now or utcnow()
+    attempt = (db.scalar(select(func.max(Submission.attempt)).where(
+        Submission.assignment_id == assignment.id, Submission.student_id == student.id)) or 0) + 1
+    rule = student_rule(db, assignment, student)
+    due = effective_due_for(assignment, rule)
+    submission = Submission(assignment=assignment, student=student, attempt=attempt, submitted_at=now,
+                            late=bool(due and now > due), assignment_version=assignment.version,
+                            secret=secrets.token_hex(64), kind="paper")
+    db.add(submission)
+    db.flush()
+    db.add(ManualGrade(submission_id=submission.id, notebook="paper", grade_id="total", score=score, by_id=by.id))
+    db.flush()
+    return submission
+
+
+def student_rule(db: Session, assignment: Assignment, student: User, create: bool = False) -> StudentRule | None:
+    rule = db.scalar(select(StudentRule).where(StudentRule.assignment_id == assignment.id,
+                                               StudentRule.student_id == student.id))
+    if rule is None and create:
+        rule = StudentRule(assignment_id=assignment.id, student_id=student.id)
+        db.add(rule)
+        db.flush()
+    return rule
+
+
+def effective_due_for(assignment: Assignment, rule: StudentRule | None) -> dt.datetime | None:
+    if rule is None:
+        return assignment.due_at
+    return effective_due(assignment.due_at, rule.extension_minutes or 0, rule.due_at)
+
+
+def record_opening(db: Session, assignment: Assignment, student: User, now: dt.datetime | None = None) -> None:
+    """A student's first fetch starts the clock of a timed assignment."""
+    rule = student_rule(db, assignment, student, create=True)
+    if rule.opened_at is None:
+        rule.opened_at = now or utcnow()
+        db.flush()
+
+
+def submissions_of(
+    db: Session, assignment: Assignment, student: User | None = None
+) -> list[Submission]:
+    q = select(Submission).where(Submission.assignment_id == assignment.id)
+    if student is not None:
+        q = q.where(Submission.student_id == student.id)
+    return list(db.scalars(q.order_by(Submission.student_id, Submission.attempt)))
+
+
+def latest_submissions(db: Session, assignment: Assignment) -> list[Submission]:
+    """The newest attempt of every student."""
+    newest = (
+        select(Submission.student_id, func.max(Submission.attempt).label("attempt"))
+        .where(Submission.assignment_id == assignment.id)
+        .group_by(Submission.student_id)
+        .subquery()
+    )
+    q = select(Submission).join(
+        newest,
+        (Submission.student_id == newest.c.student_id) & (Submission.attempt == newest.c.attempt),
+    ).where(Submission.assignment_id == assignment.id)
+    return list(db.scalars(q))
+
+
+def get_submission(db: Session, submission_id: int) -> Submission:
+    submission = db.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound(N_("There is no submission number {id}."), id=submission_id)
+    return submission
+
+
+def submission_files(db: Session, submission: Submission) -> dict[str, bytes]:
+    """The student's files plus nbgrader's timestamp.txt, as collect expects."""
+    files = {f.path: get_blob(db, f.sha256) for f in submission.files}
+    files["timestamp.txt"] = nbgrader_timestamp(submission.submitted_at).encode()
+    return files
+
+
+def store_feedback(db: Session, submission: Submission, notebook: str, html: bytes) -> Feedback:
+    digest = put_blob(db, html)
+    item = db.scalar(
+        select(Feedback).where(Feedback.submission_id == submission.id, Feedback.notebook == notebook)
+    )
+    if item is None:
+        item = Feedback(submission=submission, notebook=notebook, sha256=digest)
+        db.add(item)
+    item.sha256 = digest
+    item.released_at = utcnow()
+    db.flush()
+    return item
+
+
+def find_submission_by_timestamp(
+    db: Session, assignment: Assignment, student: User, timestamp: str
+) -> Submission | None:
+    for sub in submissions_of(db, assignment, student):
+        if nbgrader_timestamp(sub.submitted_at) == timestamp.strip():
+            return sub
+    return None

@@ -1,0 +1,207 @@
+"""Courses, who belongs to them in which role, and who may see whom.
+
+Every permission decision of the service goes through the functions here, so
+there is one place to read (and test) the access rules:
+
+- an admin may do everything;
+- a teacher manages their own courses; an assistant grades in them;
+- a student sees their own work in their own courses;
+- a parent sees their own children's work, nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sabaq.i18n import N_
+
+from sabaq.errors import Conflict, Forbidden, Invalid, NotFound
+from sabaq.hub.store.models import STAFF_ROLES, Course, Guardian, Membership, Role, User
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG_RE.match(slug or ""):
+        raise Invalid(
+            N_("The course id '{slug}' is not allowed: use lowercase Latin letters, digits, '-' and '_'."),
+            slug=slug,
+        )
+    return slug
+
+
+def get_course(db: Session, slug: str) -> Course:
+    course = db.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        raise NotFound(N_("There is no course '{course}'. Check the course id."), course=slug)
+    return course
+
+
+def create_course(db: Session, slug: str, title: str, language: str = "kk") -> Course:
+    check_slug(slug)
+    if db.scalar(select(Course).where(Course.slug == slug)) is not None:
+        raise Conflict(N_("A course with the id '{course}' already exists."), course=slug)
+    course = Course(slug=slug, title=title or slug, language=language)
+    db.add(course)
+    db.flush()
+    return course
+
+
+def role_in(db: Session, user: User, course: Course) -> Role | None:
+    return db.scalar(
+        select(Membership.role).where(
+            Membership.user_id == user.id, Membership.course_id == course.id
+        )
+    )
+
+
+def set_member(db: Session, course: Course, user: User, role: Role, section: str = "") -> Membership:
+    member = db.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.course_id == course.id)
+    )
+    if member is None:
+        member = Membership(course=course, user=user, role=role, section=section)
+        db.add(member)
+    else:
+        member.role = role
+        if section:
+            member.section = section
+    db.flush()
+    return member
+
+
+def remove_member(db: Session, course: Course, user: User) -> None:
+    member = db.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.course_id == course.id)
+    )
+    if member is not None:
+        db.delete(member)
+        db.flush()
+
+
+def link_guardian(db: Session, parent: User, student: User) -> Guardian:
+    if parent.id == student.id:
+        raise Invalid(N_("A person cannot be their own parent."))
+    link = db.scalar(
+        select(Guardian).where(Guardian.parent_id == parent.id, Guardian.student_id == student.id)
+    )
+    if link is None:
+        link = Guardian(parent=parent, student=student)
+        db.add(link)
+        db.flush()
+    return link
+
+
+def children_of(db: Session, parent: User) -> list[User]:
+    return list(
+        db.scalars(
+            select(User)
+            .join(Guardian, Guardian.student_id == User.id)
+            .where(Guardian.parent_id == parent.id)
+            .order_by(User.full_name, User.name)
+        )
+    )
+
+
+def is_guardian(db: Session, parent: User, student: User) -> bool:
+    return db.scalar(
+        select(Guardian.id).where(Guardian.parent_id == parent.id, Guardian.student_id == student.id)
+    ) is not None
+
+
+def is_parent(db: Session, user: User) -> bool:
+    return db.scalar(select(Guardian.id).where(Guardian.parent_id == user.id).limit(1)) is not None
+
+
+def courses_of(db: Session, user: User) -> list[tuple[Course, Role]]:
+    rows = db.execute(
+        select(Course, Membership.role)
+        .join(Membership, Membership.course_id == Course.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Course.slug)
+    )
+    return [(c, r) for c, r in rows]
+
+
+def visible_courses(db: Session, user: User) -> list[Course]:
+    if user.is_admin:
+        return list(db.scalars(select(Course).order_by(Course.slug)))
+    return [c for c, _ in courses_of(db, user)]
+
+
+def members(db: Session, course: Course, role: Role | None = None) -> list[Membership]:
+    q = select(Membership).join(User).where(Membership.course_id == course.id)
+    if role is not None:
+        q = q.where(Membership.role == role)
+    return list(db.scalars(q.order_by(Membership.role, User.full_name, User.name)))
+
+
+# --- access rules --------------------------------------------------------
+
+
+def require_member(db: Session, user: User, course: Course) -> Role | None:
+    """Any role in the course (admins pass with None)."""
+    if user.is_admin:
+        return role_in(db, user, course)
+    role = role_in(db, user, course)
+    if role is None:
+        raise Forbidden(
+            N_("You are not a member of the course '{course}'. Ask its teacher to add you."),
+            course=course.slug,
+        )
+    return role
+
+
+def require_staff(db: Session, user: User, course: Course, teacher_only: bool = False) -> None:
+    """A teacher (or, unless teacher_only, an assistant) of the course, or an admin."""
+    if user.is_admin:
+        return
+    role = role_in(db, user, course)
+    allowed = (Role.teacher,) if teacher_only else STAFF_ROLES
+    if role not in allowed:
+        raise Forbidden(
+            N_("Only the teachers of the course '{course}' may do this."),
+            course=course.slug,
+        )
+
+
+def require_student(db: Session, user: User, course: Course) -> None:
+    if role_in(db, user, course) != Role.student:
+        raise Forbidden(
+            N_("Only students of the course '{course}' can fetch and submit its assignments."),
+            course=course.slug,
+        )
+
+
+def require_admin(user: User) -> None:
+    if not user.is_admin:
+        raise Forbidden(N_("Only an administrator may do this."))
+
+
+def can_view_student(db: Session, viewer: User, student: User, course: Course | None = None) -> bool:
+    """Self, a guardian, staff of a course the student is in (that course if given), or an admin."""
+    if viewer.is_admin or viewer.id == student.id or is_guardian(db, viewer, student):
+        return True
+    staff_courses = select(Membership.course_id).where(
+        Membership.user_id == viewer.id, Membership.role.in_(STAFF_ROLES)
+    )
+    q = select(Membership.id).where(
+        Membership.user_id == student.id,
+        Membership.role == Role.student,
+        Membership.course_id.in_(staff_courses),
+    )
+    if course is not None:
+        q = q.where(Membership.course_id == course.id)
+    return db.scalar(q.limit(1)) is not None
+
+
+def require_view_student(db: Session, viewer: User, name: str, course: Course | None = None) -> User:
+    student = db.scalar(select(User).where(User.name == name))
+    if student is None or not can_view_student(db, viewer, student, course):
+        # Same answer whether the student exists or not: no probing of names.
+        raise Forbidden(N_("You may not see the work of '{name}'."), name=name)
+    return student
+

@@ -1,0 +1,31 @@
+"""Reading dates people type (due dates, closing times)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from dateutil import parser as dateparser
+
+from sabaq.i18n import N_
+
+from sabaq.errors import Invalid
+
+
+def parse_when(text: str | None, timezone: str) -> dt.datetime | None:
+    """'2026-12-01 18:00' (site time) or ISO 8601 with a zone -> aware UTC; '' -> None."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        when = dateparser.isoparse(str(text).strip())
+    except (ValueError, OverflowError):
+        try:
+            when = dateparser.parse(str(text).strip(), dayfirst=True)
+        except (ValueError, OverflowError):
+            raise Invalid(
+                N_("The date '{value}' is not understood; write it like 2026-12-01 18:00."),
+                value=str(text),
+            ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ZoneInfo(timezone))
+    return when.astimezone(dt.timezone.utc)

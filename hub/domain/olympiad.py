@@ -1,0 +1,139 @@
+"""Olympiad tasks in a course: publishing a problem package, verdicts, the contest table.
+
+A published task is an assignment of category ``olympiad``: students fetch a
+notebook in their language with the statement and samples (see
+``sabaq.kattis.notebook``); the teacher's side ("source") is the
+package itself with its secret tests, which only workers and staff can read.
+Each submission gets a ``judge`` job; the student's mark is the best score of
+all their attempts, as at a practice olympiad.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sabaq.kattis.notebook import release_files
+from sabaq.kattis.package import PackageError, load
+
+from sabaq.hub.domain import assignments
+from sabaq.hub.store.models import Assignment, Course, GradeResult, Membership, Role, Submission, User
+
+CATEGORY = "olympiad"
+PACKAGE_PARTS = ("problem.yaml", ".timelimit", "data", "include", "input_validators", "output_validators",
+                 "output_validator", "problem_statement", "statement")
+
+
+def is_task(assignment: Assignment) -> bool:
+    return assignment.category == CATEGORY
+
+
+def package_files(root: Path) -> dict[str, bytes]:
+    """The parts of a package the judge needs (no submissions, no generators)."""
+    files = {}
+    for part in PACKAGE_PARTS:
+        path = root / part
+        if path.is_file():
+            files[part] = path.read_bytes()
+        elif path.is_dir():
+            for p in sorted(path.rglob("*")):
+                if p.is_file() and "__pycache__" not in p.parts:
+                    files[str(p.relative_to(root))] = p.read_bytes()
+    return files
+
+
+def _with_tests(root: Path, scratch: Path) -> Path:
+    """The package itself, or a copy with its tests generated when they are not built yet."""
+    try:
+        load(root)
+        return root
+    except PackageError:
+        if not (root / "generators" / "generators.yaml").exists():
+            raise
+    from sabaq.autograders.olympiad.scaffold import generate
+
+    copy = scratch / root.name
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    generate(copy, out=lambda *_: None)
+    return copy
+
+
+def publish(db: Session, course: Course, root: str | Path, name: str | None = None, title: str | None = None,
+            **settings) -> Assignment:
+    """Publish (or update) a task in a course; students' earlier submissions stay."""
+    root = Path(root).resolve()
+    name = name or root.name
+    with tempfile.TemporaryDirectory(prefix="sabaq-publish-") as tmp:
+        ready = _with_tests(root, Path(tmp))
+        package = load(ready)
+        assignment = assignments.release(
+            db, course, name, release_files(package, course.slug, name), package_files(ready),
+            title=title or package.name, category=CATEGORY, **settings)
+    assignment.max_score = package.max_score
+    db.flush()
+    return assignment
+
+
+def public_verdict(details: dict, staff: bool) -> dict:
+    """The judge's report as a student may see it: verdicts, times and points per
+    group, the first failing test's name, and messages only for sample tests
+    (a message about a secret test could give its answer away)."""
+    judge = details.get("judge") or {}
+    if staff or not judge:
+        return judge
+    groups = []
+    for g in judge.get("groups", []):
+        tests = [dict(t, message=t.get("message", "") if g.get("sample") else "") for t in g.get("tests", [])]
+        groups.append(dict(g, tests=tests))
+    return dict(judge, groups=groups)
+
+
+def best_scores(db: Session, assignment_ids: list[int], student_ids: list[int]) -> dict[tuple[int, int], float]:
+    """{(assignment, student): the best current score over all attempts}."""
+    if not assignment_ids or not student_ids:
+        return {}
+    rows = db.execute(
+        select(Submission.assignment_id, Submission.student_id, func.max(GradeResult.score))
+        .join(GradeResult, GradeResult.submission_id == Submission.id)
+        .where(GradeResult.current.is_(True), GradeResult.status == "graded",
+               Submission.assignment_id.in_(assignment_ids), Submission.student_id.in_(student_ids))
+        .group_by(Submission.assignment_id, Submission.student_id))
+    return {(a, s): score for a, s, score in rows}
+
+
+def contest_table(db: Session, course: Course) -> dict:
+    """Every student × every task: best score, newest verdict, attempts (for the coach)."""
+    tasks = list(db.scalars(select(Assignment).where(Assignment.course_id == course.id,
+                                                     Assignment.category == CATEGORY).order_by(Assignment.name)))
+    students = list(db.scalars(select(User).join(Membership, Membership.user_id == User.id)
+                               .where(Membership.course_id == course.id, Membership.role == Role.student)
+                               .order_by(User.full_name, User.name)))
+    ids = [t.id for t in tasks]
+    best = best_scores(db, ids, [s.id for s in students])
+    newest: dict[tuple[int, int], tuple[Submission, GradeResult | None]] = {}
+    rows = db.execute(
+        select(Submission, GradeResult)
+        .outerjoin(GradeResult, (GradeResult.submission_id == Submission.id) & GradeResult.current.is_(True))
+        .where(Submission.assignment_id.in_(ids)).order_by(Submission.attempt))
+    for submission, result in rows:
+        newest[(submission.assignment_id, submission.student_id)] = (submission, result)
+    table = []
+    for student in students:
+        cells = []
+        for task in tasks:
+            submission, result = newest.get((task.id, student.id), (None, None))
+            verdict = None
+            if submission is not None:
+                verdict = ((result.details or {}).get("judge", {}).get("verdict") if result is not None
+                           and result.status == "graded" else ("failed" if result is not None else "queued"))
+            cells.append({"task": task.name, "best": best.get((task.id, student.id)), "max": task.max_score,
+                          "verdict": verdict, "attempts": submission.attempt if submission else 0,
+                          "submission_id": submission.id if submission else None})
+        total = sum(c["best"] or 0.0 for c in cells)
+        table.append({"student": student, "cells": cells, "total": total})
+    table.sort(key=lambda r: -r["total"])
+    return {"tasks": tasks, "rows": table, "max_total": sum(t.max_score for t in tasks)}

@@ -1,0 +1,250 @@
+"""JupyterHub's configuration, derived from sabaq's one settings file.
+
+``configure(c, settings)`` is the only place that turns sabaq settings into
+hub traits; ``jupyterhub_config.py`` beside this module calls it for the
+one-machine default, and the Kubernetes chart calls it from ``hub.extraFiles``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
+from sabaq.settings import Settings, SettingsError
+
+SERVICE_NAME = "sabaq"
+HUB_TEMPLATES = Path(__file__).with_name("hub-templates")
+LOGIN_TEXTS = (
+    N_("Sign in"), N_("Login:"), N_("Password:"), N_("Invalid username or password"),
+    N_("Your teacher gives you your login and password."),
+    N_("This connection is not encrypted (HTTP). Ask the administrator to enable HTTPS."),
+)
+SERVICE_ACCESS = f"access:services!service={SERVICE_NAME}"
+
+
+def find_proxy(settings: Settings) -> str:
+    if settings.hub.proxy_command:
+        return settings.hub.proxy_command
+    candidates = [
+        shutil.which("configurable-http-proxy"),
+        str(Path(sys.prefix).parent / "node_modules" / ".bin" / "configurable-http-proxy"),
+        str(Path(sys.prefix) / "node_modules" / ".bin" / "configurable-http-proxy"),
+    ]
+    for path in candidates:
+        if path and os.access(path, os.X_OK):
+            return path
+    raise SettingsError(N_("configurable-http-proxy was not found. Install it with "
+                           "`npm install --prefix {prefix} configurable-http-proxy`, or set [hub] proxy_command."),
+                        prefix=Path(sys.prefix).parent)
+
+
+def sabaq_environment(settings: Settings) -> dict[str, str]:
+    """What sabaq's own processes need to find the same settings."""
+    env = {"SABAQ_DATA": settings.data_dir}
+    if settings.config_file:
+        env["SABAQ_CONFIG"] = settings.config_file
+    for key, value in os.environ.items():
+        if key.startswith("SABAQ_"):
+            env[key] = value
+    env["PATH"] = os.environ.get("PATH", "")
+    return env
+
+
+def login_page_texts(default_language: str) -> dict:
+    """The login page's words in every language, from sabaq's catalogs."""
+    return {
+        "texts": {lang: {msg: translator(lang)(msg) for msg in LOGIN_TEXTS} for lang in LANGUAGES},
+        "names": LANGUAGE_NAMES,
+        "default": default_language,
+    }
+
+
+def default_url(handler) -> str:
+    """Parents have no notebooks: send them to sabaq's pages; others to their server."""
+    user = handler.current_user
+    groups = {g.name for g in getattr(user, "groups", [])} if user else set()
+    if "sabaq-parents" in groups and not any(g.startswith(("nbgrader-", "formgrade-")) for g in groups):
+        return f"/services/{SERVICE_NAME}/"
+    return "/hub/spawn"
+
+
+def configure(c, settings: Settings) -> None:
+    hub_dir = Path(settings.data_dir) / "hub"
+    c.JupyterHub.bind_url = f"http://{settings.hub.ip}:{settings.hub.port}"
+    c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{settings.hub.api_port}"
+    c.JupyterHub.db_url = f"sqlite:///{hub_dir / 'jupyterhub.sqlite'}"
+    c.JupyterHub.pid_file = str(hub_dir / "jupyterhub.pid")
+    c.JupyterHub.cookie_secret = bytes.fromhex(settings.hub.cookie_secret)
+    c.JupyterHub.concurrent_spawn_limit = settings.hub.concurrent_spawn_limit
+    c.JupyterHub.default_url = default_url
+    c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
+    c.JupyterHub.template_vars = {"sabaq_login": login_page_texts(settings.general.default_language)}
+
+    c.ConfigurableHTTPProxy.command = [find_proxy(settings)]
+    c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.hub.proxy_api_port}"
+    c.ConfigurableHTTPProxy.auth_token = settings.hub.proxy_auth_token
+    c.ConfigurableHTTPProxy.pid_file = str(hub_dir / "proxy.pid")
+
+    c.JupyterHub.spawner_class = "sabaq.hub.jupyterhub.spawner.SabaqSpawner"
+    c.SabaqSpawner.isolate = settings.spawner.kind == "system-users"
+    c.SabaqSpawner.home_root = settings.spawner.home_root
+    c.SabaqSpawner.user_prefix = settings.spawner.user_prefix
+    c.SabaqSpawner.service_url = settings.service_url
+    c.SabaqSpawner.sabaq_db_url = settings.database_url
+    c.SabaqSpawner.default_language = settings.general.default_language
+    c.Spawner.cmd = [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
+    c.Spawner.default_url = settings.spawner.default_url
+    c.Spawner.start_timeout = settings.hub.start_timeout
+    c.Spawner.http_timeout = settings.hub.http_timeout
+    c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", SERVICE_ACCESS]
+
+    env = sabaq_environment(settings)
+    services = [{
+        "name": SERVICE_NAME,
+        "display": True,
+        "url": f"http://{settings.service.ip}:{settings.service.port}",
+        "api_token": settings.service.api_token,
+        "oauth_no_confirm": True,
+        "command": [sys.executable, "-m", "sabaq", "service"],
+        "environment": env,
+        "info": {"description": "courses, assignments, submissions, gradebook"},
+    }]
+    for i in range(1, settings.worker.count + 1):
+        services.append({
+            "name": f"{SERVICE_NAME}-worker-{i}",
+            "command": [sys.executable, "-m", "sabaq", "worker"],
+            "environment": {**env, "SABAQ_WORKER_NAME": f"worker-{i}"},
+        })
+    c.JupyterHub.services = services
+    c.JupyterHub.load_roles = hub_roles()
+    configure_authenticator(c, settings)
+
+
+def hub_roles() -> list[dict]:
+    return [
+        {"name": "user", "scopes": ["self", SERVICE_ACCESS]},
+        {
+            "name": "sabaq-service",
+            "description": "sabaq keeps users and groups in step with its courses",
+            "scopes": ["admin:users", "admin:groups", "list:users", "read:users", "list:groups", "read:groups"],
+            "services": [SERVICE_NAME],
+        },
+    ]
+
+
+def _values(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+def identity_hook(settings: Settings):
+    """post_auth_hook: make sabaq's account and memberships agree with the provider's claims."""
+    from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
+    from sabaq.hub.jupyterhub.identity import apply_identity, from_lti13, from_oidc
+
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    a = settings.auth
+
+    def hook(authenticator, handler, authentication):
+        state = authentication.get("auth_state") or {}
+        if a.kind == "oidc":
+            identity = from_oidc(
+                state.get("oauth_user") or {}, username_claim=a.username_claim, roles_claim=a.roles_claim,
+                teacher_values=_values(a.teacher_values), assistant_values=_values(a.assistant_values),
+                student_values=_values(a.student_values), admin_values=_values(a.admin_values))
+        else:
+            identity = from_lti13(state, username_key=a.username_claim)
+        identity.name = authentication["name"]  # the hub has already normalised the login
+        with session_scope(sessions) as db:
+            user = apply_identity(db, identity, create_courses=a.create_courses,
+                                  language=settings.general.default_language)
+            authentication["admin"] = True if user.is_admin else None
+        return authentication
+
+    return hook
+
+
+def configure_authenticator(c, settings: Settings) -> None:
+    a = settings.auth
+    if a.kind == "local":
+        c.JupyterHub.authenticator_class = "sabaq.hub.jupyterhub.authenticator.SabaqAuthenticator"
+        c.SabaqAuthenticator.db_url = settings.database_url
+        return
+    if a.kind == "oidc":
+        c.JupyterHub.authenticator_class = "generic-oauth"
+        c.GenericOAuthenticator.client_id = a.client_id
+        c.GenericOAuthenticator.client_secret = a.client_secret
+        c.GenericOAuthenticator.authorize_url = a.authorize_url
+        c.GenericOAuthenticator.token_url = a.token_url
+        c.GenericOAuthenticator.userdata_url = a.userdata_url
+        c.GenericOAuthenticator.scope = list(_values(a.scope))
+        c.GenericOAuthenticator.username_claim = a.username_claim
+        c.GenericOAuthenticator.allow_all = True  # the school's provider decides who may log in
+        c.GenericOAuthenticator.enable_auth_state = True
+    else:
+        c.JupyterHub.authenticator_class = "ltiauthenticator.lti13.auth.LTI13Authenticator"
+        c.LTI13Authenticator.issuer = a.issuer
+        c.LTI13Authenticator.authorize_url = a.authorize_url
+        c.LTI13Authenticator.jwks_endpoint = a.jwks_url
+        c.LTI13Authenticator.client_id = [a.client_id]
+        c.LTI13Authenticator.username_key = a.username_claim
+        c.LTI13Authenticator.allow_all = True
+        c.LTI13Authenticator.enable_auth_state = True
+    c.Authenticator.post_auth_hook = identity_hook(settings)
+
+
+def profile_list(profiles: list[dict]):
+    """KubeSpawner profiles: everyone gets those of course "*", plus their own courses'."""
+
+    def offer(spawner) -> list[dict]:
+        groups = {g.name for g in spawner.user.groups}
+        mine = []
+        for p in profiles:
+            course = p.get("course", "*")
+            if course != "*" and f"nbgrader-{course}" not in groups and f"formgrade-{course}" not in groups:
+                continue
+            override = {k: p[k] for k in ("image", "cpu_limit", "mem_limit", "cpu_guarantee", "mem_guarantee")
+                        if k in p}
+            mine.append({
+                "display_name": p.get("display_name") or course,
+                "slug": p.get("slug") or course.replace("*", "default"),
+                "description": p.get("description", ""),
+                "default": bool(p.get("default")),
+                "kubespawner_override": override,
+            })
+        return mine
+
+    return offer
+
+
+def configure_kubernetes(c, settings: Settings) -> None:
+    """sabaq's part of a Zero to JupyterHub hub: loaded by the chart through hub.extraConfig."""
+    c.JupyterHub.services = [{
+        "name": SERVICE_NAME,
+        "url": settings.service.url or f"http://sabaq:{settings.service.port}",
+        "api_token": settings.service.api_token,
+        "oauth_no_confirm": True,
+        "display": True,
+        "info": {"description": "courses, assignments, submissions, gradebook"},
+    }]
+    c.JupyterHub.load_roles = hub_roles()
+    c.JupyterHub.default_url = default_url
+    c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
+    c.JupyterHub.template_vars = {"sabaq_login": login_page_texts(settings.general.default_language)}
+    c.KubeSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", SERVICE_ACCESS]
+    c.KubeSpawner.environment = {"SABAQ_SERVICE_URL": settings.service_url,
+                                 "SABAQ_LANG": settings.general.default_language}
+    # published lessons, merged into ~/lessons with the student's edits kept (as SabaqSpawner does locally)
+    c.KubeSpawner.lifecycle_hooks = {"postStart": {"exec": {"command": [
+        "sh", "-c", "sabaq lesson pull >/tmp/sabaq-lesson-pull.log 2>&1 || true"]}}}
+    if settings.kubernetes.profiles:
+        c.KubeSpawner.profile_list = profile_list(settings.kubernetes.profiles)
+    if settings.kubernetes.materials_claim:
+        c.KubeSpawner.volumes = [{"name": "materials",
+                                  "persistentVolumeClaim": {"claimName": settings.kubernetes.materials_claim,
+                                                            "readOnly": True}}]
+        c.KubeSpawner.volume_mounts = [{"name": "materials", "mountPath": "/home/jovyan/materials",
+                                        "readOnly": True}]
+    configure_authenticator(c, settings)

@@ -1,0 +1,273 @@
+"""Start each person's JupyterLab as their own unprivileged system account.
+
+JupyterHub's LocalProcessSpawner already drops privileges to a system user;
+this subclass creates that user on demand (``sq-<login>``, home 0700), so
+students cannot read each other's files or sabaq's data, and writes the
+per-user Jupyter configuration: the nbgrader exchange plugin for everyone,
+and for teachers a course directory with the assignments' sources; and it
+brings everyone's published lessons into ~/lessons (``sabaq.lessons.sync``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import pwd
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from traitlets import Bool, Unicode
+
+EXCHANGE_CONFIG = """\
+# Written by sabaq at every start of your server; changes here are lost.
+c = get_config()  # noqa
+for name in ("exchange", "fetch_assignment", "fetch_feedback", "release_assignment",
+             "release_feedback", "list", "submit", "collect"):
+    setattr(c.ExchangeFactory, name, "sabaq.hub.exchange." + {
+        "exchange": "SabaqExchange", "fetch_assignment": "SabaqFetchAssignment",
+        "fetch_feedback": "SabaqFetchFeedback", "release_assignment": "SabaqReleaseAssignment",
+        "release_feedback": "SabaqReleaseFeedback", "list": "SabaqList",
+        "submit": "SabaqSubmit", "collect": "SabaqCollect"}[name])
+c.Exchange.path_includes_course = True
+# feedback never shows hidden tests (nbgrader #917)
+from sabaq.autograders.notebook.feedback import FEEDBACK_PREPROCESSORS  # noqa: E402
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
+"""
+# JupyterLab asks every new user about news from the internet: noise in a classroom.
+HIDDEN_LAB_PLUGINS = {"@jupyterlab/apputils-extension:announcements": True}
+STUDENT_HIDDEN_LAB_PLUGINS = {
+    **HIDDEN_LAB_PLUGINS,
+    "@jupyter/nbgrader:formgrader": True,
+    "@jupyter/nbgrader:create-assignment": True,
+    "@jupyter/nbgrader:course-list": True,
+}
+# Server extensions only staff get (students' servers run them switched off).
+STUDENT_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+_SAFE = re.compile(r"^[a-z][a-z0-9._-]*$")
+
+
+def system_username(prefix: str, name: str) -> str:
+    """sq-<login>; logins that are not valid system names get a stable hash suffix."""
+    if _SAFE.match(name) and len(prefix) + len(name) <= 32:
+        return prefix + name
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:16] or "user"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{prefix}{slug}-{digest}"[:32]
+
+
+class SabaqSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner with on-demand system accounts and sabaq's Jupyter setup."""
+
+    isolate = Bool(
+        True,
+        help="Run each server as its own system user (needs root). False runs every "
+        "server as the hub's user: only for development, students can read each other's files.",
+    ).tag(config=True)
+    home_root = Unicode("/home", help="Where the system users' homes are created.").tag(config=True)
+    user_prefix = Unicode("sq-", help="Prefix of system account names.").tag(config=True)
+    service_url = Unicode(help="URL of the sabaq service, given to the exchange plugin.").tag(config=True)
+    sabaq_db_url = Unicode(
+        help="sabaq's database: teachers' assignment sources and each user's language."
+    ).tag(config=True)
+    default_language = Unicode("kk", help="Language when the user and their courses name none.").tag(
+        config=True
+    )
+
+    @property
+    def system_username(self) -> str:
+        return system_username(self.user_prefix, self.user.name)
+
+    @property
+    def staff_courses(self) -> list[str]:
+        return sorted(
+            g.name[len("formgrade-"):] for g in self.user.groups if g.name.startswith("formgrade-")
+        )
+
+    # --- accounts and homes ----------------------------------------------
+
+    def _ensure_system_user(self) -> pwd.struct_passwd:
+        name = self.system_username
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            pass
+        Path(self.home_root).mkdir(mode=0o755, parents=True, exist_ok=True)
+        home = os.path.join(self.home_root, name)
+        cmd = ["useradd", "--create-home", "--home-dir", home, "--shell", "/bin/bash",
+               "--user-group", "--comment", f"sabaq user {self.user.name}", name]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode not in (0, 9):  # 9: created meanwhile by another start
+            raise RuntimeError(f"could not create system user {name}: {proc.stderr.strip()}")
+        return pwd.getpwnam(name)
+
+    def _home(self) -> tuple[str, int | None, int | None]:
+        if not self.isolate:
+            home = os.path.join(self.home_root, self.user.name)
+            os.makedirs(home, mode=0o700, exist_ok=True)
+            return home, None, None
+        pw = self._ensure_system_user()
+        os.makedirs(pw.pw_dir, exist_ok=True)
+        os.chown(pw.pw_dir, pw.pw_uid, pw.pw_gid)
+        os.chmod(pw.pw_dir, 0o700)
+        return pw.pw_dir, pw.pw_uid, pw.pw_gid
+
+    def _write(self, path: Path, text: str | bytes, uid, gid, overwrite: bool = True) -> None:
+        """Write a file into a home as root, never through a link the user planted there
+        (a link at ~/.jupyter would otherwise let a student overwrite any file)."""
+        home = Path(self._home_dir) if getattr(self, "_home_dir", None) else None
+        if home is not None and home in path.parents:
+            for step in [path, *path.parents[:path.parents.index(home)]]:  # the path, up to the home
+                if step.is_symlink():
+                    self.log.warning("not writing %s: %s is a symbolic link", path, step)
+                    return
+        if path.exists() and not overwrite:
+            return
+        for parent in reversed(path.parents):
+            if not parent.exists():
+                parent.mkdir()
+                if uid is not None:
+                    os.chown(parent, uid, gid)
+        data = text.encode() if isinstance(text, str) else text
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        if uid is not None:
+            os.chown(path, uid, gid, follow_symlinks=False)
+
+    def _prepare_home(self) -> str:
+        home, uid, gid = self._home()
+        self._home_dir = home
+        jupyter = Path(home, ".jupyter")
+        staff = self.staff_courses
+        config = EXCHANGE_CONFIG
+        if staff:
+            course = staff[0]
+            config += (
+                f"c.CourseDirectory.course_id = {course!r}\n"
+                f"c.CourseDirectory.root = {os.path.join(home, course)!r}\n"
+            )
+            for slug in staff:
+                self._write(Path(home, slug, "nbgrader_config.py"),
+                            f"c = get_config()  # noqa\nc.CourseDirectory.course_id = {slug!r}\n",
+                            uid, gid, overwrite=False)
+                for rel, content in self._sources(slug).items():
+                    self._write(Path(home, slug, "source", rel), content, uid, gid, overwrite=False)
+        hidden = HIDDEN_LAB_PLUGINS if staff else STUDENT_HIDDEN_LAB_PLUGINS
+        self._write(jupyter / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": hidden}), uid, gid)
+        extensions = {name: bool(staff) for name in STUDENT_SERVER_EXTENSIONS}
+        self._write(jupyter / "jupyter_server_config.json",
+                    json.dumps({"ServerApp": {"jpserver_extensions": extensions}}), uid, gid)
+        self._write(jupyter / "nbgrader_config.py", config, uid, gid)
+        self._deliver_lessons(home, uid, gid)
+        return home
+
+    def _deliver_lessons(self, home: str, uid, gid) -> None:
+        """Merge the person's published lessons into ~/lessons, as the person (their edits win)."""
+        from sabaq.archive import pack
+        from sabaq.hub.domain.lessons import bundle_for
+
+        def read(db):
+            from sabaq.hub.domain.accounts import find_user
+
+            user = find_user(db, self.user.name)
+            return bundle_for(db, user) if user is not None else {}
+
+        bundle = self._read_sabaq(read)
+        if not bundle:
+            return
+        proc = subprocess.run(
+            [sys.executable, "-m", "sabaq.lessons.sync", os.path.join(home, "lessons")],
+            input=pack(bundle), capture_output=True, cwd=home, timeout=120,
+            preexec_fn=set_user_setuid(self.system_username) if uid is not None else None,
+            env={"PATH": os.environ.get("PATH", ""), "HOME": home, "LANG": "C.UTF-8"},
+        )
+        if proc.returncode != 0:
+            self.log.warning("lessons of %s not delivered: %s", self.user.name,
+                             proc.stderr.decode(errors="replace")[-500:])
+
+    def _read_sabaq(self, read):
+        """Run read(db) on sabaq's database; None when it is not configured."""
+        if not self.sabaq_db_url:
+            return None
+        from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
+
+        engine = make_engine(self.sabaq_db_url)
+        try:
+            with session_scope(make_sessionmaker(engine)) as db:
+                return read(db)
+        finally:
+            engine.dispose()
+
+    def _sources(self, slug: str) -> dict[str, bytes]:
+        """{assignment/path: content} of a course's released sources, for its teachers."""
+        from sqlalchemy import select
+
+        from sabaq.hub.domain.assignments import files_of
+        from sabaq.hub.store.models import Assignment, Course, FileKind
+
+        def read(db):
+            out = {}
+            for a in db.scalars(select(Assignment).join(Course).where(Course.slug == slug)):
+                for rel, content in files_of(db, a, FileKind.source).items():
+                    out[f"{a.name}/{rel}"] = content
+            return out
+
+        return self._read_sabaq(read) or {}
+
+    def _language(self) -> str:
+        """The user's chosen language, else their first course's, else the site's."""
+        from sabaq.hub.domain.accounts import find_user
+        from sabaq.hub.domain.courses import courses_of
+
+        def read(db):
+            user = find_user(db, self.user.name)
+            if user is None:
+                return None
+            if user.language:
+                return user.language
+            courses = courses_of(db, user)
+            return courses[0][0].language if courses else None
+
+        return self._read_sabaq(read) or self.default_language
+
+    # --- LocalProcessSpawner hooks ---------------------------------------
+
+    async def start(self):
+        self._home_dir = await asyncio.to_thread(self._prepare_home)
+        self._lang = await asyncio.to_thread(self._language)
+        if not self.isolate and os.getuid() == 0 and "--allow-root" not in self.args:
+            self.args = [*self.args, "--allow-root"]
+        return await super().start()
+
+    def make_preexec_fn(self, name):
+        if not self.isolate:
+            home = self._home_dir
+
+            def preexec():
+                os.chdir(home)
+
+            return preexec
+        return set_user_setuid(self.system_username)
+
+    def user_env(self, env):
+        if not self.isolate:
+            env["USER"] = self.user.name
+            env["HOME"] = self._home_dir
+            return env
+        pw = pwd.getpwnam(self.system_username)
+        env["USER"] = pw.pw_name
+        env["HOME"] = pw.pw_dir
+        env["SHELL"] = pw.pw_shell
+        return env
+
+    def get_env(self):
+        env = super().get_env()
+        env["SABAQ_SERVICE_URL"] = self.service_url
+        env["SABAQ_USER"] = self.user.name
+        env["SABAQ_LANG"] = getattr(self, "_lang", self.default_language)
+        return env

@@ -1,0 +1,308 @@
+"""REST API v1 for the gradebook: settings, marks, manual grading, feedback, exports.
+
+Staff of a course (teachers; assistants grade and comment) manage it; a student
+and their parents read the student's released marks and feedback, nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sabaq.i18n import N_
+
+from sabaq.hub.domain import assessment
+from sabaq.hub.domain import assignments as asg
+from sabaq.hub.domain import courses as crs
+from sabaq.hub.domain import feedback
+from sabaq.hub.domain import gradebook
+from sabaq.hub.domain import marking
+from sabaq.hub.domain import reports
+from sabaq.hub.domain import timerules
+from sabaq.hub.domain.dates import parse_when
+from sabaq.errors import Invalid, NotFound
+from sabaq.hub.store.models import Course, Role, Submission, User
+from sabaq.hub.service.deps import DB, current_user, request_language
+
+router = APIRouter(prefix="/api/v1", tags=["gradebook"])
+
+
+class CourseSettingsIn(BaseModel):
+    scheme: str | None = Field(None, description="kz-criteria, weighted or points")
+    scheme_weights: dict[str, float] | None = None
+    min_notice_hours: float | None = Field(None, ge=0)
+    daily_load_minutes: int | None = Field(None, ge=0)
+
+
+class AssignmentSettingsIn(BaseModel):
+    category: str | None = None
+    term: int | None = None
+    estimated_minutes: int | None = Field(None, ge=0)
+    timed_minutes: int | None = Field(None, ge=0)
+    late_policy: str | None = None
+    late_percent_per_day: float | None = Field(None, ge=0, le=100)
+    late_floor_percent: float | None = Field(None, ge=0, le=100)
+    due: str | None = None
+    closes: str | None = None
+
+
+class RuleIn(BaseModel):
+    extension_minutes: int | None = Field(None, ge=0)
+    due: str | None = None
+    excused: bool | None = None
+
+
+class GradeIn(BaseModel):
+    notebook: str
+    grade_id: str
+    score: float | None = Field(None, description="null: back to the autograder's score")
+
+
+class CommentIn(BaseModel):
+    notebook: str = ""
+    grade_id: str = ""
+    text: str = Field("", max_length=20000)
+
+
+class PaperIn(BaseModel):
+    student: str
+    score: float = Field(ge=0)
+    comment: str = ""
+
+
+class MarkOut(BaseModel):
+    assignment: str
+    status: str
+    score: float | None
+    max_score: float
+    late: bool
+    late_penalty: float
+    submission_id: int | None
+    due: dt.datetime | None
+
+
+class RowOut(BaseModel):
+    student: str
+    full_name: str
+    section: str
+    marks: list[MarkOut]
+    points: float
+    max_points: float
+    term_percent: dict[int, float | None]
+    term_grade: dict[int, int | None]
+    year_grade: int | None
+
+
+class GradebookOut(BaseModel):
+    course: str
+    scheme: str
+    assignments: list[dict]
+    rows: list[RowOut]
+    warnings: list[str]
+
+
+def mark_out(a, mark: gradebook.Mark) -> MarkOut:
+    return MarkOut(assignment=a.name, status=mark.status, score=mark.score, max_score=mark.max_score,
+                   late=mark.late, late_penalty=mark.late_penalty, submission_id=mark.submission_id, due=mark.due)
+
+
+def load_warnings(db: Session, course: Course, lang: str, settings) -> list[str]:
+    """Days on which the class's homework exceeds the course's daily load."""
+    from sabaq.i18n import translator
+
+    _ = translator(lang)
+    items = [(a.due_at, a.estimated_minutes) for a in course.assignments]
+    days = timerules.overloaded_days(items, settings.general.timezone, course.daily_load_minutes or 0)
+    return [_("Homework due on {day} takes about {minutes} minutes; the daily limit is {limit}.").format(
+        day=day.isoformat(), minutes=minutes, limit=course.daily_load_minutes) for day, minutes in sorted(days.items())]
+
+
+@router.patch("/courses/{course_id}", summary="Course settings: scheme, notice, daily load (teacher)")
+def course_settings(course_id: str, body: CourseSettingsIn, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course, teacher_only=True)
+    if body.scheme is not None:
+        try:
+            assessment.scheme(body.scheme, body.scheme_weights)
+        except ValueError:
+            raise Invalid(N_("Unknown assessment scheme '{scheme}': use kz-criteria, weighted or points."),
+                          scheme=body.scheme) from None
+        course.scheme = body.scheme
+    for key in ("scheme_weights", "min_notice_hours", "daily_load_minutes"):
+        if getattr(body, key) is not None:
+            setattr(course, key, getattr(body, key))
+    return {"id": course.slug, "scheme": course.scheme, "scheme_weights": course.scheme_weights,
+            "min_notice_hours": course.min_notice_hours, "daily_load_minutes": course.daily_load_minutes}
+
+
+@router.patch("/courses/{course_id}/assignments/{name}", summary="Assignment settings and dates (teacher)")
+def assignment_settings(request: Request, course_id: str, name: str, body: AssignmentSettingsIn,
+                        user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course, teacher_only=True)
+    a = asg.get_assignment(db, course, name)
+    values = body.model_dump(exclude_none=True)
+    tz = request.app.state.settings.general.timezone
+    if "due" in values:
+        due = parse_when(values.pop("due"), tz)
+        if a.released_at and not timerules.notice_ok(a.released_at, due, course.min_notice_hours or 0):
+            raise Invalid(
+                N_("The due date is too soon: this course gives students at least {hours} hours after release."),
+                hours=course.min_notice_hours)
+        a.due_at = due
+    if "closes" in values:
+        a.closes_at = parse_when(values.pop("closes"), tz)
+    asg.configure(a, **values)
+    lang = request_language(request, user)
+    return {"name": a.name, "category": a.category, "term": a.term, "due_at": a.due_at,
+            "closes_at": a.closes_at, "timed_minutes": a.timed_minutes, "estimated_minutes": a.estimated_minutes,
+            "late_policy": a.late_policy, "late_percent_per_day": a.late_percent_per_day,
+            "late_floor_percent": a.late_floor_percent,
+            "warnings": load_warnings(db, course, lang, request.app.state.settings)}
+
+
+@router.get("/courses/{course_id}/gradebook", response_model=GradebookOut, summary="The gradebook (staff)")
+def get_gradebook(request: Request, course_id: str, section: str | None = None, term: int | None = None,
+                  category: str | None = None, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    gb = gradebook.build(db, course, section, term, category)
+    return GradebookOut(
+        course=course.slug, scheme=course.scheme,
+        assignments=[{"name": a.name, "category": a.category, "term": a.term, "max_score": a.max_score,
+                      "due_at": a.due_at} for a in gb.assignments],
+        rows=[RowOut(student=r.student.name, full_name=r.student.full_name, section=r.section,
+                     marks=[mark_out(a, r.marks[a.id]) for a in gb.assignments], points=r.points,
+                     max_points=r.max_points, term_percent=r.term_percent, term_grade=r.term_grade,
+                     year_grade=r.year_grade) for r in gb.rows],
+        warnings=load_warnings(db, course, request_language(request, user), request.app.state.settings),
+    )
+
+
+@router.put("/courses/{course_id}/assignments/{name}/students/{login}",
+            summary="A student's extension, own due date or excusal (staff)")
+def student_rule(request: Request, course_id: str, name: str, login: str, body: RuleIn,
+                 user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    a = asg.get_assignment(db, course, name)
+    due = parse_when(body.due, request.app.state.settings.general.timezone) if body.due else None
+    rule = marking.set_student_rule(db, a, _course_student(db, user, course, login), body.extension_minutes,
+                                    due, body.excused)
+    return {"student": login, "assignment": name, "extension_minutes": rule.extension_minutes,
+            "due_at": asg.effective_due_for(a, rule), "excused": rule.excused}
+
+
+def _staff_submission(db: Session, user: User, submission_id: int) -> Submission:
+    s = asg.get_submission(db, submission_id)
+    crs.require_staff(db, user, s.assignment.course)
+    return s
+
+
+@router.put("/submissions/{submission_id}/grades", summary="Score a cell by hand (staff)")
+def set_grade(submission_id: int, body: GradeIn, user: User = Depends(current_user), db: Session = DB):
+    s = _staff_submission(db, user, submission_id)
+    marking.set_manual_grade(db, s, body.notebook, body.grade_id, body.score, user)
+    return {"grade_id": body.grade_id, "score": body.score}
+
+
+@router.put("/submissions/{submission_id}/comments", summary="Comment a cell or the whole work (staff)")
+def set_comment(submission_id: int, body: CommentIn, user: User = Depends(current_user), db: Session = DB):
+    s = _staff_submission(db, user, submission_id)
+    comment = marking.set_comment(db, s, body.notebook, body.grade_id, body.text, user)
+    return {"notebook": body.notebook, "grade_id": body.grade_id, "text": comment.text}
+
+
+def _course_student(db: Session, user: User, course: Course, login: str) -> User:
+    student = crs.require_view_student(db, user, login, course)
+    if crs.role_in(db, student, course) != Role.student:
+        raise Invalid(N_("'{name}' is not a student of this course."), name=login)
+    return student
+
+
+@router.post("/courses/{course_id}/assignments/{name}/paper", status_code=201,
+             summary="Enter the mark of work done on paper (staff); flagged as paper")
+def paper_mark(course_id: str, name: str, body: PaperIn, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    a = asg.get_assignment(db, course, name)
+    submission = marking.record_paper(db, a, _course_student(db, user, course, body.student), body.score,
+                                      body.comment, user)
+    return {"submission_id": submission.id, "kind": "paper", "score": body.score}
+
+
+def _mark_of(db: Session, submission: Submission) -> gradebook.Mark:
+    gb = gradebook.build(db, submission.assignment.course, students=[submission.student_id])
+    return gb.rows[0].marks[submission.assignment_id] if gb.rows else gradebook.Mark("graded")
+
+
+@router.post("/submissions/{submission_id}/release-feedback", summary="Release feedback to the student (staff)")
+def release_one(request: Request, submission_id: int, user: User = Depends(current_user), db: Session = DB):
+    s = _staff_submission(db, user, submission_id)
+    lang = s.student.language or s.assignment.course.language
+    return {"submission_id": s.id, "notebooks": feedback.release_feedback(db, s, _mark_of(db, s), lang)}
+
+
+@router.post("/courses/{course_id}/assignments/{name}/release-feedback",
+             summary="Release feedback to the whole class (staff): every graded newest submission")
+def release_all(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    a = asg.get_assignment(db, course, name)
+    gb = gradebook.build(db, course)
+    released, waiting = [], []
+    for row in gb.rows:
+        mark = row.marks.get(a.id)
+        if mark is None or mark.submission_id is None:
+            continue
+        if mark.status not in (gradebook.GRADED, gradebook.PAPER):
+            waiting.append(row.student.name)
+            continue
+        s = db.get(Submission, mark.submission_id)
+        feedback.release_feedback(db, s, mark, row.student.language or course.language)
+        released.append(row.student.name)
+    return {"released": released, "not_ready": waiting}
+
+
+@router.get("/students/{login}/grades", summary="A student's deadlines, released marks and feedback "
+            "(the student, their parents, their teachers)")
+def student_grades(login: str, user: User = Depends(current_user), db: Session = DB):
+    student = crs.require_view_student(db, user, login)
+    return {"student": student.name, "full_name": student.full_name,
+            "courses": gradebook.student_report(db, user, student)}
+
+
+@router.get("/submissions/{submission_id}/feedback/{notebook}.html", response_class=Response,
+            summary="Released feedback of one notebook, as a page")
+def feedback_page(submission_id: int, notebook: str, user: User = Depends(current_user), db: Session = DB):
+    from sabaq.hub.store.blobs import get_blob
+
+    s = asg.get_submission(db, submission_id)
+    crs.require_view_student(db, user, s.student.name, s.assignment.course)
+    item = next((f for f in s.feedback if f.notebook == notebook), None)
+    if item is None:
+        raise NotFound(N_("No feedback has been released for this work yet."))
+    return Response(get_blob(db, item.sha256), media_type="text/html; charset=utf-8",
+                    headers={"content-security-policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'"})
+
+
+@router.get("/courses/{course_id}/export.{fmt}", response_class=Response,
+            summary="The gradebook as CSV or XLSX (staff), optionally one term")
+def export(request: Request, course_id: str, fmt: str, term: int | None = None, section: str | None = None,
+           user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    if fmt not in ("csv", "xlsx"):
+        raise NotFound(N_("Exports are csv or xlsx."))
+    gb = gradebook.build(db, course, section, term)
+    lang = request_language(request, user)
+    name = f"{course.slug}{f'-term{term}' if term else ''}.{fmt}"
+    headers = {"content-disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return Response(reports.to_csv(gb, lang), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(reports.to_xlsx(gb, lang), headers=headers,
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -1,0 +1,108 @@
+"""REST API of olympiad tasks: publishing a package, a submission's verdict, the contest table."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from sabaq.kattis.package import PackageError
+from sabaq.i18n import N_
+
+from sabaq.hub.domain import courses as crs
+from sabaq.hub.domain import grading
+from sabaq.hub.domain import olympiad as tasks
+from sabaq.archive import write_tree
+from sabaq.errors import Invalid
+from sabaq.hub.store.models import STAFF_ROLES, User
+from sabaq.hub.service.api.courses import AssignmentOut, _viewable_submission, assignment_out, read_uploads
+from sabaq.hub.service.deps import DB, current_user
+
+router = APIRouter(prefix="/api/v1", tags=["olympiad tasks"])
+
+
+@router.put("/courses/{course_id}/tasks/{name}", response_model=AssignmentOut,
+            summary="Publish an olympiad task (teacher): the files of a Kattis problem package")
+async def publish_task(request: Request, course_id: str, name: str,
+                       files: list[UploadFile] = File(..., description="package files; file name = relative path"),
+                       title: str = Form(""), user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course, teacher_only=True)
+    package = await read_uploads(request, files)
+    with tempfile.TemporaryDirectory(prefix="sabaq-task-upload-") as tmp:
+        root = Path(tmp) / name
+        write_tree(root, package)
+        try:
+            a = tasks.publish(db, course, root, name=name, title=title or None)
+        except PackageError as e:
+            raise Invalid(N_("The task package cannot be used: {reason}"), reason=e) from None
+    return assignment_out(db, a, True)
+
+
+class VerdictOut(BaseModel):
+    submission_id: int
+    attempt: int
+    status: str = Field(description="queued, graded or failed")
+    verdict: str | None = Field(None, description="AC, WA, TLE, MLE, RTE or CE")
+    score: float | None = None
+    max_score: float
+    best: float | None = Field(None, description="the best score of all attempts so far")
+    judge: dict = Field(default_factory=dict, description="groups and tests; secret tests without messages for students")
+    error: str = ""
+
+
+@router.get("/submissions/{submission_id}/verdict", response_model=VerdictOut,
+            summary="The judge's verdict on a task submission (the student, their parents, course staff)")
+def verdict(submission_id: int, user: User = Depends(current_user), db: Session = DB):
+    s = _viewable_submission(db, user, submission_id)
+    a = s.assignment
+    if not tasks.is_task(a):
+        raise Invalid(N_("'{assignment}' is not an olympiad task; it has no verdict."), assignment=a.name)
+    result = grading.current_result(db, s)
+    best = tasks.best_scores(db, [a.id], [s.student_id]).get((a.id, s.student_id))
+    out = VerdictOut(submission_id=s.id, attempt=s.attempt, status="queued", max_score=a.max_score, best=best)
+    if result is not None:
+        staff = user.is_admin or crs.role_in(db, user, a.course) in STAFF_ROLES
+        out.status = result.status
+        out.score = result.score
+        out.error = result.error if staff else ""
+        out.judge = tasks.public_verdict(result.details or {}, staff)
+        out.verdict = out.judge.get("verdict")
+    return out
+
+
+class ContestCell(BaseModel):
+    task: str
+    best: float | None
+    max: float
+    verdict: str | None
+    attempts: int
+    submission_id: int | None
+
+
+class ContestRow(BaseModel):
+    student: str
+    full_name: str
+    total: float
+    cells: list[ContestCell]
+
+
+class ContestOut(BaseModel):
+    course: str
+    tasks: list[str]
+    max_total: float
+    rows: list[ContestRow]
+
+
+@router.get("/courses/{course_id}/contest", response_model=ContestOut,
+            summary="Every student's best score and newest verdict on every task (staff)")
+def contest(course_id: str, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course)
+    table = tasks.contest_table(db, course)
+    return ContestOut(course=course.slug, tasks=[t.name for t in table["tasks"]], max_total=table["max_total"],
+                      rows=[ContestRow(student=r["student"].name, full_name=r["student"].full_name, total=r["total"],
+                                       cells=[ContestCell(**c) for c in r["cells"]]) for r in table["rows"]])

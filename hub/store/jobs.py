@@ -1,0 +1,149 @@
+"""A durable job queue in sabaq's own database.
+
+A worker claims a job with a lease. If the worker dies, the lease lapses and
+the next claim hands the job out again; after ``max_attempts`` lapses or
+failures the job is marked failed with the reason. The claim is one UPDATE
+over a sub-select: on PostgreSQL the sub-select takes ``FOR UPDATE SKIP
+LOCKED`` so parallel workers never get the same job; SQLite serialises writers.
+Results are accepted only from the worker holding the current lease, so a
+worker that comes back late cannot overwrite a newer result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from sabaq.hub.store.models import Job, JobState, utcnow
+
+
+def enqueue(db: Session, kind: str, key: str, payload: dict, reset: bool = False) -> Job:
+    """Add a job once per key; with reset, queue an existing one again (regrading)."""
+    job = db.scalar(select(Job).where(Job.key == key))
+    if job is None:
+        job = Job(kind=kind, key=key, payload=payload, state=JobState.queued)
+        db.add(job)
+    elif reset:
+        job.payload = payload
+        job.state = JobState.queued
+        job.attempts = 0
+        job.available_at = utcnow()
+        job.lease_until = None
+        job.error = ""
+        job.result = None
+    db.flush()
+    return job
+
+
+def _expire_exhausted(db: Session, now: dt.datetime, max_attempts: int) -> None:
+    """Jobs whose last lease lapsed and that have no tries left are failed."""
+    db.execute(
+        update(Job)
+        .where(
+            Job.state == JobState.running,
+            Job.lease_until < now,
+            Job.attempts >= max_attempts,
+        )
+        .values(
+            state=JobState.failed,
+            error="the worker stopped before finishing (lease expired) on every try",
+            finished_at=now,
+            lease_until=None,
+        )
+    )
+
+
+def claim(
+    db: Session,
+    worker: str,
+    lease_seconds: int,
+    max_attempts: int,
+    kinds: list[str] | None = None,
+    now: dt.datetime | None = None,
+) -> Job | None:
+    """Take the oldest available job, or None."""
+    now = now or utcnow()
+    _expire_exhausted(db, now, max_attempts)
+    claimable = or_(
+        and_(Job.state == JobState.queued, Job.available_at <= now),
+        and_(Job.state == JobState.running, Job.lease_until < now),
+    )
+    pick = select(Job.id).where(claimable).order_by(Job.available_at, Job.id).limit(1)
+    if kinds:
+        pick = pick.where(Job.kind.in_(kinds))
+    if db.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    job_id = db.execute(
+        update(Job)
+        .where(Job.id == pick.scalar_subquery(), claimable)
+        .values(
+            state=JobState.running,
+            worker=worker,
+            attempts=Job.attempts + 1,
+            lease_until=now + dt.timedelta(seconds=lease_seconds),
+        )
+        .returning(Job.id)
+    ).scalar()
+    if job_id is None:
+        return None
+    job = db.get(Job, job_id, populate_existing=True)
+    return job
+
+
+def _holding(db: Session, job_id: int, worker: str) -> Job | None:
+    job = db.get(Job, job_id, with_for_update=True, populate_existing=True)
+    if job is None or job.state != JobState.running or job.worker != worker:
+        return None
+    return job
+
+
+def complete(db: Session, job_id: int, worker: str, result: dict) -> Job | None:
+    """Record a result; None if this worker no longer holds the job."""
+    job = _holding(db, job_id, worker)
+    if job is None:
+        return None
+    job.state = JobState.done
+    job.result = result
+    job.error = ""
+    job.lease_until = None
+    job.finished_at = utcnow()
+    db.flush()
+    return job
+
+
+def renew(db: Session, job_id: int, worker: str, lease_seconds: int) -> Job | None:
+    """Extend the lease of a job this worker still holds (a long grading run)."""
+    job = _holding(db, job_id, worker)
+    if job is None:
+        return None
+    job.lease_until = utcnow() + dt.timedelta(seconds=lease_seconds)
+    db.flush()
+    return job
+
+
+def fail(
+    db: Session, job_id: int, worker: str, error: str, max_attempts: int, retry_after: float = 5.0
+) -> Job | None:
+    """Give a job back after an error: retried later, or failed for good."""
+    job = _holding(db, job_id, worker)
+    if job is None:
+        return None
+    job.error = error[:5000]
+    job.lease_until = None
+    if job.attempts >= max_attempts:
+        job.state = JobState.failed
+        job.finished_at = utcnow()
+    else:
+        job.state = JobState.queued
+        job.available_at = utcnow() + dt.timedelta(seconds=retry_after * job.attempts)
+    db.flush()
+    return job
+
+
+def counts(db: Session) -> dict[str, int]:
+    from sqlalchemy import func
+
+    rows = db.execute(select(Job.state, func.count()).group_by(Job.state))
+    return {state.value: n for state, n in rows}
