@@ -10,7 +10,10 @@ all their attempts, as at a practice olympiad.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -24,6 +27,7 @@ from sabaq.hub.domain import assignments
 from sabaq.hub.store.models import Assignment, Course, GradeResult, Membership, Role, Submission, User
 
 CATEGORY = "olympiad"
+GENERATE_TIMEOUT = 900  # seconds for all of a package's generators
 PACKAGE_PARTS = ("problem.yaml", ".timelimit", "data", "include", "input_validators", "output_validators",
                  "output_validator", "problem_statement", "statement")
 
@@ -54,12 +58,22 @@ def _with_tests(root: Path, scratch: Path) -> Path:
     except PackageError:
         if not (root / "generators" / "generators.yaml").exists():
             raise
-    from sabaq.autograders.olympiad.scaffold import generate
-
     copy = scratch / root.name
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    generate(copy, out=lambda *_: None)
+    _generate_tests(copy)
     return copy
+
+
+def _generate_tests(folder: Path) -> None:
+    """Build a package's tests with the workers' olympiad engine (``sabaq task generate``),
+    in a process of its own: the service does not import the engine that runs the
+    package author's generators."""
+    done = subprocess.run([sys.executable, "-m", "sabaq", "task", "generate", str(folder)],
+                          capture_output=True, text=True, timeout=GENERATE_TIMEOUT,
+                          env={**os.environ, "SABAQ_LANG": "en"})
+    if done.returncode != 0:
+        reason = done.stderr.strip().removeprefix("sabaq: ") or f"sabaq task generate: exit code {done.returncode}"
+        raise PackageError("{reason}", reason=reason)
 
 
 def publish(db: Session, course: Course, root: str | Path, name: str | None = None, title: str | None = None,
