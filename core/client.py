@@ -21,6 +21,8 @@ from sabaq.i18n import N_
 
 API = "api/v1/"
 RETRY_STATUSES = (502, 503, 504)  # the proxy or the service restarting: worth another try
+NOT_ACTED_ON = (502, 503)  # no service behind the proxy, or the service saved nothing
+REPEATABLE = ("GET", "HEAD", "PUT", "DELETE")  # the same outcome however often they arrive
 
 
 class ServiceUnreachable(SabaqError):
@@ -37,7 +39,9 @@ class ServiceClient:
 
     ``base_url`` is the service's address (``…/services/sabaq/``); paths are relative
     to it (``api/v1/me``). ``ok`` lists the statuses a call accepts (others raise);
-    ``retries`` repeats a call that could not connect or got 502-504.
+    ``retries`` repeats a call that could not connect or got 502-504. A POST is repeated
+    only when the service surely did not act on it (no connection, 502, 503): after a
+    timeout or a 504 it may have stored a submission, and a repeat would store it twice.
     """
 
     def __init__(self, base_url: str, token: str, *, language: str | None = None, timeout: float = 60.0,
@@ -74,19 +78,22 @@ class ServiceClient:
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204), **kwargs) -> httpx.Response:
         """One call; the service's message as a ServiceError unless the status is in ``ok``."""
+        repeatable = method.upper() in REPEATABLE
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
                 response = self.http.request(method, self.url(path), **kwargs)
             except httpx.TransportError as e:
-                if last:
+                never_arrived = isinstance(e, (httpx.ConnectError, httpx.ConnectTimeout))
+                if last or not (never_arrived or repeatable):
                     raise ServiceUnreachable(
                         N_("The sabaq service cannot be reached ({error}). Try again in a minute."), error=str(e)
                     ) from None
             else:
-                if response.status_code in ok:
+                status = response.status_code
+                if status in ok:
                     return response
-                if response.status_code not in RETRY_STATUSES or last:
+                if last or status not in RETRY_STATUSES or not (status in NOT_ACTED_ON or repeatable):
                     raise error_of(response)
             time.sleep(self.retry_wait * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
