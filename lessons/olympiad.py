@@ -110,8 +110,11 @@ def _verdict_html(code: str | None, _) -> str:
 
 
 def submit(folder: str | os.PathLike | None = None, wait_seconds: float = 120.0, show: bool = True) -> dict:
-    """Send solution.py (and the notebook) to the judge; wait for the verdict and show it."""
-    import httpx
+    """Send solution.py (and the notebook) to the judge; wait for the verdict and show it.
+
+    The service's refusal, or its absence, is raised in the task's language."""
+    from sabaq.client import ServiceClient  # httpx only when a student submits
+    from sabaq.errors import SabaqError
 
     task = Task(folder)
     _ = task._
@@ -119,31 +122,29 @@ def submit(folder: str | os.PathLike | None = None, wait_seconds: float = 120.0,
     service, token = os.environ.get("SABAQ_SERVICE_URL"), os.environ.get("JUPYTERHUB_API_TOKEN")
     if not service or not token:
         raise RuntimeError(_("Submitting needs sabaq: open this notebook from your sabaq server."))
-    api = service.rstrip("/") + "/api/v1/"
-    headers = {"Authorization": f"token {token}"}
     course, name = task.meta["course"], task.meta["assignment"]
     files = [("files", ("solution.py", source, "text/x-python"))]
     notebook = task.folder / f"{name}.ipynb"
     if notebook.exists():
         files.append(("files", (notebook.name, notebook.read_bytes(), "application/x-ipynb+json")))
-    r = httpx.post(f"{api}courses/{course}/assignments/{name}/submissions", files=files, headers=headers, timeout=60)
-    if r.status_code != 201:
-        raise RuntimeError(r.json().get("message", r.text) if r.headers.get("content-type", "").startswith(
-            "application/json") else r.text)
-    submission = r.json()
-    if show:
-        print(_("Submitted: attempt {attempt}. Waiting for the judge…").format(attempt=submission["attempt"]))
-    deadline = time.monotonic() + wait_seconds
-    verdict = {"status": "queued"}
-    while time.monotonic() < deadline:
-        r = httpx.get(f"{api}submissions/{submission['id']}/verdict", headers=headers, timeout=30)
-        if r.status_code != 200:
-            raise RuntimeError(_("sabaq could not show the verdict (HTTP {status}); your submission is stored. "
-                                 "Look at sabaq's page of the course.").format(status=r.status_code))
-        verdict = r.json()
-        if verdict.get("status") != "queued":
-            break
-        time.sleep(1.0)
+    with ServiceClient(service, token, language=task.lang, timeout=60) as client:
+        try:
+            submission = client.json("POST", f"api/v1/courses/{course}/assignments/{name}/submissions", files=files)
+        except SabaqError as e:
+            raise RuntimeError(e.translated(task.lang)) from None
+        if show:
+            print(_("Submitted: attempt {attempt}. Waiting for the judge…").format(attempt=submission["attempt"]))
+        deadline = time.monotonic() + wait_seconds
+        verdict = {"status": "queued"}
+        while time.monotonic() < deadline:
+            try:
+                verdict = client.json("GET", f"api/v1/submissions/{submission['id']}/verdict", timeout=30)
+            except SabaqError as e:
+                raise RuntimeError(_("sabaq could not show the verdict (HTTP {status}); your submission is stored. "
+                                     "Look at sabaq's page of the course.").format(status=e.status)) from None
+            if verdict.get("status") != "queued":
+                break
+            time.sleep(1.0)
     if show:
         _show(verdict_html(verdict, _), json.dumps(verdict, ensure_ascii=False))
     return verdict

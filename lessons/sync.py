@@ -105,13 +105,13 @@ def unzip(data: bytes) -> dict[str, bytes]:
 
 
 def pull(root: Path, service_url: str, token: str) -> MergeReport:
-    """Fetch this person's lessons from the service and merge them under root."""
-    import httpx
+    """Fetch this person's lessons from the service and merge them under root; the
+    service's refusal is raised as a SabaqError in the reader's language."""
+    from sabaq.client import ServiceClient  # not loaded when the spawner pipes lessons in
 
-    r = httpx.get(service_url.rstrip("/") + "/api/v1/me/lessons.zip",
-                  headers={"Authorization": f"token {token}"}, timeout=120)
-    r.raise_for_status()
-    return merge_bundle(root, unzip(r.content))
+    with ServiceClient(service_url, token, language=os.environ.get("SABAQ_LANG"), timeout=120) as client:
+        bundle = unzip(client.get("api/v1/me/lessons.zip").content)
+    return merge_bundle(root, bundle)
 
 
 def main(argv: list[str] | None = None) -> int:
