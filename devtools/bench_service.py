@@ -16,12 +16,13 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
-from sabaq.devtools.rehearsal import Rehearsal, check
-
+from sabaq.client import ServiceClient
 from sabaq.devtools.bench_grading import gradebook_scores, time_nbgrader_autograde
 from sabaq.devtools.corpus import ASSIGNMENT, QUICK, build_course
+from sabaq.devtools.rehearsal import Rehearsal
 
 KINDS = tuple(kind for kind in QUICK if kind != "late")
 DONE = ("graded", "failed")
@@ -40,6 +41,7 @@ def _service_scores(submission: dict, student: str) -> dict:
 def bench_service(url: str, admin_password: str, copies: int = 3, timeout: float = 600,
                   keep: str | None = None, out=print) -> dict:
     base = Path(keep or tempfile.mkdtemp(prefix="sabaq-bench-service-"))
+    opened = ExitStack()  # the service clients, closed at the end
     try:
         reference = build_course(base / "nbgrader", copies=copies, kinds=KINDS)
         uploads = {folder.parent.name: {p.name: p.read_bytes() for p in sorted(folder.glob("*.ipynb"))}
@@ -52,19 +54,19 @@ def bench_service(url: str, admin_password: str, copies: int = 3, timeout: float
                     for key, value in gradebook_scores(reference).items()}
 
         rehearsal = Rehearsal(url, admin_password, out=lambda *_: None)
-        admin = rehearsal.api(rehearsal.login("admin", admin_password))
+        admin = opened.enter_context(rehearsal.api(rehearsal.login("admin", admin_password)))
         course = rehearsal.new_course(admin, "bench", "Benchmark", "en")
         rehearsal.release(admin, course, reference / "source" / ASSIGNMENT)
         clients = {}
         for student in uploads:  # accounts and logins are set up before the clock starts
             login = f"b{course[-10:]}-{student}"
             password = rehearsal.add_student(admin, course, login, student, "B")
-            clients[login] = (student, rehearsal.api(rehearsal.login(login, password)))
+            clients[login] = (student, opened.enter_context(rehearsal.api(rehearsal.login(login, password))))
 
         def upload(login: str) -> None:
             student, client = clients[login]
             files = [("files", (name, body, "application/x-ipynb+json")) for name, body in uploads[student].items()]
-            check(client.post(f"/courses/{course}/assignments/{ASSIGNMENT}/submissions", files=files))
+            client.post(f"api/v1/courses/{course}/assignments/{ASSIGNMENT}/submissions", files=files)
 
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=16) as pool:
@@ -93,16 +95,17 @@ def bench_service(url: str, admin_password: str, copies: int = 3, timeout: float
         out(f"ratio: {result['ratio']:.1f}x nbgrader's throughput; scores equal: {'yes' if equal else 'NO'}")
         return result
     finally:
+        opened.close()
         if keep is None:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def _wait_graded(admin, course: str, logins: set[str], deadline: float) -> dict[str, dict]:
+def _wait_graded(admin: ServiceClient, course: str, logins: set[str], deadline: float) -> dict[str, dict]:
     """login -> the newest submission with its grade, once every one is graded (or at the deadline)."""
     graded: dict[str, dict] = {}
     while time.monotonic() < deadline:
-        subs = check(admin.get(f"/courses/{course}/assignments/{ASSIGNMENT}/submissions",
-                               params={"latest": "true"})).json()
+        subs = admin.json("GET", f"api/v1/courses/{course}/assignments/{ASSIGNMENT}/submissions",
+                          params={"latest": "true"})
         graded = {s["student"]: s for s in subs if s["grade"] and s["grade"]["status"] in DONE}
         if set(graded) >= logins:
             break

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import nbformat
 
+from sabaq.client import ServiceClient
 from sabaq.courses import course_dir
 from sabaq.i18n import N_, environment_language, translator
 
@@ -36,7 +37,8 @@ class Rehearsal:
         self.url = url.rstrip("/")
         self.admin_password = admin_password
         self._print = out
-        self._ = translator(language or environment_language())
+        self.language = language or environment_language()
+        self._ = translator(self.language)
 
     def out(self, message: str, **values) -> None:
         self._print(self._(message).format(**values))
@@ -59,27 +61,31 @@ class Rehearsal:
             r.raise_for_status()
             return r.json()["token"]
 
-    def api(self, token: str) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/services/sabaq/api/v1",
-                            headers={"Authorization": f"token {token}"}, timeout=120)
+    def api(self, token: str) -> ServiceClient:
+        """The service as the token's user; a refusal raises the service's message."""
+        return ServiceClient(f"{self.url}/services/sabaq/", token, language=self.language, timeout=120)
 
     # --- the cycle --------------------------------------------------------------
 
-    def new_course(self, admin: httpx.Client, kind: str, title: str, language: str) -> str:
+    def new_course(self, admin: ServiceClient, kind: str, title: str, language: str) -> str:
         """A fresh course named after its kind and the time, e.g. rehearsal-1126231500."""
         course = f"{kind}-{dt.datetime.now().strftime('%m%d%H%M%S')}"
-        check(admin.post("/courses", json={"id": course, "title": title, "language": language}))
+        admin.post("api/v1/courses", json={"id": course, "title": title, "language": language})
         return course
 
-    def add_student(self, admin: httpx.Client, course: str, login: str, full_name: str, section: str) -> str:
+    def add_student(self, admin: ServiceClient, course: str, login: str, full_name: str, section: str) -> str:
         """A new account, a student of `course`; returns its password."""
         password = secrets.token_urlsafe(9)
-        check(admin.post("/users", json={"login": login, "full_name": full_name, "password": password}))
-        check(admin.put(f"/courses/{course}/members/{login}", json={"role": "student", "section": section}))
+        admin.post("api/v1/users", json={"login": login, "full_name": full_name, "password": password})
+        admin.put(f"api/v1/courses/{course}/members/{login}", json={"role": "student", "section": section})
         return password
 
     def run(self, students: int, timeout: float = 600) -> int:
-        admin = self.api(self.login("admin", self.admin_password))
+        with self.api(self.login("admin", self.admin_password)) as admin:
+            return self.cycle(admin, students, timeout)
+
+    def cycle(self, admin: ServiceClient, students: int, timeout: float) -> int:
+        """A fresh course, its students' whole cycle, the gradebook; 1 if a submission went missing."""
         course = self.new_course(admin, "rehearsal", "Rehearsal", "kk")
         people = {}
         for i in range(1, students + 1):
@@ -101,7 +107,7 @@ class Rehearsal:
                 submitted[login] = token
             self.out(N_("submitted: {count}"), count=len(submitted))
             graded = self.wait_graded(admin, course, set(people), timeout)
-            check(admin.post(f"/courses/{course}/assignments/ps1/release-feedback"))
+            admin.post(f"api/v1/courses/{course}/assignments/ps1/release-feedback")
             fetched = 0
             for login, token in submitted.items():
                 home = Path(tmp) / login
@@ -109,7 +115,7 @@ class Rehearsal:
                 fetched += len(list((home / course / "ps1" / "feedback").glob("*/*.html")))
         return self.report(admin, course, people, graded, fetched)
 
-    def release(self, admin: httpx.Client, course: str, src: Path | None = None) -> None:
+    def release(self, admin: ServiceClient, course: str, src: Path | None = None) -> None:
         """Release an assignment (the demo's ps1 unless `src` is given) with its source, due in a week."""
         from sabaq.hub.domain.authoring import generate_release, source_files
 
@@ -118,7 +124,7 @@ class Rehearsal:
                  for p, c in generate_release(src, src.name, course).items()]
         files += [("source", (p, c, "application/octet-stream")) for p, c in source_files(src).items()]
         due = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=7)).isoformat()
-        check(admin.put(f"/courses/{course}/assignments/{src.name}", files=files, data={"due": due}))
+        admin.put(f"api/v1/courses/{course}/assignments/{src.name}", files=files, data={"due": due})
 
     def exchange(self, token: str, home: Path, course: str, kind: str) -> None:
         """Use nbgrader's exchange exactly as a student's server does."""
@@ -142,11 +148,11 @@ class Rehearsal:
         getattr(ExchangeFactory(config=config), make)(coursedir=coursedir, authenticator=Authenticator(config=config),
                                                       config=config).start()
 
-    def wait_graded(self, admin: httpx.Client, course: str, students: set[str], timeout: float) -> set[str]:
+    def wait_graded(self, admin: ServiceClient, course: str, students: set[str], timeout: float) -> set[str]:
         deadline = time.monotonic() + timeout
         graded: set[str] = set()
         while time.monotonic() < deadline:
-            subs = check(admin.get(f"/courses/{course}/assignments/ps1/submissions", params={"latest": "true"})).json()
+            subs = admin.json("GET", f"api/v1/courses/{course}/assignments/ps1/submissions", params={"latest": "true"})
             graded = {s["student"] for s in subs if s["grade"] and s["grade"]["status"] == "graded"}
             if graded >= students:
                 break
@@ -154,8 +160,8 @@ class Rehearsal:
         self.out(N_("graded: {count}"), count=len(graded))
         return graded
 
-    def report(self, admin: httpx.Client, course: str, people: dict, graded: set[str], fetched: int) -> int:
-        book = check(admin.get(f"/courses/{course}/gradebook")).json()
+    def report(self, admin: ServiceClient, course: str, people: dict, graded: set[str], fetched: int) -> int:
+        book = admin.json("GET", f"api/v1/courses/{course}/gradebook")
         self.out(N_("feedback files fetched: {count}"), count=fetched)
         student, status, score = (self._(word) for word in (N_("student"), N_("status"), N_("score")))
         self._print(f"{student:<24} {status:<14} {score}")
@@ -175,12 +181,6 @@ class Rehearsal:
             return 1
         self.out(N_("every submission was stored and graded"))
         return 0
-
-
-def check(response: httpx.Response) -> httpx.Response:
-    if response.status_code >= 400:
-        raise RuntimeError(f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:300]}")
-    return response
 
 
 def admin_password(data_dir: str) -> str | None:
