@@ -101,11 +101,7 @@ def release(
 ) -> Assignment:
     """Publish (or re-publish) an assignment; students' earlier submissions stay."""
     now = now or utcnow()
-    if not notice_ok(now, due_at, course.min_notice_hours or 0):
-        raise Invalid(
-            N_("The due date is too soon: this course gives students at least {hours} hours after release."),
-            hours=course.min_notice_hours,
-        )
+    require_notice(course, now, due_at)
     if not any(p.endswith(".ipynb") for p in release_files):
         raise Invalid(
             N_("The assignment '{assignment}' has no notebook to release. Generate it with nbgrader first."),
@@ -140,6 +136,23 @@ def release(
             )
     db.flush()
     return assignment
+
+
+def require_notice(course: Course, released_at: dt.datetime, due_at: dt.datetime | None) -> None:
+    """The course's minimum notice between a release and its due date: one rule for a
+    release and for every later change of the date, from the API or from a page."""
+    if not notice_ok(released_at, due_at, course.min_notice_hours or 0):
+        raise Invalid(
+            N_("The due date is too soon: this course gives students at least {hours} hours after release."),
+            hours=f"{course.min_notice_hours:g}",
+        )
+
+
+def set_due(assignment: Assignment, due_at: dt.datetime | None) -> None:
+    """Move (or clear) the class's due date; a released assignment keeps the minimum notice."""
+    if assignment.released_at is not None:
+        require_notice(assignment.course, assignment.released_at, due_at)
+    assignment.due_at = due_at
 
 
 def files_of(db: Session, assignment: Assignment, kind: FileKind) -> dict[str, bytes]:
