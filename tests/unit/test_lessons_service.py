@@ -18,7 +18,7 @@ from sabaq.hub.store.blobs import get_blob
 from sabaq.hub.store.models import Role
 from sabaq.lessons.sync import STATE_FILE, merge, merge_bundle
 
-LESSON = Path(__file__).resolve().parents[1] / "courses" / "lessons" / "physics" / "projectile-motion"
+LESSON = Path(__file__).resolve().parents[2] / "courses" / "lessons" / "physics" / "projectile-motion"
 
 
 @pytest.fixture

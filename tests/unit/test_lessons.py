@@ -15,12 +15,12 @@ import pytest
 
 from sabaq.lessons import LessonError
 from sabaq.lessons.answers import check_choice, check_code, check_expression, check_number, display_units
-from sabaq.lessons.check import check, format_report, main
+from sabaq.lessons.check import check, main
 from sabaq.lessons.exercises import decode, encode, read_exercises
 from sabaq.lessons.meta import validate_meta
 from sabaq.lessons.report import NullReporter, Reporter, reporter_for
 
-LESSONS = Path(__file__).resolve().parents[1] / "courses" / "lessons"
+LESSONS = Path(__file__).resolve().parents[2] / "courses" / "lessons"
 PROJECTILE = LESSONS / "physics" / "projectile-motion"
 QUADRATIC = LESSONS / "math" / "quadratic-functions"
 
@@ -432,16 +432,6 @@ def test_no_reporting_outside_sabaq_and_never_an_error(tmp_path):
 
 
 # -------------------------------------------------------------------- check
-
-def test_every_lesson_runs_in_every_language():
-    report = check(LESSONS)
-    assert report.ok, "\n".join(report.problems())
-    names = {lesson.name for lesson in report.lessons}
-    assert {"physics/projectile-motion", "math/quadratic-functions"} <= names
-    for lesson in report.lessons:
-        assert set(lesson.seconds) == {"kk", "ru", "en"}
-    assert "Every lesson is fine" in format_report(report)
-
 
 def test_a_broken_copy_fails_with_clear_messages(tmp_path, capsys):
     folder = tmp_path / "projectile-motion"

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "sabaq"
 EXAMPLES = sorted((CHART / "examples").glob("*.yaml"))
 K8S_VERSION = "1.32.0"

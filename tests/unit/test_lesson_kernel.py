@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from jupyter_client.manager import start_new_kernel
 
-PROJECTILE = Path(__file__).resolve().parents[1] / "courses" / "lessons" / "physics" / "projectile-motion"
+PROJECTILE = Path(__file__).resolve().parents[2] / "courses" / "lessons" / "physics" / "projectile-motion"
 
 
 @pytest.fixture(scope="module")
