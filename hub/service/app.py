@@ -28,14 +28,22 @@ from sabaq.settings import Settings
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 from sabaq.errors import SabaqError, Unauthorized
 from sabaq.hub.jupyterhub.sync import HubSync
-from sabaq.hub.service.api import courses as api
+from sabaq.hub.service.api import assignments as assignments_api
+from sabaq.hub.service.api import courses as courses_api
 from sabaq.hub.service.api import gradebook as gradebook_api
-from sabaq.hub.service.pages import gradebook as gradebook_pages
 from sabaq.hub.service.api import lessons as lessons_api
-from sabaq.hub.service.pages import course as pages
+from sabaq.hub.service.api import people as people_api
+from sabaq.hub.service.api import submissions as submissions_api
 from sabaq.hub.service.api import tasks as tasks_api
 from sabaq.hub.service.api import worker as worker_api
 from sabaq.hub.service.deps import SESSION_TOKEN, request_language
+from sabaq.hub.service.pages import assignment as assignment_page
+from sabaq.hub.service.pages import course as course_page
+from sabaq.hub.service.pages import gradebook as gradebook_page
+from sabaq.hub.service.pages import home as home_page
+from sabaq.hub.service.pages import student as student_page
+from sabaq.hub.service.pages import submission as submission_page
+from sabaq.hub.service.pages.render import error_page
 
 PREFIX = "/services/sabaq"
 log = logging.getLogger("sabaq.service")
@@ -90,13 +98,10 @@ def create_app(settings: Settings) -> FastAPI:
         https_only=settings.public_url.startswith("https"),
         max_age=12 * 3600,
     )
-    app.include_router(api.router, prefix=PREFIX)
-    app.include_router(gradebook_api.router, prefix=PREFIX)
-    app.include_router(tasks_api.router, prefix=PREFIX)
-    app.include_router(lessons_api.router, prefix=PREFIX)
-    app.include_router(worker_api.router, prefix=PREFIX)
-    app.include_router(pages.router, prefix=PREFIX)
-    app.include_router(gradebook_pages.router, prefix=PREFIX)
+    for module in (people_api, courses_api, assignments_api, submissions_api, gradebook_api, tasks_api,
+                   lessons_api, worker_api, home_page, course_page, assignment_page, student_page,
+                   gradebook_page, submission_page):
+        app.include_router(module.router, prefix=PREFIX)
     _add_oauth_routes(app)
     _add_error_handlers(app)
 
@@ -153,7 +158,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             if isinstance(exc, Unauthorized):
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"{PREFIX}/oauth_login?{urlencode({'next': target})}", status_code=302)
-            return pages.error_page(request, exc)
+            return error_page(request, exc)
         return JSONResponse(
             {"error": exc.code, "message": exc.translated(lang)}, status_code=exc.status
         )

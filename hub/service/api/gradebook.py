@@ -10,7 +10,6 @@ import datetime as dt
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sabaq.i18n import N_
@@ -22,36 +21,37 @@ from sabaq.hub.domain import feedback
 from sabaq.hub.domain import gradebook
 from sabaq.hub.domain import marking
 from sabaq.hub.domain import reports
-from sabaq.hub.domain import timerules
-from sabaq.hub.domain.dates import parse_when
 from sabaq.errors import Invalid, NotFound
-from sabaq.hub.store.models import Course, Role, Submission, User
+from sabaq.hub.store.models import Submission, User
+from sabaq.hub.service import forms
+from sabaq.hub.service.access import course_student, staff_assignment, staff_submission
 from sabaq.hub.service.deps import DB, current_user, request_language
+from sabaq.hub.service.views import load_warnings, mark_of
 
 router = APIRouter(prefix="/api/v1", tags=["gradebook"])
 
 
 class CourseSettingsIn(BaseModel):
     scheme: str | None = Field(None, description="kz-criteria, weighted or points")
-    scheme_weights: dict[str, float] | None = None
-    min_notice_hours: float | None = Field(None, ge=0)
-    daily_load_minutes: int | None = Field(None, ge=0)
+    scheme_weights: dict[str, forms.Weight] | None = None
+    min_notice_hours: forms.Hours | None = None
+    daily_load_minutes: forms.DayMinutes | None = None
 
 
 class AssignmentSettingsIn(BaseModel):
     category: str | None = None
-    term: int | None = None
-    estimated_minutes: int | None = Field(None, ge=0)
-    timed_minutes: int | None = Field(None, ge=0)
+    term: forms.Whole | None = None
+    estimated_minutes: forms.Minutes | None = None
+    timed_minutes: forms.Minutes | None = None
     late_policy: str | None = None
-    late_percent_per_day: float | None = Field(None, ge=0, le=100)
-    late_floor_percent: float | None = Field(None, ge=0, le=100)
+    late_percent_per_day: forms.Percent | None = None
+    late_floor_percent: forms.Percent | None = None
     due: str | None = None
     closes: str | None = None
 
 
 class RuleIn(BaseModel):
-    extension_minutes: int | None = Field(None, ge=0)
+    extension_minutes: forms.Minutes | None = None
     due: str | None = None
     excused: bool | None = None
 
@@ -59,7 +59,7 @@ class RuleIn(BaseModel):
 class GradeIn(BaseModel):
     notebook: str
     grade_id: str
-    score: float | None = Field(None, description="null: back to the autograder's score")
+    score: forms.Score | None = Field(None, description="null: back to the autograder's score")
 
 
 class CommentIn(BaseModel):
@@ -70,7 +70,7 @@ class CommentIn(BaseModel):
 
 class PaperIn(BaseModel):
     student: str
-    score: float = Field(ge=0)
+    score: forms.Score
     comment: str = ""
 
 
@@ -110,17 +110,6 @@ def mark_out(a, mark: gradebook.Mark) -> MarkOut:
                    late=mark.late, late_penalty=mark.late_penalty, submission_id=mark.submission_id, due=mark.due)
 
 
-def load_warnings(db: Session, course: Course, lang: str, settings) -> list[str]:
-    """Days on which the class's homework exceeds the course's daily load."""
-    from sabaq.i18n import translator
-
-    _ = translator(lang)
-    items = [(a.due_at, a.estimated_minutes) for a in course.assignments]
-    days = timerules.overloaded_days(items, settings.general.timezone, course.daily_load_minutes or 0)
-    return [_("Homework due on {day} takes about {minutes} minutes; the daily limit is {limit}.").format(
-        day=day.isoformat(), minutes=minutes, limit=course.daily_load_minutes) for day, minutes in sorted(days.items())]
-
-
 @router.patch("/courses/{course_id}", summary="Course settings: scheme, notice, daily load (teacher)")
 def course_settings(course_id: str, body: CourseSettingsIn, user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
@@ -146,16 +135,10 @@ def assignment_settings(request: Request, course_id: str, name: str, body: Assig
     crs.require_staff(db, user, course, teacher_only=True)
     a = asg.get_assignment(db, course, name)
     values = body.model_dump(exclude_none=True)
-    tz = request.app.state.settings.general.timezone
     if "due" in values:
-        due = parse_when(values.pop("due"), tz)
-        if a.released_at and not timerules.notice_ok(a.released_at, due, course.min_notice_hours or 0):
-            raise Invalid(
-                N_("The due date is too soon: this course gives students at least {hours} hours after release."),
-                hours=course.min_notice_hours)
-        a.due_at = due
+        asg.set_due(a, forms.when(request, values.pop("due")))
     if "closes" in values:
-        a.closes_at = parse_when(values.pop("closes"), tz)
+        a.closes_at = forms.when(request, values.pop("closes"))
     asg.configure(a, **values)
     lang = request_language(request, user)
     return {"name": a.name, "category": a.category, "term": a.term, "due_at": a.due_at,
@@ -187,72 +170,47 @@ def get_gradebook(request: Request, course_id: str, section: str | None = None, 
             summary="A student's extension, own due date or excusal (staff)")
 def student_rule(request: Request, course_id: str, name: str, login: str, body: RuleIn,
                  user: User = Depends(current_user), db: Session = DB):
-    course = crs.get_course(db, course_id)
-    crs.require_staff(db, user, course)
-    a = asg.get_assignment(db, course, name)
-    due = parse_when(body.due, request.app.state.settings.general.timezone) if body.due else None
-    rule = marking.set_student_rule(db, a, _course_student(db, user, course, login), body.extension_minutes,
-                                    due, body.excused)
+    course, a = staff_assignment(db, user, course_id, name)
+    rule = marking.set_student_rule(db, a, course_student(db, user, course, login), body.extension_minutes,
+                                    forms.when(request, body.due), body.excused)
     return {"student": login, "assignment": name, "extension_minutes": rule.extension_minutes,
             "due_at": asg.effective_due_for(a, rule), "excused": rule.excused}
 
 
-def _staff_submission(db: Session, user: User, submission_id: int) -> Submission:
-    s = asg.get_submission(db, submission_id)
-    crs.require_staff(db, user, s.assignment.course)
-    return s
-
-
 @router.put("/submissions/{submission_id}/grades", summary="Score a cell by hand (staff)")
 def set_grade(submission_id: int, body: GradeIn, user: User = Depends(current_user), db: Session = DB):
-    s = _staff_submission(db, user, submission_id)
+    s = staff_submission(db, user, submission_id)
     marking.set_manual_grade(db, s, body.notebook, body.grade_id, body.score, user)
     return {"grade_id": body.grade_id, "score": body.score}
 
 
 @router.put("/submissions/{submission_id}/comments", summary="Comment a cell or the whole work (staff)")
 def set_comment(submission_id: int, body: CommentIn, user: User = Depends(current_user), db: Session = DB):
-    s = _staff_submission(db, user, submission_id)
+    s = staff_submission(db, user, submission_id)
     comment = marking.set_comment(db, s, body.notebook, body.grade_id, body.text, user)
     return {"notebook": body.notebook, "grade_id": body.grade_id, "text": comment.text}
-
-
-def _course_student(db: Session, user: User, course: Course, login: str) -> User:
-    student = crs.require_view_student(db, user, login, course)
-    if crs.role_in(db, student, course) != Role.student:
-        raise Invalid(N_("'{name}' is not a student of this course."), name=login)
-    return student
 
 
 @router.post("/courses/{course_id}/assignments/{name}/paper", status_code=201,
              summary="Enter the mark of work done on paper (staff); flagged as paper")
 def paper_mark(course_id: str, name: str, body: PaperIn, user: User = Depends(current_user), db: Session = DB):
-    course = crs.get_course(db, course_id)
-    crs.require_staff(db, user, course)
-    a = asg.get_assignment(db, course, name)
-    submission = marking.record_paper(db, a, _course_student(db, user, course, body.student), body.score,
+    course, a = staff_assignment(db, user, course_id, name)
+    submission = marking.record_paper(db, a, course_student(db, user, course, body.student), body.score,
                                       body.comment, user)
     return {"submission_id": submission.id, "kind": "paper", "score": body.score}
 
 
-def _mark_of(db: Session, submission: Submission) -> gradebook.Mark:
-    gb = gradebook.build(db, submission.assignment.course, students=[submission.student_id])
-    return gb.rows[0].marks[submission.assignment_id] if gb.rows else gradebook.Mark("graded")
-
-
 @router.post("/submissions/{submission_id}/release-feedback", summary="Release feedback to the student (staff)")
 def release_one(request: Request, submission_id: int, user: User = Depends(current_user), db: Session = DB):
-    s = _staff_submission(db, user, submission_id)
+    s = staff_submission(db, user, submission_id)
     lang = s.student.language or s.assignment.course.language
-    return {"submission_id": s.id, "notebooks": feedback.release_feedback(db, s, _mark_of(db, s), lang)}
+    return {"submission_id": s.id, "notebooks": feedback.release_feedback(db, s, mark_of(db, s), lang)}
 
 
 @router.post("/courses/{course_id}/assignments/{name}/release-feedback",
              summary="Release feedback to the whole class (staff): every graded newest submission")
 def release_all(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
-    course = crs.get_course(db, course_id)
-    crs.require_staff(db, user, course)
-    a = asg.get_assignment(db, course, name)
+    course, a = staff_assignment(db, user, course_id, name)
     gb = gradebook.build(db, course)
     released, waiting = [], []
     for row in gb.rows:

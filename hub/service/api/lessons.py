@@ -13,7 +13,7 @@ from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import lessons
 from sabaq.archive import write_tree
 from sabaq.hub.store.models import Lesson, User
-from sabaq.hub.service.api.courses import ZIP, read_uploads, zip_response
+from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
 from sabaq.hub.service.deps import DB, current_user
 
 router = APIRouter(prefix="/api/v1", tags=["lessons"])

@@ -17,8 +17,10 @@ from sabaq.hub.domain import grading
 from sabaq.hub.domain import olympiad as tasks
 from sabaq.archive import write_tree
 from sabaq.errors import Invalid
-from sabaq.hub.store.models import STAFF_ROLES, User
-from sabaq.hub.service.api.courses import AssignmentOut, _viewable_submission, assignment_out, read_uploads
+from sabaq.hub.store.models import User
+from sabaq.hub.service.access import is_staff, viewable_submission
+from sabaq.hub.service.api.files import read_uploads
+from sabaq.hub.service.api.schemas import AssignmentOut, assignment_out
 from sabaq.hub.service.deps import DB, current_user
 
 router = APIRouter(prefix="/api/v1", tags=["olympiad tasks"])
@@ -57,7 +59,7 @@ class VerdictOut(BaseModel):
 @router.get("/submissions/{submission_id}/verdict", response_model=VerdictOut,
             summary="The judge's verdict on a task submission (the student, their parents, course staff)")
 def verdict(submission_id: int, user: User = Depends(current_user), db: Session = DB):
-    s = _viewable_submission(db, user, submission_id)
+    s = viewable_submission(db, user, submission_id)
     a = s.assignment
     if not tasks.is_task(a):
         raise Invalid(N_("'{assignment}' is not an olympiad task; it has no verdict."), assignment=a.name)
@@ -65,7 +67,7 @@ def verdict(submission_id: int, user: User = Depends(current_user), db: Session 
     best = tasks.best_scores(db, [a.id], [s.student_id]).get((a.id, s.student_id))
     out = VerdictOut(submission_id=s.id, attempt=s.attempt, status="queued", max_score=a.max_score, best=best)
     if result is not None:
-        staff = user.is_admin or crs.role_in(db, user, a.course) in STAFF_ROLES
+        staff = is_staff(user, crs.role_in(db, user, a.course))
         out.status = result.status
         out.score = result.score
         out.error = result.error if staff else ""

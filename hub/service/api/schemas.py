@@ -1,0 +1,161 @@
+"""The shapes of API v1's answers and requests about people, courses, assignments and
+submissions, and the functions that fill the answers from the database's rows.
+
+Other routers (olympiad tasks, lessons) answer with these shapes too, so they live
+apart from the routes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from sabaq.hub.domain import assignments as asg
+from sabaq.hub.store.models import Assignment, Course, FileKind, GradeResult, Role, Submission, User
+
+# --- answers -----------------------------------------------------------------
+
+
+class CourseOut(BaseModel):
+    id: str = Field(description="course id (nbgrader course_id)")
+    title: str
+    language: str
+    role: str | None = Field(None, description="the caller's role: teacher, assistant, student")
+
+
+class MeOut(BaseModel):
+    name: str
+    full_name: str
+    language: str | None
+    admin: bool
+    courses: list[CourseOut]
+    children: list[str]
+
+
+class MemberOut(BaseModel):
+    login: str
+    full_name: str
+    role: str
+    section: str
+
+
+class AssignmentOut(BaseModel):
+    course: str
+    name: str
+    title: str
+    released_at: dt.datetime | None
+    due_at: dt.datetime | None
+    closes_at: dt.datetime | None
+    version: int
+    notebooks: list[str]
+    submitted: int | None = Field(None, description="staff only: students with a submission")
+
+
+class SubmissionOut(BaseModel):
+    id: int
+    course: str
+    assignment: str
+    student: str
+    attempt: int
+    submitted_at: dt.datetime
+    timestamp: str = Field(description="nbgrader timestamp text")
+    late: bool
+    files: list[str]
+    feedback: list[str]
+    feedback_hashes: dict[str, str] = Field(description="notebook -> sha256 of its released feedback")
+    check: dict | None
+    grade: GradeOut | None = Field(None, description="staff only: the current autograde result")
+
+
+class GradeOut(BaseModel):
+    status: str = Field(description="graded, or failed")
+    score: float = Field(description="after the late penalty")
+    max_score: float
+    late_penalty: float
+    needs_manual_grade: bool
+    graded_at: dt.datetime
+    details: dict
+
+
+class RosterOut(BaseModel):
+    ok: bool
+    created: list[dict]
+    updated: list[dict]
+    errors: list[dict]
+    warnings: list[dict]
+
+
+class RegradeOut(BaseModel):
+    queued: int = Field(description="submissions queued for grading")
+
+
+# --- requests ----------------------------------------------------------------
+
+
+class LanguageIn(BaseModel):
+    language: str
+
+
+class CourseIn(BaseModel):
+    id: str
+    title: str = ""
+    language: str = "kk"
+
+
+class MemberIn(BaseModel):
+    role: Role
+    section: str = ""
+
+
+class UserIn(BaseModel):
+    login: str
+    full_name: str = ""
+    password: str | None = None
+    admin: bool = False
+    language: str | None = None
+
+
+class ChildIn(BaseModel):
+    child: str
+
+
+# --- rows to answers -----------------------------------------------------------
+
+
+def course_out(course: Course, role: Role | None) -> CourseOut:
+    return CourseOut(id=course.slug, title=course.title, language=course.language,
+                     role=role.value if role else None)
+
+
+def account_out(user: User) -> MemberOut:
+    """An account as the admin's list shows it: its role is "admin" or nothing."""
+    return MemberOut(login=user.name, full_name=user.full_name, role="admin" if user.is_admin else "", section="")
+
+
+def assignment_out(db: Session, a: Assignment, staff: bool) -> AssignmentOut:
+    notebooks = sorted({f.path.split("/", 2)[-1] if f.path.startswith(asg.I18N) else f.path
+                        for f in a.files if f.kind == FileKind.release and f.path.endswith(".ipynb")})
+    out = AssignmentOut(
+        course=a.course.slug, name=a.name, title=a.title, released_at=a.released_at,
+        due_at=a.due_at, closes_at=a.closes_at, version=a.version, notebooks=notebooks,
+    )
+    if staff:
+        out.submitted = len(asg.latest_submissions(db, a))
+    return out
+
+
+def submission_out(s: Submission, result: GradeResult | None = None) -> SubmissionOut:
+    grade = None
+    if result is not None:
+        grade = GradeOut(status=result.status, score=result.score, max_score=result.max_score,
+                         late_penalty=result.late_penalty, needs_manual_grade=result.needs_manual_grade,
+                         graded_at=result.created_at, details=result.details)
+    return SubmissionOut(
+        id=s.id, course=s.assignment.course.slug, assignment=s.assignment.name,
+        student=s.student.name, attempt=s.attempt, submitted_at=s.submitted_at,
+        timestamp=asg.nbgrader_timestamp(s.submitted_at), late=s.late,
+        files=sorted(f.path for f in s.files), feedback=sorted(f.notebook for f in s.feedback),
+        feedback_hashes={f.notebook: f.sha256 for f in s.feedback}, check=s.check, grade=grade,
+    )

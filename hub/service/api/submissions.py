@@ -1,0 +1,99 @@
+"""API v1 for submissions: a student submits (answered only once it is stored), staff
+collect and release feedback, students, parents and teachers read what they may."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sabaq.errors import Invalid
+from sabaq.hub.domain import assignments as asg
+from sabaq.hub.domain import courses as crs
+from sabaq.hub.domain import grading
+from sabaq.hub.service.access import course_and_role, is_staff, staff_submission, viewable_submission
+from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
+from sabaq.hub.service.api.schemas import SubmissionOut, submission_out
+from sabaq.hub.service.deps import DB, current_user
+from sabaq.hub.store.blobs import get_blob
+from sabaq.hub.store.models import Submission, User
+from sabaq.i18n import N_
+
+router = APIRouter(prefix="/api/v1", tags=["v1"])
+
+
+@router.post("/courses/{course_id}/assignments/{name}/submissions", status_code=201, response_model=SubmissionOut,
+             summary="Submit an attempt (students); answered only after it is stored")
+async def submit(request: Request, course_id: str, name: str,
+                 files: list[UploadFile] = File(..., description="file name = path relative to the assignment folder"),
+                 user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_student(db, user, course)
+    a = asg.get_assignment(db, course, name)
+    data = await read_uploads(request, files)
+    submission = asg.submit(db, a, user, data)
+    out = submission_out(submission)
+    db.commit()  # stored before the student hears "received"
+    return out
+
+
+@router.get("/courses/{course_id}/assignments/{name}/submissions", response_model=list[SubmissionOut],
+            summary="Submissions: all for staff, one's own for a student")
+def list_submissions(course_id: str, name: str, latest: bool = False,
+                     user: User = Depends(current_user), db: Session = DB):
+    course, role = course_and_role(db, user, course_id)
+    a = asg.get_assignment(db, course, name)
+    if is_staff(user, role):
+        items = asg.latest_submissions(db, a) if latest else asg.submissions_of(db, a)
+        results = grading.current_results(db, a)
+        return [submission_out(s, results.get(s.id)) for s in items]
+    items = asg.submissions_of(db, a, user)
+    if latest:
+        items = items[-1:]
+    return [submission_out(s) for s in items]
+
+
+@router.get("/submissions/{submission_id}", response_model=SubmissionOut,
+            summary="One submission (the student, their parents, course staff)")
+def get_submission(submission_id: int, user: User = Depends(current_user), db: Session = DB):
+    return submission_out(viewable_submission(db, user, submission_id))
+
+
+@router.get("/submissions/{submission_id}/download", response_class=Response,
+            responses={200: {"content": {ZIP: {}}}}, summary="Submitted files as a zip")
+def download_submission(submission_id: int, user: User = Depends(current_user), db: Session = DB):
+    s = viewable_submission(db, user, submission_id)
+    return zip_response(asg.submission_files(db, s), f"{s.assignment.name}-{s.student.name}-{s.attempt}.zip")
+
+
+@router.put("/submissions/{submission_id}/feedback", response_model=SubmissionOut,
+            summary="Release feedback HTML for a submission (staff)")
+async def put_feedback(request: Request, submission_id: int, files: list[UploadFile] = File(...),
+                       user: User = Depends(current_user), db: Session = DB):
+    s = staff_submission(db, user, submission_id)
+    for path, html in (await read_uploads(request, files)).items():
+        if not path.endswith(".html") or "/" in path:
+            raise Invalid(N_("Feedback must be one HTML file per notebook, like 'problem1.html'."))
+        asg.store_feedback(db, s, path[: -len(".html")], html)
+    db.refresh(s)
+    return submission_out(s)
+
+
+@router.get("/submissions/{submission_id}/feedback", response_class=Response,
+            responses={200: {"content": {ZIP: {}}}}, summary="Released feedback as a zip")
+def download_feedback(submission_id: int, user: User = Depends(current_user), db: Session = DB):
+    s = viewable_submission(db, user, submission_id)
+    return zip_response({f"{f.notebook}.html": get_blob(db, f.sha256) for f in s.feedback}, "feedback.zip")
+
+
+@router.get("/students/{login}/submissions", response_model=list[SubmissionOut],
+            summary="A student's submissions (the student, their parents, their teachers)")
+def student_submissions(login: str, user: User = Depends(current_user), db: Session = DB):
+    student = crs.require_view_student(db, user, login)
+    items = db.scalars(select(Submission).where(Submission.student_id == student.id)
+                       .order_by(Submission.submitted_at))
+    if user.is_admin or user.id == student.id or crs.is_guardian(db, user, student):
+        visible = list(items)
+    else:  # a teacher sees the work done in their own courses only
+        visible = [s for s in items if crs.can_view_student(db, user, student, s.assignment.course)]
+    return [submission_out(s) for s in visible]

@@ -1,0 +1,81 @@
+"""What every page shares: the templates, rendering in the reader's language, the
+error page, and the tables of labels that pages show translated.
+
+Pages import this module and never each other, so each page stays its own module.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from sabaq.errors import SabaqError
+from sabaq.hub.domain import assessment
+from sabaq.hub.domain import gradebook
+from sabaq.hub.service.deps import LANG_COOKIE, csrf_token, request_language
+from sabaq.hub.store.models import User
+from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
+
+PREFIX = "/services/sabaq"
+# Labels are msgids, translated where they are shown; listed here so the extractor finds them.
+ROLE_NAMES = (N_("teacher"), N_("assistant"), N_("student"), N_("parent"), N_("admin"))
+STATUS_NAMES = {
+    gradebook.NOT_SUBMITTED: N_("not submitted"), gradebook.SUBMITTED: N_("submitted"),
+    gradebook.GRADING: N_("grading"), gradebook.GRADED: N_("graded"),
+    gradebook.NEEDS_MANUAL: N_("needs manual grading"), gradebook.FAILED: N_("grading failed"),
+    gradebook.EXCUSED: N_("excused"), gradebook.PAPER: N_("on paper"),
+}
+LATE_NAMES = {"none": N_("accepted, no penalty"), "zero": N_("scores zero"), "percent": N_("loses a share per day")}
+CATEGORY_NAMES = {assessment.FORMATIVE: N_("formative"), assessment.UNIT_SUMMATIVE: N_("unit summative"),
+                  assessment.TERM_SUMMATIVE: N_("term summative")}
+
+templates = Environment(
+    loader=PackageLoader("sabaq.hub.service", "templates"),
+    autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
+)
+
+
+def render(request: Request, name: str, status: int = 200, user: User | None = None, **context) -> HTMLResponse:
+    lang = request_language(request, user)
+    _ = translator(lang)
+    tz = ZoneInfo(request.app.state.settings.general.timezone)
+
+    def when(value):
+        if value is None:
+            return "—"
+        return format_datetime(value, format="d MMM y, HH:mm", tzinfo=tz, locale=lang)
+
+    html = templates.get_template(name).render(
+        _=_, lang=lang, languages=LANGUAGES, language_names=LANGUAGE_NAMES, when=when,
+        user=user, prefix=PREFIX, csrf=csrf_token(request), path=request.url.path,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES:
+        # path "/": the hub's login page reads it too
+        response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, path="/", samesite="lax")
+    return response
+
+
+def error_page(request: Request, exc: SabaqError) -> HTMLResponse:
+    lang = request_language(request)
+    return render(request, "error.html", status=exc.status, message=exc.translated(lang),
+                  user=getattr(request.state, "viewer", None))
+
+
+def remember_language(request: Request, user: User) -> None:
+    """A language chosen with ?lang= becomes the reader's own."""
+    chosen = request.query_params.get("lang")
+    if chosen in LANGUAGES and user.language != chosen:
+        user.language = chosen
+
+
+def back(url: str) -> RedirectResponse:
+    """After a form is saved: see the page again (a reload does not post the form twice)."""
+    return RedirectResponse(url, status_code=303)
