@@ -3,14 +3,15 @@
 Workers hold only the worker token and talk only to the service, so they can
 run anywhere (a process beside the hub, or a locked-down pod). A job whose
 worker dies is handed out again when its lease lapses (see sabaq.hub.store.jobs).
-Each job kind has one handler: ``check`` reads a submission's notebooks,
-without running them, and reports what a teacher should know; ``grade``
-autogrades it in the sandbox (see ``service_grading``).
+Each job kind (``sabaq.contracts.JobKind``) has one handler in ``jobs``:
+``check`` reads a submission's notebooks without running them and reports what
+a teacher should know, ``grade`` autogrades them in the sandbox, ``judge`` runs
+an olympiad program on its package's tests. A handler returns the kind's result
+model; the worker sends its JSON.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -19,84 +20,66 @@ import threading
 import time
 from typing import Callable
 
-import httpx
+from sabaq.client import ServiceClient, ServiceError, ServiceUnreachable
+from sabaq.contracts import WORKER_API, Contract, JobKind
+from sabaq.settings import Settings
 
-from sabaq.archive import unpack
-
-from sabaq.autograders.jobs.check import check_submission
+from sabaq.autograders.jobs.check import handle_check
+from sabaq.autograders.jobs.grade import GradeHandler
+from sabaq.autograders.jobs.judge import handle_judge
 
 log = logging.getLogger("sabaq.worker")
 
+Handler = Callable[[ServiceClient, dict], Contract]  # (client, the job's payload) -> the kind's result
 
-def handle_check(client: "ServiceClient", payload: dict) -> dict:
-    sid = payload["submission_id"]
-    files = unpack(client.get(f"submissions/{sid}").content)
-    submitted = {p[len("submission/"):]: c for p, c in files.items() if p.startswith("submission/")}
-    released = {p[len("release/"):]: c for p, c in files.items() if p.startswith("release/")}
-    return check_submission(released, submitted)
-
-
-HANDLERS: dict[str, Callable[["ServiceClient", dict], dict]] = {"check": handle_check}
+# How each job kind's handler is made from the settings: one entry per JobKind
+JOBS: dict[JobKind, Callable[[Settings], Handler]] = {
+    JobKind.check: lambda settings: handle_check,
+    JobKind.grade: lambda settings: GradeHandler(settings.grading),
+    JobKind.judge: lambda settings: handle_judge,
+}
 
 
-def grading_bundle(client: "ServiceClient", submission_id: int) -> tuple[dict, dict[str, bytes], dict[str, bytes]]:
-    """What grading or judging one submission needs: (meta, the teacher's source, the
-    submitted files), paths relative to the assignment's folder."""
-    bundle = unpack(client.get(f"grading/{submission_id}").content)
-    meta = json.loads(bundle.pop("meta.json"))
-
-    def below(prefix: str) -> dict[str, bytes]:
-        return {p[len(prefix):]: c for p, c in bundle.items() if p.startswith(prefix)}
-
-    return (meta, below(f"source/{meta['assignment']}/"),
-            below(f"submitted/{meta['student']}/{meta['assignment']}/"))
+def handlers_for(settings: Settings) -> dict[JobKind, Handler]:
+    return {kind: make(settings) for kind, make in JOBS.items()}
 
 
-class ServiceClient:
-    """The workers' side of /api/v1/worker."""
-
-    def __init__(self, service_url: str, token: str, name: str):
-        self.base = service_url.rstrip("/") + "/api/v1/worker/"
-        self.http = httpx.Client(
-            headers={"Authorization": f"token {token}", "X-Sabaq-Worker": name}, timeout=60
-        )
-
-    def get(self, path: str) -> httpx.Response:
-        r = self.http.get(self.base + path)
-        r.raise_for_status()
-        return r
-
-    def post(self, path: str, body: dict) -> httpx.Response:
-        return self.http.post(self.base + path, json=body)
-
-    def claim(self, kinds: list[str]) -> dict | None:
-        r = self.post("claim", {"kinds": kinds})
-        if r.status_code == 204:
-            return None
-        r.raise_for_status()
-        return r.json()
+def connect(service_url: str, token: str, name: str) -> ServiceClient:
+    """The project's service client, as this worker: the worker token and its name."""
+    return ServiceClient(service_url, token, headers={"X-Sabaq-Worker": name})
 
 
 class Worker:
-    def __init__(self, client: ServiceClient, poll_seconds: float = 1.0, handlers=None,
+    def __init__(self, client: ServiceClient, handlers: dict[JobKind, Handler], poll_seconds: float = 1.0,
                  renew_seconds: float = 60.0):
         self.client = client
-        self.renew_seconds = renew_seconds
+        self.handlers = handlers
         self.poll_seconds = poll_seconds
-        self.handlers = handlers or HANDLERS
+        self.renew_seconds = renew_seconds
         self.stopping = False
+
+    def post(self, path: str, body: dict, ok: tuple[int, ...] = (200, 409)):
+        """A call about a job; 409 means the lease was lost (the job is someone else's now)."""
+        return self.client.post(WORKER_API + path, json=body, ok=ok)
+
+    def claim(self) -> dict | None:
+        r = self.post("claim", {"kinds": sorted(self.handlers)}, ok=(200, 204))
+        return None if r.status_code == 204 else r.json()
 
     def run_one(self) -> bool:
         """Claim and run one job; False if there was none."""
-        job = self.client.claim(sorted(self.handlers))
+        job = self.claim()
         if job is None:
             return False
-        handler = self.handlers[job["kind"]]
+        handler = self.handlers[JobKind(job["kind"])]
         done = threading.Event()
 
         def keep_lease():
             while not done.wait(self.renew_seconds):
-                self.client.post(f"jobs/{job['id']}/renew", {})
+                try:
+                    self.post(f"jobs/{job['id']}/renew", {})
+                except (ServiceError, ServiceUnreachable) as e:  # the next renewal may get through
+                    log.warning("job %s: lease not renewed: %s", job["id"], e)
 
         keeper = threading.Thread(target=keep_lease, daemon=True)
         keeper.start()
@@ -104,11 +87,19 @@ class Worker:
             result = handler(self.client, job["payload"])
         except Exception as e:
             log.exception("job %s (%s) failed", job["id"], job["kind"])
-            self.client.post(f"jobs/{job['id']}/fail", {"error": f"{type(e).__name__}: {e}"})
+            self.post(f"jobs/{job['id']}/fail", {"error": f"{type(e).__name__}: {e}"})
             return True
         finally:
             done.set()
-        r = self.client.post(f"jobs/{job['id']}/complete", {"result": result})
+        try:
+            r = self.post(f"jobs/{job['id']}/complete", {"result": result.to_json()})
+        except ServiceError as e:
+            if e.status != 422:
+                raise
+            # the service refused the result's shape: a bug, which another attempt would repeat
+            log.error("job %s (%s): the service refused its result: %s", job["id"], job["kind"], e)
+            self.post(f"jobs/{job['id']}/fail", {"error": str(e)})
+            return True
         if r.status_code == 409:
             log.warning("job %s was taken over by another worker; result dropped", job["id"])
         return True
@@ -123,27 +114,25 @@ class Worker:
                     done += 1
                     delay = self.poll_seconds
                     continue
-            except httpx.HTTPError as e:
-                log.warning("service unreachable: %s", e)
+            except (ServiceError, ServiceUnreachable) as e:
+                log.warning("service: %s", e)
                 delay = min(delay * 2, 30)
             time.sleep(delay)
         return done
 
+    def close(self) -> None:
+        for handler in self.handlers.values():
+            if hasattr(handler, "close"):
+                handler.close()
+        self.client.close()
 
-def handlers_for(settings) -> dict:
-    from sabaq.autograders.jobs.grade import GradeHandler
-    from sabaq.autograders.jobs.judge import handle_judge
 
-    return {**HANDLERS, "grade": GradeHandler(settings.grading), "judge": handle_judge}
-
-
-def main(settings) -> None:
+def main(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     name = os.environ.get("SABAQ_WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}"
-    client = ServiceClient(settings.service_url, settings.worker.token, name)
-    worker = Worker(client, settings.worker.poll_seconds, handlers_for(settings),
-                    renew_seconds=max(1.0, settings.worker.lease_seconds / 3))
+    worker = Worker(connect(settings.service_url, settings.worker.token, name), handlers_for(settings),
+                    settings.worker.poll_seconds, renew_seconds=max(1.0, settings.worker.lease_seconds / 3))
 
     def stop(*_):
         worker.stopping = True
@@ -154,6 +143,4 @@ def main(settings) -> None:
     try:
         worker.run()
     finally:
-        grade = worker.handlers.get("grade")
-        if hasattr(grade, "close"):
-            grade.close()
+        worker.close()

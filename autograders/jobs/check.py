@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import nbformat
 
+from sabaq.autograders.jobs.bundle import check_bundle
+from sabaq.client import ServiceClient
+from sabaq.contracts import CheckResult, CheckWarning, NotebookCheck
 from sabaq.i18n import N_
 
 
@@ -30,21 +33,23 @@ def _read(content: bytes):
     return nbformat.reads(content.decode("utf-8"), as_version=4)
 
 
-def check_submission(released: dict[str, bytes], submitted: dict[str, bytes]) -> dict:
-    warnings: list[dict] = []
-    notebooks: dict[str, dict] = {}
+def check_submission(released: dict[str, bytes], submitted: dict[str, bytes]) -> CheckResult:
+    warnings: list[CheckWarning] = []
+    notebooks: dict[str, NotebookCheck] = {}
+
+    def warn(message: str, **params: str) -> None:
+        warnings.append(CheckWarning(message=message, params=params))
+
     released_nbs = sorted(p for p in released if p.endswith(".ipynb"))
     submitted_nbs = sorted(p for p in submitted if p.endswith(".ipynb"))
     for path in released_nbs:
         if path not in submitted:
-            warnings.append({"message": N_("The notebook '{notebook}' was not submitted."),
-                             "params": {"notebook": path}})
+            warn(N_("The notebook '{notebook}' was not submitted."), notebook=path)
             continue
         try:
             mine = _read(submitted[path])
         except Exception:
-            warnings.append({"message": N_("The notebook '{notebook}' cannot be read."),
-                             "params": {"notebook": path}})
+            warn(N_("The notebook '{notebook}' cannot be read."), notebook=path)
             continue
         original = _nbgrader_cells(_read(released[path]))
         current = _nbgrader_cells(mine)
@@ -54,18 +59,22 @@ def check_submission(released: dict[str, bytes], submitted: dict[str, bytes]) ->
             if cell["locked"] and gid in current and current[gid]["source"] != cell["source"]
         )
         if missing:
-            warnings.append({"message": N_("In '{notebook}', these assignment cells were deleted: {cells}."),
-                             "params": {"notebook": path, "cells": ", ".join(missing)}})
+            warn(N_("In '{notebook}', these assignment cells were deleted: {cells}."),
+                 notebook=path, cells=", ".join(missing))
         if changed:
-            warnings.append({"message": N_("In '{notebook}', these read-only cells were changed: {cells}. The originals are used for grading."),
-                             "params": {"notebook": path, "cells": ", ".join(changed)}})
-        notebooks[path] = {
-            "cells": len(mine.cells),
-            "graded_cells": sum(1 for c in original.values() if c["points"]),
-            "max_points": sum(c["points"] for c in original.values()),
-        }
+            warn(N_("In '{notebook}', these read-only cells were changed: {cells}. The originals are used for grading."),
+                 notebook=path, cells=", ".join(changed))
+        notebooks[path] = NotebookCheck(
+            cells=len(mine.cells),
+            graded_cells=sum(1 for c in original.values() if c["points"]),
+            max_points=sum(c["points"] for c in original.values()),
+        )
     for path in submitted_nbs:
         if path not in released:
-            warnings.append({"message": N_("The extra notebook '{notebook}' is not part of the assignment."),
-                             "params": {"notebook": path}})
-    return {"notebooks": notebooks, "warnings": warnings}
+            warn(N_("The extra notebook '{notebook}' is not part of the assignment."), notebook=path)
+    return CheckResult(notebooks=notebooks, warnings=warnings)
+
+
+def handle_check(client: ServiceClient, payload: dict) -> CheckResult:
+    released, submitted = check_bundle(client, payload["submission_id"])
+    return check_submission(released, submitted)

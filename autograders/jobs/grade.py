@@ -17,12 +17,14 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from sabaq.archive import write_tree
+from sabaq.client import ServiceClient
+from sabaq.contracts import CellScore, GradeDetails, GradeResult, GradingMeta, NotebookProblem, NotebookScore
 
+from sabaq.autograders.jobs.bundle import grading_bundle
 from sabaq.autograders.notebook.batch import grade_course
 from sabaq.autograders.sandbox.executor import Executor
 from sabaq.autograders.notebook.generate import generate_assignment
 from sabaq.autograders.notebook.gradebook import shared_engines
-from sabaq.autograders.worker import grading_bundle
 
 
 class AssignmentCache:
@@ -32,57 +34,50 @@ class AssignmentCache:
         self.root = root
         self.lock = threading.Lock()
 
-    def prepare(self, meta: dict, source: dict[str, bytes]) -> Path:
-        name = f"{meta['course']}--{meta['assignment']}--v{meta['version']}"
+    def prepare(self, meta: GradingMeta, source: dict[str, bytes]) -> Path:
+        name = f"{meta.course}--{meta.assignment}--v{meta.version}"
         folder = self.root / name
         with self.lock:
             if (folder / "gradebook.db").exists():
                 return folder
             shutil.rmtree(folder, ignore_errors=True)
-            write_tree(folder / "source" / meta["assignment"], source)
+            write_tree(folder / "source" / meta.assignment, source)
             (folder / "nbgrader_config.py").write_text(
                 "c = get_config()  # noqa\n"
-                f"c.CourseDirectory.course_id = {meta['course']!r}\n"
+                f"c.CourseDirectory.course_id = {meta.course!r}\n"
             )
             try:
-                generate_assignment(folder, meta["assignment"])
+                generate_assignment(folder, meta.assignment)
             except Exception:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
             return folder
 
 
-def summarize(course: Path, meta: dict, summary: dict) -> dict:
+def summarize(course: Path, meta: GradingMeta, summary: dict) -> GradeResult:
     """Scores of the one submission, as the service keeps them."""
-    details: dict[str, dict] = {}
-    score = max_score = penalty = 0.0
-    needs_manual = False
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta["course"]) as gb:
-        submission = gb.find_submission(meta["assignment"], meta["student"])
+    details = GradeDetails(problems=[NotebookProblem(notebook=n, status=s, reason=r)
+                                     for _, n, s, r in summary["failures"]])
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta.course) as gb:
+        submission = gb.find_submission(meta.assignment, meta.student)
         for nb in submission.notebooks:
-            cells = {}
-            for grade in nb.grades:
-                cells[grade.name] = {
-                    "score": grade.score, "auto_score": grade.auto_score, "max_score": grade.max_score,
-                    "needs_manual_grade": grade.needs_manual_grade,
-                }
-                needs_manual = needs_manual or grade.needs_manual_grade
-            details[nb.name] = {"score": nb.score, "max_score": nb.max_score,
-                                "late_penalty": nb.late_submission_penalty or 0.0, "cells": cells}
-            score += nb.score
-            max_score += nb.max_score
-            penalty += nb.late_submission_penalty or 0.0
-    problems = [{"notebook": n, "status": s, "reason": r} for _, n, s, r in summary["failures"]]
-    graded = course / "autograded" / meta["student"] / meta["assignment"]
-    notebooks = {p.stem: p.read_text(encoding="utf-8") for p in sorted(graded.glob("*.ipynb"))}
-    return {
-        "notebooks": notebooks,
-        "status": "graded" if not summary["error"] else "failed",
-        "score": score - penalty, "max_score": max_score, "late_penalty": penalty,
-        "needs_manual_grade": needs_manual,
-        "details": {"notebooks": details, "problems": problems},
-        "error": summary["error"] or "",
-    }
+            details.notebooks[nb.name] = NotebookScore(
+                score=nb.score, max_score=nb.max_score, late_penalty=nb.late_submission_penalty or 0.0,
+                cells={grade.name: CellScore(score=grade.score, auto_score=grade.auto_score,
+                                             max_score=grade.max_score, needs_manual_grade=grade.needs_manual_grade)
+                       for grade in nb.grades})
+    scores = details.notebooks.values()
+    penalty = sum(nb.late_penalty for nb in scores)
+    graded = course / "autograded" / meta.student / meta.assignment
+    return GradeResult(
+        status="graded" if not summary["error"] else "failed",
+        score=sum(nb.score for nb in scores) - penalty, max_score=sum(nb.max_score for nb in scores),
+        late_penalty=penalty,
+        needs_manual_grade=any(cell.needs_manual_grade for nb in scores for cell in nb.cells.values()),
+        details=details,
+        error=summary["error"] or "",
+        notebooks={p.stem: p.read_text(encoding="utf-8") for p in sorted(graded.glob("*.ipynb"))},
+    )
 
 
 class GradeHandler:
@@ -97,7 +92,7 @@ class GradeHandler:
         self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-grade-"))
         self.engines: dict = {}
 
-    def __call__(self, client, payload: dict) -> dict:
+    def __call__(self, client: ServiceClient, payload: dict) -> GradeResult:
         if self.executor is None:
             self.executor = Executor(self.grading).start()
         meta, source, submitted = grading_bundle(client, payload["submission_id"])
@@ -107,13 +102,13 @@ class GradeHandler:
         shutil.copytree(template, course)
         try:
             with shared_engines(self.engines, scratch=True):
-                write_tree(course / "submitted" / meta["student"] / meta["assignment"], submitted)
-                if meta.get("due_at"):
-                    due = dt.datetime.fromisoformat(meta["due_at"]).astimezone(dt.timezone.utc).replace(tzinfo=None)
-                    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta["course"]) as gb:
-                        gb.update_or_create_assignment(meta["assignment"], duedate=due)
-                summary = grade_course(course, meta["assignment"], self.grading, executor=self.executor,
-                                       progress=False, language=meta.get("language") or "en")
+                write_tree(course / "submitted" / meta.student / meta.assignment, submitted)
+                if meta.due_at:
+                    due = dt.datetime.fromisoformat(meta.due_at).astimezone(dt.timezone.utc).replace(tzinfo=None)
+                    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta.course) as gb:
+                        gb.update_or_create_assignment(meta.assignment, duedate=due)
+                summary = grade_course(course, meta.assignment, self.grading, executor=self.executor,
+                                       progress=False, language=meta.language)
                 return summarize(course, meta, summary)
         finally:
             shutil.rmtree(course, ignore_errors=True)

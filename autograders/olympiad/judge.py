@@ -11,48 +11,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sabaq.autograders.olympiad import run as runner
+from sabaq.contracts import GroupVerdict, TestVerdict, Verdict
 from sabaq.kattis.package import Package, Program
 from sabaq.autograders.olympiad.validate import CustomValidator
 from sabaq.kattis.compare import default_validate
 
 RUN_VERDICTS = {"tle": "TLE", "mle": "MLE", "ole": "RTE", "rte": "RTE"}
-
-
-@dataclass
-class TestResult:
-    name: str
-    verdict: str
-    time: float
-    message: str = ""
-
-
-@dataclass
-class GroupResult:
-    name: str
-    verdict: str
-    points: float
-    max_points: float
-    time: float
-    first_failure: str | None = None
-    tests: list[TestResult] = field(default_factory=list)
-    sample: bool = False
-
-
-@dataclass
-class Result:
-    verdict: str
-    score: float
-    max_score: float
-    time: float
-    groups: list[GroupResult]
-    compile_message: str = ""
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 class Judge:
@@ -75,15 +42,17 @@ class Judge:
     def __exit__(self, *exc):
         self.close()
 
-    def judge(self, program: Program, include_samples: bool = True) -> Result:
+    def judge(self, program: Program, include_samples: bool = True) -> Verdict:
         work = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch))
         try:
             try:
                 program = self.package.with_includes(program, work / "joined")
                 command = runner.prepare(program, work / "program")
             except runner.CompileError as e:
-                groups = [GroupResult(g.name, "CE", 0.0, g.points, 0.0, sample=g.sample) for g in self.package.groups]
-                return Result("CE", 0.0, self.package.max_score, 0.0, groups, str(e)[:2000])
+                groups = [GroupVerdict(name=g.name, verdict="CE", points=0.0, max_points=g.points, time=0.0,
+                                       sample=g.sample) for g in self.package.groups]
+                return Verdict(verdict="CE", score=0.0, max_score=self.package.max_score, time=0.0, groups=groups,
+                               compile_message=str(e)[:2000])
             groups = []
             for group in self.package.groups:
                 if group.sample and not include_samples:
@@ -91,7 +60,7 @@ class Judge:
                 groups.append(self._group(group, command, work))
             counted = [g for g in groups if not g.sample]
             failed = next((g for g in groups if g.verdict != "AC"), None)
-            return Result(
+            return Verdict(
                 verdict=failed.verdict if failed else "AC",
                 score=round(sum(g.points for g in counted), 6),
                 max_score=self.package.max_score,
@@ -101,8 +70,9 @@ class Judge:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _group(self, group, command: list[str], work: Path) -> GroupResult:
-        result = GroupResult(group.name, "AC", 0.0, group.points, 0.0, sample=group.sample)
+    def _group(self, group, command: list[str], work: Path) -> GroupVerdict:
+        result = GroupVerdict(name=group.name, verdict="AC", points=0.0, max_points=group.points, time=0.0,
+                              sample=group.sample)
         scores = []
         for test in group.tests:
             out = work / "output"
@@ -111,12 +81,14 @@ class Judge:
             result.time = max(result.time, run.cpu)
             if run.status != "ok":
                 verdict, message = RUN_VERDICTS[run.status], run.stderr.strip().splitlines()[-1:] or [""]
-                result.tests.append(TestResult(test.name, verdict, run.cpu, message[0][:300]))
+                result.tests.append(TestVerdict(name=test.name, verdict=verdict, time=run.cpu,
+                                                message=message[0][:300]))
             else:
                 judgement = (self.validator(test.input, test.answer, out) if self.validator
                              else default_validate(out.read_bytes(), test.answer.read_bytes(), self.package.validator_flags))
                 verdict = "AC" if judgement.accepted else "WA"
-                result.tests.append(TestResult(test.name, verdict, run.cpu, judgement.message))
+                result.tests.append(TestVerdict(name=test.name, verdict=verdict, time=run.cpu,
+                                                message=judgement.message))
                 if judgement.accepted:
                     scores.append(group.points if judgement.score is None else judgement.score)
             if result.tests[-1].verdict != "AC":

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sabaq.autograders.olympiad import run as runner
-from sabaq.autograders.olympiad.judge import Judge, Result
+from sabaq.autograders.olympiad.judge import Judge
+from sabaq.contracts import Verdict
 from sabaq.kattis.package import Package
 
 EXTENDED = 3.0  # too-slow solutions are timed up to this many time limits
 
 
-def expected(folder: str, result: Result, package: Package) -> bool:
+def expected(folder: str, result: Verdict, package: Package) -> bool:
     full = result.score >= package.max_score - 1e-9
     return {
         "accepted": result.verdict == "AC" and full,
@@ -37,7 +38,7 @@ def expected(folder: str, result: Result, package: Package) -> bool:
 
 @dataclass
 class Report:
-    rows: list[tuple[str, Result, bool]] = field(default_factory=list)
+    rows: list[tuple[str, Verdict, bool]] = field(default_factory=list)
     invalid_inputs: list[str] = field(default_factory=list)
     suggested_time_limit: float | None = None
     time_limit_problem: str = ""
