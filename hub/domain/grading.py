@@ -12,13 +12,14 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sabaq.contracts import JobKind, ScoredResult, result_from_json
 from sabaq.hub.store import jobs
 from sabaq.hub.domain.assignments import latest_submissions
 from sabaq.hub.store.blobs import put_blob
 from sabaq.hub.store.models import Assignment, FileKind, GradeResult, Job, Submission
 
-GRADE = "grade"
-JUDGE = "judge"  # olympiad tasks: the judge runs the program on the package's tests
+GRADE = JobKind.grade
+JUDGE = JobKind.judge  # olympiad tasks: the judge runs the program on the package's tests
 KINDS = (GRADE, JUDGE)  # jobs whose results are grade results
 
 
@@ -55,8 +56,11 @@ def regrade(db: Session, assignment: Assignment) -> int:
     return count
 
 
-def record(db: Session, job: Job, result: dict) -> GradeResult:
-    """Store a worker's result as the submission's current one."""
+def record(db: Session, job: Job, result: ScoredResult | dict) -> GradeResult:
+    """Store a grade or judge job's result (the contract's model, or its JSON, which is
+    checked here) as the submission's current one."""
+    if isinstance(result, dict):
+        result = result_from_json(job.kind, result)
     submission_id = job.payload["submission_id"]
     db.execute(
         update(GradeResult)
@@ -67,14 +71,14 @@ def record(db: Session, job: Job, result: dict) -> GradeResult:
         submission_id=submission_id,
         job_id=job.id,
         current=True,
-        status=result.get("status", "graded"),
-        score=float(result.get("score", 0.0)),
-        max_score=float(result.get("max_score", 0.0)),
-        late_penalty=float(result.get("late_penalty", 0.0)),
-        needs_manual_grade=bool(result.get("needs_manual_grade", False)),
-        details=result.get("details", {}),
-        error=result.get("error", ""),
-        notebooks={name: put_blob(db, text.encode("utf-8")) for name, text in result.get("notebooks", {}).items()},
+        status=result.status,
+        score=result.score,
+        max_score=result.max_score,
+        late_penalty=result.late_penalty,
+        needs_manual_grade=result.needs_manual_grade,
+        details=result.details.to_json() if result.details is not None else {},
+        error=result.error,
+        notebooks={name: put_blob(db, text.encode("utf-8")) for name, text in result.notebooks.items()},
     )
     db.add(item)
     db.flush()

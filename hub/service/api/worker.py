@@ -1,7 +1,9 @@
 """The workers' side of the API: claim jobs, fetch their inputs, report results.
 
 Workers hold only the worker token; they never see the database, so a
-worker pod needs nothing but a route to the service.
+worker pod needs nothing but a route to the service. What they report is
+checked against the worker contract (``sabaq.contracts``) before anything of
+it is kept: a malformed result is refused with a 422 and changes nothing.
 """
 
 from __future__ import annotations
@@ -12,29 +14,30 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from sabaq.contracts import WORKER_API, CheckResult, GradingMeta, JobKind, ScoredResult, result_from_json
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import grading
 from sabaq.hub.store import jobs
-from sabaq.hub.store.models import FileKind, JobState, Submission
+from sabaq.hub.store.models import FileKind, Job, JobState, Submission
 from sabaq.hub.service.api.courses import ZIP, zip_response
 from sabaq.hub.service.deps import WorkerCaller, current_worker, DB
 
-router = APIRouter(prefix="/api/v1/worker", tags=["workers"])
+router = APIRouter(prefix="/" + WORKER_API.rstrip("/"), tags=["workers"])
 
 
 class ClaimIn(BaseModel):
-    kinds: list[str] | None = None
+    kinds: list[JobKind] | None = None
 
 
 class JobOut(BaseModel):
     id: int
-    kind: str
+    kind: JobKind
     payload: dict
     attempts: int
 
 
 class ResultIn(BaseModel):
-    result: dict
+    result: dict  # the job kind's result model (sabaq.contracts.RESULTS), as JSON
 
 
 class FailIn(BaseModel):
@@ -56,15 +59,19 @@ def claim(request: Request, body: ClaimIn, worker: WorkerCaller = Depends(curren
 @router.post("/jobs/{job_id}/complete", summary="Report a result (409: the lease was lost)")
 def complete(job_id: int, body: ResultIn, worker: WorkerCaller = Depends(current_worker),
              db: Session = DB):
-    job = jobs.complete(db, job_id, worker.name, body.result)
+    held = db.get(Job, job_id)
+    if held is None:
+        return Response(status_code=409)
+    result = result_from_json(held.kind, body.result)  # 422 when malformed
+    job = jobs.complete(db, job_id, worker.name, result.to_json())
     if job is None:
         return Response(status_code=409)
-    if job.kind == "check":
+    if isinstance(result, CheckResult):
         submission = db.get(Submission, job.payload["submission_id"])
         if submission is not None:
-            submission.check = body.result
-    elif job.kind in grading.KINDS:
-        grading.record(db, job, body.result)
+            submission.check = result.to_json()
+    elif isinstance(result, ScoredResult):
+        grading.record(db, job, result)
     return {"id": job.id, "state": job.state.value}
 
 
@@ -83,7 +90,7 @@ def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Dep
     if job is None:
         return Response(status_code=409)
     if job.kind in grading.KINDS and job.state == JobState.failed:
-        grading.record(db, job, {"status": "failed", "error": body.error})
+        grading.record(db, job, ScoredResult.failed(body.error))
     return {"id": job.id, "state": job.state.value}
 
 
@@ -96,9 +103,10 @@ def grading_bundle(submission_id: int, worker: WorkerCaller = Depends(current_wo
     name, student = a.name, s.student.name
     files = {f"source/{name}/{p}": c for p, c in asg.files_of(db, a, FileKind.source).items()}
     files.update({f"submitted/{student}/{name}/{p}": c for p, c in asg.submission_files(db, s).items()})
-    meta = {"course": a.course.slug, "assignment": name, "student": student, "version": a.version,
-            "due_at": a.due_at.isoformat() if a.due_at else None, "language": s.student.language or a.course.language}
-    files["meta.json"] = json.dumps(meta).encode()
+    meta = GradingMeta(course=a.course.slug, assignment=name, student=student, version=a.version,
+                       due_at=a.due_at.isoformat() if a.due_at else None,
+                       language=s.student.language or a.course.language)
+    files["meta.json"] = json.dumps(meta.to_json()).encode()
     return zip_response(files, f"grading-{submission_id}.zip")
 
 
