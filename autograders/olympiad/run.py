@@ -24,8 +24,8 @@ from pathlib import Path
 
 from sabaq.i18n import N_
 
-from sabaq.autograders.sandbox.bwrap import SandboxError
-from sabaq.autograders.sandbox.uids import lease
+from sabaq.autograders.sandbox.bwrap import Bind, SandboxError, bwrap_command
+from sabaq.autograders.sandbox.uids import JUDGE_UIDS, lease
 from sabaq.kattis.package import Program
 
 # the system's Python (Debian's, or the grader image's /usr/local one): only /usr is in the sandbox
@@ -41,9 +41,8 @@ MEASURE = (
     "os.write(3, ('%d %f %d' % (status, ru.ru_utime + ru.ru_stime, ru.ru_maxrss)).encode())\n"
 )
 GXX = shutil.which("g++")
-# Each run (as root) takes a uid of its own from this pool: the kernel counts processes
-# per uid, so a fork bomb must not use up the process budget of a run beside it.
-JUDGE_UIDS = range(61990, 61990 + 512)
+SANDBOX = "/sandbox"  # the program's folder, read-only, inside the sandbox
+ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 
 
 @dataclass
@@ -62,7 +61,8 @@ class CompileError(Exception):
 
 @contextlib.contextmanager
 def judge_uid():
-    """A uid no other run on this machine is using now (None when not root)."""
+    """A uid no other run on this machine is using now (None when not root): the kernel
+    counts processes per uid, so a fork bomb must not use up the budget of a run beside it."""
     if os.getuid() != 0:
         yield None
         return
@@ -85,21 +85,13 @@ def _demote(limits: dict, uid: int | None):
 
 
 def sandbox_command(workdir: Path, command: list[str], writable: list[Path] = (), readonly: list[Path] = ()) -> list[str]:
-    bwrap = shutil.which("bwrap")
-    if bwrap is None:
-        raise RuntimeError("bubblewrap is not installed; programs cannot be run safely (apt-get install bubblewrap)")
-    cmd = [bwrap, "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
-           "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-           "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
-           "--tmpfs", "/tmp", "--ro-bind", str(workdir), "/sandbox"]
-    for i, path in enumerate(readonly):
-        cmd += ["--ro-bind", str(path), f"/data{i}"]
-    for i, path in enumerate(writable):
-        cmd += ["--bind", str(path), f"/out{i}"]
-    cmd += ["--chdir", "/sandbox", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
-            "--setenv", "LANG", "C.UTF-8", "--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONHASHSEED", "0",
-            "--cap-drop", "ALL", "--"]
-    return cmd + command
+    """``command`` in the sandbox, run from the program's folder (at /sandbox); ``readonly``
+    folders are at /data0, /data1 ..., ``writable`` ones at /out0 ... Bubblewrap runs as the
+    run's own uid (see ``_demote``), so the sandbox is a user namespace of that one uid."""
+    binds = [Bind(str(workdir), SANDBOX),
+             *(Bind(str(path), f"/data{i}") for i, path in enumerate(readonly)),
+             *(Bind(str(path), f"/out{i}", writable=True) for i, path in enumerate(writable))]
+    return bwrap_command(command, ENV, binds=binds, chdir=SANDBOX, switch_uids=False)
 
 
 def prepare(program: Program, workdir: Path) -> list[str]:
@@ -120,7 +112,7 @@ def prepare(program: Program, workdir: Path) -> list[str]:
                          stdin=None, stdout=None, limits=_limits(30, 512, 1), wall=60)
         if check.status != "ok":
             raise CompileError(check.stderr.strip().splitlines()[-1] if check.stderr.strip() else "syntax error")
-        return [PYTHON, f"/sandbox/{main}"]
+        return [PYTHON, f"{SANDBOX}/{main}"]
     if program.language == "cpp":
         if GXX is None:
             raise CompileError("C++ is not available here: g++ is not installed")
@@ -136,7 +128,7 @@ def prepare(program: Program, workdir: Path) -> list[str]:
         shutil.copy(build / "prog", workdir / "prog")
         os.chmod(workdir / "prog", 0o755)
         shutil.rmtree(build, ignore_errors=True)
-        return ["/sandbox/prog"]
+        return [f"{SANDBOX}/prog"]
     raise CompileError(f"unsupported language {program.language}")
 
 

@@ -138,7 +138,7 @@ def generate(path: str | Path, out=print) -> int:
             target = folder / f"{name}.in"
             with open(target, "wb") as sink:
                 result = runner._run_raw(
-                    runner.sandbox_command(workdir, [runner.PYTHON, f"/sandbox/{generator.name}", *args]),
+                    runner.sandbox_command(workdir, [runner.PYTHON, f"{runner.SANDBOX}/{generator.name}", *args]),
                     stdin=None, stdout=sink, limits=runner._limits(60, 2048, 256), wall=120)
             if result.status != "ok":
                 target.unlink(missing_ok=True)

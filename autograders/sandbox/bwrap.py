@@ -1,13 +1,16 @@
-"""Where students' code runs: a bubblewrap sandbox around the grading zygote.
+"""Where students' code runs: bubblewrap sandboxes, all built by ``bwrap_command``.
 
-The sandbox sees the system's programs and sabaq's Python environment read-only,
-a private /tmp, and one folder of scratch copies (each notebook's own folder is
-0700 and owned by the uid that notebook runs as). It has no network, no
-/home, no /root, no data directory, no solutions and no tokens: the environment
-is cleared. Run as root, the zygote inside may only switch uids (to drop
-privileges) and kill processes; every other capability is dropped. Run without
-root (a Kubernetes worker pod), bubblewrap makes a user namespace of one uid
-and notebooks run one at a time. If bubblewrap cannot set this up, grading
+Two kinds use it: the grading zygote that runs notebooks (below) and each run
+of an olympiad program (see ``sabaq.autograders.olympiad.run``, which adds its
+own limits and one leased uid per run). The grading sandbox sees the system's
+programs and sabaq's Python environment read-only, a private /tmp, and one
+folder of scratch copies (each notebook's own folder is 0700 and owned by the
+uid that notebook runs as). It has no network, no /home, no /root, no data
+directory, no solutions and no tokens: the environment is cleared. Run as
+root, the zygote inside may only switch uids (to drop privileges) and kill
+processes; every other capability is dropped. Run without root (a Kubernetes
+worker pod), bubblewrap makes a user namespace of one uid and notebooks run
+one at a time. If bubblewrap cannot set this up, grading
 stops with a message, unless the settings say none-unsafe.
 """
 
@@ -17,6 +20,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sabaq.errors import SabaqError
@@ -63,11 +68,36 @@ def group_text(uids: list[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bwrap_command(scratch_root: str, etc_dir: str, command: list[str], env: dict[str, str],
-                  as_root: bool = True) -> list[str]:
-    bwrap = shutil.which("bwrap") or "/usr/bin/bwrap"
-    venv = str(Path(sys.prefix).resolve())
-    mounts = [venv, *_package_dirs()]
+@dataclass(frozen=True)
+class Bind:
+    """A host folder the sandbox sees at ``target``: read-only unless ``writable``."""
+
+    source: str
+    target: str
+    writable: bool = False
+
+
+def bwrap_command(command: list[str], env: dict[str, str], *, binds: Sequence[Bind], chdir: str,
+                  switch_uids: bool, etc_dir: str | None = None, python_env: bool = False,
+                  dirs: Sequence[str] = ()) -> list[str]:
+    """The one way sabaq runs untrusted code: ``command`` in a sandbox of its own.
+
+    Always: new PID, network, IPC, UTS and cgroup namespaces (no network at all), the
+    system's /usr read-only, a private /tmp (with ``dirs`` made in it), ``binds`` and
+    nothing else of the host's files, no environment but ``env``, no capabilities but
+    what ``switch_uids`` needs.
+
+    ``switch_uids``: bubblewrap runs as root and the process inside may switch to the
+    uids ``etc_dir`` lists (CAP_SETUID, CAP_SETGID, CAP_KILL kept); otherwise the
+    sandbox is a user namespace of the caller's one uid, which cannot make another.
+    ``etc_dir``: a folder with ``passwd`` and ``group`` for /etc (no /etc without it).
+    ``python_env``: sabaq's Python environment and packages, read-only (the grading
+    zygote runs in them; judged programs use the system's Python).
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxError(N_("bubblewrap is not installed, so untrusted programs cannot be run safely. "
+                              "Install it (apt-get install bubblewrap)."))
     cmd = [
         bwrap, "--die-with-parent", "--new-session",
         "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
@@ -76,6 +106,39 @@ def bwrap_command(scratch_root: str, etc_dir: str, command: list[str], env: dict
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
         "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
     ]
+    if python_env:
+        cmd += _python_env()
+    if etc_dir is not None:
+        cmd += [
+            "--dir", "/etc",
+            "--ro-bind", f"{etc_dir}/passwd", "/etc/passwd",
+            "--ro-bind", f"{etc_dir}/group", "/etc/group",
+            "--ro-bind-try", "/etc/localtime", "/etc/localtime",
+            "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+            "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
+            "--ro-bind-try", "/etc/fonts", "/etc/fonts",
+            "--ro-bind-try", "/etc/ssl/certs", "/etc/ssl/certs",
+        ]
+    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    for folder in dirs:
+        cmd += ["--dir", folder]
+    for bind in binds:
+        cmd += ["--bind" if bind.writable else "--ro-bind", bind.source, bind.target]
+    cmd += ["--chdir", chdir, "--clearenv"]
+    if switch_uids:
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+    else:  # a user namespace of one uid: nothing to switch to, no capabilities outside
+        cmd += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+    for key, value in env.items():
+        cmd += ["--setenv", key, value]
+    return cmd + ["--"] + command
+
+
+def _python_env() -> list[str]:
+    """Mounts of sabaq's Python environment (and a checkout it is installed from)."""
+    venv = str(Path(sys.prefix).resolve())
+    mounts = [venv, *_package_dirs()]
+    cmd = []
     # Folders bwrap makes on the way to a mount are root-only; the notebooks'
     # uids must be able to walk through them.
     parents = sorted({str(p) for m in mounts for p in Path(m).parents if str(p) not in ("/", "/usr")})
@@ -85,28 +148,7 @@ def bwrap_command(scratch_root: str, etc_dir: str, command: list[str], env: dict
         cmd += ["--ro-bind", mount, mount]
     if Path(sys.prefix) != Path(venv):
         cmd += ["--symlink", venv, sys.prefix]
-    cmd += [
-        "--dir", "/etc",
-        "--ro-bind", f"{etc_dir}/passwd", "/etc/passwd",
-        "--ro-bind", f"{etc_dir}/group", "/etc/group",
-        "--ro-bind-try", "/etc/localtime", "/etc/localtime",
-        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
-        "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
-        "--ro-bind-try", "/etc/fonts", "/etc/fonts",
-        "--ro-bind-try", "/etc/ssl/certs", "/etc/ssl/certs",
-        "--proc", "/proc", "--dev", "/dev",
-        "--tmpfs", "/tmp", "--dir", "/tmp/matplotlib",
-        "--bind", scratch_root, SCRATCH,
-        "--chdir", SCRATCH,
-        "--clearenv",
-    ]
-    if as_root:
-        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
-    else:  # a user namespace of one uid: nothing to switch to, no capabilities outside
-        cmd += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
-    for key, value in env.items():
-        cmd += ["--setenv", key, value]
-    return cmd + ["--"] + command
+    return cmd
 
 
 def check_bubblewrap() -> None:

@@ -25,16 +25,19 @@ from pathlib import Path
 
 from sabaq.i18n import N_
 
-from sabaq.autograders.sandbox.bwrap import SAFE_ENV, SCRATCH, SandboxError, bwrap_command, check_bubblewrap, group_text, passwd_text
-from sabaq.autograders.sandbox.uids import lease
+from sabaq.autograders.sandbox.bwrap import (SAFE_ENV, SCRATCH, Bind, SandboxError, bwrap_command, check_bubblewrap,
+                                             group_text, passwd_text)
+from sabaq.autograders.sandbox.uids import grading_uids, lease
 
 # What a notebook in flight gets when the zygote (or the process relaying to it) is gone
 LOST = {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}}
-GRADING_UIDS = 512  # from [grading] uid_base on; judges lease theirs from the same lock folder
 
 
-def grading_uids(grading) -> range:
-    return range(grading.uid_base, grading.uid_base + GRADING_UIDS)
+def zygote_command(command: list[str], env: dict[str, str], scratch: Path, etc: Path, as_root: bool) -> list[str]:
+    """The zygote in the sandbox: sabaq's Python environment, the scratch folder writable
+    at SCRATCH, /etc/passwd listing the notebooks' uids (switched to inside, as root)."""
+    return bwrap_command(command, env, binds=[Bind(str(scratch), SCRATCH, writable=True)], chdir=SCRATCH,
+                         switch_uids=as_root, etc_dir=str(etc), python_env=True, dirs=["/tmp/matplotlib"])
 
 
 class Executor:
@@ -97,7 +100,7 @@ class Executor:
         env = {**SAFE_ENV, "SABAQ_PRELOAD": self.settings.preload, "MPLCONFIGDIR": "/tmp/matplotlib"}
         command = [sys.executable, "-m", "sabaq.autograders.sandbox.zygote"]
         if self.sandboxed:
-            command = bwrap_command(str(self.scratch), str(self.etc), command, env, as_root=self.root_mode)
+            command = zygote_command(command, env, self.scratch, self.etc, self.root_mode)
             popen_env = None
         else:
             env["MPLCONFIGDIR"] = str(self.scratch / ".matplotlib")

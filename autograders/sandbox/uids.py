@@ -21,6 +21,10 @@ from sabaq.i18n import N_
 
 from sabaq.autograders.sandbox.bwrap import SandboxError
 
+POOL_SIZE = 512
+# Judged programs (olympiad runs) take theirs from here; notebooks from [grading] uid_base on
+JUDGE_UIDS = range(61990, 61990 + POOL_SIZE)
+
 # /run/lock is the machine's (a service's private /tmp is not): graders and judges of all units meet there
 LOCKS = (Path("/run/lock") if os.path.isdir("/run/lock") else Path(tempfile.gettempdir())) / "sabaq-uids"
 
@@ -46,6 +50,11 @@ class Lease:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def grading_uids(grading) -> range:
+    """The notebooks' pool: POOL_SIZE uids from the [grading] settings' uid_base on."""
+    return range(grading.uid_base, grading.uid_base + POOL_SIZE)
 
 
 def _lock_dir() -> Path:
