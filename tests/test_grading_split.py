@@ -35,7 +35,7 @@ def test_uid_leases_never_overlap_and_end_with_their_process():
     uids.lease(POOL, 2).release()
 
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time\nfrom sabaq.autograders import uids\n"
+        "import sys, time\nfrom sabaq.autograders.sandbox import uids\n"
         f"held = uids.lease(range({POOL.start}, {POOL.stop}), 2)\nprint('held', flush=True)\ntime.sleep(60)\n")],
         stdout=subprocess.PIPE, text=True)
     try:
