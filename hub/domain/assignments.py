@@ -20,6 +20,7 @@ from sabaq.i18n import N_
 from sabaq.hub.store import jobs
 from sabaq.errors import Forbidden, Invalid, NotFound
 from sabaq.hub.store.blobs import get_blob, put_blob
+from sabaq.hub.domain.kinds import enqueue_grading
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from sabaq.hub.store.models import Assignment, AssignmentFile, Course, Feedback, FileKind, ManualGrade, StudentRule, Submission, SubmissionFile, User, utcnow
 
@@ -256,8 +257,6 @@ def submit(
         )
     db.flush()
     jobs.enqueue(db, "check", key=f"check:{submission.id}", payload={"submission_id": submission.id})
-    from sabaq.hub.domain.grading import enqueue as enqueue_grading  # grading builds on this module
-
     enqueue_grading(db, submission)
     return submission
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import assessment
 from sabaq.hub.domain import timerules
+from sabaq.hub.domain.kinds import can_grade, is_task
 from sabaq.hub.store.models import Assignment, Course, GradeResult, ManualGrade, Membership, Role, StudentRule, Submission, User, utcnow
 
 NOT_SUBMITTED = "not_submitted"
@@ -149,8 +150,7 @@ def build(db: Session, course: Course, section: str | None = None, term: int | N
           category: str | None = None, students: list[int] | None = None,
           page: int | None = None, page_size: int = 100) -> Gradebook:
     """The gradebook; with `page`, only that page of students (ordered by class and name)."""
-    from sabaq.hub.domain.grading import can_grade
-    from sabaq.hub.domain.olympiad import best_scores, is_task
+    from sabaq.hub.domain.olympiad import best_scores
 
     assignments = list(db.scalars(select(Assignment).where(Assignment.course_id == course.id)
                                   .order_by(Assignment.term, Assignment.due_at, Assignment.name)))

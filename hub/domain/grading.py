@@ -12,46 +12,18 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from sabaq.contracts import JobKind, ScoredResult, result_from_json
-from sabaq.hub.store import jobs
+from sabaq.contracts import ScoredResult, result_from_json
 from sabaq.hub.domain.assignments import latest_submissions
+from sabaq.hub.domain.kinds import enqueue_grading
 from sabaq.hub.store.blobs import put_blob
-from sabaq.hub.store.models import Assignment, FileKind, GradeResult, Job, Submission
-
-GRADE = JobKind.grade
-JUDGE = JobKind.judge  # olympiad tasks: the judge runs the program on the package's tests
-KINDS = (GRADE, JUDGE)  # jobs whose results are grade results
-
-
-def job_kind(assignment: Assignment) -> str:
-    from sabaq.hub.domain.olympiad import is_task  # tasks builds on assignments, which builds on this module
-
-    return JUDGE if is_task(assignment) else GRADE
-
-
-def can_grade(assignment: Assignment) -> bool:
-    if job_kind(assignment) == JUDGE:
-        return any(f.kind == FileKind.source and f.path == "problem.yaml" for f in assignment.files)
-    return any(f.kind == FileKind.source and f.path.endswith(".ipynb") for f in assignment.files)
-
-
-def job_key(submission: Submission) -> str:
-    return f"{GRADE}:{submission.id}"
-
-
-def enqueue(db: Session, submission: Submission, again: bool = False) -> Job | None:
-    """Queue grading (or judging) of one submission (again: even if it was graded before)."""
-    if not can_grade(submission.assignment):
-        return None
-    return jobs.enqueue(db, job_kind(submission.assignment), job_key(submission),
-                        {"submission_id": submission.id}, reset=again)
+from sabaq.hub.store.models import Assignment, GradeResult, Job, Submission
 
 
 def regrade(db: Session, assignment: Assignment) -> int:
     """Grade every student's newest submission again, e.g. after a test was fixed."""
     count = 0
     for submission in latest_submissions(db, assignment):
-        if enqueue(db, submission, again=True) is not None:
+        if enqueue_grading(db, submission, again=True) is not None:
             count += 1
     return count
 

@@ -24,16 +24,12 @@ from sabaq.kattis.notebook import release_files
 from sabaq.kattis.package import PackageError, load
 
 from sabaq.hub.domain import assignments
+from sabaq.hub.domain.kinds import OLYMPIAD
 from sabaq.hub.store.models import Assignment, Course, GradeResult, Membership, Role, Submission, User
 
-CATEGORY = "olympiad"
 GENERATE_TIMEOUT = 900  # seconds for all of a package's generators
 PACKAGE_PARTS = ("problem.yaml", ".timelimit", "data", "include", "input_validators", "output_validators",
                  "output_validator", "problem_statement", "statement")
-
-
-def is_task(assignment: Assignment) -> bool:
-    return assignment.category == CATEGORY
 
 
 def package_files(root: Path) -> dict[str, bytes]:
@@ -86,7 +82,7 @@ def publish(db: Session, course: Course, root: str | Path, name: str | None = No
         package = load(ready)
         assignment = assignments.release(
             db, course, name, release_files(package, course.slug, name), package_files(ready),
-            title=title or package.name, category=CATEGORY, **settings)
+            title=title or package.name, category=OLYMPIAD.category, **settings)
     assignment.max_score = package.max_score
     db.flush()
     return assignment
@@ -122,7 +118,7 @@ def best_scores(db: Session, assignment_ids: list[int], student_ids: list[int]) 
 def contest_table(db: Session, course: Course) -> dict:
     """Every student × every task: best score, newest verdict, attempts (for the coach)."""
     tasks = list(db.scalars(select(Assignment).where(Assignment.course_id == course.id,
-                                                     Assignment.category == CATEGORY).order_by(Assignment.name)))
+                                                     Assignment.category == OLYMPIAD.category).order_by(Assignment.name)))
     students = list(db.scalars(select(User).join(Membership, Membership.user_id == User.id)
                                .where(Membership.course_id == course.id, Membership.role == Role.student)
                                .order_by(User.full_name, User.name)))

@@ -13,7 +13,7 @@ from sabaq.kattis.package import PackageError
 from sabaq.i18n import N_
 
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import grading
+from sabaq.hub.domain import grading, kinds
 from sabaq.hub.domain import olympiad as tasks
 from sabaq.archive import write_tree
 from sabaq.errors import Invalid
@@ -61,7 +61,7 @@ class VerdictOut(BaseModel):
 def verdict(submission_id: int, user: User = Depends(current_user), db: Session = DB):
     s = viewable_submission(db, user, submission_id)
     a = s.assignment
-    if not tasks.is_task(a):
+    if not kinds.is_task(a):
         raise Invalid(N_("'{assignment}' is not an olympiad task; it has no verdict."), assignment=a.name)
     result = grading.current_result(db, s)
     best = tasks.best_scores(db, [a.id], [s.student_id]).get((a.id, s.student_id))

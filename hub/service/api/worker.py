@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.contracts import WORKER_API, CheckResult, GradingMeta, JobKind, ScoredResult, result_from_json
 from sabaq.hub.domain import assignments as asg
-from sabaq.hub.domain import grading
+from sabaq.hub.domain import grading, kinds
 from sabaq.hub.store import jobs
 from sabaq.hub.store.models import FileKind, Job, JobState, Submission
 from sabaq.hub.service.api.courses import ZIP, zip_response
@@ -89,7 +89,7 @@ def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Dep
     job = jobs.fail(db, job_id, worker.name, body.error, request.app.state.settings.worker.max_attempts)
     if job is None:
         return Response(status_code=409)
-    if job.kind in grading.KINDS and job.state == JobState.failed:
+    if job.kind in kinds.RESULT_JOBS and job.state == JobState.failed:
         grading.record(db, job, ScoredResult.failed(body.error))
     return {"id": job.id, "state": job.state.value}
 

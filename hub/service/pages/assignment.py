@@ -19,7 +19,7 @@ from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import feedback
 from sabaq.hub.domain import gradebook
-from sabaq.hub.domain import grading
+from sabaq.hub.domain import grading, kinds
 from sabaq.hub.domain import marking
 from sabaq.hub.domain import printing
 from sabaq.hub.domain import reports
@@ -59,7 +59,7 @@ def assignment_page(request: Request, course_id: str, name: str, user: User = De
         extra = dict(status_names=STATUS_NAMES, category_names=CATEGORY_NAMES, late_names=LATE_NAMES)
     return render(request, "assignment.html", user=user, course=course, assignment=a, staff=staff,
                   students=students, by_student=by_student, own=subs if not staff else [],
-                  marks=marks, rules=rules, can_grade=grading.can_grade(a),
+                  marks=marks, rules=rules, can_grade=kinds.can_grade(a),
                   queued=request.query_params.get("queued"), **extra)
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import lessons
+from sabaq.hub.domain import kinds, lessons
 from sabaq.hub.domain import olympiad as tasks
 from sabaq.hub.domain import rosters
 from sabaq.hub.service.access import course_and_role, is_staff
@@ -43,7 +43,7 @@ def course_page(request: Request, course_id: str, user: User = Depends(current_u
         request, "course_staff.html", user=user, course=course, assignments=items,
         students=students, latest=latest, members=crs.members(db, course),
         can_import=user.is_admin or role == Role.teacher, report=report,
-        has_tasks=any(tasks.is_task(a) for a in items), lessons=lessons.lessons_of(db, course),
+        has_tasks=any(kinds.is_task(a) for a in items), lessons=lessons.lessons_of(db, course),
     )
 
 
