@@ -65,8 +65,8 @@ PAGE = Kind(low=1, whole=True)
 
 
 def number(value: Any, kind: Kind = NUMBER, default: Any = _REQUIRED) -> float | int | None:
-    """A number as typed into a form (or sent in JSON); blank is `default`, and without
-    a default a blank is refused like a wrong number."""
+    """A number as typed into a form (or sent in JSON); a blank field is `default`, and
+    refused as missing where there is none."""
     if value is None or isinstance(value, str) and not value.strip():
         if default is _REQUIRED:
             raise Invalid(N_("The number is missing: write {allowed}."), allowed=kind.allowed())
@@ -100,7 +100,6 @@ def when(request: Request, text: str | None) -> dt.datetime | None:
 
 
 # the API models' fields, one per kind
-Number = field(NUMBER)
 Whole = field(WHOLE)
 Score = field(SCORE)
 Weight = field(WEIGHT)
