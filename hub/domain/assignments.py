@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sabaq.contracts import JobKind
 from sabaq.i18n import N_
 
 from sabaq.hub.store import jobs
@@ -256,7 +257,7 @@ def submit(
             SubmissionFile(path=path, sha256=put_blob(db, content), size=len(content))
         )
     db.flush()
-    jobs.enqueue(db, "check", key=f"check:{submission.id}", payload={"submission_id": submission.id})
+    jobs.enqueue(db, JobKind.check, key=f"{JobKind.check}:{submission.id}", payload={"submission_id": submission.id})
     enqueue_grading(db, submission)
     return submission
 
