@@ -20,13 +20,12 @@ import threading
 import time
 from typing import Callable
 
-from sabaq.client import ServiceClient, ServiceError, ServiceUnreachable
-from sabaq.contracts import WORKER_API, Contract, JobKind
-from sabaq.settings import Settings
-
 from sabaq.autograders.jobs.check import handle_check
 from sabaq.autograders.jobs.grade import GradeHandler
 from sabaq.autograders.jobs.judge import handle_judge
+from sabaq.client import ServiceClient, ServiceError, ServiceUnreachable
+from sabaq.contracts import WORKER_API, Contract, JobKind
+from sabaq.settings import Settings
 
 log = logging.getLogger("sabaq.worker")
 

@@ -13,9 +13,8 @@ import posixpath
 import zipfile
 from pathlib import Path
 
-from sabaq.i18n import N_
-
 from sabaq.errors import Invalid
+from sabaq.i18n import N_
 
 MAX_DEPTH = 8
 

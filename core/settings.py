@@ -19,13 +19,13 @@ from traitlets import (
     Bool,
     Dict,
     Enum,
-    List,
     Float,
     HasTraits,
+    Instance,
     Integer,
+    List,
     TraitError,
     Unicode,
-    Instance,
     default,
 )
 from traitlets.config import Config, Configurable

@@ -85,11 +85,9 @@ def fill(url: str, students: int, assignments: int, seed: int = 7) -> dict:
 def time_sabaq(url: str, repeats: int = 3) -> dict:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, translator
-
-    from sabaq.hub.domain import gradebook
-    from sabaq.hub.domain import reports
+    from sabaq.hub.domain import gradebook, reports
     from sabaq.hub.service.pages.gradebook import CATEGORY_NAMES, STATUS_NAMES, mark_cells
+    from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, translator
 
     env = Environment(loader=PackageLoader("sabaq.hub.service", "templates"), autoescape=select_autoescape(["html"]))
     template = env.get_template("gradebook.html")

@@ -20,9 +20,8 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from sabaq.paths import with_venv_path
-
 from sabaq.devtools.corpus import ASSIGNMENT, QUICK, build_course
+from sabaq.paths import with_venv_path
 
 
 def gradebook_scores(course: Path) -> dict:

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sabaq.i18n import LANGUAGES, N_, environment_language, translator
-
 from sabaq.lessons.exercises import read_exercises
 from sabaq.lessons.meta import LessonError, lesson_folders, read_meta
 

@@ -48,7 +48,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sabaq.i18n import N_
-
 from sabaq.lessons import answers
 from sabaq.lessons.meta import ENCODED_FILE, EXERCISES_FILE, LessonError
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import ipywidgets as W
 
 from sabaq.i18n import N_, translator
-
 from sabaq.lessons.answers import Result, display_units
 from sabaq.lessons.exercises import Exercise, load_exercises
 from sabaq.lessons.meta import LessonError, find_lesson_folder, load_meta

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from sabaq.hub.store.database import make_engine, make_sessionmaker
 from sabaq.hub.jupyterhub.spawner import system_username
-
+from sabaq.hub.store.database import make_engine, make_sessionmaker
 
 _handed_out: set[int] = set()
 

@@ -15,11 +15,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from sabaq.autograders.notebook.gradebook import alembic_head, nbgrader_get_alembic_version
-from sabaq.autograders.jobs.grade import AssignmentCache
 from sabaq.archive import read_tree, write_tree
-from sabaq.hub.domain.authoring import generate_release
+from sabaq.autograders.jobs.grade import AssignmentCache
+from sabaq.autograders.notebook.gradebook import alembic_head, nbgrader_get_alembic_version
 from sabaq.errors import Invalid
+from sabaq.hub.domain.authoring import generate_release
 from sabaq.paths import with_venv_path
 
 pytestmark = pytest.mark.grading

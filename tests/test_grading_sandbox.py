@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 import pytest
 
-from sabaq.autograders.sandbox.executor import Executor
 from sabaq.autograders.sandbox.bwrap import SandboxError, check_bubblewrap
+from sabaq.autograders.sandbox.executor import Executor
 from sabaq.settings import Settings
 
 pytestmark = pytest.mark.grading

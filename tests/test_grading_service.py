@@ -3,7 +3,6 @@ sees the score; a worker killed mid-job loses nothing; regrading is one call."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from sabaq.hub.store.models import GradeResult, Job, JobState
 

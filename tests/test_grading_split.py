@@ -12,12 +12,12 @@ import pytest
 from nbgrader.api import Gradebook
 from sqlalchemy import text
 
-from sabaq.autograders.sandbox import uids
 from sabaq.autograders.notebook.batch import grade_course, submission_students
-from sabaq.devtools.corpus import ASSIGNMENT, build_course
-from sabaq.autograders.sandbox.executor import Executor
 from sabaq.autograders.notebook.gradebook import filesystem_of, shared_engines, write_ahead_log
 from sabaq.autograders.notebook.split import shares
+from sabaq.autograders.sandbox import uids
+from sabaq.autograders.sandbox.executor import Executor
+from sabaq.devtools.corpus import ASSIGNMENT, build_course
 from sabaq.settings import Settings
 
 pytestmark = pytest.mark.grading
@@ -159,8 +159,9 @@ def test_a_share_keeps_what_it_inherited_out_of_garbage_collection():
 
 def test_submission_students_follow_the_course_layout(tmp_path):
     course = build_course(tmp_path / "course", kinds=("correct", "late"))
-    from sabaq.autograders.notebook.batch import course_config, submitted_notebooks
     from nbgrader.coursedir import CourseDirectory
+
+    from sabaq.autograders.notebook.batch import course_config, submitted_notebooks
 
     coursedir = CourseDirectory(config=course_config(course, ASSIGNMENT))
     notebooks = submitted_notebooks(course, coursedir, ASSIGNMENT)

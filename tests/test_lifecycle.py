@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from stack import Stack
 
 pytestmark = pytest.mark.e2e

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from sabaq.autograders.olympiad.judge import Judge
-from sabaq.kattis.notebook import build_notebook, solution_from, tex_to_markdown
-from sabaq.kattis.package import Program, load
-from sabaq.autograders.olympiad.scaffold import generate, new
 from sabaq.autograders.jobs.judge import judge_files
+from sabaq.autograders.olympiad.judge import Judge
+from sabaq.autograders.olympiad.scaffold import generate, new
 from sabaq.autograders.olympiad.verify import verify
 from sabaq.hub.domain.assignments import localize
 from sabaq.hub.domain.olympiad import package_files
+from sabaq.kattis.notebook import build_notebook, solution_from, tex_to_markdown
+from sabaq.kattis.package import Program, load
 
 pytestmark = pytest.mark.grading
 PRACTICE = Path(__file__).resolve().parents[1] / "courses" / "olympiad" / "tasks"
@@ -196,8 +196,8 @@ def test_the_practice_contest_is_seeded_as_a_course(sessions):
     from sqlalchemy import select
 
     from sabaq.hub.domain import assignments
-    from sabaq.hub.store.models import Assignment, FileKind
     from sabaq.hub.domain.seed import seed_course
+    from sabaq.hub.store.models import Assignment, FileKind
 
     with sessions() as db:
         logins = seed_course(db, "olympiad")

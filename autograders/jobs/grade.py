@@ -17,14 +17,13 @@ from pathlib import Path
 from nbgrader.api import Gradebook
 
 from sabaq.archive import write_tree
-from sabaq.client import ServiceClient
-from sabaq.contracts import CellScore, GradeDetails, GradeResult, GradingMeta, NotebookProblem, NotebookScore
-
 from sabaq.autograders.jobs.bundle import grading_bundle
 from sabaq.autograders.notebook.batch import grade_course
-from sabaq.autograders.sandbox.executor import Executor
 from sabaq.autograders.notebook.generate import generate_assignment
 from sabaq.autograders.notebook.gradebook import shared_engines
+from sabaq.autograders.sandbox.executor import Executor
+from sabaq.client import ServiceClient
+from sabaq.contracts import CellScore, GradeDetails, GradeResult, GradingMeta, NotebookProblem, NotebookScore
 
 
 class AssignmentCache:

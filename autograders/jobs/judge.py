@@ -11,11 +11,10 @@ import tempfile
 from pathlib import Path
 
 from sabaq.archive import write_tree
-from sabaq.client import ServiceClient
-from sabaq.contracts import JudgeDetails, JudgeResult, Verdict
-
 from sabaq.autograders.jobs.bundle import grading_bundle
 from sabaq.autograders.olympiad.judge import Judge
+from sabaq.client import ServiceClient
+from sabaq.contracts import JudgeDetails, JudgeResult, Verdict
 from sabaq.kattis.notebook import solution_from
 from sabaq.kattis.package import Program, load
 

@@ -18,22 +18,29 @@ import warnings
 from pathlib import Path
 
 import nbformat
-
-from nbgrader.api import (Assignment, BaseCell, Grade, Gradebook, MissingEntry, Notebook, Student,
-                          SubmittedAssignment, SubmittedNotebook)
-from sqlalchemy.exc import SAWarning
+from nbgrader.api import (
+    Assignment,
+    BaseCell,
+    Grade,
+    Gradebook,
+    MissingEntry,
+    Notebook,
+    Student,
+    SubmittedAssignment,
+    SubmittedNotebook,
+)
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
+from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from sabaq.errors import SabaqError
-from sabaq.i18n import N_
-
 from sabaq.autograders.notebook.engine import SabaqAutograde, submission_of
-from sabaq.autograders.sandbox.executor import Executor
 from sabaq.autograders.notebook.gradebook import shared_engines, write_ahead_log
 from sabaq.autograders.notebook.split import grade_in_processes, shares
+from sabaq.autograders.sandbox.executor import Executor
+from sabaq.errors import SabaqError
+from sabaq.i18n import N_
 
 CSV_FIELDS = ("student", "notebook", "grade_id", "score", "max_score")
 

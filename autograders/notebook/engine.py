@@ -40,10 +40,8 @@ from nbgrader.preprocessors import (
 )
 from traitlets import Any, List, Unicode
 
-from sabaq.i18n import N_, translator
-
-from sabaq.autograders.sandbox.executor import Executor
 from sabaq.autograders.notebook.schemacache import install as install_schema_cache
+from sabaq.i18n import N_, translator
 
 install_schema_cache()  # same checks, one validator per schema (see schemacache)
 

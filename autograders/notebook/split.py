@@ -19,9 +19,8 @@ import threading
 from concurrent.futures import Future
 from multiprocessing.connection import Connection, wait
 
-from sabaq.i18n import N_, translator
-
 from sabaq.autograders.sandbox.executor import LOST, Executor
+from sabaq.i18n import N_, translator
 
 STOPPED = N_("A grading process stopped (exit code {code}); grade again to finish.")
 

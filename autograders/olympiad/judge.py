@@ -14,10 +14,10 @@ import tempfile
 from pathlib import Path
 
 from sabaq.autograders.olympiad import run as runner
-from sabaq.contracts import GroupVerdict, TestVerdict, Verdict
-from sabaq.kattis.package import Package, Program
 from sabaq.autograders.olympiad.validate import CustomValidator
+from sabaq.contracts import GroupVerdict, TestVerdict, Verdict
 from sabaq.kattis.compare import default_validate
+from sabaq.kattis.package import Package, Program
 
 RUN_VERDICTS = {"tle": "TLE", "mle": "MLE", "ole": "RTE", "rte": "RTE"}
 

@@ -22,10 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sabaq.i18n import N_
-
 from sabaq.autograders.sandbox.bwrap import Bind, SandboxError, bwrap_command
 from sabaq.autograders.sandbox.uids import JUDGE_UIDS, lease
+from sabaq.i18n import N_
 from sabaq.kattis.package import Program
 
 # the system's Python (Debian's, or the grader image's /usr/local one): only /usr is in the sandbox

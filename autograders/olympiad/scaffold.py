@@ -18,9 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from sabaq.i18n import N_, terminal_text
-
 from sabaq.autograders.olympiad import run as runner
+from sabaq.i18n import N_, terminal_text
 from sabaq.kattis.package import PackageError, load
 
 STATEMENT = {

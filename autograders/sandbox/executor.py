@@ -23,11 +23,18 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
-from sabaq.i18n import N_
-
-from sabaq.autograders.sandbox.bwrap import (SAFE_ENV, SCRATCH, Bind, SandboxError, bwrap_command, check_bubblewrap,
-                                             group_text, passwd_text)
+from sabaq.autograders.sandbox.bwrap import (
+    SAFE_ENV,
+    SCRATCH,
+    Bind,
+    SandboxError,
+    bwrap_command,
+    check_bubblewrap,
+    group_text,
+    passwd_text,
+)
 from sabaq.autograders.sandbox.uids import grading_uids, lease
+from sabaq.i18n import N_
 
 # What a notebook in flight gets when the zygote (or the process relaying to it) is gone
 LOST = {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}}

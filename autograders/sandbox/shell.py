@@ -25,11 +25,11 @@ import time
 
 import stack_data
 from IPython.core import ultratb
-from pygments.formatters import terminal256
 from IPython.core.displayhook import DisplayHook
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import StdinNotImplementedError
 from IPython.core.interactiveshell import InteractiveShell
+from pygments.formatters import terminal256
 
 # nbgrader's Execute.error_on_timeout, recorded after an interrupted cell.
 TIMEOUT_ERROR = {

@@ -17,9 +17,8 @@ import stat
 import tempfile
 from pathlib import Path
 
-from sabaq.i18n import N_
-
 from sabaq.autograders.sandbox.bwrap import SandboxError
+from sabaq.i18n import N_
 
 POOL_SIZE = 512
 # Judged programs (olympiad runs) take theirs from here; notebooks from [grading] uid_base on

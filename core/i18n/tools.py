@@ -15,7 +15,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
-from sabaq.i18n import LANGUAGES, _HERE
+from sabaq.i18n import _HERE, LANGUAGES
 
 KEYWORDS = {"_": None, "N_": None}
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]

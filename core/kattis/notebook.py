@@ -19,7 +19,6 @@ import re
 import nbformat
 
 from sabaq.i18n import LANGUAGES, translator
-
 from sabaq.kattis.package import Package
 
 SOLUTION_FILE = "solution.py"

@@ -10,10 +10,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_
-
 from sabaq.errors import Conflict, Invalid, NotFound
 from sabaq.hub.store.models import User
+from sabaq.i18n import N_
 
 LOGIN_RE = re.compile(r"^[a-z][a-z0-9._-]{0,29}$")
 _hasher = PasswordHasher()

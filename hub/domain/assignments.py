@@ -16,14 +16,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sabaq.contracts import JobKind
-from sabaq.i18n import N_
-
-from sabaq.hub.store import jobs
 from sabaq.errors import Forbidden, Invalid, NotFound
-from sabaq.hub.store.blobs import get_blob, put_blob
 from sabaq.hub.domain.kinds import enqueue_grading
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
-from sabaq.hub.store.models import Assignment, AssignmentFile, Course, Feedback, FileKind, ManualGrade, StudentRule, Submission, SubmissionFile, User, utcnow
+from sabaq.hub.store import jobs
+from sabaq.hub.store.blobs import get_blob, put_blob
+from sabaq.hub.store.models import (
+    Assignment,
+    AssignmentFile,
+    Course,
+    Feedback,
+    FileKind,
+    ManualGrade,
+    StudentRule,
+    Submission,
+    SubmissionFile,
+    User,
+    utcnow,
+)
+from sabaq.i18n import N_
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")

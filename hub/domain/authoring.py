@@ -14,10 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sabaq.i18n import N_
-
 from sabaq.archive import read_tree
 from sabaq.errors import Invalid
+from sabaq.i18n import N_
 
 SKIP = {".ipynb_checkpoints", "__pycache__", "gradebook.db"}
 

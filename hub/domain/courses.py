@@ -16,10 +16,10 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_
-
 from sabaq.errors import Conflict, Forbidden, Invalid, NotFound
+from sabaq.hub.domain import assessment
 from sabaq.hub.store.models import STAFF_ROLES, Course, Guardian, Membership, Role, User
+from sabaq.i18n import N_
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -205,3 +205,21 @@ def require_view_student(db: Session, viewer: User, name: str, course: Course | 
         raise Forbidden(N_("You may not see the work of '{name}'."), name=name)
     return student
 
+
+def change_settings(course: Course, *, scheme: str | None = None, scheme_weights: dict[str, float] | None = None,
+                    min_notice_hours: float | None = None, daily_load_minutes: int | None = None) -> None:
+    """A course's grading settings as its teacher changes them, on the gradebook page or
+    through the API (the same rule for both); None keeps a setting as it is."""
+    if scheme is not None or scheme_weights is not None:
+        name = course.scheme if scheme is None else scheme
+        weights = course.scheme_weights if scheme_weights is None else scheme_weights
+        try:
+            assessment.scheme(name, weights)
+        except ValueError:
+            raise Invalid(N_("Unknown assessment scheme '{scheme}': use kz-criteria, weighted or points."),
+                          scheme=name) from None
+        course.scheme, course.scheme_weights = name, dict(weights or {})
+    if min_notice_hours is not None:
+        course.min_notice_hours = min_notice_hours
+    if daily_load_minutes is not None:
+        course.daily_load_minutes = daily_load_minutes

@@ -7,9 +7,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateparser
 
-from sabaq.i18n import N_
-
 from sabaq.errors import Invalid
+from sabaq.i18n import N_
 
 
 def parse_when(text: str | None, timezone: str) -> dt.datetime | None:

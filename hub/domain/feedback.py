@@ -20,11 +20,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import translator
-
 from sabaq.hub.domain.assignments import store_feedback
 from sabaq.hub.store.blobs import get_blob
 from sabaq.hub.store.models import Comment, GradeResult, ManualGrade, Submission
+from sabaq.i18n import translator
 
 _markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
 _ansi = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

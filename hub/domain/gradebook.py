@@ -18,10 +18,20 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sabaq.hub.domain import assessment
-from sabaq.hub.domain import timerules
+from sabaq.hub.domain import assessment, timerules
 from sabaq.hub.domain.kinds import can_grade, is_task
-from sabaq.hub.store.models import Assignment, Course, GradeResult, ManualGrade, Membership, Role, StudentRule, Submission, User, utcnow
+from sabaq.hub.store.models import (
+    Assignment,
+    Course,
+    GradeResult,
+    ManualGrade,
+    Membership,
+    Role,
+    StudentRule,
+    Submission,
+    User,
+    utcnow,
+)
 
 NOT_SUBMITTED = "not_submitted"
 SUBMITTED = "submitted"  # stored, cannot be autograded (no teacher's source)

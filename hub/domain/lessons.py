@@ -18,14 +18,13 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sabaq.errors import Forbidden, Invalid, NotFound
+from sabaq.hub.store.blobs import get_blob, put_blob
+from sabaq.hub.store.models import Course, Lesson, LessonAttempt, LessonFile, Membership, Role, User, utcnow
 from sabaq.i18n import LANGUAGES, N_
 from sabaq.lessons.exercises import ENCODED_FILE, EXERCISES_FILE, encode_raw, read_raw
 from sabaq.lessons.meta import PUBLISHED_FILE, LessonError, load_meta
 from sabaq.lessons.sync import STATE_FILE
-
-from sabaq.errors import Forbidden, Invalid, NotFound
-from sabaq.hub.store.blobs import get_blob, put_blob
-from sabaq.hub.store.models import Course, Lesson, LessonAttempt, LessonFile, Membership, Role, User, utcnow
 
 NOTEBOOK = re.compile(rf"^(?P<id>[^/]+)\.(?P<lang>{'|'.join(LANGUAGES)})\.ipynb$")
 SKIPPED = ("__pycache__", ".ipynb_checkpoints", STATE_FILE, PUBLISHED_FILE)  # a teacher's own copy's bookkeeping

@@ -7,12 +7,11 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_
-
+from sabaq.errors import Invalid, NotFound
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import grading
-from sabaq.errors import Invalid, NotFound
 from sabaq.hub.store.models import Assignment, Comment, ManualGrade, Submission, User, utcnow
+from sabaq.i18n import N_
 
 
 def set_manual_grade(db: Session, s: Submission, notebook: str, grade_id: str, score: float | None,

@@ -20,12 +20,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sabaq.kattis.notebook import release_files
-from sabaq.kattis.package import PackageError, load
-
 from sabaq.hub.domain import assignments
 from sabaq.hub.domain.kinds import OLYMPIAD
 from sabaq.hub.store.models import Assignment, Course, GradeResult, Membership, Role, Submission, User
+from sabaq.kattis.notebook import release_files
+from sabaq.kattis.package import PackageError, load
 
 GENERATE_TIMEOUT = 900  # seconds for all of a package's generators
 PACKAGE_PARTS = ("problem.yaml", ".timelimit", "data", "include", "input_validators", "output_validators",

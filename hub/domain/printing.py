@@ -15,12 +15,11 @@ from pathlib import Path
 import nbformat
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_, translator
-
-from sabaq.hub.domain.assignments import files_of
 from sabaq.errors import SabaqError
+from sabaq.hub.domain.assignments import files_of
 from sabaq.hub.domain.feedback import _templates, cell_views
 from sabaq.hub.store.models import Assignment, FileKind
+from sabaq.i18n import N_, translator
 
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 

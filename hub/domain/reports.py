@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from sabaq.i18n import translator
-
 from sabaq.hub.domain.gradebook import Gradebook, Mark
+from sabaq.i18n import translator
 
 
 def _header(gb: Gradebook, lang: str) -> list[str]:

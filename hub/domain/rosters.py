@@ -15,12 +15,19 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_
-
-from sabaq.hub.domain.accounts import LOGIN_RE, check_password, create_user, find_user, hash_password, login_from_name, new_password
-from sabaq.hub.domain.courses import link_guardian, set_member
 from sabaq.errors import Invalid, SabaqError
+from sabaq.hub.domain.accounts import (
+    LOGIN_RE,
+    check_password,
+    create_user,
+    find_user,
+    hash_password,
+    login_from_name,
+    new_password,
+)
+from sabaq.hub.domain.courses import link_guardian, set_member
 from sabaq.hub.store.models import Course, Role
+from sabaq.i18n import N_
 
 COLUMN_ALIASES = {
     "login": "login", "username": "login", "логин": "login", "пайдаланушы": "login",

@@ -17,12 +17,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from sabaq.courses import course_dir
-
-from sabaq.hub.domain import accounts
-from sabaq.hub.domain import assignments
-from sabaq.hub.domain import authoring
-from sabaq.hub.domain import courses
-from sabaq.hub.domain import rosters
+from sabaq.hub.domain import accounts, assignments, authoring, courses, rosters
 from sabaq.hub.store.models import utcnow
 
 

@@ -141,8 +141,8 @@ def _values(text: str) -> tuple[str, ...]:
 
 def identity_hook(settings: Settings):
     """post_auth_hook: make sabaq's account and memberships agree with the provider's claims."""
-    from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
     from sabaq.hub.jupyterhub.identity import apply_identity, from_lti13, from_oidc
+    from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
 
     sessions = make_sessionmaker(make_engine(settings.database_url))
     a = settings.auth

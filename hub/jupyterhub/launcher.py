@@ -17,12 +17,11 @@ from pathlib import Path
 
 import httpx
 
-from sabaq.i18n import N_, terminal_text
-from sabaq.settings import SETTINGS_FILE, Settings, SettingsError, default_settings_text, ensure_secrets
-
-from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope, upgrade
-from sabaq.paths import with_venv_path
 from sabaq.hub.domain.seed import format_logins, seed_course, write_logins
+from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope, upgrade
+from sabaq.i18n import N_, terminal_text
+from sabaq.paths import with_venv_path
+from sabaq.settings import SETTINGS_FILE, Settings, SettingsError, default_settings_text, ensure_secrets
 
 HUB_CONFIG = Path(__file__).with_name("jupyterhub_config.py")
 LOGINS_FILE = "demo-logins.txt"

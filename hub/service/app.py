@@ -22,10 +22,6 @@ from sqlalchemy.exc import OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 
 from sabaq import __version__
-from sabaq.i18n import N_
-from sabaq.settings import Settings
-
-from sabaq.hub.store.database import make_engine, make_sessionmaker
 from sabaq.errors import SabaqError, Unauthorized
 from sabaq.hub.jupyterhub.sync import HubSync
 from sabaq.hub.service.api import assignments as assignments_api
@@ -44,6 +40,9 @@ from sabaq.hub.service.pages import home as home_page
 from sabaq.hub.service.pages import student as student_page
 from sabaq.hub.service.pages import submission as submission_page
 from sabaq.hub.service.pages.render import error_page
+from sabaq.hub.store.database import make_engine, make_sessionmaker
+from sabaq.i18n import N_
+from sabaq.settings import Settings
 
 PREFIX = "/services/sabaq"
 log = logging.getLogger("sabaq.service")

@@ -16,11 +16,9 @@ from types import SimpleNamespace
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import LANGUAGES, negotiate, translator
-
 from sabaq.errors import Forbidden, Unauthorized
 from sabaq.hub.store.models import User
-from sabaq.i18n import N_
+from sabaq.i18n import LANGUAGES, N_, negotiate, translator
 
 SESSION_TOKEN = "hub_token"
 CSRF_KEY = "csrf"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from sabaq.hub.domain import gradebook
-from sabaq.hub.domain import timerules
+from sabaq.hub.domain import gradebook, timerules
 from sabaq.hub.store.models import Course, Submission
 from sabaq.i18n import translator
 from sabaq.settings import Settings

@@ -9,10 +9,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_
-
 from sabaq.errors import NotFound
 from sabaq.hub.store.models import Blob
+from sabaq.i18n import N_
 
 
 def put_blob(db: Session, data: bytes) -> str:

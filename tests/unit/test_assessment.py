@@ -5,7 +5,17 @@ import datetime as dt
 import pytest
 
 from sabaq.hub.domain.assessment import FORMATIVE, KZ_CRITERIA, TERM_SUMMATIVE, UNIT_SUMMATIVE, Mark, scheme
-from sabaq.hub.domain.timerules import LatePolicy, daily_load, days_late, effective_due, late_penalty, notice_ok, overloaded_days, remaining, window_end
+from sabaq.hub.domain.timerules import (
+    LatePolicy,
+    daily_load,
+    days_late,
+    effective_due,
+    late_penalty,
+    notice_ok,
+    overloaded_days,
+    remaining,
+    window_end,
+)
 
 UTC = dt.timezone.utc
 

@@ -8,15 +8,10 @@ import io
 import nbformat
 import pytest
 
-from sabaq.hub.domain import accounts
-from sabaq.hub.domain import assignments as asg
-from sabaq.hub.domain import courses
-from sabaq.hub.domain import gradebook
-from sabaq.hub.domain import grading
-from sabaq.hub.store import jobs
-from sabaq.hub.domain import marking
-from sabaq.hub.domain import reports
 from sabaq.errors import Forbidden, Invalid
+from sabaq.hub.domain import accounts, courses, gradebook, grading, marking, reports
+from sabaq.hub.domain import assignments as asg
+from sabaq.hub.store import jobs
 from sabaq.hub.store.models import Role, utcnow
 
 DAY = dt.timedelta(days=1)

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sabaq.hub.domain import accounts
-from sabaq.hub.domain import courses
-from sabaq.hub.domain import lessons
 from sabaq.errors import Forbidden, Invalid
+from sabaq.hub.domain import accounts, courses, lessons
 from sabaq.hub.store.blobs import get_blob
 from sabaq.hub.store.models import Role
 from sabaq.lessons.sync import STATE_FILE, merge, merge_bundle

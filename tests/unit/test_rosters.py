@@ -2,9 +2,7 @@
 
 from sqlalchemy import func, select
 
-from sabaq.hub.domain import accounts
-from sabaq.hub.domain import courses
-from sabaq.hub.domain import rosters
+from sabaq.hub.domain import accounts, courses, rosters
 from sabaq.hub.store.models import Guardian, Membership, Role, User
 from sabaq.i18n import translator
 

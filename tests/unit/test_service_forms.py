@@ -17,9 +17,8 @@ import pytest
 from fastapi import Request
 from sqlalchemy import select
 
-from sabaq.hub.domain import accounts
+from sabaq.hub.domain import accounts, courses
 from sabaq.hub.domain import assignments as asg
-from sabaq.hub.domain import courses
 from sabaq.hub.service.app import create_app
 from sabaq.hub.service.deps import optional_user
 from sabaq.hub.store.database import upgrade

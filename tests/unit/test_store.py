@@ -7,11 +7,10 @@ import nbformat
 import pytest
 from sqlalchemy import func, select
 
-from sabaq.hub.domain import accounts
-from sabaq.hub.domain import assignments as asg
-from sabaq.hub.domain import courses
-from sabaq.hub.store import jobs
 from sabaq.errors import Forbidden, Invalid, NotFound
+from sabaq.hub.domain import accounts, courses
+from sabaq.hub.domain import assignments as asg
+from sabaq.hub.store import jobs
 from sabaq.hub.store.models import Blob, FileKind, Job, JobState, Role, Submission, utcnow
 
 

@@ -9,6 +9,7 @@ import httpx
 import nbformat
 import pytest
 from sqlalchemy import select
+from test_contracts import CHECK, GRADE
 
 from sabaq.hub.domain import accounts, courses
 from sabaq.hub.domain import assignments as asg
@@ -16,8 +17,6 @@ from sabaq.hub.service.app import create_app
 from sabaq.hub.store.database import upgrade
 from sabaq.hub.store.models import GradeResult, Job, JobState, Role, Submission
 from sabaq.settings import Settings, ensure_secrets
-
-from test_contracts import CHECK, GRADE
 
 
 def notebook() -> bytes:

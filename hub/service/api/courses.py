@@ -10,12 +10,11 @@ from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from sqlalchemy.orm import Session
 
 from sabaq.errors import Invalid, TooLarge
-from sabaq.hub.domain import accounts
+from sabaq.hub.domain import accounts, rosters
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import rosters
 from sabaq.hub.service.access import course_and_role
+
 # The workers' router still imports these two from here; they live in api.files.
-from sabaq.hub.service.api.files import ZIP, zip_response  # noqa: F401
 from sabaq.hub.service.api.schemas import CourseIn, CourseOut, MemberIn, MemberOut, RosterOut, course_out
 from sabaq.hub.service.deps import DB, current_user, gettext_for
 from sabaq.hub.store.models import User

@@ -12,21 +12,16 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from sabaq.i18n import N_
-
-from sabaq.hub.domain import assessment
+from sabaq.errors import NotFound
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import feedback
-from sabaq.hub.domain import gradebook
-from sabaq.hub.domain import marking
-from sabaq.hub.domain import reports
-from sabaq.errors import Invalid, NotFound
-from sabaq.hub.store.models import Submission, User
+from sabaq.hub.domain import feedback, gradebook, marking, reports
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import course_student, staff_assignment, staff_submission
 from sabaq.hub.service.deps import DB, current_user, request_language
 from sabaq.hub.service.views import load_warnings, mark_of
+from sabaq.hub.store.models import Submission, User
+from sabaq.i18n import N_
 
 router = APIRouter(prefix="/api/v1", tags=["gradebook"])
 
@@ -114,16 +109,8 @@ def mark_out(a, mark: gradebook.Mark) -> MarkOut:
 def course_settings(course_id: str, body: CourseSettingsIn, user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
-    if body.scheme is not None:
-        try:
-            assessment.scheme(body.scheme, body.scheme_weights)
-        except ValueError:
-            raise Invalid(N_("Unknown assessment scheme '{scheme}': use kz-criteria, weighted or points."),
-                          scheme=body.scheme) from None
-        course.scheme = body.scheme
-    for key in ("scheme_weights", "min_notice_hours", "daily_load_minutes"):
-        if getattr(body, key) is not None:
-            setattr(course, key, getattr(body, key))
+    crs.change_settings(course, scheme=body.scheme, scheme_weights=body.scheme_weights,
+                        min_notice_hours=body.min_notice_hours, daily_load_minutes=body.daily_load_minutes)
     return {"id": course.slug, "scheme": course.scheme, "scheme_weights": course.scheme_weights,
             "min_notice_hours": course.min_notice_hours, "daily_load_minutes": course.daily_load_minutes}
 

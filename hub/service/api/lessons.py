@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from sabaq.archive import write_tree
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import lessons
-from sabaq.archive import write_tree
-from sabaq.hub.store.models import Lesson, User
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
 from sabaq.hub.service.deps import DB, current_user
+from sabaq.hub.store.models import Lesson, User
 
 router = APIRouter(prefix="/api/v1", tags=["lessons"])
 

@@ -9,19 +9,18 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from sabaq.kattis.package import PackageError
-from sabaq.i18n import N_
-
+from sabaq.archive import write_tree
+from sabaq.errors import Invalid
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import grading, kinds
 from sabaq.hub.domain import olympiad as tasks
-from sabaq.archive import write_tree
-from sabaq.errors import Invalid
-from sabaq.hub.store.models import User
 from sabaq.hub.service.access import is_staff, viewable_submission
 from sabaq.hub.service.api.files import read_uploads
 from sabaq.hub.service.api.schemas import AssignmentOut, assignment_out
 from sabaq.hub.service.deps import DB, current_user
+from sabaq.hub.store.models import User
+from sabaq.i18n import N_
+from sabaq.kattis.package import PackageError
 
 router = APIRouter(prefix="/api/v1", tags=["olympiad tasks"])
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 from sabaq.contracts import WORKER_API, CheckResult, GradingMeta, JobKind, ScoredResult, result_from_json
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import grading, kinds
+from sabaq.hub.service.api.files import ZIP, zip_response
+from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
 from sabaq.hub.store.models import FileKind, Job, JobState, Submission
-from sabaq.hub.service.api.courses import ZIP, zip_response
-from sabaq.hub.service.deps import WorkerCaller, current_worker, DB
 
 router = APIRouter(prefix="/" + WORKER_API.rstrip("/"), tags=["workers"])
 

@@ -17,12 +17,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import feedback
-from sabaq.hub.domain import gradebook
-from sabaq.hub.domain import grading, kinds
-from sabaq.hub.domain import marking
-from sabaq.hub.domain import printing
-from sabaq.hub.domain import reports
+from sabaq.hub.domain import feedback, gradebook, grading, kinds, marking, printing, reports
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import course_and_role, course_student, is_staff, staff_assignment
 from sabaq.hub.service.deps import DB, current_user, request_language

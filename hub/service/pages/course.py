@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import kinds, lessons
+from sabaq.hub.domain import kinds, lessons, rosters
 from sabaq.hub.domain import olympiad as tasks
-from sabaq.hub.domain import rosters
 from sabaq.hub.service.access import course_and_role, is_staff
 from sabaq.hub.service.deps import DB, current_user, request_language
 from sabaq.hub.service.pages.render import remember_language, render

@@ -11,8 +11,6 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
-from sabaq.errors import Invalid
-from sabaq.hub.domain import assessment
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import gradebook
 from sabaq.hub.service import forms
@@ -20,7 +18,7 @@ from sabaq.hub.service.deps import DB, current_user, request_language
 from sabaq.hub.service.pages.render import CATEGORY_NAMES, PREFIX, STATUS_NAMES, back, render
 from sabaq.hub.service.views import load_warnings
 from sabaq.hub.store.models import Role, User
-from sabaq.i18n import N_, translator
+from sabaq.i18n import translator
 
 router = APIRouter(include_in_schema=False)
 
@@ -76,13 +74,7 @@ async def course_settings(request: Request, course_id: str, user: User = Depends
         if "=" in line:
             key, _, value = line.partition("=")
             weights[key.strip()] = forms.number(value, forms.WEIGHT)
-    name = str(form.get("scheme") or course.scheme)
-    try:
-        assessment.scheme(name, weights)
-    except ValueError:
-        raise Invalid(N_("Unknown assessment scheme '{scheme}': use kz-criteria, weighted or points."),
-                      scheme=name) from None
-    course.scheme, course.scheme_weights = name, weights
-    course.min_notice_hours = forms.number(form.get("min_notice_hours"), forms.HOURS, 0.0)
-    course.daily_load_minutes = forms.number(form.get("daily_load_minutes"), forms.DAY_MINUTES, 0)
+    crs.change_settings(course, scheme=str(form.get("scheme") or course.scheme), scheme_weights=weights,
+                        min_notice_hours=forms.number(form.get("min_notice_hours"), forms.HOURS, 0.0),
+                        daily_load_minutes=forms.number(form.get("daily_load_minutes"), forms.DAY_MINUTES, 0))
     return back(f"{PREFIX}/courses/{course_id}/gradebook")

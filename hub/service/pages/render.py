@@ -14,8 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from sabaq.errors import SabaqError
-from sabaq.hub.domain import assessment
-from sabaq.hub.domain import gradebook
+from sabaq.hub.domain import assessment, gradebook
 from sabaq.hub.service.deps import LANG_COOKIE, csrf_token, request_language
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator

@@ -7,9 +7,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
-from sabaq.hub.domain import feedback
-from sabaq.hub.domain import grading
-from sabaq.hub.domain import marking
+from sabaq.hub.domain import feedback, grading, marking
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import staff_submission
 from sabaq.hub.service.deps import DB, current_user

@@ -5,9 +5,8 @@ Revises: 0002
 Existing rows get defaults so that upgrading a live database works.
 Create Date: 2026-11-22 17:42:41.873109
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0003'
 down_revision = '0002'
