@@ -18,13 +18,14 @@ from nbformat.v4 import new_code_cell, new_notebook
 from sabaq.archive import read_tree, write_tree
 from sabaq.autograders.jobs.grade import AssignmentCache
 from sabaq.autograders.notebook.gradebook import alembic_head, nbgrader_get_alembic_version
+from sabaq.contracts import GradingMeta
 from sabaq.errors import Invalid
 from sabaq.hub.domain.authoring import generate_release
 from sabaq.paths import with_venv_path
 
 pytestmark = pytest.mark.grading
 SOURCE = Path(__file__).resolve().parents[1] / "courses" / "demo" / "source" / "ps1"
-META = {"course": "demo", "assignment": "ps1", "version": 3}
+META = GradingMeta(course="demo", assignment="ps1", student="aliya", version=3)
 
 
 def _with_nbgrader_command(folder: Path, source: dict[str, bytes]) -> Path:
@@ -73,7 +74,7 @@ def test_a_version_is_generated_once_and_a_new_version_again(tmp_path):
     first = cache.prepare(META, read_tree(SOURCE))
     stamp = (first / "gradebook.db").stat().st_mtime_ns
     assert cache.prepare(META, read_tree(SOURCE)) == first and (first / "gradebook.db").stat().st_mtime_ns == stamp
-    assert cache.prepare({**META, "version": 4}, read_tree(SOURCE)) != first
+    assert cache.prepare(META.model_copy(update={"version": 4}), read_tree(SOURCE)) != first
 
 
 def _one_grade_id_twice() -> bytes:
