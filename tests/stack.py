@@ -194,6 +194,31 @@ class Stack:
         """Run code in a fresh kernel of the user's server; return what it printed."""
         return asyncio.run(self._run_code(name, code, timeout))
 
+    @staticmethod
+    def _message(name: str, msg_id: str, msg_type: str, content: dict) -> str:
+        return json.dumps({
+            "header": {"msg_id": msg_id, "msg_type": msg_type, "username": name,
+                       "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
+            "parent_header": {}, "metadata": {}, "channel": "shell", "content": content,
+        })
+
+    async def _kernel_ready(self, ws, name: str, deadline: float) -> None:
+        """Ask for kernel_info until the kernel answers, as nbclient does: a request sent
+        before the kernel's channels are connected can be lost, and its answer never come."""
+        while time.monotonic() < deadline:
+            msg_id = uuid.uuid4().hex
+            await ws.write_message(self._message(name, msg_id, "kernel_info_request", {}))
+            try:
+                while True:
+                    raw = await asyncio.wait_for(ws.read_message(), 2)
+                    if raw is None:
+                        raise AssertionError(f"the kernel's websocket of {name} closed")
+                    if json.loads(raw).get("parent_header", {}).get("msg_id") == msg_id:
+                        return
+            except asyncio.TimeoutError:
+                continue
+        raise AssertionError(f"the kernel of {name} did not answer")
+
     async def _run_code(self, name: str, code: str, timeout: float) -> str:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
@@ -209,16 +234,13 @@ class Stack:
                     f"ws://127.0.0.1:{self.port}/user/{name}/api/kernels/{kernel}/channels",
                     headers=headers,
                 ))
-                msg_id = uuid.uuid4().hex
-                await ws.write_message(json.dumps({
-                    "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": name,
-                               "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
-                    "parent_header": {}, "metadata": {}, "channel": "shell",
-                    "content": {"code": code, "silent": False, "store_history": False,
-                                "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-                }))
-                out = []
                 deadline = time.monotonic() + timeout
+                await self._kernel_ready(ws, name, deadline)
+                msg_id = uuid.uuid4().hex
+                await ws.write_message(self._message(name, msg_id, "execute_request", {
+                    "code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}))
+                out = []
                 while time.monotonic() < deadline:
                     raw = await asyncio.wait_for(ws.read_message(), timeout)
                     if raw is None:
