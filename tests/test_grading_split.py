@@ -198,11 +198,15 @@ def test_the_gradebook_uses_a_write_ahead_log_while_shared_and_is_put_back(tmp_p
         assert mode() == "delete"  # a network filesystem cannot share the log's memory
 
 
-def test_uid_leases_refuse_a_lock_folder_others_can_write(tmp_path, monkeypatch):
-    """Anyone may create folders in /run/lock or /tmp: a planted lock folder must not be trusted."""
+def test_uid_leases_never_trust_a_lock_folder_others_can_write(tmp_path, monkeypatch):
+    """Anyone may create folders in /run/lock or /tmp: a planted lock folder must not be trusted,
+    nor stop grading (issue 14: it is moved aside and made anew, where it used to refuse every lease)."""
     planted = tmp_path / "sabaq-uids"
     planted.mkdir(mode=0o777)
     os.chmod(planted, 0o777)
     monkeypatch.setattr(uids, "LOCKS", planted)
-    with pytest.raises(uids.UidsBusy, match="only it can open"):
-        uids.lease(POOL, 1)
+    with uids.lease(POOL, 1) as held:
+        assert held.uids[0] in POOL
+    info = os.lstat(planted)
+    assert info.st_mode & 0o777 == 0o700 and info.st_uid == os.geteuid()
+    assert [p.name.split("-")[0] for p in tmp_path.glob("sabaq-uids.untrusted-*")] == ["sabaq"]
