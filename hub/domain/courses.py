@@ -6,7 +6,9 @@ there is one place to read (and test) the access rules:
 - an admin may do everything;
 - a teacher manages their own courses; an assistant grades in them;
 - a student sees their own work in their own courses;
-- a parent sees their own children's work, nothing else.
+- a parent sees their own children's work, nothing else;
+- parents are linked to children by an admin, or by a teacher of the child's course
+  (``require_guardian_link``, the one rule for the API and the roster import).
 """
 
 from __future__ import annotations
@@ -93,6 +95,79 @@ def link_guardian(db: Session, parent: User, student: User) -> Guardian:
         db.add(link)
         db.flush()
     return link
+
+
+def _taught_students(by: User):
+    """The ids of the students of the courses ``by`` teaches (a query)."""
+    taught = select(Membership.course_id).where(Membership.user_id == by.id, Membership.role == Role.teacher)
+    return select(Membership.user_id).where(Membership.course_id.in_(taught), Membership.role == Role.student)
+
+
+def _teaches(db: Session, by: User, student: User) -> bool:
+    """Is ``student`` a student of a course ``by`` teaches?"""
+    return db.scalar(select(User.id).where(User.id == student.id, User.id.in_(_taught_students(by)))) is not None
+
+
+def _not_your_student(child: str) -> Forbidden:
+    return Forbidden(
+        N_("You may link a parent only to a student of a course you teach, and '{child}' is not one. "
+           "Ask the administrator to link them."),
+        child=child,
+    )
+
+
+def require_guardian_link(db: Session, by: User | None, parent: User, child: User) -> None:
+    """May ``by`` make ``parent`` a guardian of ``child``? ``None`` is the machine's
+    administrator (the shell). Raises Forbidden (or Invalid) saying what to do instead.
+
+    A guardian sees the child's work in every course of the child's, so:
+
+    - an admin may link anyone (but nobody to themselves);
+    - a teacher only a child who is a student of a course they teach (a teacher role;
+      an assistant may not), and only a parent account within that teacher's remit: not
+      the teacher themself, not an admin, no role in any course, and no children outside
+      the courses the teacher teaches. An account that teaches, assists or studies
+      somewhere, or the parent of another course's child, is the admin's to link:
+      otherwise a teacher could let themself (or anyone) see other courses' work.
+
+    A link that already exists passes once the child is the teacher's (nothing changes).
+    """
+    if parent.id == child.id:
+        raise Invalid(N_("A person cannot be their own parent."))
+    if by is None or by.is_admin:
+        return
+    taught_students = _taught_students(by)
+    if not _teaches(db, by, child):
+        raise _not_your_student(child.name)
+    if is_guardian(db, parent, child):
+        return
+    other_role = db.scalar(select(Membership.id).where(Membership.user_id == parent.id).limit(1))
+    other_child = db.scalar(
+        select(Guardian.id)
+        .where(Guardian.parent_id == parent.id, Guardian.student_id.not_in(taught_students))
+        .limit(1)
+    )
+    if parent.id == by.id or parent.is_admin or other_role is not None or other_child is not None:
+        raise Forbidden(
+            N_("A teacher cannot make '{parent}' the parent of '{child}': that account is yours or an "
+               "administrator's, has a role in a course, or has children outside your courses. Ask the "
+               "administrator to link them."),
+            parent=parent.name, child=child.name,
+        )
+
+
+def add_guardian(db: Session, by: User, parent_login: str, child_login: str) -> Guardian:
+    """Link two accounts by login (the API's route), under ``require_guardian_link``.
+    A caller who may not link this child learns nothing about which logins exist."""
+    child = db.scalar(select(User).where(User.name == child_login))
+    parent = db.scalar(select(User).where(User.name == parent_login))
+    if not by.is_admin and (child is None or not _teaches(db, by, child)):
+        raise _not_your_student(child_login)
+    for login, user in ((child_login, child), (parent_login, parent)):
+        if user is None:
+            raise NotFound(N_("There is no user '{name}'."), name=login)
+    require_guardian_link(db, by, parent, child)
+    return link_guardian(db, parent, child)
 
 
 def children_of(db: Session, parent: User) -> list[User]:

@@ -33,7 +33,7 @@ def seed_course(db: Session, name: str, min_password_length: int = 8) -> list[di
         logins.append({"login": "admin", "full_name": "Administrator", "role": "admin", "password": password})
     roster = folder / "roster.csv"
     if roster.exists():
-        report = rosters.import_roster(db, course, roster.read_bytes(), min_password_length)
+        report = rosters.import_roster(db, course, roster.read_bytes(), min_password_length, by=None)
         if not report.ok:
             raise RuntimeError(f"the roster of built-in course {name} is broken: {report.errors}")
         logins += report.created

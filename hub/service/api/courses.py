@@ -76,7 +76,8 @@ async def import_roster(request: Request, course_id: str, file: UploadFile = Fil
     data = await file.read(ROSTER_LIMIT + 1)
     if len(data) > ROSTER_LIMIT:
         raise TooLarge(N_("A roster file may be at most 5 MB."))
-    report = rosters.import_roster(db, course, data, request.app.state.settings.auth.min_password_length)
+    report = rosters.import_roster(db, course, data, request.app.state.settings.auth.min_password_length,
+                                    by=user)
     body = report.as_dict(gettext_for(request, user))
     if not report.ok:
         db.rollback()

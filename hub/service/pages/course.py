@@ -72,7 +72,7 @@ async def roster_upload(request: Request, course_id: str, file: UploadFile = Fil
     crs.require_staff(db, user, course, teacher_only=True)
     data = await file.read(ROSTER_LIMIT + 1)
     report = rosters.import_roster(db, course, data[:ROSTER_LIMIT],
-                                   request.app.state.settings.auth.min_password_length)
+                                   request.app.state.settings.auth.min_password_length, by=user)
     if report.ok:
         db.commit()
         request.app.state.hub_sync.request()
