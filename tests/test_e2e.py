@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 from traitlets.config import Config
 
 from sabaq.archive import unpack
-from sabaq.hub.store.models import Job, JobState, Submission, User
+from sabaq.hub.store.models import Assignment, Job, JobState, StudentRule, Submission, User
 from sabaq.paths import with_venv_path
 
 pytestmark = pytest.mark.e2e
@@ -188,6 +189,47 @@ def test_class_cycle_through_the_exchange_plugin(stack, tmp_path, monkeypatch):
     assert stack.api("aliya").get("/courses/demo/assignments/ps2/source").status_code == 403
     source = stack.api("teacher").get("/courses/demo/assignments/ps2/source")
     assert source.status_code == 200 and b"HIDDEN TESTS" in unpack(source.content)["motion.ipynb"]
+
+
+def test_a_timed_assignment_is_fetched_once_the_student_starts_it_on_its_page(stack, tmp_path, monkeypatch):
+    """nbgrader's Assignments panel cannot ask "start the clock now?": its fetch of a timed
+    assignment fails with a message that says what starting means and where the Start
+    button is; the student presses it on sabaq's page (a form with the session's CSRF
+    token), and the same fetch then works. A fetch alone never starts the clock (issue 14)."""
+    teacher = stack.api("teacher")
+    nb = (DEMO_SOURCE / "motion.ipynb").read_bytes()
+    r = teacher.put("/courses/demo/assignments/timed", files=[("release", ("motion.ipynb", nb, "x"))],
+                    data={"due": "2099-05-01 18:00"})
+    assert r.status_code == 200, r.text
+    assert teacher.patch("/courses/demo/assignments/timed", json={"timed_minutes": 45}).status_code == 200
+    page = stack.service_url + "courses/demo/assignments/timed"
+
+    student_dir = tmp_path / "aliya"
+    student_dir.mkdir()
+    student = exchange(monkeypatch, stack, "aliya", student_dir, assignment_id="timed")
+    with pytest.raises(Exception) as refused:
+        student("FetchAssignment").start()
+    message = str(refused.value)
+    assert "45 minutes" in message and page in message and "press Start" in message, message
+    assert not (student_dir / "demo" / "timed").exists()
+    with stack.sessions()() as db:
+        assert db.scalar(select(func.count()).select_from(StudentRule).where(StudentRule.opened_at.is_not(None))
+                         .join(User, User.id == StudentRule.student_id).where(User.name == "aliya")
+                         .join(Assignment, Assignment.id == StudentRule.assignment_id)
+                         .where(Assignment.name == "timed")) == 0
+
+    # the page the message names, in aliya's browser: the Start button, then the time left
+    browser = stack.browser("aliya")
+    shown = browser.get(page, headers={"accept": "text/html"})
+    assert shown.status_code == 200 and 'id="start"' in shown.text, shown.text[-2000:]
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', shown.text).group(1)
+    started = browser.post(page + "/start", data={"_csrf": csrf}, headers={"accept": "text/html"})
+    assert started.status_code == 200 and 'id="start"' not in started.text and 'class="remaining"' in started.text
+
+    student("FetchAssignment").start()
+    assert (student_dir / "demo" / "timed" / "motion.ipynb").exists()
+    again = stack.api("aliya").post("/courses/demo/assignments/timed/start").json()
+    assert again["minutes"] == 45 and again["ends_at"] > again["started_at"]
 
 
 def test_release_from_the_command_line(stack, tmp_path):

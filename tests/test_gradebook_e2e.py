@@ -119,8 +119,12 @@ def test_time_rules_through_the_api(stack):
                                                               "category": "unit_summative"})
     assert r.status_code == 200 and r.json()["warnings"] and "2099-05-01" in r.json()["warnings"][0]
     teacher.patch("/courses/demo", json={"min_notice_hours": 0, "daily_load_minutes": 0})
-    # a student's clock starts at the first fetch and the service enforces it
+    # a student's clock starts when she starts it (a POST), never at a fetch (issue 14: the first
+    # fetch used to start it), and the service enforces it
     sofia = stack.api("sofia")
+    unstarted = sofia.get("/courses/demo/assignments/quiz/download")
+    assert unstarted.status_code == 409 and unstarted.json()["error"] == "not_started"
+    assert sofia.post("/courses/demo/assignments/quiz/start").status_code == 200
     assert sofia.get("/courses/demo/assignments/quiz/download").status_code == 200
     grades = sofia.get("/students/sofia/grades").json()
     quiz = next(i for c in grades["courses"] for i in c["assignments"] if i["assignment"] == "quiz")

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sabaq.contracts import JobKind
-from sabaq.errors import Forbidden, Invalid, NotFound
+from sabaq.errors import Conflict, Forbidden, Invalid, NotFound
 from sabaq.hub.domain.kinds import enqueue_grading
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from sabaq.hub.store import jobs
@@ -308,11 +308,45 @@ def effective_due_for(assignment: Assignment, rule: StudentRule | None) -> dt.da
 
 
 def record_opening(db: Session, assignment: Assignment, student: User, now: dt.datetime | None = None) -> None:
-    """A student's first fetch starts the clock of a timed assignment."""
+    """The clock of a timed assignment starts for this student (only the first time counts)."""
     rule = student_rule(db, assignment, student, create=True)
     if rule.opened_at is None:
         rule.opened_at = now or utcnow()
         db.flush()
+
+
+def start(db: Session, assignment: Assignment, student: User, now: dt.datetime | None = None) -> StudentRule:
+    """The student starts a timed assignment, by a request they confirm (a POST, never a
+    fetch or a link someone sent): their minutes run from now. Starting again changes nothing."""
+    if not assignment.timed_minutes:
+        raise Invalid(N_("'{assignment}' is not timed, so there is nothing to start: fetch it as usual."),
+                      code="not_timed", assignment=assignment.name)
+    record_opening(db, assignment, student, now)
+    return student_rule(db, assignment, student)
+
+
+def started_at(db: Session, assignment: Assignment, student: User) -> dt.datetime | None:
+    rule = student_rule(db, assignment, student)
+    return rule.opened_at if rule else None
+
+
+def time_ends(db: Session, assignment: Assignment, student: User) -> dt.datetime | None:
+    """When a started timed assignment closes for the student (None: not timed or not started)."""
+    rule = student_rule(db, assignment, student)
+    if not assignment.timed_minutes or rule is None or rule.opened_at is None:
+        return None
+    return window_end(rule.opened_at, assignment.timed_minutes, effective_due_for(assignment, rule))
+
+
+def require_started(db: Session, assignment: Assignment, student: User, page: str) -> None:
+    """A timed assignment's files and submissions wait until the student starts it on its
+    page (``page``, the address to tell them)."""
+    if assignment.timed_minutes and started_at(db, assignment, student) is None:
+        raise Conflict(
+            N_("'{assignment}' is timed: once you start it, you have {minutes} minutes to submit it, and the clock "
+               "cannot be paused. When you are ready, open {page} and press Start; then fetch it."),
+            code="not_started", assignment=assignment.name, minutes=assignment.timed_minutes, page=page,
+        )
 
 
 def submissions_of(

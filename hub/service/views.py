@@ -1,11 +1,12 @@
-"""What the gradebook's pages and its API both show, computed once for both."""
+"""What the pages and the API both show, computed once for both."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import gradebook, timerules
-from sabaq.hub.store.models import Course, Submission
+from sabaq.hub.service.pages.render import PREFIX
+from sabaq.hub.store.models import Assignment, Course, Submission
 from sabaq.i18n import translator
 from sabaq.settings import Settings
 
@@ -23,3 +24,8 @@ def load_warnings(db: Session, course: Course, lang: str, settings: Settings) ->
     days = timerules.overloaded_days(items, settings.general.timezone, course.daily_load_minutes or 0)
     return [_("Homework due on {day} takes about {minutes} minutes; the daily limit is {limit}.").format(
         day=day.isoformat(), minutes=minutes, limit=course.daily_load_minutes) for day, minutes in sorted(days.items())]
+
+
+def assignment_page(settings: Settings, assignment: Assignment) -> str:
+    """The address of an assignment's page, for messages that send people there."""
+    return f"{settings.public_url}{PREFIX.strip('/')}/courses/{assignment.course.slug}/assignments/{assignment.name}"

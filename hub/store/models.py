@@ -334,7 +334,7 @@ class StudentRule(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, doc="own due date")
     excused: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True,
-                                                          doc="first fetch: a timed window starts here")
+                                                          doc="the student's start of a timed assignment")
 
 
 class ManualGrade(Base):

@@ -1,5 +1,5 @@
-"""API v1 for assignments: release, take back, list, fetch (the exchange plugin's
-``fetch_assignment``), the teacher's source, grading again."""
+"""API v1 for assignments: release, take back, list, a student's start of a timed one,
+fetch (the exchange plugin's ``fetch_assignment``), the teacher's source, grading again."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from sabaq.hub.domain import grading
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import course_and_role, is_staff, staff_assignment
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
-from sabaq.hub.service.api.schemas import AssignmentOut, RegradeOut, assignment_out
+from sabaq.hub.service.api.schemas import AssignmentOut, RegradeOut, StartOut, assignment_out
 from sabaq.hub.service.deps import DB, current_user
+from sabaq.hub.service.views import assignment_page
 from sabaq.hub.store.models import FileKind, Role, User
 
 router = APIRouter(prefix="/api/v1", tags=["v1"])
@@ -67,12 +68,24 @@ def get_assignment(course_id: str, name: str, user: User = Depends(current_user)
 
 @router.get("/courses/{course_id}/assignments/{name}/download", response_class=Response,
             responses={200: {"content": {ZIP: {}}}}, summary="The released files as a zip (members)")
-def download_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
+def download_assignment(request: Request, course_id: str, name: str, user: User = Depends(current_user),
+                        db: Session = DB):
     course, role = course_and_role(db, user, course_id)
     a = asg.get_assignment(db, course, name, staff=is_staff(user, role))
-    if role == Role.student:
-        asg.record_opening(db, a, user)  # the clock of a timed assignment starts at the first fetch
+    if role == Role.student:  # a timed one only once started: a fetch, or a link someone sent, starts no clock
+        asg.require_started(db, a, user, assignment_page(request.app.state.settings, a))
     return zip_response(asg.released_files_for(db, a, user), f"{name}.zip")
+
+
+@router.post("/courses/{course_id}/assignments/{name}/start", response_model=StartOut,
+             summary="Start a timed assignment (the student, when ready): the minutes run from now")
+def start_assignment(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_student(db, user, course)
+    a = asg.get_assignment(db, course, name, staff=False)
+    rule = asg.start(db, a, user)
+    return StartOut(assignment=a.name, minutes=a.timed_minutes, started_at=rule.opened_at,
+                    ends_at=asg.time_ends(db, a, user))
 
 
 @router.get("/courses/{course_id}/assignments/{name}/source", response_class=Response,

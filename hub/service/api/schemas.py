@@ -50,7 +50,15 @@ class AssignmentOut(BaseModel):
     closes_at: dt.datetime | None
     version: int
     notebooks: list[str]
+    timed_minutes: int | None = Field(None, description="timed: minutes from the student's start (POST …/start)")
     submitted: int | None = Field(None, description="staff only: students with a submission")
+
+
+class StartOut(BaseModel):
+    assignment: str
+    minutes: int = Field(description="the timed window")
+    started_at: dt.datetime = Field(description="the student's start (the first one: starting again changes nothing)")
+    ends_at: dt.datetime = Field(description="submissions are refused after this (never later than the due date)")
 
 
 class SubmissionOut(BaseModel):
@@ -140,6 +148,7 @@ def assignment_out(db: Session, a: Assignment, staff: bool) -> AssignmentOut:
     out = AssignmentOut(
         course=a.course.slug, name=a.name, title=a.title, released_at=a.released_at,
         due_at=a.due_at, closes_at=a.closes_at, version=a.version, notebooks=notebooks,
+        timed_minutes=a.timed_minutes,
     )
     if staff:
         out.submitted = len(asg.latest_submissions(db, a))

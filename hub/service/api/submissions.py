@@ -15,6 +15,7 @@ from sabaq.hub.service.access import course_and_role, is_staff, staff_submission
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
 from sabaq.hub.service.api.schemas import SubmissionOut, submission_out
 from sabaq.hub.service.deps import DB, current_user
+from sabaq.hub.service.views import assignment_page
 from sabaq.hub.store.blobs import get_blob
 from sabaq.hub.store.models import Submission, User
 from sabaq.i18n import N_
@@ -29,7 +30,8 @@ async def submit(request: Request, course_id: str, name: str,
                  user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_student(db, user, course)
-    a = asg.get_assignment(db, course, name)
+    a = asg.get_assignment(db, course, name, staff=False)  # unreleased: the same 404 as a missing one
+    asg.require_started(db, a, user, assignment_page(request.app.state.settings, a))
     data = await read_uploads(request, files)
     submission = asg.submit(db, a, user, data)
     out = submission_out(submission)
@@ -42,8 +44,9 @@ async def submit(request: Request, course_id: str, name: str,
 def list_submissions(course_id: str, name: str, latest: bool = False,
                      user: User = Depends(current_user), db: Session = DB):
     course, role = course_and_role(db, user, course_id)
-    a = asg.get_assignment(db, course, name)
-    if is_staff(user, role):
+    staff = is_staff(user, role)
+    a = asg.get_assignment(db, course, name, staff=staff)  # to students an unreleased one does not exist
+    if staff:
         items = asg.latest_submissions(db, a) if latest else asg.submissions_of(db, a)
         results = grading.current_results(db, a)
         return [submission_out(s, results.get(s.id)) for s in items]

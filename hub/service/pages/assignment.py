@@ -1,6 +1,6 @@
-"""An assignment's page: for a student their attempts; for staff the class's work,
-the settings, per-student rules and paper marks, feedback for everyone, the charts
-and the printout.
+"""An assignment's page: for a student their attempts (and a timed one's Start button);
+for staff the class's work, the settings, per-student rules and paper marks, feedback
+for everyone, the charts and the printout.
 
 Forms post here (with the session's CSRF token) and call the same functions as
 the REST API (``sabaq.hub.domain.assignments``, ``marking``, ``feedback``).
@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import feedback, gradebook, grading, kinds, marking, printing, reports
+from sabaq.hub.domain import feedback, gradebook, grading, kinds, marking, printing, reports, timerules
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import course_and_role, course_student, is_staff, staff_assignment
 from sabaq.hub.service.deps import DB, current_user, request_language
 from sabaq.hub.service.pages.render import CATEGORY_NAMES, LATE_NAMES, PREFIX, STATUS_NAMES, back, render
-from sabaq.hub.store.models import Role, StudentRule, Submission, User
+from sabaq.hub.store.models import Role, StudentRule, Submission, User, utcnow
 from sabaq.i18n import translator
 
 router = APIRouter(include_in_schema=False)
@@ -48,6 +48,11 @@ def assignment_page(request: Request, course_id: str, name: str, user: User = De
     for s in subs:
         by_student.setdefault(s.student_id, []).append(s)
     marks, rules, extra = {}, {}, {}
+    if not staff and a.timed_minutes:
+        ends = asg.time_ends(db, a, user)
+        extra = dict(started=asg.started_at(db, a, user), ends=ends,
+                     remaining=timerules.remaining(utcnow(), ends) if ends else None,
+                     due=asg.effective_due_for(a, asg.student_rule(db, a, user)))
     if staff:
         marks = {row.student.id: row.marks[a.id] for row in gradebook.build(db, course).rows if a.id in row.marks}
         rules = {r.student_id: r for r in db.scalars(select(StudentRule).where(StudentRule.assignment_id == a.id))}
@@ -56,6 +61,15 @@ def assignment_page(request: Request, course_id: str, name: str, user: User = De
                   students=students, by_student=by_student, own=subs if not staff else [],
                   marks=marks, rules=rules, can_grade=kinds.can_grade(a),
                   queued=request.query_params.get("queued"), **extra)
+
+
+@router.post("/courses/{course_id}/assignments/{name}/start")
+def start_page(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
+    """The Start button of a timed assignment (a form with the session's CSRF token)."""
+    course = crs.get_course(db, course_id)
+    crs.require_student(db, user, course)
+    asg.start(db, asg.get_assignment(db, course, name, staff=False), user)
+    return back(_url(course_id, name))
 
 
 @router.post("/courses/{course_id}/assignments/{name}/regrade")
