@@ -187,3 +187,38 @@ def test_pages_refuse_outsiders(stack, people):
     assert r.status_code == 403
     r = stack.api(token=tokens["parent"]).get(stack.service_url + "students/aliya", headers={"accept": "text/html"})
     assert r.status_code == 200 and "Әлия Нұрланқызы" in r.text
+
+
+def test_a_teacher_of_another_course_cannot_take_over_accounts_through_a_roster_import(stack, people):
+    """The confirmed exploit of issue 14: teacher2 imports into her own course a roster with
+    rows for the admin (a new password, name and email), aliya (another course's student)
+    and herself and a new account as aliya's parents. The import answers, but reports each
+    row as not applied and changes nothing."""
+    tokens, _ = people
+    attack = "Attack-pass-9"
+    roster = (
+        "login,full_name,email,password,role,parent_of\n"
+        f"admin,Hacked,evil@example.com,{attack},student,\n"
+        f"aliya,Hacked,evil@example.com,{attack},student,\n"
+        "teacher2,teacher2,,,parent,aliya\n"
+        f"spy,Spy,,{attack},parent,aliya\n"
+    ).encode()
+    before = snapshot(stack)
+    r = stack.api(token=tokens["teacher2"]).post(
+        "/courses/other/roster", files=[("file", ("r.csv", roster, "text/csv"))])
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["created"] == [] and body["updated"] == [], body
+    assert len(body["warnings"]) == 5 and all(w["message"] for w in body["warnings"]), body["warnings"]
+    after = snapshot(stack)
+    assert [t for t in before if before[t] != after[t]] == []
+    # the admin's password still works and the attacker's does not; the same for aliya
+    stack.browser("admin").close()
+    stack.browser("aliya").close()
+    for who in ("admin", "aliya", "spy"):
+        with pytest.raises(AssertionError, match="login of"):
+            stack.browser(who, attack)
+    me = stack.api(token=tokens["admin"]).get("/me").json()
+    assert me["admin"] and me["full_name"] != "Hacked"
+    assert stack.api(token=tokens["teacher2"]).get("/students/aliya/submissions").status_code == 403
+    assert stack.api(token=tokens["teacher2"]).get("/me").json()["children"] == []
