@@ -1,15 +1,26 @@
 """The Kubernetes chart, images and hub configuration, checked without a cluster.
 
-The chart is rendered offline (helm-python-sdk; the Zero to JupyterHub dependency is not
-downloaded, so sabaq's own templates are rendered) with each example values file, every
-manifest is validated against the Kubernetes schemas, and KubeSpawner builds pod
-manifests for each profile with a kubeconfig that points nowhere.
+The whole release is rendered offline (helm-python-sdk): sabaq's chart with the vendored
+Zero to JupyterHub 4.4.0 chart as its `jupyterhub` dependency, copied together into a
+temporary folder, once per example values file. sabaq's values for the subchart are checked
+against that chart's values.schema.json, every manifest against the Kubernetes schemas, and
+the hub's configuration is built as the hub pod builds it: Zero to JupyterHub's
+jupyterhub_config.py and z2jh.py, read from the rendered ConfigMap and Secret laid out at the
+pod's mount paths under a temporary root, then sabaq's hub.extraConfig. KubeSpawner builds
+pod manifests from that configuration with a kubeconfig that points nowhere.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import copy
+import functools
+import json
+import os
 import re
+import sys
+import types
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,18 +30,62 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "sabaq"
 EXAMPLES = sorted((CHART / "examples").glob("*.yaml"))
+# beside the checkout, read-only: never written to, never committed
+VENDOR = ROOT.parent / "shared" / "vendor" / "jupyterhub-chart-4.4.0"
 K8S_VERSION = "1.32.0"
+SETTINGS_DIR = "/usr/local/etc/sabaq"
+Z2JH_DIR = "/usr/local/etc/jupyterhub/"
 
 
-def render(values: dict) -> list[dict]:
+def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...] = ()) -> None:
+    """Files only, without their modes (the vendored copy is read-only)."""
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if path.is_file() and not (rel.parts and rel.parts[0] in skip):
+            target = dst / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    """helm/sabaq with the vendored chart as charts/jupyterhub, as `helm dependency update` leaves it."""
+    if not (VENDOR / "Chart.yaml").is_file():
+        pytest.fail(f"the vendored Zero to JupyterHub chart is missing: {VENDOR}")
+    chart_yaml = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    vendor_yaml = yaml.safe_load((VENDOR / "Chart.yaml").read_text())
+    assert [(d["name"], d["version"]) for d in chart_yaml["dependencies"]] == [(vendor_yaml["name"],
+                                                                                vendor_yaml["version"])]
+    folder = tmp_path_factory.mktemp("release") / "sabaq"
+    _copy_tree(CHART, folder, skip=("charts",))  # a local `helm dependency update` download is not ours
+    _copy_tree(VENDOR, folder / "charts" / "jupyterhub")
+    return folder
+
+
+def render(chart_dir: Path, values: dict) -> list[dict]:
     import helm_python
 
-    chart = helm_python.Chart.load(str(CHART))
+    chart = helm_python.Chart.load(str(chart_dir))
     out = chart.render(values, name="sabaq", namespace="school", is_install=True)
     docs = []
-    for text in out.values():
-        docs += [d for d in yaml.safe_load_all(text) if d]
+    for template, text in sorted(out.items()):
+        if template.endswith(".yaml"):  # not NOTES.txt
+            docs += [d for d in yaml.safe_load_all(text) if d]
     return docs
+
+
+@pytest.fixture(scope="module")
+def renders(release):
+    """Each example rendered once for the whole module."""
+    cache: dict[str, tuple[str, dict, list[dict]]] = {}
+
+    def get(name: str):
+        if name not in cache:
+            values = yaml.safe_load((CHART / "examples" / name).read_text())
+            cache[name] = (name, values, render(release, values))
+        return cache[name]
+
+    return get
 
 
 def by_kind(docs, kind, name=None):
@@ -40,26 +95,196 @@ def by_kind(docs, kind, name=None):
 
 
 @pytest.fixture(scope="module", params=[p.name for p in EXAMPLES])
-def example(request):
-    values = yaml.safe_load((CHART / "examples" / request.param).read_text())
-    return request.param, values, render(values)
+def example(request, renders):
+    return renders(request.param)
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Helm's coalescing of values: maps merge, anything else replaces, null deletes."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def without_nulls(value):
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None}
+    return [without_nulls(v) for v in value] if isinstance(value, list) else value
+
+
+@functools.cache
+def _chart_defaults() -> dict:
+    ours = yaml.safe_load((CHART / "values.yaml").read_text())
+    return deep_merge(yaml.safe_load((VENDOR / "values.yaml").read_text()), ours["jupyterhub"])
+
+
+def jupyterhub_values(example_values: dict) -> dict:
+    """What the jupyterhub subchart gets: its defaults, then sabaq's values.yaml, then the example's."""
+    return deep_merge(_chart_defaults(), example_values.get("jupyterhub") or {})
+
+
+def decoded(secret: dict) -> dict[str, str]:
+    data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    return {**data, **(secret.get("stringData") or {})}
+
+
+def rendered_hub_values(docs) -> dict:
+    """The values the hub reads at run time (z2jh.get_config): the hub Secret's values.yaml."""
+    return yaml.safe_load(decoded(by_kind(docs, "Secret", "hub"))["values.yaml"])
+
+
+def container_of(docs, kind, name) -> tuple[dict, dict]:
+    pod = by_kind(docs, kind, name)["spec"]["template"]["spec"]
+    return pod, pod["containers"][0]
+
+
+def lay_out_pod(docs, kind, name, root: Path) -> dict[str, str]:
+    """A workload's first container as the kubelet would start it, under root: its ConfigMap and
+    Secret volumes written at their mount paths from the rendered release, other volumes as
+    empty folders. Returns its environment (secrets resolved from the rendered Secrets,
+    Kubernetes' *_SERVICE_HOST/PORT variables, paths inside a mount moved under root)."""
+    pod, container = container_of(docs, kind, name)
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    mounts = container.get("volumeMounts", [])
+    for mount in mounts:
+        volume = volumes[mount["name"]]  # a mount of an undeclared volume would not start
+        target = root / mount["mountPath"].lstrip("/")
+        if "configMap" in volume:
+            files = by_kind(docs, "ConfigMap", volume["configMap"]["name"])["data"]
+        elif "secret" in volume:
+            files = decoded(by_kind(docs, "Secret", volume["secret"]["secretName"]))
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        if "subPath" in mount:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(files[mount["subPath"]])
+            continue
+        target.mkdir(parents=True, exist_ok=True)
+        for key, text in files.items():
+            (target / key).write_text(text)
+
+    env: dict[str, str] = {}
+    if pod.get("enableServiceLinks", True):
+        for service in by_kind(docs, "Service"):
+            prefix = service["metadata"]["name"].upper().replace("-", "_")
+            env[f"{prefix}_SERVICE_HOST"] = service["metadata"]["name"]
+            env[f"{prefix}_SERVICE_PORT"] = str(service["spec"]["ports"][0]["port"])
+    for var in container.get("env", []):
+        if "value" in var:
+            value = str(var["value"])
+            for mount in mounts:
+                if value == mount["mountPath"].rstrip("/") or value.startswith(mount["mountPath"].rstrip("/") + "/"):
+                    value = str(root) + value
+                    break
+        elif "secretKeyRef" in var["valueFrom"]:
+            ref = var["valueFrom"]["secretKeyRef"]
+            value = decoded(by_kind(docs, "Secret", ref["name"]))[ref["key"]]
+        else:
+            assert var["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+            value = "school"
+        env[var["name"]] = value
+    return env
+
+
+def hub_configuration(docs, root: Path, extra_env: dict | None = None):
+    """The traitlets Config the hub pod builds: Zero to JupyterHub's jupyterhub_config.py
+    (which ends by running hub.extraConfig) with its files read from root instead of /."""
+    from tornado.httpclient import AsyncHTTPClient
+    from traitlets.config import Config
+
+    env = {**lay_out_pod(docs, "Deployment", "hub", root), **(extra_env or {})}
+    etc = root / Z2JH_DIR.lstrip("/")
+
+    def rooted(path: Path) -> str:
+        return path.read_text().replace(Z2JH_DIR, f"{etc}/")
+
+    c = Config()
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("SABAQ_"):  # the test runner's own settings stay out of the pod
+                mp.delenv(key)
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.setattr(sys, "path", list(sys.path))
+        # the chart's own files, run as the hub runs them
+        z2jh = types.ModuleType("z2jh")
+        exec(compile(rooted(etc / "z2jh.py"), str(etc / "z2jh.py"), "exec"), z2jh.__dict__)  # noqa: S102
+        mp.setitem(sys.modules, "z2jh", z2jh)
+        # the hub image has pycurl; here the choice of HTTP client must not leak into other tests
+        mp.setattr(AsyncHTTPClient, "configure", classmethod(lambda cls, impl, **kwargs: None))
+        config_py = etc / "jupyterhub_config.py"
+        exec(compile(rooted(config_py), str(config_py), "exec"),  # noqa: S102
+             {"__file__": str(config_py), "__name__": "jupyterhub_config", "get_config": lambda: c})
+    return c
+
+
+@pytest.fixture(scope="module")
+def hub(example, tmp_path_factory):
+    _, _, docs = example
+    return hub_configuration(docs, tmp_path_factory.mktemp("hub-pod"))
 
 
 def test_examples_exist():
     assert {p.name for p in EXAMPLES} == {"small-school.yaml", "district.yaml", "load-test.yaml"}
 
 
-def test_every_manifest_is_valid_kubernetes(example):
+def test_values_for_jupyterhub_match_its_schema(example):
+    import jsonschema
+
+    schema = json.loads((VENDOR / "values.schema.json").read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    _, values, docs = example
+    merged = jupyterhub_values(values)
+    # what is checked is what the subchart was rendered with (the hub Secret's copy; nulls aside)
+    rendered = {k: v for k, v in rendered_hub_values(docs).items() if k not in ("Chart", "Release")}
+    assert without_nulls(rendered) == without_nulls(merged)
+    errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(merged)]
+    assert errors == []
+    # the schema has teeth: a misspelt key is refused, not silently ignored
+    typo = deep_merge(merged, {"hub": {"extraconfig": {"sabaq": "pass"}}})
+    assert any("extraconfig" in e.message for e in validator.iter_errors(typo))
+
+
+@pytest.fixture(scope="module")
+def kubernetes_schemas():
+    """kubernetes-validate reads a kind's schema and the shared definitions from disk on every
+    call; read each file once for the module (they are not changed by validating)."""
+    import kubernetes_validate.utils
+
+    with pytest.MonkeyPatch.context() as mp:
+        cached = functools.cache(kubernetes_validate.utils.schema_contents)
+        mp.setattr(kubernetes_validate.utils, "schema_contents", cached)
+        yield
+
+
+def test_every_manifest_is_valid_kubernetes(example, kubernetes_schemas):
     import kubernetes_validate
 
-    _, _, docs = example
-    assert len(docs) >= 8
+    _, values, docs = example
     for doc in docs:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
+    whole_release = {("Deployment", "hub"), ("Deployment", "proxy"), ("Service", "proxy-public"),
+                     ("Service", "proxy-api"), ("Service", "hub"), ("Secret", "hub"), ("ConfigMap", "hub"),
+                     ("NetworkPolicy", "hub"), ("NetworkPolicy", "proxy"), ("NetworkPolicy", "singleuser"),
+                     ("Deployment", "sabaq"), ("Service", "sabaq"), ("Deployment", "sabaq-worker"),
+                     ("NetworkPolicy", "sabaq-worker"), ("ConfigMap", "sabaq-settings"), ("Secret", "sabaq-secrets"),
+                     ("PodDisruptionBudget", "sabaq")}
+    assert whole_release <= names, whole_release - names
+    if jupyterhub_values(values)["scheduling"]["userPlaceholder"]["enabled"]:
+        assert ("StatefulSet", "user-placeholder") in names
+    assert (("Ingress", "jupyterhub") in names) == bool(jupyterhub_values(values)["ingress"]["enabled"])
 
 
 def test_service_is_replicated_probed_and_protected(example):
-    _, values, docs = example
+    _, _, docs = example
     deployment = by_kind(docs, "Deployment", "sabaq")
     assert deployment["spec"]["replicas"] >= 2
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -92,43 +317,108 @@ def test_workers_are_locked_down(example):
 
 
 def test_one_settings_file_for_hub_service_and_workers(example, tmp_path):
+    """The settings ConfigMap is mounted where every sabaq process looks for it (SABAQ_CONFIG)."""
     from sabaq.settings import Settings
 
+    _, _, docs = example
+    text = by_kind(docs, "ConfigMap", "sabaq-settings")["data"]["sabaq.toml"]
+    for kind, name in (("Deployment", "hub"), ("Deployment", "sabaq"), ("Deployment", "sabaq-worker"),
+                       ("Job", "sabaq-migrate-1")):
+        root = tmp_path / name
+        env = lay_out_pod(docs, kind, name, root)
+        assert env["SABAQ_CONFIG"] == f"{root}{SETTINGS_DIR}/sabaq.toml", name
+        assert Path(env["SABAQ_CONFIG"]).read_text() == text, name
+        settings = Settings.load(environ=env)
+        assert settings.service.url == "http://sabaq:10101", name
+        assert Path(settings.data_dir).is_relative_to(root), name  # on a mounted volume, not the image
+        _, container = container_of(docs, kind, name)
+        mount = next(m for m in container["volumeMounts"] if m["mountPath"] == SETTINGS_DIR)
+        assert mount["readOnly"] is True, name
+    hub_env = lay_out_pod(docs, "Deployment", "hub", tmp_path / "hub")
+    assert hub_env["SABAQ_DATA"] == f"{tmp_path / 'hub'}/srv/jupyterhub/sabaq"  # the hub's persistent volume
+
+
+def test_hub_runs_sabaqs_setup(example, hub, tmp_path):
+    """The hub's configuration as the hub pod builds it: Zero to JupyterHub's, then sabaq's."""
     name, values, docs = example
-    config = tmp_path / "sabaq.toml"
-    config.write_text(by_kind(docs, "ConfigMap", "sabaq-settings")["data"]["sabaq.toml"])
-    settings = Settings.load(data_dir=tmp_path, config_file=config, environ={})
-    assert settings.service.url == "http://sabaq:10101"
-    for container in (by_kind(docs, "Deployment", "sabaq")["spec"]["template"]["spec"]["containers"][0],
-                      by_kind(docs, "Deployment", "sabaq-worker")["spec"]["template"]["spec"]["containers"][0]):
-        assert {"name": "SABAQ_CONFIG", "value": "/usr/local/etc/sabaq/sabaq.toml"} in container["env"]
-    hub = yaml.safe_load((CHART / "values.yaml").read_text())["jupyterhub"]["hub"]
-    assert "configure_kubernetes(c, Settings.load())" in hub["extraConfig"]["sabaq"]
-    assert hub["extraEnv"]["SABAQ_CONFIG"] == "/usr/local/etc/sabaq/sabaq.toml"
-    assert {"name": "sabaq-settings", "configMap": {"name": "sabaq-settings"}} in hub["extraVolumes"]
+    extra_config = rendered_hub_values(docs)["hub"]["extraConfig"]
+    assert "from sabaq.hub.jupyterhub.hubconfig import configure_kubernetes" in extra_config["sabaq"]
+    assert "configure_kubernetes(c, Settings.load())" in extra_config["sabaq"]
 
-
-def test_hub_configuration_for_each_login_kind(example, tmp_path):
-    from traitlets.config import Config
-
-    from sabaq.hub.jupyterhub.hubconfig import configure_kubernetes
-    from sabaq.settings import Settings
-
-    name, _, docs = example
-    config = tmp_path / "sabaq.toml"
-    config.write_text(by_kind(docs, "ConfigMap", "sabaq-settings")["data"]["sabaq.toml"])
-    settings = Settings.load(data_dir=tmp_path, config_file=config,
-                             environ={"SABAQ_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}"})
-    c = Config()
-    configure_kubernetes(c, settings)
-    assert c.JupyterHub.services[0]["url"] == "http://sabaq:10101"
-    assert "access:services!service=sabaq" in c.KubeSpawner.server_token_scopes
-    assert c.KubeSpawner.environment["SABAQ_SERVICE_URL"] == "http://sabaq:10101/services/sabaq/"
+    assert hub.JupyterHub.spawner_class == "kubespawner.KubeSpawner"
+    services = {s["name"]: s for s in hub.JupyterHub.services}
+    sabaq = services["sabaq"]
+    assert sabaq["url"] == "http://sabaq:10101" and sabaq["oauth_no_confirm"] is True
+    service_env = lay_out_pod(docs, "Deployment", "sabaq", tmp_path / "service")
+    assert sabaq["api_token"] == service_env["SABAQ_SERVICE_API_TOKEN"]  # the hub knows the token the service uses
+    roles = {r["name"]: r for r in hub.JupyterHub.load_roles}
+    assert roles["sabaq-service"]["services"] == ["sabaq"]
+    assert "access:services!service=sabaq" in roles["user"]["scopes"]
+    if jupyterhub_values(values)["cull"]["enabled"]:  # Zero to JupyterHub's idle culler survives sabaq's setup
+        assert "jupyterhub-idle-culler" in services
+        assert roles["jupyterhub-idle-culler"]["services"] == ["jupyterhub-idle-culler"]
+    assert "access:services!service=sabaq" in hub.KubeSpawner.server_token_scopes
+    assert hub.KubeSpawner.environment["SABAQ_SERVICE_URL"] == "http://sabaq:10101/services/sabaq/"
+    assert hub.KubeSpawner.image == "ghcr.io/sabaq/singleuser:0.1.0"
+    home = [m for m in hub.KubeSpawner.volume_mounts if m["mountPath"] == "/home/jovyan"]
+    assert home and any(v["name"] == home[0]["name"] and "persistentVolumeClaim" in v for v in hub.KubeSpawner.volumes)
     expected = {"small-school.yaml": "generic-oauth", "district.yaml": "ltiauthenticator.lti13.auth.LTI13Authenticator",
                 "load-test.yaml": "sabaq.hub.jupyterhub.authenticator.SabaqAuthenticator"}[name]
-    assert c.JupyterHub.authenticator_class == expected
+    assert hub.JupyterHub.authenticator_class == expected
     if name == "small-school.yaml":
-        assert c.GenericOAuthenticator.token_url.endswith("/token") and callable(c.Authenticator.post_auth_hook)
+        assert hub.GenericOAuthenticator.token_url.endswith("/token") and callable(hub.Authenticator.post_auth_hook)
+
+
+def test_network_paths_to_sabaq(example):
+    """The hub and users' servers may reach the service, and the service the hub's API."""
+    _, _, docs = example
+    service_pod = by_kind(docs, "Deployment", "sabaq")["spec"]["template"]["metadata"]["labels"]
+    for policy in ("hub", "singleuser"):
+        egress = by_kind(docs, "NetworkPolicy", policy)["spec"]["egress"]
+        assert any(rule.get("ports") == [{"port": 10101, "protocol": "TCP"}]
+                   and all(service_pod.get(k) == v for k, v in rule["to"][0]["podSelector"]["matchLabels"].items())
+                   for rule in egress if rule.get("to") and "podSelector" in rule["to"][0]), policy
+    hub_ingress = by_kind(docs, "NetworkPolicy", "hub")["spec"]["ingress"]
+    assert any(all(service_pod.get(k) == v for k, v in source["podSelector"]["matchLabels"].items())
+               for rule in hub_ingress for source in rule.get("from", []) if "podSelector" in source)
+
+
+@pytest.fixture
+def kubeconfig(tmp_path, monkeypatch):
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "none",
+        "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:1"}}],
+        "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
+        "users": [{"name": "none", "user": {"token": "x"}}],
+    }))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    # kubernetes_asyncio reads KUBECONFIG once, at import (the hub's configuration imports it first)
+    monkeypatch.setattr("kubernetes_asyncio.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION", str(path))
+    return path
+
+
+def test_a_student_gets_a_valid_server_pod(example, hub, kubeconfig, kubernetes_schemas):
+    """From the hub's whole configuration, a student's server pod is built and is valid
+    Kubernetes, with its home on its own volume and the service's address."""
+    import kubernetes_validate
+    from kubernetes_asyncio.client import ApiClient
+    from kubespawner import KubeSpawner
+
+    async def build():
+        spawner = KubeSpawner(config=hub, user=FakeUser("aliya", ["nbgrader-ph9"]), _mock=True, namespace="school")
+        await spawner.load_user_options()
+        manifest = await spawner.get_pod_manifest()
+        async with ApiClient() as api:
+            return api.sanitize_for_serialization(manifest)
+
+    pod = asyncio.run(build())
+    kubernetes_validate.validate({"apiVersion": "v1", "kind": "Pod", **pod}, K8S_VERSION, strict=True)
+    container = pod["spec"]["containers"][0]
+    assert container["image"].startswith("ghcr.io/sabaq/singleuser:")
+    assert "/home/jovyan" in {m["mountPath"] for m in container["volumeMounts"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["SABAQ_SERVICE_URL"] == "http://sabaq:10101/services/sabaq/"
 
 
 class FakeUser:
@@ -145,35 +435,13 @@ class FakeUser:
         self.settings = {}
 
 
-@pytest.fixture
-def kubeconfig(tmp_path, monkeypatch):
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "none",
-        "clusters": [{"name": "none", "cluster": {"server": "https://127.0.0.1:1"}}],
-        "contexts": [{"name": "none", "context": {"cluster": "none", "user": "none"}}],
-        "users": [{"name": "none", "user": {"token": "x"}}],
-    }))
-    monkeypatch.setenv("KUBECONFIG", str(path))
-    return path
-
-
-def test_kubespawner_pods_per_course_profile(tmp_path, kubeconfig):
+def test_kubespawner_pods_per_course_profile(renders, tmp_path, kubeconfig):
+    """Pods as the hub builds them from its whole configuration (Zero to JupyterHub's and
+    sabaq's), with a course-materials claim: the home volume stays beside the materials."""
     from kubespawner import KubeSpawner
-    from traitlets.config import Config
 
-    from sabaq.hub.jupyterhub.hubconfig import configure_kubernetes
-    from sabaq.settings import Settings
-
-    values = yaml.safe_load((CHART / "examples" / "district.yaml").read_text())
-    docs = render(values)
-    config_file = tmp_path / "sabaq.toml"
-    config_file.write_text(by_kind(docs, "ConfigMap", "sabaq-settings")["data"]["sabaq.toml"])
-    settings = Settings.load(data_dir=tmp_path, config_file=config_file,
-                             environ={"SABAQ_DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}",
-                                      "SABAQ_KUBERNETES_MATERIALS_CLAIM": "course-materials"})
-    c = Config()
-    configure_kubernetes(c, settings)
+    _, _, docs = renders("district.yaml")
+    c = hub_configuration(docs, tmp_path / "hub-pod", {"SABAQ_KUBERNETES_MATERIALS_CLAIM": "course-materials"})
 
     async def pod_for(groups, profile=None):
         spawner = KubeSpawner(config=c, user=FakeUser("aliya", groups), _mock=True, namespace="school")
@@ -196,6 +464,13 @@ def test_kubespawner_pods_per_course_profile(tmp_path, kubeconfig):
         claims = [_get(v, "persistent_volume_claim", "persistentVolumeClaim") for v in pod.spec.volumes]
         assert any(c and _get(c, "claim_name", "claimName") == "course-materials" and _get(c, "read_only", "readOnly")
                    for c in claims)
+        assert "/home/jovyan" in mounts  # the student's own storage (singleuser.storage), kept
+        assert any(c and _get(c, "claim_name", "claimName") == "claim-aliya" for c in claims)
+        names = by_kind(docs, "ConfigMap", "hub")["data"]  # the release's resource names, as the hub reads them
+        assert pod.spec.scheduler_name == names["user-scheduler"]  # the user scheduler the release deploys
+        assert names["user-scheduler"] in by_kind(docs, "ConfigMap", "user-scheduler")["data"]["config.yaml"]
+        assert pod.spec.priority_class_name == names["priority"]
+        by_kind(docs, "PriorityClass", names["priority"])
 
         ds, pod = await pod_for(["nbgrader-ds11"], profile="ds11")
         assert [p["slug"] for p in await spawner_profiles(ds)] == ["default", "ds11"]
@@ -231,16 +506,20 @@ def test_dockerfiles_pin_the_projects_versions_and_run_as_non_root():
         assert packages <= set(pins), (image, packages - set(pins))
         for package, version in pins.items():
             assert pyproject.get(package) == version, (image, package, version, pyproject.get(package))
-        assert re.search(r"^FROM \S+:[\w.-]+$", text, re.M), f"{image}: base image without a pinned tag"
+        assert re.search(r"^FROM \S+:[\w.-]+$", text, re.MULTILINE), f"{image}: base image without a pinned tag"
         assert "/tmp/sabaq-src" in text  # built from this repository
         last_user = [line for line in text.splitlines() if line.startswith("USER ")][-1]
         assert last_user.split()[1] not in ("root", "0")
 
 
-def test_chart_lints():
+def test_chart_lints(release):
     import helm_python
 
     report = helm_python.lint(str(CHART))
     assert report["errors"] == []
     problems = [m for m in report["messages"] if m["severity"] >= 2 and "missing these dependencies" not in m["error"]]
     assert problems == []
+    for path in EXAMPLES:  # the whole release, with its dependency, for each example
+        report = helm_python.lint(str(release), yaml.safe_load(path.read_text()), strict=True, with_subcharts=True,
+                                  kube_version=K8S_VERSION)
+        assert report["errors"] == [] and report["messages"] == [], (path.name, report)
