@@ -20,9 +20,11 @@ import json
 import os
 import re
 import sys
+import tomllib
 import types
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlparse
 
 import pytest
 import yaml
@@ -381,6 +383,55 @@ def test_network_paths_to_sabaq(example):
     hub_ingress = by_kind(docs, "NetworkPolicy", "hub")["spec"]["ingress"]
     assert any(all(service_pod.get(k) == v for k, v in source["podSelector"]["matchLabels"].items())
                for rule in hub_ingress for source in rule.get("from", []) if "podSelector" in source)
+
+
+def test_subdomains_reach_the_hub_config_proxy_and_ingress(example, hub, tmp_path):
+    """With subdomain_host, users' servers (and services) get their own origin: the hub
+    knows the host, the proxy routes by host and the ingress takes the host and its wildcard."""
+    name, values, docs = example
+    subdomain_host = jupyterhub_values(values)["hub"]["config"]["JupyterHub"].get("subdomain_host", "")
+    assert rendered_hub_values(docs)["hub"]["config"]["JupyterHub"].get("subdomain_host", "") == subdomain_host
+    assert hub.JupyterHub.get("subdomain_host", "") == subdomain_host
+    _, chp = container_of(docs, "Deployment", "proxy")
+    assert ("--host-routing" in chp["command"]) == bool(subdomain_host)
+    if name == "district.yaml":
+        assert subdomain_host == "https://jupyter.district.edu.kz"
+    if not subdomain_host:
+        return
+    host = urlparse(subdomain_host).hostname
+    ingress = by_kind(docs, "Ingress", "jupyterhub")["spec"]
+    rules = {rule.get("host"): rule["http"]["paths"] for rule in ingress["rules"]}
+    assert set(rules) == {host, f"*.{host}"}
+    for paths in rules.values():
+        assert [(p["path"], p["backend"]["service"]["name"]) for p in paths] == [("/", "proxy-public")]
+    assert any({host, f"*.{host}"} <= set(tls["hosts"]) and tls.get("secretName") for tls in ingress["tls"])
+    # the names the hub gives a user's server and sabaq's pages: the host or one label under it
+    from jupyterhub.utils import subdomain_hook_idna
+
+    hook = hub.JupyterHub.get("subdomain_hook") or subdomain_hook_idna
+    for name, kind in (("aliya", "user"), ("sabaq", "service")):
+        domain = hook(name, host, kind)
+        assert domain == host or (domain.endswith(f".{host}") and "." not in domain[: -len(host) - 1]), domain
+
+
+def test_sabaq_knows_the_hubs_host(example, tmp_path):
+    """sabaq's service is told the hub's subdomain_host (its [hub] host, for a session cookie a
+    user's server cannot set); a [hub] host in the settings alone would leave the proxy
+    routing by path, so the chart's value must be there and agree."""
+    from sabaq.settings import Settings
+
+    _, values, docs = example
+    subdomain_host = jupyterhub_values(values)["hub"]["config"]["JupyterHub"].get("subdomain_host", "")
+    env = lay_out_pod(docs, "Deployment", "sabaq", tmp_path)
+    assert env.get("SABAQ_HUB_HOST", "") == subdomain_host
+    settings = Settings.load(environ=env)
+    written = tomllib.loads(by_kind(docs, "ConfigMap", "sabaq-settings")["data"]["sabaq.toml"]).get("hub", {})
+    if written.get("host"):
+        assert subdomain_host, "[hub] host is set but the chart's hub.config.JupyterHub.subdomain_host is not"
+    if hasattr(settings, "subdomain_host"):  # [hub] host: new in the settings beside this chart change
+        assert settings.subdomain_host == subdomain_host
+    if subdomain_host:
+        assert urlparse(settings.public_url).hostname == urlparse(subdomain_host).hostname
 
 
 @pytest.fixture

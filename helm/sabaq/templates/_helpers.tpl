@@ -31,6 +31,16 @@ helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
   value: http://hub:8081/hub/api
 - name: SABAQ_SERVICE_URL
   value: http://sabaq:{{ .Values.service.port }}
+{{- with include "sabaq.subdomainHost" . }}
+# users' servers have addresses of their own: sabaq's session cookie must be one they cannot set
+- name: SABAQ_HUB_HOST
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* The hub's subdomain_host (jupyterhub.hub.config.JupyterHub.subdomain_host), "" without one. */}}
+{{- define "sabaq.subdomainHost" -}}
+{{- dig "hub" "config" "JupyterHub" "subdomain_host" "" (.Values.jupyterhub | default dict) -}}
 {{- end -}}
 
 {{- define "sabaq.securityContext" -}}
