@@ -89,6 +89,11 @@ class TooLarge(SabaqError):
     code = "too_large"
 
 
+class TooMany(SabaqError):
+    status = 429
+    code = "too_many"
+
+
 class Invalid(SabaqError):
     status = 422
     code = "invalid"

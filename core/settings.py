@@ -124,6 +124,26 @@ class ServiceSettings(Section):
     max_files = Integer(
         200, min=1, max=100000, help="Most files in one release or submission."
     ).tag(config=True)
+    max_request_mb = Integer(
+        100, min=1, max=4096,
+        help="Largest request anyone may send, all its files together, in MB (a release with its "
+        "source, a task package, a submission). Refused by its Content-Length before it is read, or "
+        "as soon as it grows past this while it arrives.",
+    ).tag(config=True)
+    max_submission_mb = Integer(
+        50, min=1, max=4096,
+        help="Largest submission, all its files together, in MB; checked before the files are read.",
+    ).tag(config=True)
+    max_student_mb = Integer(
+        200, min=0, max=100000,
+        help="Most MB one student's submissions of one assignment may take, all attempts together "
+        "(0: no limit).",
+    ).tag(config=True)
+    max_attempts = Integer(
+        20, min=0, max=100000,
+        help="Most attempts one student may submit to one assignment or olympiad task (0: no limit); "
+        "every attempt is kept, and the newest one is graded.",
+    ).tag(config=True)
     api_token = Unicode(
         "", help="The service's hub API token and OAuth secret (generated)."
     ).tag(config=True, secret=True)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sabaq.contracts import JobKind
-from sabaq.errors import Conflict, Forbidden, Invalid, NotFound
+from sabaq.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, TooMany
 from sabaq.hub.domain.kinds import enqueue_grading
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from sabaq.hub.store import jobs
@@ -271,6 +271,42 @@ def submit(
     jobs.enqueue(db, JobKind.check, key=f"{JobKind.check}:{submission.id}", payload={"submission_id": submission.id})
     enqueue_grading(db, submission)
     return submission
+
+
+MB = 1024 * 1024
+
+
+def check_quota(db: Session, assignment: Assignment, student: User, incoming: int, *, max_attempts: int,
+                max_submission_mb: int, max_student_mb: int) -> None:
+    """Before a submission's files are read (``incoming``: their bytes): the student has an
+    attempt left, the files fit one submission, and all the student's attempts at this
+    assignment stay within their room. 0 is no limit for attempts and room; paper marks do not count."""
+    theirs = (Submission.assignment_id == assignment.id, Submission.student_id == student.id,
+              Submission.kind != "paper")
+    attempts = db.scalar(select(func.count(Submission.id)).where(*theirs))
+    if max_attempts and attempts >= max_attempts:
+        raise TooMany(
+            N_("You have already submitted '{assignment}' {count} times, the most allowed. Your newest submission "
+               "is kept and is the one graded; if you need another attempt, talk to your teacher."),
+            code="too_many_attempts", assignment=assignment.name, count=attempts,
+        )
+    if incoming > max_submission_mb * MB:
+        raise TooLarge(
+            N_("Your submission is {size} MB; a submission may be at most {limit} MB. Make it smaller (for example, "
+               "clear large outputs in the notebooks, or leave out data files) and submit again."),
+            code="submission_too_large", size=f"{incoming / MB:.1f}", limit=max_submission_mb,
+        )
+    if max_student_mb:
+        used = db.scalar(select(func.coalesce(func.sum(SubmissionFile.size), 0))
+                         .join(Submission, Submission.id == SubmissionFile.submission_id).where(*theirs))
+        if used + incoming > max_student_mb * MB:
+            raise TooLarge(
+                N_("Your submissions of '{assignment}' already take {used} MB, and with this one ({size} MB) they "
+                   "would pass {limit} MB, the most for all attempts together. Make it smaller (for example, clear "
+                   "large outputs in the notebooks), or talk to your teacher."),
+                code="student_quota", assignment=assignment.name, used=f"{used / MB:.1f}",
+                size=f"{incoming / MB:.1f}", limit=max_student_mb,
+            )
 
 
 def record_paper(db: Session, assignment: Assignment, student: User, score: float, by: User,

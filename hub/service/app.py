@@ -33,6 +33,7 @@ from sabaq.hub.service.api import submissions as submissions_api
 from sabaq.hub.service.api import tasks as tasks_api
 from sabaq.hub.service.api import worker as worker_api
 from sabaq.hub.service.deps import SESSION_TOKEN, request_language
+from sabaq.hub.service.limits import BodyLimit
 from sabaq.hub.service.pages import assignment as assignment_page
 from sabaq.hub.service.pages import course as course_page
 from sabaq.hub.service.pages import gradebook as gradebook_page
@@ -88,6 +89,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessions, app.state.hub_auth.api_url, app.state.hub_auth.api_token,
         settings.service.sync_interval,
     )
+    # inside the session's middleware, so that a refusal can be the error page in the reader's language
+    app.add_middleware(BodyLimit, limit_mb=settings.service.max_request_mb)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.service.cookie_secret or secrets.token_hex(32),

@@ -32,7 +32,14 @@ async def submit(request: Request, course_id: str, name: str,
     crs.require_student(db, user, course)
     a = asg.get_assignment(db, course, name, staff=False)  # unreleased: the same 404 as a missing one
     asg.require_started(db, a, user, assignment_page(request.app.state.settings, a))
+    limits = request.app.state.settings.service
+    quota = dict(max_attempts=limits.max_attempts, max_submission_mb=limits.max_submission_mb,
+                 max_student_mb=limits.max_student_mb)
+    sizes = [f.size for f in files]  # known once the form has arrived on disk: checked before reading it
+    asg.check_quota(db, a, user, sum(size or 0 for size in sizes), **quota)
     data = await read_uploads(request, files)
+    if None in sizes:
+        asg.check_quota(db, a, user, sum(len(content) for content in data.values()), **quota)
     submission = asg.submit(db, a, user, data)
     out = submission_out(submission)
     db.commit()  # stored before the student hears "received"
