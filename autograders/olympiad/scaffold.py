@@ -18,6 +18,16 @@ from pathlib import Path
 
 import yaml
 
+from sabaq.archive import (
+    create_file,
+    opened_dir,
+    read_file,
+    remove_file,
+    safe_name,
+    safe_relpath,
+    subfolder,
+    write_file,
+)
 from sabaq.autograders.olympiad import run as runner
 from sabaq.i18n import N_, terminal_text
 from sabaq.kattis.package import PackageError, load
@@ -71,7 +81,7 @@ print(a - b)
 
 
 def new(name: str, parent: str | Path = ".") -> Path:
-    root = Path(parent) / name
+    root = Path(parent) / safe_name(name)
     if root.exists():
         raise PackageError(N_("{folder} exists already; choose another name or remove it."), folder=root)
     (root / "problem_statement").mkdir(parents=True)
@@ -109,40 +119,99 @@ def new(name: str, parent: str | Path = ".") -> Path:
     return root
 
 
+def _tests(text: str) -> dict[str, tuple[str, str, list[str]]]:
+    """{group/name: (group, name, generator arguments)} of generators.yaml. Each name and
+    group becomes a path, so each passes sabaq.archive's allow-list (no '..', no links)."""
+    spec = yaml.safe_load(text) or {}
+    malformed = PackageError(N_("generators/generators.yaml maps each test's name to its group and the "
+                                "generator's arguments, like: small-1: [secret, --seed, '1']"))
+    if not isinstance(spec, dict):
+        raise malformed
+    tests = {}
+    for name, entry in spec.items():
+        if not isinstance(entry, list) or not entry:
+            raise malformed
+        name, group = safe_name(str(name)), safe_relpath(str(entry[0]))
+        tests[f"{group}/{name}"] = (group, name, [str(a) for a in entry[1:]])
+    return tests
+
+
+def _generated(text: str) -> set[str]:
+    """The tests (group/name) the last run wrote, from generators/generated.txt; every line
+    is checked like the names in generators.yaml, since tests dropped from it are deleted."""
+    out = set()
+    for line in text.splitlines():
+        if line.strip():
+            test = safe_relpath(line.strip())
+            if "/" not in test:
+                raise PackageError(N_("generators/generated.txt: '{line}' is not a test (group/name)."), line=test)
+            out.add(test)
+    return out
+
+
+def _links(folder: str, names: list[str]) -> list[str]:
+    """shutil.copytree's ignore: links are not copied (nor is what they point to)."""
+    return [n for n in names if os.path.islink(os.path.join(folder, n))]
+
+
 def generate(path: str | Path, out=print) -> int:
-    """(Re)build data/secret from the generators; return how many tests were written."""
+    """(Re)build data/secret from the generators; return how many tests were written.
+
+    The package is someone else's folder: its names pass sabaq.archive's allow-list and
+    every file is written, or deleted, through folder descriptors that follow no link, so
+    nothing outside the package is touched, whoever runs this."""
     root = Path(path).resolve()
-    spec_file = root / "generators" / "generators.yaml"
-    if not spec_file.exists():
-        raise PackageError(N_("{folder} has no generators/generators.yaml to build tests from."), folder=root)
-    spec = yaml.safe_load(spec_file.read_text()) or {}
+    with opened_dir(root) as top:
+        try:
+            with subfolder(top, ["generators"]) as folder:
+                text = read_file(folder, "generators.yaml").decode("utf-8", errors="replace")
+                try:
+                    previous = _generated(read_file(folder, "generated.txt").decode("utf-8", errors="replace"))
+                except FileNotFoundError:
+                    previous = set()  # what the last run wrote: tests dropped from the spec go
+        except FileNotFoundError:
+            raise PackageError(N_("{folder} has no generators/generators.yaml to build tests from."),
+                               folder=root) from None
+        count = _generate(root, top, _tests(text), previous)
+    from sabaq.autograders.olympiad.verify import validate_inputs
+
+    package = load(root)
+    bad = validate_inputs(package)
+    if bad:
+        raise PackageError(N_("The input validators reject: {tests}"), tests=", ".join(bad))
+    out(terminal_text(N_("{name}: {count} tests generated and validated"), name=package.name, count=count))
+    return count
+
+
+def _generate(root: Path, top: int, tests: dict[str, tuple[str, str, list[str]]], previous: set[str]) -> int:
+    """Delete the tests no longer wanted, write each test's input (the generator's output)
+    and answer (the accepted solution's); every file through the package's folder fd ``top``."""
+    for stale in sorted(previous - set(tests)):
+        group, _, name = stale.rpartition("/")
+        try:
+            with subfolder(top, ["data", *group.split("/")]) as folder:
+                for ext in (".in", ".ans"):
+                    remove_file(folder, f"{name}{ext}")
+        except FileNotFoundError:
+            pass
     generator = root / "generators" / "gen.py"
-    manifest = root / "generators" / "generated.txt"  # what the last run wrote: tests dropped from the spec go
-    previous = set(manifest.read_text().split()) if manifest.exists() else set()
-    wanted = {f"{entry[0]}/{name}" for name, entry in spec.items()}
-    for stale in previous - wanted:
-        for ext in (".in", ".ans"):
-            (root / "data" / f"{stale}{ext}").unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="sabaq-generators-") as tmp:
         # the generator is the package author's code: it runs sandboxed like every other program
         workdir = Path(tmp) / "generators"
-        shutil.copytree(root / "generators", workdir)
+        shutil.copytree(root / "generators", workdir, ignore=_links)
         os.chmod(tmp, 0o755)
         for path in [workdir, *workdir.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        for name, entry in spec.items():
-            group, args = entry[0], [str(a) for a in entry[1:]]
-            folder = root / "data" / group
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"{name}.in"
-            with open(target, "wb") as sink:
-                result = runner._run_raw(
-                    runner.sandbox_command(workdir, [runner.PYTHON, f"{runner.SANDBOX}/{generator.name}", *args]),
-                    stdin=None, stdout=sink, limits=runner._limits(60, 2048, 256), wall=120)
-            if result.status != "ok":
-                target.unlink(missing_ok=True)
-                raise PackageError(N_("The generator failed for {test} ({command}): {detail}"), test=name,
-                                   command=shlex.join(args), detail=result.stderr[-500:] or result.status)
+        for group, name, args in tests.values():
+            with subfolder(top, ["data", *group.split("/")], create=True) as folder:
+                with os.fdopen(create_file(folder, f"{name}.in"), "wb") as sink:
+                    result = runner._run_raw(
+                        runner.sandbox_command(workdir, [runner.PYTHON, f"{runner.SANDBOX}/{generator.name}", *args]),
+                        stdin=None, stdout=sink, limits=runner._limits(60, 2048, 256), wall=120)
+                if result.status != "ok":
+                    remove_file(folder, f"{name}.in")
+                    raise PackageError(N_("The generator failed for {test} ({command}): {detail}"), test=name,
+                                       command=shlex.join(args), detail=result.stderr[-500:] or result.status)
     package = load(root, require_tests=False)
     reference = (package.submissions.get("accepted") or [None])[0]
     if reference is None:
@@ -152,20 +221,17 @@ def generate(path: str | Path, out=print) -> int:
         base.chmod(0o755)
         command = runner.prepare(package.with_includes(reference, base / "joined"), base / "reference")
         count = 0
-        for name, entry in spec.items():
-            test_in = root / "data" / entry[0] / f"{name}.in"
-            result = runner.run(command, base / "reference", test_in, base / "answer", package.time_limit * 10,
-                                package.memory_mb, package.output_mb)
-            if result.status != "ok":
-                raise PackageError(N_("The accepted solution failed on {test}: {outcome} {detail}"), test=name,
-                                   outcome=result.status, detail=result.stderr[-300:])
-            shutil.copy(base / "answer", test_in.with_suffix(".ans"))
+        for group, name, _args in tests.values():
+            with subfolder(top, ["data", *group.split("/")]) as folder:
+                test_in = base / "input"
+                test_in.write_bytes(read_file(folder, f"{name}.in"))
+                result = runner.run(command, base / "reference", test_in, base / "answer", package.time_limit * 10,
+                                    package.memory_mb, package.output_mb)
+                if result.status != "ok":
+                    raise PackageError(N_("The accepted solution failed on {test}: {outcome} {detail}"), test=name,
+                                       outcome=result.status, detail=result.stderr[-300:])
+                write_file(folder, f"{name}.ans", (base / "answer").read_bytes())
             count += 1
-    manifest.write_text("\n".join(sorted(wanted)) + "\n")
-    from sabaq.autograders.olympiad.verify import validate_inputs
-
-    bad = validate_inputs(load(root))
-    if bad:
-        raise PackageError(N_("The input validators reject: {tests}"), tests=", ".join(bad))
-    out(terminal_text(N_("{name}: {count} tests generated and validated"), name=package.name, count=count))
+    with subfolder(top, ["generators"]) as folder:
+        write_file(folder, "generated.txt", "".join(f"{test}\n" for test in sorted(tests)).encode())
     return count
