@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sabaq.archive import safe_name
 from sabaq.errors import Forbidden, Invalid, NotFound
 from sabaq.hub.store.blobs import get_blob, put_blob
 from sabaq.hub.store.models import Course, Lesson, LessonAttempt, LessonFile, Membership, Role, User, utcnow
@@ -52,6 +53,7 @@ def publish(db: Session, course: Course, folder: str | Path) -> Lesson:
         exercises = list(read_raw(folder))
     except LessonError as e:
         raise Invalid(N_("The lesson cannot be published: {reason}"), reason=str(e)) from None
+    safe_name(meta.id)  # the lesson's folder in every student's home
     lesson = db.scalar(select(Lesson).where(Lesson.course_id == course.id, Lesson.name == meta.id))
     if lesson is None:
         lesson = Lesson(course=course, name=meta.id)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from sabaq.archive import write_tree
+from sabaq.archive import safe_name, write_tree
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import lessons
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
@@ -41,6 +41,7 @@ async def publish_lesson(request: Request, course_id: str, name: str,
                          user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
+    name = safe_name(name)  # a folder's name below: '..' (sent as %2E%2E) would be its parent
     uploaded = await read_uploads(request, files)
     with tempfile.TemporaryDirectory(prefix="sabaq-lesson-upload-") as tmp:
         folder = Path(tmp) / name  # lesson.toml's id must match its folder's name

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from sabaq.archive import write_tree
+from sabaq.archive import safe_name, write_tree
 from sabaq.errors import Invalid
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import grading, kinds
@@ -32,6 +32,7 @@ async def publish_task(request: Request, course_id: str, name: str,
                        title: str = Form(""), user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
+    name = safe_name(name)  # a folder's name below: '..' (sent as %2E%2E) would be its parent
     package = await read_uploads(request, files)
     with tempfile.TemporaryDirectory(prefix="sabaq-task-upload-") as tmp:
         root = Path(tmp) / name
