@@ -11,6 +11,7 @@ all their attempts, as at a practice olympiad.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -20,13 +21,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sabaq.archive import safe_name
 from sabaq.hub.domain import assignments
 from sabaq.hub.domain.kinds import OLYMPIAD
 from sabaq.hub.store.models import Assignment, Course, GradeResult, Membership, Role, Submission, User
+from sabaq.i18n import N_
 from sabaq.kattis.notebook import release_files
 from sabaq.kattis.package import PackageError, load
 
 GENERATE_TIMEOUT = 900  # seconds for all of a package's generators
+BUILDER = "sabaq-tasks"  # the account packages are built as when the service is root
 PACKAGE_PARTS = ("problem.yaml", ".timelimit", "data", "include", "input_validators", "output_validators",
                  "output_validator", "problem_statement", "statement")
 
@@ -46,26 +50,62 @@ def package_files(root: Path) -> dict[str, bytes]:
 
 
 def _with_tests(root: Path, scratch: Path) -> Path:
-    """The package itself, or a copy with its tests generated when they are not built yet."""
+    """The package itself, or a copy with its tests generated when they are not built yet.
+    As root, the copy is handed to the unprivileged builder account, which generates the
+    tests in it: ``scratch`` becomes passable (0711), the copy's folder is the builder's (0700)."""
     try:
         load(root)
         return root
     except PackageError:
         if not (root / "generators" / "generators.yaml").exists():
             raise
-    copy = scratch / root.name
+    work = scratch / "package"  # the copy's own folder: its builder's alone (0700), whoever that is
+    work.mkdir(mode=0o700)
+    copy = work / root.name
     shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    _generate_tests(copy)
+    account = builder_account()
+    if account is not None:
+        scratch.chmod(0o711)
+        for folder, dirs, files in os.walk(work, topdown=False):
+            for name in dirs + files:
+                os.lchown(os.path.join(folder, name), account.pw_uid, account.pw_gid)
+        os.lchown(work, account.pw_uid, account.pw_gid)
+    _generate_tests(copy, account)
     return copy
 
 
-def _generate_tests(folder: Path) -> None:
+def builder_account() -> pwd.struct_passwd | None:
+    """The unprivileged account that builds packages when the service runs as root (a
+    system account made on first use, as the spawner makes people's); None when not root:
+    the service's own account is unprivileged already."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(BUILDER)
+    except KeyError:
+        pass
+    made = subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                           "--shell", "/usr/sbin/nologin", "--comment", "sabaq task builder", BUILDER],
+                          check=False, capture_output=True, text=True)
+    try:
+        return pwd.getpwnam(BUILDER)
+    except KeyError:
+        raise PackageError(N_("The account {account} that builds task packages could not be made: {detail}"),
+                           account=BUILDER, detail=made.stderr.strip() or made.returncode) from None
+
+
+def _generate_tests(folder: Path, account: pwd.struct_passwd | None = None) -> None:
     """Build a package's tests with the workers' olympiad engine (``sabaq task generate``),
     in a process of its own: the service does not import the engine that runs the
-    package author's generators."""
+    package author's generators. As root, that process runs as ``account`` (which owns
+    ``folder``), with none of root's groups or environment."""
+    options: dict = {"env": {**os.environ, "SABAQ_LANG": "en"}}
+    if account is not None:
+        options = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": [], "umask": 0o077,
+                   "cwd": folder.parent, "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+                                                 "HOME": str(folder.parent), "SABAQ_LANG": "en"}}
     done = subprocess.run([sys.executable, "-m", "sabaq", "task", "generate", str(folder)],
-                          capture_output=True, text=True, timeout=GENERATE_TIMEOUT,
-                          env={**os.environ, "SABAQ_LANG": "en"})
+                          check=False, capture_output=True, text=True, timeout=GENERATE_TIMEOUT, **options)
     if done.returncode != 0:
         reason = done.stderr.strip().removeprefix("sabaq: ") or f"sabaq task generate: exit code {done.returncode}"
         raise PackageError("{reason}", reason=reason)
@@ -75,7 +115,7 @@ def publish(db: Session, course: Course, root: str | Path, name: str | None = No
             **settings) -> Assignment:
     """Publish (or update) a task in a course; students' earlier submissions stay."""
     root = Path(root).resolve()
-    name = name or root.name
+    name = safe_name(name or root.name)
     with tempfile.TemporaryDirectory(prefix="sabaq-publish-") as tmp:
         ready = _with_tests(root, Path(tmp))
         package = load(ready)
