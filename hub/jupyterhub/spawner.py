@@ -23,6 +23,8 @@ from pathlib import Path
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Unicode
 
+from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
+
 EXCHANGE_CONFIG = """\
 # Written by sabaq at every start of your server; changes here are lost.
 c = get_config()  # noqa
@@ -116,33 +118,29 @@ class SabaqSpawner(LocalProcessSpawner):
         os.chmod(pw.pw_dir, 0o700)
         return pw.pw_dir, pw.pw_uid, pw.pw_gid
 
-    def _write(self, path: Path, text: str | bytes, uid, gid, overwrite: bool = True) -> None:
-        """Write a file into a home as root, never through a link the user planted there
-        (a link at ~/.jupyter would otherwise let a student overwrite any file)."""
-        home = Path(self._home_dir) if getattr(self, "_home_dir", None) else None
-        if home is not None and home in path.parents:
-            for step in [path, *path.parents[:path.parents.index(home)]]:  # the path, up to the home
-                if step.is_symlink():
-                    self.log.warning("not writing %s: %s is a symbolic link", path, step)
-                    return
-        if path.exists() and not overwrite:
+    def _write_home(self, home: str, files: list[HomeFile], uid, gid) -> None:
+        """Write files into a home as its owner (a process of their uid and gid, no other
+        group), so a link they plant, or swap in while this runs, leads only where they
+        could write anyway; each file also goes through folder descriptors that follow no
+        link (``sabaq.hub.jupyterhub.homefiles``). Links are left alone, with a warning."""
+        if uid is None or os.geteuid() != 0:  # the hub's own account, writing in its own folders
+            write_files(home, files, lambda path, e: self.log.warning("not writing %s in %s: %s", path, home, e))
             return
-        for parent in reversed(path.parents):
-            if not parent.exists():
-                parent.mkdir()
-                if uid is not None:
-                    os.chown(parent, uid, gid)
-        data = text.encode() if isinstance(text, str) else text
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        if uid is not None:
-            os.chown(path, uid, gid, follow_symlinks=False)
+        proc = subprocess.run(
+            [sys.executable, "-I", "-m", "sabaq.hub.jupyterhub.homefiles", home], input=encode(files),
+            capture_output=True, cwd="/", timeout=120, check=False, user=uid, group=gid, extra_groups=[],
+            umask=0o022, env={"PATH": os.environ.get("PATH", ""), "HOME": home, "LANG": "C.UTF-8"},
+        )
+        for line in proc.stderr.decode(errors="replace").splitlines()[-20:]:
+            self.log.warning("%s's home: %s", self.user.name, line)
+        if proc.returncode != 0:
+            self.log.warning("the files of %s's home were not all written (exit code %s)", self.user.name,
+                             proc.returncode)
 
     def _prepare_home(self) -> str:
         home, uid, gid = self._home()
         self._home_dir = home
-        jupyter = Path(home, ".jupyter")
+        files: list[HomeFile] = []
         staff = self.staff_courses
         config = EXCHANGE_CONFIG
         if staff:
@@ -152,17 +150,19 @@ class SabaqSpawner(LocalProcessSpawner):
                 f"c.CourseDirectory.root = {os.path.join(home, course)!r}\n"
             )
             for slug in staff:
-                self._write(Path(home, slug, "nbgrader_config.py"),
-                            f"c = get_config()  # noqa\nc.CourseDirectory.course_id = {slug!r}\n",
-                            uid, gid, overwrite=False)
+                files.append((f"{slug}/nbgrader_config.py",
+                              f"c = get_config()  # noqa\nc.CourseDirectory.course_id = {slug!r}\n".encode(), False))
                 for rel, content in self._sources(slug).items():
-                    self._write(Path(home, slug, "source", rel), content, uid, gid, overwrite=False)
+                    files.append((f"{slug}/source/{rel}", content, False))
         hidden = HIDDEN_LAB_PLUGINS if staff else STUDENT_HIDDEN_LAB_PLUGINS
-        self._write(jupyter / "labconfig" / "page_config.json", json.dumps({"disabledExtensions": hidden}), uid, gid)
         extensions = {name: bool(staff) for name in STUDENT_SERVER_EXTENSIONS}
-        self._write(jupyter / "jupyter_server_config.json",
-                    json.dumps({"ServerApp": {"jpserver_extensions": extensions}}), uid, gid)
-        self._write(jupyter / "nbgrader_config.py", config, uid, gid)
+        files += [
+            (".jupyter/labconfig/page_config.json", json.dumps({"disabledExtensions": hidden}).encode(), True),
+            (".jupyter/jupyter_server_config.json",
+             json.dumps({"ServerApp": {"jpserver_extensions": extensions}}).encode(), True),
+            (".jupyter/nbgrader_config.py", config.encode(), True),
+        ]
+        self._write_home(home, files, uid, gid)
         self._deliver_lessons(home, uid, gid)
         return home
 
