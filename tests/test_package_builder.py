@@ -24,7 +24,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the build
 def test_tests_are_generated_as_the_unprivileged_builder(tmp_path):
     root = new("sum", tmp_path)
     (root / "generators" / "gen.py").write_text("import os\nprint(os.getuid(), os.getgid())\n")
-    (root / "generators" / "generators.yaml").write_text("who: [secret]\n")
+    # more runs than a uid may have processes (32): none of them is left behind counting against it
+    (root / "generators" / "generators.yaml").write_text("who: [secret]\n" + "".join(
+        f"t{i}: [secret, --seed, '{i}']\n" for i in range(40)))
     (root / "input_validators" / "validate.py").write_text("import sys\nsys.exit(42)\n")
     (root / "submissions" / "accepted" / "solution.py").write_text("print(sum(map(int, input().split())))\n")
     with tempfile.TemporaryDirectory(prefix="sabaq-publish-") as tmp:  # as publish makes it: root's, 0700
@@ -38,6 +40,7 @@ def check_build(root: Path, scratch: Path) -> None:
     assert builder.pw_uid != 0 and builder.pw_gid != 0
     test = ready / "data" / "secret" / "who.in"
     assert test.read_text().split() == [str(builder.pw_uid), str(builder.pw_gid)]  # the generator ran as it
+    assert len(list(test.parent.glob("*.ans"))) == 41
     for path in (test, test.with_suffix(".ans"), ready / "generators" / "generated.txt"):
         assert path.stat().st_uid == builder.pw_uid, path  # written by `sabaq task generate` as the builder
     work = ready.parent

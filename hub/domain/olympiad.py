@@ -31,6 +31,25 @@ from sabaq.kattis.package import PackageError, load
 
 GENERATE_TIMEOUT = 900  # seconds for all of a package's generators
 BUILDER = "sabaq-tasks"  # the account packages are built as when the service is root
+# Runs a command and reaps every process it leaves behind. Each sandboxed run of a generator
+# or a solution leaves bubblewrap's first process to whoever adopts orphans; until that one
+# reaps it, it counts against the builder's limit of processes (RLIMIT_NPROC, per uid, which
+# every run is held to), and all of a package's runs are one uid's. This process adopts them
+# (a child subreaper) and reaps them at once; its exit code is the command's.
+REAPER = """
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+command, code = subprocess.Popen(sys.argv[1:]), 1
+while True:
+    try:
+        pid, status = os.wait()
+    except ChildProcessError:
+        break
+    if pid == command.pid:
+        code = os.waitstatus_to_exitcode(status)
+        command.returncode = code
+sys.exit(code if code >= 0 else 128 - code)
+"""
 PACKAGE_PARTS = ("problem.yaml", ".timelimit", "data", "include", "input_validators", "output_validators",
                  "output_validator", "problem_statement", "statement")
 
@@ -98,13 +117,18 @@ def _generate_tests(folder: Path, account: pwd.struct_passwd | None = None) -> N
     """Build a package's tests with the workers' olympiad engine (``sabaq task generate``),
     in a process of its own: the service does not import the engine that runs the
     package author's generators. As root, that process runs as ``account`` (which owns
-    ``folder``), with none of root's groups or environment."""
+    ``folder``), with none of root's groups or environment, from / (a package folder named
+    like a module must not be imported instead of sabaq's); under REAPER in both cases."""
     options: dict = {"env": {**os.environ, "SABAQ_LANG": "en"}}
     if account is not None:
-        options = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": [], "umask": 0o077,
-                   "cwd": folder.parent, "env": {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-                                                 "HOME": str(folder.parent), "SABAQ_LANG": "en"}}
-    done = subprocess.run([sys.executable, "-m", "sabaq", "task", "generate", str(folder)],
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(folder.parent),
+               "SABAQ_LANG": "en"}
+        if "PYTHONPATH" in os.environ:  # where this sabaq comes from, when not from its environment
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        options = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": [], "umask": 0o077, "cwd": "/",
+                   "env": env}
+    command = [sys.executable, "-P", "-m", "sabaq", "task", "generate", str(folder)]
+    done = subprocess.run([sys.executable, "-P", "-c", REAPER, *command],
                           check=False, capture_output=True, text=True, timeout=GENERATE_TIMEOUT, **options)
     if done.returncode != 0:
         reason = done.stderr.strip().removeprefix("sabaq: ") or f"sabaq task generate: exit code {done.returncode}"
