@@ -9,11 +9,14 @@ variables (how Kubernetes passes Secrets in).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import secrets
 import tomllib
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from traitlets import (
     Bool,
@@ -94,6 +97,16 @@ class HubSettings(Section):
     ).tag(config=True)
     http_timeout = Integer(
         120, min=10, help="Seconds a started server may take to answer HTTP."
+    ).tag(config=True)
+    host = Unicode(
+        "",
+        help="The host name people type to reach sabaq, e.g. sabaq.school.kz. Set, it gives every "
+        "person's JupyterLab an address of its own, https://<login>.sabaq.school.kz, so that nothing "
+        "a student puts into her server can act with a teacher's login (it needs a DNS record "
+        "*.sabaq.school.kz and a wildcard TLS certificate in front of sabaq). https is assumed; write "
+        "http://... to serve without TLS. localhost tries it on this machine (browsers send any "
+        "*.localhost name here). Empty: everything shares one address (see the README's security "
+        "section for what that does not protect). `sabaq up --host NAME` sets it.",
     ).tag(config=True)
     proxy_command = Unicode(
         "",
@@ -440,6 +453,24 @@ class Settings(HasTraits):
             SECTIONS,
         ):
             setattr(self, attr, klass(config=config))
+        self._check_host()
+
+    def _check_host(self) -> None:
+        """[hub] host must be a name that can have names under it, and agree with public_url."""
+        if not self.hub.host.strip():
+            return
+        scheme, name, _port = _split_host(self.hub.host)
+        if scheme is None or not _HOST_NAME.match(name) or _is_address(name):
+            raise SettingsError(N_("[hub] host = {value} is not a host name. Write the name people type, such as "
+                                   "sabaq.school.kz (each person's server then gets an address like "
+                                   "aliya.sabaq.school.kz), or localhost to try it on this machine; an IP address "
+                                   "has no names under it."), value=repr(self.hub.host))
+        if self.general.public_url:
+            public = urlsplit(self.general.public_url)
+            if (public.hostname or "").lower() != name:
+                raise SettingsError(N_("[sabaq] public_url ({url}) and [hub] host ({host}) name different hosts. "
+                                       "Set only [hub] host, or make them agree."),
+                                    url=self.general.public_url, host=self.hub.host)
 
     # derived values -----------------------------------------------------
 
@@ -465,9 +496,31 @@ class Settings(HasTraits):
         return f"http://127.0.0.1:{self.hub.api_port}/hub/api"
 
     @property
+    def subdomain_host(self) -> str:
+        """JupyterHub's subdomain_host, scheme://name[:port], from [hub] host; "" without one.
+
+        No scheme: https, or http for localhost (and *.localhost), which the proxy serves
+        itself on [hub] port; a port is kept as written, or taken from public_url."""
+        if not self.hub.host.strip():
+            return ""
+        scheme, name, port = _split_host(self.hub.host)
+        public = urlsplit(self.general.public_url) if self.general.public_url else None
+        if not scheme:
+            scheme = public.scheme if public else ("http" if is_loopback_name(name) else "https")
+        if port is None:
+            if public and public.port:
+                port = public.port
+            elif is_loopback_name(name) and not public:
+                port = self.hub.port
+        default = {"http": 80, "https": 443}[scheme]
+        return f"{scheme}://{name}" + (f":{port}" if port and port != default else "")
+
+    @property
     def public_url(self) -> str:
         if self.general.public_url:
             return self.general.public_url.rstrip("/") + "/"
+        if self.subdomain_host:
+            return self.subdomain_host + "/"
         host = "127.0.0.1" if self.hub.ip in ("", "0.0.0.0") else self.hub.ip
         return f"http://{host}:{self.hub.port}/"
 
@@ -493,6 +546,47 @@ class Settings(HasTraits):
             for key, value in table.items():
                 lines.append(f"{key} = {_toml_value(value)}")
         return "\n".join(lines) + "\n"
+
+
+_HOST_NAME = re.compile(r"^(?=.{1,200}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def _split_host(value: str) -> tuple[str | None, str, int | None]:
+    """(scheme or "" when none is written, lower-case name, port) of [hub] host; scheme None if unreadable."""
+    text = value.strip().rstrip("/")
+    scheme = ""
+    if "://" in text:
+        scheme, _, text = text.partition("://")
+        scheme = scheme.lower()
+        if scheme not in ("http", "https"):
+            return None, text, None
+    name, sep, port_text = text.rpartition(":") if ":" in text else (text, "", "")
+    if sep and not port_text.isdigit():
+        return None, text, None
+    port = int(port_text) if sep else None
+    if port is not None and not 0 < port < 65536:
+        return None, text, None
+    return scheme, name.lower(), port
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback_name(name: str) -> bool:
+    """localhost and *.localhost: browsers send them to this machine without asking DNS."""
+    return name == "localhost" or name.endswith(".localhost")
+
+
+def keeps_secure_cookies(url: str) -> bool:
+    """Whether an address can have Secure (and so __Host-) cookies: https only. (Browsers also
+    keep them from http://localhost, but JupyterHub 6.1 marks a server's OAuth state cookie
+    Secure only under https, and a __Host- cookie without Secure is refused.)"""
+    return urlsplit(url).scheme == "https"
 
 
 def ensure_secrets(data_dir: str | os.PathLike) -> Path:

@@ -228,6 +228,8 @@ def lesson_publish(args) -> int:
 def add_commands(commands) -> None:
     p = commands.command("up", "run hub, proxy, service and workers", up)
     p.add_argument("--port", type=int, help="public port (default 8000)")
+    p.add_argument("--host", help="host name, e.g. sabaq.school.kz: every user's server at its own address "
+                   "<login>.sabaq.school.kz (needs wildcard DNS and TLS); localhost tries it here ([hub] host)")
     commands.command("service", "run the sabaq service (started by the hub)", service)
     commands.action("db", "database", "upgrade", "apply migrations", db_upgrade)
 

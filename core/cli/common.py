@@ -32,11 +32,12 @@ def at_least_one(text: str) -> int:
 
 
 def settings_of(args) -> Settings:
-    """The settings a command's --data, --config (and --port) name."""
+    """The settings a command's --data, --config (and --port, --host) name."""
     environ = dict(os.environ)
-    if getattr(args, "port", None):
-        environ["SABAQ_HUB_PORT"] = str(args.port)
-        os.environ["SABAQ_HUB_PORT"] = str(args.port)  # children read the same value
+    for option, variable in (("port", "SABAQ_HUB_PORT"), ("host", "SABAQ_HUB_HOST")):
+        if getattr(args, option, None):
+            environ[variable] = str(getattr(args, option))
+            os.environ[variable] = str(getattr(args, option))  # children read the same value
     return Settings.load(data_dir=args.data, config_file=args.config, environ=environ)
 
 

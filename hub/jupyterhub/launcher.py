@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -82,12 +83,17 @@ def check_can_start(settings: Settings) -> None:
 
 
 def wait_ready(settings: Settings, proc: subprocess.Popen, timeout: float = 120) -> bool:
-    url = settings.public_url.replace("0.0.0.0", "127.0.0.1")
+    """The hub and the service answer through the proxy. Asked on this machine's own port,
+    naming the public host: the proxy routes by host name when users have subdomains, and
+    the public name may lead through a TLS proxy this machine cannot reach."""
+    local = "127.0.0.1" if settings.hub.ip in ("", "0.0.0.0") else settings.hub.ip
+    url = f"http://{local}:{settings.hub.port}/"
+    headers = {"Host": urlsplit(settings.public_url).netloc}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            ok_hub = httpx.get(url + "hub/api", timeout=2).status_code == 200
-            ok_service = httpx.get(url + "services/sabaq/health", timeout=2).status_code == 200
+            ok_hub = httpx.get(url + "hub/api", headers=headers, timeout=2).status_code == 200
+            ok_service = httpx.get(url + "services/sabaq/health", headers=headers, timeout=2).status_code == 200
             if ok_hub and ok_service:
                 return True
         except httpx.HTTPError:
