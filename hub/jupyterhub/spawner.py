@@ -53,6 +53,21 @@ STUDENT_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.
 _SAFE = re.compile(r"^[a-z][a-z0-9._-]*$")
 
 
+def closed_route_args() -> list[str]:
+    """Command-line settings that keep a server from serving its user's own files without a login.
+
+    JupyterLab serves /lab/extensions/ and /lab/api/themes/ to anyone (no login: the page needs
+    them before it has one) from every labextensions folder, ~/.local/share/jupyter/labextensions
+    included, which the user writes. Only the environment's and the system's folders stay; they
+    are root's. (/files, /view, /kernelspecs, /nbconvert and the APIs ask for a login; /static
+    serves only the packages' own files.) On the command line, they outrank the user's config files
+    for these settings."""
+    from jupyter_core.paths import ENV_JUPYTER_PATH, SYSTEM_JUPYTER_PATH
+
+    folders = dict.fromkeys(os.path.join(p, "labextensions") for p in [*ENV_JUPYTER_PATH, *SYSTEM_JUPYTER_PATH])
+    return [f"--LabServerApp.labextensions_path={folder}" for folder in folders]
+
+
 def system_username(prefix: str, name: str) -> str:
     """sq-<login>; logins that are not valid system names get a stable hash suffix."""
     if _SAFE.match(name) and len(prefix) + len(name) <= 32:
@@ -243,6 +258,9 @@ class SabaqSpawner(LocalProcessSpawner):
         if not self.isolate and os.getuid() == 0 and "--allow-root" not in self.args:
             self.args = [*self.args, "--allow-root"]
         return await super().start()
+
+    def get_args(self):
+        return [*super().get_args(), *closed_route_args()]
 
     def make_preexec_fn(self, name):
         if not self.isolate:
