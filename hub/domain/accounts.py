@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sabaq.errors import Conflict, Invalid, NotFound
-from sabaq.hub.store.models import User
+from sabaq.hub.store.models import Guardian, User
 from sabaq.i18n import N_
 
 LOGIN_RE = re.compile(r"^[a-z][a-z0-9._-]{0,29}$")
@@ -96,6 +96,14 @@ def get_user(db: Session, name: str) -> User:
 
 def find_user(db: Session, name: str) -> User | None:
     return db.scalar(select(User).where(User.name == name))
+
+
+def only_a_parent(db: Session, user: User) -> bool:
+    """A guardian who is in no course and no administrator: such an account only reads a
+    child's work on sabaq's pages, and gets no JupyterLab (no terminal, no kernel)."""
+    if user.is_admin or user.memberships:
+        return False
+    return db.scalar(select(Guardian.id).where(Guardian.parent_id == user.id).limit(1)) is not None
 
 
 def create_user(

@@ -7,15 +7,24 @@ one-machine default, and the Kubernetes chart calls it from ``hub.extraFiles``.
 
 from __future__ import annotations
 
+import asyncio
+import html
 import os
 import shutil
 import sys
 from pathlib import Path
 
-from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
-from sabaq.settings import Settings, SettingsError
+from jupyterhub.utils import subdomain_hook_idna
+from tornado import web
+
+from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, negotiate, translator
+from sabaq.settings import Settings, SettingsError, keeps_secure_cookies
 
 SERVICE_NAME = "sabaq"
+# The service's OAuth callback on Kubernetes, where the hub does not start it and so cannot
+# give it the URL: relative, the service's own default. It stays on the hub's address with or
+# without users' subdomains (subdomain_hook). A service the hub starts gets the URL from it.
+SERVICE_CALLBACK = f"/services/{SERVICE_NAME}/oauth_callback"
 HUB_TEMPLATES = Path(__file__).with_name("hub-templates")
 LOGIN_TEXTS = (
     N_("Sign in"), N_("Login:"), N_("Password:"), N_("Invalid username or password"),
@@ -23,6 +32,14 @@ LOGIN_TEXTS = (
     N_("This connection is not encrypted (HTTP). Ask the administrator to enable HTTPS."),
 )
 SERVICE_ACCESS = f"access:services!service={SERVICE_NAME}"
+# Where servers share the hub's address, a server admits only its owner: admins hold
+# access:servers to every server, and a page of a student's server opened with an admin's
+# login would run at the hub's address. Everyone holds this scope for their own server only.
+OWN_SERVER = "custom:sabaq:own-server"
+CUSTOM_SCOPES = {OWN_SERVER: {"description": "Use one's own JupyterLab."}}
+PARENT_TEXT = N_("A parent's account has no JupyterLab of its own: your child's work, marks and "
+                 "feedback are on sabaq's pages.")
+PARENT_LINK = N_("Open your child's page")
 
 
 def find_proxy(settings: Settings) -> str:
@@ -62,11 +79,88 @@ def login_page_texts(default_language: str) -> dict:
     }
 
 
+def subdomain_hook(name: str, domain: str, kind: str) -> str:
+    """Each user at <name>.<domain> (JupyterHub's own scheme); services stay on the hub's
+    address, so /services/sabaq/ keeps its address, its links and its OAuth callback."""
+    if kind == "service":
+        return domain
+    return subdomain_hook_idna(name, domain, kind)
+
+
+def configure_origins(c, subdomain_host: str) -> None:
+    """Users' servers on origins of their own when there is a host name; else on the hub's
+    address, each admitting only its owner (see OWN_SERVER)."""
+    c.JupyterHub.custom_scopes = CUSTOM_SCOPES
+    if not subdomain_host:
+        # what the server's OAuth client hands out: the scope for the user who logs in there
+        # ("!user" is the one who authorizes), which only the server's owner's matches
+        c.Spawner.oauth_client_allowed_scopes = [f"{OWN_SERVER}!user"]
+        return
+    c.JupyterHub.subdomain_host = subdomain_host
+    c.JupyterHub.subdomain_hook = subdomain_hook
+    # __Host- cookies cannot be set by another origin (a user's subdomain tossing its own login
+    # cookie at the hub); they must be Secure: https only
+    c.JupyterHub.cookie_host_prefix_enabled = keeps_secure_cookies(subdomain_host)
+
+
+def own_server_scopes(spawner) -> list[str]:
+    """What a server asks of whoever comes in: its owner's scope (set by the pre-spawn hook)."""
+    return [f"{OWN_SERVER}!user={spawner.user.name}"]
+
+
+class ParentHasNoServer(web.HTTPError):
+    """Refuses a parent's spawn; the hub shows the message (and the link) in its error page."""
+
+    def __init__(self, lang: str):
+        super().__init__(403, "a parent's account has no server")
+        _ = translator(lang)
+        url = f"/services/{SERVICE_NAME}/"
+        self.jupyterhub_message = f"{_(PARENT_TEXT)} {url}"
+        self.jupyterhub_html_message = (f'<p>{html.escape(_(PARENT_TEXT))}</p>'
+                                        f'<p><a class="btn btn-primary" href="{url}">{html.escape(_(PARENT_LINK))}</a></p>')
+
+
+def spawn_policy(settings: Settings, *, owner_only: bool):
+    """pre_spawn_hook: parents get no server; with servers on the hub's address, a server
+    admits only its owner."""
+    engine = None
+
+    def who(name: str) -> tuple[bool, str | None]:
+        """(only a parent, their language) from sabaq's accounts."""
+        nonlocal engine
+        from sabaq.hub.domain.accounts import find_user, only_a_parent
+        from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
+
+        if engine is None:
+            engine = make_engine(settings.database_url)
+        with session_scope(make_sessionmaker(engine)) as db:
+            user = find_user(db, name)
+            return (only_a_parent(db, user), user.language) if user is not None else (False, None)
+
+    async def hook(spawner) -> None:
+        try:
+            parent, language = await asyncio.to_thread(who, spawner.user.name)
+        except Exception:  # sabaq's database unreachable: the hub's groups decide
+            spawner.log.exception("could not read %s's account from sabaq's database", spawner.user.name)
+            parent, language = parent_by_groups(spawner.user), None
+        if parent:
+            handler = getattr(spawner, "handler", None)
+            browser = handler.request.headers.get("Accept-Language") if handler is not None else None
+            raise ParentHasNoServer(language or negotiate(browser, settings.general.default_language))
+        if owner_only:
+            spawner.oauth_access_scopes = own_server_scopes(spawner)
+
+    return hook
+
+
+def parent_by_groups(user) -> bool:
+    groups = {g.name for g in getattr(user, "groups", [])} if user else set()
+    return "sabaq-parents" in groups and not any(g.startswith(("nbgrader-", "formgrade-")) for g in groups)
+
+
 def default_url(handler) -> str:
     """Parents have no notebooks: send them to sabaq's pages; others to their server."""
-    user = handler.current_user
-    groups = {g.name for g in getattr(user, "groups", [])} if user else set()
-    if "sabaq-parents" in groups and not any(g.startswith(("nbgrader-", "formgrade-")) for g in groups):
+    if parent_by_groups(handler.current_user):
         return f"/services/{SERVICE_NAME}/"
     return "/hub/spawn"
 
@@ -100,6 +194,8 @@ def configure(c, settings: Settings) -> None:
     c.Spawner.start_timeout = settings.hub.start_timeout
     c.Spawner.http_timeout = settings.hub.http_timeout
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", SERVICE_ACCESS]
+    configure_origins(c, settings.subdomain_host)
+    c.Spawner.pre_spawn_hook = spawn_policy(settings, owner_only=not settings.subdomain_host)
 
     env = sabaq_environment(settings)
     services = [{
@@ -125,7 +221,7 @@ def configure(c, settings: Settings) -> None:
 
 def hub_roles() -> list[dict]:
     return [
-        {"name": "user", "scopes": ["self", SERVICE_ACCESS]},
+        {"name": "user", "scopes": ["self", SERVICE_ACCESS, f"{OWN_SERVER}!user"]},
         {
             "name": "sabaq-service",
             "description": "sabaq keeps users and groups in step with its courses",
@@ -221,11 +317,22 @@ def profile_list(profiles: list[dict]):
 
 def configure_kubernetes(c, settings: Settings) -> None:
     """sabaq's part of a Zero to JupyterHub hub: loaded by the chart through hub.extraConfig."""
+    chart_host = (c.JupyterHub.subdomain_host if "subdomain_host" in c.JupyterHub else "").rstrip("/")
+    if chart_host and "://" not in chart_host:
+        chart_host = "https://" + chart_host  # as JupyterHub reads it
+    if chart_host and settings.subdomain_host and chart_host != settings.subdomain_host:
+        raise SettingsError(N_("The chart's hub.config.JupyterHub.subdomain_host ({chart}) and sabaq's [hub] host "
+                               "({host}) differ; they must name the same host."),
+                            chart=chart_host, host=settings.subdomain_host)
+    subdomain_host = settings.subdomain_host or chart_host
+    configure_origins(c, subdomain_host)
+    c.Spawner.pre_spawn_hook = spawn_policy(settings, owner_only=not subdomain_host)
     c.JupyterHub.services = [{
         "name": SERVICE_NAME,
         "url": settings.service.url or f"http://sabaq:{settings.service.port}",
         "api_token": settings.service.api_token,
         "oauth_no_confirm": True,
+        "oauth_redirect_uri": SERVICE_CALLBACK,
         "display": True,
         "info": {"description": "courses, assignments, submissions, gradebook"},
     }]

@@ -43,7 +43,7 @@ from sabaq.hub.service.pages import submission as submission_page
 from sabaq.hub.service.pages.render import error_page
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 from sabaq.i18n import N_
-from sabaq.settings import Settings
+from sabaq.settings import Settings, keeps_secure_cookies
 
 PREFIX = "/services/sabaq"
 log = logging.getLogger("sabaq.service")
@@ -61,6 +61,27 @@ def make_hub_auth(settings: Settings) -> HubOAuth:
         access_scopes={"access:services!service=sabaq"},
         cache_max_age=60,
     )
+
+
+def session_cookie(settings: Settings) -> dict:
+    """The session cookie's name, path and Secure flag.
+
+    With users' servers at <login>.<host>, a server could set a cookie for the whole domain
+    (a student's own sabaq session, pressed on a teacher's browser); a __Host- cookie cannot
+    be set that way. It must be Secure and on /: https only."""
+    host = settings.subdomain_host
+    if host and keeps_secure_cookies(host):
+        return {"session_cookie": "__Host-sabaq-session", "path": "/", "https_only": True}
+    return {"session_cookie": "sabaq-session", "path": f"{PREFIX}/",
+            "https_only": settings.public_url.startswith("https")}
+
+
+async def _no_framing_by_others(request: Request, call_next):
+    """Pages are not framed by other origins (a user's server under subdomains among them)."""
+    response = await call_next(request)
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -94,12 +115,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.service.cookie_secret or secrets.token_hex(32),
-        session_cookie="sabaq-session",
-        path=f"{PREFIX}/",
-        same_site="lax",
-        https_only=settings.public_url.startswith("https"),
         max_age=12 * 3600,
+        same_site="lax",
+        **session_cookie(settings),
     )
+    app.middleware("http")(_no_framing_by_others)
     for module in (people_api, courses_api, assignments_api, submissions_api, gradebook_api, tasks_api,
                    lessons_api, worker_api, home_page, course_page, assignment_page, student_page,
                    gradebook_page, submission_page):
