@@ -39,7 +39,11 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, data_dir: Path, extra_env: dict | None = None):
+    """``host``: `sabaq up --host` (e.g. "localhost"): users' servers at <login>.<host>, which
+    Chromium sends to this machine; Python cannot resolve such names, so requests for a
+    server go to 127.0.0.1 naming the server's host (``server``)."""
+
+    def __init__(self, data_dir: Path, extra_env: dict | None = None, host: str | None = None):
         self.data_dir = Path(data_dir)
         self.homes = Path(tempfile.mkdtemp(prefix="sabaq-homes-", dir="/tmp"))
         os.chmod(self.homes, 0o755)
@@ -60,9 +64,11 @@ class Stack:
             SABAQ_DEMO_ALSO="[]",  # the olympiad course is seeded in its own test
             SABAQ_SABAQ_DEFAULT_LANGUAGE="en",
             SABAQ_LANG="en",  # the terminal's language: the launcher's lines waited for below are English
+            **({"SABAQ_HUB_HOST": host} if host else {}),
             **(extra_env or {}),
         )
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        self.url = f"http://{host or '127.0.0.1'}:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.output = self.data_dir.parent / f"sabaq-up-{uuid.uuid4().hex[:6]}.log"
         self._tokens: dict[str, str] = {}
@@ -144,9 +150,15 @@ class Stack:
         """A hub API token of this user (what their server holds)."""
         if name in self._tokens and not body:
             return self._tokens[name]
-        client = self.browser(name, password)
-        r = client.post(f"/hub/api/users/{name}/tokens", json={"note": "test", **body},
-                        headers={"X-XSRFToken": client.cookies.get("_xsrf", path="/hub/")})
+        if self.host:
+            # with a host name the hub's login cookies are Secure (__Host-), which Python's cookie
+            # jar sends only over https: the hub's other way, the password in the request's body
+            r = httpx.post(f"{self.url}/hub/api/users/{name}/tokens", timeout=120, json={
+                "auth": {"username": name, "password": password or self.logins[name]}, "note": "test", **body})
+        else:
+            client = self.browser(name, password)
+            r = client.post(f"/hub/api/users/{name}/tokens", json={"note": "test", **body},
+                            headers={"X-XSRFToken": client.cookies.get("_xsrf", path="/hub/")})
         r.raise_for_status()
         token = r.json()["token"]
         if not body:
@@ -165,6 +177,15 @@ class Stack:
     @property
     def service_url(self) -> str:
         return self.url + "/services/sabaq/"
+
+    def server(self, name: str) -> tuple[str, dict]:
+        """(URL of the user's server, headers to send): <login>.<host> with subdomains."""
+        if not self.host:
+            return f"{self.url}/user/{name}", {}
+        from jupyterhub.utils import subdomain_hook_idna
+
+        return (f"http://127.0.0.1:{self.port}/user/{name}",
+                {"Host": f"{subdomain_hook_idna(name, self.host, 'user')}:{self.port}"})
 
     def system_user(self, name: str) -> str:
         return system_username(self.prefix, name)
@@ -223,8 +244,9 @@ class Stack:
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
-        headers = {"Authorization": f"token {self.token(name)}"}
-        base = f"{self.url}/user/{name}/api"
+        server, host = self.server(name)
+        headers = {"Authorization": f"token {self.token(name)}", **host}
+        base = f"{server}/api"
         async with httpx.AsyncClient(headers=headers, timeout=60) as client:
             r = await client.post(f"{base}/kernels", json={"name": "python3"})
             r.raise_for_status()
