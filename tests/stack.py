@@ -151,8 +151,9 @@ class Stack:
         if name in self._tokens and not body:
             return self._tokens[name]
         if self.host:
-            # with a host name the hub's login cookies are Secure (__Host-), which Python's cookie
-            # jar sends only over https: the hub's other way, the password in the request's body
+            # with a host name the hub's session cookie is set for the whole domain (Domain=localhost),
+            # which Python's cookie jar does not send back, and the XSRF check fails without it:
+            # the hub's other way, the password in the request's body
             r = httpx.post(f"{self.url}/hub/api/users/{name}/tokens", timeout=120, json={
                 "auth": {"username": name, "password": password or self.logins[name]}, "note": "test", **body})
         else:
