@@ -197,14 +197,3 @@ def test_exports_never_hand_a_spreadsheet_a_formula(db, course):
     for text in ("-1", "\tx", "\rx", "plain", "Әлия"):
         assert reports.safe_cell(text) == (text if text[0] not in "=+-@\t\r" else "'" + text)
     assert reports.safe_cell(-1.5) == -1.5
-
-
-def test_bench_gradebook_prints_both_measurements(tmp_path):
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-m", "sabaq", "bench", "gradebook", "--students", "30", "--assignments", "4",
-                          "--data", str(tmp_path)], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "sabaq on SQLite: gradebook page of 100 students" in out.stdout
-    assert "nbgrader Gradebook API" in out.stdout and "ratio on SQLite" in out.stdout
