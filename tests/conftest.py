@@ -71,13 +71,22 @@ def db(sessions):
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    """sabaq up, for real, on loopback; shared by the end-to-end and browser tests."""
-    from stack import Stack
+    """The stack shared by the end-to-end and browser tests."""
+    from stack import running_stack
 
-    s = Stack(tmp_path_factory.mktemp("stack") / "data")
-    try:
-        s.start()
+    with running_stack(tmp_path_factory.mktemp("stack") / "data") as s:
         yield s
-    finally:
-        s.stop()
-        s.cleanup()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium from Debian, through Playwright (never `playwright install`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-dev-shm-usage",
+        ])
+        yield b
+        b.close()

@@ -4,6 +4,7 @@ service and worker, on free ports, with its own data directory and home root."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pwd
@@ -282,3 +283,15 @@ class Stack:
                 return "".join(out)
             finally:
                 await client.delete(f"{base}/kernels/{kernel}")
+
+
+@contextlib.contextmanager
+def running_stack(data, **options):
+    """sabaq up, for real, on loopback, stopped and cleaned up afterwards."""
+    s = Stack(data, **options)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        s.cleanup()

@@ -22,7 +22,8 @@ import httpx
 import nbformat
 import pytest
 from playwright.sync_api import expect
-from test_browser import CHROMIUM, shot
+from stack import running_stack
+from test_browser import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 MARK = "EVIL-WAS-HERE"
@@ -65,19 +66,6 @@ attack();
 
 def evil_page(hub: str, sid: int, dry: bool = False) -> str:
     return EVIL % {"hub": json.dumps(hub), "sid": sid, "dry": "true" if dry else "false", "mark": json.dumps(MARK)}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-dev-shm-usage",
-        ])
-        yield b
-        b.close()
 
 
 def login(chromium, stack, name, next_url="/services/sabaq/", lang="en-US"):
@@ -200,15 +188,8 @@ def test_on_one_address_the_planted_page_is_not_served_and_the_teacher_keeps_her
 @pytest.fixture(scope="module")
 def subdomain_stack(tmp_path_factory):
     """sabaq up --host localhost: each user's server at <login>.localhost."""
-    from stack import Stack
-
-    s = Stack(tmp_path_factory.mktemp("subdomains") / "data", host="localhost")
-    try:
-        s.start()
+    with running_stack(tmp_path_factory.mktemp("subdomains") / "data", host="localhost") as s:
         yield s
-    finally:
-        s.stop()
-        s.cleanup()
 
 
 def test_with_subdomains_even_a_page_her_own_server_serves_cannot_reach_the_teachers_login(chromium, subdomain_stack):
