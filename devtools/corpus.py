@@ -133,8 +133,10 @@ QUICK = ("correct", "wrong", "partial", "syntax", "exception", "missing", "late"
 
 
 def build_course(root: str | os.PathLike, copies: int = 1, cell_timeout: int = 3,
-                 kinds: tuple[str, ...] | None = None) -> Path:
-    """Write the course folder, generate the release and gradebook with nbgrader."""
+                 kinds: tuple[str, ...] | None = None, class_: dict[str, dict] | None = None) -> Path:
+    """Write the course folder, generate the release and gradebook with nbgrader.
+
+    class_: the students to submit (as ``students()`` returns them; that class by default)."""
     from sabaq.paths import with_venv_path
 
     root = Path(root)
@@ -158,7 +160,7 @@ def build_course(root: str | os.PathLike, copies: int = 1, cell_timeout: int = 3
         gb.update_or_create_assignment(ASSIGNMENT, duedate=DUE)
     released = {name: nbformat.read(root / "release" / ASSIGNMENT / name, as_version=4) for name in originals}
     for copy_index in range(copies):
-        for student, spec in students().items():
+        for student, spec in (class_ if class_ is not None else students()).items():
             if kinds is not None and student not in kinds:
                 continue
             sid = student if copies == 1 else f"{student}{copy_index}"
