@@ -79,7 +79,7 @@ class Bind:
 
 def bwrap_command(command: list[str], env: dict[str, str], *, binds: Sequence[Bind], chdir: str,
                   switch_uids: bool, etc_dir: str | None = None, python_env: bool = False,
-                  dirs: Sequence[str] = ()) -> list[str]:
+                  dirs: Sequence[str] = (), tmp_mb: int | None = None) -> list[str]:
     """The one way sabaq runs untrusted code: ``command`` in a sandbox of its own.
 
     Always: new PID, network, IPC, UTS and cgroup namespaces (no network at all), the
@@ -93,6 +93,7 @@ def bwrap_command(command: list[str], env: dict[str, str], *, binds: Sequence[Bi
     ``etc_dir``: a folder with ``passwd`` and ``group`` for /etc (no /etc without it).
     ``python_env``: sabaq's Python environment and packages, read-only (the grading
     zygote runs in them; judged programs use the system's Python).
+    ``tmp_mb``: the most the private /tmp may hold (unlimited without it, up to memory).
     """
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -119,7 +120,10 @@ def bwrap_command(command: list[str], env: dict[str, str], *, binds: Sequence[Bi
             "--ro-bind-try", "/etc/fonts", "/etc/fonts",
             "--ro-bind-try", "/etc/ssl/certs", "/etc/ssl/certs",
         ]
-    cmd += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    cmd += ["--proc", "/proc", "--dev", "/dev"]
+    if tmp_mb is not None:
+        cmd += ["--size", str(tmp_mb << 20)]
+    cmd += ["--tmpfs", "/tmp"]
     for folder in dirs:
         cmd += ["--dir", folder]
     for bind in binds:
