@@ -17,13 +17,14 @@ from pathlib import Path
 from jupyterhub.utils import subdomain_hook_idna
 from tornado import web
 
+from sabaq.hub.jupyterhub.rundir import RUN_ENV
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, negotiate, translator
 from sabaq.settings import Settings, SettingsError, keeps_secure_cookies
 
 SERVICE_NAME = "sabaq"
-# The service's OAuth callback on Kubernetes, where the hub does not start it and so cannot
-# give it the URL: relative, the service's own default. It stays on the hub's address with or
-# without users' subdomains (subdomain_hook). A service the hub starts gets the URL from it.
+# The service's OAuth callback: the hub does not start the service (`sabaq up` or Kubernetes
+# does) and so cannot give it the URL: relative, the service's own default. It stays on the
+# hub's address with or without users' subdomains (subdomain_hook).
 SERVICE_CALLBACK = f"/services/{SERVICE_NAME}/oauth_callback"
 HUB_TEMPLATES = Path(__file__).with_name("hub-templates")
 LOGIN_TEXTS = (
@@ -56,18 +57,6 @@ def find_proxy(settings: Settings) -> str:
     raise SettingsError(N_("configurable-http-proxy was not found. Install it with "
                            "`npm install --prefix {prefix} configurable-http-proxy`, or set [hub] proxy_command."),
                         prefix=Path(sys.prefix).parent)
-
-
-def sabaq_environment(settings: Settings) -> dict[str, str]:
-    """What sabaq's own processes need to find the same settings."""
-    env = {"SABAQ_DATA": settings.data_dir}
-    if settings.config_file:
-        env["SABAQ_CONFIG"] = settings.config_file
-    for key, value in os.environ.items():
-        if key.startswith("SABAQ_"):
-            env[key] = value
-    env["PATH"] = os.environ.get("PATH", "")
-    return env
 
 
 def login_page_texts(default_language: str) -> dict:
@@ -170,17 +159,18 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.bind_url = f"http://{settings.hub.ip}:{settings.hub.port}"
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{settings.hub.api_port}"
     c.JupyterHub.db_url = f"sqlite:///{hub_dir / 'jupyterhub.sqlite'}"
-    c.JupyterHub.pid_file = str(hub_dir / "jupyterhub.pid")
     c.JupyterHub.cookie_secret = bytes.fromhex(settings.hub.cookie_secret)
     c.JupyterHub.concurrent_spawn_limit = settings.hub.concurrent_spawn_limit
     c.JupyterHub.default_url = default_url
     c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
     c.JupyterHub.template_vars = {"sabaq_login": login_page_texts(settings.general.default_language)}
 
-    c.ConfigurableHTTPProxy.command = [find_proxy(settings)]
+    # `sabaq up` runs the proxy, the service and the workers beside the hub (launcher.programs):
+    # a hub that dies and comes back takes none of them down, and users' servers keep running
+    c.ConfigurableHTTPProxy.should_start = False
     c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{settings.hub.proxy_api_port}"
     c.ConfigurableHTTPProxy.auth_token = settings.hub.proxy_auth_token
-    c.ConfigurableHTTPProxy.pid_file = str(hub_dir / "proxy.pid")
+    c.JupyterHub.cleanup_servers = False
 
     c.JupyterHub.spawner_class = "sabaq.hub.jupyterhub.spawner.SabaqSpawner"
     c.SabaqSpawner.isolate = settings.spawner.kind == "system-users"
@@ -196,25 +186,18 @@ def configure(c, settings: Settings) -> None:
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", SERVICE_ACCESS]
     configure_origins(c, settings.subdomain_host)
     c.Spawner.pre_spawn_hook = spawn_policy(settings, owner_only=not settings.subdomain_host)
+    if os.environ.get(RUN_ENV):  # users' servers are of the run: `sabaq up` stops them with it
+        c.Spawner.environment = {RUN_ENV: os.environ[RUN_ENV]}
 
-    env = sabaq_environment(settings)
-    services = [{
+    c.JupyterHub.services = [{
         "name": SERVICE_NAME,
         "display": True,
         "url": f"http://{settings.service.ip}:{settings.service.port}",
         "api_token": settings.service.api_token,
         "oauth_no_confirm": True,
-        "command": [sys.executable, "-m", "sabaq", "service"],
-        "environment": env,
+        "oauth_redirect_uri": SERVICE_CALLBACK,
         "info": {"description": "courses, assignments, submissions, gradebook"},
     }]
-    for i in range(1, settings.worker.count + 1):
-        services.append({
-            "name": f"{SERVICE_NAME}-worker-{i}",
-            "command": [sys.executable, "-m", "sabaq", "worker"],
-            "environment": {**env, "SABAQ_WORKER_NAME": f"worker-{i}"},
-        })
-    c.JupyterHub.services = services
     c.JupyterHub.load_roles = hub_roles()
     configure_authenticator(c, settings)
 

@@ -1,8 +1,11 @@
-"""`sabaq up`: prepare the data directory, then run JupyterHub, which runs the rest.
+"""`sabaq up`: prepare the data directory, then run the proxy, the hub, the service and the
+workers, and keep them running.
 
-The hub starts the proxy, the sabaq service and the workers (as hub-managed
-services, restarted if they exit) and the users' servers. Ctrl-C stops the
-hub, which stops everything it started.
+Each is a process of its own under ``supervisor.Supervisor``: one that exits is started
+again at once (the hub too: users' servers keep running while it is away, and the proxy
+keeps routing to them). Every pid is written in ``<data>/run/`` (``rundir``), so a start
+after a crash stops what the crashed run left, and a second `sabaq up` on the same data
+directory refuses. Ctrl-C or SIGTERM stops everything, users' servers included, in seconds.
 """
 
 from __future__ import annotations
@@ -10,15 +13,19 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
 from sabaq.hub.domain.seed import format_logins, seed_course, write_logins
+from sabaq.hub.jupyterhub.hubconfig import find_proxy
+from sabaq.hub.jupyterhub.rundir import SUPERVISOR, RunDir, stop_leftovers
+from sabaq.hub.jupyterhub.supervisor import Program, Supervisor
 from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope, upgrade
 from sabaq.i18n import N_, terminal_text
 from sabaq.paths import with_venv_path
@@ -26,6 +33,11 @@ from sabaq.settings import SETTINGS_FILE, Settings, SettingsError, default_setti
 
 HUB_CONFIG = Path(__file__).with_name("jupyterhub_config.py")
 LOGINS_FILE = "demo-logins.txt"
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def say(message: str, **values) -> None:
+    print(terminal_text(message, **values), flush=True)
 
 
 def prepare(settings: Settings) -> list[dict] | None:
@@ -65,24 +77,40 @@ def check_can_start(settings: Settings) -> None:
             '([spawner] kind = "system-users"). Start it with sudo, or, for development '
             'only, set [spawner] kind = "same-user" (students could read each other\'s files).'
         ))
-    ports = (("[hub] port", settings.hub.port), ("[hub] api_port", settings.hub.api_port),
-             ("[hub] proxy_api_port", settings.hub.proxy_api_port), ("[service] port", settings.service.port))
+    ports = our_ports(settings)
     for i, (name, port) in enumerate(ports):
         for other, same in ports[i + 1:]:
             if port == same:  # the proxy would take the hub's port and send its errors to itself
                 raise SettingsError(N_("{name} and {other} are both {port}: each needs a port of its own. "
                                        "Change one of them in the settings file."), name=name, other=other, port=port)
     for name, port in ports:
-        with socket.socket() as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                raise SettingsError(N_("Port {port} ({name}) is already in use. Stop whatever uses it, "
-                                       "or choose another port in the settings file."), port=port, name=name) from None
+        if not port_free(port):
+            raise SettingsError(N_("Port {port} ({name}) is already in use. Stop whatever uses it, "
+                                   "or choose another port in the settings file."), port=port, name=name)
 
 
-def wait_ready(settings: Settings, proc: subprocess.Popen, timeout: float = 120) -> bool:
+def our_ports(settings: Settings) -> tuple[tuple[str, int], ...]:
+    return (("[hub] port", settings.hub.port), ("[hub] api_port", settings.hub.api_port),
+            ("[hub] proxy_api_port", settings.hub.proxy_api_port), ("[service] port", settings.service.port))
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_ready(settings: Settings, running, timeout: float = 120) -> bool:
     """The hub and the service answer through the proxy. Asked on this machine's own port,
     naming the public host: the proxy routes by host name when users have subdomains, and
     the public name may lead through a TLS proxy this machine cannot reach."""
@@ -90,7 +118,7 @@ def wait_ready(settings: Settings, proc: subprocess.Popen, timeout: float = 120)
     url = f"http://{local}:{settings.hub.port}/"
     headers = {"Host": urlsplit(settings.public_url).netloc}
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
+    while time.monotonic() < deadline and running():
         try:
             ok_hub = httpx.get(url + "hub/api", headers=headers, timeout=2).status_code == 200
             ok_service = httpx.get(url + "services/sabaq/health", headers=headers, timeout=2).status_code == 200
@@ -102,26 +130,83 @@ def wait_ready(settings: Settings, proc: subprocess.Popen, timeout: float = 120)
     return False
 
 
-def up(settings: Settings) -> int:
-    check_can_start(settings)
-    new_logins = prepare(settings)
+def programs(settings: Settings) -> list[Program]:
+    """The proxy first: the hub asks it for its routes as it starts, so it waits for it, and is
+    restarted after it (a new proxy knows no routes; the hub adds them all as it starts)."""
     env = dict(os.environ, SABAQ_DATA=settings.data_dir, PATH=with_venv_path(os.environ.get("PATH", "")))
     if settings.config_file:
         env["SABAQ_CONFIG"] = settings.config_file
-    cmd = [str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(HUB_CONFIG)]
-    proc = subprocess.Popen(cmd, env=env, cwd=Path(settings.data_dir) / "hub")
+    hub = settings.hub
+    proxy = [find_proxy(settings), "--ip", hub.ip, "--port", str(hub.port),
+             "--api-ip", "127.0.0.1", "--api-port", str(hub.proxy_api_port),
+             "--error-target", f"http://127.0.0.1:{hub.api_port}/hub/error", "--log-level", "info"]
+    if settings.subdomain_host:
+        proxy.append("--host-routing")
+    sabaq = [sys.executable, "-m", "sabaq"]
+    return [
+        Program("proxy", proxy, {**env, "CONFIGPROXY_AUTH_TOKEN": hub.proxy_auth_token}, restarts_with=("hub",)),
+        Program("hub", [str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(HUB_CONFIG)], env,
+                cwd=str(Path(settings.data_dir) / "hub"), can_start=lambda: listening(hub.proxy_api_port)),
+        Program("service", [*sabaq, "service"], env),
+        *[Program(f"worker-{i}", [*sabaq, "worker"], {**env, "SABAQ_WORKER_NAME": f"worker-{i}"})
+          for i in range(1, settings.worker.count + 1)],
+    ]
+
+
+def stop_what_a_crash_left(settings: Settings, run_dir: RunDir) -> None:
+    """A run that ended without stopping its processes (its supervisor killed, the machine's
+    power ...) left pid files: stop those that are still the processes recorded, then wait
+    for their ports."""
+    state = run_dir.read()
+    if state is None:
+        return
+    left = stop_leftovers(state)
+    run_dir.clear()
+    if left:
+        say(N_("sabaq: the last run did not stop cleanly; stopped what it left running: {processes}"),
+            processes=", ".join(f"{r.name} ({r.pid})" for r in left))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(port_free(p) for _, p in our_ports(settings)):
+            time.sleep(0.2)
+
+
+def up(settings: Settings) -> int:
+    run_dir = RunDir(settings.data_dir)
+    if not run_dir.lock():
+        pid = run_dir.pid_of(SUPERVISOR) or "?"
+        raise SettingsError(N_("sabaq is already running on the data directory {folder} (process {pid}). "
+                               "Stop it first (Ctrl-C in its terminal, or `kill {pid}`), or give this one "
+                               "another data directory with --data."), folder=settings.data_dir, pid=pid)
     try:
-        if wait_ready(settings, proc):
+        stop_what_a_crash_left(settings, run_dir)
+        check_can_start(settings)
+        new_logins = prepare(settings)
+        return supervise(settings, Supervisor(programs(settings), run_dir, uuid.uuid4().hex, say), new_logins)
+    finally:
+        run_dir.unlock()
+
+
+def supervise(settings: Settings, supervisor: Supervisor, new_logins: list[dict] | None) -> int:
+    """Run until Ctrl-C, SIGTERM or SIGHUP; then stop everything. A requested stop exits 0."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+
+    def announce():
+        if wait_ready(settings, running=lambda: not stop.is_set()):
             print(banner(settings, new_logins), flush=True)
-        return proc.wait()
-    except KeyboardInterrupt:
-        print("\n" + terminal_text(N_("sabaq: stopping…")), flush=True)
-        proc.send_signal(signal.SIGINT)
-        try:
-            return proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            return proc.wait()
+
+    try:
+        supervisor.tick()
+        threading.Thread(target=announce, daemon=True).start()
+        while not stop.wait(0.2):
+            supervisor.tick()
+        print(flush=True)
+        say(N_("sabaq: stopping…"))
+    finally:
+        supervisor.stop_all()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
 
 
 def banner(settings: Settings, new_logins: list[dict] | None) -> str:

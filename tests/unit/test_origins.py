@@ -103,7 +103,8 @@ def test_with_a_host_every_user_has_an_origin_of_their_own(tmp_path, host, origi
     assert dotted.endswith(f".{domain}") and "." not in dotted[:-len(domain) - 1]  # one label of its own
     # sabaq's pages stay at the hub's address (/services/sabaq/)
     assert hub.subdomain_hook("sabaq", domain, "service") == domain
-    assert "oauth_redirect_uri" not in c.JupyterHub.services[0]  # the hub gives the service it runs its own
+    # `sabaq up` starts the service, not the hub: its callback is the one it uses by itself
+    assert c.JupyterHub.services[0]["oauth_redirect_uri"] == "/services/sabaq/oauth_callback"
 
 
 def test_kubernetes_takes_the_host_from_the_settings_or_the_chart(tmp_path):

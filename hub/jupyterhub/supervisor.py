@@ -1,0 +1,157 @@
+"""Keep a set of processes running: one that exits is started again at once, then with a
+growing pause if it keeps dying; stop them all, whatever state they are in, in bounded time.
+
+Each process runs in a session of its own, so a signal for `sabaq up` (Ctrl-C reaches the
+terminal's whole group) is not also a signal for them: the supervisor decides, and stops
+a process's whole group. Processes of the run it does not start itself (users' servers,
+their kernels) are found by the run's id in their environment (``rundir.members_of``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sabaq.hub.jupyterhub import rundir
+from sabaq.hub.jupyterhub.rundir import Record, RunDir, RunState
+from sabaq.i18n import N_
+
+# a process that ran this long before exiting is restarted at once, not after a pause
+STABLE_SECONDS = 30.0
+MAX_PAUSE = 30.0
+
+
+@dataclass
+class Program:
+    """How to run one process. ``can_start``: asked before each start (e.g. the proxy
+    answers); ``restarts_with``: names of programs to restart after this one restarts."""
+
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    cwd: str | None = None
+    can_start: Callable[[], bool] | None = None
+    restarts_with: tuple[str, ...] = ()
+
+
+@dataclass
+class Child:
+    program: Program
+    record: Record
+    proc: subprocess.Popen | None = None
+    started_at: float = 0.0  # monotonic
+    pause: float = 0.0
+    start_after: float = 0.0  # monotonic; when a restart is due
+    kill_after: float | None = None  # monotonic; a requested restart escalates to SIGKILL then
+
+
+@dataclass
+class Supervisor:
+    programs: list[Program]
+    run_dir: RunDir
+    run: str
+    say: Callable[..., None]  # say(N_(message), **params): a line for the operator
+    children: dict[str, Child] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for p in self.programs:
+            self.children[p.name] = Child(p, Record(p.name))
+        me = os.getpid()
+        self.me = Record(rundir.SUPERVISOR, pid=me, started=rundir.start_time(me), since=time.time(), state="running")
+
+    # --- running ---------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Notice exits, start what is due; called a few times a second."""
+        now = time.monotonic()
+        changed = False
+        for child in self.children.values():
+            if child.proc is not None and child.proc.poll() is not None:
+                self._exited(child, now)
+                changed = True
+            elif child.proc is not None and child.kill_after is not None and now > child.kill_after:
+                rundir.signal_group(child.proc.pid, signal.SIGKILL)
+            if child.proc is None and now >= child.start_after:
+                if child.program.can_start is None or child.program.can_start():
+                    self._start(child)
+                    changed = True
+        if changed:
+            self.save()
+
+    def restart(self, name: str, grace: float = 5.0) -> None:
+        """Stop a process so that tick starts it again (SIGKILL after ``grace`` seconds)."""
+        child = self.children[name]
+        if child.proc is not None and child.proc.poll() is None:
+            rundir.signal_group(child.proc.pid, signal.SIGTERM)
+            child.kill_after = time.monotonic() + grace
+            child.pause = 0.0
+
+    def _start(self, child: Child) -> None:
+        p = child.program
+        child.proc = subprocess.Popen(p.cmd, env={**p.env, rundir.RUN_ENV: self.run}, cwd=p.cwd,
+                                      start_new_session=True, stdin=subprocess.DEVNULL)
+        child.started_at = time.monotonic()
+        child.kill_after = None
+        r = child.record
+        r.pid, r.started, r.since, r.state = child.proc.pid, rundir.start_time(child.proc.pid), time.time(), "running"
+
+    def _exited(self, child: Child, now: float) -> None:
+        proc = child.proc
+        code = proc.returncode
+        rundir.signal_group(proc.pid, signal.SIGKILL)  # what it left in its group
+        requested = child.kill_after is not None
+        child.proc = None
+        r = child.record
+        r.last_exit = f"signal {-code}" if code < 0 else f"exit {code}"
+        r.restarts += 1
+        r.state = "restarting"
+        ran = now - child.started_at
+        child.pause = 0.0 if ran >= STABLE_SECONDS or requested else min(max(child.pause * 2, 1.0), MAX_PAUSE)
+        child.start_after = now + child.pause
+        if requested:
+            self.say(N_("sabaq: restarting {name} (process {pid})"), name=r.name, pid=proc.pid)
+        else:
+            self.say(N_("sabaq: {name} (process {pid}) stopped ({how}) after {seconds} s; starting it again "
+                        "in {pause} s (restart {count})"), name=r.name, pid=proc.pid, how=r.last_exit,
+                     seconds=round(ran), pause=round(child.pause), count=r.restarts)
+        for other in child.program.restarts_with:
+            self.restart(other)
+
+    def save(self) -> None:
+        self.run_dir.write(RunState(self.run, self.me, [c.record for c in self.children.values()]))
+
+    # --- stopping --------------------------------------------------------------
+
+    def stop_all(self, grace: float = 6.0, kill_wait: float = 2.0) -> None:
+        """SIGTERM to every process of the run and its group, SIGKILL to what is left after
+        ``grace`` seconds; returns once they are gone (or ``kill_wait`` more seconds passed)."""
+        running = [c.proc for c in self.children.values() if c.proc is not None]
+        for proc in running:
+            rundir.signal_group(proc.pid, signal.SIGTERM)
+        rundir.signal_all(rundir.members_of(self.run), signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(p.poll() is None for p in running):
+            time.sleep(0.05)
+        # users' servers and kernels are in sessions of their own: they are asked too, then killed
+        while time.monotonic() < deadline and rundir.members_of(self.run):
+            time.sleep(0.1)
+        for proc in running:
+            rundir.signal_group(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + kill_wait
+        while True:
+            left = rundir.members_of(self.run)
+            rundir.signal_all(left, signal.SIGKILL)
+            for proc in running:
+                if proc.poll() is None:
+                    left.append(proc.pid)
+            if not left or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        for child in self.children.values():
+            child.proc = None
+            child.record.state = "stopped"
+        self.run_dir.clear()
