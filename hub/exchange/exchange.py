@@ -15,9 +15,9 @@ from sabaq.errors import SabaqError
 from sabaq.i18n import N_
 
 
-def language() -> str | None:
+def language(environ=os.environ) -> str | None:
     """The user's language (the spawner sets SABAQ_LANG)."""
-    return os.environ.get("SABAQ_LANG")
+    return environ.get("SABAQ_LANG")
 
 
 class SabaqExchange(abc.Exchange):

@@ -3,9 +3,10 @@
 JupyterHub's LocalProcessSpawner already drops privileges to a system user;
 this subclass creates that user on demand (``sq-<login>``, home 0700), so
 students cannot read each other's files or sabaq's data, and writes the
-per-user Jupyter configuration: the nbgrader exchange plugin for everyone,
-and for teachers a course directory with the assignments' sources; and it
-brings everyone's published lessons into ~/lessons (``sabaq.lessons.sync``).
+per-user Jupyter configuration: the nbgrader exchange plugin, and nbgrader's
+autograde switched off (``sabaq.hub.exchange.autograde``), for everyone, and
+for teachers a course directory with the assignments' sources; and it brings
+everyone's published lessons into ~/lessons (``sabaq.lessons.sync``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ c.Exchange.path_includes_course = True
 # feedback never shows hidden tests (nbgrader #917)
 from sabaq.autograders.notebook.feedback import FEEDBACK_PREPROCESSORS  # noqa: E402
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
+# nbgrader's autograde would run students' code as you: sabaq's sandboxed workers grade instead
+c.Autograde.exporter_class = "sabaq.hub.exchange.autograde.RefuseAutograde"
 """
 # JupyterLab asks every new user about news from the internet: noise in a classroom.
 HIDDEN_LAB_PLUGINS = {"@jupyterlab/apputils-extension:announcements": True}
