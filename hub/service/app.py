@@ -19,10 +19,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from jupyterhub.services.auth import HubOAuth
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from sabaq import __version__
-from sabaq.errors import SabaqError, Unauthorized
+from sabaq.errors import NotFound, SabaqError, Unauthorized
 from sabaq.hub.jupyterhub.sync import HubSync
 from sabaq.hub.service.api import assignments as assignments_api
 from sabaq.hub.service.api import courses as courses_api
@@ -33,6 +34,7 @@ from sabaq.hub.service.api import submissions as submissions_api
 from sabaq.hub.service.api import tasks as tasks_api
 from sabaq.hub.service.api import worker as worker_api
 from sabaq.hub.service.deps import SESSION_TOKEN, request_language
+from sabaq.hub.service.edges import Edges
 from sabaq.hub.service.limits import BodyLimit
 from sabaq.hub.service.pages import assignment as assignment_page
 from sabaq.hub.service.pages import course as course_page
@@ -41,6 +43,7 @@ from sabaq.hub.service.pages import home as home_page
 from sabaq.hub.service.pages import student as student_page
 from sabaq.hub.service.pages import submission as submission_page
 from sabaq.hub.service.pages.render import error_page
+from sabaq.hub.service.unexpected import CatchAll
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 from sabaq.i18n import N_
 from sabaq.settings import Settings, keeps_secure_cookies
@@ -110,8 +113,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.sessions, app.state.hub_auth.api_url, app.state.hub_auth.api_token,
         settings.service.sync_interval,
     )
-    # inside the session's middleware, so that a refusal can be the error page in the reader's language
+    # inside the session's middleware, so that a refusal can be the error page in the reader's language;
+    # the last added is the outermost: CatchAll > BodyLimit > Edges > the routes
+    app.add_middleware(Edges)
     app.add_middleware(BodyLimit, limit_mb=settings.service.max_request_mb)
+    app.add_middleware(CatchAll)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.service.cookie_secret or secrets.token_hex(32),
@@ -197,10 +203,28 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
         return await sabaq_error(request, err)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        # the framework's own refusals (no such route, a method the route does not take, a form
+        # that cannot be parsed), in the reader's language like every other error
+        if exc.status_code == 404:
+            err = NotFound(N_("There is nothing at this address. Check the link, or open the page again "
+                              "from sabaq's menus."), code="no_route")
+        elif exc.status_code == 405:
+            err = SabaqError(N_("This address does not take {method} requests."), status=405,
+                             code="method_not_allowed", method=request.method)
+        else:
+            err = SabaqError(N_("The request could not be read: its form data or files are malformed. "
+                                "Send it again from sabaq's page or client."), status=exc.status_code,
+                             code="unreadable")
+        response = await sabaq_error(request, err)
+        response.headers.update(exc.headers or {})  # 405's Allow
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         fields = ", ".join(
-            ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+            ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")) or "body"
             for err in exc.errors()
         )
         err = SabaqError(

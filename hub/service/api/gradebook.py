@@ -18,6 +18,7 @@ from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import feedback, gradebook, marking, reports
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import course_student, staff_assignment, staff_submission
+from sabaq.hub.service.api.schemas import Id, Term
 from sabaq.hub.service.deps import DB, current_user, request_language
 from sabaq.hub.service.views import load_warnings, mark_of
 from sabaq.hub.store.models import Submission, User
@@ -27,18 +28,18 @@ router = APIRouter(prefix="/api/v1", tags=["gradebook"])
 
 
 class CourseSettingsIn(BaseModel):
-    scheme: str | None = Field(None, description="kz-criteria, weighted or points")
+    scheme: str | None = Field(None, max_length=32, description="kz-criteria, weighted or points")
     scheme_weights: dict[str, forms.Weight] | None = None
     min_notice_hours: forms.Hours | None = None
     daily_load_minutes: forms.DayMinutes | None = None
 
 
 class AssignmentSettingsIn(BaseModel):
-    category: str | None = None
+    category: str | None = Field(None, max_length=32)
     term: forms.Whole | None = None
     estimated_minutes: forms.Minutes | None = None
     timed_minutes: forms.Minutes | None = None
-    late_policy: str | None = None
+    late_policy: str | None = Field(None, max_length=16)
     late_percent_per_day: forms.Percent | None = None
     late_floor_percent: forms.Percent | None = None
     due: str | None = None
@@ -52,21 +53,21 @@ class RuleIn(BaseModel):
 
 
 class GradeIn(BaseModel):
-    notebook: str
-    grade_id: str
+    notebook: str = Field(max_length=200)
+    grade_id: str = Field(max_length=200)
     score: forms.Score | None = Field(None, description="null: back to the autograder's score")
 
 
 class CommentIn(BaseModel):
-    notebook: str = ""
-    grade_id: str = ""
+    notebook: str = Field("", max_length=200)
+    grade_id: str = Field("", max_length=200)
     text: str = Field("", max_length=20000)
 
 
 class PaperIn(BaseModel):
-    student: str
+    student: str = Field(max_length=64)
     score: forms.Score
-    comment: str = ""
+    comment: str = Field("", max_length=20000)
 
 
 class MarkOut(BaseModel):
@@ -136,7 +137,7 @@ def assignment_settings(request: Request, course_id: str, name: str, body: Assig
 
 
 @router.get("/courses/{course_id}/gradebook", response_model=GradebookOut, summary="The gradebook (staff)")
-def get_gradebook(request: Request, course_id: str, section: str | None = None, term: int | None = None,
+def get_gradebook(request: Request, course_id: str, section: str | None = None, term: Term = None,
                   category: str | None = None, user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course)
@@ -165,14 +166,14 @@ def student_rule(request: Request, course_id: str, name: str, login: str, body: 
 
 
 @router.put("/submissions/{submission_id}/grades", summary="Score a cell by hand (staff)")
-def set_grade(submission_id: int, body: GradeIn, user: User = Depends(current_user), db: Session = DB):
+def set_grade(submission_id: Id, body: GradeIn, user: User = Depends(current_user), db: Session = DB):
     s = staff_submission(db, user, submission_id)
     marking.set_manual_grade(db, s, body.notebook, body.grade_id, body.score, user)
     return {"grade_id": body.grade_id, "score": body.score}
 
 
 @router.put("/submissions/{submission_id}/comments", summary="Comment a cell or the whole work (staff)")
-def set_comment(submission_id: int, body: CommentIn, user: User = Depends(current_user), db: Session = DB):
+def set_comment(submission_id: Id, body: CommentIn, user: User = Depends(current_user), db: Session = DB):
     s = staff_submission(db, user, submission_id)
     comment = marking.set_comment(db, s, body.notebook, body.grade_id, body.text, user)
     return {"notebook": body.notebook, "grade_id": body.grade_id, "text": comment.text}
@@ -188,7 +189,7 @@ def paper_mark(course_id: str, name: str, body: PaperIn, user: User = Depends(cu
 
 
 @router.post("/submissions/{submission_id}/release-feedback", summary="Release feedback to the student (staff)")
-def release_one(request: Request, submission_id: int, user: User = Depends(current_user), db: Session = DB):
+def release_one(request: Request, submission_id: Id, user: User = Depends(current_user), db: Session = DB):
     s = staff_submission(db, user, submission_id)
     lang = s.student.language or s.assignment.course.language
     return {"submission_id": s.id, "notebooks": feedback.release_feedback(db, s, mark_of(db, s), lang)}
@@ -223,7 +224,7 @@ def student_grades(login: str, user: User = Depends(current_user), db: Session =
 
 @router.get("/submissions/{submission_id}/feedback/{notebook}.html", response_class=Response,
             summary="Released feedback of one notebook, as a page")
-def feedback_page(submission_id: int, notebook: str, user: User = Depends(current_user), db: Session = DB):
+def feedback_page(submission_id: Id, notebook: str, user: User = Depends(current_user), db: Session = DB):
     from sabaq.hub.store.blobs import get_blob
 
     s = asg.get_submission(db, submission_id)
@@ -237,7 +238,7 @@ def feedback_page(submission_id: int, notebook: str, user: User = Depends(curren
 
 @router.get("/courses/{course_id}/export.{fmt}", response_class=Response,
             summary="The gradebook as CSV or XLSX (staff), optionally one term")
-def export(request: Request, course_id: str, fmt: str, term: int | None = None, section: str | None = None,
+def export(request: Request, course_id: str, fmt: str, term: Term = None, section: str | None = None,
            user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course)

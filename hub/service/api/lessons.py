@@ -13,6 +13,7 @@ from sabaq.archive import safe_name, write_tree
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import lessons
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
+from sabaq.hub.service.api.schemas import MAX_COUNT
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.store.models import Lesson, User
 
@@ -64,13 +65,13 @@ def my_lessons(user: User = Depends(current_user), db: Session = DB):
 
 
 class AttemptIn(BaseModel):
-    course: str
-    lesson: str
-    exercise: str
+    course: str = Field(max_length=64)
+    lesson: str = Field(max_length=64)
+    exercise: str = Field(max_length=64)
     correct: bool
-    attempt: int = Field(1, ge=1)
-    answer: str = Field("", max_length=2000)
-    lang: str | None = None
+    attempt: int = Field(1, ge=1, le=MAX_COUNT)
+    answer: str = Field("", max_length=2000, description="kept: its first 200 characters")
+    lang: str | None = Field(None, max_length=8)
 
 
 @router.post("/lessons/attempts", status_code=201, summary="A self-check attempt (the student's own server)")

@@ -8,12 +8,28 @@ apart from the routes.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
+from fastapi import Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.store.models import Assignment, Course, FileKind, GradeResult, Role, Submission, User
+
+# --- numbers in addresses ---------------------------------------------------------
+
+# The largest integer the databases store (SQLite's INTEGER, PostgreSQL's bigint). A larger
+# id would fail in the database driver (a 500); bounded here it is a translated 422 before
+# any query, and the bounds are in the OpenAPI for clients and fuzzers to see.
+MAX_ID = 2**63 - 1
+MAX_COUNT = 1_000_000  # attempts and other counts: far more than any class makes
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a row's id, from 1")]
+"""The type of every id in a route's path (submissions, jobs)."""
+
+Term = Annotated[int | None, Query(ge=1, le=4, description="a term of the school year, 1 to 4; none: all")]
+"""The type of a query's term: the four terms of a Kazakhstani school year."""
 
 # --- answers -----------------------------------------------------------------
 
@@ -102,31 +118,36 @@ class RegradeOut(BaseModel):
 # --- requests ----------------------------------------------------------------
 
 
+# Text no longer than the database keeps (PostgreSQL refuses a longer value with an error).
+Login = Annotated[str, Field(max_length=64)]
+Language = Annotated[str, Field(max_length=8, description="kk, ru or en")]
+
+
 class LanguageIn(BaseModel):
-    language: str
+    language: Language
 
 
 class CourseIn(BaseModel):
-    id: str
-    title: str = ""
-    language: str = "kk"
+    id: str = Field(max_length=64)
+    title: str = Field("", max_length=200)
+    language: Language = "kk"
 
 
 class MemberIn(BaseModel):
     role: Role
-    section: str = ""
+    section: str = Field("", max_length=32)
 
 
 class UserIn(BaseModel):
-    login: str
-    full_name: str = ""
-    password: str | None = None
+    login: Login
+    full_name: str = Field("", max_length=200)
+    password: str | None = Field(None, max_length=1000)
     admin: bool = False
-    language: str | None = None
+    language: Language | None = None
 
 
 class ChildIn(BaseModel):
-    child: str
+    child: Login
 
 
 # --- rows to answers -----------------------------------------------------------

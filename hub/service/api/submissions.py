@@ -13,7 +13,7 @@ from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import grading
 from sabaq.hub.service.access import course_and_role, is_staff, staff_submission, viewable_submission
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
-from sabaq.hub.service.api.schemas import SubmissionOut, submission_out
+from sabaq.hub.service.api.schemas import Id, SubmissionOut, submission_out
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.service.views import assignment_page
 from sabaq.hub.store.blobs import get_blob
@@ -65,20 +65,20 @@ def list_submissions(course_id: str, name: str, latest: bool = False,
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionOut,
             summary="One submission (the student, their parents, course staff)")
-def get_submission(submission_id: int, user: User = Depends(current_user), db: Session = DB):
+def get_submission(submission_id: Id, user: User = Depends(current_user), db: Session = DB):
     return submission_out(viewable_submission(db, user, submission_id))
 
 
 @router.get("/submissions/{submission_id}/download", response_class=Response,
             responses={200: {"content": {ZIP: {}}}}, summary="Submitted files as a zip")
-def download_submission(submission_id: int, user: User = Depends(current_user), db: Session = DB):
+def download_submission(submission_id: Id, user: User = Depends(current_user), db: Session = DB):
     s = viewable_submission(db, user, submission_id)
     return zip_response(asg.submission_files(db, s), f"{s.assignment.name}-{s.student.name}-{s.attempt}.zip")
 
 
 @router.put("/submissions/{submission_id}/feedback", response_model=SubmissionOut,
             summary="Release feedback HTML for a submission (staff)")
-async def put_feedback(request: Request, submission_id: int, files: list[UploadFile] = File(...),
+async def put_feedback(request: Request, submission_id: Id, files: list[UploadFile] = File(...),
                        user: User = Depends(current_user), db: Session = DB):
     s = staff_submission(db, user, submission_id)
     for path, html in (await read_uploads(request, files)).items():
@@ -91,7 +91,7 @@ async def put_feedback(request: Request, submission_id: int, files: list[UploadF
 
 @router.get("/submissions/{submission_id}/feedback", response_class=Response,
             responses={200: {"content": {ZIP: {}}}}, summary="Released feedback as a zip")
-def download_feedback(submission_id: int, user: User = Depends(current_user), db: Session = DB):
+def download_feedback(submission_id: Id, user: User = Depends(current_user), db: Session = DB):
     s = viewable_submission(db, user, submission_id)
     return zip_response({f"{f.notebook}.html": get_blob(db, f.sha256) for f in s.feedback}, "feedback.zip")
 

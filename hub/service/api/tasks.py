@@ -16,7 +16,7 @@ from sabaq.hub.domain import grading, kinds
 from sabaq.hub.domain import olympiad as tasks
 from sabaq.hub.service.access import is_staff, viewable_submission
 from sabaq.hub.service.api.files import read_uploads
-from sabaq.hub.service.api.schemas import AssignmentOut, assignment_out
+from sabaq.hub.service.api.schemas import AssignmentOut, Id, assignment_out
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.store.models import User
 from sabaq.i18n import N_
@@ -58,7 +58,7 @@ class VerdictOut(BaseModel):
 
 @router.get("/submissions/{submission_id}/verdict", response_model=VerdictOut,
             summary="The judge's verdict on a task submission (the student, their parents, course staff)")
-def verdict(submission_id: int, user: User = Depends(current_user), db: Session = DB):
+def verdict(submission_id: Id, user: User = Depends(current_user), db: Session = DB):
     s = viewable_submission(db, user, submission_id)
     a = s.assignment
     if not kinds.is_task(a):

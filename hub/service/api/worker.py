@@ -18,6 +18,7 @@ from sabaq.contracts import WORKER_API, CheckResult, GradingMeta, JobKind, Score
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import grading, kinds
 from sabaq.hub.service.api.files import ZIP, zip_response
+from sabaq.hub.service.api.schemas import Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
 from sabaq.hub.store.models import FileKind, Job, JobState, Submission
@@ -57,7 +58,7 @@ def claim(request: Request, body: ClaimIn, worker: WorkerCaller = Depends(curren
 
 
 @router.post("/jobs/{job_id}/complete", summary="Report a result (409: the lease was lost)")
-def complete(job_id: int, body: ResultIn, worker: WorkerCaller = Depends(current_worker),
+def complete(job_id: Id, body: ResultIn, worker: WorkerCaller = Depends(current_worker),
              db: Session = DB):
     held = db.get(Job, job_id)
     if held is None:
@@ -76,7 +77,7 @@ def complete(job_id: int, body: ResultIn, worker: WorkerCaller = Depends(current
 
 
 @router.post("/jobs/{job_id}/renew", summary="Keep the lease of a long job (409: it was lost)")
-def renew(request: Request, job_id: int, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
+def renew(request: Request, job_id: Id, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
     job = jobs.renew(db, job_id, worker.name, request.app.state.settings.worker.lease_seconds)
     if job is None:
         return Response(status_code=409)
@@ -84,7 +85,7 @@ def renew(request: Request, job_id: int, worker: WorkerCaller = Depends(current_
 
 
 @router.post("/jobs/{job_id}/fail", summary="Give a job back after an error")
-def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Depends(current_worker),
+def fail(request: Request, job_id: Id, body: FailIn, worker: WorkerCaller = Depends(current_worker),
          db: Session = DB):
     job = jobs.fail(db, job_id, worker.name, body.error, request.app.state.settings.worker.max_attempts)
     if job is None:
@@ -97,7 +98,7 @@ def fail(request: Request, job_id: int, body: FailIn, worker: WorkerCaller = Dep
 @router.get("/grading/{submission_id}", response_class=Response,
             responses={200: {"content": {ZIP: {}}}},
             summary="What grading one submission needs: the teacher's source and the submission")
-def grading_bundle(submission_id: int, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
+def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
     s = asg.get_submission(db, submission_id)
     a = s.assignment
     name, student = a.name, s.student.name
@@ -113,7 +114,7 @@ def grading_bundle(submission_id: int, worker: WorkerCaller = Depends(current_wo
 @router.get("/submissions/{submission_id}", response_class=Response,
             responses={200: {"content": {ZIP: {}}}},
             summary="A submission and its assignment's released files, for checking")
-def submission_bundle(submission_id: int, worker: WorkerCaller = Depends(current_worker),
+def submission_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_worker),
                       db: Session = DB):
     s = asg.get_submission(db, submission_id)
     files = {f"submission/{p}": c for p, c in asg.submission_files(db, s).items()}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sabaq.hub.domain import feedback, grading, marking
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import staff_submission
+from sabaq.hub.service.api.schemas import Id
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.service.pages.render import PREFIX, STATUS_NAMES, back, render
 from sabaq.hub.service.views import mark_of
@@ -19,7 +20,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
-def submission_page(request: Request, submission_id: int, user: User = Depends(current_user), db: Session = DB):
+def submission_page(request: Request, submission_id: Id, user: User = Depends(current_user), db: Session = DB):
     s = staff_submission(db, user, submission_id)
     result = grading.current_result(db, s)
     notebooks = feedback.notebook_views(db, s, result, for_student=False)
@@ -30,7 +31,7 @@ def submission_page(request: Request, submission_id: int, user: User = Depends(c
 
 
 @router.post("/submissions/{submission_id}/marks")
-async def save_marks(request: Request, submission_id: int, user: User = Depends(current_user), db: Session = DB):
+async def save_marks(request: Request, submission_id: Id, user: User = Depends(current_user), db: Session = DB):
     s = staff_submission(db, user, submission_id)
     form = await request.form()
     for key, value in form.items():
