@@ -35,6 +35,27 @@ def up(args) -> int:
     return launch(settings_of(args))
 
 
+def status(args) -> int:
+    from sabaq.hub.jupyterhub.status import report
+
+    lines, all_up = report(settings_of(args))
+    print("\n".join(lines))
+    return 0 if all_up else 1
+
+
+def install_service(args) -> int:
+    from sabaq.hub.jupyterhub.systemd import unit_text
+
+    text = unit_text(settings_of(args))
+    if args.output == "-":
+        print(text, end="")
+        return 0
+    Path(args.output).write_text(text, encoding="utf-8")
+    say(N_("wrote {path}; start sabaq with it now and at every boot: "
+           "systemctl daemon-reload && systemctl enable --now {unit}"), path=args.output, unit=Path(args.output).name)
+    return 0
+
+
 def service(args) -> int:
     import uvicorn
 
@@ -230,7 +251,12 @@ def add_commands(commands) -> None:
     p.add_argument("--port", type=int, help="public port (default 8000)")
     p.add_argument("--host", help="host name, e.g. sabaq.school.kz: every user's server at its own address "
                    "<login>.sabaq.school.kz (needs wildcard DNS and TLS); localhost tries it here ([hub] host)")
-    commands.command("service", "run the sabaq service (started by the hub)", service)
+    commands.command("status", "what sabaq up runs: each process, its uptime and restarts; the grading queue "
+                     "(exit 1 if something is down)", status)
+    p = commands.command("install-service", "write a systemd unit that runs sabaq up at boot", install_service)
+    p.add_argument("--output", default="/etc/systemd/system/sabaq.service",
+                   help="where to write the unit (- prints it)")
+    commands.command("service", "run the sabaq service (started by sabaq up)", service)
     commands.action("db", "database", "upgrade", "apply migrations", db_upgrade)
 
     p = commands.action("course", "courses", "create", "create a course", course_create)

@@ -17,7 +17,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from jupyterhub.services.auth import HubOAuth
-from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -34,6 +33,7 @@ from sabaq.hub.service.api import submissions as submissions_api
 from sabaq.hub.service.api import tasks as tasks_api
 from sabaq.hub.service.api import worker as worker_api
 from sabaq.hub.service.deps import SESSION_TOKEN, request_language
+from sabaq.hub.service.health import router as health_router
 from sabaq.hub.service.edges import Edges
 from sabaq.hub.service.limits import BodyLimit
 from sabaq.hub.service.pages import assignment as assignment_page
@@ -130,14 +130,9 @@ def create_app(settings: Settings) -> FastAPI:
                    lessons_api, worker_api, home_page, course_page, assignment_page, student_page,
                    gradebook_page, submission_page):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(health_router, prefix=PREFIX)  # the probes: readiness and liveness
     _add_oauth_routes(app)
     _add_error_handlers(app)
-
-    @app.get(f"{PREFIX}/health", tags=["ops"], summary="Readiness: the database answers")
-    def health():
-        with app.state.sessions() as db:
-            db.execute(text("SELECT 1"))
-        return {"ok": True, "version": __version__}
 
     return app
 

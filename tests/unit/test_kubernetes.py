@@ -291,7 +291,14 @@ def test_service_is_replicated_probed_and_protected(example):
     assert deployment["spec"]["replicas"] >= 2
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/services/sabaq/health"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/services/sabaq/health"
+    # a hung service (its port still open) fails the liveness probe: /live answers a 503 when the
+    # database or the request threads do not answer within LIVE_SECONDS, which the probe waits out
+    live = container["livenessProbe"]
+    assert live["httpGet"]["path"] == "/services/sabaq/live"
+    from sabaq.hub.service.health import LIVE_SECONDS, router
+
+    assert {"/live", "/health"} <= {r.path for r in router.routes}
+    assert live["timeoutSeconds"] > LIVE_SECONDS and live["failureThreshold"] >= 2
     assert container["securityContext"]["runAsNonRoot"] is True
     env = {e["name"]: e for e in container["env"]}
     assert env["SABAQ_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "sabaq-secrets"
