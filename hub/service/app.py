@@ -35,7 +35,7 @@ from sabaq.hub.service.api import worker as worker_api
 from sabaq.hub.service.deps import SESSION_TOKEN, request_language
 from sabaq.hub.service.health import router as health_router
 from sabaq.hub.service.edges import Edges
-from sabaq.hub.service.limits import BodyLimit
+from sabaq.hub.service.limits import BodyLimit, DatabaseSlots, retry_headers
 from sabaq.hub.service.pages import assignment as assignment_page
 from sabaq.hub.service.pages import course as course_page
 from sabaq.hub.service.pages import gradebook as gradebook_page
@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
+    app.state.db_slots = DatabaseSlots(engine.pool.size())
     app.state.hub_auth = make_hub_auth(settings)
     app.state.hub_sync = HubSync(
         app.state.sessions, app.state.hub_auth.api_url, app.state.hub_auth.api_token,
@@ -183,7 +184,7 @@ def _add_error_handlers(app: FastAPI) -> None:
                 return RedirectResponse(f"{PREFIX}/oauth_login?{urlencode({'next': target})}", status_code=302)
             return error_page(request, exc)
         return JSONResponse(
-            {"error": exc.code, "message": exc.translated(lang)}, status_code=exc.status
+            {"error": exc.code, "message": exc.translated(lang)}, status_code=exc.status, headers=retry_headers(exc)
         )
 
     @app.exception_handler(OperationalError)

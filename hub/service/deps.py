@@ -13,8 +13,10 @@ import secrets
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from sabaq.errors import Forbidden, Unauthorized
 from sabaq.hub.store.models import User
@@ -26,15 +28,27 @@ CSRF_HEADER = "x-sabaq-csrf"
 LANG_COOKIE = "sabaq-lang"
 
 
-def get_db(request: Request):
-    factory = request.app.state.sessions
-    db: Session = factory()
+async def get_db(request: Request):
+    """A session for one request, once one of the database's slots is free (a deadline's
+    crowd queues there, see limits.DatabaseSlots); its commit and close run in a thread,
+    as every use of the database does, so the event loop never waits on a lock."""
+    async with request.app.state.db_slots.held():
+        db: Session = request.app.state.sessions()
+        ok = False
+        try:
+            yield db
+            ok = True
+        finally:
+            with anyio.CancelScope(shield=True):  # a client that hung up still gets its connection back
+                await run_in_threadpool(_finish, db, ok)
+
+
+def _finish(db: Session, ok: bool) -> None:
     try:
-        yield db
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
+        if ok:
+            db.commit()
+        else:
+            db.rollback()
     finally:
         db.close()
 
@@ -124,6 +138,9 @@ def current_user(
     if model is None:
         raise Unauthorized(N_("Log in to use sabaq."), code="login_required")
     user = _provision(db, model)
+    # Its own short transaction: on SQLite a transaction holds the write lock, and the route
+    # may have other work (reading an upload) before it needs the database again.
+    db.commit()
     # A plain snapshot: error pages render after the session has closed.
     request.state.viewer = SimpleNamespace(name=user.name, full_name=user.full_name, language=user.language)
     return user

@@ -1,4 +1,5 @@
-"""How much anyone may send in one request, checked before it is read.
+"""How much anyone may send in one request, checked before it is read, and how many
+requests use the database at once.
 
 A request whose Content-Length passes ``[service] max_request_mb`` is refused at once,
 its body never read; one without a length (or with a false one) is counted as it
@@ -9,6 +10,9 @@ the same handler as every other error.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -17,6 +21,8 @@ from sabaq.errors import SabaqError, TooLarge
 from sabaq.i18n import N_
 
 MB = 1024 * 1024
+BUSY_WAIT_SECONDS = 20  # a request waits this long for the database before it is told to come back
+RETRY_AFTER_SECONDS = 3  # what a 503 tells the caller to wait before trying again
 
 
 def too_large(limit_mb: int) -> TooLarge:
@@ -80,3 +86,52 @@ async def refuse(scope: Scope, receive: Receive, send: Send, error: SabaqError) 
     request = Request(scope, receive)
     response = await request.app.exception_handlers[SabaqError](request, error)
     await response(scope, receive, send)
+
+
+def busy() -> SabaqError:
+    return SabaqError(
+        N_("sabaq is busy with many requests right now, so nothing was saved. Try again in a moment."),
+        status=503, code="busy",
+    )
+
+
+def retry_headers(error: SabaqError) -> dict[str, str] | None:
+    """A 503 (busy, the database away) says when to come back: nothing was done, so trying again is safe."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if error.status == 503 else None
+
+
+class DatabaseSlots:
+    """At most ``slots`` requests hold a database session at once; the others queue here.
+
+    At a deadline hundreds of submissions arrive in the same seconds. Without a queue each
+    took a thread and asked the connection pool, which gave up after 30 s with a 500. Here
+    they wait their turn in arrival order, holding no thread and no connection, and a request
+    that waited ``wait_seconds`` is answered 503 "busy, nothing was saved" (with Retry-After),
+    which the exchange's client repeats safely.
+    """
+
+    def __init__(self, slots: int, wait_seconds: float = BUSY_WAIT_SECONDS):
+        self.slots = slots
+        self.wait_seconds = wait_seconds
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._free = asyncio.Semaphore(slots)
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        # one per event loop: a semaphore cannot be awaited from a loop other than its own
+        # (the server has one loop; tests may drive the app from several, one after another)
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._free = loop, asyncio.Semaphore(self.slots)
+        return self._free
+
+    @contextlib.asynccontextmanager
+    async def held(self):
+        free = self._semaphore()
+        try:
+            await asyncio.wait_for(free.acquire(), self.wait_seconds)
+        except TimeoutError:
+            raise busy() from None
+        try:
+            yield
+        finally:
+            free.release()

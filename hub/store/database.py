@@ -14,10 +14,18 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+# Connections a process keeps open. The service lets at most POOL_SIZE requests use the
+# database at once (sabaq.hub.service.limits.DatabaseSlots); the overflow is for what
+# opens sessions of its own beside them (the health check, the sync with the hub).
+SQLITE_POOL = {"pool_size": 4, "max_overflow": 8}  # one writer at a time anyway: a few waiting is enough
+POSTGRES_POOL = {"pool_size": 10, "max_overflow": 20}
+
+
 def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: SQLite gets WAL, foreign keys and waits on locks."""
+    """An engine tuned for the backend: SQLite gets WAL, foreign keys, waits on locks and
+    commits that are on disk when they return."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **SQLITE_POOL)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
@@ -25,6 +33,9 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # a commit is fsynced before it returns: an acknowledged submission survives a power cut
+            # (SQLite's build default, said here so that it never depends on how it was built)
+            cursor.execute("PRAGMA synchronous=FULL")
             cursor.close()
             dbapi_connection.isolation_level = None  # we begin transactions ourselves, below
 
@@ -36,7 +47,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **POSTGRES_POOL)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from sabaq.errors import Invalid
 from sabaq.hub.domain import assignments as asg
@@ -13,14 +14,14 @@ from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import grading
 from sabaq.hub.service.access import course_and_role, is_staff, staff_submission, viewable_submission
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
-from sabaq.hub.service.api.schemas import Id, SubmissionOut, submission_out
+from sabaq.hub.service.api.schemas import ERRORS, Id, SubmissionOut, submission_out
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.service.views import assignment_page
 from sabaq.hub.store.blobs import get_blob
-from sabaq.hub.store.models import Submission, User
+from sabaq.hub.store.models import Assignment, Submission, User
 from sabaq.i18n import N_
 
-router = APIRouter(prefix="/api/v1", tags=["v1"])
+router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERRORS)
 
 
 @router.post("/courses/{course_id}/assignments/{name}/submissions", status_code=201, response_model=SubmissionOut,
@@ -28,21 +29,40 @@ router = APIRouter(prefix="/api/v1", tags=["v1"])
 async def submit(request: Request, course_id: str, name: str,
                  files: list[UploadFile] = File(..., description="file name = path relative to the assignment folder"),
                  user: User = Depends(current_user), db: Session = DB):
+    # The database is used in two short transactions in a thread, never across an await:
+    # on SQLite a transaction holds the write lock, and a deadline's crowd queues behind it.
+    declared = sum(f.size or 0 for f in files)  # known once the form has arrived on disk: checked before reading it
+    await run_in_threadpool(_may_submit, request, db, course_id, name, user, declared)
+    data = await read_uploads(request, files)
+    return await run_in_threadpool(_store, request, db, course_id, name, user, data)
+
+
+def _open_to(request: Request, db: Session, course_id: str, name: str, user: User, incoming: int) -> Assignment:
+    """The assignment, if this student may submit ``incoming`` bytes to it now."""
     course = crs.get_course(db, course_id)
     crs.require_student(db, user, course)
     a = asg.get_assignment(db, course, name, staff=False)  # unreleased: the same 404 as a missing one
     asg.require_started(db, a, user, assignment_page(request.app.state.settings, a))
     limits = request.app.state.settings.service
-    quota = dict(max_attempts=limits.max_attempts, max_submission_mb=limits.max_submission_mb,
-                 max_student_mb=limits.max_student_mb)
-    sizes = [f.size for f in files]  # known once the form has arrived on disk: checked before reading it
-    asg.check_quota(db, a, user, sum(size or 0 for size in sizes), **quota)
-    data = await read_uploads(request, files)
-    if None in sizes:
-        asg.check_quota(db, a, user, sum(len(content) for content in data.values()), **quota)
-    submission = asg.submit(db, a, user, data)
-    out = submission_out(submission)
-    db.commit()  # stored before the student hears "received"
+    asg.check_quota(db, a, user, incoming, max_attempts=limits.max_attempts,
+                    max_submission_mb=limits.max_submission_mb, max_student_mb=limits.max_student_mb)
+    return a
+
+
+def _may_submit(request: Request, db: Session, course_id: str, name: str, user: User, incoming: int) -> None:
+    """Refuse early, before the files are read; the transaction ends here (it wrote nothing)."""
+    try:
+        _open_to(request, db, course_id, name, user, incoming)
+    finally:
+        db.commit()
+
+
+def _store(request: Request, db: Session, course_id: str, name: str, user: User, data: dict[str, bytes]) -> SubmissionOut:
+    """Checked again with the files' real sizes, stored with its check and grading jobs, committed:
+    only then is the student told it was received."""
+    a = _open_to(request, db, course_id, name, user, sum(len(content) for content in data.values()))
+    out = submission_out(asg.submit(db, a, user, data))
+    db.commit()
     return out
 
 
