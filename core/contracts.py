@@ -29,6 +29,12 @@ class JobKind(StrEnum):
 
 WORKER_API = "api/v1/worker/"  # the workers' routes, relative to the service's address
 
+# Kinds a worker may claim several jobs of at once: checks are quick, and grading jobs of one
+# assignment go through nbgrader's pipeline together. A judge job runs alone, so that one
+# long contest program does not hold others back on a busy worker.
+BATCHED_KINDS = frozenset({JobKind.check, JobKind.grade})
+MAX_BATCH = 32  # the most jobs one claim hands out
+
 
 class Malformed(Invalid):
     """A message does not have the shape the contract promises."""
@@ -58,9 +64,16 @@ class Contract(BaseModel):
 # --- check: what a teacher should know about a submission at once --------------------
 
 
-class CheckWarning(Contract):
-    message: str  # a msgid with {placeholders}: each reader sees it in their own language
+class Note(Contract):
+    """A message for people: a msgid with {placeholders}, so each reader sees it in their
+    own language."""
+
+    message: str
     params: dict[str, str] = {}
+
+
+class CheckWarning(Note):
+    pass
 
 
 class NotebookCheck(Contract):
@@ -129,6 +142,7 @@ class NotebookProblem(Contract):
 class GradeDetails(Contract):
     notebooks: dict[str, NotebookScore] = {}
     problems: list[NotebookProblem] = []
+    notes: list[Note] = []  # what the teacher should know about how it was graded (e.g. its time)
 
 
 class GradeResult(ScoredResult):
@@ -205,3 +219,6 @@ class GradingMeta(Contract):
     version: int
     due_at: str | None = None  # ISO 8601, with its offset
     language: str = "en"  # the student's (else the course's), for the feedback's words
+    # when the service received the submission, as nbgrader's timestamp.txt text: the time it
+    # is graded with, whatever the student's files hold
+    timestamp: str | None = None

@@ -12,6 +12,7 @@ worker that comes back late cannot overwrite a newer result.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -90,6 +91,32 @@ def claim(
         return None
     job = db.get(Job, job_id, populate_existing=True)
     return job
+
+
+def claim_many(
+    db: Session,
+    worker: str,
+    lease_seconds: int,
+    max_attempts: int,
+    kinds: list[str] | None = None,
+    limit: int = 1,
+    batched: Collection[str] | None = None,
+    now: dt.datetime | None = None,
+) -> list[Job]:
+    """Up to ``limit`` available jobs, oldest first, all of the oldest one's kind (a worker
+    grades several submissions in one run); only one if that kind is not in ``batched``
+    (None: every kind is). Each is claimed as ``claim`` claims one, with a lease of its
+    own: it is completed, renewed, failed or handed out again by itself."""
+    first = claim(db, worker, lease_seconds, max_attempts, kinds, now)
+    if first is None:
+        return []
+    taken = [first]
+    while len(taken) < limit and (batched is None or first.kind in batched):
+        job = claim(db, worker, lease_seconds, max_attempts, [first.kind], now)
+        if job is None:
+            break
+        taken.append(job)
+    return taken
 
 
 def _holding(db: Session, job_id: int, worker: str) -> Job | None:

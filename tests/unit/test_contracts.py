@@ -22,6 +22,8 @@ GRADE = {
             "t0": {"score": 2.0, "auto_score": 2.0, "max_score": 2.0, "needs_manual_grade": False},
             "essay": {"score": 2.0, "auto_score": None, "max_score": 3.0, "needs_manual_grade": True}}}},
         "problems": [{"notebook": "hw.ipynb", "status": "timeout", "reason": "cell-timeout"}],
+        "notes": [{"message": "It was graded as submitted at {recorded}.",
+                   "params": {"recorded": "2026-12-05 09:00:00.000000 UTC"}}],
     },
 }
 JUDGE = {
@@ -120,6 +122,8 @@ def test_the_refusal_is_translated():
 def test_the_grading_bundles_meta_is_typed():
     meta = contracts.GradingMeta.from_json({"course": "alg8", "assignment": "ps1", "student": "aliya", "version": 3,
                                             "due_at": None, "language": "kk"})
-    assert meta.version == 3 and meta.due_at is None
+    assert meta.version == 3 and meta.due_at is None and meta.timestamp is None
+    stamped = contracts.GradingMeta.from_json({**meta.to_json(), "timestamp": "2026-12-05 09:00:00.000000 UTC"})
+    assert stamped.timestamp == "2026-12-05 09:00:00.000000 UTC"
     with pytest.raises(Malformed, match="version"):
         contracts.GradingMeta.from_json({"course": "alg8", "assignment": "ps1", "student": "aliya"})

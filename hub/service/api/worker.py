@@ -11,19 +11,29 @@ from __future__ import annotations
 import json
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from sabaq.contracts import WORKER_API, CheckResult, GradingMeta, JobKind, ScoredResult, result_from_json
+from sabaq.contracts import (
+    BATCHED_KINDS,
+    MAX_BATCH,
+    WORKER_API,
+    CheckResult,
+    GradingMeta,
+    JobKind,
+    ScoredResult,
+    result_from_json,
+)
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import grading, kinds
 from sabaq.hub.service.api.files import ZIP, zip_response
-from sabaq.hub.service.api.schemas import Id
+from sabaq.hub.service.api.schemas import ERRORS, Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
+from sabaq.hub.store.blobs import get_blob
 from sabaq.hub.store.models import FileKind, Job, JobState, Submission
 
-router = APIRouter(prefix="/" + WORKER_API.rstrip("/"), tags=["workers"])
+router = APIRouter(prefix="/" + WORKER_API.rstrip("/"), tags=["workers"], responses=ERRORS)
 
 
 class ClaimIn(BaseModel):
@@ -35,6 +45,14 @@ class JobOut(BaseModel):
     kind: JobKind
     payload: dict
     attempts: int
+
+
+class ClaimManyIn(ClaimIn):
+    max_jobs: int = Field(1, ge=1, le=MAX_BATCH, description="The most jobs to take (all of one kind)")
+
+
+class JobsOut(BaseModel):
+    jobs: list[JobOut]
 
 
 class ResultIn(BaseModel):
@@ -53,6 +71,19 @@ def claim(request: Request, body: ClaimIn, worker: WorkerCaller = Depends(curren
     if job is None:
         return Response(status_code=204)
     out = JobOut(id=job.id, kind=job.kind, payload=job.payload, attempts=job.attempts)
+    db.commit()
+    return out
+
+
+@router.post("/claim-many", response_model=JobsOut,
+             summary="Claim up to max_jobs jobs of one kind, each with its own lease (none: an empty list)")
+def claim_many(request: Request, body: ClaimManyIn, worker: WorkerCaller = Depends(current_worker),
+               db: Session = DB):
+    s = request.app.state.settings.worker
+    taken = jobs.claim_many(db, worker.name, s.lease_seconds, s.max_attempts, body.kinds, body.max_jobs,
+                            batched=BATCHED_KINDS)
+    out = JobsOut(jobs=[JobOut(id=job.id, kind=job.kind, payload=job.payload, attempts=job.attempts)
+                        for job in taken])
     db.commit()
     return out
 
@@ -103,10 +134,12 @@ def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_wor
     a = s.assignment
     name, student = a.name, s.student.name
     files = {f"source/{name}/{p}": c for p, c in asg.files_of(db, a, FileKind.source).items()}
-    files.update({f"submitted/{student}/{name}/{p}": c for p, c in asg.submission_files(db, s).items()})
+    # the files as the student sent them: the time it is graded with is the service's (meta)
+    files.update({f"submitted/{student}/{name}/{f.path}": get_blob(db, f.sha256) for f in s.files})
     meta = GradingMeta(course=a.course.slug, assignment=name, student=student, version=a.version,
                        due_at=a.due_at.isoformat() if a.due_at else None,
-                       language=s.student.language or a.course.language)
+                       language=s.student.language or a.course.language,
+                       timestamp=asg.nbgrader_timestamp(s.submitted_at))
     files["meta.json"] = json.dumps(meta.to_json()).encode()
     return zip_response(files, f"grading-{submission_id}.zip")
 
