@@ -28,12 +28,15 @@ class Judge:
     def __init__(self, package: Package, time_limit: float | None = None):
         self.package = package
         self.time_limit = time_limit or package.time_limit
+        # root's, crossed (not listed) by the uids of the boxes in it
         self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-judge-"))
-        self.scratch.chmod(0o755)
+        self.scratch.chmod(0o711)
         self.validator = (CustomValidator(package.output_validator, package.validator_flags, self.scratch)
                           if package.output_validator else None)
 
     def close(self) -> None:
+        if self.validator:
+            self.validator.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def __enter__(self):
@@ -43,41 +46,44 @@ class Judge:
         self.close()
 
     def judge(self, program: Program, include_samples: bool = True) -> Verdict:
-        work = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch))
+        work = Path(tempfile.mkdtemp(prefix="run-", dir=self.scratch))  # root's only: sources joined, outputs
         try:
-            try:
-                program = self.package.with_includes(program, work / "joined")
-                command = runner.prepare(program, work / "program")
-            except runner.CompileError as e:
-                groups = [GroupVerdict(name=g.name, verdict="CE", points=0.0, max_points=g.points, time=0.0,
-                                       sample=g.sample) for g in self.package.groups]
-                return Verdict(verdict="CE", score=0.0, max_score=self.package.max_score, time=0.0, groups=groups,
-                               compile_message=str(e)[:2000])
-            groups = []
-            for group in self.package.groups:
-                if group.sample and not include_samples:
-                    continue
-                groups.append(self._group(group, command, work))
-            counted = [g for g in groups if not g.sample]
-            failed = next((g for g in groups if g.verdict != "AC"), None)
-            return Verdict(
-                verdict=failed.verdict if failed else "AC",
-                score=round(sum(g.points for g in counted), 6),
-                max_score=self.package.max_score,
-                time=max((g.time for g in groups), default=0.0),
-                groups=groups,
-            )
+            with runner.Box(self.scratch) as box:  # the contestant's folder and uid, for all its tests
+                return self._judge(program, include_samples, work, box)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _group(self, group, command: list[str], work: Path) -> GroupVerdict:
+    def _judge(self, program: Program, include_samples: bool, work: Path, box: runner.Box) -> Verdict:
+        try:
+            program = self.package.with_includes(program, work / "joined")
+            command = box.prepare(program)
+        except runner.CompileError as e:
+            groups = [GroupVerdict(name=g.name, verdict="CE", points=0.0, max_points=g.points, time=0.0,
+                                   sample=g.sample) for g in self.package.groups]
+            return Verdict(verdict="CE", score=0.0, max_score=self.package.max_score, time=0.0, groups=groups,
+                           compile_message=str(e)[:2000])
+        groups = []
+        for group in self.package.groups:
+            if group.sample and not include_samples:
+                continue
+            groups.append(self._group(group, command, work, box))
+        counted = [g for g in groups if not g.sample]
+        failed = next((g for g in groups if g.verdict != "AC"), None)
+        return Verdict(
+            verdict=failed.verdict if failed else "AC",
+            score=round(sum(g.points for g in counted), 6),
+            max_score=self.package.max_score,
+            time=max((g.time for g in groups), default=0.0),
+            groups=groups,
+        )
+
+    def _group(self, group, command: list[str], work: Path, box: runner.Box) -> GroupVerdict:
         result = GroupVerdict(name=group.name, verdict="AC", points=0.0, max_points=group.points, time=0.0,
                               sample=group.sample)
         scores = []
         for test in group.tests:
             out = work / "output"
-            run = runner.run(command, work / "program", test.input, out, self.time_limit,
-                             self.package.memory_mb, self.package.output_mb)
+            run = box.run(command, test.input, out, self.time_limit, self.package.memory_mb, self.package.output_mb)
             result.time = max(result.time, run.cpu)
             if run.status != "ok":
                 verdict, message = RUN_VERDICTS[run.status], run.stderr.strip().splitlines()[-1:] or [""]

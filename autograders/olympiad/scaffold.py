@@ -154,6 +154,14 @@ def _links(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if os.path.islink(os.path.join(folder, n))]
 
 
+def _copy_generators(source: Path, box_folder: Path) -> None:
+    """The package's generators into a box's folder (its uid's only): links left out,
+    everything readable by that uid."""
+    shutil.copytree(source, box_folder, ignore=_links, dirs_exist_ok=True)
+    for path in box_folder.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
 def generate(path: str | Path, out=print) -> int:
     """(Re)build data/secret from the generators; return how many tests were written.
 
@@ -197,41 +205,41 @@ def _generate(root: Path, top: int, tests: dict[str, tuple[str, str, list[str]]]
     generator = root / "generators" / "gen.py"
     with tempfile.TemporaryDirectory(prefix="sabaq-generators-") as tmp:
         # the generator is the package author's code: it runs sandboxed like every other program
-        workdir = Path(tmp) / "generators"
-        shutil.copytree(root / "generators", workdir, ignore=_links)
-        os.chmod(tmp, 0o755)
-        for path in [workdir, *workdir.rglob("*")]:
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        for group, name, args in tests.values():
-            with subfolder(top, ["data", *group.split("/")], create=True) as folder:
-                with os.fdopen(create_file(folder, f"{name}.in"), "wb") as sink:
-                    result = runner._run_raw(
-                        runner.sandbox_command(workdir, [runner.PYTHON, f"{runner.SANDBOX}/{generator.name}", *args]),
-                        stdin=None, stdout=sink, limits=runner._limits(60, 2048, 256), wall=120)
-                if result.status != "ok":
-                    remove_file(folder, f"{name}.in")
-                    raise PackageError(N_("The generator failed for {test} ({command}): {detail}"), test=name,
-                                       command=shlex.join(args), detail=result.stderr[-500:] or result.status)
+        os.chmod(tmp, 0o711)
+        with runner.Box(Path(tmp)) as box:
+            _copy_generators(root / "generators", box.folder)
+            for group, name, args in tests.values():
+                with subfolder(top, ["data", *group.split("/")], create=True) as folder:
+                    with os.fdopen(create_file(folder, f"{name}.in"), "wb") as sink:
+                        result = box.execute(box.command([runner.PYTHON, f"{runner.SANDBOX}/{generator.name}", *args]),
+                                             stdin=None, stdout=sink, limits=runner._limits(60, 2048, 256), wall=120)
+                    if result.status != "ok":
+                        remove_file(folder, f"{name}.in")
+                        raise PackageError(N_("The generator failed for {test} ({command}): {detail}"), test=name,
+                                           command=shlex.join(args), detail=result.stderr[-500:] or result.status)
     package = load(root, require_tests=False)
     reference = (package.submissions.get("accepted") or [None])[0]
     if reference is None:
         raise PackageError(N_("Answers come from an accepted solution: add one under submissions/accepted/."))
-    with tempfile.TemporaryDirectory(prefix="sabaq-generate-") as tmp:
+    # the tests' inputs and answers in a folder of root's only; the box in one its uid may cross
+    with tempfile.TemporaryDirectory(prefix="sabaq-generate-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="sabaq-reference-") as boxes:
         base = Path(tmp)
-        base.chmod(0o755)
-        command = runner.prepare(package.with_includes(reference, base / "joined"), base / "reference")
-        count = 0
-        for group, name, _args in tests.values():
-            with subfolder(top, ["data", *group.split("/")]) as folder:
-                test_in = base / "input"
-                test_in.write_bytes(read_file(folder, f"{name}.in"))
-                result = runner.run(command, base / "reference", test_in, base / "answer", package.time_limit * 10,
-                                    package.memory_mb, package.output_mb)
-                if result.status != "ok":
-                    raise PackageError(N_("The accepted solution failed on {test}: {outcome} {detail}"), test=name,
-                                       outcome=result.status, detail=result.stderr[-300:])
-                write_file(folder, f"{name}.ans", (base / "answer").read_bytes())
-            count += 1
+        os.chmod(boxes, 0o711)
+        with runner.Box(Path(boxes)) as box:
+            command = box.prepare(package.with_includes(reference, base / "joined"))
+            count = 0
+            for group, name, _args in tests.values():
+                with subfolder(top, ["data", *group.split("/")]) as folder:
+                    test_in = base / "input"
+                    test_in.write_bytes(read_file(folder, f"{name}.in"))
+                    result = box.run(command, test_in, base / "answer", package.time_limit * 10,
+                                     package.memory_mb, package.output_mb)
+                    if result.status != "ok":
+                        raise PackageError(N_("The accepted solution failed on {test}: {outcome} {detail}"), test=name,
+                                           outcome=result.status, detail=result.stderr[-300:])
+                    write_file(folder, f"{name}.ans", (base / "answer").read_bytes())
+                count += 1
     with subfolder(top, ["generators"]) as folder:
         write_file(folder, "generated.txt", "".join(f"{test}\n" for test in sorted(tests)).encode())
     return count

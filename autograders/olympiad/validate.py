@@ -9,10 +9,10 @@ code 42 (accepted) or 43 (wrong answer); it may write a score to
 
 from __future__ import annotations
 
-import os
-import tempfile
+import shutil
 from pathlib import Path
 
+from sabaq.archive import opened_dir, read_file, write_file
 from sabaq.autograders.olympiad import run as runner
 from sabaq.kattis.compare import Judgement
 
@@ -20,32 +20,49 @@ ACCEPTED, WRONG = 42, 43
 
 
 class CustomValidator:
-    """A task's output validator, built once and run (sandboxed) for each test."""
+    """A task's output validator, built once and run (sandboxed, in a box and under a uid
+    of its own, apart from the contestants') for each test."""
 
     def __init__(self, program, flags: list[str], scratch: Path):
-        self.scratch = scratch
-        self.workdir = scratch / "validator"
-        self.command = runner.prepare(program, self.workdir)
+        self.box = runner.Box(scratch)
+        try:
+            self.command = self.box.prepare(program)
+        except BaseException:
+            self.box.close()
+            raise
         self.flags = flags
 
+    def close(self) -> None:
+        self.box.close()
+
     def __call__(self, input_path: Path, answer_path: Path, output_path: Path) -> Judgement:
-        feedback = Path(tempfile.mkdtemp(prefix="feedback-", dir=self.scratch))
-        os.chmod(feedback, 0o777)
-        data = Path(tempfile.mkdtemp(prefix="vdata-", dir=self.scratch))
-        os.chmod(data, 0o755)
-        for name, src in (("input", input_path), ("answer", answer_path)):
-            (data / name).write_bytes(src.read_bytes())
-            os.chmod(data / name, 0o644)
-        cmd = runner.sandbox_command(self.workdir, self.command + ["/data0/input", "/data0/answer", "/out0/", *self.flags],
-                                     writable=[feedback], readonly=[data])
-        with open(output_path, "rb") as stdin:
-            result = runner._run_raw(cmd, stdin=stdin, stdout=None, limits=runner._limits(60, 2048, 8), wall=120)
-        message = (feedback / "judgemessage.txt").read_text(errors="replace")[:500] \
-            if (feedback / "judgemessage.txt").exists() else ""
-        score_file = feedback / "score.txt"
-        score = float(score_file.read_text().strip()) if score_file.exists() else None
+        feedback = self.box.private("feedback-")
+        data = self.box.private("vdata-")
+        try:
+            with opened_dir(data) as folder:
+                for name, src in (("input", input_path), ("answer", answer_path)):
+                    write_file(folder, name, src.read_bytes())
+            cmd = self.box.command(self.command + ["/data0/input", "/data0/answer", "/out0/", *self.flags],
+                                   writable=[feedback], readonly=[data])
+            with open(output_path, "rb") as stdin:
+                result = self.box.execute(cmd, stdin=stdin, stdout=None, limits=runner._limits(60, 2048, 8), wall=120)
+            # the validator's uid wrote these: read them without following a link, and only so much
+            with opened_dir(feedback) as folder:
+                message = (_feedback(folder, "judgemessage.txt") or "")[:500]
+                score_text = _feedback(folder, "score.txt")
+        finally:
+            shutil.rmtree(feedback, ignore_errors=True)
+            shutil.rmtree(data, ignore_errors=True)
+        score = float(score_text.strip()) if score_text is not None else None
         if result.exit_code == ACCEPTED:
             return Judgement(True, message, score)
         if result.exit_code == WRONG:
             return Judgement(False, message or "wrong answer", score)
         raise RuntimeError(f"the output validator failed (exit {result.exit_code}): {result.stderr[-500:]}")
+
+
+def _feedback(folder: int, name: str) -> str | None:
+    try:
+        return read_file(folder, name).decode(errors="replace")
+    except FileNotFoundError:
+        return None

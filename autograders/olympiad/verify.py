@@ -11,6 +11,7 @@ too-slow solution (at least twice the first, at most the second divided by 1.5).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 from dataclasses import dataclass, field
@@ -53,17 +54,20 @@ def validate_inputs(package: Package) -> list[str]:
     bad = []
     if not package.input_validators:
         return bad
-    with tempfile.TemporaryDirectory(prefix="sabaq-validate-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="sabaq-validate-") as tmp, contextlib.ExitStack() as boxes:
         base = Path(tmp)
-        base.chmod(0o755)
-        commands = [runner.prepare(v, base / f"v{i}") for i, v in enumerate(package.input_validators)]
+        base.chmod(0o711)
+        validators = []
+        for validator in package.input_validators:
+            box = boxes.enter_context(runner.Box(base))
+            validators.append((box, box.prepare(validator)))
         flags = str(package.config.get("input_validator_flags", "")).split()
         for group in package.groups:
             for test in group.tests:
-                for i, command in enumerate(commands):
+                for box, command in validators:
                     with open(test.input, "rb") as stdin:
-                        result = runner._run_raw(runner.sandbox_command(base / f"v{i}", command + flags),
-                                                 stdin=stdin, stdout=None, limits=runner._limits(30, 1024, 8), wall=60)
+                        result = box.execute(box.command(command + flags), stdin=stdin, stdout=None,
+                                             limits=runner._limits(30, 1024, 8), wall=60)
                     if result.exit_code != 42:
                         bad.append(test.name)
                         break
