@@ -8,6 +8,11 @@ Each job kind (``sabaq.contracts.JobKind``) has one handler in ``jobs``:
 a teacher should know, ``grade`` autogrades them in the sandbox, ``judge`` runs
 an olympiad program on its package's tests. A handler returns the kind's result
 model; the worker sends its JSON.
+
+A claim takes up to ``[worker] batch`` jobs of one kind (``sabaq.contracts.BATCHED_KINDS``),
+each with its own lease: a deadline's submissions of one assignment are graded in one
+run of nbgrader's pipeline, as `sabaq grade batch` grades a class, and each result is
+still reported, retried or failed by itself.
 """
 
 from __future__ import annotations
@@ -18,18 +23,21 @@ import signal
 import socket
 import threading
 import time
-from typing import Callable
+from typing import Callable, Self
 
 from sabaq.autograders.jobs.check import handle_check
 from sabaq.autograders.jobs.grade import GradeHandler
 from sabaq.autograders.jobs.judge import handle_judge
 from sabaq.client import ServiceClient, ServiceError, ServiceUnreachable
-from sabaq.contracts import WORKER_API, Contract, JobKind
+from sabaq.contracts import MAX_BATCH, WORKER_API, Contract, JobKind
 from sabaq.settings import Settings
 
 log = logging.getLogger("sabaq.worker")
 
 Handler = Callable[[ServiceClient, dict], Contract]  # (client, the job's payload) -> the kind's result
+# A handler may also take several jobs of its kind at once: ``handler.run_many(client, payloads)``
+# returns, for each payload in order, its result or the exception that stopped that one alone.
+Outcome = Contract | Exception
 
 # How each job kind's handler is made from the settings: one entry per JobKind
 JOBS: dict[JobKind, Callable[[Settings], Handler]] = {
@@ -48,66 +56,115 @@ def connect(service_url: str, token: str, name: str) -> ServiceClient:
     return ServiceClient(service_url, token, headers={"X-Sabaq-Worker": name})
 
 
+class Leases:
+    """Keeps renewing the leases of the jobs a worker holds, until each is reported."""
+
+    def __init__(self, worker: Worker, jobs: list[dict]):
+        self.worker = worker
+        self.held = {job["id"] for job in jobs}
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.keeper = threading.Thread(target=self._keep, daemon=True)
+
+    def _keep(self) -> None:
+        while not self.done.wait(self.worker.renew_seconds):
+            with self.lock:
+                held = sorted(self.held)
+            for job_id in held:
+                try:
+                    self.worker.post(f"jobs/{job_id}/renew", {})
+                except (ServiceError, ServiceUnreachable) as e:  # the next renewal may get through
+                    log.warning("job %s: lease not renewed: %s", job_id, e)
+
+    def release(self, job: dict) -> None:
+        with self.lock:
+            self.held.discard(job["id"])
+
+    def __enter__(self) -> Self:
+        self.keeper.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+
+
 class Worker:
     def __init__(self, client: ServiceClient, handlers: dict[JobKind, Handler], poll_seconds: float = 1.0,
-                 renew_seconds: float = 60.0):
+                 renew_seconds: float = 60.0, batch: int = 1):
         self.client = client
         self.handlers = handlers
         self.poll_seconds = poll_seconds
         self.renew_seconds = renew_seconds
+        self.batch = min(max(batch, 1), MAX_BATCH)
         self.stopping = False
 
     def post(self, path: str, body: dict, ok: tuple[int, ...] = (200, 409)):
         """A call about a job; 409 means the lease was lost (the job is someone else's now)."""
         return self.client.post(WORKER_API + path, json=body, ok=ok)
 
-    def claim(self) -> dict | None:
-        r = self.post("claim", {"kinds": sorted(self.handlers)}, ok=(200, 204))
-        return None if r.status_code == 204 else r.json()
+    def claim(self) -> list[dict]:
+        """The next jobs: up to ``batch`` of one kind (the service hands out one of a kind
+        that is not batched), each leased on its own."""
+        r = self.post("claim-many", {"kinds": sorted(self.handlers), "max_jobs": self.batch}, ok=(200,))
+        return r.json()["jobs"]
 
     def run_one(self) -> bool:
-        """Claim and run one job; False if there was none."""
-        job = self.claim()
-        if job is None:
+        """Claim and run the next jobs; False if there was none."""
+        jobs = self.claim()
+        if not jobs:
             return False
-        handler = self.handlers[JobKind(job["kind"])]
-        done = threading.Event()
+        handler = self.handlers[JobKind(jobs[0]["kind"])]
+        with Leases(self, jobs) as leases:
+            if len(jobs) > 1 and hasattr(handler, "run_many"):
+                for job, outcome in zip(jobs, self._run_many(handler, jobs), strict=True):
+                    self.report(job, outcome)
+                    leases.release(job)
+            else:
+                for job in jobs:
+                    self.report(job, self._run(handler, job))
+                    leases.release(job)
+        return True
 
-        def keep_lease():
-            while not done.wait(self.renew_seconds):
-                try:
-                    self.post(f"jobs/{job['id']}/renew", {})
-                except (ServiceError, ServiceUnreachable) as e:  # the next renewal may get through
-                    log.warning("job %s: lease not renewed: %s", job["id"], e)
-
-        keeper = threading.Thread(target=keep_lease, daemon=True)
-        keeper.start()
+    def _run(self, handler: Handler, job: dict) -> Outcome:
         try:
-            result = handler(self.client, job["payload"])
+            return handler(self.client, job["payload"])
         except Exception as e:
             log.exception("job %s (%s) failed", job["id"], job["kind"])
-            self.post(f"jobs/{job['id']}/fail", {"error": f"{type(e).__name__}: {e}"})
-            return True
-        finally:
-            done.set()
+            return e
+
+    def _run_many(self, handler, jobs: list[dict]) -> list[Outcome]:
         try:
-            r = self.post(f"jobs/{job['id']}/complete", {"result": result.to_json()})
+            outcomes = handler.run_many(self.client, [job["payload"] for job in jobs])
+        except Exception as e:  # the handler keeps jobs apart; this is its own bug, so all go back
+            log.exception("jobs %s (%s) failed together", [job["id"] for job in jobs], jobs[0]["kind"])
+            return [e] * len(jobs)
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                log.error("job %s (%s) failed", job["id"], job["kind"], exc_info=outcome)
+        return outcomes
+
+    def report(self, job: dict, outcome: Outcome) -> None:
+        """Send a job's result, or give it back after its error (to be tried again)."""
+        if isinstance(outcome, Exception):
+            self.post(f"jobs/{job['id']}/fail", {"error": f"{type(outcome).__name__}: {outcome}"})
+            return
+        try:
+            r = self.post(f"jobs/{job['id']}/complete", {"result": outcome.to_json()})
         except ServiceError as e:
             if e.status != 422:
                 raise
             # the service refused the result's shape: a bug, which another attempt would repeat
             log.error("job %s (%s): the service refused its result: %s", job["id"], job["kind"], e)
             self.post(f"jobs/{job['id']}/fail", {"error": str(e)})
-            return True
+            return
         if r.status_code == 409:
             log.warning("job %s was taken over by another worker; result dropped", job["id"])
-        return True
 
-    def run(self, max_jobs: int | None = None) -> int:
-        """Work until stopped (SIGTERM/SIGINT) or max_jobs are done."""
+    def run(self, max_claims: int | None = None) -> int:
+        """Work until stopped (SIGTERM/SIGINT) or max_claims claims found work."""
         done = 0
         delay = self.poll_seconds
-        while not self.stopping and (max_jobs is None or done < max_jobs):
+        while not self.stopping and (max_claims is None or done < max_claims):
             try:
                 if self.run_one():
                     done += 1
@@ -131,7 +188,8 @@ def main(settings: Settings) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     name = os.environ.get("SABAQ_WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     worker = Worker(connect(settings.service_url, settings.worker.token, name), handlers_for(settings),
-                    settings.worker.poll_seconds, renew_seconds=max(1.0, settings.worker.lease_seconds / 3))
+                    settings.worker.poll_seconds, renew_seconds=max(1.0, settings.worker.lease_seconds / 3),
+                    batch=settings.worker.batch)
 
     def stop(*_):
         worker.stopping = True

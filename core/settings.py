@@ -205,8 +205,14 @@ class WorkerSettings(Section):
 
     count = Integer(
         min=0, max=256,
-        help="Grading worker processes `sabaq up` starts; each grades one submission at a time and "
-        "keeps a warm sandbox (100-150 MB). Default: one per CPU core, at most 4.",
+        help="Grading worker processes `sabaq up` starts; each keeps a warm sandbox (100-150 MB). "
+        "Default: one per CPU core, at most 4.",
+    ).tag(config=True)
+    batch = Integer(
+        8, min=1, max=32,
+        help="Submissions of one assignment a worker claims at once and grades in one run of nbgrader's "
+        "pipeline, as `sabaq grade batch` grades a class (each is still reported, retried or failed on its "
+        "own). 1: one at a time.",
     ).tag(config=True)
     poll_seconds = Float(
         1.0, min=0.05, max=60, help="How often an idle worker asks for a job."

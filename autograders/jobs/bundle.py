@@ -8,6 +8,7 @@ bundle's layout.
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from sabaq.archive import unpack
 from sabaq.client import ServiceClient
@@ -18,13 +19,19 @@ def _below(files: dict[str, bytes], prefix: str) -> dict[str, bytes]:
     return {p[len(prefix):]: c for p, c in files.items() if p.startswith(prefix)}
 
 
-def grading_bundle(client: ServiceClient, submission_id: int) -> tuple[GradingMeta, dict[str, bytes], dict[str, bytes]]:
-    """What grading or judging one submission needs: (meta, the teacher's source, the
-    submitted files), paths relative to the assignment's folder."""
+class GradingBundle(NamedTuple):
+    """What grading or judging one submission needs; paths relative to the assignment's folder."""
+
+    meta: GradingMeta
+    source: dict[str, bytes]  # the teacher's source (a task's package)
+    submitted: dict[str, bytes]  # the files as the student sent them
+
+
+def grading_bundle(client: ServiceClient, submission_id: int) -> GradingBundle:
     files = unpack(client.get(f"{WORKER_API}grading/{submission_id}").content)
     meta = GradingMeta.from_json(json.loads(files.pop("meta.json")))
-    return (meta, _below(files, f"source/{meta.assignment}/"),
-            _below(files, f"submitted/{meta.student}/{meta.assignment}/"))
+    return GradingBundle(meta, _below(files, f"source/{meta.assignment}/"),
+                         _below(files, f"submitted/{meta.student}/{meta.assignment}/"))
 
 
 def check_bundle(client: ServiceClient, submission_id: int) -> tuple[dict[str, bytes], dict[str, bytes]]:

@@ -1,29 +1,39 @@
-"""The worker's `grade` job: one submission through the sandboxed nbgrader pipeline.
+"""The worker's `grade` jobs: submissions through the sandboxed nbgrader pipeline.
 
 The worker rebuilds the assignment's nbgrader context from the teacher's
 source (``nbgrader generate_assignment`` once per assignment version, kept in
-a cache), puts the submission into a scratch course folder, grades it with
-``grade_course`` and reports the scores read back from the gradebook.
+a cache), puts the submissions it claimed together into a scratch course folder
+(one student each, dated with the time the service recorded), grades them with
+one ``grade_course`` and reads each one's scores back from the gradebook.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
+import os
 import shutil
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.utils import parse_utc
 
 from sabaq.archive import write_tree
-from sabaq.autograders.jobs.bundle import grading_bundle
+from sabaq.autograders.jobs.bundle import GradingBundle, grading_bundle
 from sabaq.autograders.notebook.batch import grade_course
 from sabaq.autograders.notebook.generate import generate_assignment
 from sabaq.autograders.notebook.gradebook import shared_engines
 from sabaq.autograders.sandbox.executor import Executor
 from sabaq.client import ServiceClient
-from sabaq.contracts import CellScore, GradeDetails, GradeResult, GradingMeta, NotebookProblem, NotebookScore
+from sabaq.contracts import CellScore, GradeDetails, GradeResult, GradingMeta, Note, NotebookProblem, NotebookScore
+from sabaq.i18n import N_, translator
+
+log = logging.getLogger("sabaq.worker")
+FETCHES_AT_ONCE = 4  # bundles fetched side by side: the service answers each in a thread of its own
 
 
 class AssignmentCache:
@@ -53,13 +63,94 @@ class AssignmentCache:
             return folder
 
 
-def summarize(course: Path, meta: GradingMeta, summary: dict) -> GradeResult:
-    """Scores of the one submission, as the service keeps them."""
+# the note on a submission whose own timestamp.txt is not the time the service recorded
+TIME_UNREADABLE = N_("The submission's timestamp.txt could not be read as a time. It was graded as submitted at "
+                     "{recorded}, when sabaq received it.")
+TIME_DIFFERENT = N_("The submission's timestamp.txt says {found}. It was graded as submitted at {recorded}, when "
+                    "sabaq received it.")
+
+
+def stage_submission(course: Path, meta: GradingMeta, submitted: dict[str, bytes]) -> list[Note]:
+    """Put a submission where nbgrader looks for it, with a timestamp.txt holding the time
+    the service recorded (``meta.timestamp``): a student's own one (garbage, which stops
+    nbgrader, or another time, which dates it wrongly) is replaced, and a note says so."""
+    files = dict(submitted)
+    own = files.pop("timestamp.txt", None)
+    notes = []
+    if meta.timestamp is None:  # a service that sends no time: the files as they are
+        files.update({"timestamp.txt": own} if own is not None else {})
+    else:
+        files["timestamp.txt"] = meta.timestamp.encode()
+        if own is not None:
+            found = _time_of(own)
+            if found is None:
+                notes.append(Note(message=TIME_UNREADABLE, params={"recorded": meta.timestamp}))
+            elif found != parse_utc(meta.timestamp):
+                notes.append(Note(message=TIME_DIFFERENT, params={
+                    "found": own.decode().strip()[:64], "recorded": meta.timestamp}))
+    write_tree(course / "submitted" / meta.student / meta.assignment, files)
+    return notes
+
+
+def _time_of(timestamp: bytes) -> dt.datetime | None:
+    """The time a timestamp.txt holds, as nbgrader reads it (None: not a time)."""
+    try:
+        return parse_utc(timestamp.decode("utf-8").strip()) if timestamp.strip() else None
+    except (UnicodeDecodeError, ValueError, OverflowError):
+        return None
+
+
+NOT_GRADED = N_("nbgrader could not grade this submission: {error}. Its notebooks may be damaged: the student can "
+               "fetch the assignment again, copy the answers into it and submit again.")
+
+
+class NbgraderErrors(logging.Handler):
+    """What nbgrader's pipeline logged about the submissions it could not grade: it names
+    the submission's folder, then logs the traceback, whose last line says what broke."""
+
+    def __init__(self):
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+    def of(self, student: str, assignment: str) -> str | None:
+        folder = f"{os.sep}{student}{os.sep}{assignment}{os.sep}"
+        for message, following in zip(self.messages, self.messages[1:]):
+            if message.startswith("There was an error") and folder in message + os.sep:
+                lines = [line for line in following.splitlines() if line.strip()]
+                return lines[-1].strip() if lines else None
+        return None
+
+    @contextlib.contextmanager
+    def listening(self):
+        logger = logging.getLogger("traitlets")  # nbgrader's converters log there outside an application
+        logger.addHandler(self)
+        try:
+            yield self
+        finally:
+            logger.removeHandler(self)
+
+
+def summarize(course: Path, meta: GradingMeta, summary: dict, notes: list[Note] = (),
+              errors: NbgraderErrors | None = None) -> GradeResult:
+    """Scores of one student's submission in a graded course folder, as the service keeps
+    them. nbgrader removes the graded folder of a submission it could not grade: that one
+    failed, with what nbgrader logged about it (else the run's error)."""
     details = GradeDetails(problems=[NotebookProblem(notebook=n, status=s, reason=r)
-                                     for _, n, s, r in summary["failures"]])
+                                     for student, n, s, r in summary["failures"] if student == meta.student],
+                           notes=list(notes))
+    graded = course / "autograded" / meta.student / meta.assignment
+    failed = bool(summary["error"]) and not graded.is_dir()
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta.course) as gb:
-        submission = gb.find_submission(meta.assignment, meta.student)
-        for nb in submission.notebooks:
+        try:
+            submission = gb.find_submission(meta.assignment, meta.student)
+        except MissingEntry:
+            if not failed:
+                raise
+            submission = None  # it stopped before nbgrader recorded it
+        for nb in submission.notebooks if submission is not None else ():
             details.notebooks[nb.name] = NotebookScore(
                 score=nb.score, max_score=nb.max_score, late_penalty=nb.late_submission_penalty or 0.0,
                 cells={grade.name: CellScore(score=grade.score, auto_score=grade.auto_score,
@@ -67,16 +158,38 @@ def summarize(course: Path, meta: GradingMeta, summary: dict) -> GradeResult:
                        for grade in nb.grades})
     scores = details.notebooks.values()
     penalty = sum(nb.late_penalty for nb in scores)
-    graded = course / "autograded" / meta.student / meta.assignment
     return GradeResult(
-        status="graded" if not summary["error"] else "failed",
+        status="failed" if failed else "graded",
         score=sum(nb.score for nb in scores) - penalty, max_score=sum(nb.max_score for nb in scores),
         late_penalty=penalty,
         needs_manual_grade=any(cell.needs_manual_grade for nb in scores for cell in nb.cells.values()),
         details=details,
-        error=summary["error"] or "",
+        error=_failure(meta, summary, errors) if failed else "",
         notebooks={p.stem: p.read_text(encoding="utf-8") for p in sorted(graded.glob("*.ipynb"))},
     )
+
+
+def _failure(meta: GradingMeta, summary: dict, errors: NbgraderErrors | None) -> str:
+    error = errors.of(meta.student, meta.assignment) if errors is not None else None
+    if error is None:
+        return summary["error"] or ""
+    return translator(meta.language)(NOT_GRADED).format(error=error)
+
+
+def together(bundles: list[GradingBundle]) -> list[list[int]]:
+    """Which bundles one run of nbgrader's pipeline grades: the same assignment version,
+    due date and language (of the messages put into stopped cells), each student once
+    (a second submission of the same student goes to the next run)."""
+    runs: list[tuple[tuple, set[str], list[int]]] = []
+    for index, (meta, _, _) in enumerate(bundles):
+        key = (meta.course, meta.assignment, meta.version, meta.due_at, meta.language)
+        run = next((r for r in runs if r[0] == key and meta.student not in r[1]), None)
+        if run is None:
+            run = (key, set(), [])
+            runs.append(run)
+        run[1].add(meta.student)
+        run[2].append(index)
+    return [indices for _, _, indices in runs]
 
 
 class GradeHandler:
@@ -86,29 +199,67 @@ class GradeHandler:
         self.grading = grading
         self.executor: Executor | None = None
         self.cache = AssignmentCache(cache_root or Path(tempfile.mkdtemp(prefix="sabaq-assignments-")))
-        # every job's course folder is this one, emptied: one gradebook path, so one database
-        # engine and its compiled statements serve every job (see gradebook.shared_engines)
+        # every run's course folder is this one, emptied: one gradebook path, so one database
+        # engine and its compiled statements serve every run (see gradebook.shared_engines)
         self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-grade-"))
         self.engines: dict = {}
 
     def __call__(self, client: ServiceClient, payload: dict) -> GradeResult:
+        outcome = self.run_many(client, [payload])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def run_many(self, client: ServiceClient, payloads: list[dict]) -> list[GradeResult | Exception]:
+        """Grade several submissions, those of one assignment in one run of nbgrader's
+        pipeline (as `sabaq grade batch` grades a class); for each, in order, its result
+        or what stopped it alone."""
+        bundles = fetch_bundles(client, [payload["submission_id"] for payload in payloads])
+        outcomes: list[GradeResult | Exception] = list(bundles)
+        fetched = [i for i, b in enumerate(bundles) if not isinstance(b, Exception)]
+        for run in together([bundles[i] for i in fetched]):
+            indices = [fetched[i] for i in run]
+            for index, outcome in zip(indices, self.grade([bundles[i] for i in indices]), strict=True):
+                outcomes[index] = outcome
+        return outcomes
+
+    def grade(self, bundles: list[GradingBundle]) -> list[GradeResult | Exception]:
+        """One run of nbgrader's pipeline over submissions of one assignment version. If the
+        run itself breaks (not one submission, which nbgrader keeps apart), each submission
+        is graded again alone, so that whatever broke it fails only its own job."""
+        try:
+            return self._grade(bundles)
+        except Exception as e:  # noqa: BLE001 - given back with the job(s) it stopped
+            if len(bundles) == 1:
+                return [e]
+            log.warning("grading %d submissions together failed (%s); grading each alone", len(bundles), e)
+            return [self.grade([bundle])[0] for bundle in bundles]
+
+    def _grade(self, bundles: list[GradingBundle]) -> list[GradeResult | Exception]:
         if self.executor is None:
             self.executor = Executor(self.grading).start()
-        meta, source, submitted = grading_bundle(client, payload["submission_id"])
-        template = self.cache.prepare(meta, source)
+        meta = bundles[0].meta
+        template = self.cache.prepare(meta, bundles[0].source)
         course = self.scratch / "course"
         shutil.rmtree(course, ignore_errors=True)
         shutil.copytree(template, course)
         try:
             with shared_engines(self.engines, scratch=True):
-                write_tree(course / "submitted" / meta.student / meta.assignment, submitted)
+                notes = [stage_submission(course, b.meta, b.submitted) for b in bundles]
                 if meta.due_at:
                     due = dt.datetime.fromisoformat(meta.due_at).astimezone(dt.timezone.utc).replace(tzinfo=None)
                     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta.course) as gb:
                         gb.update_or_create_assignment(meta.assignment, duedate=due)
-                summary = grade_course(course, meta.assignment, self.grading, executor=self.executor,
-                                       progress=False, language=meta.language)
-                return summarize(course, meta, summary)
+                with NbgraderErrors().listening() as errors:
+                    summary = grade_course(course, meta.assignment, self.grading, executor=self.executor,
+                                           progress=False, language=meta.language)
+                outcomes: list[GradeResult | Exception] = []
+                for bundle, its_notes in zip(bundles, notes, strict=True):
+                    try:
+                        outcomes.append(summarize(course, bundle.meta, summary, its_notes, errors))
+                    except Exception as e:  # noqa: BLE001 - this submission's own problem
+                        outcomes.append(e)
+                return outcomes
         finally:
             shutil.rmtree(course, ignore_errors=True)
 
@@ -119,3 +270,18 @@ class GradeHandler:
             engine.dispose()
         shutil.rmtree(self.cache.root, ignore_errors=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def fetch_bundles(client: ServiceClient, submission_ids: list[int]) -> list[GradingBundle | Exception]:
+    """The grading bundles of several submissions, fetched side by side; a failed fetch is
+    that submission's outcome."""
+    def fetch(submission_id: int) -> GradingBundle | Exception:
+        try:
+            return grading_bundle(client, submission_id)
+        except Exception as e:  # noqa: BLE001 - given back with its own job
+            return e
+
+    if len(submission_ids) == 1:
+        return [fetch(submission_ids[0])]
+    with ThreadPoolExecutor(max_workers=min(len(submission_ids), FETCHES_AT_ONCE)) as pool:
+        return list(pool.map(fetch, submission_ids))

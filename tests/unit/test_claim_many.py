@@ -114,3 +114,10 @@ def test_each_claimed_job_is_reported_by_itself(app):
     with app.state.sessions() as db:
         states = {j: db.get(Job, j).state for j in (first, second, third)}
     assert states == {first: JobState.running, second: JobState.running, third: JobState.queued}
+
+
+def test_a_workers_batch_setting_stays_within_what_one_claim_hands_out(tmp_path):
+    from sabaq.settings import WorkerSettings
+
+    assert WorkerSettings.class_traits()["batch"].max == MAX_BATCH
+    assert Settings.load(data_dir=tmp_path, environ={"SABAQ_WORKER_BATCH": "3"}).worker.batch == 3

@@ -3,6 +3,8 @@ contract's JSON through the project's service client, failures given back."""
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 import pytest
 
@@ -35,20 +37,19 @@ def test_the_worker_talks_through_the_projects_client_as_itself():
 
 
 class Service:
-    """Stands in for the service's worker API: one job to hand out, every call recorded."""
+    """Stands in for the service's worker API: jobs to hand out, every call recorded."""
 
-    def __init__(self, job: dict | None, complete: int = 200):
-        self.job = job
+    def __init__(self, *jobs: dict | None, complete: int = 200):
+        self.jobs = [job for job in jobs if job]
         self.complete = complete
         self.calls: list[tuple[str, dict]] = []
 
     def post(self, path: str, *, json: dict, ok: tuple[int, ...]) -> httpx.Response:
         self.calls.append((path.removeprefix("api/v1/worker/"), json))
-        if path.endswith("claim"):
-            job, self.job = self.job, None
-            status = 200 if job else 204
-            assert status in ok
-            return httpx.Response(status, json=job) if job else httpx.Response(status)
+        if path.endswith("claim-many"):
+            taken, self.jobs = self.jobs[:json["max_jobs"]], self.jobs[json["max_jobs"]:]
+            assert 200 in ok
+            return httpx.Response(200, json={"jobs": taken})
         status = self.complete if path.endswith("complete") else 200
         if status not in ok:
             raise ServiceError("{reason}", status=status, code="malformed", reason="The GradeResult is malformed")
@@ -62,8 +63,8 @@ CHECKED = CheckResult(warnings=[CheckWarning(message="The notebook '{notebook}' 
                                              params={"notebook": "hw.ipynb"})])
 
 
-def run_one(service: Service, handler) -> bool:
-    return worker.Worker(service, {JobKind.check: handler}, renew_seconds=60).run_one()
+def run_one(service: Service, handler, batch: int = 1) -> bool:
+    return worker.Worker(service, {JobKind.check: handler}, renew_seconds=60, batch=batch).run_one()
 
 
 def test_a_result_is_sent_as_the_contracts_json():
@@ -71,13 +72,14 @@ def test_a_result_is_sent_as_the_contracts_json():
     seen = []
     assert run_one(service, lambda client, payload: seen.append(payload) or CHECKED)
     assert seen == [{"submission_id": 9}]
-    assert service.calls == [("claim", {"kinds": ["check"]}), ("jobs/5/complete", {"result": CHECKED.to_json()})]
+    assert service.calls == [("claim-many", {"kinds": ["check"], "max_jobs": 1}),
+                             ("jobs/5/complete", {"result": CHECKED.to_json()})]
 
 
 def test_no_job_is_no_work():
     service = Service(None)
     assert not run_one(service, lambda client, payload: pytest.fail("no job to run"))
-    assert service.calls == [("claim", {"kinds": ["check"]})]
+    assert service.calls == [("claim-many", {"kinds": ["check"], "max_jobs": 1})]
 
 
 def test_a_handlers_error_gives_the_job_back():
@@ -93,11 +95,85 @@ def test_a_handlers_error_gives_the_job_back():
 def test_a_result_the_service_refuses_gives_the_job_back():
     service = Service({"id": 5, "kind": "check", "payload": {}, "attempts": 1}, complete=422)
     assert run_one(service, lambda client, payload: CHECKED)
-    assert [path for path, _ in service.calls] == ["claim", "jobs/5/complete", "jobs/5/fail"]
+    assert [path for path, _ in service.calls] == ["claim-many", "jobs/5/complete", "jobs/5/fail"]
     assert "malformed" in service.calls[-1][1]["error"]
 
 
 def test_a_lost_lease_drops_the_result_quietly():
     service = Service({"id": 5, "kind": "check", "payload": {}, "attempts": 1}, complete=409)
     assert run_one(service, lambda client, payload: CHECKED)
-    assert [path for path, _ in service.calls] == ["claim", "jobs/5/complete"]
+    assert [path for path, _ in service.calls] == ["claim-many", "jobs/5/complete"]
+
+
+def job(job_id: int) -> dict:
+    return {"id": job_id, "kind": "check", "payload": {"submission_id": job_id * 10}, "attempts": 1}
+
+
+def test_a_claim_takes_up_to_the_batch_and_each_job_is_reported_alone():
+    service = Service(job(1), job(2), job(3))
+    assert run_one(service, lambda client, payload: CHECKED, batch=2)
+    assert service.calls == [("claim-many", {"kinds": ["check"], "max_jobs": 2}),
+                             ("jobs/1/complete", {"result": CHECKED.to_json()}),
+                             ("jobs/2/complete", {"result": CHECKED.to_json()})]
+    assert [j["id"] for j in service.jobs] == [3]  # left for the next claim
+
+
+class Together:
+    """A handler that takes several jobs at once, as the grade handler does."""
+
+    def __init__(self, outcomes):
+        self.outcomes = outcomes
+        self.runs: list[list[dict]] = []
+
+    def __call__(self, client, payload):
+        pytest.fail("several jobs are run together")
+
+    def run_many(self, client, payloads):
+        self.runs.append(payloads)
+        return self.outcomes
+
+
+def test_a_batch_is_run_together_and_one_failure_gives_back_only_its_own_job():
+    service = Service(job(1), job(2), job(3))
+    handler = Together([CHECKED, ValueError("broken notebook"), CHECKED])
+    assert run_one(service, handler, batch=8)
+    assert handler.runs == [[{"submission_id": 10}, {"submission_id": 20}, {"submission_id": 30}]]
+    assert service.calls[1:] == [("jobs/1/complete", {"result": CHECKED.to_json()}),
+                                 ("jobs/2/fail", {"error": "ValueError: broken notebook"}),
+                                 ("jobs/3/complete", {"result": CHECKED.to_json()})]
+
+
+def test_a_batch_whose_handler_breaks_gives_every_job_back():
+    service = Service(job(1), job(2))
+
+    class Broken(Together):
+        def run_many(self, client, payloads):
+            raise RuntimeError("no sandbox")
+
+    assert run_one(service, Broken([]), batch=8)
+    assert service.calls[1:] == [("jobs/1/fail", {"error": "RuntimeError: no sandbox"}),
+                                 ("jobs/2/fail", {"error": "RuntimeError: no sandbox"})]
+
+
+def test_the_lease_of_every_job_of_a_batch_is_renewed_while_it_runs():
+    service = Service(job(1), job(2))
+    renewed = threading.Event()
+
+    class Slow(Together):
+        def run_many(self, client, payloads):
+            assert renewed.wait(10)
+            return [CHECKED, CHECKED]
+
+    calls = service.calls
+    original = service.post
+
+    def post(path, *, json, ok):
+        if path.endswith("renew") and {"jobs/1/renew", "jobs/2/renew"} <= {c[0] for c in calls}:
+            renewed.set()
+        return original(path, json=json, ok=ok)
+
+    service.post = post
+    assert worker.Worker(service, {JobKind.check: Slow([])}, renew_seconds=0.01, batch=2).run_one()
+    paths = [c[0] for c in calls]
+    assert {"jobs/1/renew", "jobs/2/renew"} <= set(paths)
+    assert {"jobs/1/complete", "jobs/2/complete"} <= set(paths)
