@@ -17,8 +17,9 @@ import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from tornado.web import HTTPError
 
-from sabaq.errors import Forbidden, Unauthorized
+from sabaq.errors import Forbidden, SabaqError, Unauthorized
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGES, N_, negotiate, translator
 
@@ -74,7 +75,16 @@ async def hub_identity(request: Request) -> dict | None:
     if not token:
         return None
     hub_auth = request.app.state.hub_auth
-    model = await hub_auth.user_for_token(token, sync=False)
+    try:
+        model = await hub_auth.user_for_token(token, sync=False)
+    except HTTPError as e:
+        if e.status_code < 500:
+            raise
+        # the hub is restarting or away (HubAuth says 500/502): nothing was done, so it is worth another try
+        raise SabaqError(
+            N_("sabaq cannot check your login with the hub just now, so nothing was saved. Try again in a minute."),
+            status=503, code="hub_unavailable",
+        ) from None
     if model is None:
         if from_cookie:
             request.session.pop(SESSION_TOKEN, None)

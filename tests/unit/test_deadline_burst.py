@@ -34,6 +34,7 @@ from sabaq.settings import Settings, ensure_secrets
 SITE = "/services/sabaq/api/v1"
 SUBMIT = f"{SITE}/courses/alg8/assignments/hw1/submissions"
 BUSY = "sabaq is busy with many requests right now, so nothing was saved. Try again in a moment."
+HUB_AWAY = "sabaq cannot check your login with the hub just now, so nothing was saved. Try again in a minute."
 STUDENTS = [f"s{i:03d}" for i in range(100)]
 
 
@@ -140,3 +141,25 @@ def test_a_job_is_graded_once_when_two_workers_report_it(app):
     with app.state.sessions() as db:
         results = db.scalars(select(GradeResult).where(GradeResult.submission_id == submission_id)).all()
         assert [(r.current, r.score) for r in results] == [(True, GRADE["score"])]
+
+
+def test_while_the_hub_is_away_a_submission_is_told_to_come_back_not_a_500(app):
+    """The hub restarting: HubAuth cannot check the token (its 500); the student's client repeats a 503."""
+    from tornado.web import HTTPError
+
+    async def hub_away(token, sync=False):
+        raise HTTPError(500, "Failed to connect to Hub API")
+
+    del app.dependency_overrides[optional_user]
+    app.state.hub_auth.user_for_token = hub_away
+
+    async def send():
+        async with client(app) as c:
+            return await c.post(SUBMIT, headers={"Authorization": "token abc", "Accept-Language": "ru"},
+                                files=[("files", ("hw.ipynb", notebook(), "application/x-ipynb+json"))])
+
+    r = asyncio.run(send())
+    assert r.status_code == 503 and r.headers["retry-after"].isdigit()
+    assert r.json() == {"error": "hub_unavailable", "message": translator("ru")(HUB_AWAY)}
+    with app.state.sessions() as db:
+        assert db.scalar(select(func.count(Submission.id))) == 0
