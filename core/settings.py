@@ -264,12 +264,19 @@ class GradingSettings(Section):
     ).tag(config=True)
     cpu_seconds = Integer(300, min=1, help="CPU seconds one notebook may use.").tag(config=True)
     memory_mb = Integer(
-        2048, min=64, help="Address space one notebook may use, in MB."
+        2048, min=64,
+        help="Memory one notebook may use, in MB: the address space of each of its processes, and the "
+        "memory of all its processes together (the notebook is stopped when they hold more).",
     ).tag(config=True)
     processes = Integer(
         64, min=4, max=100000, help="Processes one notebook may run at once (fork bombs stop here)."
     ).tag(config=True)
     file_mb = Integer(100, min=1, help="Largest file one notebook may write, in MB.").tag(config=True)
+    disk_mb = Integer(
+        200, min=1,
+        help="Disk one notebook may fill with all its files together (its folder and its files in the "
+        "sandbox's /tmp), in MB; the notebook is stopped when it writes more.",
+    ).tag(config=True)
     output_mb = Integer(4, min=1, help="Output one notebook may print or display, in MB.").tag(config=True)
     uid_base = Integer(
         61000, min=1000, max=4000000000,

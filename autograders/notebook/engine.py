@@ -54,6 +54,10 @@ REASONS = {
     "cpu-time": N_("The notebook used more CPU time than allowed and was stopped."),
     "output-size": N_("The notebook printed more output than allowed and was stopped."),
     "file-size": N_("The notebook wrote a file larger than allowed and was stopped."),
+    "memory": N_("The notebook's processes together used more memory than allowed, so the notebook was "
+                 "stopped. Use less memory (smaller data, fewer processes) and submit again."),
+    "disk": N_("The notebook's files together took more disk space than allowed, so the notebook was "
+               "stopped. Write fewer or smaller files and submit again."),
     "grader-lost": N_("The grader stopped while running this notebook; ask the teacher to regrade it."),
     "unsupported-kernel": N_("This notebook's kernel is not Python, which the grader cannot run."),
 }
@@ -67,8 +71,16 @@ def reason_text(reason: str, language: str) -> str:
     return _(DIED).format(reason=reason)
 
 
-def code_cells(nb) -> list[tuple[int, str]]:
-    return [(i, cell.source) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+def is_test_cell(cell) -> bool:
+    """An nbgrader test cell (graded, not a solution): it runs with the shell put back as it
+    was, and its source is forgotten after it ran (see ``sandbox.child``)."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+def code_cells(nb) -> list[tuple[int, str, bool]]:
+    """(index, source, is_test) of each code cell."""
+    return [(i, cell.source, is_test_cell(cell)) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
 
 
 def submission_of(coursedir, folder: str) -> dict:

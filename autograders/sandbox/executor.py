@@ -76,7 +76,7 @@ class Executor:
 
     # --- the zygote ---------------------------------------------------------
 
-    def launch(self) -> "Executor":
+    def launch(self) -> Executor:
         """Start the zygote process, without waiting for it or starting threads: it
         imports while this process goes on (and may still fork, see ``split``)."""
         if self.proc is None:
@@ -89,7 +89,7 @@ class Executor:
     def started(self) -> bool:
         return self._dispatcher.is_alive()
 
-    def start(self) -> "Executor":
+    def start(self) -> Executor:
         self.launch()
         self._await_ready()
         self._dispatcher.start()
@@ -161,9 +161,10 @@ class Executor:
 
     # --- notebooks ----------------------------------------------------------------
 
-    def run(self, files: dict[str, bytes], cells: list[tuple[int, str]], timeout: float | None = None,
+    def run(self, files: dict[str, bytes], cells: list[tuple], timeout: float | None = None,
             keep_traceback: int | None = None) -> Future:
-        """Queue code cells (index, source) to run with `files` as the working folder;
+        """Queue code cells (index, source, is_test) to run with `files` as the working folder
+        (is_test: an nbgrader test cell, run with the shell put back as it was; may be left out);
         of a traceback longer than twice `keep_traceback`, only that many entries at each
         end come back.
 
@@ -195,15 +196,19 @@ class Executor:
         request = {
             "id": job_id,
             "dir": inside,
-            "cells": [[i, src] for i, src in cells],
+            "cells": [[cell[0], cell[1], bool(cell[2]) if len(cell) > 2 else False] for cell in cells],
             "timeout": timeout if timeout is not None else s.cell_timeout,
             "keep_traceback": keep_traceback,
             "uid": uid,
             "gid": uid,
+            # kill every process of the uid when the notebook ends (without root and a sandbox
+            # that would be every process of the user's: then only the notebook's session)
+            "kill_uid": self.sandboxed or self.root_mode,
             "env": {**SAFE_ENV, "HOME": inside, "TMPDIR": inside, "NBGRADER_EXECUTION": "autograde",
                     "MPLCONFIGDIR": "/tmp/matplotlib" if self.sandboxed else str(self.scratch / ".matplotlib")},
             "limits": {
                 "memory_bytes": s.memory_mb << 20,
+                "disk_bytes": s.disk_mb << 20,
                 "cpu_seconds": s.cpu_seconds,
                 "file_bytes": s.file_mb << 20,
                 "processes": s.processes,

@@ -5,23 +5,19 @@ kernel costs nothing; this module makes the child's IPython shell produce the
 outputs ipykernel and nbclient would record: stream outputs (also for output
 written to file descriptors 1 and 2 by subprocesses), display data with
 display ids and clear_output, execute results, errors with IPython's
-tracebacks, ``input()`` refused as a kernel without stdin refuses it, and a
-per-cell timeout that interrupts the cell (KeyboardInterrupt) and then records
-nbgrader's ``CellTimeoutError``, as nbgrader's Execute preprocessor does.
+tracebacks, and ``input()`` refused as a kernel without stdin refuses it. The
+loop that runs cells one at a time (with nbgrader's per-cell timeout) is
+``child``'s.
 """
 
 from __future__ import annotations
 
-import builtins
 import functools
-import getpass
 import inspect
 import io
 import os
-import signal
 import sys
 import threading
-import time
 
 import stack_data
 from IPython.core import ultratb
@@ -42,13 +38,18 @@ NO_STDIN = "raw_input was called, but this frontend does not support input reque
 
 
 class Recorder:
-    """The outputs of the cell being run, in nbformat's shape."""
+    """The outputs of the cell being run, in nbformat's shape.
+
+    Only the current cell's: the zygote keeps every cell's outputs (a later cell must not
+    read an earlier test cell's error text here). Updates of a display id shown by an
+    earlier cell are collected for the zygote to apply."""
 
     def __init__(self, max_bytes: int):
-        self.cells: dict[int, list[dict]] = {}
         self.current: list[dict] = []
         self.index = -1
-        self.display_ids: dict[str, list[tuple[int, int]]] = {}
+        self.display_ids: dict[str, list[int]] = {}  # display id -> positions in the current cell
+        self.updates: list[list] = []  # [display_id, data, metadata], in order
+        self.result: dict | None = None  # the current cell's execute_result, even if cleared since
         self.clear_pending = False
         self.max_bytes = max_bytes
         self.bytes = 0
@@ -56,9 +57,18 @@ class Recorder:
         self.lock = threading.RLock()
 
     def begin(self, index: int) -> None:
-        self.index = index
-        self.current = self.cells.setdefault(index, [])
-        self.clear_pending = False
+        with self.lock:
+            self.index = index
+            self.current = []
+            self.display_ids = {}
+            self.updates = []
+            self.result = None
+            self.clear_pending = False
+
+    def shown(self) -> list[list]:
+        """[position, display id] of the current cell's outputs that have one."""
+        return [[position, display_id] for display_id, positions in self.display_ids.items()
+                for position in positions]
 
     def _room(self, size: int) -> bool:
         if self.bytes + size > self.max_bytes:
@@ -74,7 +84,7 @@ class Recorder:
             if not self._room(len(repr(output))):
                 return
             if display_id:
-                self.display_ids.setdefault(display_id, []).append((self.index, len(self.current)))
+                self.display_ids.setdefault(display_id, []).append(len(self.current))
             self.current.append(output)
 
     def stream(self, name: str, text: str) -> None:
@@ -89,11 +99,11 @@ class Recorder:
 
     def update(self, display_id: str, data: dict, metadata: dict) -> None:
         with self.lock:
-            for cell_index, output_index in self.display_ids.get(display_id, []):
-                outputs = self.cells.get(cell_index, [])
-                if output_index < len(outputs):
-                    outputs[output_index]["data"] = data
-                    outputs[output_index]["metadata"] = metadata
+            for position in self.display_ids.get(display_id, []):
+                if position < len(self.current):
+                    self.current[position]["data"] = data
+                    self.current[position]["metadata"] = metadata
+            self.updates.append([display_id, data, metadata])
 
     def clear(self, wait: bool) -> None:
         with self.lock:
@@ -104,8 +114,7 @@ class Recorder:
 
     def _clear_now(self) -> None:
         self.current.clear()
-        for key in list(self.display_ids):
-            self.display_ids[key] = [(c, o) for c, o in self.display_ids[key] if c != self.index]
+        self.display_ids.clear()
         self.clear_pending = False
 
 
@@ -153,6 +162,7 @@ class FdCapture:
 
     def __init__(self, streams: dict[int, CapturedStream]):
         self.streams = streams
+        self.read = os.read  # the grading child reads without letting go of the GIL (see ``child``)
         self.readers = {}
         for fd, stream in streams.items():
             r, w = os.pipe()
@@ -176,7 +186,7 @@ class FdCapture:
         chunks = []
         while True:
             try:
-                chunk = os.read(r, 65536)
+                chunk = self.read(r, 65536)
             except BlockingIOError:
                 break
             if not chunk:
@@ -206,12 +216,14 @@ class RecordingDisplayHook(DisplayHook):
         sys.stdout.flush()
         sys.stderr.flush()
         if self.data:
-            self.shell.recorder.add({
+            output = {
                 "output_type": "execute_result",
                 "execution_count": self.prompt_count,
                 "data": self.data,
                 "metadata": self.metadata,
-            })
+            }
+            self.shell.recorder.result = output
+            self.shell.recorder.add(output)
 
 
 class RecordingDisplayPublisher(DisplayPublisher):
@@ -443,72 +455,5 @@ def warm_up_cells(shell: GradingShell) -> None:
         del shell.recorder
 
 
-def _refuse_input(prompt=""):
+def refuse_input(prompt=""):
     raise StdinNotImplementedError(NO_STDIN)
-
-
-def run_cells(shell: GradingShell, cells: list[tuple[int, str]], timeout: float, emit,
-              unresponsive_after: float = 4.0, max_output_bytes: int = 4 << 20,
-              keep_traceback: int | None = None) -> None:
-    """Run (index, source) cells in order and emit(result) once.
-
-    The result holds outputs, execution counts and a status: "ok", or
-    "unresponsive" when a cell ignored the interrupt. Then the rest of the
-    notebook is not run (nbgrader gives up on such a kernel too) and this
-    process exits at once, whatever the student's code was doing.
-    """
-    recorder = Recorder(max_output_bytes)
-    shell.recorder = recorder
-    shell.keep_traceback = keep_traceback
-    out = CapturedStream("stdout", recorder, 1)
-    err = CapturedStream("stderr", recorder, 2)
-    sys.stdout, sys.stderr = out, err
-    capture = FdCapture({1: out, 2: err})
-    builtins.input = _refuse_input
-    getpass.getpass = _refuse_input
-    counts: dict[int, int] = {}
-    running = {"index": None, "since": 0.0}
-    lock = threading.Lock()
-
-    def result(status: str) -> dict:
-        return {"status": status, "outputs": recorder.cells, "execution_counts": counts,
-                "truncated": recorder.truncated}
-
-    def watchdog():
-        """A cell that ignored the interrupt: report what there is and stop."""
-        while True:
-            time.sleep(0.05)
-            with lock:
-                index, since = running["index"], running["since"]
-            if index is not None and timeout and time.monotonic() - since > timeout + unresponsive_after:
-                capture.drain()
-                out.flush()
-                err.flush()
-                recorder.add(dict(TIMEOUT_ERROR))
-                emit(result("unresponsive"))
-                os._exit(0)
-
-    # The timeout interrupts the cell exactly as SIGINT interrupts a kernel.
-    signal.signal(signal.SIGALRM, signal.default_int_handler)
-    threading.Thread(target=watchdog, daemon=True).start()
-    for index, source in cells:
-        recorder.begin(index)
-        if not source.strip():
-            continue
-        counts[index] = shell.execution_count
-        with lock:
-            running.update(index=index, since=time.monotonic())
-        if timeout:
-            signal.setitimer(signal.ITIMER_REAL, timeout)
-        try:
-            shell.run_cell(source, store_history=True, silent=False)
-        finally:
-            remaining, _ = signal.setitimer(signal.ITIMER_REAL, 0)
-            with lock:
-                running["index"] = None
-            capture.drain()
-            out.flush()
-            err.flush()
-        if timeout and remaining == 0:
-            recorder.add(dict(TIMEOUT_ERROR))
-    emit(result("ok"))

@@ -1,0 +1,220 @@
+"""The grading child's side of the zygote's protocol: run the one cell sent, reply, wait.
+
+The child is the student's process: anything in it can be changed by the student's
+code. So it holds no cell before the zygote sends it, and what it reports is checked by
+the zygote (see ``zygote``). What this loop calls is bound when it starts, before any
+student code runs: a cell that replaces ``os.write``, ``json.dumps``, ``signal.setitimer``
+or ``InteractiveShell.run_cell`` changes nothing here.
+
+Threads a student started get the GIL only while an answer cell runs: everywhere else
+(waiting for a command, reading it, test cells, collecting output, replying) the switch
+interval is an hour and this loop's reads and writes keep the GIL, so another thread
+runs only when a test cell itself blocks; it cannot read the next command or write a
+reply in the loop's place.
+
+Command (a line of JSON): ``{"nonce", "index", "source", "test"}``. Reply (a line of JSON):
+``{"nonce", "count", "outputs", "displays", "updates", "status", "ename", "evalue"}``.
+"""
+
+from __future__ import annotations
+
+import _json
+import base64
+import builtins
+import ctypes
+import getpass
+import json
+import linecache
+import os
+import signal
+import sys
+
+from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
+
+from sabaq.autograders.sandbox.shell import (
+    TIMEOUT_ERROR,
+    CapturedStream,
+    FdCapture,
+    GradingShell,
+    Recorder,
+    refuse_input,
+)
+
+HELD_SWITCH_INTERVAL = 3600.0  # seconds another thread waits for the GIL outside answer cells
+
+
+class Guard:
+    """What is done around a test cell to keep the student's earlier cells out of its result
+    (the integrity module fills it in, see ``zygote.integrity_guard``)."""
+
+    def before_first(self) -> None:
+        pass
+
+    def before_test(self, shell: GradingShell) -> None:
+        pass
+
+    def after_test(self, shell: GradingShell) -> None:
+        pass
+
+    def result_text(self, value) -> str | None:
+        """The text/plain a test cell's value is recorded with (nbgrader reads partial credit
+        from it), if it is read from the value itself rather than from its display."""
+        return None
+
+
+def forget_input(shell: InteractiveShell, number: int) -> None:
+    """Take the source of cell `number` out of every place IPython keeps it, so that a
+    later cell cannot print a hidden test: In/_ih, the history's lists and write cache,
+    _i/_ii/_iii/_iN, the compiler's linecache entry, the stored error text and the last
+    traceback (whose frames hold the cell's code)."""
+    history = shell.history_manager
+    texts = set()
+    for inputs in (history.input_hist_parsed, history.input_hist_raw):
+        if 0 <= number < len(inputs):
+            texts.add(inputs[number])
+            inputs[number] = ""
+    with history.db_input_cache_lock:
+        history.db_input_cache[:] = [entry for entry in history.db_input_cache if entry[0] != number]
+    texts.discard("")
+    for name in ("_i00", "_i", "_ii", "_iii"):
+        if getattr(history, name, None) in texts:
+            setattr(history, name, "")
+    namespace = shell.user_ns
+    for name in ("_i", "_ii", "_iii", f"_i{number}"):
+        if isinstance(namespace.get(name), str) and namespace[name] in texts:
+            namespace[name] = ""
+    history.exceptions.pop(number, None)
+    names = shell.compile._filename_map
+    for name, cell in list(names.items()):
+        if cell == number:
+            linecache.cache.pop(name, None)
+            del names[name]
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
+    shell.InteractiveTB.tb = None
+
+
+def _json_default(value):
+    """Display data a formatter returned as bytes travels as base64, as ipykernel sends it."""
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return None
+
+
+def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float,
+                max_output_bytes: int = 4 << 20, keep_traceback: int | None = None,
+                guard: Guard | None = None) -> None:
+    """Run the cells the zygote sends on `commands` until it closes it; reply to each on `replies`."""
+    guard = guard or Guard()
+    libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the calls keep the GIL
+    c_read, c_write = libc.read, libc.write
+    c_read.restype = c_write.restype = ctypes.c_ssize_t
+    c_read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
+    c_write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+    get_errno, EINTR, EAGAIN, set_blocking = ctypes.get_errno, 4, 11, os.set_blocking
+    chunk = ctypes.create_string_buffer(1 << 16)
+    string_at = ctypes.string_at
+    scan = _json.make_scanner(json.JSONDecoder())
+    encode = _json.make_encoder({}, _json_default, _json.encode_basestring_ascii, None, ": ", ", ",
+                                False, False, True)
+    join, run_cell, result_type = "".join, InteractiveShell.run_cell, ExecutionResult
+    set_handler, interrupt, setitimer, timer = signal.signal, signal.default_int_handler, signal.setitimer, \
+        signal.ITIMER_REAL
+    switch_interval, set_switch_interval = sys.getswitchinterval(), sys.setswitchinterval
+    recorder = Recorder(max_output_bytes)
+    out = CapturedStream("stdout", recorder, 1)
+    err = CapturedStream("stderr", recorder, 2)
+    capture = FdCapture({1: out, 2: err})
+    shell.recorder = recorder
+    shell.keep_traceback = keep_traceback
+    sys.stdout, sys.stderr = out, err
+    builtins.input = refuse_input
+    getpass.getpass = refuse_input
+    guard.before_first()
+    pending = b""
+
+    def held_read(fd: int, size: int) -> bytes:
+        """os.read that keeps the GIL (for the output of fds 1 and 2 after a cell)."""
+        n = c_read(fd, chunk, min(size, len(chunk)))
+        if n < 0:
+            raise BlockingIOError
+        return string_at(chunk, n)
+
+    capture.read = held_read
+    set_switch_interval(HELD_SWITCH_INTERVAL)
+
+    def next_command() -> dict | None:
+        nonlocal pending
+        while b"\n" not in pending:
+            n = c_read(commands, chunk, len(chunk))
+            if n < 0 and get_errno() in (EINTR, EAGAIN):  # a cell made it non-blocking: wait again
+                set_blocking(commands, True)
+                continue
+            if n <= 0:
+                return None
+            pending += string_at(chunk, n)
+        line, pending = pending.split(b"\n", 1)
+        return scan(line.decode("utf-8"), 0)[0]
+
+    def send(reply: dict) -> None:
+        data = join(encode(reply, 0)).encode("ascii") + b"\n"
+        while data:
+            n = c_write(replies, data, len(data))
+            if n < 0 and get_errno() in (EINTR, EAGAIN):
+                set_blocking(replies, True)
+                continue
+            if n <= 0:
+                return
+            data = data[n:]
+
+    while True:
+        command = next_command()
+        if command is None:
+            return
+        nonce, test = command["nonce"], command["test"]
+        recorder.begin(command["index"])
+        count = shell.execution_count
+        if test:
+            sys.stdout, sys.stderr = out, err
+            guard.before_test(shell)
+        else:
+            set_switch_interval(switch_interval)
+        set_handler(signal.SIGALRM, interrupt)  # the timeout interrupts the cell as SIGINT interrupts a kernel
+        remaining = 1.0
+        result = None
+        try:
+            if timeout:
+                setitimer(timer, timeout)
+            result = run_cell(shell, command["source"], store_history=True, silent=False)
+        except BaseException as e:  # noqa: BLE001 - an interrupt outside IPython's own handling
+            result = e
+        finally:
+            remaining, _ = setitimer(timer, 0)
+            set_switch_interval(HELD_SWITCH_INTERVAL)
+            capture.drain()
+            out.flush()
+            err.flush()
+        if timeout and remaining == 0:
+            recorder.add(dict(TIMEOUT_ERROR))
+        status, error = "ok", None
+        if type(result) is not result_type:
+            status, error = "error", result
+        elif result.error_before_exec is not None or result.error_in_exec is not None:
+            status = "error"
+            error = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec
+        value_text = None
+        if test:
+            guard.after_test(shell)
+            if type(result) is result_type and result.result is not None:
+                value_text = guard.result_text(result.result)
+                if value_text is None and recorder.result is not None:
+                    value_text = recorder.result["data"].get("text/plain")
+            forget_input(shell, count)
+        del command, result
+        send({"nonce": nonce, "count": count, "result": value_text,
+              "outputs": recorder.current, "displays": recorder.shown(), "updates": recorder.updates,
+              "status": status, "ename": type(error).__name__ if error is not None else "",
+              "evalue": BaseException.__str__(error) if isinstance(error, BaseException) else "",
+              "truncated": recorder.truncated})
+        del error
