@@ -16,19 +16,20 @@ from sabaq.hub.exchange.autograde import REFUSAL
 
 pytestmark = pytest.mark.e2e
 ASSIGNMENT = "ag7"
+DEMO_SOURCE = Path(__file__).resolve().parents[1] / "courses" / "demo" / "source" / "ps1" / "motion.ipynb"
 PAGE = f"/services/sabaq/courses/demo/assignments/{ASSIGNMENT}"
 
-# Run in the teacher's kernel, as her terminal would: the demo source as a new assignment,
+# Run in the teacher's kernel, as her terminal would: the demo's source (SOURCE) as a new assignment,
 # released to sabaq, a hostile submission collected into submitted/, then `nbgrader autograde`
 # with ARGS.
 SCRIPT = """
-import json, os, pathlib, shutil, subprocess, sys
+import json, os, pathlib, subprocess, sys
 course = pathlib.Path.home() / "demo"
 marker = pathlib.Path.home() / "ag7-marker"
 source = course / "source" / "ag7"
 if not source.exists():
     source.mkdir(parents=True)
-    shutil.copy(course / "source" / "ps1" / "motion.ipynb", source / "motion.ipynb")
+    (source / "motion.ipynb").write_text(SOURCE)
     for step in (["generate_assignment", "ag7", "--force"], ["release_assignment", "ag7"]):
         subprocess.run([sys.executable, "-m", "nbgrader", *step], cwd=course, check=True, capture_output=True)
     nb = json.loads((source / "motion.ipynb").read_text())
@@ -48,8 +49,11 @@ print(json.dumps({"code": run.returncode, "output": run.stdout + run.stderr, "la
 
 
 def autograde_in_terminal(stack, *args: str) -> dict:
-    printed = stack.run_code("teacher", f"ARGS = {list(args)!r}\n" + SCRIPT, timeout=240)
-    return json.loads(printed.strip().splitlines()[-1])
+    source = DEMO_SOURCE.read_text(encoding="utf-8")
+    printed = stack.run_code("teacher", f"ARGS = {list(args)!r}\nSOURCE = {source!r}\n" + SCRIPT, timeout=240)
+    last = (printed.strip().splitlines() or [""])[-1]
+    assert last.startswith("{"), printed  # else the kernel's traceback
+    return json.loads(last)
 
 
 def test_no_students_code_runs_as_the_teacher(stack):
