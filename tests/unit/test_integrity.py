@@ -1,0 +1,242 @@
+"""A test cell's result cannot be faked from an answer cell (issue 15, items 2 and 3).
+
+Each attack runs as a student would write it, in an answer cell of a grading shell (in a
+subprocess: tests/integrity_runner.py forks one child per scenario from a warm shell);
+the test cell after it, run after ``Pristine.restore`` with ``StrictComparisons``, must
+fail exactly as it fails for the same wrong answer without the attack. Honest values
+compare exactly as Python compares them, and the student's own names stay.
+"""
+
+from __future__ import annotations
+
+import collections
+import decimal
+import fractions
+import re
+
+import numpy as np
+import pytest
+from integrity_runner import run_scenarios as run
+
+from sabaq.autograders.sandbox import integrity
+
+WRONG_SQUARE = "def square(x):\n    return x + x\n"
+TEST_SQUARE = "assert square(3) == 9\nassert square(-2) == 4"
+
+
+# attack name -> code appended to a wrong answer (square returns x + x)
+ATTACKS = {
+    "showtraceback": "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+                     "ip._showtraceback = lambda *a, **k: None",
+    "showtraceback_on_class": "type(get_ipython())._showtraceback = lambda *a, **k: None\n"
+                              "type(get_ipython()).__mro__[1].showtraceback = lambda *a, **k: None",
+    "custom_exc": "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)",
+    "post_run_cell_clear": "from IPython.display import clear_output\n"
+                           "get_ipython().events.register('post_run_cell', lambda r: clear_output())",
+    "pre_run_cell_repatch": "import builtins\ndef again(*a):\n    get_ipython().showtraceback = lambda *a, **k: None\n"
+                            "get_ipython().events.register('pre_run_cell', again)",
+    "assertion_error_swapped": "import builtins\nclass Quiet(Exception):\n    pass\nbuiltins.AssertionError = Quiet",
+    "displayhook_and_excepthook": "import sys\nsys.displayhook = lambda v: None\nsys.excepthook = lambda *a: None",
+    "input_transformer": "get_ipython().input_transformers_cleanup.append(lambda lines: ['pass\\n'])",
+    "input_transformer_post": "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
+    "ast_transformer": "import ast\nclass Empty(ast.NodeTransformer):\n    def visit_Assert(self, node):\n"
+                       "        return None\nget_ipython().ast_transformers.append(Empty())",
+    "always_equal": "class Anything:\n    def __eq__(self, other):\n        return True\n"
+                    "    def __ne__(self, other):\n        return False\n"
+                    "def square(x):\n    return Anything()",
+    "int_subclass_equal": "class Nine(int):\n    def __eq__(self, other):\n        return True\n"
+                          "    __hash__ = int.__hash__\ndef square(x):\n    return Nine(0)",
+    "class_spoofing": "class Fake:\n    __class__ = int\n    def __eq__(self, other):\n        return True\n"
+                      "def square(x):\n    return Fake()",
+    "compare_name_shadowed": "__sabaq_compare__ = (lambda a, b: True,) * 5",
+    "builtins_dict_replaced": "__builtins__ = {'__import__': __import__, 'AssertionError': ValueError}",
+    "run_cell_replaced": "cls = type(get_ipython())\nreal = cls.run_cell\n"
+                         "def run_cell(self, raw_cell, *a, **k):\n    return real(self, 'pass', *a, **k)\n"
+                         "cls.run_cell = run_cell",
+    "instance_run_cell": "ip = get_ipython()\nreal = ip.run_cell\nip.run_cell = lambda cell, *a, **k: real('pass', *a, **k)",
+    "transform_cell": "ip = get_ipython()\nip.transform_cell = lambda cell: 'pass\\n'",
+    "settrace": "import sys\ndef tracer(frame, event, arg):\n    return tracer\nsys.settrace(tracer)",
+    "signal_handler": "import signal\nsignal.signal(signal.SIGPROF, lambda *a: None)\n"
+                      "signal.setitimer(signal.ITIMER_PROF, 0.001, 0.001)",
+}
+
+
+@pytest.fixture(scope="module")
+def attacked():
+    names = list(ATTACKS)
+    scenarios = [{"cells": [["answer", WRONG_SQUARE + ATTACKS[name]], ["test", TEST_SQUARE]]} for name in names]
+    scenarios.append({"cells": [["answer", WRONG_SQUARE], ["test", TEST_SQUARE]]})  # the honest twin
+    results = run(scenarios)
+    return dict(zip(names + ["honest"], results))
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+def test_an_attack_in_an_answer_cell_does_not_pass_the_test(attacked, name):
+    _, test = attacked[name]
+    honest = attacked["honest"][1]
+    assert honest["ok"] is False and honest["ename"] == "AssertionError"
+    assert test["ok"] is False, (name, test)
+    assert test["ename"] in ("AssertionError", "RuntimeError"), (name, test)
+    errors = [o for o in test["outputs"] if o["output_type"] == "error"]
+    assert errors, (name, test["outputs"])  # the failure is shown, not hidden
+
+
+def test_the_audit_guard_refuses_what_only_an_attack_needs():
+    cells = {
+        "gc": "import gc\ngc.get_objects()",
+        "referrers": "import gc\ngc.get_referrers(square)",
+        "referents": "import gc\ngc.get_referents(get_ipython())",
+        "frames": "import sys\nsys._current_frames()",
+        "ctypes_memory": "import ctypes\nctypes.string_at(id(1), 8)",
+        "ctypes_address": "import ctypes\nctypes.c_int.from_address(id(1))",
+        "pythonapi": "import ctypes\nctypes.pythonapi.Py_IncRef",
+        "library_code": "import numpy.testing as t\nt.assert_allclose.__code__ = (lambda *a, **k: None).__code__",
+        "library_defaults": "import json\njson.dumps.__defaults__ = None",
+        "library_kwdefaults": "import numpy as np\nnp.testing.assert_allclose.__kwdefaults__ = {}",
+        "library_bases": "import fractions\nclass Base:\n    pass\nfractions.Fraction.__bases__ = (Base,)",
+        "audit_hook": "import sys\nsys.addaudithook(lambda *a: None)\nraise RuntimeError('added')",
+        "profile": "import sys\nsys.setprofile(lambda *a: None)",
+    }
+    results = run([{"cells": [["answer", WRONG_SQUARE], ["answer", cell]]} for cell in cells.values()])
+    for name, result in zip(cells, results):
+        assert result[1]["ok"] is False and result[1]["ename"] == "RuntimeError", (name, result[1])
+    refused = results[0][1]["evalue"]
+    assert "not available while a notebook is graded" in refused
+
+
+def test_a_process_without_ctypes_cannot_load_it():
+    """ctypes, once loaded, writes memory without an audit event; a zygote that keeps it out
+    (as numpy, matplotlib and IPython allow) keeps it out of the student's reach too."""
+    cells = ["import ctypes", "import sys\nsys.modules.pop('ctypes', None)\nimport ctypes",
+             "import _imp, importlib.util\n_imp.create_dynamic(importlib.util.find_spec('_ctypes'))",
+             "import numpy as np\nnp.arange(3).sum()"]
+    results = run([{"cells": [["answer", cell]]} for cell in cells], no_ctypes=True)
+    assert [r[0]["ename"] for r in results] == ["RuntimeError", "RuntimeError", "RuntimeError", None], results
+
+
+def test_honest_notebooks_keep_working_under_the_guard():
+    """numpy, matplotlib, tracebacks (stack_data reads frames), the student's own function
+    code swapped, and restore keeps the student's names; nothing counts as tampering."""
+    cells = [
+        ["answer", ("import numpy as np\nimport matplotlib.pyplot as plt\n%matplotlib inline\n"
+                    "x = np.linspace(0, 1, 5)\nplt.plot(x, x ** 2)\nplt.show()\n"
+                    "def square(x):\n    return x * x\nhelper = lambda v: v + 1\nstate = {'n': 1}")],
+        ["answer", ("def g():\n    return 1\ndef h():\n    return 2\ng.__code__ = h.__code__\nassert g() == 2\n"
+                    "import inspect\nframe = inspect.currentframe()\n"
+                    "from collections import namedtuple\nP = namedtuple('P', 'x y')")],
+        ["answer", "def fail():\n    return 1 / 0\nfail()"],
+        ["test", ("assert square(3) == 9\nassert helper(1) == 2\nassert state == {'n': 1}\n"
+                  "assert np.allclose(square(x), x ** 2)\nassert P(1, 2) == (1, 2)\nassert g() == 2")],
+        ["test", "score = 0\nif square(2) == 4:\n    score += 1.5\nscore"],
+        ["test", "assert square(3) == 10"],
+    ]
+    result, = run([{"cells": cells}])
+    assert [c["ok"] for c in result] == [True, True, False, True, True, False], result
+    assert result[2]["ename"] == "ZeroDivisionError"
+    assert all(c["tampered"] == [] for c in result), [c["tampered"] for c in result]
+    assert result[4]["partial"] == "1.5"
+    failure = next(o for o in result[5]["outputs"] if o["output_type"] == "error")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(failure["traceback"]))
+    assert "assert square(3) == 10" in text and "__sabaq_compare__" not in text  # the cell's own line
+
+
+def test_chained_and_nested_comparisons_keep_python_semantics():
+    cells = [
+        ["answer", "calls = []\ndef f(v):\n    calls.append(v)\n    return v"],
+        ["test", ("assert 1 < f(2) == 2 < 3\nassert not (1 == f(5) == f(6))\nassert calls == [2, 5]\n"
+                  "assert [x for x in range(5) if x == 2] == [2]\nassert (lambda a: a != 3)(4)\n"
+                  "class K:\n    y = 2\n    z = 1 < y == 2\nassert K.z\nassert 2 in [1, 2] and 3 not in (1, 2)\n"
+                  "assert 'ә' in 'сәлем'")],
+    ]
+    result, = run([{"cells": cells}])
+    assert result[1]["ok"], result[1]
+
+
+class Always:
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = object.__hash__
+
+
+class Loud(str):
+    def __eq__(self, other):
+        return True
+
+    __hash__ = str.__hash__
+
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and other.x == self.x
+
+
+HONEST_PAIRS = [
+    (2, 2.0), (2, 2), (1, True), (0.1 + 0.2, 0.3), (float("nan"), float("nan")), (1j, 1j), (3, "3"), ("a", "a"),
+    ("Сәлем", "Сәлем"), (b"a", b"a"), (b"a", bytearray(b"a")), (None, None), (None, 0), ([1, 2.0, "a"], [1, 2, "a"]),
+    ([1, [2, [3]]], [1, [2, [3]]]), ([1], (1,)), ((1, 2), (1, 2)), ({"a": 1}, {"a": 1.0}), ({"a": 1}, {"a": 2}),
+    ({1, 2}, {2, 1}), ({1, 2}, frozenset({1, 2})), (np.float64(2.4), 2.4), (np.int64(3), 3), (np.bool_(True), True),
+    (fractions.Fraction(1, 2), 0.5), (decimal.Decimal("1.5"), 1.5), (collections.Counter("ab"), {"a": 1, "b": 1}),
+    (collections.OrderedDict(a=1, b=2), collections.OrderedDict(b=2, a=1)), (collections.deque([1]), [1]),
+    (Point(1), Point(1)), (Point(1), Point(2)), (range(3), range(3)), ({}.keys(), set()), (int, int),
+    ([float("nan")] * 2, [float("nan")] * 2),
+]
+
+
+@pytest.mark.parametrize("a, b", HONEST_PAIRS, ids=repr)
+def test_honest_values_compare_exactly_as_python_does(a, b):
+    assert integrity.strict_eq(a, b) == (a == b)
+    assert integrity.strict_eq(b, a) == (b == a)
+    assert integrity.strict_ne(a, b) == (a != b)
+    assert type(integrity.strict_eq(a, b)) is type(a == b)
+
+
+def test_arrays_compare_elementwise_as_numpy_does():
+    a = np.array([1.0, 2.0, 3.0])
+    assert (integrity.strict_eq(a, [1, 2, 3]) == (a == [1, 2, 3])).all()
+    assert integrity.strict_eq(a, np.array([1.0, 2.0, 4.0])).tolist() == [True, True, False]
+    assert integrity.strict_ne(a, 2.0).tolist() == [True, False, True]
+    assert integrity.strict_eq(np.array(["a", "b"]), "a").tolist() == [True, False]
+
+
+@pytest.mark.parametrize("fake, expected", [
+    (Always(), 4), (Always(), "Сәлем, Әлия!"), (Always(), [1, 2]), (Always(), None), (Always(), (1,)),
+    (Always(), {"a": 1}), (Always(), np.float64(2.0)), ([Always(), Always()], [1, 2]), ({"a": Always()}, {"a": 1}),
+    (Loud("x"), "Сәлем"), ((Always(),), (4,)), ({Always()}, {4}),
+])
+def test_an_object_claiming_equality_is_not_equal(fake, expected):
+    assert not integrity.strict_eq(fake, expected)
+    assert not integrity.strict_eq(expected, fake)
+    assert integrity.strict_ne(fake, expected)
+
+
+def test_an_array_of_impostors_is_compared_element_by_element():
+    fakes = np.array([Always(), Always()], dtype=object)
+    assert integrity.strict_eq(fakes, np.array([1, 2])).tolist() == [False, False]
+    assert integrity.strict_eq(np.array([1, 2]), [Always(), 2]).tolist() == [False, True]
+
+
+class Score(float):
+    def __repr__(self):
+        return "3.0"
+
+
+class Count(int):
+    def __repr__(self):
+        return "3"
+
+
+@pytest.mark.parametrize("value, text", [
+    (1, "1.0"), (1.5, "1.5"), (0, "0.0"), (np.float64(2.4), "2.4"), (np.int64(2), "2.0"), (np.float32(0.5), "0.5"),
+    (Score(0.5), "0.5"), (Count(1), "1.0"), (True, None), (np.bool_(True), None), ("3", None), (None, None),
+    ([1], None), (fractions.Fraction(1, 2), None), (10 ** 400, str(10 ** 400)),
+])
+def test_partial_credit_is_read_from_the_value(value, text):
+    assert integrity.partial_credit_text(value) == text
+
