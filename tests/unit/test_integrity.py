@@ -61,19 +61,68 @@ ATTACKS = {
 }
 
 
+# what the guard refuses: a cell each
+REFUSED = {
+    "gc": "import gc\ngc.get_objects()",
+    "referrers": "import gc\ngc.get_referrers(square)",
+    "referents": "import gc\ngc.get_referents(get_ipython())",
+    "frames": "import sys\nsys._current_frames()",
+    "ctypes_memory": "import ctypes\nctypes.string_at(id(1), 8)",
+    "ctypes_address": "import ctypes\nctypes.c_int.from_address(id(1))",
+    "pythonapi": "import ctypes\nctypes.pythonapi.Py_IncRef",
+    "library_code": "import numpy.testing as t\nt.assert_allclose.__code__ = (lambda *a, **k: None).__code__",
+    "library_defaults": "import json\njson.dumps.__defaults__ = None",
+    "library_kwdefaults": "import numpy as np\nnp.testing.assert_allclose.__kwdefaults__ = {}",
+    "library_bases": "import fractions\nclass Base:\n    pass\nfractions.Fraction.__bases__ = (Base,)",
+    "profile": "import sys\nsys.setprofile(lambda *a: None)",
+}
+
+HONEST = [
+    ["answer", ("import numpy as np\nimport matplotlib.pyplot as plt\n%matplotlib inline\n"
+                "x = np.linspace(0, 1, 5)\nplt.plot(x, x ** 2)\nplt.show()\n"
+                "def square(x):\n    return x * x\nhelper = lambda v: v + 1\nstate = {'n': 1}")],
+    ["answer", ("def g():\n    return 1\ndef h():\n    return 2\ng.__code__ = h.__code__\nassert g() == 2\n"
+                "import inspect\nframe = inspect.currentframe()\n"
+                "from collections import namedtuple\nP = namedtuple('P', 'x y')")],
+    ["answer", "def fail():\n    return 1 / 0\nfail()"],
+    ["test", ("assert square(3) == 9\nassert helper(1) == 2\nassert state == {'n': 1}\n"
+              "assert np.allclose(square(x), x ** 2)\nassert P(1, 2) == (1, 2)\nassert g() == 2")],
+    ["test", "score = 0\nif square(2) == 4:\n    score += 1.5\nscore"],
+    ["test", "assert square(3) == 10"],
+    ["test", "import builtins\nbuiltins.input = lambda prompt='': '5'\nassert int(input()) == 5"],
+]
+
+CHAINS = [
+    ["answer", "calls = []\ndef f(v):\n    calls.append(v)\n    return v"],
+    ["test", ("assert 1 < f(2) == 2 < 3\nassert not (1 == f(5) == f(6))\nassert calls == [2, 5]\n"
+              "assert [x for x in range(5) if x == 2] == [2]\nassert (lambda a: a != 3)(4)\n"
+              "class K:\n    y = 2\n    z = 1 < y == 2\nassert K.z\nassert 2 in [1, 2] and 3 not in (1, 2)\n"
+              "assert 'ә' in 'сәлем'")],
+]
+
+
 @pytest.fixture(scope="module")
-def attacked():
-    names = list(ATTACKS)
-    scenarios = [{"cells": [["answer", WRONG_SQUARE + ATTACKS[name]], ["test", TEST_SQUARE]]} for name in names]
-    scenarios.append({"cells": [["answer", WRONG_SQUARE], ["test", TEST_SQUARE]]})  # the honest twin
-    results = run(scenarios)
-    return dict(zip(names + ["honest"], results))
+def runs():
+    """Every scenario of this module in one grading process (a child forked for each)."""
+    scenarios = {f"attack:{name}": [["answer", WRONG_SQUARE + code], ["test", TEST_SQUARE]]
+                 for name, code in ATTACKS.items()}
+    scenarios["honest twin"] = [["answer", WRONG_SQUARE], ["test", TEST_SQUARE]]
+    scenarios.update({f"refused:{name}": [["answer", WRONG_SQUARE], ["answer", code]]
+                      for name, code in REFUSED.items()})
+    scenarios["audit hook"] = [
+        ["answer", "import sys\ndef hook(event, args):\n    if event == 'builtins.id':\n"
+                   "        raise ValueError('the hook ran')\nsys.addaudithook(hook)"],
+        ["test", "id(1)"]]
+    scenarios["honest"] = HONEST
+    scenarios["chains"] = CHAINS
+    results = run([{"cells": cells} for cells in scenarios.values()])
+    return dict(zip(scenarios, results))
 
 
 @pytest.mark.parametrize("name", list(ATTACKS))
-def test_an_attack_in_an_answer_cell_does_not_pass_the_test(attacked, name):
-    _, test = attacked[name]
-    honest = attacked["honest"][1]
+def test_an_attack_in_an_answer_cell_does_not_pass_the_test(runs, name):
+    _, test = runs[f"attack:{name}"]
+    honest = runs["honest twin"][1]
     assert honest["ok"] is False and honest["ename"] == "AssertionError"
     assert test["ok"] is False, (name, test)
     assert test["ename"] in ("AssertionError", "RuntimeError"), (name, test)
@@ -81,27 +130,18 @@ def test_an_attack_in_an_answer_cell_does_not_pass_the_test(attacked, name):
     assert errors, (name, test["outputs"])  # the failure is shown, not hidden
 
 
-def test_the_audit_guard_refuses_what_only_an_attack_needs():
-    cells = {
-        "gc": "import gc\ngc.get_objects()",
-        "referrers": "import gc\ngc.get_referrers(square)",
-        "referents": "import gc\ngc.get_referents(get_ipython())",
-        "frames": "import sys\nsys._current_frames()",
-        "ctypes_memory": "import ctypes\nctypes.string_at(id(1), 8)",
-        "ctypes_address": "import ctypes\nctypes.c_int.from_address(id(1))",
-        "pythonapi": "import ctypes\nctypes.pythonapi.Py_IncRef",
-        "library_code": "import numpy.testing as t\nt.assert_allclose.__code__ = (lambda *a, **k: None).__code__",
-        "library_defaults": "import json\njson.dumps.__defaults__ = None",
-        "library_kwdefaults": "import numpy as np\nnp.testing.assert_allclose.__kwdefaults__ = {}",
-        "library_bases": "import fractions\nclass Base:\n    pass\nfractions.Fraction.__bases__ = (Base,)",
-        "audit_hook": "import sys\nsys.addaudithook(lambda *a: None)\nraise RuntimeError('added')",
-        "profile": "import sys\nsys.setprofile(lambda *a: None)",
-    }
-    results = run([{"cells": [["answer", WRONG_SQUARE], ["answer", cell]]} for cell in cells.values()])
-    for name, result in zip(cells, results):
-        assert result[1]["ok"] is False and result[1]["ename"] == "RuntimeError", (name, result[1])
-    refused = results[0][1]["evalue"]
-    assert "not available while a notebook is graded" in refused
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_the_audit_guard_refuses_what_only_an_attack_needs(runs, name):
+    refused = runs[f"refused:{name}"][1]
+    assert refused["ok"] is False and refused["ename"] == "RuntimeError", refused
+    assert "not available while a notebook is graded" in refused["evalue"]
+
+
+def test_no_other_audit_hook_is_added(runs):
+    """A student's audit hook would run inside every test cell (sys.addaudithook swallows
+    the refusal: the hook is just not added)."""
+    answer, test = runs["audit hook"]
+    assert answer["ok"] and test["ok"], (answer, test)
 
 
 def test_a_process_without_ctypes_cannot_load_it():
@@ -114,24 +154,12 @@ def test_a_process_without_ctypes_cannot_load_it():
     assert [r[0]["ename"] for r in results] == ["RuntimeError", "RuntimeError", "RuntimeError", None], results
 
 
-def test_honest_notebooks_keep_working_under_the_guard():
+def test_honest_notebooks_keep_working_under_the_guard(runs):
     """numpy, matplotlib, tracebacks (stack_data reads frames), the student's own function
-    code swapped, and restore keeps the student's names; nothing counts as tampering."""
-    cells = [
-        ["answer", ("import numpy as np\nimport matplotlib.pyplot as plt\n%matplotlib inline\n"
-                    "x = np.linspace(0, 1, 5)\nplt.plot(x, x ** 2)\nplt.show()\n"
-                    "def square(x):\n    return x * x\nhelper = lambda v: v + 1\nstate = {'n': 1}")],
-        ["answer", ("def g():\n    return 1\ndef h():\n    return 2\ng.__code__ = h.__code__\nassert g() == 2\n"
-                    "import inspect\nframe = inspect.currentframe()\n"
-                    "from collections import namedtuple\nP = namedtuple('P', 'x y')")],
-        ["answer", "def fail():\n    return 1 / 0\nfail()"],
-        ["test", ("assert square(3) == 9\nassert helper(1) == 2\nassert state == {'n': 1}\n"
-                  "assert np.allclose(square(x), x ** 2)\nassert P(1, 2) == (1, 2)\nassert g() == 2")],
-        ["test", "score = 0\nif square(2) == 4:\n    score += 1.5\nscore"],
-        ["test", "assert square(3) == 10"],
-    ]
-    result, = run([{"cells": cells}])
-    assert [c["ok"] for c in result] == [True, True, False, True, True, False], result
+    code swapped, a test mocking input(), and restore keeps the student's names; nothing
+    counts as tampering."""
+    result = runs["honest"]
+    assert [c["ok"] for c in result] == [True, True, False, True, True, False, True], result
     assert result[2]["ename"] == "ZeroDivisionError"
     assert all(c["tampered"] == [] for c in result), [c["tampered"] for c in result]
     assert result[4]["partial"] == "1.5"
@@ -140,16 +168,8 @@ def test_honest_notebooks_keep_working_under_the_guard():
     assert "assert square(3) == 10" in text and "__sabaq_compare__" not in text  # the cell's own line
 
 
-def test_chained_and_nested_comparisons_keep_python_semantics():
-    cells = [
-        ["answer", "calls = []\ndef f(v):\n    calls.append(v)\n    return v"],
-        ["test", ("assert 1 < f(2) == 2 < 3\nassert not (1 == f(5) == f(6))\nassert calls == [2, 5]\n"
-                  "assert [x for x in range(5) if x == 2] == [2]\nassert (lambda a: a != 3)(4)\n"
-                  "class K:\n    y = 2\n    z = 1 < y == 2\nassert K.z\nassert 2 in [1, 2] and 3 not in (1, 2)\n"
-                  "assert 'ә' in 'сәлем'")],
-    ]
-    result, = run([{"cells": cells}])
-    assert result[1]["ok"], result[1]
+def test_chained_and_nested_comparisons_keep_python_semantics(runs):
+    assert runs["chains"][1]["ok"], runs["chains"][1]
 
 
 class Always:
