@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -248,6 +249,22 @@ def test_ctrl_c_stops_everything_and_restart_keeps_data(tmp_path):
     finally:
         stack.stop()
         stack.cleanup()
+
+
+def test_a_process_that_never_starts_is_retried_then_given_up_with_nothing_left(tmp_path):
+    stack = Stack(tmp_path / "data", extra_env={"SABAQ_HUB_PROXY_COMMAND": "/bin/false"})
+    try:
+        out = subprocess.run([sys.executable, "-m", "sabaq", "up", "--data", str(stack.data_dir)],
+                             env=stack.env, capture_output=True, text=True, timeout=300)
+    finally:
+        stack.cleanup()
+    assert out.returncode == 1
+    pauses = re.findall(r"proxy \(process \d+\) stopped \(exit 1\) after \d+ s; starting it again in (\d+) s",
+                        out.stdout)
+    assert pauses == ["1", "2", "4", "8", "16"]
+    assert "proxy stopped 5 times in a row before sabaq was ready" in out.stdout
+    assert not list((stack.data_dir / "run").glob("*.pid"))
+    assert not any(listening(p) for p in ports(stack))
 
 
 def test_up_refuses_a_busy_port(tmp_path):

@@ -34,6 +34,9 @@ from sabaq.settings import SETTINGS_FILE, Settings, SettingsError, default_setti
 HUB_CONFIG = Path(__file__).with_name("jupyterhub_config.py")
 LOGINS_FILE = "demo-logins.txt"
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# a process that keeps exiting before sabaq was ever ready is broken (its settings, most
+# often): say so and stop, rather than retry for ever; once ready, everything is retried
+GIVE_UP_BEFORE_READY = 5
 
 
 def say(message: str, **values) -> None:
@@ -187,12 +190,15 @@ def up(settings: Settings) -> int:
 
 
 def supervise(settings: Settings, supervisor: Supervisor, new_logins: list[dict] | None) -> int:
-    """Run until Ctrl-C, SIGTERM or SIGHUP; then stop everything. A requested stop exits 0."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS}
+    """Run until Ctrl-C, SIGTERM or SIGHUP (unless ignored, as under nohup); then stop
+    everything. A requested stop exits 0; giving up on a process that never started, 1."""
+    stop, ready = threading.Event(), threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS
+                if signal.getsignal(sig) is not signal.SIG_IGN}
 
     def announce():
         if wait_ready(settings, running=lambda: not stop.is_set()):
+            ready.set()
             print(banner(settings, new_logins), flush=True)
 
     try:
@@ -200,6 +206,11 @@ def supervise(settings: Settings, supervisor: Supervisor, new_logins: list[dict]
         threading.Thread(target=announce, daemon=True).start()
         while not stop.wait(0.2):
             supervisor.tick()
+            broken = None if ready.is_set() else supervisor.failing(GIVE_UP_BEFORE_READY)
+            if broken:
+                say(N_("sabaq: {name} stopped {count} times in a row before sabaq was ready; stopping everything. "
+                       "Its messages above say why (often a setting)."), name=broken, count=GIVE_UP_BEFORE_READY)
+                return 1
         print(flush=True)
         say(N_("sabaq: stopping…"))
     finally:

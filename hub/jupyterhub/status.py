@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from sabaq.errors import SabaqError
 from sabaq.hub.jupyterhub.rundir import RunDir, is_running
 from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
 from sabaq.hub.store.models import Job, JobState
@@ -46,8 +47,13 @@ def read_queue(settings: Settings) -> Queue:
 def report(settings: Settings) -> tuple[list[str], bool]:
     """(lines to print, whether everything is up)."""
     run_dir = RunDir(settings.data_dir)
+    try:
+        running = run_dir.locked_by_other()
+    except PermissionError:
+        raise SabaqError(N_("sabaq status cannot read {folder}: run it as the user that runs sabaq up "
+                            "(root, with system accounts)."), folder=run_dir.path) from None
     state = run_dir.read()
-    if not run_dir.locked_by_other() or state is None:
+    if not running or state is None:
         return [terminal_text(N_("sabaq is not running on {folder}. Start it with `sabaq up`."),
                               folder=settings.data_dir)], False
     now = time.time()

@@ -45,6 +45,7 @@ class Child:
     proc: subprocess.Popen | None = None
     started_at: float = 0.0  # monotonic
     pause: float = 0.0
+    quick_exits: int = 0  # exits in a row, each within STABLE_SECONDS of its start
     start_after: float = 0.0  # monotonic; when a restart is due
     kill_after: float | None = None  # monotonic; a requested restart escalates to SIGKILL then
 
@@ -110,7 +111,9 @@ class Supervisor:
         r.restarts += 1
         r.state = "restarting"
         ran = now - child.started_at
-        child.pause = 0.0 if ran >= STABLE_SECONDS or requested else min(max(child.pause * 2, 1.0), MAX_PAUSE)
+        quick = ran < STABLE_SECONDS and not requested
+        child.quick_exits = child.quick_exits + 1 if quick else 0
+        child.pause = min(max(child.pause * 2, 1.0), MAX_PAUSE) if quick else 0.0
         child.start_after = now + child.pause
         if requested:
             self.say(N_("sabaq: restarting {name} (process {pid})"), name=r.name, pid=proc.pid)
@@ -120,6 +123,10 @@ class Supervisor:
                      seconds=round(ran), pause=round(child.pause), count=r.restarts)
         for other in child.program.restarts_with:
             self.restart(other)
+
+    def failing(self, times: int) -> str | None:
+        """The name of a process that has exited ``times`` times in a row soon after starting."""
+        return next((name for name, c in self.children.items() if c.quick_exits >= times), None)
 
     def save(self) -> None:
         self.run_dir.write(RunState(self.run, self.me, [c.record for c in self.children.values()]))

@@ -1,0 +1,123 @@
+"""The supervisor of `sabaq up`, on small stand-in processes: restarts and their pauses,
+a stop that no process can hold up, and a clean-up after a crash that touches only what the
+crashed run started (never a stranger given a recycled pid)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sabaq.hub.jupyterhub import rundir
+from sabaq.hub.jupyterhub.rundir import Record, RunDir, RunState, stop_leftovers
+from sabaq.hub.jupyterhub.supervisor import Program, Supervisor
+
+ENV = {"PATH": os.environ["PATH"]}
+
+
+def gone(pid: int) -> bool:
+    return rundir.start_time(pid) is None
+
+
+def run_until(supervisor: Supervisor, check, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        supervisor.tick()
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("not within the time allowed")
+
+
+def make(tmp_path, *programs: Program) -> tuple[Supervisor, list]:
+    said = []
+    s = Supervisor(list(programs), RunDir(tmp_path), "test-" + os.urandom(4).hex(),
+                   lambda message, **values: said.append(message.format(**values)))
+    return s, said
+
+
+def test_a_process_that_dies_is_started_again_counted_and_written_down(tmp_path):
+    s, said = make(tmp_path, Program("sleeper", ["sleep", "60"], ENV))
+    try:
+        s.tick()
+        first = s.children["sleeper"].proc.pid
+        assert RunDir(tmp_path).pid_of("sleeper") == first
+        os.kill(first, signal.SIGKILL)
+        run_until(s, lambda: s.children["sleeper"].proc is not None and s.children["sleeper"].proc.pid != first)
+        second = s.children["sleeper"].proc.pid
+        state = RunDir(tmp_path).read()
+        assert RunDir(tmp_path).pid_of("sleeper") == second
+        [record] = state.processes
+        assert (record.pid, record.restarts, record.last_exit) == (second, 1, "signal 9")
+        assert rundir.is_running(second, record.started)
+        assert any(f"sleeper (process {first}) stopped (signal 9)" in line for line in said)
+    finally:
+        s.stop_all(grace=1, kill_wait=1)
+
+
+def test_a_process_that_keeps_dying_waits_longer_each_time(tmp_path):
+    s, said = make(tmp_path, Program("broken", ["sh", "-c", "exit 3"], ENV))
+    try:
+        run_until(s, lambda: s.children["broken"].record.restarts >= 3, timeout=60)
+        assert s.failing(3) == "broken" and s.failing(4) is None
+        pauses = [line.split("starting it again in ")[1].split(" s")[0] for line in said]
+        assert pauses[:3] == ["1", "2", "4"]
+        assert all("(exit 3)" in line for line in said)
+    finally:
+        s.stop_all(grace=1, kill_wait=1)
+
+
+def test_stop_ends_processes_that_ignore_sigterm_and_those_in_sessions_of_their_own(tmp_path):
+    # a child that ignores SIGTERM, and a grandchild in a session of its own (as a user's server
+    # or a kernel is): found by the run's id in its environment
+    script = "trap '' TERM; setsid sh -c \"trap '' TERM; sleep 300\" & sleep 300"
+    s, _ = make(tmp_path, Program("stubborn", ["sh", "-c", script], ENV))
+    s.tick()
+    run_until(s, lambda: len(rundir.members_of(s.run)) >= 3)
+    members = rundir.members_of(s.run)
+    started = time.monotonic()
+    s.stop_all(grace=1, kill_wait=2)
+    assert time.monotonic() - started < 10
+    assert all(gone(pid) for pid in members)
+    assert not list((tmp_path / "run").glob("*.pid")) and RunDir(tmp_path).read() is None
+
+
+def test_after_a_crash_only_the_recorded_processes_are_stopped(tmp_path):
+    run = "crashed-" + os.urandom(4).hex()
+    ours = subprocess.Popen(["sleep", "300"], env={**ENV, rundir.RUN_ENV: run}, start_new_session=True)
+    stranger = subprocess.Popen(["sleep", "300"], env=ENV, start_new_session=True)
+    try:
+        ours_started, stranger_started = rundir.start_time(ours.pid), rundir.start_time(stranger.pid)
+        state = RunState(run, Record("sabaq-up", pid=1), [
+            Record("service", pid=ours.pid, started=ours_started, state="running"),
+            # the hub's pid, since given by the system to another program: its start time differs
+            Record("hub", pid=stranger.pid, started=stranger_started - 1, state="running"),
+        ])
+        stopped = stop_leftovers(state, grace=2)
+        assert [r.name for r in stopped] == ["service"]
+        assert ours.wait(timeout=5) == -signal.SIGTERM
+        assert stranger.poll() is None  # not ours: untouched
+    finally:
+        stranger.kill()
+        ours.kill()
+        stranger.wait()
+        ours.wait()
+
+
+def test_one_supervisor_per_data_directory(tmp_path):
+    first = RunDir(tmp_path)
+    assert first.lock()
+    try:
+        assert not RunDir(tmp_path).lock()
+        assert RunDir(tmp_path).locked_by_other()
+        # the lock goes with the process that holds it, however it ends
+        code = subprocess.run([sys.executable, "-c",
+                               "import sys; from sabaq.hub.jupyterhub.rundir import RunDir; "
+                               "sys.exit(0 if RunDir(sys.argv[1]).lock() else 1)", str(tmp_path)]).returncode
+        assert code == 1
+    finally:
+        first.unlock()
+    assert not RunDir(tmp_path).locked_by_other()
+    assert RunDir(tmp_path).lock()
