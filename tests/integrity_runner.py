@@ -2,11 +2,11 @@
 (as the zygote does), and prints what each cell did as JSON: for tests of
 ``sabaq.autograders.sandbox.integrity`` that must not pollute pytest's own process.
 
-stdin: ``{"scenarios": [{"cells": [["answer" | "test", source], ...], "guard": true}],
+stdin: ``{"scenarios": [{"cells": [["answer" | "test", source], ...]}],
 "preload": [modules], "no_ctypes": false}``.
-stdout: one JSON list per scenario, one entry per cell: ``{"ok", "ename", "value_text",
-"partial", "tampered", "outputs"}``. A test cell runs after ``Pristine.restore`` with
-``StrictComparisons`` applied, and ``tampered`` is what changed while it ran.
+stdout: one JSON list per scenario, one entry per cell: ``{"ok", "ename", "evalue",
+"partial", "tampered", "outputs"}``. Test cells run inside ``integrity.TestCellGuard`` as the
+grading child runs them; ``tampered`` holds the messages of its integrity errors.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ def run_scenarios(scenarios: list[dict], **options) -> list[list[dict]]:
     return results
 
 
-def run_scenario(shell, pristine, scenario: dict) -> list[dict]:
+def run_scenario(shell, guard, scenario: dict) -> list[dict]:
+    """In the forked child: the cells in order, test cells inside the guard as the grading
+    child runs them (``sandbox.child``)."""
     from sabaq.autograders.sandbox import integrity
     from sabaq.autograders.sandbox.shell import CapturedStream, Recorder
 
@@ -37,32 +39,26 @@ def run_scenario(shell, pristine, scenario: dict) -> list[dict]:
     shell.recorder = recorder
     sys.stdout = CapturedStream("stdout", recorder, 1)
     sys.stderr = CapturedStream("stderr", recorder, 2)
-    if scenario.get("guard", True):
-        integrity.install_audit_guard(shell.user_global_ns)
+    guard.before_first()
     results = []
     for index, (kind, source) in enumerate(scenario["cells"]):
         recorder.begin(index)
-        transformer = None
         if kind == "test":
-            pristine.restore(shell)
-            transformer = integrity.StrictComparisons()
-            shell.ast_transformers.append(transformer)
-        try:
-            result = shell.run_cell(source, store_history=True)
-        finally:
-            if transformer is not None:
-                list.remove(shell.ast_transformers, transformer)
+            guard.before_test(shell)
+        result = shell.run_cell(source, store_history=True)
         sys.stdout.flush()
         sys.stderr.flush()
+        if kind == "test":
+            guard.after_test(shell)
         error = result.error_in_exec or result.error_before_exec
-        value = result.result
+        outputs = [o for o in list(recorder.current) if o["output_type"] != "display_data"]
         results.append({
             "ok": error is None,
             "ename": type(error).__name__ if error is not None else None,
             "evalue": str(error) if error is not None else None,
-            "partial": integrity.partial_credit_text(value) if kind == "test" else None,
-            "tampered": pristine.tampered(shell) if kind == "test" else [],
-            "outputs": [o for o in list(recorder.current) if o["output_type"] != "display_data"],
+            "partial": guard.result_text(result.result) if kind == "test" else None,
+            "tampered": [o["evalue"] for o in outputs if o.get("ename") == integrity.TAMPERED_ERROR],
+            "outputs": outputs,
         })
     return results
 
@@ -78,7 +74,7 @@ def main() -> None:
     for name in request.get("preload", ["numpy", "matplotlib", "matplotlib.pyplot"]):
         __import__(name)
     shell = make_shell()
-    pristine = integrity.Pristine.capture(shell)
+    guard = integrity.TestCellGuard(shell)
     out = os.fdopen(os.dup(1), "w")
     for scenario in request["scenarios"]:
         read, write = os.pipe()
@@ -86,7 +82,7 @@ def main() -> None:
         if pid == 0:
             os.close(read)
             try:
-                payload = json.dumps(run_scenario(shell, pristine, scenario), default=repr)
+                payload = json.dumps(run_scenario(shell, guard, scenario), default=repr)
             except BaseException as e:  # noqa: BLE001 - the scenario broke the runner itself
                 payload = json.dumps({"runner_error": repr(e)})
             with os.fdopen(write, "w") as w:

@@ -1038,7 +1038,9 @@ class _Signals:
         import signal
 
         self.signal = signal
-        self.numbers = tuple(n for n in range(1, signal.NSIG) if n not in (signal.SIGKILL, signal.SIGSTOP))
+        # SIGALRM is the cell timeout's: the grader sets its handler before every cell
+        self.numbers = tuple(n for n in range(1, signal.NSIG)
+                             if n not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGALRM))
         self.handlers: tuple = ()
         self.take()
 
@@ -1068,12 +1070,12 @@ class _Signals:
 # Audit events no lesson needs and an attack does: reading every object of the process
 # (the grader's own), raw memory and native calls, tracing and profiling hooks (they run
 # the student's code inside a test cell's lines), and more audit hooks.
+# (ctypes.string_at stays allowed: the grading child reads its commands with it.)
 REFUSED_EVENTS = frozenset({
     "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
     "sys.settrace", "sys.setprofile", "sys.addaudithook",
     "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata", "ctypes.cdata/buffer",
-    "ctypes.addressof", "ctypes.string_at", "ctypes.wstring_at", "ctypes.PyObj_FromPtr", "ctypes.call_function",
-    "ctypes.seh_exception",
+    "ctypes.addressof", "ctypes.PyObj_FromPtr", "ctypes.call_function", "ctypes.seh_exception",
 })
 # Modules refused on import: native memory access. ctypes cannot be audited once loaded
 # (a function pointer made from an address, ``cast`` and ``memmove`` raise no event), so
@@ -1084,12 +1086,13 @@ REFUSED_MESSAGE = N_("{event} is not available while a notebook is graded: it co
                      "graded. Remove it from your answer and run the notebook again.")
 
 
-def install_audit_guard(user_ns: dict | None = None) -> None:
+def install_audit_guard(user_ns: dict | None = None, allowed_calls: frozenset = frozenset()) -> None:
     """Refuse, for the rest of this process, what only an attack needs (an audit hook cannot
     be removed). Also refused: replacing the code or defaults of a function that was not
     defined in the notebook (``user_ns``: the notebook's namespace, IPython's by default)
     and the bases of a class that was not. The refusal is a RuntimeError whose message
-    shows in the cell's traceback."""
+    shows in the cell's traceback. ``allowed_calls``: addresses of C functions the grader
+    itself calls through ctypes (the grading child's reads and writes that keep the GIL)."""
     if user_ns is None:
         from IPython.core.interactiveshell import InteractiveShell
 
@@ -1105,6 +1108,8 @@ def install_audit_guard(user_ns: dict | None = None) -> None:
 
     def guard(event, args):
         if event in refused:
+            if event == "ctypes.call_function" and args and args[0] in allowed_calls:
+                return
             raise RuntimeError(message.format(event=event))
         if event == "import" and args and args[0] in refused_imports:
             raise RuntimeError(message.format(event=f"import {args[0]}"))
@@ -1117,3 +1122,55 @@ def install_audit_guard(user_ns: dict | None = None) -> None:
                 raise RuntimeError(message.format(event="changing the bases of a library class"))
 
     sys.addaudithook(guard)
+
+
+# --- the grading child's guard -----------------------------------------------------------
+
+TAMPERED_ERROR = "GradingIntegrityError"
+TAMPERED_MESSAGE = N_("The answer's code changed the grader while this test ran ({what}), so the test counts as "
+                      "failed. Answers must not change IPython, builtins or the modules tests use.")
+
+
+class TestCellGuard:
+    """All of the above around test cells, in the shape the grading child calls
+    (``sandbox.child.Guard``): made in the zygote (the capture), ``before_first`` in the
+    child before any student code, then ``before_test``/``after_test`` around each test
+    cell and ``result_text`` for its value."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, shell):
+        self.pristine = Pristine.capture(shell)
+        self.user_ns = shell.user_global_ns
+        self.transformer: StrictComparisons | None = None
+
+    def before_first(self) -> None:
+        """The child's own settings (input() refused, its signal handlers) become part of
+        the pristine state; then the audit guard, for the child's life."""
+        self.pristine.pin(builtins, "input", builtins.input)
+        self.pristine.pin_signals()
+        install_audit_guard(self.user_ns)
+
+    def before_test(self, shell) -> None:
+        self.pristine.restore(shell)
+        self.transformer = StrictComparisons()
+        shell.ast_transformers.append(self.transformer)
+
+    def after_test(self, shell) -> None:
+        """A test cell during which the grader was patched records an error (nbgrader then
+        gives it no points): its result came from the student's code, not the test's."""
+        transformers = shell.ast_transformers
+        while any(t is self.transformer for t in transformers):
+            list.remove(transformers, self.transformer)
+        self.transformer = None
+        changed = self.pristine.tampered(shell)
+        if changed:
+            what = ", ".join(changed[:5])
+            shell.recorder.add({"output_type": "error", "ename": TAMPERED_ERROR,
+                                "evalue": TAMPERED_MESSAGE.format(what=what),
+                                "traceback": [f"\x1b[0;31m{TAMPERED_ERROR}\x1b[0m: "
+                                              + TAMPERED_MESSAGE.format(what=what)]})
+            self.pristine.restore(shell)
+
+    def result_text(self, value) -> str | None:
+        return partial_credit_text(value)

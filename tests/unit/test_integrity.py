@@ -67,7 +67,7 @@ REFUSED = {
     "referrers": "import gc\ngc.get_referrers(square)",
     "referents": "import gc\ngc.get_referents(get_ipython())",
     "frames": "import sys\nsys._current_frames()",
-    "ctypes_memory": "import ctypes\nctypes.string_at(id(1), 8)",
+    "ctypes_addressof": "import ctypes\nctypes.addressof(ctypes.c_int(1))",
     "ctypes_address": "import ctypes\nctypes.c_int.from_address(id(1))",
     "pythonapi": "import ctypes\nctypes.pythonapi.Py_IncRef",
     "library_code": "import numpy.testing as t\nt.assert_allclose.__code__ = (lambda *a, **k: None).__code__",
@@ -113,6 +113,9 @@ def runs():
         ["answer", "import sys\ndef hook(event, args):\n    if event == 'builtins.id':\n"
                    "        raise ValueError('the hook ran')\nsys.addaudithook(hook)"],
         ["test", "id(1)"]]
+    scenarios["patched during the test"] = [
+        ["answer", "import numpy as np\ndef square(x):\n    np.isclose = lambda *a, **k: True\n    return x + x"],
+        ["test", "import numpy as np\nassert np.isclose(square(3), 6)\nassert np.isclose(square(-2), 4)"]]
     scenarios["honest"] = HONEST
     scenarios["chains"] = CHAINS
     results = run([{"cells": cells} for cells in scenarios.values()])
@@ -142,6 +145,14 @@ def test_no_other_audit_hook_is_added(runs):
     the refusal: the hook is just not added)."""
     answer, test = runs["audit hook"]
     assert answer["ok"] and test["ok"], (answer, test)
+
+
+def test_a_test_during_which_the_answer_patches_the_grader_fails(runs):
+    """square() is right for the first assert and patches numpy for the second: the test
+    cell records an integrity error (nbgrader gives an error no points)."""
+    _, test = runs["patched during the test"]
+    assert test["tampered"] and "numpy" in test["tampered"][0], test
+    assert [o["ename"] for o in test["outputs"] if o["output_type"] == "error"] == [integrity.TAMPERED_ERROR]
 
 
 def test_a_process_without_ctypes_cannot_load_it():
