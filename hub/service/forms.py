@@ -61,7 +61,8 @@ PERCENT = Kind(low=0, high=100)
 HOURS = Kind(low=0, high=YEAR_HOURS)
 MINUTES = Kind(low=0, high=YEAR_HOURS * 60, whole=True)
 DAY_MINUTES = Kind(low=0, high=24 * 60, whole=True)
-PAGE = Kind(low=1, whole=True)
+MAX_PAGE = 100_000  # of a hundred students each: beyond it the database's OFFSET overflows (a 500)
+PAGE = Kind(low=1, high=MAX_PAGE, whole=True)
 
 
 def number(value: Any, kind: Kind = NUMBER, default: Any = _REQUIRED) -> float | int | None:

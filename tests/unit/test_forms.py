@@ -44,7 +44,8 @@ def test_what_is_not_a_number_is_refused_in_the_readers_language(typed):
     ("-1", forms.SCORE, "a number of at least 0"),
     ("2,5", forms.MINUTES, "a whole number from 0 to 527040"),
     ("1441", forms.DAY_MINUTES, "a whole number from 0 to 1440"),
-    ("0", forms.PAGE, "a whole number of at least 1"),
+    ("0", forms.PAGE, "a whole number from 1 to 100000"),
+    ("100000000000000000000000000000", forms.PAGE, "a whole number from 1 to 100000"),
 ])
 def test_a_number_out_of_its_fields_range_says_what_to_write(typed, kind, allowed):
     with pytest.raises(Invalid) as err:
