@@ -309,14 +309,50 @@ def _strict_functions(kinds: _Kinds):
             left = right
         return result
 
-    return strict_eq, strict_ne, strict_contains, chain, order
+    def trusted(x, depth=0) -> bool:
+        """x is data whose comparison is the library's or Python's own: numbers, strings,
+        None, arrays, and containers of those (subclasses read by their data)."""
+        k, v = kind(x)
+        if k == OTHER or depth > 50:
+            return False
+        if k == LIST or k == TUPLE or k == DEQUE or k == SET:
+            return all_(trusted(e, depth + 1) for e in v)
+        if k == DICT:
+            return all_(trusted(a, depth + 1) and trusted(b, depth + 1) for a, b in dict_items(v))
+        if k == ARRAY and kinds.ndarray is not None and _type(v) is kinds.ndarray and v.dtype.hasobject:
+            return all_(trusted(e, depth + 1) for e in v.flat)
+        return True
+
+    def checked_call(function, *args, **kwargs):
+        """A library comparison (``np.testing.assert_equal(actual, expected)``, ``assertEqual``,
+        ``np.array_equal``...) called from a test: when one of its two compared values is plain
+        data and the other is not, the values are of different kinds and cannot be equal
+        (an assertion fails, a check is False); otherwise the library decides."""
+        if _len(args) >= 2 and trusted(args[0]) != trusted(args[1]):
+            name = getattr(function, "__name__", "")
+            if _type(name) is _str and name.lower().startswith("assert"):
+                raise AssertionError(f"{type(args[0]).__name__} and {type(args[1]).__name__} values cannot be equal")
+            return False
+        return function(*args, **kwargs)
+
+    return strict_eq, strict_ne, strict_contains, chain, order, checked_call
 
 
-_strict_eq, _strict_ne, _strict_contains, _chain, _OPS = _strict_functions(_kinds)
+_strict_eq, _strict_ne, _strict_contains, _chain, _OPS, _checked_call = _strict_functions(_kinds)
 # what test cells call: builtins.__sabaq_compare__[i] (a tuple: nothing in it can be replaced)
 COMPARE = (_strict_eq, _strict_ne, lambda a, b: _strict_contains(b, a), lambda a, b: not _strict_contains(b, a),
-           _chain)
-EQ, NE, IN, NOT_IN, CHAIN = range(5)
+           _chain, _checked_call)
+EQ, NE, IN, NOT_IN, CHAIN, CHECKED_CALL = range(6)
+# Library functions whose comparisons test cells rely on: their two compared arguments are
+# checked for kinds first (see checked_call); matched by the name called.
+CHECKED_CALLS = frozenset({
+    "assert_equal", "assert_array_equal", "assert_almost_equal", "assert_array_almost_equal", "assert_allclose",
+    "assert_approx_equal", "assert_array_almost_equal_nulp", "assert_array_less", "assert_frame_equal",
+    "assert_series_equal", "assert_index_equal", "assert_extension_array_equal", "assertEqual", "assertEquals",
+    "assertAlmostEqual", "assertListEqual", "assertTupleEqual", "assertDictEqual", "assertSetEqual",
+    "assertSequenceEqual", "assertCountEqual", "assertMultiLineEqual", "array_equal", "array_equiv", "allclose",
+    "isclose",
+})
 
 
 def strict_eq(a, b):
@@ -338,7 +374,8 @@ def install_compare() -> None:
 
 class StrictComparisons(ast.NodeTransformer):
     """Rewrites ``a == b`` into ``__sabaq_compare__[0](a, b)`` (``!=``, ``in`` and ``not in``
-    alike; a chain ``a < b == c`` into one call evaluating its operands lazily, in order).
+    alike; a chain ``a < b == c`` into one call evaluating its operands lazily, in order),
+    and calls of library comparisons (``CHECKED_CALLS``) into checked calls.
 
     Applied to test cells only (IPython runs ``shell.ast_transformers`` after parsing); the new
     nodes keep the positions of the comparisons, so a traceback shows the cell's own line."""
@@ -370,6 +407,15 @@ class StrictComparisons(ast.NodeTransformer):
 
     visit_AsyncFunctionDef = visit_FunctionDef
     visit_Lambda = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call):
+        self.generic_visit(node)
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if name not in CHECKED_CALLS or len(node.args) < 2 or any(isinstance(a, ast.Starred) for a in node.args[:2]):
+            return node
+        call = ast.Call(func=self._compare_ref(CHECKED_CALL, node), args=[func, *node.args], keywords=node.keywords)
+        return ast.copy_location(call, node)
 
     def visit_Compare(self, node: ast.Compare):
         self.generic_visit(node)

@@ -92,6 +92,22 @@ HONEST = [
     ["test", "import builtins\nbuiltins.input = lambda prompt='': '5'\nassert int(input()) == 5"],
 ]
 
+IMPOSTOR = ("class Anything:\n    def __eq__(self, other):\n        return True\n"
+            "    def __ne__(self, other):\n        return False\n")
+LIBRARY = [
+    ["answer", IMPOSTOR + "def fake(x):\n    return Anything()\ndef real(x):\n    return x * x\n"
+                          "import numpy as np\nimport unittest\ncase = unittest.TestCase()"],
+    ["test", "np.testing.assert_equal(fake(3), 9)"],
+    ["test", "case.assertEqual(fake(3), 9)"],
+    ["test", "assert np.array_equal(np.array([fake(1), fake(2)], dtype=object), [1, 4])"],
+    ["test", "np.testing.assert_array_equal([fake(1)], [1])"],
+    ["test", ("np.testing.assert_equal(real(3), 9)\ncase.assertEqual(real(3), 9.0)\n"
+              "assert np.array_equal(real(np.arange(3)), [0, 1, 4])\n"
+              "np.testing.assert_allclose(real(np.arange(3.0)), [0, 1, 4], rtol=1e-7)\n"
+              "case.assertEqual(fake(1), fake(1)) if False else None\n"
+              "from collections import namedtuple\nP = namedtuple('P', 'x y')\ncase.assertEqual(P(1, 2), (1, 2))")],
+]
+
 CHAINS = [
     ["answer", "calls = []\ndef f(v):\n    calls.append(v)\n    return v"],
     ["test", ("assert 1 < f(2) == 2 < 3\nassert not (1 == f(5) == f(6))\nassert calls == [2, 5]\n"
@@ -116,6 +132,7 @@ def runs():
     scenarios["patched during the test"] = [
         ["answer", "import numpy as np\ndef square(x):\n    np.isclose = lambda *a, **k: True\n    return x + x"],
         ["test", "import numpy as np\nassert np.isclose(square(3), 6)\nassert np.isclose(square(-2), 4)"]]
+    scenarios["library comparisons"] = LIBRARY
     scenarios["honest"] = HONEST
     scenarios["chains"] = CHAINS
     results = run([{"cells": cells} for cells in scenarios.values()])
@@ -177,6 +194,14 @@ def test_honest_notebooks_keep_working_under_the_guard(runs):
     failure = next(o for o in result[5]["outputs"] if o["output_type"] == "error")
     text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(failure["traceback"]))
     assert "assert square(3) == 10" in text and "__sabaq_compare__" not in text  # the cell's own line
+
+
+def test_library_comparisons_do_not_take_an_impostor_for_a_number(runs):
+    """np.testing.assert_equal, unittest's assertEqual and np.array_equal compare with ``==``
+    inside the library: in test cells their two values are checked for kinds first."""
+    result = runs["library comparisons"]
+    assert [c["ok"] for c in result] == [True, False, False, False, False, True], result
+    assert [c["ename"] for c in result[1:5]] == ["AssertionError"] * 4, result
 
 
 def test_chained_and_nested_comparisons_keep_python_semantics(runs):
