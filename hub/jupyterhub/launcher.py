@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 import time
@@ -173,6 +174,23 @@ def stop_what_a_crash_left(settings: Settings, run_dir: RunDir) -> None:
             time.sleep(0.2)
 
 
+def forget_stopped_servers(settings: Settings) -> None:
+    """Tell the hub's database that no user's server runs: the last run stopped them all (or
+    the clean-up after its crash did). The hub keeps them across its own restarts
+    (cleanup_servers False), so it would otherwise believe a recorded pid still its server,
+    and, as the system may have given that pid to another program since, signal a stranger."""
+    path = Path(settings.data_dir) / "hub" / "jupyterhub.sqlite"
+    if not path.exists():
+        return
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        with db:
+            db.execute("DELETE FROM servers WHERE id IN (SELECT server_id FROM spawners)")
+            db.execute("UPDATE spawners SET server_id = NULL, state = '{}' WHERE server_id IS NOT NULL")
+    finally:
+        db.close()
+
+
 def up(settings: Settings) -> int:
     run_dir = RunDir(settings.data_dir)
     if not run_dir.lock():
@@ -184,6 +202,7 @@ def up(settings: Settings) -> int:
         stop_what_a_crash_left(settings, run_dir)
         check_can_start(settings)
         new_logins = prepare(settings)
+        forget_stopped_servers(settings)
         return supervise(settings, Supervisor(programs(settings), run_dir, uuid.uuid4().hex, say), new_logins)
     finally:
         run_dir.unlock()

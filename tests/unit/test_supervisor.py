@@ -13,6 +13,7 @@ import time
 from sabaq.hub.jupyterhub import rundir
 from sabaq.hub.jupyterhub.rundir import Record, RunDir, RunState, stop_leftovers
 from sabaq.hub.jupyterhub.supervisor import Program, Supervisor
+from sabaq.settings import Settings
 
 ENV = {"PATH": os.environ["PATH"]}
 
@@ -121,3 +122,31 @@ def test_one_supervisor_per_data_directory(tmp_path):
         first.unlock()
     assert not RunDir(tmp_path).locked_by_other()
     assert RunDir(tmp_path).lock()
+
+
+def test_a_new_run_tells_the_hub_that_no_users_server_runs(tmp_path):
+    # the hub keeps users' servers across its own restarts; across sabaq up's, they were stopped:
+    # left recorded, the new hub would take the pid, perhaps a stranger's by now, for her server
+    from jupyterhub import orm
+
+    from sabaq.hub.jupyterhub.launcher import forget_stopped_servers
+
+    (tmp_path / "hub").mkdir()
+    url = f"sqlite:///{tmp_path / 'hub' / 'jupyterhub.sqlite'}"
+    db = orm.new_session_factory(url)()
+    user = orm.User(name="aliya")
+    db.add(user)
+    db.commit()
+    spawner = orm.Spawner(user_id=user.id, name="", server=orm.Server(port=45678), state={"pid": os.getpid()})
+    service = orm.Service(name="sabaq", server=orm.Server(port=10101))
+    db.add_all([spawner, service])
+    db.commit()
+    db.close()
+
+    forget_stopped_servers(Settings.load(data_dir=tmp_path, environ={}))
+
+    db = orm.new_session_factory(url)()
+    spawner = db.query(orm.Spawner).one()
+    assert spawner.server is None and spawner.state == {}
+    assert [s.port for s in db.query(orm.Server)] == [10101]  # the service's address stays
+    db.close()
