@@ -341,3 +341,42 @@ def test_root_copies_only_a_regular_file_out_of_the_build_folder(sum2, tmp_path,
                              runner._limits(10, 256, 1), 30)
         mode, _, uid = result.stderr.split()[:3]
         assert mode == "drwx------" and int(uid) == box.uid and build.parent == box.home
+
+
+FORGER_CPP = r"""
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <unistd.h>
+int main() {
+    long long a, b;
+    if (scanf("%lld %lld", &a, &b) != 2) return 1;
+    clock_t start = clock();
+    volatile unsigned long spin = 0;
+    while ((double)(clock() - start) / CLOCKS_PER_SEC < 1.5) spin++;  // too slow for 1 s
+    for (int fd = 3; fd < 64; fd++) write(fd, "0 0.010000 9000", 15);
+    kill(getppid(), SIGKILL);
+    printf("%lld\n", a + b);
+}
+"""
+
+FDS_CPP = r"""
+#include <cstdio>
+#include <fcntl.h>
+int main() {
+    for (int fd = 0; fd < 1024; fd++)
+        if (fcntl(fd, F_GETFD) != -1) printf("%d ", fd);
+    printf("\n");
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="C++ needs g++")
+def test_the_same_attacks_in_cpp(sum2, tmp_path, boxes, monkeypatch):
+    monkeypatch.setattr(runner, "wall_time", lambda limit: 30.0)  # CPU time decides, however loaded
+    with Judge(sum2, time_limit=1.0) as judge:
+        forged = judge.judge(write(tmp_path / "forger", "main.cpp", FORGER_CPP))
+    assert forged.verdict == "TLE" and forged.score == 0, forged.groups
+    assert all(t.time > 1.0 for g in forged.groups for t in g.tests if t.verdict == "TLE")
+    result, output = run_once(tmp_path, boxes, write(tmp_path / "fds", "main.cpp", FDS_CPP))
+    assert result.status == "ok" and output.split() == ["0", "1", "2"], (result, output)
