@@ -610,6 +610,16 @@ class _Dict:
         self.cls = cls  # a class: set through type.__setattr__ so its caches follow
         self.allow_missing = allow_missing  # entries may go (IPython moves deferred printers)
 
+    def remember(self, key: str) -> None:
+        """Take the entry ``key`` as it is now as part of the snapshot."""
+        keys, values = list(self.keys), list(self.values)
+        if key in keys:
+            values[keys.index(key)] = self.live[key]
+        else:
+            keys.append(key)
+            values.append(self.live[key])
+        self.keys, self.values, self.size = tuple(keys), tuple(values), len(self.live)
+
     def changed(self) -> bool:
         live = self.live
         if not all(map(_is, map(live.get, self.keys, repeat(_MISSING)), self.values)):
@@ -977,23 +987,21 @@ class Pristine:
                 guard.take()
 
     def pin(self, owner, name: str, value) -> None:
-        """Set ``owner.name`` (a module or an object of the machinery) for the child's life
-        and make it part of the pristine state (e.g. ``builtins.input`` refusing input)."""
+        """Set ``owner.name`` (a guarded module, the shell or one of its parts) for the
+        child's life and make it part of the pristine state (``builtins.input`` refusing
+        input, the shell's recorder). Call before any student code runs."""
         setattr(owner, name, value)
         for guard in self.guards:
-            entries = guard.entries if isinstance(guard, (_Module, _Object)) else guard
-            target = guard.module if isinstance(guard, _Module) else getattr(guard, "obj", None)
-            if isinstance(entries, _Dict) and (target is owner or (isinstance(guard, _Dict) and guard.live is getattr(
-                    owner, "__dict__", None))):
-                keys = list(entries.keys)
-                values = list(entries.values)
-                if name in keys:
-                    values[keys.index(name)] = value
-                else:
-                    keys.append(name)
-                    values.append(value)
-                    entries.size += 1
-                entries.keys, entries.values = tuple(keys), tuple(values)
+            if isinstance(guard, _Module) and guard.module is owner:
+                table = guard.entries
+            elif isinstance(guard, _Object) and guard.obj is owner:
+                traits = guard.traits
+                table = traits if traits is not None and name in traits.live else guard.entries
+                guard.shadow_ok = guard.shadow_ok | {name}
+            else:
+                continue
+            table.remember(name)
+        self._index()
 
     def tampered(self, shell) -> list[str]:
         """What differs from the pristine state now (nothing when untouched). Called right
@@ -1190,12 +1198,14 @@ class TestCellGuard:
         self.user_ns = shell.user_global_ns
         self.transformer: StrictComparisons | None = None
 
-    def before_first(self) -> None:
-        """The child's own settings (input() refused, its signal handlers) become part of
-        the pristine state; then the audit guard, for the child's life."""
+    def before_first(self, shell=None, allowed_calls: frozenset = frozenset()) -> None:
+        """The child's own settings (input() refused, the shell's recorder, its signal
+        handlers) become part of the pristine state; then the audit guard, for good."""
         self.pristine.pin(builtins, "input", builtins.input)
+        if shell is not None and _own_dict(shell).get("recorder") is not None:
+            self.pristine.pin(shell, "recorder", _own_dict(shell)["recorder"])
         self.pristine.pin_signals()
-        install_audit_guard(self.user_ns)
+        install_audit_guard(self.user_ns, allowed_calls=allowed_calls)
 
     def before_test(self, shell) -> None:
         self.pristine.restore(shell)
