@@ -290,3 +290,134 @@ def test_the_sandbox_sends_enough_of_a_traceback_for_limit_output_to_cut_it_alik
     assert limited(sent) == limited(full)
     if max_traceback >= 3:
         assert len(sent) == 2 * max_traceback  # and it was cut
+
+
+# --- the protocol: one cell at a time, the zygote decides (issue 15) -------------------------------
+
+def test_a_test_cell_is_forgotten_once_it_ran(executor):
+    """A later answer cell finds the test's source nowhere IPython keeps sources."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from hostile.process_cases import HISTORY, TRACEBACK
+
+    cells = [(0, "def square(x):\n    return x + x", False),
+             (1, "assert square(3) == 6\nassert square(-2) == 4  # HIDDEN-4711", True),
+             (2, HISTORY, False), (3, TRACEBACK, False), (4, "print(len(In), _i2 == '')", False)]
+    result = executor.run({}, cells).result(timeout=120)
+    assert result["status"] == "ok"
+    assert "HIDDEN-4711" in json.dumps(result["outputs"]["1"])  # its own error shows it, as in nbgrader
+    later = json.dumps({k: v for k, v in result["outputs"].items() if k != "1"})
+    assert "HIDDEN-4711" not in later and "square(-2)" not in later
+    assert "print('In'" in later or "In [" in later or "'In'" in later  # the history was printed
+    assert texts(result, 4) == "6 True\n"  # In keeps its numbering (In[0] is empty)
+    assert result["execution_counts"] == {"0": 1, "1": 2, "2": 3, "3": 4, "4": 5}
+
+
+@pytest.mark.parametrize("silencer", [
+    "get_ipython()._showtraceback = lambda *a, **k: None\nget_ipython().showtraceback = lambda *a, **k: None",
+    "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)",
+    "from IPython.display import clear_output\nget_ipython().events.register('post_run_cell', "
+    "lambda *a: clear_output())",
+])
+def test_an_error_the_students_code_hid_is_recorded_by_the_zygote(executor, silencer):
+    """The execute status says error: the cell gets an error output whatever was shown."""
+    result = executor.run({}, [(0, silencer, False), (1, "assert 1 + 1 == 3", True)]).result(timeout=120)
+    assert result["status"] == "ok"
+    assert [o["output_type"] for o in result["outputs"]["1"]].count("error") == 1
+
+
+def test_forged_replies_and_results_with_other_ids_are_ignored(executor):
+    """Lines written to every pipe and socket the child holds change nobody's result."""
+    ids = [f"{n}-{os.getpid()}" for n in range(1, 300)]
+    forge = (
+        "import os, json\n"
+        f"lines = [json.dumps({{'id': i, 'status': 'ok', 'outputs': {{'1': []}}, 'execution_counts': {{}}}})"
+        f" for i in {ids!r}]\n"
+        "lines += [json.dumps({'nonce': str(n), 'status': 'ok', 'outputs': [], 'count': 9}) for n in range(50)]\n"
+        "data = ('\\n'.join(lines) + '\\n').encode()\n"
+        "for fd in os.listdir('/proc/self/fd'):\n"
+        "    if int(fd) > 2:\n"
+        "        try:\n"
+        "            os.write(int(fd), data)\n"
+        "        except OSError:\n"
+        "            pass\n")
+    other = executor.run({}, [(0, "import time; time.sleep(1)\nprint('mine')", False), (1, "1/0", True)])
+    forged = executor.run({}, [(0, forge, False), (1, "assert False, 'wrong answer'", True)]).result(timeout=120)
+    mine = other.result(timeout=120)
+    assert forged["status"] == "ok" and set(forged["outputs"]) == {"0", "1"}
+    assert forged["outputs"]["1"][-1]["ename"] == "AssertionError"
+    assert texts(mine) == "mine\n" and mine["outputs"]["1"][-1]["ename"] == "ZeroDivisionError"
+    assert_healthy(executor)
+
+
+def uid_processes(uid: int) -> list[int]:
+    from sabaq.autograders.sandbox.uidwatch import processes
+
+    return processes(uid)
+
+
+def test_a_setsid_grandchild_holding_the_pipes_does_not_hold_the_notebook(executor):
+    """Fork, setsid, fork and sleep: the notebook still ends when its cells are done, and
+    nothing of its uid is left running."""
+    hold = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+            "        time.sleep(100000)\n    os._exit(0)\nos.wait()\nprint(os.getuid())")
+    result = executor.run({}, [(0, hold, False), (1, "print('after')", False)]).result(timeout=60)
+    assert result["status"] == "ok" and texts(result, 1) == "after\n"
+    assert uid_processes(int(texts(result))) == []
+
+
+def test_memory_is_limited_for_all_the_notebooks_processes_together(executor):
+    """Three forked children each under the per-process limit, together over it: stopped.
+    Twenty children that only share their parent's memory are not counted twenty times."""
+    shared = ("import os, time\nkids = []\nfor _ in range(20):\n    pid = os.fork()\n    if pid == 0:\n"
+              "        time.sleep(1.5)\n        os._exit(0)\n    kids.append(pid)\n"
+              "for k in kids:\n    os.waitpid(k, 0)\nprint('shared')")
+    result = executor.run({}, [(0, shared, False)]).result(timeout=60)
+    assert result["status"] == "ok" and texts(result) == "shared\n"
+    hog = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        block = b'x' * (400 << 20)\n"
+           "        time.sleep(60)\n        os._exit(0)")
+    wait = "import time\ntime.sleep(2.5)"
+    result = executor.run({}, [(0, hog, False), *[(i, wait, False) for i in range(1, 6)],
+                               (6, "print('never')", False)]).result(timeout=60)
+    assert (result["status"], result.get("reason")) == ("died", "memory")
+    assert "6" not in result["outputs"]
+    assert_healthy(executor)
+
+
+def test_disk_is_limited_for_all_the_notebooks_files_together(executor):
+    """Eight files each under the file limit, together over [grading] disk_mb (200 MB)."""
+    write = ("for n in range(8):\n    with open(f'big{n}.bin', 'wb') as fh:\n        for _ in range(30):\n"
+             "            fh.write(b'x' * (1 << 20))")
+    result = executor.run({}, [(0, write, False), (1, "print('never')", False)]).result(timeout=60)
+    assert (result["status"], result.get("reason")) == ("died", "disk")
+    assert "1" not in result["outputs"]
+    assert_healthy(executor)
+
+
+def test_a_cell_that_ignores_the_interrupt_is_stopped_by_the_zygote(executor):
+    """The child's own timer and signal handlers replaced: the zygote still ends the cell."""
+    code = ("import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nsignal.setitimer = lambda *a: (1.0, 0)\n"
+            "signal.signal = lambda *a: None")
+    loop = "while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass"
+    result = executor.run({}, [(0, code, False), (1, loop, True), (2, "print('never')", False)]).result(timeout=60)
+    assert result["status"] == "unresponsive"
+    assert result["outputs"]["1"][-1]["ename"] == "CellTimeoutError"
+    assert "2" not in result["outputs"]
+
+
+def test_the_child_holds_no_cell_before_it_runs(executor):
+    """Read raw, the child's memory holds no later cell's source (the zygote sends each cell
+    when it is to run, and the process children are forked from never held a notebook); the
+    same scan finds the text once a cell held it."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from hostile.process_cases import RAW_MEMORY
+
+    later = executor.run({}, [(0, RAW_MEMORY, False), (1, "assert square(-2) == 4", True)])
+    other = executor.run({}, [(0, "import time; time.sleep(1)", False), (1, "assert square(-2) == 4", True)])
+    assert texts(later.result(timeout=120)) == "memory []\n"
+    held = executor.run({}, [(0, "kept = 'square(-2) == 4'", False), (1, RAW_MEMORY, False)]).result(timeout=120)
+    assert "square(-2) == 4" in texts(held, 1)
+    other.result(timeout=120)

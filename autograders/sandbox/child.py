@@ -39,33 +39,65 @@ from sabaq.autograders.sandbox.shell import (
     Recorder,
     refuse_input,
 )
+from sabaq.i18n import N_
 
+# the error a test cell gets when its run changed the grader (in English, as Python's errors in tracebacks)
+TAMPERED = N_("The grader's own functions were changed while this test ran ({what}), so the test counts as "
+              "failed. Do not change Python's, IPython's or the libraries' functions in your answers.")
 HELD_SWITCH_INTERVAL = 3600.0  # seconds another thread waits for the GIL outside answer cells
 
 
 class Guard:
-    """What is done around a test cell to keep the student's earlier cells out of its result
-    (the integrity module fills it in, see ``zygote.integrity_guard``)."""
+    """What is done around test cells to keep the student's answer cells out of their result:
+    the integrity module's defences (see ``integrity``), or none (``Guard()``, in tests)."""
 
-    def before_first(self) -> None:
-        pass
+    def __init__(self, pristine=None):
+        self.pristine = pristine
+        self.transformer = None
+
+    def before_first(self, shell: GradingShell, allowed_calls: frozenset) -> None:
+        """Once, before any student code: what the child set up itself (refusing input, the
+        timeout's handler) becomes part of the pristine state, then the audit guard goes on."""
+        if self.pristine is None:
+            return
+        from sabaq.autograders.sandbox import integrity
+
+        self.pristine.pin(builtins, "input", refuse_input)
+        self.pristine.pin_signals()
+        integrity.install_audit_guard(shell.user_global_ns, allowed_calls=allowed_calls)
 
     def before_test(self, shell: GradingShell) -> None:
-        pass
+        if self.pristine is None:
+            return
+        from sabaq.autograders.sandbox import integrity
 
-    def after_test(self, shell: GradingShell) -> None:
-        pass
+        self.pristine.restore(shell)
+        self.transformer = integrity.StrictComparisons()
+        shell.ast_transformers.append(self.transformer)
+
+    def after_test(self, shell: GradingShell) -> list[str]:
+        """What the test's run changed of the grader's machinery (then its result is not trusted)."""
+        if self.pristine is None:
+            return []
+        while self.transformer in shell.ast_transformers:
+            list.remove(shell.ast_transformers, self.transformer)
+        self.transformer = None
+        return self.pristine.tampered(shell)
 
     def result_text(self, value) -> str | None:
         """The text/plain a test cell's value is recorded with (nbgrader reads partial credit
-        from it), if it is read from the value itself rather than from its display."""
-        return None
+        from it), read from the value itself rather than from its display."""
+        if self.pristine is None:
+            return None
+        from sabaq.autograders.sandbox import integrity
+
+        return integrity.partial_credit_text(value)
 
 
 def forget_input(shell: InteractiveShell, number: int) -> None:
     """Take the source of cell `number` out of every place IPython keeps it, so that a
     later cell cannot print a hidden test: In/_ih, the history's lists and write cache,
-    _i/_ii/_iii/_iN, the compiler's linecache entry, the stored error text and the last
+    _i/_ii/_iii/_iN (in the namespace and its hidden copy), the compiler's linecache entry, the stored error text and the last
     traceback (whose frames hold the cell's code)."""
     history = shell.history_manager
     texts = set()
@@ -79,10 +111,10 @@ def forget_input(shell: InteractiveShell, number: int) -> None:
     for name in ("_i00", "_i", "_ii", "_iii"):
         if getattr(history, name, None) in texts:
             setattr(history, name, "")
-    namespace = shell.user_ns
-    for name in ("_i", "_ii", "_iii", f"_i{number}"):
-        if isinstance(namespace.get(name), str) and namespace[name] in texts:
-            namespace[name] = ""
+    for namespace in (shell.user_ns, shell.user_ns_hidden):  # push(interactive=False) fills both
+        for name in ("_i", "_ii", "_iii", f"_i{number}"):
+            if isinstance(namespace.get(name), str) and namespace[name] in texts:
+                namespace[name] = ""
     history.exceptions.pop(number, None)
     names = shell.compile._filename_map
     for name, cell in list(names.items()):
@@ -114,7 +146,6 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
     c_write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
     get_errno, EINTR, EAGAIN, set_blocking = ctypes.get_errno, 4, 11, os.set_blocking
     chunk = ctypes.create_string_buffer(1 << 16)
-    string_at = ctypes.string_at
     scan = _json.make_scanner(json.JSONDecoder())
     encode = _json.make_encoder({}, _json_default, _json.encode_basestring_ascii, None, ": ", ", ",
                                 False, False, True)
@@ -131,7 +162,9 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
     sys.stdout, sys.stderr = out, err
     builtins.input = refuse_input
     getpass.getpass = refuse_input
-    guard.before_first()
+    set_handler(signal.SIGALRM, interrupt)  # the timeout interrupts a cell as SIGINT interrupts a kernel
+    address = ctypes.cast
+    guard.before_first(shell, frozenset(address(f, ctypes.c_void_p).value for f in (c_read, c_write)))
     pending = b""
 
     def held_read(fd: int, size: int) -> bytes:
@@ -139,9 +172,10 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
         n = c_read(fd, chunk, min(size, len(chunk)))
         if n < 0:
             raise BlockingIOError
-        return string_at(chunk, n)
+        return chunk.raw[:n]
 
     capture.read = held_read
+    me, getpid, exit_now = os.getpid(), os.getpid, os._exit
     set_switch_interval(HELD_SWITCH_INTERVAL)
 
     def next_command() -> dict | None:
@@ -153,7 +187,7 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
                 continue
             if n <= 0:
                 return None
-            pending += string_at(chunk, n)
+            pending += chunk.raw[:n]
         line, pending = pending.split(b"\n", 1)
         return scan(line.decode("utf-8"), 0)[0]
 
@@ -180,7 +214,7 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
             guard.before_test(shell)
         else:
             set_switch_interval(switch_interval)
-        set_handler(signal.SIGALRM, interrupt)  # the timeout interrupts the cell as SIGINT interrupts a kernel
+        set_handler(signal.SIGALRM, interrupt)  # again: an answer cell may have replaced it
         remaining = 1.0
         result = None
         try:
@@ -195,6 +229,8 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
             capture.drain()
             out.flush()
             err.flush()
+        if getpid() != me:  # a copy forked by the cell came back here: only the child serves
+            exit_now(0)
         if timeout and remaining == 0:
             recorder.add(dict(TIMEOUT_ERROR))
         status, error = "ok", None
@@ -205,7 +241,9 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
             error = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec
         value_text = None
         if test:
-            guard.after_test(shell)
+            changed = guard.after_test(shell)
+            if changed:  # code the test called patched the grader while it ran: the test failed
+                status, error = "error", RuntimeError(TAMPERED.format(what=", ".join(changed)[:500]))
             if type(result) is result_type and result.result is not None:
                 value_text = guard.result_text(result.result)
                 if value_text is None and recorder.result is not None:

@@ -515,11 +515,13 @@ class Zygote:
             self.receive(key.data)
 
 
-def integrity_guard():
-    """The integrity module's checks around test cells, once it is there; else none."""
+def integrity_guard(shell):
+    """The integrity module's defences around test cells, from the shell as it is now (warmed
+    up, before any notebook): what test cells get put back."""
+    from sabaq.autograders.sandbox import integrity
     from sabaq.autograders.sandbox.child import Guard
 
-    return Guard()
+    return Guard(integrity.Pristine.capture(shell))
 
 
 def main() -> None:
@@ -530,7 +532,7 @@ def main() -> None:
     modules = [m for m in os.environ.get("SABAQ_PRELOAD", "").split(",") if m]
     preload(modules)
     shell = make_shell()
-    guard = integrity_guard()
+    guard = integrity_guard(shell)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     stdout = os.fdopen(os.dup(1), "w", encoding="utf-8")
     # nothing the zygote itself prints may corrupt the protocol

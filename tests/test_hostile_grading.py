@@ -1,0 +1,128 @@
+"""A hostile class graded in one batch: every attack scores exactly what its honest twin
+scores, everyone else is graded normally, the batch ends in bounded time, and no answer
+cell ever shows a hidden test.
+
+The cases are in ``tests/hostile`` (``process_cases``: the grading process, its pipes,
+limits and processes; ``shell_cases``, when present: IPython's shell, builtins and modules).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+import time
+from collections import defaultdict
+
+import nbformat
+import pytest
+from hostile import hostile_class, process_cases
+
+from sabaq.autograders.notebook.batch import grade_course
+from sabaq.autograders.notebook.engine import is_test_cell
+from sabaq.devtools.corpus import ASSIGNMENT, build_course, students
+
+pytestmark = pytest.mark.grading
+
+HIDDEN = "square(-2)"  # the hidden test of test_square
+HONEST = ("correct", "partial", "wrong")
+LIMITS = {
+    "SABAQ_GRADING_CELL_TIMEOUT": "2", "SABAQ_GRADING_MEMORY_MB": "512", "SABAQ_GRADING_PROCESSES": "32",
+    "SABAQ_GRADING_OUTPUT_MB": "1", "SABAQ_GRADING_NOTEBOOK_SECONDS": "40", "SABAQ_GRADING_DISK_MB": "100",
+    "SABAQ_GRADING_FILE_MB": "50", "SABAQ_GRADING_PARALLEL": "2",
+}
+BOUND_SECONDS = 900  # an attack that held a worker would hold it for 100000 s
+
+
+def all_cases() -> list:
+    cases = list(process_cases.CASES)
+    if importlib.util.find_spec("hostile.shell_cases") is not None:
+        from hostile import shell_cases
+
+        cases += shell_cases.CASES
+    return cases
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    from sabaq.settings import Settings
+
+    assert os.geteuid() == 0, "the hostile class is graded as root: every notebook under a uid of its own"
+    base = tmp_path_factory.mktemp("hostile")
+    cases = all_cases()
+    corpus = students()
+    class_ = {**hostile_class(cases), **{name: corpus[name] for name in HONEST}}
+    course = build_course(base / "course", cell_timeout=2, class_=class_)
+    settings = Settings.load(data_dir=base / "data", environ=LIMITS)
+    done: dict = {}
+
+    def grade():
+        done["summary"] = grade_course(course, ASSIGNMENT, settings.grading, workers=2, progress=False)
+
+    started = time.monotonic()
+    worker = threading.Thread(target=grade, daemon=True)
+    worker.start()
+    worker.join(BOUND_SECONDS)
+    assert not worker.is_alive(), f"the batch did not finish in {BOUND_SECONDS} s"
+    scores = defaultdict(dict)
+    for row in done["summary"]["rows"]:
+        scores[row["student"]][(row["notebook"], row["grade_id"])] = row["score"]
+    return course, cases, scores, time.monotonic() - started
+
+
+def test_every_attack_scores_what_its_honest_twin_scores(graded):
+    _, cases, scores, _ = graded
+    differences = {case.name: (scores[case.name], scores[f"{case.name}__honest"]) for case in cases
+                   if scores[case.name] != scores[f"{case.name}__honest"]}
+    assert differences == {}
+    for case in cases:
+        assert scores[f"{case.name}__honest"], f"{case.name}: nothing graded"
+
+
+def test_the_rest_of_the_class_is_graded_normally(graded):
+    _, _, scores, _ = graded
+    assert sum(scores["correct"].values()) == 8.0  # every auto point (the written answer waits for a teacher)
+    assert scores["partial"][("problems", "test_mean")] == 2.0
+    assert sum(v for (notebook, _), v in scores["wrong"].items() if notebook == "problems") == 0.0
+    assert scores["wrong"][("extra", "test_fib")] == 2.0  # its fib is right
+    honest_correct = [case for case in process_cases.CASES if case.name in ("kill_parent", "forge_then_correct")]
+    for case in honest_correct:  # attacks that failed cost a correct answer nothing
+        assert scores[case.name][("problems", "test_square")] == 2.0
+
+
+def test_no_answer_cell_shows_a_hidden_test(graded):
+    course, cases, _, _ = graded
+    shown = 0
+    for case in cases:
+        for name in ("problems.ipynb", "extra.ipynb"):
+            path = course / "autograded" / case.name / ASSIGNMENT / name
+            if not path.exists():
+                continue
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type != "code" or is_test_cell(cell):
+                    continue
+                text = nbformat.writes(nbformat.v4.new_notebook(cells=[cell]))
+                assert HIDDEN not in text, (case.name, cell.source[:200])
+                shown += len(cell.outputs)
+    assert shown > 0  # the attacks did print what they found
+
+
+def answer_outputs(course, student: str, grade_id: str) -> str:
+    notebook = "extra.ipynb" if grade_id == "fib" else "problems.ipynb"
+    nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / notebook, as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return "".join(o.get("text", "") or o.get("evalue", "") for o in cell.outputs)
+
+
+def test_attacks_that_read_memory_found_no_test_source(graded):
+    """The child's whole memory, read raw before any test ran, holds no test source (the
+    zygote sends a cell only when it is to run); walking the garbage collector is refused."""
+    course, _, _, _ = graded
+    for grade_id in ("square", "fib"):
+        printed = answer_outputs(course, "raw_memory", grade_id)
+        assert printed.startswith("memory [")
+        assert "square(-2)" not in printed and "assert fib(10)" not in printed and "mean([5])" not in printed
+    walked = answer_outputs(course, "gc_rewrite_pending", "square")
+    assert "gc.get_objects is not available" in walked or walked.startswith("found [")
+    assert "assert square" not in walked and "score = 0" not in walked
