@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -380,3 +381,37 @@ def test_the_same_attacks_in_cpp(sum2, tmp_path, boxes, monkeypatch):
     assert all(t.time > 1.0 for g in forged.groups for t in g.tests if t.verdict == "TLE")
     result, output = run_once(tmp_path, boxes, write(tmp_path / "fds", "main.cpp", FDS_CPP))
     assert result.status == "ok" and output.split() == ["0", "1", "2"], (result, output)
+
+
+JUDGE_THAT_DIES = """
+import sys
+from pathlib import Path
+from sabaq.autograders.olympiad import run as runner
+from sabaq.kattis.package import Program
+folder, boxes = Path(sys.argv[1]), Path(sys.argv[2])
+runner.wall_time = lambda limit: 600.0
+with runner.Box(boxes) as box:
+    command = box.prepare(Program(folder / "solution.py", "python"))
+    print(box.uid, flush=True)
+    box.run(command, folder / "input", folder / "output", 300.0, 256, 8)
+"""
+
+
+def test_a_judge_killed_mid_run_leaves_no_process_behind(tmp_path, boxes):
+    """The worker dies (OOM, a restart) while a program sleeps: its reaper dies with it,
+    bubblewrap with the reaper, the sandbox with bubblewrap."""
+    write(tmp_path, "solution.py", "import os, time\nif os.fork() == 0:\n    os.setsid()\ntime.sleep(1000)\n")
+    (tmp_path / "input").write_text("")
+    judge = subprocess.Popen([sys.executable, "-c", JUDGE_THAT_DIES, str(tmp_path), str(boxes)],
+                             stdout=subprocess.PIPE, text=True)
+    uid = int(judge.stdout.readline())
+    deadline = time.monotonic() + 60
+    while len(alive(uid)) < 3 and time.monotonic() < deadline:  # bubblewrap, the program, its child
+        time.sleep(0.05)
+    assert len(alive(uid)) >= 3
+    judge.kill()
+    judge.wait()
+    deadline = time.monotonic() + 30
+    while alive(uid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert alive(uid) == []

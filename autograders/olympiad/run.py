@@ -46,7 +46,7 @@ GXX = shutil.which("g++")
 SANDBOX = "/sandbox"  # the program's folder, read-only, inside the sandbox
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 MEMORY_HINTS = ("MemoryError", "bad_alloc", "Cannot allocate memory")
-PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 _LIBC = ctypes.CDLL(None, use_errno=True)
 
 
@@ -114,6 +114,8 @@ class Box:
         self._held = contextlib.ExitStack()
         self.uid = self._held.enter_context(judge_uid())
         try:
+            if self.uid is not None:
+                kill_uid(self.uid)  # what a judge that died holding this uid may have left
             self.home = Path(tempfile.mkdtemp(prefix="box-", dir=parent))
             os.chmod(self.home, 0o711)
             self.folder = self.private("program-")
@@ -269,8 +271,13 @@ def _execute(cmd, stdin, stdout, err, limits: dict, uid: int | None, confinement
     process the reaper collected, timed out)."""
     demote = _demote(limits, uid)
 
+    parent = os.getpid()
+
     def preexec():
         os.setsid()  # the reaper and bubblewrap: a process group of their own (the sandbox makes its own session)
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the judge killed: the reaper, then bubblewrap,
+        if os.getppid() != parent:  # then the sandbox go too (--die-with-parent)
+            os._exit(1)
         _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         child = os.fork()
         if child:

@@ -175,7 +175,11 @@ class CgroupV1(Confinement):
         self.dirs: dict[str, Path] = {}
         try:
             for controller in self.CONTROLLERS:
-                folder = CGROUP_V1 / controller / own.get(controller, "/").lstrip("/") / name
+                parent = CGROUP_V1 / controller / own.get(controller, "/").lstrip("/")
+                for stale in parent.glob(f"sabaq-run-{uid}-*"):  # left by a judge that died holding this uid
+                    with contextlib.suppress(OSError):
+                        stale.rmdir()
+                folder = parent / name
                 folder.mkdir()
                 self.dirs[controller] = folder
             memory = self.dirs["memory"]
