@@ -39,59 +39,27 @@ from sabaq.autograders.sandbox.shell import (
     Recorder,
     refuse_input,
 )
-from sabaq.i18n import N_
 
-# the error a test cell gets when its run changed the grader (in English, as Python's errors in tracebacks)
-TAMPERED = N_("The grader's own functions were changed while this test ran ({what}), so the test counts as "
-              "failed. Do not change Python's, IPython's or the libraries' functions in your answers.")
 HELD_SWITCH_INTERVAL = 3600.0  # seconds another thread waits for the GIL outside answer cells
 
 
 class Guard:
-    """What is done around test cells to keep the student's answer cells out of their result:
-    the integrity module's defences (see ``integrity``), or none (``Guard()``, in tests)."""
-
-    def __init__(self, pristine=None):
-        self.pristine = pristine
-        self.transformer = None
+    """What is done around test cells to keep answer cells out of their result: this shape,
+    no defence. The grading zygote uses the integrity module's (``integrity.TestCellGuard``)."""
 
     def before_first(self, shell: GradingShell, allowed_calls: frozenset) -> None:
-        """Once, before any student code: what the child set up itself (refusing input, the
-        timeout's handler) becomes part of the pristine state, then the audit guard goes on."""
-        if self.pristine is None:
-            return
-        from sabaq.autograders.sandbox import integrity
-
-        self.pristine.pin(builtins, "input", refuse_input)
-        self.pristine.pin_signals()
-        integrity.install_audit_guard(shell.user_global_ns, allowed_calls=allowed_calls)
+        """Once, before any student code (``allowed_calls``: the C functions this loop calls)."""
 
     def before_test(self, shell: GradingShell) -> None:
-        if self.pristine is None:
-            return
-        from sabaq.autograders.sandbox import integrity
+        pass
 
-        self.pristine.restore(shell)
-        self.transformer = integrity.StrictComparisons()
-        shell.ast_transformers.append(self.transformer)
-
-    def after_test(self, shell: GradingShell) -> list[str]:
-        """What the test's run changed of the grader's machinery (then its result is not trusted)."""
-        if self.pristine is None:
-            return []
-        while self.transformer in shell.ast_transformers:
-            list.remove(shell.ast_transformers, self.transformer)
-        self.transformer = None
-        return self.pristine.tampered(shell)
+    def after_test(self, shell: GradingShell) -> None:
+        """After the test ran (a guard records an error if the run changed the grader)."""
 
     def result_text(self, value) -> str | None:
         """The text/plain a test cell's value is recorded with (nbgrader reads partial credit
         from it), read from the value itself rather than from its display."""
-        if self.pristine is None:
-            return None
-        from sabaq.autograders.sandbox import integrity
-
-        return integrity.partial_credit_text(value)
+        return None
 
 
 def forget_input(shell: InteractiveShell, number: int) -> None:
@@ -241,9 +209,7 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
             error = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec
         value_text = None
         if test:
-            changed = guard.after_test(shell)
-            if changed:  # code the test called patched the grader while it ran: the test failed
-                status, error = "error", RuntimeError(TAMPERED.format(what=", ".join(changed)[:500]))
+            guard.after_test(shell)
             if type(result) is result_type and result.result is not None:
                 value_text = guard.result_text(result.result)
                 if value_text is None and recorder.result is not None:

@@ -519,9 +519,8 @@ def integrity_guard(shell):
     """The integrity module's defences around test cells, from the shell as it is now (warmed
     up, before any notebook): what test cells get put back."""
     from sabaq.autograders.sandbox import integrity
-    from sabaq.autograders.sandbox.child import Guard
 
-    return Guard(integrity.Pristine.capture(shell))
+    return integrity.TestCellGuard(shell)
 
 
 def main() -> None:
