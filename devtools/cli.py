@@ -60,6 +60,14 @@ def bench_gradebook(args) -> int:
     return 0
 
 
+def bench_deadline(args) -> int:
+    from sabaq.devtools.bench_deadline import bench_deadline as run
+
+    figures = run(args.students, args.postgres, window=args.window, concurrency=args.concurrency,
+                  timeout=args.timeout, keep=args.keep)
+    return 0 if not figures.errors and figures.graded == figures.acknowledged == figures.students else 1
+
+
 def add_commands(commands) -> None:
     bench = "benchmarks"
     p = commands.action("bench", bench, "grading", "sabaq's grading against nbgrader autograde", bench_grading)
@@ -79,6 +87,18 @@ def add_commands(commands) -> None:
                    help="copies of the 8-student class, one account each (default 3)")
     p.add_argument("--timeout", type=float, default=600, help="seconds to wait for grading")
     p.add_argument("--keep", help="keep nbgrader's course folder here")
+
+    p = commands.action("bench", bench, "deadline",
+                        "a deadline of N students against its own `sabaq up` (submits/s, latency, errors, grading)",
+                        bench_deadline)
+    p.add_argument("--students", type=at_least_one, default=1000)
+    p.add_argument("--postgres", help="on PostgreSQL instead of SQLite: an admin URL (a fresh database is made), "
+                   "e.g. postgresql+psycopg:///postgres?host=/var/run/postgresql")
+    p.add_argument("--window", type=float, default=60, help="seconds within which the students begin (default 60)")
+    p.add_argument("--concurrency", type=at_least_one, default=64,
+                   help="students in the middle of fetching and submitting at once (default 64)")
+    p.add_argument("--timeout", type=float, default=900, help="seconds to wait for grading")
+    p.add_argument("--keep", action="store_true", help="keep the temporary data folder and sabaq up's log")
 
     p = commands.action("demo", "rehearsals", "class", "rehearse a whole class cycle against a running `sabaq up`",
                         demo_class, running=True)
