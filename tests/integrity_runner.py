@@ -11,6 +11,7 @@ grading child runs them; ``tampered`` holds the messages of its integrity errors
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import subprocess
@@ -39,7 +40,10 @@ def run_scenario(shell, guard, scenario: dict) -> list[dict]:
     shell.recorder = recorder
     sys.stdout = CapturedStream("stdout", recorder, 1)
     sys.stderr = CapturedStream("stderr", recorder, 2)
-    guard.before_first()
+    from sabaq.autograders.sandbox import shell as shell_module
+
+    builtins.input = getattr(shell_module, "refuse_input", None) or shell_module._refuse_input
+    guard.before_first(shell)
     results = []
     for index, (kind, source) in enumerate(scenario["cells"]):
         recorder.begin(index)

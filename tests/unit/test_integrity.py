@@ -56,6 +56,9 @@ ATTACKS = {
     "instance_run_cell": "ip = get_ipython()\nreal = ip.run_cell\nip.run_cell = lambda cell, *a, **k: real('pass', *a, **k)",
     "transform_cell": "ip = get_ipython()\nip.transform_cell = lambda cell: 'pass\\n'",
     "settrace": "import sys\ndef tracer(frame, event, arg):\n    return tracer\nsys.settrace(tracer)",
+    "input_fed": "import builtins\nbuiltins.input = lambda *a: '9'\ndef square(x):\n    return int(input())",
+    "recorder_replaced": "class Sink:\n    def __getattr__(self, name):\n        return lambda *a, **k: None\n"
+                         "get_ipython().recorder = Sink()",
     "signal_handler": "import signal\nsignal.signal(signal.SIGPROF, lambda *a: None)\n"
                       "signal.setitimer(signal.ITIMER_PROF, 0.001, 0.001)",
 }
@@ -126,8 +129,8 @@ def runs():
     scenarios.update({f"refused:{name}": [["answer", WRONG_SQUARE], ["answer", code]]
                       for name, code in REFUSED.items()})
     scenarios["audit hook"] = [
-        ["answer", "import sys\ndef hook(event, args):\n    if event == 'builtins.id':\n"
-                   "        raise ValueError('the hook ran')\nsys.addaudithook(hook)"],
+        ["answer", ("import sys\ndef hook(event, args):\n    if event == 'builtins.id':\n"
+                    "        raise ValueError('the hook ran')\nsys.addaudithook(hook)")],
         ["test", "id(1)"]]
     scenarios["patched during the test"] = [
         ["answer", "import numpy as np\ndef square(x):\n    np.isclose = lambda *a, **k: True\n    return x + x"],
@@ -145,7 +148,7 @@ def test_an_attack_in_an_answer_cell_does_not_pass_the_test(runs, name):
     honest = runs["honest twin"][1]
     assert honest["ok"] is False and honest["ename"] == "AssertionError"
     assert test["ok"] is False, (name, test)
-    assert test["ename"] in ("AssertionError", "RuntimeError"), (name, test)
+    assert test["ename"] in ("AssertionError", "RuntimeError", "StdinNotImplementedError"), (name, test)
     errors = [o for o in test["outputs"] if o["output_type"] == "error"]
     assert errors, (name, test["outputs"])  # the failure is shown, not hidden
 
