@@ -415,3 +415,29 @@ def test_a_judge_killed_mid_run_leaves_no_process_behind(tmp_path, boxes):
     while alive(uid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert alive(uid) == []
+
+
+FILLER = """
+written = 0
+try:
+    for i in range(64):  # 64 files of 7 MB (each under the 8 MB a file may hold): 448 MB against 256 MB
+        with open("/tmp/fill%d" % i, "wb") as f:
+            for _ in range(7):
+                f.write(b"x" * (1 << 20))
+                f.flush()
+                written += 1
+except OSError as e:
+    print(e)
+print(written)
+"""
+
+
+def test_the_sandboxs_tmp_holds_no_more_than_the_runs_memory(tmp_path, boxes, backend, monkeypatch):
+    monkeypatch.setattr(runner, "wall_time", lambda limit: 60.0)
+    result, output = run_once(tmp_path, boxes, write(tmp_path / "fill", "solution.py", FILLER), time_limit=10.0,
+                              memory_mb=256)
+    if backend == "cgroup":  # /tmp's pages are the run's memory: the group's limit is reached first
+        assert result.status == "mle", (result, output)
+    else:  # /tmp is full at its size, which is the run's memory
+        assert result.status == "ok" and "No space left on device" in output, (result, output)
+        assert int(output.split()[-1]) <= 256

@@ -155,12 +155,6 @@ class Confinement:
     def close(self) -> None:
         kill_uid(self.uid)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 class CgroupV1(Confinement):
     """One group in each of the cpuacct, memory and pids hierarchies of cgroup v1, below
