@@ -47,6 +47,7 @@ class _Kinds:
         self.arrays: set[type] = set()
         self.ndarray = None
         self.numpy = None
+        self.reals: set[type] = set()  # numpy's integer and floating scalar types
         self.leaves = {type(None), range, type, types.BuiltinFunctionType, types.FunctionType, types.MethodType,
                        type(Ellipsis), type(NotImplemented)}
         import datetime
@@ -72,6 +73,9 @@ class _Kinds:
             stack.extend(type.__subclasses__(t))
             if not t.__flags__ & _HEAPTYPE:
                 self.numbers.add(t)
+                # static types' names cannot change: numpy.integer and numpy.floating by name
+                if any(b.__name__ in ("integer", "floating") and not b.__flags__ & _HEAPTYPE for b in _MRO(t)):
+                    self.reals.add(t)
         self.arrays.add(ndarray)
         for name in ("matrix",):
             t = np.__dict__.get(name)
@@ -453,22 +457,22 @@ def _no_args() -> ast.arguments:
 
 def partial_credit_text(value) -> str | None:
     """The text/plain nbgrader reads a test cell's score from, made from the value itself:
-    ``repr(float(value))`` for an int or float (numpy's included, subclasses read by their
-    data), None for anything else (IPython's own text, as nbgrader would read it). No method
-    of the value is called: a repr that says ``3`` for a score of 0 changes nothing."""
+    ``repr(float(value))`` for an int or float, a numpy integer or floating scalar or a 0-d
+    numeric array (subclasses read by their data), None for anything else (IPython's own
+    text, as nbgrader would read it). No method of the value is called: a repr that says
+    ``3`` for a score of 0 changes nothing."""
     _kinds.learn_numpy()
     t = type(value)
-    if t is bool or (_kinds.numpy is not None and t is _kinds.numpy.__dict__.get("bool_")):
-        return None
-    if t is int or t is float or (t in _kinds.numbers and t.__flags__ & _HEAPTYPE == 0
-                                  and _kinds.numpy is not None
-                                  and (issubclass(t, _kinds.numpy.integer) or issubclass(t, _kinds.numpy.floating))):
-        number = value
-    elif issubclass(t, (int, float)) or (_kinds.numpy is not None and issubclass(
-            t, (_kinds.numpy.integer, _kinds.numpy.floating))):
-        # a subclass: its data, read by the first C type it derives from
-        static = next(base for base in _MRO(t) if not base.__flags__ & _HEAPTYPE)
-        number = int.__int__(value) if issubclass(t, int) else static.__float__(value)
+    static = next(base for base in _MRO(t) if not base.__flags__ & _HEAPTYPE)  # the C type it is made of
+    if static is int:
+        number = int.__int__(value)
+    elif static is float or static in _kinds.reals:
+        number = static.__float__(value)
+    elif static is _kinds.ndarray:
+        ndarray = _kinds.ndarray
+        if ndarray.__dict__["ndim"].__get__(value) != 0 or ndarray.__dict__["dtype"].__get__(value).kind not in "iuf":
+            return None
+        number = ndarray.__dict__["item"](value)
     else:
         return None
     try:

@@ -294,7 +294,8 @@ class Count(int):
 @pytest.mark.parametrize("value, text", [
     (1, "1.0"), (1.5, "1.5"), (0, "0.0"), (np.float64(2.4), "2.4"), (np.int64(2), "2.0"), (np.float32(0.5), "0.5"),
     (Score(0.5), "0.5"), (Count(1), "1.0"), (True, None), (np.bool_(True), None), ("3", None), (None, None),
-    ([1], None), (fractions.Fraction(1, 2), None), (10 ** 400, str(10 ** 400)),
+    ([1], None), (fractions.Fraction(1, 2), None), (10 ** 400, str(10 ** 400)), (np.array(2.5), "2.5"),
+    (np.array([1.0]), None), (np.array(True), None), (np.uint8(3), "3.0"), (1j, None), (np.complex128(1), None),
 ])
 def test_partial_credit_is_read_from_the_value(value, text):
     assert integrity.partial_credit_text(value) == text
