@@ -238,10 +238,14 @@ class CgroupV1(Confinement):
 
 
 class UidWatchdog(Confinement):
-    """Without cgroups: every process of the uid, sampled from /proc. A process's sample
-    counts its own CPU time and that of the children it reaped; what the run's first
-    process (the runner's reaper, root) reaped is counted from its own sample, so the
-    sum is every process of the run, the dead ones included, up to zombies in flight."""
+    """Without cgroups: every process of the run, sampled from /proc. They all descend from
+    the run's first process (the runner's reaper, root): an orphan in the sandbox goes to
+    the sandbox's first process, the sandbox's first process to the reaper, and no process
+    leaves its PID namespace; so the walk down from the reaper finds them all, and costs
+    little next to a search of every process of the machine (that one ends each run).
+    A process's sample counts its own CPU time and that of the children it reaped; what the
+    reaper reaped is counted from its own sample, so the sum is every process of the run,
+    the dead ones included, up to zombies in flight."""
 
     interval = 0.025
 
@@ -251,7 +255,12 @@ class UidWatchdog(Confinement):
         self.peak = 0
 
     def check(self) -> bool:
-        procs = [p for p in processes_of(self.uid) if not p.zombie]
+        below = _descendants(self.root_pid) if self.root_pid else []
+        if below is None:  # a kernel without /proc/<pid>/task/<tid>/children: every process, searched by uid
+            procs = processes_of(self.uid)
+        else:
+            procs = [p for p in map(_process, below) if p is not None and p.uid == self.uid]
+        procs = [p for p in procs if not p.zombie]
         reaper = _process(self.root_pid) if self.root_pid else None
         reaped = reaper.cpu if reaper is not None else 0.0  # a sample of root's own counts a little more: fine
         self.cpu = max(self.cpu, reaped + sum(p.cpu for p in procs))
@@ -265,6 +274,29 @@ class UidWatchdog(Confinement):
     def usage(self, reaped_cpu: float) -> TreeUsage:
         return TreeUsage(cpu=max(reaped_cpu, self.cpu), memory=self.peak,
                          out_of_memory=self.out_of_memory, over_cpu=self.over_cpu)
+
+
+def _descendants(root: int) -> list[int] | None:
+    """The pids below ``root``, from each thread's list of children; None when the kernel
+    does not keep those lists."""
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except FileNotFoundError:
+                if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                    continue  # the thread or the process has just ended
+                return None
+            found += children
+            todo += children
+    return found
 
 
 def _own_cgroups() -> dict[str, str]:
