@@ -2,7 +2,8 @@
 
 Two kinds use it: the grading zygote that runs notebooks (below) and each run
 of an olympiad program (see ``sabaq.autograders.olympiad.run``, which adds its
-own limits, a uid leased for each program it judges, and ``confine.py``'s measures from outside). The grading sandbox sees the system's
+own limits, a uid leased for each program it judges, and ``confine.py``'s
+measures from outside). The grading sandbox sees the system's
 programs and sabaq's Python environment read-only, a private /tmp, and one
 folder of scratch copies (each notebook's own folder is 0700 and owned by the
 uid that notebook runs as). It has no network, no /home, no /root, no data
