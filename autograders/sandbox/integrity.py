@@ -759,14 +759,14 @@ def _matplotlib_callbacks() -> tuple:
     import os
 
     allowed: list = []
-    for package, module, name in (("matplotlib", "pyplot.py", "_draw_all_if_interactive"),
-                                  ("matplotlib_inline", "backend_inline.py", "flush_figures")):
+    for package, module, name in (("matplotlib", "pyplot", "_draw_all_if_interactive"),
+                                  ("matplotlib_inline", "backend_inline", "flush_figures")):
         try:  # the package's own spec: finding the submodule's would import the package
             spec = importlib.util.find_spec(package)
         except (ImportError, ValueError):
             spec = None
         if spec is not None and spec.origin:
-            allowed.append((name, os.path.join(os.path.dirname(spec.origin), module)))
+            allowed.append((name, os.path.join(os.path.dirname(spec.origin), module + ".py"), f"{package}.{module}"))
     return tuple(allowed)
 
 
@@ -791,7 +791,10 @@ class _Callback:
                 return True
             if type(allowed) is tuple and type(callback) is types.FunctionType \
                     and callback.__name__ == allowed[0] and callback.__code__.co_filename == allowed[1]:
-                return True
+                # the function of the module loaded under that name, not a look-alike elsewhere
+                module = sys.modules.get(allowed[2])
+                return (type(module) is types.ModuleType and module.__dict__.get(allowed[0]) is callback
+                        and callback.__globals__ is module.__dict__)
         return False
 
     def changed(self) -> bool:

@@ -59,6 +59,12 @@ ATTACKS = {
     "input_fed": "import builtins\nbuiltins.input = lambda *a: '9'\ndef square(x):\n    return int(input())",
     "recorder_replaced": "class Sink:\n    def __getattr__(self, name):\n        return lambda *a, **k: None\n"
                          "get_ipython().recorder = Sink()",
+    "fake_flush_figures": ("import importlib.util, os\n"
+                           "path = os.path.join(os.path.dirname(importlib.util.find_spec('matplotlib_inline').origin), "
+                           "'backend_inline.py')\nns = {'get_ipython': get_ipython}\n"
+                           "exec(compile('def flush_figures():\\n    r = get_ipython().last_execution_result\\n"
+                           "    r.error_in_exec = None', path, 'exec'), ns)\n"
+                           "get_ipython().events.register('post_execute', ns['flush_figures'])"),
     "signal_handler": "import signal\nsignal.signal(signal.SIGPROF, lambda *a: None)\n"
                       "signal.setitimer(signal.ITIMER_PROF, 0.001, 0.001)",
 }
