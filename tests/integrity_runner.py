@@ -3,7 +3,7 @@
 ``sabaq.autograders.sandbox.integrity`` that must not pollute pytest's own process.
 
 stdin: ``{"scenarios": [{"cells": [["answer" | "test", source], ...]}],
-"preload": [modules], "no_ctypes": false}``.
+"preload": [modules], "no_ctypes": false, "bound": false}``.
 stdout: one JSON list per scenario, one entry per cell: ``{"ok", "ename", "evalue",
 "partial", "tampered", "outputs"}``. Test cells run inside ``integrity.TestCellGuard`` as the
 grading child runs them; ``tampered`` holds the messages of its integrity errors.
@@ -77,8 +77,14 @@ def main() -> None:
         sys.modules.pop("_ctypes", None)
     for name in request.get("preload", ["numpy", "matplotlib", "matplotlib.pyplot"]):
         __import__(name)
+    if request.get("bound"):  # test cells reach the comparisons through bound constants
+        from IPython.core.interactiveshell import InteractiveShell
+
+        from sabaq.autograders.sandbox.shell import GradingShell
+
+        GradingShell.run_code = integrity.binding_run_code(InteractiveShell.run_code)
     shell = make_shell()
-    guard = integrity.TestCellGuard(shell)
+    guard = integrity.TestCellGuard(shell, bound=bool(request.get("bound")))
     out = os.fdopen(os.dup(1), "w")
     for scenario in request["scenarios"]:
         read, write = os.pipe()

@@ -2,7 +2,8 @@
 integrity defences, without the sandbox: each hostile notebook must score what its honest
 twin scores, read as nbgrader reads a test cell (an error: 0; a number shown: that partial
 credit; otherwise full points), and a test cell during which the grader was patched
-(``Pristine.tampered``) scores 0. A few minutes on a busy machine: not in the fast tier.
+(``Pristine.tampered``) scores 0. Test cells are bound (``StrictComparisons(bound=True)``,
+``bind`` in run_code). A few minutes on a busy machine: not in the fast tier.
 tests/test_hostile_grading.py grades the same cases through the whole engine, as root.
 """
 
@@ -62,7 +63,7 @@ def test_every_hostile_shell_case_scores_what_its_honest_twin_scores():
         for scenario in notebook_scenarios(students[name]["answers"]):
             scenarios.append(scenario)
             owners.append(name)
-    results = run([{"cells": s["cells"]} for s in scenarios])
+    results = run([{"cells": s["cells"]} for s in scenarios], bound=True)
     totals: dict[str, list[float]] = {}
     for name, scenario, result in zip(owners, scenarios, results):
         totals.setdefault(name, []).extend(score(result, scenario["points"]))

@@ -21,6 +21,7 @@ import collections
 import decimal
 import fractions
 import operator
+import secrets
 import sys
 import threading
 import types
@@ -344,9 +345,62 @@ def _strict_functions(kinds: _Kinds):
 
 _strict_eq, _strict_ne, _strict_contains, _chain, _OPS, _checked_call = _strict_functions(_kinds)
 # what test cells call: builtins.__sabaq_compare__[i] (a tuple: nothing in it can be replaced)
+def _recorder():
+    """The test cell's last value, recorded by the cell's own code (a bound constant): a call
+    from anywhere else (a student's function, a finaliser) is ignored."""
+    bound_codes: set[int] = set()
+    box: list = []
+    getframe, _id = sys._getframe, id
+
+    def record(value):
+        if _id(getframe(1).f_code) in bound_codes:
+            box[:] = [value]
+        return value
+
+    def take():
+        found = (True, box[0]) if box else (False, None)
+        box.clear()
+        return found
+
+    return record, take, bound_codes
+
+
+_record, _take_recorded, _bound_codes = _recorder()
 COMPARE = (_strict_eq, _strict_ne, lambda a, b: _strict_contains(b, a), lambda a, b: not _strict_contains(b, a),
-           _chain, _checked_call)
-EQ, NE, IN, NOT_IN, CHAIN, CHECKED_CALL = range(6)
+           _chain, _checked_call, _record)
+# the constant bound test cells name the comparison functions by (see bind): unguessable
+_MARKER = "\x00sabaq-compare-" + secrets.token_hex(16)
+
+
+def bind(code: types.CodeType) -> types.CodeType:
+    """A test cell's compiled code (IPython compiles each statement by itself) with the
+    marker constant of ``StrictComparisons(bound=True)`` replaced by the comparison
+    functions, in nested functions, lambdas and comprehensions too. Unbound, the marker is a
+    string: calling its characters fails the test, it never passes it."""
+    replaced = []
+    changed = False
+    for constant in code.co_consts:
+        if type(constant) is str and constant == _MARKER:
+            constant, changed = COMPARE, True
+        elif type(constant) is types.CodeType:
+            new = bind(constant)
+            changed = changed or new is not constant
+            constant = new
+        replaced.append(constant)
+    bound = code.replace(co_consts=tuple(replaced)) if changed else code
+    _bound_codes.add(id(bound))
+    _keep_bound.append(bound)  # ids stay unique while the code lives
+    return bound
+
+
+_keep_bound: list = []
+
+
+def take_recorded() -> tuple[bool, object]:
+    """(True, value) when the last bound test cell ended with an expression (its value,
+    recorded by the cell's own code, whatever displays it), else (False, None)."""
+    return _take_recorded()
+EQ, NE, IN, NOT_IN, CHAIN, CHECKED_CALL, RECORD = range(7)
 # Library functions whose comparisons test cells rely on: their two compared arguments are
 # checked for kinds first (see checked_call); matched by the name called.
 CHECKED_CALLS = frozenset({
@@ -384,15 +438,34 @@ class StrictComparisons(ast.NodeTransformer):
     Applied to test cells only (IPython runs ``shell.ast_transformers`` after parsing); the new
     nodes keep the positions of the comparisons, so a traceback shows the cell's own line."""
 
-    def __init__(self):
+    def __init__(self, bound: bool = False):
+        """bound: the functions are reached through a constant that ``bind`` replaces in the
+        compiled code (no name a student could shadow while the test runs); then the grader
+        must pass every code object of the cell through ``bind`` before running it (IPython's
+        ``run_code``), and the cell's last expression is recorded (``take_recorded``)."""
         super().__init__()
         install_compare()
         self._class_depth = 0
+        self.bound = bound
 
     def _compare_ref(self, index: int, node: ast.AST) -> ast.expr:
-        ref = ast.Subscript(value=ast.Name(id=COMPARE_NAME, ctx=ast.Load()), slice=ast.Constant(index),
-                            ctx=ast.Load())
-        return ast.copy_location(ref, node)
+        if self.bound:  # MARKER.__getitem__(index): a method call, which the compiler does not fold
+            ref = ast.Call(func=ast.Attribute(value=ast.Constant(_MARKER), attr="__getitem__", ctx=ast.Load()),
+                           args=[ast.Constant(index)], keywords=[])
+        else:
+            ref = ast.Subscript(value=ast.Name(id=COMPARE_NAME, ctx=ast.Load()), slice=ast.Constant(index),
+                                ctx=ast.Load())
+        for new in ast.walk(ref):
+            ast.copy_location(new, node)
+        return ref
+
+    def visit_Module(self, node: ast.Module):
+        self.generic_visit(node)
+        if self.bound and node.body and isinstance(node.body[-1], ast.Expr):
+            last = node.body[-1]
+            last.value = ast.copy_location(ast.Call(func=self._compare_ref(RECORD, last.value), args=[last.value],
+                                                    keywords=[]), last.value)
+        return node
 
     def visit_ClassDef(self, node):
         # names of a class body are not visible in lambdas: chains there are evaluated eagerly
@@ -1200,9 +1273,12 @@ class TestCellGuard:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, shell):
+    def __init__(self, shell, bound: bool = False):
+        """bound: test cells use ``StrictComparisons(bound=True)``; the shell's run_code must
+        then pass code through ``bind`` (see ``binding_run_code``)."""
         self.pristine = Pristine.capture(shell)
         self.user_ns = shell.user_global_ns
+        self.bound = bound
         self.transformer: StrictComparisons | None = None
 
     def before_first(self, shell=None, allowed_calls: frozenset = frozenset()) -> None:
@@ -1216,7 +1292,8 @@ class TestCellGuard:
 
     def before_test(self, shell) -> None:
         self.pristine.restore(shell)
-        self.transformer = StrictComparisons()
+        _take_recorded()
+        self.transformer = StrictComparisons(bound=self.bound)
         shell.ast_transformers.append(self.transformer)
 
     def after_test(self, shell) -> None:
@@ -1236,4 +1313,23 @@ class TestCellGuard:
             self.pristine.restore(shell)
 
     def result_text(self, value) -> str | None:
-        return partial_credit_text(value)
+        """From the value the cell's own code recorded when bound (a display hook the
+        student replaced cannot hide or change it), else from the value IPython saw."""
+        if self.bound:
+            found, recorded = _take_recorded()
+            value = recorded if found else None
+        return partial_credit_text(value) if value is not None else None
+
+
+def binding_run_code(run_code):
+    """IPython's ``run_code`` (a coroutine function) binding each code object of a test cell
+    transformed with ``StrictComparisons(bound=True)`` before it runs; for a shell class:
+    ``GradingShell.run_code = binding_run_code(InteractiveShell.run_code)``."""
+
+    async def run(self, code_obj, result=None, *, async_=False):
+        if any(type(t) is StrictComparisons and t.bound for t in self.ast_transformers):
+            code_obj = bind(code_obj)
+        return await run_code(self, code_obj, result, async_=async_)
+
+    run.__doc__ = run_code.__doc__
+    return run

@@ -203,6 +203,18 @@ CASES: list[Case] = [
          note="a garbage collector callback that patches during tests"),
     Case("audit_hook", {"square": "import sys\nsys.addaudithook(lambda event, args: None)"},
          note="another audit hook, which would run inside every test"),
+    # student code running inside a test (a finaliser, a display hook that removes itself)
+    Case("finaliser_swaps_comparison", {"square": "class _Sneaky:\n    def __del__(self):\n"
+                                                  "        def fake(a, b):\n"
+                                                  "            globals().pop('__sabaq_compare__', None)\n"
+                                                  "            return True\n"
+                                                  "        globals()['__sabaq_compare__'] = (fake,) * 8\n"
+                                                  "def square(x):\n    _Sneaky()\n    return 9 if x == 3 else 0"},
+         note="an object freed inside the test puts a self-removing fake comparison in the namespace"),
+    Case("display_hook_swallows_score", {"mean": "import sys\ndef mean(xs):\n"
+                                                 "    sys.displayhook = lambda v: setattr(sys, 'displayhook', "
+                                                 "sys.__displayhook__)\n    return 0"},
+         note="the partial-credit cell's value is never displayed (nbgrader then gives full credit)"),
     # reaching the grader's objects
     Case("gc_walk", {"square": "import gc\nfor _o in gc.get_objects():\n    pass"},
          note="walking every object of the process"),

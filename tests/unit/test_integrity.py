@@ -181,6 +181,33 @@ def test_a_test_during_which_the_answer_patches_the_grader_fails(runs):
     assert [o["ename"] for o in test["outputs"] if o["output_type"] == "error"] == [integrity.TAMPERED_ERROR]
 
 
+SNEAKY = ("class Sneaky:\n    def __del__(self):\n        def fake(a, b):\n"
+          "            globals().pop('__sabaq_compare__', None)\n            return True\n"
+          "        globals()['__sabaq_compare__'] = (fake,) * 7\n"
+          "def square(x):\n    Sneaky()\n    return 9 if x == 3 else 0")
+QUIET_HOOK = ("import sys\ndef mean(xs):\n"
+              "    sys.displayhook = lambda v: setattr(sys, 'displayhook', sys.__displayhook__)\n    return 0")
+
+
+def test_bound_comparisons_cannot_be_swapped_while_the_test_runs():
+    """With StrictComparisons(bound=True) and bind() in run_code, a test cell names no
+    function a student could shadow: an object's finaliser that puts a self-removing fake
+    into the namespace between two asserts changes nothing, and the cell's last value is
+    recorded by the cell itself even when a display hook swallows it."""
+    scenarios = [
+        [["answer", SNEAKY], ["test", "assert square(3) == 9\nassert square(-2) == 4"]],
+        [["answer", QUIET_HOOK], ["test", "score = 0\nif mean([1]) == 0:\n    score += 1\nscore"]],
+        [["answer", "def square(x):\n    return x * x\ndef g():\n    return [1, 2]"],
+         ["test", ("assert square(3) == 9\nassert [v for v in g() if v == 2] == [2]\nassert (lambda a: a != 3)(4)\n"
+                   "assert 1 < square(2) == 4 < 5\nimport numpy as np\nnp.testing.assert_equal(square(2), 4)\n"
+                   "score = 0\nif square(2) == 4:\n    score += 2\nscore")]],
+    ]
+    sneaky, quiet, honest = run([{"cells": cells} for cells in scenarios], bound=True)
+    assert sneaky[1]["ok"] is False and sneaky[1]["ename"] == "AssertionError", sneaky[1]
+    assert quiet[1]["partial"] == "1.0", quiet[1]
+    assert honest[1]["ok"] and honest[1]["partial"] == "2.0" and not honest[1]["tampered"], honest[1]
+
+
 def test_a_process_without_ctypes_cannot_load_it():
     """ctypes, once loaded, writes memory without an audit event; a zygote that keeps it out
     (as numpy, matplotlib and IPython allow) keeps it out of the student's reach too."""
