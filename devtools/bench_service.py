@@ -93,6 +93,9 @@ def bench_service(url: str, admin_password: str, copies: int = 3, timeout: float
         if len(graded) < len(clients):
             out(f"NOT GRADED within {timeout:g} s: {len(clients) - len(graded)} of {len(clients)} submissions")
         out(f"ratio: {result['ratio']:.1f}x nbgrader's throughput; scores equal: {'yes' if equal else 'NO'}")
+        for key in sorted(set(ours) | set(expected), key=str)[:200]:
+            if ours.get(key) != expected.get(key):
+                out(f"  {' '.join(map(str, key))}: nbgrader {expected.get(key)}, sabaq {ours.get(key)}")
         return result
     finally:
         opened.close()
