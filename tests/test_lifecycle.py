@@ -151,11 +151,21 @@ def test_a_killed_proxy_comes_back_with_every_route(stack):
     wait_for("everything up", lambda: all_up(stack))
     stack.start_server("aliya")  # running already, or started
     wait_for("aliya's server", lambda: server_answers(stack, "aliya"))
+    hub = pid_of(stack, "hub")
     kill_and_wait_for_the_next(stack, "proxy")
     # a new proxy knows no routes: the hub's, the service's and aliya's server's come back
     wait_for("the hub's route", lambda: public_ok(stack, "/hub/api"))
     wait_for("the service's route", lambda: public_ok(stack, "/services/sabaq/health"))
     wait_for("aliya's server's route", lambda: server_answers(stack, "aliya"))
+    assert pid_of(stack, "hub") == hub  # given by the running hub, which was asked for them
+    assert "the hub has given the new proxy every route" in stack.output.read_text()
+    # the new proxy's API, like the first's, takes no route from a local process without its token
+    # (a student's server runs on this machine): none to read, none to add
+    api = f"http://127.0.0.1:{stack.env['SABAQ_HUB_PROXY_API_PORT']}/api/routes"
+    assert httpx.get(api, timeout=10).status_code == 403
+    hijack = httpx.post(f"{api}/hub", json={"target": "http://127.0.0.1:9"}, timeout=10)
+    assert hijack.status_code == 403
+    assert public_ok(stack, "/hub/api")
 
 
 def test_status_lists_each_process_its_restarts_and_the_queue(stack):

@@ -198,7 +198,10 @@ def configure(c, settings: Settings) -> None:
         "oauth_redirect_uri": SERVICE_CALLBACK,
         "info": {"description": "courses, assignments, submissions, gradebook"},
     }]
-    c.JupyterHub.load_roles = hub_roles()
+    # the supervisor asks the hub, with the service's token, to give a new proxy its routes
+    c.JupyterHub.load_roles = [*hub_roles(), {
+        "name": "sabaq-proxy-sync", "description": "sabaq up has the hub sync a restarted proxy's routes",
+        "scopes": ["proxy"], "services": [SERVICE_NAME]}]
     configure_authenticator(c, settings)
 
 

@@ -134,9 +134,26 @@ def wait_ready(settings: Settings, running, timeout: float = 120) -> bool:
     return False
 
 
+def routes_restored(settings: Settings) -> bool:
+    """Ask the hub to give the proxy every route now (a new proxy knows none); the hub's
+    own check runs only every few minutes. True once it has."""
+    if not listening(settings.hub.proxy_api_port):
+        return False
+    try:
+        r = httpx.post(f"{settings.hub_api_url}/proxy", timeout=3,
+                       headers={"Authorization": f"token {settings.service.api_token}"})
+    except httpx.HTTPError:
+        return False
+    if r.status_code != 200:
+        return False
+    say(N_("sabaq: the hub has given the new proxy every route"))
+    return True
+
+
 def programs(settings: Settings) -> list[Program]:
-    """The proxy first: the hub asks it for its routes as it starts, so it waits for it, and is
-    restarted after it (a new proxy knows no routes; the hub adds them all as it starts)."""
+    """The proxy first: the hub asks it for its routes as it starts, so it waits for it. A new
+    proxy knows no routes: the hub is asked to add them, and restarted (it adds them all as
+    it starts) if it cannot be asked."""
     env = dict(os.environ, SABAQ_DATA=settings.data_dir, PATH=with_venv_path(os.environ.get("PATH", "")))
     if settings.config_file:
         env["SABAQ_CONFIG"] = settings.config_file
@@ -148,7 +165,8 @@ def programs(settings: Settings) -> list[Program]:
         proxy.append("--host-routing")
     sabaq = [sys.executable, "-m", "sabaq"]
     return [
-        Program("proxy", proxy, {**env, "CONFIGPROXY_AUTH_TOKEN": hub.proxy_auth_token}, restarts_with=("hub",)),
+        Program("proxy", proxy, {**env, "CONFIGPROXY_AUTH_TOKEN": hub.proxy_auth_token},
+                after_restart=lambda: routes_restored(settings), restarts_with=("hub",)),
         Program("hub", [str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(HUB_CONFIG)], env,
                 cwd=str(Path(settings.data_dir) / "hub"), can_start=lambda: listening(hub.proxy_api_port)),
         Program("service", [*sabaq, "service"], env),
@@ -202,6 +220,9 @@ def up(settings: Settings) -> int:
         stop_what_a_crash_left(settings, run_dir)
         check_can_start(settings)
         new_logins = prepare(settings)
+        # read again, as every process started below reads them: on a first start prepare()
+        # has just written the secrets (the proxy's and the service's tokens) and the settings file
+        settings = Settings.load(data_dir=settings.data_dir, config_file=settings.config_file or None)
         forget_stopped_servers(settings)
         return supervise(settings, Supervisor(programs(settings), run_dir, uuid.uuid4().hex, say), new_logins)
     finally:

@@ -23,18 +23,23 @@ from sabaq.i18n import N_
 # a process that ran this long before exiting is restarted at once, not after a pause
 STABLE_SECONDS = 30.0
 MAX_PAUSE = 30.0
+# how long a restarted process's after_restart may keep failing before restarts_with is used
+MEND_SECONDS = 20.0
 
 
 @dataclass
 class Program:
     """How to run one process. ``can_start``: asked before each start (e.g. the proxy
-    answers); ``restarts_with``: names of programs to restart after this one restarts."""
+    answers). After a restart, ``after_restart`` is asked each tick until it returns True
+    (e.g. the hub has given a new proxy its routes); the programs named in ``restarts_with``
+    are restarted if it has not within MEND_SECONDS (at once, without one)."""
 
     name: str
     cmd: list[str]
     env: dict[str, str]
     cwd: str | None = None
     can_start: Callable[[], bool] | None = None
+    after_restart: Callable[[], bool] | None = None
     restarts_with: tuple[str, ...] = ()
 
 
@@ -48,6 +53,7 @@ class Child:
     quick_exits: int = 0  # exits in a row, each within STABLE_SECONDS of its start
     start_after: float = 0.0  # monotonic; when a restart is due
     kill_after: float | None = None  # monotonic; a requested restart escalates to SIGKILL then
+    mend_until: float | None = None  # monotonic; after_restart is pending until then
 
 
 @dataclass
@@ -80,6 +86,8 @@ class Supervisor:
                 if child.program.can_start is None or child.program.can_start():
                     self._start(child)
                     changed = True
+            elif child.proc is not None and child.mend_until is not None:
+                self._mend(child, now)
         if changed:
             self.save()
 
@@ -121,8 +129,19 @@ class Supervisor:
             self.say(N_("sabaq: {name} (process {pid}) stopped ({how}) after {seconds} s; starting it again "
                         "in {pause} s (restart {count})"), name=r.name, pid=proc.pid, how=r.last_exit,
                      seconds=round(ran), pause=round(child.pause), count=r.restarts)
-        for other in child.program.restarts_with:
-            self.restart(other)
+        if child.program.after_restart is not None:
+            child.mend_until = child.start_after + MEND_SECONDS
+        else:
+            for other in child.program.restarts_with:
+                self.restart(other)
+
+    def _mend(self, child: Child, now: float) -> None:
+        if child.program.after_restart():
+            child.mend_until = None
+        elif now > child.mend_until:
+            child.mend_until = None
+            for other in child.program.restarts_with:
+                self.restart(other)
 
     def failing(self, times: int) -> str | None:
         """The name of a process that has exited ``times`` times in a row soon after starting."""

@@ -58,6 +58,37 @@ def test_a_process_that_dies_is_started_again_counted_and_written_down(tmp_path)
         s.stop_all(grace=1, kill_wait=1)
 
 
+def test_after_a_restart_the_others_are_mended_or_else_restarted(tmp_path, monkeypatch):
+    # the proxy's case: once a new one runs, the hub is asked for the routes; restarted if it cannot be
+    from sabaq.hub.jupyterhub import supervisor
+
+    monkeypatch.setattr(supervisor, "MEND_SECONDS", 0.5)
+    answers = {"mended": False}
+    asked = []
+
+    def mend():
+        asked.append(time.monotonic())
+        return answers["mended"]
+
+    s, _ = make(tmp_path, Program("front", ["sleep", "60"], ENV, after_restart=mend, restarts_with=("back",)),
+                Program("back", ["sleep", "60"], ENV))
+    try:
+        s.tick()
+        back = s.children["back"].proc.pid
+        answers["mended"] = True
+        os.kill(s.children["front"].proc.pid, signal.SIGKILL)
+        run_until(s, lambda: asked and s.children["front"].mend_until is None)
+        assert s.children["back"].proc.pid == back  # mended: not restarted
+
+        answers["mended"] = False
+        os.kill(s.children["front"].proc.pid, signal.SIGKILL)
+        run_until(s, lambda: s.children["back"].record.restarts == 1)
+        assert s.children["back"].record.last_exit == "signal 15"  # asked to stop, to start again
+        assert len(asked) > 2
+    finally:
+        s.stop_all(grace=1, kill_wait=1)
+
+
 def test_a_process_that_keeps_dying_waits_longer_each_time(tmp_path):
     s, said = make(tmp_path, Program("broken", ["sh", "-c", "exit 3"], ENV))
     try:
