@@ -95,6 +95,14 @@ def forget_input(shell: InteractiveShell, number: int) -> None:
     shell.InteractiveTB.tb = None
 
 
+def _same_number(shown, value_text: str) -> bool:
+    """Whether the text shown (``3``) reads as the number the value is (``3.0``)."""
+    try:
+        return type(shown) is str and float(shown) == float(value_text)
+    except ValueError:
+        return False
+
+
 def _json_default(value):
     """Display data a formatter returned as bytes travels as base64, as ipykernel sends it."""
     if isinstance(value, (bytes, bytearray)):
@@ -212,8 +220,9 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
             guard.after_test(shell)
             if type(result) is result_type and result.result is not None:
                 value_text = guard.result_text(result.result)
-                if value_text is None and recorder.result is not None:
-                    value_text = recorder.result["data"].get("text/plain")
+                shown = recorder.result["data"].get("text/plain") if recorder.result is not None else None
+                if value_text is None or (shown is not None and _same_number(shown, value_text)):
+                    value_text = shown  # IPython's own text, as nbgrader reads it, when it says the same
             forget_input(shell, count)
         del command, result
         send({"nonce": nonce, "count": count, "result": value_text,
