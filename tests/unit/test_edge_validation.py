@@ -11,10 +11,12 @@ import logging
 
 import pytest
 from fastapi import Request
+from service_app import Site
 
+from sabaq.errors import Invalid
+from sabaq.hub.service import forms
 from sabaq.hub.service.app import PREFIX
 from sabaq.i18n import translator
-from service_app import Site
 
 HUGE_ID = "111389487336122089472"  # beyond SQLite's INTEGER: was a 500 (OverflowError) on each route below
 WRONG_VALUE = "The request is missing a value or has a wrong one: {fields}."
@@ -72,6 +74,15 @@ def test_a_page_with_a_huge_id_is_a_translated_page(site):
     r = site.call("GET", f"/submissions/{HUGE_ID}", page=True, lang="kk")
     assert r.status_code == 422 and r.headers["content-type"].startswith("text/html")
     assert html.escape(translated("kk", WRONG_VALUE, fields="submission_id")) in r.text
+
+
+def test_a_page_number_beyond_the_database_is_a_translated_page(site):
+    """The gradebook's page becomes an OFFSET: 10**29 was a 500 (OverflowError)."""
+    huge = "1" + "0" * 29
+    r = site.call("GET", f"/courses/alg8/gradebook?page={huge}", page=True, lang="ru")
+    with pytest.raises(Invalid) as expected:
+        forms.number(huge, forms.PAGE)
+    assert r.status_code == 422 and html.escape(expected.value.translated("ru")) in r.text
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])

@@ -12,12 +12,12 @@ from sabaq.hub.domain import grading
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import course_and_role, is_staff, staff_assignment
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
-from sabaq.hub.service.api.schemas import AssignmentOut, RegradeOut, StartOut, assignment_out
+from sabaq.hub.service.api.schemas import ERRORS, AssignmentOut, RegradeOut, StartOut, assignment_out
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.service.views import assignment_page
 from sabaq.hub.store.models import FileKind, Role, User
 
-router = APIRouter(prefix="/api/v1", tags=["v1"])
+router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERRORS)
 
 
 @router.get("/courses/{course_id}/assignments", response_model=list[AssignmentOut],

@@ -15,12 +15,21 @@ from sabaq.hub.domain import courses as crs
 from sabaq.hub.service.access import course_and_role
 
 # The workers' router still imports these two from here; they live in api.files.
-from sabaq.hub.service.api.schemas import CourseIn, CourseOut, MemberIn, MemberOut, RosterOut, course_out
+from sabaq.hub.service.api.schemas import (
+    ERRORS,
+    CourseIn,
+    CourseOut,
+    ErrorOut,
+    MemberIn,
+    MemberOut,
+    RosterOut,
+    course_out,
+)
 from sabaq.hub.service.deps import DB, current_user, gettext_for
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGES, N_
 
-router = APIRouter(prefix="/api/v1", tags=["v1"])
+router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERRORS)
 ROSTER_LIMIT = 5 * 1024 * 1024
 
 
@@ -68,6 +77,7 @@ def delete_member(course_id: str, login: str, user: User = Depends(current_user)
 
 
 @router.post("/courses/{course_id}/roster", response_model=RosterOut,
+             responses={422: {"model": RosterOut | ErrorOut, "description": "A row is wrong (the report), or a value"}},
              summary="Import a class list from CSV (teacher); nothing changes if a row is wrong")
 async def import_roster(request: Request, course_id: str, file: UploadFile = File(...),
                         user: User = Depends(current_user), db: Session = DB):

@@ -18,13 +18,13 @@ from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import feedback, gradebook, marking, reports
 from sabaq.hub.service import forms
 from sabaq.hub.service.access import course_student, staff_assignment, staff_submission
-from sabaq.hub.service.api.schemas import Id, Term
+from sabaq.hub.service.api.schemas import ERRORS, Id, Term
 from sabaq.hub.service.deps import DB, current_user, request_language
 from sabaq.hub.service.views import load_warnings, mark_of
 from sabaq.hub.store.models import Submission, User
 from sabaq.i18n import N_
 
-router = APIRouter(prefix="/api/v1", tags=["gradebook"])
+router = APIRouter(prefix="/api/v1", tags=["gradebook"], responses=ERRORS)
 
 
 class CourseSettingsIn(BaseModel):

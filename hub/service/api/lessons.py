@@ -13,11 +13,11 @@ from sabaq.archive import safe_name, write_tree
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import lessons
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
-from sabaq.hub.service.api.schemas import MAX_COUNT
+from sabaq.hub.service.api.schemas import ERRORS, MAX_COUNT
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.store.models import Lesson, User
 
-router = APIRouter(prefix="/api/v1", tags=["lessons"])
+router = APIRouter(prefix="/api/v1", tags=["lessons"], responses=ERRORS)
 
 
 class LessonOut(BaseModel):

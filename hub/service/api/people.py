@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 from sabaq.errors import Invalid
 from sabaq.hub.domain import accounts
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.service.api.schemas import ChildIn, LanguageIn, MemberOut, MeOut, UserIn, account_out, course_out
+from sabaq.hub.service.api.schemas import ERRORS, ChildIn, LanguageIn, MemberOut, MeOut, UserIn, account_out, course_out
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGES, N_
 
-router = APIRouter(prefix="/api/v1", tags=["v1"])
+router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERRORS)
 
 
 @router.get("/me", response_model=MeOut, summary="Who am I; my courses and children")

@@ -34,6 +34,29 @@ Term = Annotated[int | None, Query(ge=1, le=4, description="a term of the school
 # --- answers -----------------------------------------------------------------
 
 
+class ErrorOut(BaseModel):
+    """Every refusal and failure (sabaq.errors.SabaqError), whichever route."""
+
+    error: str = Field(description="a stable code: not_found, forbidden, invalid, bad_address ...")
+    message: str = Field(description="what went wrong and what to do, in the reader's language")
+
+
+ERRORS: dict[int | str, dict] = {status: {"model": ErrorOut, "description": text} for status, text in {
+    400: "The address or the body cannot be read",
+    401: "Not logged in, or the login has expired",
+    403: "The caller may not do this",
+    404: "No such thing, or none the caller may see",
+    409: "In conflict with what is stored",
+    413: "Larger than sabaq accepts",
+    422: "A value is missing or wrong",
+    429: "Too many attempts",
+    500: "A bug: the message names a request id, which the service's log has",
+    503: "Busy, or the database is away: nothing was done, try again (Retry-After)",
+}.items()}
+"""The error answers every API route may give, for its OpenAPI (each router's ``responses``)."""
+
+
+
 class CourseOut(BaseModel):
     id: str = Field(description="course id (nbgrader course_id)")
     title: str

@@ -16,13 +16,13 @@ from sabaq.hub.domain import grading, kinds
 from sabaq.hub.domain import olympiad as tasks
 from sabaq.hub.service.access import is_staff, viewable_submission
 from sabaq.hub.service.api.files import read_uploads
-from sabaq.hub.service.api.schemas import AssignmentOut, Id, assignment_out
+from sabaq.hub.service.api.schemas import ERRORS, AssignmentOut, Id, assignment_out
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.store.models import User
 from sabaq.i18n import N_
 from sabaq.kattis.package import PackageError
 
-router = APIRouter(prefix="/api/v1", tags=["olympiad tasks"])
+router = APIRouter(prefix="/api/v1", tags=["olympiad tasks"], responses=ERRORS)
 
 
 @router.put("/courses/{course_id}/tasks/{name}", response_model=AssignmentOut,
