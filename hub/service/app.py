@@ -33,8 +33,8 @@ from sabaq.hub.service.api import submissions as submissions_api
 from sabaq.hub.service.api import tasks as tasks_api
 from sabaq.hub.service.api import worker as worker_api
 from sabaq.hub.service.deps import SESSION_TOKEN, request_language
-from sabaq.hub.service.health import router as health_router
 from sabaq.hub.service.edges import Edges
+from sabaq.hub.service.health import router as health_router
 from sabaq.hub.service.limits import BodyLimit, DatabaseSlots, retry_headers
 from sabaq.hub.service.pages import assignment as assignment_page
 from sabaq.hub.service.pages import course as course_page
