@@ -3,8 +3,8 @@
 JupyterHub's LocalProcessSpawner already drops privileges to a system user;
 this subclass creates that user on demand (``sq-<login>``, home 0700), so
 students cannot read each other's files or sabaq's data, and writes the
-per-user Jupyter configuration: the nbgrader exchange plugin, and nbgrader's
-autograde switched off (``sabaq.hub.exchange.autograde``), for everyone, and
+per-user Jupyter configuration: nbgrader's (``sabaq.hub.jupyterhub.serverconfig``:
+the exchange plugin, and nbgrader's autograde switched off) for everyone, and
 for teachers a course directory with the assignments' sources; and it brings
 everyone's published lessons into ~/lessons (``sabaq.lessons.sync``).
 """
@@ -25,24 +25,8 @@ from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from traitlets import Bool, Unicode
 
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
+from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
 
-EXCHANGE_CONFIG = """\
-# Written by sabaq at every start of your server; changes here are lost.
-c = get_config()  # noqa
-for name in ("exchange", "fetch_assignment", "fetch_feedback", "release_assignment",
-             "release_feedback", "list", "submit", "collect"):
-    setattr(c.ExchangeFactory, name, "sabaq.hub.exchange." + {
-        "exchange": "SabaqExchange", "fetch_assignment": "SabaqFetchAssignment",
-        "fetch_feedback": "SabaqFetchFeedback", "release_assignment": "SabaqReleaseAssignment",
-        "release_feedback": "SabaqReleaseFeedback", "list": "SabaqList",
-        "submit": "SabaqSubmit", "collect": "SabaqCollect"}[name])
-c.Exchange.path_includes_course = True
-# feedback never shows hidden tests (nbgrader #917)
-from sabaq.autograders.notebook.feedback import FEEDBACK_PREPROCESSORS  # noqa: E402
-c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
-# nbgrader's autograde would run students' code as you: sabaq's sandboxed workers grade instead
-c.Autograde.exporter_class = "sabaq.hub.exchange.autograde.RefuseAutograde"
-"""
 # JupyterLab asks every new user about news from the internet: noise in a classroom.
 HIDDEN_LAB_PLUGINS = {"@jupyterlab/apputils-extension:announcements": True}
 STUDENT_HIDDEN_LAB_PLUGINS = {
@@ -160,18 +144,12 @@ class SabaqSpawner(LocalProcessSpawner):
         self._home_dir = home
         files: list[HomeFile] = []
         staff = self.staff_courses
-        config = EXCHANGE_CONFIG
-        if staff:
-            course = staff[0]
-            config += (
-                f"c.CourseDirectory.course_id = {course!r}\n"
-                f"c.CourseDirectory.root = {os.path.join(home, course)!r}\n"
-            )
-            for slug in staff:
-                files.append((f"{slug}/nbgrader_config.py",
-                              f"c = get_config()  # noqa\nc.CourseDirectory.course_id = {slug!r}\n".encode(), False))
-                for rel, content in self._sources(slug).items():
-                    files.append((f"{slug}/source/{rel}", content, False))
+        config = nbgrader_config(staff[0], os.path.join(home, staff[0])) if staff else nbgrader_config()
+        for slug in staff:
+            files.append((f"{slug}/nbgrader_config.py",
+                          f"c = get_config()  # noqa\nc.CourseDirectory.course_id = {slug!r}\n".encode(), False))
+            for rel, content in self._sources(slug).items():
+                files.append((f"{slug}/source/{rel}", content, False))
         hidden = HIDDEN_LAB_PLUGINS if staff else STUDENT_HIDDEN_LAB_PLUGINS
         extensions = {name: bool(staff) for name in STUDENT_SERVER_EXTENSIONS}
         files += [

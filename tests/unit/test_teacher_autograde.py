@@ -18,7 +18,7 @@ from nbgrader.coursedir import CourseDirectory
 
 from sabaq.errors import SabaqError
 from sabaq.hub.exchange.autograde import REFUSAL, sabaq_page
-from sabaq.hub.jupyterhub.spawner import EXCHANGE_CONFIG
+from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
 
 DEMO = Path(__file__).resolve().parents[2] / "courses" / "demo" / "source" / "ps1" / "motion.ipynb"
 COURSE_CONFIG = """\
@@ -50,8 +50,7 @@ def server(tmp_path, monkeypatch):
     course folder, and the environment of the teacher's server (a token, her language)."""
     home, course = tmp_path / "home", tmp_path / "home" / "demo"
     (home / ".jupyter").mkdir(parents=True)
-    (home / ".jupyter" / "nbgrader_config.py").write_text(
-        EXCHANGE_CONFIG + f"c.CourseDirectory.course_id = 'demo'\nc.CourseDirectory.root = {str(course)!r}\n")
+    (home / ".jupyter" / "nbgrader_config.py").write_text(nbgrader_config("demo", str(course)))
     (course / "source" / "ag1").mkdir(parents=True)
     (course / "source" / "ag1" / "motion.ipynb").write_bytes(DEMO.read_bytes())
     (course / "nbgrader_config.py").write_text(COURSE_CONFIG)

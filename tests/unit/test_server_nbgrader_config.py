@@ -1,0 +1,124 @@
+"""Every user's server gets sabaq's nbgrader configuration, on one machine and on Kubernetes
+(issue 15, item 7): the exchange plugin and nbgrader's own autograde switched off.
+
+On one machine the spawner writes it into ~/.jupyter; on Kubernetes nothing writes into a
+pod's home, so the users' image installs the same text in its environment's etc/jupyter.
+Checked without Docker: the Dockerfile's own command is run in a stand-in for the image's
+environment (a Python environment of its own, whose prefix plays ${CONDA_DIR}), and
+nbgrader started there, with an empty home as a new pod has, refuses to autograde a hostile
+submission and names sabaq's exchange.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
+from sabaq.hub.jupyterhub.spawner import SabaqSpawner
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "images" / "singleuser" / "Dockerfile"
+DEMO = ROOT / "courses" / "demo" / "source" / "ps1" / "motion.ipynb"
+
+
+def instructions(text: str) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments left out."""
+    joined = re.sub(r"\\\n", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
+    return [line.strip() for line in joined.splitlines() if line.strip()]
+
+
+def the_images_config_command() -> str:
+    found = [i for i in instructions(DOCKERFILE.read_text()) if i.startswith("RUN ") and "serverconfig" in i]
+    assert len(found) == 1, found
+    return found[0][len("RUN "):]
+
+
+def spawner_written(tmp_path: Path, groups: list[str]) -> str:
+    """The ~/.jupyter/nbgrader_config.py the local spawner writes for someone of these groups."""
+    spawner = SabaqSpawner(isolate=False, home_root=str(tmp_path / "homes"))
+    spawner.user = SimpleNamespace(name="aliya", groups=[SimpleNamespace(name=g) for g in groups])
+    home = Path(spawner._prepare_home())
+    return (home / ".jupyter" / "nbgrader_config.py").read_text()
+
+
+def test_the_spawner_writes_the_shared_text(tmp_path):
+    assert spawner_written(tmp_path / "student", ["nbgrader-demo"]) == nbgrader_config()
+    teacher = spawner_written(tmp_path / "teacher", ["formgrade-demo"])
+    assert teacher == nbgrader_config("demo", str(tmp_path / "teacher" / "homes" / "aliya" / "demo"))
+    assert teacher.startswith(nbgrader_config())
+
+
+@pytest.fixture
+def image_env(tmp_path) -> Path:
+    """A Python environment standing in for the image's ${CONDA_DIR}: its own prefix (so
+    Jupyter's environment config folder is its etc/jupyter), with this checkout's packages."""
+    env = tmp_path / "image" / "conda"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, capture_output=True)
+    site = next((env / "lib").glob("python3*/site-packages"))
+    (site / "sabaq-checkout.pth").write_text(f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n")
+    return env
+
+
+def run_in_image(env: Path, args: list[str], cwd: Path, home: Path, **extra) -> subprocess.CompletedProcess:
+    """A command in the stand-in image, as in a new pod: an empty home, no config of the user's."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "SABAQ_"))}
+    environ.update(PATH=f"{env / 'bin'}{os.pathsep}{os.environ['PATH']}", HOME=str(home), CONDA_DIR=str(env),
+                   **extra)
+    return subprocess.run(args, cwd=cwd, env=environ, capture_output=True, text=True, timeout=300)
+
+
+POD_TEACHER = """\
+import json
+from jupyter_core.paths import jupyter_config_path
+from nbgrader.apps import AutogradeApp
+print(json.dumps(jupyter_config_path()))
+app = AutogradeApp()  # what `nbgrader autograde ps1` in her terminal runs
+app.initialize(["ps1"])
+print(json.dumps([app.config.ExchangeFactory.collect, app.config.Autograde.exporter_class]))
+app.start()
+"""
+
+
+def test_a_pods_nbgrader_reads_the_images_config_and_refuses_a_hostile_submission(image_env, tmp_path):
+    """The image's command installs the spawner's text where Jupyter looks in that environment
+    (`jupyter --paths`); then the attack on Kubernetes: a teacher runs nbgrader's autograde in
+    her pod on a submission whose answer writes a file with her token. Refused; nothing ran."""
+    home, course = tmp_path / "home", tmp_path / "home" / "demo"
+    home.mkdir()
+    built = run_in_image(image_env, ["sh", "-ec", the_images_config_command()], tmp_path, home)
+    assert built.returncode == 0, built.stderr
+    installed = image_env / "etc" / "jupyter" / "nbgrader_config.py"
+    assert installed.read_text() == nbgrader_config()  # the spawner's text, not a copy of it
+
+    marker = tmp_path / "pwned"
+    nb = json.loads(DEMO.read_text(encoding="utf-8"))
+    answer = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "speed")
+    answer["source"] = ("import os, pathlib\n"
+                        f"pathlib.Path({str(marker)!r}).write_text(os.environ['JUPYTERHUB_API_TOKEN'])\n"
+                        "def speed(s, t):\n    return s / t\n")
+    (course / "source" / "ps1").mkdir(parents=True)
+    (course / "source" / "ps1" / "motion.ipynb").write_bytes(DEMO.read_bytes())
+    submitted = course / "submitted" / "aliya" / "ps1"
+    submitted.mkdir(parents=True)
+    (submitted / "motion.ipynb").write_text(json.dumps(nb))
+    (submitted / "timestamp.txt").write_text("2026-12-05 09:00:00.000000 UTC")
+    (course / "nbgrader_config.py").write_text("c = get_config()  # noqa\nc.CourseDirectory.course_id = 'demo'\n")
+
+    pod = run_in_image(image_env, ["python", "-c", POD_TEACHER], course, home,
+                       JUPYTERHUB_API_TOKEN="the-teachers-token", SABAQ_LANG="en", JUPYTERHUB_BASE_URL="/")
+    paths, loaded = (json.loads(line) for line in pod.stdout.splitlines()[:2])
+    assert str(installed.parent) in paths
+    assert loaded == ["sabaq.hub.exchange.SabaqCollect", "sabaq.hub.exchange.autograde.RefuseAutograde"]
+    assert pod.returncode == 1, pod.stderr
+    assert "nbgrader's autograde does not run in your server" in pod.stderr
+    assert "/services/sabaq/courses/demo/assignments/ps1" in pod.stderr
+    assert not marker.exists() and not (course / "autograded").exists()
