@@ -9,31 +9,34 @@ the assignment's page, so the in-server autograde has no job left and is switche
 
 Where it is switched off, and why there: the users' ``~/.jupyter/nbgrader_config.py``, which
 the spawner writes at every start (an edit there lasts one session; sabaq's line comes back),
-sets ``c.Autograde.exporter_class`` to :class:`RefuseAutograde`. nbgrader's
-``BaseConverter.start`` makes the exporter after finding the submissions and before anything
-else: no gradebook row, no copied file, no kernel; both ways in (the API and the command) go
-through it. The setting stays when a course folder's ``nbgrader_config.py`` (loaded after
-~/.jupyter) customises the autograde steps (``c.Autograde.autograde_preprocessors``,
-``c.Execute.timeout``...) or another converter's exporter (a ``c.Autograde`` value outranks a
-``c.BaseConverter`` one): only a config naming ``Autograde.exporter_class`` itself, which no
-course has a reason to, replaces it. Replacing the Execute step instead would refuse only after
-the gradebook and the autograded folder had changed, and be lost with any custom list of steps.
-Not the environment's etc/jupyter: it would reach every nbgrader of the machine, the parity
-tests and ``sabaq bench grading``, which run nbgrader's autograde on purpose; nor the course
-folder's file, which sabaq's own engine reads (``sabaq grade batch``).
+and on Kubernetes the same text in the users' image's etc/jupyter
+(``sabaq.hub.jupyterhub.serverconfig``), sets ``c.Autograde.exporter_class`` to
+:class:`RefuseAutograde`. nbgrader's ``BaseConverter.start`` makes the exporter after finding
+the submissions and before anything else: no gradebook row, no copied file, no kernel; both
+ways in (the API and the command) go through it. The setting stays when a course folder's
+``nbgrader_config.py`` (loaded after ~/.jupyter) customises the autograde steps
+(``c.Autograde.autograde_preprocessors``, ``c.Execute.timeout``...) or another converter's
+exporter (a ``c.Autograde`` value outranks a ``c.BaseConverter`` one): only a config naming
+``Autograde.exporter_class`` itself, which no course has a reason to, replaces it. Replacing
+the Execute step instead would refuse only after the gradebook and the autograded folder had
+changed, and be lost with any custom list of steps. Not this machine's environment's
+etc/jupyter: it would reach every nbgrader of the machine, the parity tests and ``sabaq bench
+grading``, which run nbgrader's autograde on purpose (the users' image runs no worker and no
+bench, so there it is the place); nor the course folder's file, which sabaq's own engine reads
+(``sabaq grade batch``).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from nbconvert.exporters import NotebookExporter
 from nbgrader.converters.base import NbGraderException
 
 from sabaq.errors import SabaqError
-from sabaq.hub.exchange.exchange import language
+from sabaq.hub.exchange.exchange import language, sabaq_address
 from sabaq.i18n import N_
 
 REFUSAL = N_(
@@ -49,19 +52,13 @@ class AutogradeRefused(NbGraderException):
 
 def sabaq_page(course_id: str, assignment_id: str, environ: Mapping[str, str] = os.environ) -> str:
     """The assignment's page in sabaq (the course's, or sabaq's first page, when that is all
-    that is known), as the teacher's browser reaches it: at the hub's address, which with
-    subdomains is JUPYTERHUB_HOST and not the server's own; a path from the hub's base when
-    the hub knows no public address."""
-    origin = environ.get("JUPYTERHUB_HOST", "")
-    if not origin:
-        public = urlsplit(environ.get("JUPYTERHUB_PUBLIC_HUB_URL", ""))
-        origin = f"{public.scheme}://{public.netloc}" if public.netloc else ""
-    path = environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/services/sabaq/"
+    that is known), as the teacher's browser reaches it (see ``sabaq_address``)."""
+    path = ""
     if course_id and not _pattern(course_id):
         path += f"courses/{quote(course_id, safe='')}"
         if assignment_id and not _pattern(assignment_id):
             path += f"/assignments/{quote(assignment_id, safe='')}"
-    return origin + path
+    return sabaq_address(path, environ)
 
 
 def _pattern(name: str) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import httpx
 from nbgrader.exchange import abc
@@ -18,6 +20,17 @@ from sabaq.i18n import N_
 def language(environ=os.environ) -> str | None:
     """The user's language (the spawner sets SABAQ_LANG)."""
     return environ.get("SABAQ_LANG")
+
+
+def sabaq_address(path: str = "", environ: Mapping[str, str] = os.environ) -> str:
+    """A page of sabaq (``path`` below …/services/sabaq/) as the user's browser reaches it: at
+    the hub's address, which with subdomains is JUPYTERHUB_HOST and not the server's own; a
+    path from the hub's base when the hub knows no public address."""
+    origin = environ.get("JUPYTERHUB_HOST", "")
+    if not origin:
+        public = urlsplit(environ.get("JUPYTERHUB_PUBLIC_HUB_URL", ""))
+        origin = f"{public.scheme}://{public.netloc}" if public.netloc else ""
+    return origin + environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/services/sabaq/" + path
 
 
 class SabaqExchange(abc.Exchange):
