@@ -1274,8 +1274,11 @@ class TestCellGuard:
     __test__ = False  # not a pytest class
 
     def __init__(self, shell, bound: bool = False):
-        """bound: test cells use ``StrictComparisons(bound=True)``; the shell's run_code must
-        then pass code through ``bind`` (see ``binding_run_code``)."""
+        """bound: test cells use ``StrictComparisons(bound=True)``, and the shell's class gets
+        a run_code that binds their code (``binding_run_code``), before the capture."""
+        cls = type(shell)
+        if bound and not getattr(cls.run_code, "binds", False):
+            cls.run_code = binding_run_code(cls.run_code)
         self.pristine = Pristine.capture(shell)
         self.user_ns = shell.user_global_ns
         self.bound = bound
@@ -1332,4 +1335,5 @@ def binding_run_code(run_code):
         return await run_code(self, code_obj, result, async_=async_)
 
     run.__doc__ = run_code.__doc__
+    run.binds = True
     return run
