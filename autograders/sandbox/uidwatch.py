@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 ALIVE_STATES = set("RSDTtWPI")  # not a zombie (Z) nor dead (X): still holding memory or files
 
@@ -49,13 +48,14 @@ def processes(uid: int | None, spare: tuple[int, ...] = ()) -> list[int]:
     return found
 
 
-def kill_all(uid: int | None, spare: tuple[int, ...] = (), seconds: float = 5.0) -> bool:
-    """SIGKILL every process of `uid` until none is left, whatever session or process group
-    it moved to (a fork bomb's new processes appear between two scans: scan again).
-    True when none is left within `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = processes(uid, spare)
+def kill_all(uid: int | None, spare: tuple[int, ...] = (), rounds: int = 1000) -> bool:
+    """SIGKILL every process of `uid`, whatever session or process group it moved to, scanning
+    again until a scan finds none not yet killed (one forked between a scan and its kill shows
+    in the next; a killed process cannot fork any more: the kernel fails a fork with a fatal
+    signal pending). Does not wait for the killed to finish exiting. True when done."""
+    killed: set[int] = set()
+    for _ in range(rounds):
+        found = [pid for pid in processes(uid, spare) if pid not in killed]
         if not found:
             return True
         for pid in found:
@@ -63,9 +63,8 @@ def kill_all(uid: int | None, spare: tuple[int, ...] = (), seconds: float = 5.0)
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)
+        killed.update(found)
+    return False
 
 
 def _proportional_bytes(pid: int) -> int | None:
