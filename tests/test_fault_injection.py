@@ -19,6 +19,7 @@ import os
 import random
 import signal
 import time
+from collections import Counter
 
 import httpx
 import nbformat
@@ -92,7 +93,8 @@ async def killer(up: LocalSabaq, rng: random.Random, fired: list[asyncio.Event],
 
 
 async def student(http: httpx.AsyncClient, course: str, login: str, token: str, release: bytes, rng: random.Random,
-                  fired: list[asyncio.Event], sent: dict[int, dict[str, str]], seen: list[Outcome]) -> None:
+                  fired: list[asyncio.Event], sent: dict[int, dict[str, str]], seen: list[Outcome],
+                  troubles: list[str]) -> None:
     """Four submissions; the k-th waits for the k-th kill (and a moment), so uploads go on through each."""
     headers = {"Authorization": f"token {token}", "Accept-Language": "en"}
     for attempt in range(ATTEMPTS):
@@ -109,6 +111,7 @@ async def student(http: httpx.AsyncClient, course: str, login: str, token: str, 
                                headers=headers, files=[("files", (NOTEBOOK, content, "application/octet-stream"))])
             except CallFailed as e:
                 outcome.error = str(e)
+                troubles.append(outcome.error)
                 await asyncio.sleep(2)
                 continue
             outcome.submission_id = r.json()["id"]
@@ -123,12 +126,14 @@ async def deadline_with_kills(up: LocalSabaq, course: str, tokens: dict[str, str
     kills: list[tuple] = []
     sent: dict[int, dict[str, str]] = {}
     seen: list[Outcome] = []
+    troubles: list[str] = []  # what students saw before pressing Submit again
     async with httpx.AsyncClient(base_url=f"{up.url}/services/sabaq/api/v1/", timeout=60) as http:
         started = time.monotonic()
-        students = [student(http, course, login, token, release, random.Random(f"{SEED}-{login}"), fired, sent, seen)
+        students = [student(http, course, login, token, release, random.Random(f"{SEED}-{login}"), fired, sent, seen,
+                            troubles)
                     for login, token in tokens.items()]
         await asyncio.gather(killer(up, rng, fired, kills), *students)
-    return started, time.monotonic(), kills, sent, seen
+    return started, time.monotonic(), kills, sent, seen, Counter(troubles)
 
 
 def test_nothing_acknowledged_is_lost_when_each_process_is_killed(sabaq):
@@ -138,7 +143,7 @@ def test_nothing_acknowledged_is_lost_when_each_process_is_killed(sabaq):
     release = unpack(httpx.get(f"{sabaq.url}/services/sabaq/api/v1/courses/{course}/assignments/{ASSIGNMENT}/download",
                                headers={"Authorization": f"token {first}"}, timeout=60).content)[NOTEBOOK]
 
-    started, ended, kills, sent, seen = asyncio.run(deadline_with_kills(sabaq, course, tokens, release))
+    started, ended, kills, sent, seen, troubles = asyncio.run(deadline_with_kills(sabaq, course, tokens, release))
 
     assert [name for name, _, _ in kills] == list(VICTIMS)
     assert all(started < at < ended for _, _, at in kills), "a process was killed outside the uploads"
@@ -173,7 +178,8 @@ def test_nothing_acknowledged_is_lost_when_each_process_is_killed(sabaq):
     finally:
         engine.dispose()
     print(f"{len(sent)} acknowledged, {stored} stored; kills at "
-          + ", ".join(f"{name} {at - started:.1f} s" for name, _, at in kills))
+          + ", ".join(f"{name} {at - started:.1f} s" for name, _, at in kills)
+          + f"; pressed Submit again after: {dict(troubles)}")
 
 
 def wait_graded(sessions, ids: set[int], timeout: float) -> set[int]:
