@@ -421,3 +421,25 @@ def test_the_child_holds_no_cell_before_it_runs(executor):
     held = executor.run({}, [(0, "kept = 'square(-2) == 4'", False), (1, RAW_MEMORY, False)]).result(timeout=120)
     assert "square(-2) == 4" in texts(held, 1)
     other.result(timeout=120)
+
+
+def test_a_display_is_updated_from_a_later_cell(executor):
+    """Display updates travel with the later cell's reply; the zygote applies them."""
+    cells = [(0, "from IPython.display import display, update_display\ndisplay('first', display_id='d')", False),
+             (1, "update_display('second', display_id='d')\nprint('updated')", False)]
+    result = executor.run({}, cells).result(timeout=60)
+    assert result["outputs"]["0"][0]["data"]["text/plain"] == "'second'"
+    assert texts(result, 1) == "updated\n"
+
+
+def test_the_process_limit_holds_for_every_process_of_the_notebook(executor):
+    """RLIMIT_NPROC counts per uid: a tree of forks (each child forking too) stays within
+    [grading] processes (32 here) all together."""
+    tree = ("import os, time\ndef spread():\n    for _ in range(100):\n        try:\n            if os.fork() == 0:\n"
+            "                spread()\n                time.sleep(2)\n                os._exit(0)\n"
+            "        except OSError:\n            return\nspread()\ntime.sleep(0.5)\n"
+            "me = os.getuid()\nprint(sum(1 for p in os.listdir('/proc') if p.isdigit() and\n"
+            "          os.stat(f'/proc/{p}').st_uid == me))")
+    result = executor.run({}, [(0, tree, False)]).result(timeout=60)
+    assert 0 < int(texts(result)) <= 32
+    assert_healthy(executor)
