@@ -415,6 +415,8 @@ def test_a_judge_killed_mid_run_leaves_no_process_behind(tmp_path, boxes):
     while alive(uid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert alive(uid) == []
+    for group in Path("/sys/fs/cgroup").glob(f"**/sabaq-run-{uid}-*"):  # the dead judge's, now empty
+        group.rmdir()
 
 
 FILLER = """
