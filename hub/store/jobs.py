@@ -56,6 +56,28 @@ def _expire_exhausted(db: Session, now: dt.datetime, max_attempts: int) -> None:
     )
 
 
+def _claimable(now: dt.datetime):
+    return or_(
+        and_(Job.state == JobState.queued, Job.available_at <= now),
+        and_(Job.state == JobState.running, Job.lease_until < now),
+    )
+
+
+def _oldest(db: Session, now: dt.datetime, kinds: list[str] | None, limit: int):
+    """The ids of the oldest ``limit`` available jobs (of ``kinds``), locked on PostgreSQL."""
+    pick = select(Job.id).where(_claimable(now)).order_by(Job.available_at, Job.id).limit(limit)
+    if kinds:
+        pick = pick.where(Job.kind.in_(kinds))
+    if db.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    return pick
+
+
+def _leased(worker: str, lease_seconds: int, now: dt.datetime) -> dict:
+    return {"state": JobState.running, "worker": worker, "attempts": Job.attempts + 1,
+            "lease_until": now + dt.timedelta(seconds=lease_seconds)}
+
+
 def claim(
     db: Session,
     worker: str,
@@ -67,24 +89,10 @@ def claim(
     """Take the oldest available job, or None."""
     now = now or utcnow()
     _expire_exhausted(db, now, max_attempts)
-    claimable = or_(
-        and_(Job.state == JobState.queued, Job.available_at <= now),
-        and_(Job.state == JobState.running, Job.lease_until < now),
-    )
-    pick = select(Job.id).where(claimable).order_by(Job.available_at, Job.id).limit(1)
-    if kinds:
-        pick = pick.where(Job.kind.in_(kinds))
-    if db.get_bind().dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
     job_id = db.execute(
         update(Job)
-        .where(Job.id == pick.scalar_subquery(), claimable)
-        .values(
-            state=JobState.running,
-            worker=worker,
-            attempts=Job.attempts + 1,
-            lease_until=now + dt.timedelta(seconds=lease_seconds),
-        )
+        .where(Job.id == _oldest(db, now, kinds, 1).scalar_subquery(), _claimable(now))
+        .values(**_leased(worker, lease_seconds, now))
         .returning(Job.id)
     ).scalar()
     if job_id is None:
@@ -105,18 +113,24 @@ def claim_many(
 ) -> list[Job]:
     """Up to ``limit`` available jobs, oldest first, all of the oldest one's kind (a worker
     grades several submissions in one run); only one if that kind is not in ``batched``
-    (None: every kind is). Each is claimed as ``claim`` claims one, with a lease of its
-    own: it is completed, renewed, failed or handed out again by itself."""
+    (None: every kind is). Each gets a lease of its own, as ``claim`` gives one: it is
+    completed, renewed, failed or handed out again by itself."""
+    now = now or utcnow()
     first = claim(db, worker, lease_seconds, max_attempts, kinds, now)
-    if first is None:
-        return []
-    taken = [first]
-    while len(taken) < limit and (batched is None or first.kind in batched):
-        job = claim(db, worker, lease_seconds, max_attempts, [first.kind], now)
-        if job is None:
-            break
-        taken.append(job)
-    return taken
+    if first is None or limit <= 1 or (batched is not None and first.kind not in batched):
+        return [first] if first is not None else []
+    # the rest in two statements: the ids (locked on PostgreSQL, which may run a LIMIT inside
+    # IN (...) more than once), then those still available; one taken meanwhile is left out
+    ids = db.scalars(_oldest(db, now, [first.kind], limit - 1)).all()
+    if not ids:
+        return [first]
+    taken = db.execute(
+        update(Job).where(Job.id.in_(ids), _claimable(now)).values(**_leased(worker, lease_seconds, now))
+        .returning(Job.id)
+    ).scalars().all()
+    rest = db.scalars(select(Job).where(Job.id.in_(taken)).order_by(Job.available_at, Job.id)
+                      .execution_options(populate_existing=True)) if taken else []
+    return [first, *rest]
 
 
 def _holding(db: Session, job_id: int, worker: str) -> Job | None:

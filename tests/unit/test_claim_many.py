@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import threading
 
 import httpx
 import pytest
@@ -66,6 +67,31 @@ def test_each_job_of_a_batch_has_its_own_lease(db):
     assert [(j.id, j.worker, j.attempts) for j in again] == [(ids[2], "w2", 2)]
     assert jobs.complete(db, ids[2], "w1", {"status": "graded"}) is None  # w1's late result is refused
     assert db.get(Job, ids[0]).state == JobState.done and db.get(Job, ids[1]).worker == "w1"
+
+
+def test_parallel_batches_never_share_a_job(sessions):
+    with sessions() as db:
+        queue(db, *["grade"] * 40)
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def worker(name):
+        while True:
+            with sessions() as db:
+                taken = jobs.claim_many(db, name, LEASE, 3, limit=3)
+                db.commit()
+                if not taken:
+                    return
+                assert len(taken) <= 3
+                with lock:
+                    claimed.extend(job.id for job in taken)
+
+    threads = [threading.Thread(target=worker, args=(f"w{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 40
 
 
 @pytest.fixture
