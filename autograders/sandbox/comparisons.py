@@ -1,0 +1,557 @@
+"""How a test cell compares and reads values, when answers may return impostors (issue 15).
+
+An answer cell can return an object whose ``__eq__`` is always true, a ``str`` subclass
+equal to everything, a class that claims to be ``int``: ``StrictComparisons`` rewrites a
+test cell's ``==``, ``!=``, ``in`` and library comparisons so that a number, string, list,
+dict, set or array equals only a value of its kind, compared by its data; honest values
+compare exactly as Python compares them. ``bind`` (with ``StrictComparisons(bound=True)``)
+leaves no name in the test's code that a student could shadow while it runs, and records
+the cell's last value (``take_recorded``). ``partial_credit_text`` reads a score from the
+value itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import collections
+import decimal
+import fractions
+import operator
+import secrets
+import sys
+import types
+
+# The name unbound test cells reach the comparison functions by, in builtins.
+COMPARE_NAME = "__sabaq_compare__"
+HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by Python code (a student's can be)
+mro = type.__dict__["__mro__"].__get__  # a class's MRO; a metaclass cannot shadow it
+
+
+class _Kinds:
+    """Which values a test may trust to compare honestly, by exact type."""
+
+    def __init__(self):
+        self.numbers = {int, float, complex, bool, decimal.Decimal, fractions.Fraction}
+        self.arrays: set[type] = set()
+        self.ndarray = None
+        self.numpy = None
+        self.reals: set[type] = set()  # numpy's integer and floating scalar types
+        self.leaves = {type(None), range, type, types.BuiltinFunctionType, types.FunctionType, types.MethodType,
+                       type(Ellipsis), type(NotImplemented)}
+        import datetime
+
+        self.leaves |= {datetime.date, datetime.datetime, datetime.time, datetime.timedelta, datetime.timezone}
+
+    def learn_numpy(self) -> None:
+        """numpy's scalar types and arrays, once numpy is imported (its own, not a module a
+        student put in sys.modules: numpy's types are static C types, a student's are not)."""
+        np = sys.modules.get("numpy")
+        if self.numpy is not None or np is None:
+            return
+        generic = np.__dict__.get("generic")
+        ndarray = np.__dict__.get("ndarray")
+        if not isinstance(generic, type) or not isinstance(ndarray, type) or generic.__flags__ & HEAPTYPE \
+                or ndarray.__flags__ & HEAPTYPE:
+            return
+        self.numpy = np
+        self.ndarray = ndarray
+        stack = [generic]
+        while stack:
+            t = stack.pop()
+            stack.extend(type.__subclasses__(t))
+            if not t.__flags__ & HEAPTYPE:
+                self.numbers.add(t)
+                # static types' names cannot change: numpy.integer and numpy.floating by name
+                if any(b.__name__ in ("integer", "floating") and not b.__flags__ & HEAPTYPE for b in mro(t)):
+                    self.reals.add(t)
+        self.arrays.add(ndarray)
+        for name in ("matrix",):
+            t = np.__dict__.get(name)
+            if isinstance(t, type):
+                self.arrays.add(t)
+        ma = sys.modules.get("numpy.ma")
+        if ma is not None and isinstance(ma.__dict__.get("MaskedArray"), type):
+            self.arrays.add(ma.__dict__["MaskedArray"])
+
+    def learn_pandas(self) -> None:
+        """pandas' Series, DataFrame and Index compare as arrays; learnt in the zygote only
+        (pandas' classes are Python classes: a module a student made could claim the names)."""
+        pd = sys.modules.get("pandas")
+        if pd is None:
+            return
+        for name in ("Series", "DataFrame", "Index"):
+            t = pd.__dict__.get(name)
+            if isinstance(t, type) and t.__module__.startswith("pandas"):
+                self.arrays.add(t)
+
+
+KINDS = _Kinds()
+
+
+def _strict_functions(kinds: _Kinds):
+    """The comparison functions, with every name they use bound now (a student's patch of
+    builtins or of this module cannot reach them)."""
+    _type, _len, _issubclass, _bool = type, len, issubclass, bool
+    _str, _bytes, _bytearray, _list, _tuple, _dict = str, bytes, bytearray, list, tuple, dict
+    _set, _frozenset, _int, _float, _complex = set, frozenset, int, float, complex
+    str_data = str.__str__
+    list_iter, tuple_iter, dict_items, dict_contains, dict_getitem = (list.__iter__, tuple.__iter__, dict.items,
+                                                                      dict.__contains__, dict.__getitem__)
+    set_iter, frozenset_iter = set.__iter__, frozenset.__iter__
+    int_data, float_data = int.__int__, float.__float__
+    complex_real, complex_imag = complex.real.__get__, complex.imag.__get__
+    ordered_iter, deque = collections.OrderedDict.__iter__, collections.deque
+    deque_iter = deque.__iter__
+    Counter, OrderedDict = collections.Counter, collections.OrderedDict
+    keys_view, items_view = type({}.keys()), type({}.items())
+    eq, ne, contains, any_, all_ = operator.eq, operator.ne, operator.contains, any, all
+    HEAP = HEAPTYPE
+    numbers, arrays, leaves = kinds.numbers, kinds.arrays, kinds.leaves
+
+    NUMBER, STR, BYTES, NONE, LIST, TUPLE, DICT, SET, DEQUE, ARRAY, LEAF, OTHER = range(12)
+
+    def kind(x):
+        """(kind, the value as that kind's exact type: a subclass's data, never its methods)."""
+        t = _type(x)
+        if t in numbers:
+            return NUMBER, x
+        if t is _str:
+            return STR, x
+        if t is _list:
+            return LIST, x
+        if t is _tuple:
+            return TUPLE, x
+        if t is _dict:
+            return DICT, x
+        if x is None:
+            return NONE, x
+        if t in arrays:
+            return ARRAY, x
+        if t is _bytes or t is _bytearray:
+            return BYTES, x
+        if t is _set or t is _frozenset:
+            return SET, x
+        if t in leaves:
+            return LEAF, x
+        if t is OrderedDict or t is Counter or t is collections.defaultdict:
+            return DICT, x
+        if t is deque:
+            return DEQUE, x
+        if t is keys_view:
+            return SET, x
+        if t is items_view:
+            return SET, x
+        # subclasses of builtins: their data, as the builtin's own methods read it
+        if _issubclass(t, _bool):  # pragma: no cover - bool cannot be subclassed
+            return NUMBER, x
+        if _issubclass(t, _int):
+            return NUMBER, int_data(x)
+        if _issubclass(t, _float):
+            if kinds.numpy is not None and t.__flags__ & HEAP == 0:
+                return NUMBER, x
+            return NUMBER, float_data(x)
+        if _issubclass(t, _complex):
+            return NUMBER, _complex(complex_real(x), complex_imag(x))
+        if _issubclass(t, _str):
+            return STR, str_data(x)
+        if _issubclass(t, _bytes):
+            return BYTES, _bytes(x) if t.__flags__ & HEAP == 0 else b"".join([x])
+        if _issubclass(t, _list):
+            return LIST, _list(list_iter(x))
+        if _issubclass(t, _tuple):
+            return TUPLE, _tuple(tuple_iter(x))
+        if _issubclass(t, _dict):
+            return DICT, _dict(dict_items(x))
+        if _issubclass(t, _frozenset):
+            return SET, _frozenset(frozenset_iter(x))
+        if _issubclass(t, _set):
+            return SET, _set(set_iter(x))
+        if kinds.ndarray is not None and _issubclass(t, kinds.ndarray):
+            return ARRAY, kinds.ndarray.view(x, kinds.ndarray)
+        return OTHER, x
+
+    def clean(x) -> bool:
+        """x holds nothing but values whose comparisons are C code (no student method)."""
+        t = _type(x)
+        if t in numbers or t is _str or x is None or t is _bytes or t in leaves:
+            return True
+        if t is _list or t is _tuple or t is deque or t is _set or t is _frozenset or t is keys_view:
+            return all_(map(clean, x))
+        if t is _dict or t is OrderedDict or t is Counter or t is collections.defaultdict or t is items_view:
+            items = dict_items(x) if t is not items_view else x
+            return all_(clean(k) and clean(v) for k, v in items)
+        if kinds.ndarray is not None and t is kinds.ndarray:
+            return x.dtype.hasobject is False or all_(map(clean, x.flat))
+        return False
+
+    def same(a, b) -> bool:
+        """a == b inside a container (identity first, as Python's containers do)."""
+        return a is b or _bool(strict_eq(a, b))
+
+    def seq_eq(a, b) -> bool:
+        return _len(a) == _len(b) and all_(map(same, a, b))
+
+    def dict_eq(a, b, ta, tb) -> bool:
+        if ta is Counter and tb is Counter:  # missing counts are zero (Python 3.10+)
+            return all_(same(dict.get(a, k, 0), dict.get(b, k, 0)) for c in (a, b) for k in dict.__iter__(c))
+        if _len(a) != _len(b):
+            return False
+        for k, v in dict_items(a):
+            if not dict_contains(b, k) or not same(v, dict_getitem(b, k)):
+                return False
+        if ta is OrderedDict and tb is OrderedDict:
+            return seq_eq(_list(ordered_iter(a)), _list(ordered_iter(b)))
+        return True
+
+    def set_eq(a, b) -> bool:
+        a, b = _list(a), _list(b)
+        if _len(a) != _len(b):
+            return False
+        if clean(a) and clean(b):
+            return _frozenset(a) == _frozenset(b)
+        return all_(any_(same(x, y) for y in b) for x in a) and all_(any_(same(x, y) for x in a) for y in b)
+
+    def array_compare(op, a, ka, b, kb):
+        np = kinds.numpy
+        if ka == OTHER or kb == OTHER:
+            array = a if ka == ARRAY else b
+            shape = getattr(array, "shape", None)
+            result = op is ne
+            if np is not None and _type(array) is kinds.ndarray:
+                return np.full(shape, result)
+            return result
+        if (ka == ARRAY or clean(a)) and (kb == ARRAY or clean(b)) and \
+                not (_type(a) is kinds.ndarray and a.dtype.hasobject and not clean(a)) and \
+                not (_type(b) is kinds.ndarray and b.dtype.hasobject and not clean(b)):
+            return op(a, b)
+        if np is None:
+            return op is ne
+        element = np.frompyfunc(strict_eq if op is eq else strict_ne, 2, 1)
+        left = a if ka == ARRAY else np.array(a, dtype=object)
+        right = b if kb == ARRAY else np.array(b, dtype=object)
+        return element(left, right).astype(bool)
+
+    def strict_eq(a, b):
+        """a == b, except that a number, string, bytes, None, list, tuple, dict, set or array
+        equals only a value of a compatible kind (compared by its data, not by its methods)."""
+        ka, va = kind(a)
+        kb, vb = kind(b)
+        if ka == OTHER and kb == OTHER:
+            return a == b
+        if ka == ARRAY or kb == ARRAY:
+            return array_compare(eq, va, ka, vb, kb)
+        if ka == OTHER or kb == OTHER:
+            return False
+        if ka != kb:
+            return False if ka != LEAF and kb != LEAF else va == vb
+        if ka == NUMBER or ka == STR or ka == BYTES or ka == NONE or ka == LEAF:
+            return va == vb
+        ta, tb = _type(va), _type(vb)
+        if ka == LIST or ka == TUPLE or ka == DEQUE:
+            return seq_eq(va, vb)
+        if ka == DICT:
+            return dict_eq(va, vb, ta, tb)
+        return set_eq(va, vb)
+
+    def strict_ne(a, b):
+        ka, va = kind(a)
+        kb, vb = kind(b)
+        if ka == OTHER and kb == OTHER:
+            return a != b
+        if ka == ARRAY or kb == ARRAY:
+            return array_compare(ne, va, ka, vb, kb)
+        if ka == OTHER or kb == OTHER:
+            return True
+        if ka == kb and (ka == NUMBER or ka == STR or ka == BYTES or ka == NONE or ka == LEAF):
+            return va != vb
+        if ka != kb and (ka == LEAF or kb == LEAF):
+            return va != vb
+        return not strict_eq(a, b)
+
+    def strict_contains(container, item) -> bool:
+        """item in container: a list, tuple, set, dict or deque is searched by strict_eq."""
+        kc, vc = kind(container)
+        if kc in (LIST, TUPLE, DEQUE):
+            return any_(same(x, item) for x in (vc if _type(vc) is not deque else deque_iter(vc)))
+        if kc == SET or kc == DICT:
+            keys = _list(dict.__iter__(vc)) if kc == DICT else _list(vc)
+            if clean(item) and clean(keys):
+                return contains(vc, item)
+            return any_(same(x, item) for x in keys)
+        if kc == STR:
+            ki, vi = kind(item)
+            return contains(vc, vi if ki == STR else item)
+        return contains(container, item)
+
+    ops = {ast.Eq: strict_eq, ast.NotEq: strict_ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+           ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+           ast.In: lambda a, b: strict_contains(b, a), ast.NotIn: lambda a, b: not strict_contains(b, a)}
+    order = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn)
+    table = tuple(ops[o] for o in order)
+
+    def chain(left, *steps):
+        """a OP1 b OP2 c ...: each step an (operator index, thunk of the right operand),
+        evaluated lazily and stopping at the first false result, as Python does."""
+        result = True
+        for index, right in steps:
+            right = right()
+            result = table[index](left, right)
+            if not result:
+                return result
+            left = right
+        return result
+
+    def trusted(x, depth=0) -> bool:
+        """x is data whose comparison is the library's or Python's own: numbers, strings,
+        None, arrays, and containers of those (subclasses read by their data)."""
+        k, v = kind(x)
+        if k == OTHER or depth > 50:
+            return False
+        if k == LIST or k == TUPLE or k == DEQUE or k == SET:
+            return all_(trusted(e, depth + 1) for e in v)
+        if k == DICT:
+            return all_(trusted(a, depth + 1) and trusted(b, depth + 1) for a, b in dict_items(v))
+        if k == ARRAY and kinds.ndarray is not None and _type(v) is kinds.ndarray and v.dtype.hasobject:
+            return all_(trusted(e, depth + 1) for e in v.flat)
+        return True
+
+    def checked_call(function, *args, **kwargs):
+        """A library comparison (``np.testing.assert_equal(actual, expected)``, ``assertEqual``,
+        ``np.array_equal``...) called from a test: when one of its two compared values is plain
+        data and the other is not, the values are of different kinds and cannot be equal
+        (an assertion fails, a check is False); otherwise the library decides."""
+        if _len(args) >= 2 and trusted(args[0]) != trusted(args[1]):
+            name = getattr(function, "__name__", "")
+            if _type(name) is _str and name.lower().startswith("assert"):
+                raise AssertionError(f"{type(args[0]).__name__} and {type(args[1]).__name__} values cannot be equal")
+            return False
+        return function(*args, **kwargs)
+
+    return strict_eq, strict_ne, strict_contains, chain, order, checked_call
+
+
+_strict_eq, _strict_ne, _strict_contains, _chain, _OPS, _checked_call = _strict_functions(KINDS)
+# what test cells call: builtins.__sabaq_compare__[i] (a tuple: nothing in it can be replaced)
+def _recorder():
+    """The test cell's last value, recorded by the cell's own code (a bound constant): a call
+    from anywhere else (a student's function, a finaliser) is ignored."""
+    bound_codes: set[int] = set()
+    box: list = []
+    getframe, _id = sys._getframe, id
+
+    def record(value):
+        if _id(getframe(1).f_code) in bound_codes:
+            box[:] = [value]
+        return value
+
+    def take():
+        found = (True, box[0]) if box else (False, None)
+        box.clear()
+        return found
+
+    return record, take, bound_codes
+
+
+_record, _take_recorded, _bound_codes = _recorder()
+COMPARE = (_strict_eq, _strict_ne, lambda a, b: _strict_contains(b, a), lambda a, b: not _strict_contains(b, a),
+           _chain, _checked_call, _record)
+# the constant bound test cells name the comparison functions by (see bind): unguessable
+_MARKER = "\x00sabaq-compare-" + secrets.token_hex(16)
+
+
+def bind(code: types.CodeType) -> types.CodeType:
+    """A test cell's compiled code (IPython compiles each statement by itself) with the
+    marker constant of ``StrictComparisons(bound=True)`` replaced by the comparison
+    functions, in nested functions, lambdas and comprehensions too. Unbound, the marker is a
+    string: calling its characters fails the test, it never passes it."""
+    replaced = []
+    changed = False
+    for constant in code.co_consts:
+        if type(constant) is str and constant == _MARKER:
+            constant, changed = COMPARE, True
+        elif type(constant) is types.CodeType:
+            new = bind(constant)
+            changed = changed or new is not constant
+            constant = new
+        replaced.append(constant)
+    bound = code.replace(co_consts=tuple(replaced)) if changed else code
+    _bound_codes.add(id(bound))
+    _keep_bound.append(bound)  # ids stay unique while the code lives
+    return bound
+
+
+_keep_bound: list = []
+
+
+def take_recorded() -> tuple[bool, object]:
+    """(True, value) when the last bound test cell ended with an expression (its value,
+    recorded by the cell's own code, whatever displays it), else (False, None)."""
+    return _take_recorded()
+EQ, NE, IN, NOT_IN, CHAIN, CHECKED_CALL, RECORD = range(7)
+# Library functions whose comparisons test cells rely on: their two compared arguments are
+# checked for kinds first (see checked_call); matched by the name called.
+CHECKED_CALLS = frozenset({
+    "assert_equal", "assert_array_equal", "assert_almost_equal", "assert_array_almost_equal", "assert_allclose",
+    "assert_approx_equal", "assert_array_almost_equal_nulp", "assert_array_less", "assert_frame_equal",
+    "assert_series_equal", "assert_index_equal", "assert_extension_array_equal", "assertEqual", "assertEquals",
+    "assertAlmostEqual", "assertListEqual", "assertTupleEqual", "assertDictEqual", "assertSetEqual",
+    "assertSequenceEqual", "assertCountEqual", "assertMultiLineEqual", "array_equal", "array_equiv", "allclose",
+    "isclose",
+})
+
+
+def strict_eq(a, b):
+    """``a == b`` as a test cell evaluates it."""
+    KINDS.learn_numpy()
+    return _strict_eq(a, b)
+
+
+def strict_ne(a, b):
+    KINDS.learn_numpy()
+    return _strict_ne(a, b)
+
+
+def install_compare() -> None:
+    """Put the comparison functions where test cells find them (restore keeps them there)."""
+    KINDS.learn_numpy()
+    builtins.__dict__[COMPARE_NAME] = COMPARE
+
+
+class StrictComparisons(ast.NodeTransformer):
+    """Rewrites ``a == b`` into ``__sabaq_compare__[0](a, b)`` (``!=``, ``in`` and ``not in``
+    alike; a chain ``a < b == c`` into one call evaluating its operands lazily, in order),
+    and calls of library comparisons (``CHECKED_CALLS``) into checked calls.
+
+    Applied to test cells only (IPython runs ``shell.ast_transformers`` after parsing); the new
+    nodes keep the positions of the comparisons, so a traceback shows the cell's own line."""
+
+    def __init__(self, bound: bool = False):
+        """bound: the functions are reached through a constant that ``bind`` replaces in the
+        compiled code (no name a student could shadow while the test runs); then the grader
+        must pass every code object of the cell through ``bind`` before running it (IPython's
+        ``run_code``), and the cell's last expression is recorded (``take_recorded``)."""
+        super().__init__()
+        install_compare()
+        self._class_depth = 0
+        self.bound = bound
+
+    def _compare_ref(self, index: int, node: ast.AST) -> ast.expr:
+        if self.bound:  # MARKER.__getitem__(index): a method call, which the compiler does not fold
+            ref = ast.Call(func=ast.Attribute(value=ast.Constant(_MARKER), attr="__getitem__", ctx=ast.Load()),
+                           args=[ast.Constant(index)], keywords=[])
+        else:
+            ref = ast.Subscript(value=ast.Name(id=COMPARE_NAME, ctx=ast.Load()), slice=ast.Constant(index),
+                                ctx=ast.Load())
+        for new in ast.walk(ref):
+            ast.copy_location(new, node)
+        return ref
+
+    def visit_Module(self, node: ast.Module):
+        self.generic_visit(node)
+        if self.bound and node.body and isinstance(node.body[-1], ast.Expr):
+            last = node.body[-1]
+            last.value = ast.copy_location(ast.Call(func=self._compare_ref(RECORD, last.value), args=[last.value],
+                                                    keywords=[]), last.value)
+        return node
+
+    def visit_ClassDef(self, node):
+        # names of a class body are not visible in lambdas: chains there are evaluated eagerly
+        self._class_depth += 1
+        try:
+            return self.generic_visit(node)
+        finally:
+            self._class_depth -= 1
+
+    def visit_FunctionDef(self, node):
+        depth, self._class_depth = self._class_depth, 0
+        try:
+            return self.generic_visit(node)
+        finally:
+            self._class_depth = depth
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_Lambda = visit_FunctionDef
+
+    def visit_Call(self, node: ast.Call):
+        self.generic_visit(node)
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if name not in CHECKED_CALLS or len(node.args) < 2 or any(isinstance(a, ast.Starred) for a in node.args[:2]):
+            return node
+        call = ast.Call(func=self._compare_ref(CHECKED_CALL, node), args=[func, *node.args], keywords=node.keywords)
+        return ast.copy_location(call, node)
+
+    def visit_Compare(self, node: ast.Compare):
+        self.generic_visit(node)
+        strict = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
+        if not any(isinstance(op, strict) for op in node.ops):
+            return node
+        if len(node.ops) == 1:
+            index = {ast.Eq: EQ, ast.NotEq: NE, ast.In: IN, ast.NotIn: NOT_IN}[type(node.ops[0])]
+            call = ast.Call(func=self._compare_ref(index, node), args=[node.left, node.comparators[0]], keywords=[])
+            return ast.copy_location(call, node)
+        steps = []
+        for op, right in zip(node.ops, node.comparators):
+            if self._class_depth:
+                # eager in a class body (its names are not visible in a lambda): the bound
+                # __next__ of an iterator over the one-element tuple (value,)
+                thunk = ast.Attribute(value=ast.Call(func=ast.Attribute(
+                    value=ast.Tuple(elts=[right], ctx=ast.Load()), attr="__iter__", ctx=ast.Load()),
+                    args=[], keywords=[]), attr="__next__", ctx=ast.Load())
+            else:
+                thunk = ast.Lambda(args=_no_args(), body=right)
+            steps.append(ast.Tuple(elts=[ast.Constant(_OPS.index(type(op))), thunk], ctx=ast.Load()))
+        call = ast.Call(func=self._compare_ref(CHAIN, node), args=[node.left, *steps], keywords=[])
+        for new in ast.walk(call):
+            if not hasattr(new, "lineno") or new is call:
+                ast.copy_location(new, node)
+        return ast.copy_location(call, node)
+
+
+def _no_args() -> ast.arguments:
+    return ast.arguments(posonlyargs=[], args=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None,
+                         defaults=[])
+
+
+# --- partial credit ----------------------------------------------------------------------
+
+def partial_credit_text(value) -> str | None:
+    """The text/plain nbgrader reads a test cell's score from, made from the value itself:
+    ``repr(float(value))`` for an int or float, a numpy integer or floating scalar or a 0-d
+    numeric array (subclasses read by their data), None for anything else (IPython's own
+    text, as nbgrader would read it). No method of the value is called: a repr that says
+    ``3`` for a score of 0 changes nothing."""
+    KINDS.learn_numpy()
+    t = type(value)
+    static = next(base for base in mro(t) if not base.__flags__ & HEAPTYPE)  # the C type it is made of
+    if static is int:
+        number = int.__int__(value)
+    elif static is float or static in KINDS.reals:
+        number = static.__float__(value)
+    elif static is KINDS.ndarray:
+        ndarray = KINDS.ndarray
+        if ndarray.__dict__["ndim"].__get__(value) != 0 or ndarray.__dict__["dtype"].__get__(value).kind not in "iuf":
+            return None
+        number = ndarray.__dict__["item"](value)
+    else:
+        return None
+    try:
+        return repr(float(number))
+    except OverflowError:
+        return int.__repr__(int(number))
+
+
+def binding_run_code(run_code):
+    """IPython's ``run_code`` (a coroutine function) binding each code object of a test cell
+    transformed with ``StrictComparisons(bound=True)`` before it runs; for a shell class:
+    ``GradingShell.run_code = binding_run_code(InteractiveShell.run_code)``."""
+
+    async def run(self, code_obj, result=None, *, async_=False):
+        if any(type(t) is StrictComparisons and t.bound for t in self.ast_transformers):
+            code_obj = bind(code_obj)
+        return await run_code(self, code_obj, result, async_=async_)
+
+    run.__doc__ = run_code.__doc__
+    run.binds = True
+    return run
