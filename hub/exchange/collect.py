@@ -11,7 +11,9 @@ what an import finds; a notebook opened in a subfolder puts that subfolder first
 logs, per student, what it left out and where in sabaq the teacher can still read it: the
 service keeps every submitted file and gives them all as a zip. A folder of plain data is
 kept: without an importable file it is at most a namespace package, which Python takes only
-when nothing else of that name is installed, so it shadows no module and runs nothing.
+when nothing else of that name is installed, so it shadows no module and runs nothing. A
+folder an earlier Collect filled, before this check, loses those files the next time the
+submission is collected, even when it is kept as it is.
 
 Uploads keep taking such files, on purpose: a project's helper module (``utils.py``) or an
 olympiad's ``solution.py`` is a legitimate part of a submission, and the only place sabaq
@@ -44,6 +46,12 @@ LEFT_OUT = N_(
     "them as you as soon as a notebook there starts its kernel. Nothing is lost: download all the submitted "
     "files as a zip at {files} and read them before running any of them; the submission's page is {page}"
 )
+REMOVED = N_(
+    "An earlier Collect had brought these files of {student}'s submission into {folder}: {names}. Python could "
+    "run them as you as soon as a notebook there starts its kernel, so Collect removed them. Nothing is lost: "
+    "download all the submitted files as a zip at {files} and read them before running any of them; the "
+    "submission's page is {page}"
+)
 
 
 def importable(rel: str) -> bool:
@@ -68,6 +76,22 @@ def split_importable(files: dict[str, bytes]) -> tuple[dict[str, bytes], list[st
     return kept, sorted(left_out)
 
 
+def remove_importable(folder: str) -> list[str]:
+    """Take out of a folder collected before this check what Collect now leaves out; the names removed."""
+    found = {}
+    for dirpath, _dirnames, filenames in os.walk(folder):
+        for name in filenames:
+            found[os.path.relpath(os.path.join(dirpath, name), folder).replace(os.sep, "/")] = b""
+    removed = split_importable(found)[1]
+    for name in removed:
+        path = os.path.join(folder, name.rstrip("/"))
+        if name.endswith("/") and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.remove(path)
+    return removed
+
+
 class SabaqCollect(SabaqExchange, abc.ExchangeCollect):
     def copy_files(self):
         course = self.require_course()
@@ -85,17 +109,21 @@ class SabaqCollect(SabaqExchange, abc.ExchangeCollect):
                 newer = current is None or parse_utc(s["timestamp"]) > current
                 if not (self.update and newer):
                     self.log.info("Submission already exists, use --update to update: %s %s", s["student"], aid)
+                    removed = remove_importable(dest)
+                    if removed:
+                        self.log.warning(self.note(REMOVED, s, dest, removed))
                     continue
                 shutil.rmtree(dest)
             files, left_out = split_importable(unpack(self.api("GET", f"submissions/{s['id']}/download").content))
             write_tree(dest, files)
             self.log.info("Collecting submission: %s %s", s["student"], aid)
             if left_out:
-                self.log.warning(self.left_out_note(s, dest, left_out))
+                self.log.warning(self.note(LEFT_OUT, s, dest, left_out))
 
-    def left_out_note(self, submission: dict, dest: str, left_out: list[str]) -> str:
-        """What was left out of one student's submission, and where sabaq still has it, in the user's language."""
-        note = Phrase(LEFT_OUT, student=submission["student"], names=", ".join(left_out),
+    def note(self, message: str, submission: dict, dest: str, names: list[str]) -> str:
+        """What one student's submission has no longer in the teacher's folder, and where sabaq
+        still has it, in the user's language."""
+        note = Phrase(message, student=submission["student"], names=", ".join(names),
                       folder=os.path.relpath(dest, self.coursedir.root),
                       files=sabaq_address(f"{API}submissions/{submission['id']}/download"),
                       page=sabaq_address(f"submissions/{submission['id']}"))

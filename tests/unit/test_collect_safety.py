@@ -28,7 +28,7 @@ from sabaq.archive import pack, write_tree
 from sabaq.errors import Phrase
 from sabaq.hub.domain.uploads import check_upload
 from sabaq.hub.exchange import SabaqCollect
-from sabaq.hub.exchange.collect import LEFT_OUT, importable, split_importable
+from sabaq.hub.exchange.collect import LEFT_OUT, REMOVED, importable, split_importable
 
 DEMO = Path(__file__).resolve().parents[2] / "courses" / "demo" / "source" / "ps1" / "motion.ipynb"
 STAMP = "2026-12-05 09:00:00.000000 UTC"
@@ -112,6 +112,41 @@ def test_collect_brings_the_notebook_and_data_and_says_what_it_left_out(service,
                   files="https://jupyter.school.kz/services/sabaq/api/v1/submissions/41/download",
                   page="https://jupyter.school.kz/services/sabaq/submissions/41").translated("ru")
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [note]
+
+
+def test_a_folder_collected_before_is_cleaned_when_collected_again(service, markers, tmp_path, caplog):
+    """A folder an earlier Collect filled with everything: collecting the same submission again
+    (nothing newer, so it stays) takes out what Collect now leaves out."""
+    course = tmp_path / "course"
+    folder = course / "submitted" / "aliya" / "ps1"
+    write_tree(folder, {**hostile_files(markers), "timestamp.txt": STAMP.encode()})
+    with caplog.at_level("WARNING"):
+        collect(course)
+    assert collected_files(folder) == {"motion.ipynb", "data.csv", "timestamp.txt"}
+    assert service == [("GET", "courses/demo/assignments/ps1/submissions")]  # kept, not fetched again
+    note = Phrase(REMOVED, student="aliya", folder="submitted/aliya/ps1",
+                  names="ipykernel_launcher.py, jedi.py, numpy/, zz-evil.pth",
+                  files="https://jupyter.school.kz/services/sabaq/api/v1/submissions/41/download",
+                  page="https://jupyter.school.kz/services/sabaq/submissions/41").translated("ru")
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [note]
+
+
+def test_the_formgraders_collect_button_shows_the_note(service, tmp_path):
+    """What the Collect button calls (NbGraderAPI.collect, in the teacher's server): the log it
+    shows her after collecting holds the note."""
+    from nbgrader.apps import NbGraderAPI
+
+    course = tmp_path / "course"
+    config = Config()
+    config.ExchangeFactory.collect = "sabaq.hub.exchange.SabaqCollect"
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.course_id = "demo"
+    api = NbGraderAPI(CourseDirectory(config=config), config=config)
+    result = api.collect("ps1")
+    assert result["success"] is True, result
+    assert "ipykernel_launcher.py, jedi.py, numpy/, zz-evil.pth" in result["log"]
+    assert "https://jupyter.school.kz/services/sabaq/api/v1/submissions/41/download" in result["log"]
+    assert collected_files(course / "submitted" / "aliya" / "ps1") == {"motion.ipynb", "data.csv", "timestamp.txt"}
 
 
 def test_what_python_could_pick_up_from_a_folder():
