@@ -47,8 +47,7 @@ PR_SET_NO_NEW_PRIVS = 38
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 GRACE_SECONDS = 4.0  # after a cell's timeout, for the interrupt to end it
-WATCH_SECONDS = 0.25  # how often the watchdog sums a notebook's memory
-DISK_EVERY = 4  # the disk is summed every DISK_EVERY watches
+WATCH_SECONDS = 0.25  # how often the watchdog sums a notebook's memory and disk
 SHARED_DIRS = ["/tmp", "/dev/shm"]  # every notebook of the sandbox may write here
 OUTPUT_TYPES = {"stream", "display_data", "execute_result", "error"}
 CREDENTIALS = struct.Struct("3i")
@@ -189,7 +188,7 @@ class Job:
         self.displays: dict[str, list[tuple[str, int]]] = {}
         self.next_count = 1
         self.truncated = False
-        self.watches = 0
+        self.disk_checked = 0.0  # when its files were last summed
 
 
 def _describe(status: int) -> str:
@@ -387,7 +386,7 @@ class Zygote:
                 continue  # written before this cell was sent: not its reply
             record_reply(job, reply, time.monotonic() - sent)
             job.in_flight = None
-            if self.over_disk(job):  # after each cell too: a quick notebook would end between two watches
+            if self.over_disk(job):  # after cells too: a quick notebook could end between two watches
                 self.stop(job, "died", "disk")
                 return
             self.send_next(job)
@@ -449,16 +448,20 @@ class Zygote:
             elif job.in_flight is not None and job.timeout and now > job.in_flight[2] + job.timeout + GRACE_SECONDS:
                 self.stop(job, "unresponsive")
             elif job.pid is not None and job.request.get("kill_uid", True):
-                job.watches += 1
                 pids = uidwatch.processes(job.uid, spare=(self.forker_pid,))
                 if job.memory_limit and uidwatch.memory_bytes(pids, job.uid) > job.memory_limit:
                     self.stop(job, "died", "memory")
-                elif job.watches % DISK_EVERY == 0 and self.over_disk(job):
+                elif self.over_disk(job):
                     self.stop(job, "died", "disk")
 
     def over_disk(self, job: Job) -> bool:
-        return bool(job.disk_limit) and job.request.get("kill_uid", True) and \
-            uidwatch.disk_bytes([job.request["dir"]], job.uid, SHARED_DIRS) > job.disk_limit
+        """Whether the notebook's files together passed the limit; summed at most every
+        WATCH_SECONDS (a walk of its folders costs more than a cell's round trip)."""
+        now = time.monotonic()
+        if not job.disk_limit or not job.request.get("kill_uid", True) or now < job.disk_checked + WATCH_SECONDS:
+            return False
+        job.disk_checked = now
+        return uidwatch.disk_bytes([job.request["dir"]], job.uid, SHARED_DIRS) > job.disk_limit
 
     def serve(self) -> None:
         self.selector.register(self.stdin.fileno(), selectors.EVENT_READ, "stdin")
