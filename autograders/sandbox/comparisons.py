@@ -36,6 +36,8 @@ class _Kinds:
         self.arrays: set[type] = set()
         self.ndarray = None
         self.numpy = None
+        self.pandas_file: str | None = None  # pandas' __init__.py, as the zygote finds it
+        self.pandas_learnt = False
         self.reals: set[type] = set()  # numpy's integer and floating scalar types
         self.leaves = {type(None), range, type, types.BuiltinFunctionType, types.FunctionType, types.MethodType,
                        type(Ellipsis), type(NotImplemented)}
@@ -74,16 +76,30 @@ class _Kinds:
         if ma is not None and isinstance(ma.__dict__.get("MaskedArray"), type):
             self.arrays.add(ma.__dict__["MaskedArray"])
 
-    def learn_pandas(self) -> None:
-        """pandas' Series, DataFrame and Index compare as arrays; learnt in the zygote only
-        (pandas' classes are Python classes: a module a student made could claim the names)."""
+    def learn_pandas(self, trusted: bool = False) -> None:
+        """pandas' Series, DataFrame and Index compare as arrays. In the zygote (trusted:
+        pandas preloaded, as by default) from the module itself; when a notebook imports
+        pandas later, only from the module loaded from pandas' installed file (found in the
+        zygote), as a module a student made up could claim the names. (pandas' classes are
+        Python classes: a student building a fake module with that file name is not stopped.)"""
+        import importlib.util
+
+        if trusted and self.pandas_file is None:
+            try:
+                spec = importlib.util.find_spec("pandas")
+            except (ImportError, ValueError):
+                spec = None
+            self.pandas_file = spec.origin if spec is not None and spec.origin else ""
         pd = sys.modules.get("pandas")
-        if pd is None:
+        if pd is None or self.pandas_learnt or type(pd) is not types.ModuleType:
+            return
+        if not trusted and (not self.pandas_file or pd.__dict__.get("__file__") != self.pandas_file):
             return
         for name in ("Series", "DataFrame", "Index"):
             t = pd.__dict__.get(name)
-            if isinstance(t, type) and t.__module__.startswith("pandas"):
+            if type(t) is type and type.__dict__["__module__"].__get__(t).startswith("pandas"):
                 self.arrays.add(t)
+        self.pandas_learnt = True
 
 
 KINDS = _Kinds()
@@ -415,6 +431,7 @@ def strict_ne(a, b):
 def install_compare() -> None:
     """Put the comparison functions where test cells find them (restore keeps them there)."""
     KINDS.learn_numpy()
+    KINDS.learn_pandas()
     builtins.__dict__[COMPARE_NAME] = COMPARE
 
 

@@ -468,7 +468,7 @@ class Pristine:
     @classmethod
     def capture(cls, shell) -> Pristine:
         install_compare()
-        KINDS.learn_pandas()
+        KINDS.learn_pandas(trusted=True)
         guards: list = []
         names = [n for n in GUARDED_MODULES if n in sys.modules]
         names += sorted(n for n in list(sys.modules) if (n.startswith(GUARDED_PREFIXES) or n in GUARDED_PACKAGES)
