@@ -150,6 +150,15 @@ def routes_restored(settings: Settings) -> bool:
     return True
 
 
+def service_live(settings: Settings) -> bool:
+    """The service's liveness check (the one Kubernetes asks, hub/service/health.py), waited
+    for longer than its own deadline there (5 s), so a stuck database is its 503."""
+    try:
+        return httpx.get(settings.service_url + "live", timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def programs(settings: Settings) -> list[Program]:
     """The proxy first: the hub asks it for its routes as it starts, so it waits for it. A new
     proxy knows no routes: the hub is asked to add them, and restarted (it adds them all as
@@ -169,7 +178,7 @@ def programs(settings: Settings) -> list[Program]:
                 after_restart=lambda: routes_restored(settings), restarts_with=("hub",)),
         Program("hub", [str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(HUB_CONFIG)], env,
                 cwd=str(Path(settings.data_dir) / "hub"), can_start=lambda: listening(hub.proxy_api_port)),
-        Program("service", [*sabaq, "service"], env),
+        Program("service", [*sabaq, "service"], env, live=lambda: service_live(settings)),
         *[Program(f"worker-{i}", [*sabaq, "worker"], {**env, "SABAQ_WORKER_NAME": f"worker-{i}"})
           for i in range(1, settings.worker.count + 1)],
     ]

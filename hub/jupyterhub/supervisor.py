@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,12 @@ class Program:
     can_start: Callable[[], bool] | None = None
     after_restart: Callable[[], bool] | None = None
     restarts_with: tuple[str, ...] = ()
+    # asked every live_every seconds (from a thread of its own) once the process has run
+    # live_after seconds; live_misses False answers in a row: it is hung, and restarted
+    live: Callable[[], bool] | None = None
+    live_every: float = 10.0
+    live_after: float = 60.0
+    live_misses: int = 3
 
 
 @dataclass
@@ -54,6 +61,8 @@ class Child:
     start_after: float = 0.0  # monotonic; when a restart is due
     kill_after: float | None = None  # monotonic; a requested restart escalates to SIGKILL then
     mend_until: float | None = None  # monotonic; after_restart is pending until then
+    misses: int = 0  # live checks failed in a row
+    hung: bool = False  # set by the live watch, acted on by tick
 
 
 @dataclass
@@ -69,14 +78,24 @@ class Supervisor:
             self.children[p.name] = Child(p, Record(p.name))
         me = os.getpid()
         self.me = Record(rundir.SUPERVISOR, pid=me, started=rundir.start_time(me), since=time.time(), state="running")
+        self.stopping = threading.Event()
+        self._watch: threading.Thread | None = None
 
     # --- running ---------------------------------------------------------------
 
     def tick(self) -> None:
         """Notice exits, start what is due; called a few times a second."""
+        if self._watch is None and any(p.live for p in self.programs):
+            self._watch = threading.Thread(target=self._watch_live, name="live-watch", daemon=True)
+            self._watch.start()
         now = time.monotonic()
         changed = False
         for child in self.children.values():
+            if child.hung and child.proc is not None and child.kill_after is None:
+                self.say(N_("sabaq: {name} (process {pid}) has not answered {count} checks in a row: "
+                            "it is hung; starting it again"),
+                         name=child.record.name, pid=child.proc.pid, count=child.program.live_misses)
+                self.restart(child.record.name)
             if child.proc is not None and child.proc.poll() is not None:
                 self._exited(child, now)
                 changed = True
@@ -99,12 +118,35 @@ class Supervisor:
             child.kill_after = time.monotonic() + grace
             child.pause = 0.0
 
+    def _watch_live(self) -> None:
+        """Ask each running process that has a live check whether it is hung (a hung process
+        keeps its port and its pid: only asking tells)."""
+        watched = [c for c in self.children.values() if c.program.live]
+        nexts = {c.record.name: 0.0 for c in watched}
+        while not self.stopping.wait(0.5):
+            for child in watched:
+                proc, p = child.proc, child.program
+                now = time.monotonic()
+                if proc is None or child.hung or now < nexts[child.record.name] \
+                        or now - child.started_at < p.live_after:
+                    continue
+                nexts[child.record.name] = now + p.live_every
+                try:
+                    ok = p.live()
+                except Exception:
+                    ok = False
+                if proc is not child.proc:  # restarted meanwhile: the answer was about another
+                    continue
+                child.misses = 0 if ok else child.misses + 1
+                child.hung = child.misses >= p.live_misses
+
     def _start(self, child: Child) -> None:
         p = child.program
         child.proc = subprocess.Popen(p.cmd, env={**p.env, rundir.RUN_ENV: self.run}, cwd=p.cwd,
                                       start_new_session=True, stdin=subprocess.DEVNULL)
         child.started_at = time.monotonic()
         child.kill_after = None
+        child.misses, child.hung = 0, False
         r = child.record
         r.pid, r.started, r.since, r.state = child.proc.pid, rundir.start_time(child.proc.pid), time.time(), "running"
 
@@ -155,6 +197,7 @@ class Supervisor:
     def stop_all(self, grace: float = 6.0, kill_wait: float = 2.0) -> None:
         """SIGTERM to every process of the run and its group, SIGKILL to what is left after
         ``grace`` seconds; returns once they are gone (or ``kill_wait`` more seconds passed)."""
+        self.stopping.set()
         running = [c.proc for c in self.children.values() if c.proc is not None]
         for proc in running:
             rundir.signal_group(proc.pid, signal.SIGTERM)

@@ -181,3 +181,25 @@ def test_a_new_run_tells_the_hub_that_no_users_server_runs(tmp_path):
     assert spawner.server is None and spawner.state == {}
     assert [s.port for s in db.query(orm.Server)] == [10101]  # the service's address stays
     db.close()
+
+
+def test_a_process_that_stops_answering_is_restarted(tmp_path):
+    # hung: its pid and port are still there, only its check says so
+    answers = {"ok": True}
+    program = Program("service", ["sleep", "60"], ENV, live=lambda: answers["ok"],
+                      live_every=0.1, live_after=0.0, live_misses=3)
+    s, said = make(tmp_path, program)
+    try:
+        s.tick()
+        first = s.children["service"].proc.pid
+        time.sleep(0.8)
+        s.tick()
+        assert s.children["service"].proc.pid == first and s.children["service"].misses == 0
+        answers["ok"] = False
+        run_until(s, lambda: s.children["service"].record.restarts == 1)
+        assert any(f"service (process {first}) has not answered 3 checks in a row" in line for line in said)
+        answers["ok"] = True
+        run_until(s, lambda: s.children["service"].proc is not None)
+        assert s.children["service"].proc.pid != first
+    finally:
+        s.stop_all(grace=1, kill_wait=1)
