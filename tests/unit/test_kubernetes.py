@@ -292,7 +292,7 @@ def test_service_is_replicated_probed_and_protected(example):
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/services/sabaq/health"
     # a hung service (its port still open) fails the liveness probe: /live answers a 503 when the
-    # database or the request threads do not answer within LIVE_SECONDS, which the probe waits out
+    # database does not answer within LIVE_SECONDS, which the probe waits out
     live = container["livenessProbe"]
     assert live["httpGet"]["path"] == "/services/sabaq/live"
     from sabaq.hub.service.health import LIVE_SECONDS, router

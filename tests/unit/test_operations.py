@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import configparser
 import shutil
+import sqlite3
 import subprocess
 import time
 
@@ -19,8 +20,7 @@ from sabaq.hub.service.app import create_app
 from sabaq.i18n import translator
 from sabaq.settings import Settings, ensure_secrets
 
-STUCK = ("The sabaq service is stuck: its database or its request threads did not answer "
-         "within {seconds} s. It should be restarted.")
+STUCK = "The sabaq service is stuck: its database did not answer within {seconds} s. It should be restarted."
 
 
 def get(app, path: str, **headers) -> httpx.Response:
@@ -40,8 +40,8 @@ def test_a_service_whose_database_hangs_is_not_live(tmp_path, monkeypatch):
     monkeypatch.setattr(health, "LIVE_SECONDS", 0.3)
     hang = {"seconds": 0.0}
 
-    @event.listens_for(app.state.engine, "before_cursor_execute")
-    def slow(*_):  # a database that takes its time (locked, overloaded, gone silent)
+    @event.listens_for(health.live_engine(app), "before_cursor_execute")
+    def slow(*_):  # a database that takes its time (overloaded, its disk stuck, gone silent)
         time.sleep(hang["seconds"])
 
     hang["seconds"] = 1.5
@@ -51,6 +51,27 @@ def test_a_service_whose_database_hangs_is_not_live(tmp_path, monkeypatch):
     hang["seconds"] = 0.0
     monkeypatch.setattr(health, "LIVE_SECONDS", 5.0)
     assert get(app, "/services/sabaq/live").status_code == 200  # answers again: live again
+
+
+def test_a_service_waiting_for_a_busy_database_is_live_but_not_ready(tmp_path):
+    # a deadline's crowd: another writer holds SQLite's write lock; requests wait their turn
+    # (not ready), but the service is not hung and must not be restarted in the middle of it
+    ensure_secrets(tmp_path)
+    app = create_app(Settings.load(data_dir=tmp_path, environ={}))
+
+    @event.listens_for(app.state.engine, "connect")
+    def wait_briefly(dbapi_connection, _record):  # after sabaq's 30 s: the test waits 0.2 s
+        dbapi_connection.execute("PRAGMA busy_timeout=200")
+
+    assert get(app, "/services/sabaq/health").status_code == 200
+    holder = sqlite3.connect(tmp_path / "sabaq.sqlite", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert get(app, "/services/sabaq/health").status_code == 503
+        assert get(app, "/services/sabaq/live").status_code == 200
+    finally:
+        holder.rollback()
+        holder.close()
 
 
 def test_install_service_writes_a_unit_that_stops_sabaq_cleanly(tmp_path):
