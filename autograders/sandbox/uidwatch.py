@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 ALIVE_STATES = set("RSDTtWPI")  # not a zombie (Z) nor dead (X): still holding memory or files
 
@@ -32,8 +33,10 @@ def _owner_and_state(pid: str) -> tuple[int, str] | None:
     return None if uid is None else (uid, state)
 
 
-def processes(uid: int | None, spare: tuple[int, ...] = ()) -> list[int]:
-    """Live processes of `uid` (None: of this process's uid, but this one, `spare` and init)."""
+def processes(uid: int | None, spare: tuple[int, ...] = (), zombies: bool = False) -> list[int]:
+    """Live processes of `uid` (None: of this process's uid, but this one, `spare` and init);
+    with `zombies`, also those that ended and are not reaped yet (they still count against
+    the uid's process limit)."""
     mine = os.getuid()
     skip = {os.getpid(), 1, *spare}
     found = []
@@ -41,7 +44,7 @@ def processes(uid: int | None, spare: tuple[int, ...] = ()) -> list[int]:
         if not entry.isdigit() or int(entry) in skip:
             continue
         seen = _owner_and_state(entry)
-        if seen is None or seen[1] not in ALIVE_STATES:
+        if seen is None or (seen[1] not in ALIVE_STATES and not zombies):
             continue
         if seen[0] == (mine if uid is None else uid):
             found.append(int(entry))
@@ -65,6 +68,19 @@ def kill_all(uid: int | None, spare: tuple[int, ...] = (), rounds: int = 1000) -
                 pass
         killed.update(found)
     return False
+
+
+def settle(uid: int | None, spare: tuple[int, ...] = (), seconds: float = 5.0) -> bool:
+    """Wait until nothing of `uid` is left, not even a process still exiting (killed at the
+    end of the notebook before): each counts against the process limit of the next notebook
+    of that uid, whose first thread could not start. Usually nothing is left. True if done."""
+    deadline = time.monotonic() + seconds
+    while processes(uid, spare, zombies=True):
+        if time.monotonic() > deadline:
+            return False
+        kill_all(uid, spare)
+        time.sleep(0.001)
+    return True
 
 
 def _proportional_bytes(pid: int) -> int | None:
@@ -138,6 +154,14 @@ def disk_bytes(folders: list[str], uid: int | None, shared: list[str]) -> int:
         return _disk_bytes(folders, uid, shared)
 
 
+def _may_write(info: os.stat_result, uid: int | None) -> bool:
+    """Whether `uid` may have made files in this shared folder (else it is not walked: the
+    zygote's own folders in /tmp need not be listed after every cell)."""
+    if uid is None or info.st_uid == uid or info.st_mode & 0o002:
+        return True
+    return info.st_gid == uid and bool(info.st_mode & 0o020)
+
+
 def _disk_bytes(folders: list[str], uid: int | None, shared: list[str]) -> int:
     seen: set[tuple[int, int]] = set()
     total = 0
@@ -154,7 +178,7 @@ def _disk_bytes(folders: list[str], uid: int | None, shared: list[str]) -> int:
                     info = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                if entry.is_dir(follow_symlinks=False):
+                if entry.is_dir(follow_symlinks=False) and (not owned_only or _may_write(info, uid)):
                     stack.append(entry.path)
                 if owned_only and uid is not None and info.st_uid != uid:
                     continue

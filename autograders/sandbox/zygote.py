@@ -188,7 +188,6 @@ class Job:
         self.displays: dict[str, list[tuple[str, int]]] = {}
         self.next_count = 1
         self.truncated = False
-        self.disk_checked = 0.0  # when its files were last summed
 
 
 def _describe(status: int) -> str:
@@ -302,6 +301,8 @@ class Zygote:
     def start(self, request: dict) -> None:
         job = Job(next(self.keys), request)
         self.jobs[job.key] = job
+        if request.get("kill_uid", True):  # what the uid's last notebook left is gone first
+            uidwatch.settle(job.uid, spare=(self.forker_pid,))
         commands_r, commands_w = os.pipe()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)  # before the child can write
@@ -313,15 +314,21 @@ class Zygote:
         socket.send_fds(self.forker, [json.dumps(setup).encode()], [commands_r, theirs.fileno()])
         os.close(commands_r)
         theirs.close()
-        self.selector.register(ours, selectors.EVENT_READ, job)
+        self.send_next(job)  # waits in the pipe for the child; its reply is read once its pid is known
 
     def started(self, key: int, pid: int) -> None:
         job = self.jobs.get(key)
-        if job is None:
+        if job is None:  # stopped before its child was there
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
             return
         job.pid = pid
         self.by_pid[pid] = job
-        self.send_next(job)
+        if job.in_flight is not None:  # the first cell's time starts with the child
+            job.in_flight = (*job.in_flight[:2], time.monotonic(), job.in_flight[3])
+        self.selector.register(job.replies, selectors.EVENT_READ, job)
 
     def send_next(self, job: Job) -> None:
         if not job.cells:
@@ -386,7 +393,7 @@ class Zygote:
                 continue  # written before this cell was sent: not its reply
             record_reply(job, reply, time.monotonic() - sent)
             job.in_flight = None
-            if self.over_disk(job):  # after cells too: a quick notebook could end between two watches
+            if self.over_disk(job):  # after each cell too: a quick notebook could end between two watches
                 self.stop(job, "died", "disk")
                 return
             self.send_next(job)
@@ -455,12 +462,10 @@ class Zygote:
                     self.stop(job, "died", "disk")
 
     def over_disk(self, job: Job) -> bool:
-        """Whether the notebook's files together passed the limit; summed at most every
-        WATCH_SECONDS (a walk of its folders costs more than a cell's round trip)."""
-        now = time.monotonic()
-        if not job.disk_limit or not job.request.get("kill_uid", True) or now < job.disk_checked + WATCH_SECONDS:
+        """Whether the notebook's files together passed the limit (its folder, and what it may
+        have written in the shared folders: a few scandir calls)."""
+        if not job.disk_limit or not job.request.get("kill_uid", True):
             return False
-        job.disk_checked = now
         return uidwatch.disk_bytes([job.request["dir"]], job.uid, SHARED_DIRS) > job.disk_limit
 
     def serve(self) -> None:
