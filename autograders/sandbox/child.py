@@ -218,10 +218,11 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
         value_text = None
         if test:
             guard.after_test(shell)
-            if type(result) is result_type and result.result is not None:
+            if type(result) is result_type:  # the guard may know the value although nothing displayed it
                 value_text = guard.result_text(result.result)
                 shown = recorder.result["data"].get("text/plain") if recorder.result is not None else None
-                if value_text is None or (shown is not None and _same_number(shown, value_text)):
+                if (value_text is None and result.result is not None) or (
+                        value_text is not None and shown is not None and _same_number(shown, value_text)):
                     value_text = shown  # IPython's own text, as nbgrader reads it, when it says the same
             forget_input(shell, count)
         del command, result

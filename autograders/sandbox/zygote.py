@@ -528,7 +528,7 @@ def integrity_guard(shell):
     up, before any notebook): what test cells get put back."""
     from sabaq.autograders.sandbox import integrity
 
-    return integrity.TestCellGuard(shell)
+    return integrity.TestCellGuard(shell, bound=True)
 
 
 def main() -> None:
