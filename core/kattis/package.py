@@ -182,17 +182,21 @@ def load(root: str | Path, require_tests: bool = True) -> Package:
     config_file = root / "problem.yaml"
     if not config_file.exists():
         raise PackageError(N_("{folder} has no problem.yaml: it is not a problem package."), folder=root)
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-    scoring = config.get("type", "pass-fail") == "scoring"
-    limits = config.get("limits", {}) or {}
     timelimit_file = root / ".timelimit"
-    time_limit = float(timelimit_file.read_text().strip()) if timelimit_file.exists() else 1.0
-    groups = _groups(root / "data", scoring)
+    try:  # what a teacher uploads: YAML that does not parse, a list for a mapping, "fast" for seconds ...
+        config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        scoring = config.get("type", "pass-fail") == "scoring"
+        limits = config.get("limits", {}) or {}
+        memory_mb, output_mb = int(limits.get("memory", 1024)), int(limits.get("output", 8))
+        time_limit = float(timelimit_file.read_text().strip()) if timelimit_file.exists() else 1.0
+        groups = _groups(root / "data", scoring)
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as e:
+        raise PackageError(N_("{folder}: problem.yaml, .timelimit or a testdata.yaml cannot be read ({error}). "
+                              "Fix the file and publish again."), folder=root.name, error=str(e)[:200]) from None
     if require_tests and not any(not g.sample and g.tests for g in groups):
         raise PackageError(N_("{folder} has no secret tests (data/secret/*.in with .ans)."), folder=root)
     package = Package(root=root, config=config, groups=groups, time_limit=time_limit,
-                      memory_mb=int(limits.get("memory", 1024)), output_mb=int(limits.get("output", 8)),
-                      scoring=scoring)
+                      memory_mb=memory_mb, output_mb=output_mb, scoring=scoring)
     for folder in ("input_validators",):
         base = root / folder
         if base.is_dir():
