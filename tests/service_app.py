@@ -58,11 +58,13 @@ class School:
 
 
 class Site:
-    """The service app on a fresh database in `data_dir`."""
+    """The service app on a fresh database (SQLite in `data_dir`, or the PostgreSQL one given)."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, database_url: str = ""):
+        """`database_url`: an empty database to use instead of SQLite in `data_dir`."""
         ensure_secrets(data_dir)
-        self.settings = Settings.load(data_dir=data_dir, environ={})
+        self.settings = Settings.load(data_dir=data_dir,
+                                      environ={"SABAQ_DATABASE_URL": database_url} if database_url else {})
         upgrade(self.settings.database_url)
         self.app = create_app(self.settings)
         self.sessions = self.app.state.sessions

@@ -16,13 +16,12 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
-from jupyterhub.services.auth import HubOAuth
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from sabaq import __version__
-from sabaq.errors import NotFound, SabaqError, Unauthorized
+from sabaq.errors import Invalid, NotFound, SabaqError, Unauthorized
 from sabaq.hub.jupyterhub.sync import HubSync
 from sabaq.hub.service.api import assignments as assignments_api
 from sabaq.hub.service.api import courses as courses_api
@@ -35,6 +34,7 @@ from sabaq.hub.service.api import worker as worker_api
 from sabaq.hub.service.deps import SESSION_TOKEN, request_language
 from sabaq.hub.service.edges import Edges
 from sabaq.hub.service.health import router as health_router
+from sabaq.hub.service.hub_tokens import HubTokens
 from sabaq.hub.service.limits import BodyLimit, DatabaseSlots, retry_headers
 from sabaq.hub.service.pages import assignment as assignment_page
 from sabaq.hub.service.pages import course as course_page
@@ -52,7 +52,17 @@ PREFIX = "/services/sabaq"
 log = logging.getLogger("sabaq.service")
 
 
-def make_hub_auth(settings: Settings) -> HubOAuth:
+def make_hub_tokens(settings: Settings) -> HubTokens:
+    """Who a request's token belongs to (every request asks; see hub_tokens)."""
+    env = os.environ
+    return HubTokens(api_url=env.get("JUPYTERHUB_API_URL") or settings.hub_api_url,
+                     api_token=env.get("JUPYTERHUB_API_TOKEN") or settings.service.api_token)
+
+
+def make_hub_oauth(settings: Settings):
+    """jupyterhub's OAuth client, for a login; imported only then, as it takes a second to import."""
+    from jupyterhub.services.auth import HubOAuth
+
     env = os.environ
     return HubOAuth(
         api_token=env.get("JUPYTERHUB_API_TOKEN") or settings.service.api_token,
@@ -61,8 +71,7 @@ def make_hub_auth(settings: Settings) -> HubOAuth:
         oauth_redirect_uri=env.get("JUPYTERHUB_OAUTH_CALLBACK_URL") or f"{PREFIX}/oauth_callback",
         base_url=f"{PREFIX}/",
         hub_prefix="/hub/",
-        access_scopes={"access:services!service=sabaq"},
-        cache_max_age=60,
+        access_scopes=set(HubTokens.access_scopes),
     )
 
 
@@ -93,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.hub_sync.start()
         yield
         await app.state.hub_sync.stop()
+        await app.state.hub_auth.aclose()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -109,7 +119,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.db_slots = DatabaseSlots(engine.pool.size())
-    app.state.hub_auth = make_hub_auth(settings)
+    app.state.hub_auth = make_hub_tokens(settings)
     app.state.hub_sync = HubSync(
         app.state.sessions, app.state.hub_auth.api_url, app.state.hub_auth.api_token,
         settings.service.sync_interval,
@@ -139,9 +149,16 @@ def create_app(settings: Settings) -> FastAPI:
 
 
 def _add_oauth_routes(app: FastAPI) -> None:
+    oauth = []  # made at the first login
+
+    def hub_oauth():
+        if not oauth:
+            oauth.append(make_hub_oauth(app.state.settings))
+        return oauth[0]
+
     @app.get(f"{PREFIX}/oauth_login", include_in_schema=False)
     def oauth_login(request: Request, next: str = f"{PREFIX}/"):
-        hub_auth: HubOAuth = app.state.hub_auth
+        hub_auth = hub_oauth()
         state = secrets.token_urlsafe(16)
         request.session["oauth_state"] = state
         request.session["oauth_next"] = next if next.startswith(f"{PREFIX}/") else f"{PREFIX}/"
@@ -158,7 +175,7 @@ def _add_oauth_routes(app: FastAPI) -> None:
         expected = request.session.pop("oauth_state", None)
         if not code or not expected or not secrets.compare_digest(state, expected):
             raise Unauthorized(N_("The login did not complete. Please log in again."), code="oauth_state")
-        hub_auth: HubOAuth = app.state.hub_auth
+        hub_auth = hub_oauth()
         token = await hub_auth.token_for_code(code, sync=False)
         request.session[SESSION_TOKEN] = token
         return RedirectResponse(request.session.pop("oauth_next", f"{PREFIX}/"), status_code=302)
@@ -197,6 +214,16 @@ def _add_error_handlers(app: FastAPI) -> None:
                "Try again in a minute; if it keeps happening, tell the administrator."),
             status=503, code="database_unavailable",
         )
+        return await sabaq_error(request, err)
+
+    @app.exception_handler(DataError)
+    async def value_not_stored(request: Request, exc: DataError):
+        # PostgreSQL refuses what SQLite keeps: text with NUL or longer than its column (a form's
+        # field, a roster's cell), a number beyond its column's type; the transaction was rolled back
+        log.warning("a value the database refused in %s %s: %s", request.method, request.url.path, exc.orig)
+        err = Invalid(N_("A value cannot be stored: it is too long, or it has a character sabaq cannot keep "
+                         "(such as NUL). Shorten it or remove the character, and try again; nothing was saved."),
+                      code="value_not_stored")
         return await sabaq_error(request, err)
 
     @app.exception_handler(StarletteHTTPException)

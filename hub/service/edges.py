@@ -17,7 +17,6 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sabaq.errors import Msg, SabaqError, TooLarge
-from sabaq.hub.service.api.schemas import MAX_ID
 from sabaq.hub.service.limits import refuse
 from sabaq.i18n import N_
 
@@ -25,6 +24,7 @@ MAX_SEGMENT = 255  # one name of a path: no course, assignment, login or noteboo
 MAX_ADDRESS = 8192  # a whole path or query string, in bytes as sent
 JSON_LIMIT = 8 * 1024 * 1024  # people send settings and marks (a few KB), workers a result (tens of KB)
 MAX_DEPTH = 64  # JSON nested deeper than this is no request of sabaq's (a judge's groups nest a few levels)
+MAX_INTEGER = 2**63 - 1  # the largest integer either database keeps (bigint, SQLite's INTEGER), JSON columns too
 
 
 def bad_address() -> SabaqError:
@@ -69,7 +69,7 @@ NOT_JSON_NUMBER = N_("NaN and infinities are not numbers JSON allows")
 
 
 def _number(text: str) -> int:
-    if len(text) > 20 or abs(value := int(text)) > MAX_ID:
+    if len(text) > 20 or abs(value := int(text)) > MAX_INTEGER:
         raise ValueError(TOO_LARGE)
     return value
 

@@ -10,12 +10,17 @@ import html
 import logging
 
 import pytest
+from conftest import _drop_postgres as drop_postgres
+from conftest import database_url
 from fastapi import Request
-from service_app import Site
+from service_app import Site, notebook
+from sqlalchemy import select
 
 from sabaq.errors import Invalid
 from sabaq.hub.service import forms
+from sabaq.hub.service.api.schemas import MAX_ID
 from sabaq.hub.service.app import PREFIX
+from sabaq.hub.store.models import Assignment, User
 from sabaq.i18n import translator
 
 HUGE_ID = "111389487336122089472"  # beyond SQLite's INTEGER: was a 500 (OverflowError) on each route below
@@ -23,6 +28,8 @@ WRONG_VALUE = "The request is missing a value or has a wrong one: {fields}."
 BAD_ADDRESS = ("This address cannot be read: it has characters that are not text, or a part that is far too long. "
                "Check the link, or open the page again from sabaq's menus.")
 BAD_JSON = "The request's body is not JSON sabaq can read: {reason}. Send valid JSON."
+VALUE_NOT_STORED = ("A value cannot be stored: it is too long, or it has a character sabaq cannot keep (such as NUL). "
+                    "Shorten it or remove the character, and try again; nothing was saved.")
 INTERNAL = ("Something went wrong inside sabaq; it was not your mistake, and what you sent may not have been saved. "
             "Try again; if it happens again, tell the administrator the code {request_id}.")
 
@@ -64,9 +71,11 @@ def test_an_id_beyond_the_database_is_a_translated_422(site, method, path, lang,
 
 
 def test_the_largest_id_the_database_keeps_is_looked_up_and_not_found(site):
-    r = site.call("GET", f"/api/v1/submissions/{2**63 - 1}", user="admin")
+    """Ids are 32-bit INTEGER columns on PostgreSQL: 2**31 failed there as "integer out of range"."""
+    r = site.call("GET", f"/api/v1/submissions/{MAX_ID}", user="admin")
     assert r.status_code == 404, r.text
-    assert site.call("GET", f"/api/v1/submissions/{2**63}", user="admin").status_code == 422
+    assert MAX_ID == 2**31 - 1
+    assert site.call("GET", f"/api/v1/submissions/{MAX_ID + 1}", user="admin").status_code == 422
     assert site.call("GET", "/api/v1/submissions/0", user="admin").status_code == 422
 
 
@@ -190,3 +199,43 @@ def test_an_unexpected_error_is_a_translated_500_with_a_request_id_in_the_log(si
         assert r.json() == {"error": "internal", "message": message}
     logged = [rec for rec in caplog.records if request_id in rec.getMessage()]
     assert logged and "a bug no rule foresaw" in str(logged[0].exc_info[1])
+
+
+@pytest.mark.parametrize("problem_yaml", [b"name: [unclosed", b"- a list\n- not a mapping\n", b"name: a\x00b\n",
+                                          b"\xff\xfe", b"limits:\n  memory: lots\n"])
+def test_a_task_package_that_cannot_be_read_is_a_translated_422(site, problem_yaml):
+    """The Kattis loader's YAML, encoding and number errors were 500s."""
+    files = [("files", ("problem.yaml", problem_yaml)), ("files", ("data/secret/1.in", b"1\n")),
+             ("files", ("data/secret/1.ans", b"1\n"))]
+    r = site.call("PUT", "/api/v1/courses/alg8/tasks/t1", lang="ru", files=files)
+    assert r.status_code == 422, r.text
+    reason = translator("ru")("{folder}: problem.yaml, .timelimit or a testdata.yaml cannot be read ({error}). "
+                              "Fix the file and publish again.").split("{folder}")[1].split("(")[0]
+    assert r.json()["error"] == "invalid" and reason in r.json()["message"]
+
+
+@pytest.fixture(scope="module")
+def pg_site(tmp_path_factory):
+    """The school on PostgreSQL, which refuses what SQLite keeps (skipped where there is none)."""
+    tmp = tmp_path_factory.mktemp("edges-pg")
+    url = database_url("postgresql", tmp)
+    s = Site(tmp, url)
+    s.seed()
+    yield s
+    s.app.state.engine.dispose()
+    drop_postgres(url)
+
+
+@pytest.mark.parametrize("lang", ["kk", "ru"])
+@pytest.mark.parametrize("method, path, files, data", [
+    ("PUT", "/api/v1/courses/alg8/assignments/hw2", [("release", ("hw.ipynb", notebook()))], {"title": "a\x00b"}),
+    ("POST", "/api/v1/courses/alg8/roster", [("file", ("r.csv", b"login,full_name\nbob,B\x00b\n"))], {}),
+    ("POST", "/api/v1/courses/alg8/roster", [("file", ("r.csv", b"login,full_name\nbob," + b"x" * 300 + b"\n"))], {}),
+])
+def test_a_value_postgresql_refuses_is_a_translated_422_and_nothing_is_saved(pg_site, method, path, files, data, lang):
+    r = pg_site.call(method, path, lang=lang, files=files, data=data)
+    assert r.status_code == 422, r.text
+    assert r.json() == {"error": "value_not_stored", "message": translated(lang, VALUE_NOT_STORED)}
+    with pg_site.sessions() as db:
+        assert db.scalar(select(User).where(User.name == "bob")) is None
+        assert db.scalar(select(Assignment).where(Assignment.name == "hw2")) is None

@@ -37,7 +37,7 @@ async def release_assignment(
     source: list[UploadFile] = File(default=[], description="teacher's source files, kept private"),
     due: str | None = Form(None, description="due date, ISO 8601; local time of the site if no zone"),
     closes: str | None = Form(None, description="no submissions after this; empty: late ones are accepted"),
-    title: str = Form(""),
+    title: str = Form("", max_length=200),
     user: User = Depends(current_user), db: Session = DB,
 ):
     course = crs.get_course(db, course_id)

@@ -19,10 +19,11 @@ from sabaq.hub.store.models import Assignment, Course, FileKind, GradeResult, Ro
 
 # --- numbers in addresses ---------------------------------------------------------
 
-# The largest integer the databases store (SQLite's INTEGER, PostgreSQL's bigint). A larger
-# id would fail in the database driver (a 500); bounded here it is a translated 422 before
-# any query, and the bounds are in the OpenAPI for clients and fuzzers to see.
-MAX_ID = 2**63 - 1
+# The largest id a table has: ids are INTEGER columns, 32 bits on PostgreSQL (64 on SQLite). A
+# larger one failed in the database driver (a 500: OverflowError on SQLite, "integer out of
+# range" on PostgreSQL); bounded here it is a translated 422 before any query, and the bounds
+# are in the OpenAPI for clients and fuzzers to see.
+MAX_ID = 2**31 - 1
 MAX_COUNT = 1_000_000  # attempts and other counts: far more than any class makes
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a row's id, from 1")]

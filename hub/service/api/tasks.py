@@ -29,7 +29,8 @@ router = APIRouter(prefix="/api/v1", tags=["olympiad tasks"], responses=ERRORS)
             summary="Publish an olympiad task (teacher): the files of a Kattis problem package")
 async def publish_task(request: Request, course_id: str, name: str,
                        files: list[UploadFile] = File(..., description="package files; file name = relative path"),
-                       title: str = Form(""), user: User = Depends(current_user), db: Session = DB):
+                       title: str = Form("", max_length=200), user: User = Depends(current_user),
+                       db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     name = safe_name(name)  # a folder's name below: '..' (sent as %2E%2E) would be its parent
