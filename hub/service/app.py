@@ -17,8 +17,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import DataError, OperationalError
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sabaq import __version__
 from sabaq.errors import Invalid, NotFound, SabaqError, Unauthorized
@@ -88,12 +90,28 @@ def session_cookie(settings: Settings) -> dict:
             "https_only": settings.public_url.startswith("https")}
 
 
-async def _no_framing_by_others(request: Request, call_next):
-    """Pages are not framed by other origins (a user's server under subdomains among them)."""
-    response = await call_next(request)
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
-    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    return response
+class NoFramingByOthers:
+    """Pages are not framed by other origins (a user's server under subdomains among them).
+
+    Plain ASGI: as ``app.middleware("http")`` (Starlette's BaseHTTPMiddleware) it cost every
+    request a task and a stream of its own, a deadline's crowd included."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
+                headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -136,7 +154,7 @@ def create_app(settings: Settings) -> FastAPI:
         same_site="lax",
         **session_cookie(settings),
     )
-    app.middleware("http")(_no_framing_by_others)
+    app.add_middleware(NoFramingByOthers)
     for module in (people_api, courses_api, assignments_api, submissions_api, gradebook_api, tasks_api,
                    lessons_api, worker_api, home_page, course_page, assignment_page, student_page,
                    gradebook_page, submission_page):
