@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -59,14 +60,40 @@ def install_service(args) -> int:
 def service(args) -> int:
     import uvicorn
 
+    settings = settings_of(args)
+    processes = service_processes(settings)
+    options = dict(host=settings.service.ip, port=settings.service.port, log_level="info",
+                   proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    if processes == 1:
+        uvicorn.run(service_app(settings), **options)
+        return 0
+    # uvicorn's workers: processes of their own that load the app by name, with the settings this
+    # one read (the same data folder and settings file, through the environment they inherit)
+    os.environ["SABAQ_DATA"] = settings.data_dir
+    if settings.config_file:
+        os.environ["SABAQ_CONFIG"] = settings.config_file
+    uvicorn.run("sabaq.hub.cli:service_app", factory=True, workers=processes, **options)
+    return 0
+
+
+def service_processes(settings: Settings) -> int:
+    """[service] processes (0: one per core, at most 4). One, whatever it says, without a cookie
+    secret: each process would sign sessions with a key of its own, and a login would hold only
+    where it was made."""
+    wanted = settings.service.processes or min(4, os.cpu_count() or 1)
+    if wanted > 1 and not settings.service.cookie_secret:
+        logging.getLogger("sabaq.service").warning(
+            "[service] processes = %d needs [service] cookie_secret; running one process", wanted)
+        return 1
+    return wanted
+
+
+def service_app(settings: Settings | None = None):
+    """The service's app, for uvicorn; in a worker process its settings come from the environment."""
     from sabaq.hub.service.app import create_app
 
-    settings = settings_of(args)
-    app = create_app(settings)
     logging.getLogger("uvicorn.access").addFilter(_QuietPolls())
-    uvicorn.run(app, host=settings.service.ip, port=settings.service.port, log_level="info",
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
-    return 0
+    return create_app(settings or Settings.load())
 
 
 class _QuietPolls(logging.Filter):

@@ -1,0 +1,79 @@
+"""[service] processes: several service processes answer on one port (uvicorn's workers),
+each with the settings the command read; a login made in one holds in the others, so
+without a shared cookie secret there is only one (issue 19)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sabaq.hub.cli import service_processes
+from sabaq.hub.store.database import upgrade
+from sabaq.settings import Settings, ensure_secrets
+
+
+@pytest.mark.parametrize("processes, secret, expected", [
+    (1, True, 1), (3, True, 3), (0, True, min(4, os.cpu_count() or 1)), (3, False, 1),
+])
+def test_how_many_service_processes(tmp_path, processes, secret, expected):
+    if secret:
+        ensure_secrets(tmp_path)
+    settings = Settings.load(data_dir=tmp_path, environ={"SABAQ_SERVICE_PROCESSES": str(processes)})
+    assert service_processes(settings) == expected
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def test_two_service_processes_answer_on_one_port_and_stop_together(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    ensure_secrets(data)
+    upgrade(Settings.load(data_dir=data, environ={}).database_url)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, SABAQ_SERVICE_PORT=str(port), SABAQ_SERVICE_PROCESSES="2",
+               SABAQ_HUB_API_PORT="9")  # no hub: its sync only retries
+    log = tmp_path / "service.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "sabaq", "service", "--data", str(data)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        answered = set()
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/services/sabaq/live", timeout=10)
+                answered.add(r.status_code)
+                if r.status_code == 200 and log.read_text().count("Application startup complete") == 2:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        assert answered == {200}, log.read_text()[-3000:]
+        started = [line for line in log.read_text().splitlines() if "Started server process" in line]
+        assert len(started) == 2, log.read_text()[-3000:]
+        workers = [c for c in children(proc.pid) if f"[{c}]" in "".join(started)]
+        assert len(workers) == 2
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+    for pid in workers:
+        for _ in range(100):
+            if not Path(f"/proc/{pid}").exists():
+                break
+            time.sleep(0.1)
+        assert not Path(f"/proc/{pid}").exists()
