@@ -114,6 +114,7 @@ class Worker:
         if not jobs:
             return False
         handler = self.handlers[JobKind(jobs[0]["kind"])]
+        started = time.monotonic()
         with Leases(self, jobs) as leases:
             if len(jobs) > 1 and hasattr(handler, "run_many"):
                 for job, outcome in zip(jobs, self._run_many(handler, jobs), strict=True):
@@ -123,6 +124,7 @@ class Worker:
                 for job in jobs:
                     self.report(job, self._run(handler, job))
                     leases.release(job)
+        log.info("%d %s job(s) in %.2f s", len(jobs), jobs[0]["kind"], time.monotonic() - started)
         return True
 
     def _run(self, handler: Handler, job: dict) -> Outcome:
