@@ -77,15 +77,26 @@ def service(args) -> int:
 
 
 def service_processes(settings: Settings) -> int:
-    """[service] processes (0: one per core, at most 4). One, whatever it says, without a cookie
+    """[service] processes (0: two, one on a single core). One, whatever it says, without a cookie
     secret: each process would sign sessions with a key of its own, and a login would hold only
     where it was made."""
-    wanted = settings.service.processes or min(4, os.cpu_count() or 1)
+    wanted = settings.service.processes or min(2, usable_cores())
     if wanted > 1 and not settings.service.cookie_secret:
         logging.getLogger("sabaq.service").warning(
             "[service] processes = %d needs [service] cookie_secret; running one process", wanted)
         return 1
     return wanted
+
+
+def usable_cores(cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """The machine's cores, or fewer where a cgroup limits the CPU (a pod's limit: the node's
+    cores are what os.cpu_count says there)."""
+    cores = os.cpu_count() or 1
+    with contextlib.suppress(OSError, ValueError):
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    return cores
 
 
 def service_app(settings: Settings | None = None):

@@ -15,19 +15,30 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sabaq.hub.cli import service_processes
+from sabaq.hub.cli import service_processes, usable_cores
 from sabaq.hub.store.database import upgrade
 from sabaq.settings import Settings, ensure_secrets
 
 
 @pytest.mark.parametrize("processes, secret, expected", [
-    (1, True, 1), (3, True, 3), (0, True, min(4, os.cpu_count() or 1)), (3, False, 1),
+    (1, True, 1), (3, True, 3), (0, True, min(2, usable_cores())), (3, False, 1),
 ])
 def test_how_many_service_processes(tmp_path, processes, secret, expected):
     if secret:
         ensure_secrets(tmp_path)
     settings = Settings.load(data_dir=tmp_path, environ={"SABAQ_SERVICE_PROCESSES": str(processes)})
     assert service_processes(settings) == expected
+
+
+@pytest.mark.parametrize("cpu_max, expected", [
+    ("max 100000\n", os.cpu_count()), ("100000 100000\n", 1), ("150000 100000\n", min(2, os.cpu_count())),
+    (None, os.cpu_count()),
+])
+def test_a_cgroups_cpu_limit_counts_as_fewer_cores(tmp_path, cpu_max, expected):
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    assert usable_cores(path) == expected
 
 
 def children(pid: int) -> list[int]:
