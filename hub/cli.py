@@ -62,8 +62,8 @@ def service(args) -> int:
 
     settings = settings_of(args)
     processes = service_processes(settings)
-    options = dict(host=settings.service.ip, port=settings.service.port, log_level="info",
-                   proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    options = {"host": settings.service.ip, "port": settings.service.port, "log_level": "info",
+               "proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
     if processes == 1:
         uvicorn.run(service_app(settings), **options)
         return 0

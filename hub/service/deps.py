@@ -80,7 +80,7 @@ async def hub_identity(request: Request) -> dict | None:
     except HTTPError as e:
         if e.status_code < 500:
             raise
-        # the hub is restarting or away (HubAuth says 500/502): nothing was done, so it is worth another try
+        # the hub is restarting or away (hub_tokens' 500/502): nothing was done, so it is worth another try
         raise SabaqError(
             N_("sabaq cannot check your login with the hub just now, so nothing was saved. Try again in a minute."),
             status=503, code="hub_unavailable",

@@ -160,7 +160,7 @@ print(r.status_code, r.headers["location"].split("?")[0], "jupyterhub.services.a
 
 
 def test_the_service_starts_without_jupyterhubs_auth_module_and_a_login_still_goes_to_the_hub():
-    done = subprocess.run([sys.executable, "-c", STARTS_LEAN], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", STARTS_LEAN], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["302", "/hub/api/oauth2/authorize", "True"]
 
