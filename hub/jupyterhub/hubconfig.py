@@ -59,6 +59,18 @@ def find_proxy(settings: Settings) -> str:
                         prefix=Path(sys.prefix).parent)
 
 
+def proxy_command(settings: Settings) -> list[str]:
+    """The proxy's command as sabaq runs it: configurable-http-proxy through ``proxy.mjs``,
+    which routes a path that is not UTF-8 once decoded instead of answering a bare 500. A
+    [hub] proxy_command of the operator's own runs as it is."""
+    if settings.hub.proxy_command:
+        return [settings.hub.proxy_command]
+    node = shutil.which("node")
+    if node is None:  # the command as it is: its first line finds node its own way
+        return [find_proxy(settings)]
+    return [node, str(Path(__file__).with_name("proxy.mjs")), find_proxy(settings)]
+
+
 def login_page_texts(default_language: str) -> dict:
     """The login page's words in every language, from sabaq's catalogs."""
     return {

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from sabaq.hub.domain.seed import format_logins, seed_course, write_logins
-from sabaq.hub.jupyterhub.hubconfig import find_proxy
+from sabaq.hub.jupyterhub.hubconfig import proxy_command
 from sabaq.hub.jupyterhub.rundir import SUPERVISOR, RunDir, stop_leftovers
 from sabaq.hub.jupyterhub.supervisor import Program, Supervisor
 from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope, upgrade
@@ -167,7 +167,7 @@ def programs(settings: Settings) -> list[Program]:
     if settings.config_file:
         env["SABAQ_CONFIG"] = settings.config_file
     hub = settings.hub
-    proxy = [find_proxy(settings), "--ip", hub.ip, "--port", str(hub.port),
+    proxy = [*proxy_command(settings), "--ip", hub.ip, "--port", str(hub.port),
              "--api-ip", "127.0.0.1", "--api-port", str(hub.proxy_api_port),
              "--error-target", f"http://127.0.0.1:{hub.api_port}/hub/error", "--log-level", "info"]
     if settings.subdomain_host:
