@@ -16,7 +16,7 @@ from sabaq.autograders.notebook.batch import grade_course, submission_students
 from sabaq.autograders.notebook.gradebook import filesystem_of, shared_engines, write_ahead_log
 from sabaq.autograders.notebook.split import shares
 from sabaq.autograders.sandbox import uids
-from sabaq.autograders.sandbox.executor import Executor
+from sabaq.autograders.sandbox.executor import UIDS_PER_SLOT, Executor
 from sabaq.devtools.corpus import ASSIGNMENT, build_course
 from sabaq.settings import Settings
 
@@ -52,12 +52,30 @@ def test_uid_leases_never_overlap_and_end_with_their_process():
 def test_two_executors_run_notebooks_under_uids_of_their_own(tmp_path):
     grading = Settings.load(data_dir=tmp_path, environ={}).grading
     with Executor(grading, parallel=2) as a, Executor(grading, parallel=2) as b:
-        assert len(set(a.uids)) == 2 and not set(a.uids) & set(b.uids)
+        # two uids a slot: one settles while the other runs
+        assert len(set(a.uids)) == 2 * UIDS_PER_SLOT and not set(a.uids) & set(b.uids)
         seen = {}
         for name, executor in (("a", a), ("b", b)):
             result = executor.run({}, [(0, "import os\nprint(os.getuid())")]).result(timeout=120)
             seen[name] = int(result["outputs"]["0"][0]["text"])
         assert seen["a"] in a.uids and seen["b"] in b.uids
+
+
+def uid_of(result: dict) -> int:
+    return int(result["outputs"]["0"][0]["text"])
+
+
+def test_notebooks_at_once_never_share_a_uid_and_the_longest_idle_uid_runs_next(tmp_path):
+    grading = Settings.load(data_dir=tmp_path, environ={}).grading
+    with Executor(grading, parallel=2) as executor:
+        cells = [(0, "import os, time\nprint(os.getuid())\ntime.sleep(1)")]
+        together = [executor.run({}, cells) for _ in range(4)]
+        uids_seen = [uid_of(f.result(timeout=120)) for f in together]
+        # whichever two ran side by side, no uid served two notebooks at once
+        assert len(set(uids_seen)) == 4 and set(uids_seen) == set(executor.uids)
+        one_by_one = [uid_of(executor.run({}, [(0, "import os\nprint(os.getuid())")]).result(timeout=120))
+                      for _ in range(2 * UIDS_PER_SLOT)]
+        assert sorted(one_by_one) == sorted(executor.uids)  # each in turn: none reused while another idled
 
 
 def test_students_are_shared_round_robin(tmp_path, monkeypatch):

@@ -3,13 +3,18 @@
 An Executor keeps one sandboxed zygote (see ``zygote``) and hands it notebooks
 up to ``parallel`` at a time, each in a scratch copy of its folder owned by its
 own uid (leased for the executor's life, see ``uids``, so that no two executors
-on the machine share one). ``run()`` returns a Future; if the zygote dies (a
-student cannot kill it, but memory pressure can), the notebooks in flight fail
-with a reason and a fresh zygote takes over.
+on the machine share one). As root it leases twice as many uids as notebooks run
+at once and gives each notebook the uid that has been idle longest: what the last
+notebook of a uid left has had a whole notebook's time to finish exiting, so the
+zygote's check that nothing of the uid is left before reusing it seldom waits.
+``run()`` returns a Future; if the zygote dies (a student cannot kill it, but
+memory pressure can), the notebooks in flight fail with a reason and a fresh
+zygote takes over.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import os
@@ -38,6 +43,7 @@ from sabaq.i18n import N_
 
 # What a notebook in flight gets when the zygote (or the process relaying to it) is gone
 LOST = {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}}
+UIDS_PER_SLOT = 2  # as root: one uid settles (its last processes exit) while another runs
 
 
 def zygote_command(command: list[str], env: dict[str, str], scratch: Path, etc: Path, as_root: bool) -> list[str]:
@@ -55,11 +61,12 @@ class Executor:
         self.root_mode = os.geteuid() == 0
         # Without root every notebook runs under the same uid: one at a time keeps them apart.
         self.parallel = (parallel or grading.parallel or os.cpu_count() or 1) if self.root_mode or not self.sandboxed else 1
-        self._uid_lease = lease(grading_uids(grading), self.parallel) if self.root_mode else None
+        self._uid_lease = lease(grading_uids(grading), UIDS_PER_SLOT * self.parallel) if self.root_mode else None
         self.uids = self._uid_lease.uids if self._uid_lease else [grading.uid_base + i for i in range(self.parallel)]
+        self._idle_uids = collections.deque(self.uids)  # longest idle first; a notebook's uid goes back last
         self._slots = list(range(self.parallel))
         self._slot_free = threading.Condition()
-        self._pending: dict[str, tuple[Future, int, Path]] = {}
+        self._pending: dict[str, tuple[Future, int, Path, int]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.proc: subprocess.Popen | None = None
@@ -152,10 +159,11 @@ class Executor:
             item = self._pending.pop(job_id, None)
         if item is None:
             return
-        future, slot, folder = item
+        future, slot, folder, uid = item
         shutil.rmtree(folder, ignore_errors=True)
         with self._slot_free:
             self._slots.append(slot)
+            self._idle_uids.append(uid)
             self._slot_free.notify()
         future.set_result(answer)
 
@@ -184,12 +192,14 @@ class Executor:
                 while not self._slots:
                     self._slot_free.wait()
                 slot = self._slots.pop(0)
-            self._send(slot, *item)
+                uid = self._idle_uids.popleft()  # never one in use: as many uids are out as slots
+            self._send(slot, uid, *item)
 
-    def _send(self, slot: int, files: dict[str, bytes], cells, timeout, keep_traceback, future: Future) -> None:
+    def _send(self, slot: int, leased_uid: int, files: dict[str, bytes], cells, timeout, keep_traceback,
+              future: Future) -> None:
         job_id = f"{next(self._ids)}-{os.getpid()}"
         folder = self.scratch / f"job-{job_id}"
-        uid = self.uids[slot] if self.root_mode else None
+        uid = leased_uid if self.root_mode else None
         self._prepare(folder, files, uid)
         s = self.settings
         inside = f"{SCRATCH}/{folder.name}" if self.sandboxed else str(folder)
@@ -218,7 +228,7 @@ class Executor:
             },
         }
         with self._lock:
-            self._pending[job_id] = (future, slot, folder)
+            self._pending[job_id] = (future, slot, folder, leased_uid)
         try:
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()

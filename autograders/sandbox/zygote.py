@@ -113,10 +113,28 @@ def child_main(shell, guard, setup: dict, commands: int, replies: int) -> None:
 # --- the forker -------------------------------------------------------------------
 
 
+def spare_main(shell, guard, handoff: socket.socket) -> None:
+    """A child forked before its notebook was asked for (as root: it runs as root until its
+    setup comes, holding nothing but the forker's memory): wait for the setup and the pipe
+    ends on `handoff`, then become the notebook's child. The forker's end closing (it is
+    gone) ends it."""
+    import sabaq.autograders.sandbox.child  # noqa: F401 - imported while no notebook waits
+
+    data, fds, _, _ = socket.recv_fds(handoff, 1 << 20, 2)
+    handoff.close()
+    if data and len(fds) == 2:
+        child_main(shell, guard, json.loads(data), fds[0], fds[1])
+
+
 def forker_main(shell, guard, channel: socket.socket) -> None:
     """Fork a child for each request on `channel` (no cells: uid, folder, environment, limits,
     and the child's two pipe ends passed along); report each child's pid and, when it is
-    reaped, its wait status."""
+    reaped, its wait status.
+
+    As root one child is forked ahead (a *spare*, see ``spare_main``) and handed the next
+    request, so a notebook need not wait for a fork of this large process nor for the
+    child's first page faults. Not without root: there every process of the sandbox's uid
+    but the zygote's is killed between notebooks, the spare with them."""
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -125,6 +143,33 @@ def forker_main(shell, guard, channel: socket.socket) -> None:
     selector = selectors.DefaultSelector()
     selector.register(channel, selectors.EVENT_READ, "channel")
     selector.register(wake_r, selectors.EVENT_READ, "wake")
+
+    def fork(run, *args) -> int:
+        """A child of this forker that keeps none of its descriptors but `args`' ones."""
+        pid = os.fork()
+        if pid == 0:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in (wake_r, wake_w, channel.fileno(), *(s.fileno() for s in spares)):
+                os.close(fd)
+            try:
+                run(shell, guard, *args)
+            finally:
+                os._exit(0)
+        return pid
+
+    spares: list[socket.socket] = []  # the spare's end of its handoff, this forker's side
+
+    def fork_spare() -> int | None:
+        if os.getuid() != 0:
+            return None
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        spares.append(ours)  # before the fork: the spare closes it, so the forker's end closing ends it
+        pid = fork(spare_main, theirs)
+        theirs.close()
+        return pid
+
+    spare_pid = fork_spare()
     while True:
         for key, _ in selector.select():
             if key.data == "wake":
@@ -134,19 +179,21 @@ def forker_main(shell, guard, channel: socket.socket) -> None:
                 if not data:
                     os._exit(0)
                 setup = json.loads(data)
-                pid = os.fork()
-                if pid == 0:
-                    signal.set_wakeup_fd(-1)
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    for fd in (wake_r, wake_w, channel.fileno()):
-                        os.close(fd)
+                pid = None
+                if spares:
+                    handoff = spares.pop()
                     try:
-                        child_main(shell, guard, setup, fds[0], fds[1])
-                    finally:
-                        os._exit(0)
+                        socket.send_fds(handoff, [data], fds)
+                        pid = spare_pid
+                    except OSError:  # the spare is gone: fork one now
+                        pass
+                    handoff.close()
+                if pid is None:
+                    pid = fork(child_main, setup, fds[0], fds[1])
                 for fd in fds:
                     os.close(fd)
                 channel.send(json.dumps({"started": setup["key"], "pid": pid}).encode())
+                spare_pid = fork_spare()
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
