@@ -7,67 +7,21 @@ one teacher's, CSRF included (that check belongs to the identity).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import html
 
-import httpx
-import nbformat
 import pytest
-from fastapi import Request
+from service_app import Site, notebook
 from sqlalchemy import select
 
 from sabaq.hub.domain import accounts, courses
 from sabaq.hub.domain import assignments as asg
-from sabaq.hub.service.app import create_app
-from sabaq.hub.service.deps import optional_user
-from sabaq.hub.store.database import upgrade
 from sabaq.hub.store.models import Assignment, Course, GradeResult, ManualGrade, Role, utcnow
 from sabaq.i18n import translator
-from sabaq.settings import Settings, ensure_secrets
 
 SITE = "/services/sabaq"
 TOO_SOON = "The due date is too soon: this course gives students at least {hours} hours after release."
 NOT_A_NUMBER = "'{value}' is not a number."
-
-
-def notebook(points: int = 3) -> bytes:
-    """An nbgrader notebook with one graded cell, "q1", worth `points`."""
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("assert True", id="q1")
-    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "q1", "points": points, "locked": True,
-                                 "schema_version": 3, "solution": False, "task": False}
-    nb.cells.append(cell)
-    return nbformat.writes(nb).encode()
-
-
-class Site:
-    """The service app on its own database, and a way to call it as someone."""
-
-    def __init__(self, tmp_path):
-        ensure_secrets(tmp_path)
-        settings = Settings.load(data_dir=tmp_path, environ={})
-        upgrade(settings.database_url)
-        self.app = create_app(settings)
-        self.sessions = self.app.state.sessions
-
-        def caller(request: Request) -> dict | None:  # the hub's answer about the token, in short
-            name = request.headers.get("x-test-user")
-            return {"name": name, "admin": False} if name else None
-
-        self.app.dependency_overrides[optional_user] = caller
-
-    def call(self, method: str, path: str, user: str = "teacher", lang: str = "ru", page: bool = False,
-             **kwargs) -> httpx.Response:
-        headers = {"x-test-user": user, "accept-language": lang}
-        if page:
-            headers["accept"] = "text/html"
-
-        async def send():
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://sabaq") as c:
-                return await c.request(method, SITE + path, headers=headers, **kwargs)
-
-        return asyncio.run(send())
 
 
 @pytest.fixture
