@@ -19,7 +19,6 @@ from sabaq.hub.domain import assignments as asg
 from sabaq.hub.store.models import Assignment, Course, GradeResult, ManualGrade, Role, utcnow
 from sabaq.i18n import translator
 
-SITE = "/services/sabaq"
 TOO_SOON = "The due date is too soon: this course gives students at least {hours} hours after release."
 NOT_A_NUMBER = "'{value}' is not a number."
 
