@@ -154,7 +154,10 @@ class Stack:
         if self.host:
             # with a host name the hub's session cookie is set for the whole domain (Domain=localhost),
             # which Python's cookie jar does not send back, and the XSRF check fails without it:
-            # the hub's other way, the password in the request's body
+            # the hub's other way, the password in the request's body. That way gives a token only
+            # to a user the hub already knows: log in first, as the person would have (otherwise
+            # it races the service's hub sync, which adds the roster's users a moment after start)
+            self.browser(name, password).close()
             r = httpx.post(f"{self.url}/hub/api/users/{name}/tokens", timeout=120, json={
                 "auth": {"username": name, "password": password or self.logins[name]}, "note": "test", **body})
         else:
