@@ -19,6 +19,7 @@ import pwd
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
@@ -104,8 +105,13 @@ class SabaqSpawner(LocalProcessSpawner):
         home = os.path.join(self.home_root, name)
         cmd = ["useradd", "--create-home", "--home-dir", home, "--shell", "/bin/bash",
                "--user-group", "--comment", f"sabaq user {self.user.name}", name]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode not in (0, 9):  # 9: created meanwhile by another start
+        for attempt in range(20):
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            # /etc/passwd is locked while another program (another hub, a grader) adds a user
+            if proc.returncode in (0, 9) or "lock" not in proc.stderr:  # 9: created meanwhile by another start
+                break
+            time.sleep(0.1 + 0.05 * attempt)
+        if proc.returncode not in (0, 9):
             raise RuntimeError(f"could not create system user {name}: {proc.stderr.strip()}")
         return pwd.getpwnam(name)
 
