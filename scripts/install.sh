@@ -11,7 +11,8 @@ WITH_TESTS=0
 [ "${1:-}" = "--test" ] && WITH_TESTS=1
 
 export DEBIAN_FRONTEND=noninteractive
-PACKAGES="python3 python3-venv bubblewrap"
+# the olympiad judge's languages: C, C++, Java, Free Pascal (Python 3 is above)
+PACKAGES="python3 python3-venv bubblewrap gcc g++ default-jdk-headless fp-compiler"
 [ "$WITH_TESTS" = 1 ] && PACKAGES="$PACKAGES chromium postgresql"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 missing=""
