@@ -132,6 +132,8 @@ class Course(Base):
     scheme_weights: Mapped[dict] = mapped_column(JSON, default=dict, doc="category -> weight, for weighted")
     min_notice_hours: Mapped[float] = mapped_column(default=0.0)
     daily_load_minutes: Mapped[int] = mapped_column(Integer, default=0, doc="0: no limit")
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Almaty",
+                                          doc="IANA name: due dates are typed and shown in it")
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="course", cascade="all, delete-orphan"
