@@ -185,7 +185,17 @@ class Worker:
         self.client.close()
 
 
+def lower_priority(nice: int) -> int:
+    """Make this process (and so all it starts later) at least this nice; returns the niceness.
+    Only ever lowers the priority: a worker started nicer than asked stays so."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice > current:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    return os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def main(settings: Settings) -> None:
+    lower_priority(settings.worker.nice)  # before the sandbox's processes are started
     logging.basicConfig(level=logging.INFO, format="[%(levelname).1s %(asctime)s %(name)s] %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     name = os.environ.get("SABAQ_WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}"

@@ -233,6 +233,12 @@ class WorkerSettings(Section):
     max_attempts = Integer(
         3, min=1, max=100, help="Tries before a job is marked failed."
     ).tag(config=True)
+    nice = Integer(
+        10, min=0, max=19,
+        help="Niceness of the workers and of everything they start (the grading sandbox, judged programs): "
+        "when the machine is busy, students' pages, submissions and servers get the CPU first and grading "
+        "takes what is left. 0: the same priority as everything else.",
+    ).tag(config=True)
     token = Unicode(
         "", help="Token workers present to the service (generated)."
     ).tag(config=True, secret=True)

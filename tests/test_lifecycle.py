@@ -134,6 +134,29 @@ def test_a_killed_worker_is_replaced(stack):
     assert open(f"/proc/{new}/cmdline", "rb").read().split(b"\0")[-3:-1] == [b"sabaq", b"worker"]
 
 
+def descendants(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    children = [int(p) for p in out.stdout.split()]
+    return children + [d for c in children for d in descendants(c)]
+
+
+def test_grading_runs_nicer_than_what_students_wait_for(stack):
+    """When the machine is busy the service, hub and proxy get the CPU before grading."""
+    wait_for("everything up", lambda: all_up(stack))
+    for name in ("service", "hub", "proxy"):
+        assert os.getpriority(os.PRIO_PROCESS, pid_of(stack, name)) == 0, name
+    from test_server_origins import submit
+
+    submit(stack, "aliya")  # a worker starts its sandbox for it, and keeps it
+    workers = [pid_of(stack, "worker-1"), pid_of(stack, "worker-2")]
+    wait_for("a worker's sandbox started", lambda: [d for w in workers for d in descendants(w)], timeout=180)
+    for pid in [*workers, *(d for w in workers for d in descendants(w))]:
+        try:
+            assert os.getpriority(os.PRIO_PROCESS, pid) == 10, open(f"/proc/{pid}/cmdline", "rb").read()
+        except ProcessLookupError:
+            pass  # a short-lived child that ended meanwhile
+
+
 def test_a_killed_hub_comes_back_and_a_students_server_keeps_running(stack):
     wait_for("everything up", lambda: all_up(stack))
     stack.start_server("aliya")

@@ -3,6 +3,7 @@ contract's JSON through the project's service client, failures given back."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import httpx
@@ -177,3 +178,38 @@ def test_the_lease_of_every_job_of_a_batch_is_renewed_while_it_runs():
     paths = [c[0] for c in calls]
     assert {"jobs/1/renew", "jobs/2/renew"} <= set(paths)
     assert {"jobs/1/complete", "jobs/2/complete"} <= set(paths)
+
+
+def _priority_in_a_child(start_at: int, ask: int) -> tuple[int, int]:
+    """(what lower_priority returned, the niceness a process started after it has), in a fork."""
+    import multiprocessing
+    import subprocess
+
+    from sabaq.autograders.worker import lower_priority
+
+    def child(pipe):
+        os.setpriority(os.PRIO_PROCESS, 0, start_at)
+        got = lower_priority(ask)
+        later = int(subprocess.run(["sh", "-c", "cut -d' ' -f19 /proc/$$/stat"], capture_output=True,
+                                   text=True).stdout)
+        pipe.send((got, later))
+
+    parent, end = multiprocessing.get_context("fork").Pipe()
+    proc = multiprocessing.get_context("fork").Process(target=child, args=(end,))
+    proc.start()
+    result = parent.recv()
+    proc.join()
+    return result
+
+
+def test_a_worker_and_what_it_starts_run_at_the_configured_niceness():
+    assert _priority_in_a_child(0, 10) == (10, 10)
+
+
+def test_a_worker_started_nicer_stays_so():
+    assert _priority_in_a_child(15, 10) == (15, 15)
+
+
+def test_workers_are_nice_by_default_and_it_can_be_set(tmp_path):
+    assert Settings.load(data_dir=tmp_path, environ={}).worker.nice == 10
+    assert Settings.load(data_dir=tmp_path, environ={"SABAQ_WORKER_NICE": "0"}).worker.nice == 0
