@@ -134,6 +134,28 @@ def test_a_killed_worker_is_replaced(stack):
     assert open(f"/proc/{new}/cmdline", "rb").read().split(b"\0")[-3:-1] == [b"sabaq", b"worker"]
 
 
+@pytest.mark.parametrize("name", ["hub", "proxy", "service"])
+def test_the_supervisors_live_checks_tell_a_stopped_process_from_a_running_one(stack, name):
+    """What `sabaq up` asks each of them (a hung process keeps its pid and port); a stopped
+    one (SIGSTOP) does not answer, and after live_misses such answers it is restarted
+    (tests/unit/test_supervisor.py)."""
+    from sabaq.hub.jupyterhub import launcher
+    from sabaq.settings import Settings
+
+    wait_for("everything up", lambda: all_up(stack))
+    settings = Settings.load(data_dir=stack.data_dir, environ=stack.env)
+    program = {p.name: p for p in launcher.programs(settings)}[name]
+    assert program.live is not None and program.live()
+    pid = pid_of(stack, name)
+    os.killpg(pid, signal.SIGSTOP)  # the whole program: the service's processes too
+    try:
+        check = {"hub": launcher.hub_live, "proxy": launcher.proxy_live}.get(name)
+        assert not (check(settings, timeout=2) if check else launcher.answers(settings.service_url + "live", 2))
+    finally:
+        os.killpg(pid, signal.SIGCONT)
+    wait_for(f"{name} answers again", program.live)
+
+
 def descendants(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
     children = [int(p) for p in out.stdout.split()]

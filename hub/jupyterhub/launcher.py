@@ -150,13 +150,29 @@ def routes_restored(settings: Settings) -> bool:
     return True
 
 
+def answers(url: str, timeout: float = 10, **headers) -> bool:
+    """A liveness check: the URL answers 200 within timeout seconds (a hung process keeps its port)."""
+    try:
+        return httpx.get(url, headers=headers, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def service_live(settings: Settings) -> bool:
     """The service's liveness check (the one Kubernetes asks, hub/service/health.py), waited
     for longer than its own deadline there (5 s), so a stuck database is its 503."""
-    try:
-        return httpx.get(settings.service_url + "live", timeout=10).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return answers(settings.service_url + "live")
+
+
+def hub_live(settings: Settings, timeout: float = 10) -> bool:
+    """The hub's API root (its version, no database): answers while the hub's loop turns."""
+    return answers(settings.hub_api_url + "/", timeout)
+
+
+def proxy_live(settings: Settings, timeout: float = 10) -> bool:
+    """configurable-http-proxy's route table, from its own API."""
+    return answers(f"http://127.0.0.1:{settings.hub.proxy_api_port}/api/routes", timeout,
+                   Authorization=f"token {settings.hub.proxy_auth_token}")
 
 
 def programs(settings: Settings) -> list[Program]:
@@ -175,9 +191,12 @@ def programs(settings: Settings) -> list[Program]:
     sabaq = [sys.executable, "-m", "sabaq"]
     return [
         Program("proxy", proxy, {**env, "CONFIGPROXY_AUTH_TOKEN": hub.proxy_auth_token},
-                after_restart=lambda: routes_restored(settings), restarts_with=("hub",)),
+                after_restart=lambda: routes_restored(settings), restarts_with=("hub",),
+                live=lambda: proxy_live(settings)),
+        # a hub busy starting a class's servers may be slow to answer: hung only after a minute
         Program("hub", [str(Path(sys.prefix) / "bin" / "jupyterhub"), "-f", str(HUB_CONFIG)], env,
-                cwd=str(Path(settings.data_dir) / "hub"), can_start=lambda: listening(hub.proxy_api_port)),
+                cwd=str(Path(settings.data_dir) / "hub"), can_start=lambda: listening(hub.proxy_api_port),
+                live=lambda: hub_live(settings), live_every=15.0, live_misses=4),
         Program("service", [*sabaq, "service"], env, live=lambda: service_live(settings)),
         *[Program(f"worker-{i}", [*sabaq, "worker"], {**env, "SABAQ_WORKER_NAME": f"worker-{i}"})
           for i in range(1, settings.worker.count + 1)],
