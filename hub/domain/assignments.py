@@ -110,11 +110,15 @@ def release(
     closes_at: dt.datetime | None = None,
     title: str = "",
     now: dt.datetime | None = None,
+    publish: bool = True,
     **settings,
 ) -> Assignment:
-    """Publish (or re-publish) an assignment; students' earlier submissions stay."""
+    """Publish (or re-publish) an assignment; students' earlier submissions stay.
+    With publish=False its files and dates are stored as a draft, not shown to students
+    until ``publish``."""
     now = now or utcnow()
-    require_notice(course, now, due_at)
+    if publish:
+        require_notice(course, now, due_at)
     if not any(p.endswith(".ipynb") for p in release_files):
         raise Invalid(
             N_("The assignment '{assignment}' has no notebook to release. Generate it with nbgrader first."),
@@ -122,19 +126,16 @@ def release(
         )
     if due_at and closes_at and closes_at < due_at:
         raise Invalid(N_("The assignment cannot close before it is due."))
-    if not NAME_RE.match(name or ""):
-        raise Invalid(
-            N_("The assignment name '{assignment}' is not allowed: use Latin letters, digits, '-' and '_'."),
-            assignment=name,
-        )
+    check_name(name)
     assignment = db.scalar(
         select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name)
     )
     if assignment is None:
         assignment = Assignment(course=course, name=name)
         db.add(assignment)
-    assignment.title = title or assignment.title or name
-    assignment.released_at = now
+    assignment.title = clean_title(title) or assignment.title or name
+    if publish:
+        assignment.released_at = now
     assignment.due_at = due_at
     assignment.closes_at = closes_at
     assignment.version = (assignment.version or 0) + 1
@@ -149,6 +150,23 @@ def release(
             )
     db.flush()
     return assignment
+
+
+def check_name(name: str) -> str:
+    """An assignment's id: nbgrader's name, a folder's name in every home."""
+    if not NAME_RE.match(name or ""):
+        raise Invalid(
+            N_("The assignment name '{assignment}' is not allowed: use Latin letters, digits, '-' and '_'."),
+            assignment=name,
+        )
+    return name
+
+
+def require_new(db: Session, course: Course, name: str) -> None:
+    """Creating refuses an id the course already uses (releasing again is a separate step)."""
+    if db.scalar(select(Assignment.id).where(Assignment.course_id == course.id, Assignment.name == check_name(name))):
+        raise Conflict(N_("The course already has an assignment '{assignment}': choose another id, or open it "
+                          "to change it."), assignment=name)
 
 
 def require_notice(course: Course, released_at: dt.datetime, due_at: dt.datetime | None) -> None:
@@ -166,6 +184,47 @@ def set_due(assignment: Assignment, due_at: dt.datetime | None) -> None:
     if assignment.released_at is not None:
         require_notice(assignment.course, assignment.released_at, due_at)
     assignment.due_at = due_at
+
+
+def set_dates(assignment: Assignment, due_at: dt.datetime | None, closes_at: dt.datetime | None) -> None:
+    """The due date (``set_due``'s rule) and the closing time, which cannot come first."""
+    if due_at and closes_at and closes_at < due_at:
+        raise Invalid(N_("The assignment cannot close before it is due."))
+    set_due(assignment, due_at)
+    assignment.closes_at = closes_at
+
+
+TITLE_LENGTH = 200
+
+
+def clean_title(title: str | None) -> str:
+    """A title as people see it: one line, at most 200 characters."""
+    text = " ".join((title or "").split())
+    if len(text) > TITLE_LENGTH:
+        raise Invalid(N_("The title is too long: write at most {limit} characters."), limit=TITLE_LENGTH)
+    return text
+
+
+def set_title(assignment: Assignment, title: str | None) -> None:
+    """Rename what people see; the id (nbgrader's name) stays. Blank: the id."""
+    assignment.title = clean_title(title) or assignment.name
+
+
+def publish(assignment: Assignment, now: dt.datetime | None = None) -> None:
+    """Show a stored assignment to students from now, with the course's notice before its due date."""
+    now = now or utcnow()
+    if not any(f.kind == FileKind.release and f.path.endswith(".ipynb") for f in assignment.files):
+        raise Invalid(
+            N_("The assignment '{assignment}' has no notebook to release. Generate it with nbgrader first."),
+            assignment=assignment.name,
+        )
+    require_notice(assignment.course, now, assignment.due_at)
+    assignment.released_at = now
+
+
+def unpublish(assignment: Assignment) -> None:
+    """Take a release back: students no longer see it; their submissions are kept."""
+    assignment.released_at = None
 
 
 def files_of(db: Session, assignment: Assignment, kind: FileKind) -> dict[str, bytes]:

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sabaq.archive import read_tree
+from sabaq.archive import read_tree, write_tree
 from sabaq.errors import Invalid
 from sabaq.i18n import N_
 
@@ -54,3 +54,10 @@ def generate_release(source_dir: str | os.PathLike, name: str, course_id: str) -
                 assignment=name, detail=detail,
             )
         return read_tree(release, _skip)
+
+
+def generate_release_of(source: dict[str, bytes], name: str, course_id: str) -> dict[str, bytes]:
+    """``generate_release`` of uploaded source files ({path: content}, names already checked)."""
+    with tempfile.TemporaryDirectory(prefix="sabaq-upload-") as tmp:
+        write_tree(tmp, source)
+        return generate_release(tmp, name, course_id)

@@ -14,6 +14,7 @@ there is one place to read (and test) the access rules:
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -282,7 +283,8 @@ def require_view_student(db: Session, viewer: User, name: str, course: Course | 
 
 
 def change_settings(course: Course, *, scheme: str | None = None, scheme_weights: dict[str, float] | None = None,
-                    min_notice_hours: float | None = None, daily_load_minutes: int | None = None) -> None:
+                    min_notice_hours: float | None = None, daily_load_minutes: int | None = None,
+                    timezone: str | None = None) -> None:
     """A course's grading settings as its teacher changes them, on the gradebook page or
     through the API (the same rule for both); None keeps a setting as it is."""
     if scheme is not None or scheme_weights is not None:
@@ -298,3 +300,19 @@ def change_settings(course: Course, *, scheme: str | None = None, scheme_weights
         course.min_notice_hours = min_notice_hours
     if daily_load_minutes is not None:
         course.daily_load_minutes = daily_load_minutes
+    if timezone is not None:
+        course.timezone = check_timezone(timezone)
+
+
+def check_timezone(name: str) -> str:
+    """An IANA time zone name (Asia/Almaty, Asia/Aqtobe, Europe/Moscow ...): due dates
+    are typed and shown in it."""
+    name = (name or "").strip()
+    try:
+        if not name or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError(name)
+        ZoneInfo(name)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise Invalid(N_("Unknown time zone '{zone}': write a name like Asia/Almaty or Asia/Aqtobe."),
+                      zone=name) from None
+    return name

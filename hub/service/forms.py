@@ -8,7 +8,7 @@ fail later as a 500 or spoil every total they enter. Each kind of field (``SCORE
 ``PERCENT``, ``MINUTES`` ...) is declared once and read by ``number`` on the pages
 and by ``field`` in the API's models, so the two cannot disagree.
 
-Dates are ``sabaq.hub.domain.dates.parse_when``'s, in the site's time zone.
+Dates are ``sabaq.hub.domain.dates.parse_when``'s, in the course's time zone.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pydantic import BeforeValidator, Field
 
 from sabaq.errors import Invalid, Phrase
 from sabaq.hub.domain.dates import parse_when
+from sabaq.hub.store.models import Course
 from sabaq.i18n import N_
 
 # digits with at most one decimal point or comma; no exponents, no "nan", no "1_000"
@@ -95,9 +96,11 @@ def field(kind: Kind) -> Any:
                      BeforeValidator(functools.partial(number, kind=kind))]
 
 
-def when(request: Request, text: str | None) -> dt.datetime | None:
-    """A date and time as typed, in the site's time zone unless it names one; blank: None."""
-    return parse_when(text, request.app.state.settings.general.timezone)
+def when(request: Request, text: str | None, course: Course | None = None) -> dt.datetime | None:
+    """A date and time as typed, in the course's time zone (else the site's) unless it
+    names one; blank: None."""
+    return parse_when(text, course.timezone if course is not None and course.timezone
+                      else request.app.state.settings.general.timezone)
 
 
 # the API models' fields, one per kind

@@ -21,7 +21,8 @@ def load_warnings(db: Session, course: Course, lang: str, settings: Settings) ->
     """Days on which the class's homework exceeds the course's daily load, in the reader's language."""
     _ = translator(lang)
     items = [(a.due_at, a.estimated_minutes) for a in course.assignments]
-    days = timerules.overloaded_days(items, settings.general.timezone, course.daily_load_minutes or 0)
+    zone = course.timezone or settings.general.timezone
+    days = timerules.overloaded_days(items, zone, course.daily_load_minutes or 0)
     return [_("Homework due on {day} takes about {minutes} minutes; the daily limit is {limit}.").format(
         day=day.isoformat(), minutes=minutes, limit=course.daily_load_minutes) for day, minutes in sorted(days.items())]
 

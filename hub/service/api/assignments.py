@@ -35,14 +35,14 @@ async def release_assignment(
     request: Request, course_id: str, name: str,
     release: list[UploadFile] = File(..., description="released files; file name = relative path"),
     source: list[UploadFile] = File(default=[], description="teacher's source files, kept private"),
-    due: str | None = Form(None, description="due date, ISO 8601; local time of the site if no zone"),
+    due: str | None = Form(None, description="due date, ISO 8601; the course's local time if no zone"),
     closes: str | None = Form(None, description="no submissions after this; empty: late ones are accepted"),
     title: str = Form("", max_length=200),
     user: User = Depends(current_user), db: Session = DB,
 ):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
-    due_at, closes_at = forms.when(request, due), forms.when(request, closes)
+    due_at, closes_at = forms.when(request, due, course), forms.when(request, closes, course)
     release_files = await read_uploads(request, release)
     source_files = await read_uploads(request, source) if source else {}
     a = asg.release(db, course, name, release_files, source_files, due_at=due_at, closes_at=closes_at, title=title)
@@ -55,7 +55,7 @@ def unrelease_assignment(course_id: str, name: str, user: User = Depends(current
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     a = asg.get_assignment(db, course, name)
-    a.released_at = None
+    asg.unpublish(a)
     return assignment_out(db, a, True)
 
 

@@ -32,6 +32,8 @@ class CourseSettingsIn(BaseModel):
     scheme_weights: dict[str, forms.Weight] | None = None
     min_notice_hours: forms.Hours | None = None
     daily_load_minutes: forms.DayMinutes | None = None
+    timezone: str | None = Field(None, max_length=64, description="IANA name, e.g. Asia/Almaty: due dates are "
+                                 "typed and shown in it")
 
 
 class AssignmentSettingsIn(BaseModel):
@@ -111,9 +113,11 @@ def course_settings(course_id: str, body: CourseSettingsIn, user: User = Depends
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     crs.change_settings(course, scheme=body.scheme, scheme_weights=body.scheme_weights,
-                        min_notice_hours=body.min_notice_hours, daily_load_minutes=body.daily_load_minutes)
+                        min_notice_hours=body.min_notice_hours, daily_load_minutes=body.daily_load_minutes,
+                        timezone=body.timezone)
     return {"id": course.slug, "scheme": course.scheme, "scheme_weights": course.scheme_weights,
-            "min_notice_hours": course.min_notice_hours, "daily_load_minutes": course.daily_load_minutes}
+            "min_notice_hours": course.min_notice_hours, "daily_load_minutes": course.daily_load_minutes,
+            "timezone": course.timezone}
 
 
 @router.patch("/courses/{course_id}/assignments/{name}", summary="Assignment settings and dates (teacher)")
@@ -123,10 +127,9 @@ def assignment_settings(request: Request, course_id: str, name: str, body: Assig
     crs.require_staff(db, user, course, teacher_only=True)
     a = asg.get_assignment(db, course, name)
     values = body.model_dump(exclude_none=True)
-    if "due" in values:
-        asg.set_due(a, forms.when(request, values.pop("due")))
-    if "closes" in values:
-        a.closes_at = forms.when(request, values.pop("closes"))
+    if "due" in values or "closes" in values:  # the pages' rule: notice kept, closing not before due
+        asg.set_dates(a, forms.when(request, values.pop("due"), course) if "due" in values else a.due_at,
+                      forms.when(request, values.pop("closes"), course) if "closes" in values else a.closes_at)
     asg.configure(a, **values)
     lang = request_language(request, user)
     return {"name": a.name, "category": a.category, "term": a.term, "due_at": a.due_at,
@@ -160,7 +163,7 @@ def student_rule(request: Request, course_id: str, name: str, login: str, body: 
                  user: User = Depends(current_user), db: Session = DB):
     course, a = staff_assignment(db, user, course_id, name)
     rule = marking.set_student_rule(db, a, course_student(db, user, course, login), body.extension_minutes,
-                                    forms.when(request, body.due), body.excused)
+                                    forms.when(request, body.due, course), body.excused)
     return {"student": login, "assignment": name, "extension_minutes": rule.extension_minutes,
             "due_at": asg.effective_due_for(a, rule), "excused": rule.excused}
 

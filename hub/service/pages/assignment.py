@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sabaq.errors import Invalid
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import feedback, gradebook, grading, kinds, marking, printing, reports, timerules
@@ -23,7 +24,7 @@ from sabaq.hub.service.access import course_and_role, course_student, is_staff, 
 from sabaq.hub.service.deps import DB, current_user, request_language
 from sabaq.hub.service.pages.render import CATEGORY_NAMES, LATE_NAMES, PREFIX, STATUS_NAMES, back, render
 from sabaq.hub.store.models import Role, StudentRule, Submission, User, utcnow
-from sabaq.i18n import translator
+from sabaq.i18n import N_, translator
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,7 +57,10 @@ def assignment_page(request: Request, course_id: str, name: str, user: User = De
     if staff:
         marks = {row.student.id: row.marks[a.id] for row in gradebook.build(db, course).rows if a.id in row.marks}
         rules = {r.student_id: r for r in db.scalars(select(StudentRule).where(StudentRule.assignment_id == a.id))}
-        extra = dict(status_names=STATUS_NAMES, category_names=CATEGORY_NAMES, late_names=LATE_NAMES)
+        extra = dict(status_names=STATUS_NAMES, category_names=CATEGORY_NAMES, late_names=LATE_NAMES,
+                     can_schedule=user.is_admin or role == Role.teacher,
+                     feedback_ready=sum(1 for m in marks.values() if _feedback_ready(m)),
+                     notice=_notice(request, user))
     return render(request, "assignment.html", user=user, course=course, assignment=a, staff=staff,
                   students=students, by_student=by_student, own=subs if not staff else [],
                   marks=marks, rules=rules, can_grade=kinds.can_grade(a),
@@ -79,15 +83,39 @@ def regrade_page(request: Request, course_id: str, name: str, user: User = Depen
     return back(f"{_url(course_id, name)}?queued={count}")
 
 
+def _feedback_ready(mark) -> bool:
+    """Whether a student's mark has feedback to release: graded work (or paper)."""
+    return bool(mark and mark.submission_id and mark.status in (gradebook.GRADED, gradebook.PAPER))
+
+
+NOTICES = {"saved": N_("Saved."), "published": N_("Released: students see it now."),
+           "unpublished": N_("The release is taken back: students no longer see it; their work is kept.")}
+
+
+def _notice(request: Request, user: User) -> str:
+    """The result of the form just sent, in the reader's language (the page it came back to)."""
+    _ = translator(request_language(request, user))
+    released = request.query_params.get("released")
+    if released is not None and released.isdigit():
+        return _("Feedback released to {n} students.").format(n=int(released))
+    return next((_(text) for key, text in NOTICES.items() if key in request.query_params), "")
+
+
 @router.post("/courses/{course_id}/assignments/{name}/release-feedback")
-def release_all(course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
+async def release_all(request: Request, course_id: str, name: str, user: User = Depends(current_user),
+                      db: Session = DB):
+    """Feedback for every graded student, once the teacher has confirmed it (``confirm``)."""
     course, a = staff_assignment(db, user, course_id, name)
+    if (await request.form()).get("confirm") != "1":
+        raise Invalid(N_("Feedback was not released: confirm it with the button 'Yes, release feedback'."))
+    count = 0
     for row in gradebook.build(db, course).rows:
         mark = row.marks.get(a.id)
-        if mark and mark.submission_id and mark.status in (gradebook.GRADED, gradebook.PAPER):
+        if _feedback_ready(mark):
             feedback.release_feedback(db, db.get(Submission, mark.submission_id), mark,
                                       row.student.language or course.language)
-    return back(_url(course_id, name) + "?released=1")
+            count += 1
+    return back(f"{_url(course_id, name)}?released={count}")
 
 
 @router.post("/courses/{course_id}/assignments/{name}/settings")
@@ -103,7 +131,7 @@ async def assignment_settings(request: Request, course_id: str, name: str, user:
                   late_percent_per_day=forms.number(form.get("late_percent_per_day"), forms.PERCENT, 0.0),
                   late_floor_percent=forms.number(form.get("late_floor_percent"), forms.PERCENT, 0.0))
     if form.get("due"):  # the API's rule, notice included: a blank field leaves the date as it is
-        asg.set_due(a, forms.when(request, str(form["due"])))
+        asg.set_due(a, forms.when(request, str(form["due"]), course))
     return back(_url(course_id, name))
 
 

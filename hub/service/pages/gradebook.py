@@ -76,5 +76,6 @@ async def course_settings(request: Request, course_id: str, user: User = Depends
             weights[key.strip()] = forms.number(value, forms.WEIGHT)
     crs.change_settings(course, scheme=str(form.get("scheme") or course.scheme), scheme_weights=weights,
                         min_notice_hours=forms.number(form.get("min_notice_hours"), forms.HOURS, 0.0),
-                        daily_load_minutes=forms.number(form.get("daily_load_minutes"), forms.DAY_MINUTES, 0))
+                        daily_load_minutes=forms.number(form.get("daily_load_minutes"), forms.DAY_MINUTES, 0),
+                        timezone=str(form.get("timezone") or course.timezone))
     return back(f"{PREFIX}/courses/{course_id}/gradebook")

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from sabaq.errors import SabaqError
 from sabaq.hub.domain import assessment, gradebook
+from sabaq.hub.domain.dates import show_when
 from sabaq.hub.service.deps import LANG_COOKIE, csrf_token, request_language
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
@@ -42,15 +43,24 @@ templates = Environment(
 def render(request: Request, name: str, status: int = 200, user: User | None = None, **context) -> HTMLResponse:
     lang = request_language(request, user)
     _ = translator(lang)
-    tz = ZoneInfo(request.app.state.settings.general.timezone)
+    course = context.get("course")
+    zone = course.timezone if course is not None and course.timezone else request.app.state.settings.general.timezone
 
-    def when(value):
-        if value is None:
-            return "—"
-        return format_datetime(value, format="d MMM y, HH:mm", tzinfo=tz, locale=lang)
+    def when(value) -> str:
+        """A time in the course's zone (else the site's) with its offset: '18:00 (UTC+5)'."""
+        return show_when(value, zone, lang)
+
+    def local_input(value) -> str:
+        """A time as a datetime-local field shows it: the course's local time, no zone."""
+        return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+    def num(value, digits: int = 1) -> str:
+        """A number as the reader writes it: 66,7 in Kazakh and Russian, 66.7 in English."""
+        return "" if value is None else format_decimal(value, format="0." + "#" * digits, locale=lang)
 
     html = templates.get_template(name).render(
-        _=_, lang=lang, languages=LANGUAGES, language_names=LANGUAGE_NAMES, when=when,
+        _=_, lang=lang, languages=LANGUAGES, language_names=LANGUAGE_NAMES, when=when, num=num,
+        local_input=local_input, zone=zone,
         user=user, prefix=PREFIX, csrf=csrf_token(request), path=request.url.path,
         **context,
     )
