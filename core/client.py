@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 
 import httpx
 
@@ -23,6 +24,12 @@ API = "api/v1/"
 RETRY_STATUSES = (502, 503, 504)  # the proxy or the service restarting: worth another try
 NOT_ACTED_ON = (502, 503)  # no service behind the proxy, or the service saved nothing
 REPEATABLE = ("GET", "HEAD", "PUT", "DELETE")  # the same outcome however often they arrive
+IDEMPOTENCY_KEY = "Idempotency-Key"  # a POST carrying one is answered once, however often it arrives
+
+
+def new_request_key() -> str:
+    """A fresh Idempotency-Key for one POST (sent unchanged with each of its repeats)."""
+    return uuid.uuid4().hex
 
 
 class ServiceUnreachable(SabaqError):
@@ -41,7 +48,9 @@ class ServiceClient:
     to it (``api/v1/me``). ``ok`` lists the statuses a call accepts (others raise);
     ``retries`` repeats a call that could not connect or got 502-504. A POST is repeated
     only when the service surely did not act on it (no connection, 502, 503): after a
-    timeout or a 504 it may have stored a submission, and a repeat would store it twice.
+    timeout or a 504 it may have stored a submission, and a repeat would store it twice;
+    unless it carries an ``Idempotency-Key``, with which the service answers a repeat
+    with what the first stored.
     """
 
     def __init__(self, base_url: str, token: str, *, language: str | None = None, timeout: float = 60.0,
@@ -78,7 +87,7 @@ class ServiceClient:
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204), **kwargs) -> httpx.Response:
         """One call; the service's message as a ServiceError unless the status is in ``ok``."""
-        repeatable = method.upper() in REPEATABLE
+        repeatable = method.upper() in REPEATABLE or IDEMPOTENCY_KEY in (kwargs.get("headers") or {})
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:

@@ -152,6 +152,8 @@ def test_class_cycle_through_the_exchange_plugin(stack, tmp_path, monkeypatch):
     student("Submit").start()
     subs = submissions(stack, "aliya", "ps2")
     assert [s.attempt for s in subs] == [1, 2]
+    # each upload carried its own key, which a repeat of it would carry again
+    assert len({s.request_key for s in subs}) == 2 and all(len(s.request_key) == 32 for s in subs)
     cached = student("List", cached=True).start()
     assert [len(a["submissions"]) for a in cached if a["assignment_id"] == "ps2"] == [2]
 

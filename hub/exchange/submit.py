@@ -7,6 +7,7 @@ import os
 from nbgrader.exchange import abc
 
 from sabaq.archive import read_tree
+from sabaq.client import IDEMPOTENCY_KEY, new_request_key
 from sabaq.errors import SabaqError
 from sabaq.hub.exchange.exchange import SabaqExchange
 from sabaq.i18n import N_
@@ -28,6 +29,8 @@ class SabaqSubmit(SabaqExchange, abc.ExchangeSubmit):
                                     "{notebooks}."), assignment=aid, notebooks=", ".join(missing))
             self.log.warning("Possible missing notebooks for assignment %s: %s", aid, ", ".join(missing))
         upload = [("files", (rel, content, "application/octet-stream")) for rel, content in files.items()]
-        result = self.api("POST", f"courses/{course}/assignments/{aid}/submissions", files=upload).json()
+        # the same key on every repeat: an upload stored whose answer was lost is not a second attempt
+        result = self.api("POST", f"courses/{course}/assignments/{aid}/submissions", files=upload,
+                          headers={IDEMPOTENCY_KEY: new_request_key()}).json()
         self.timestamp = result["timestamp"]
         self.log.info("Submitted as: %s %s %s", course, aid, result["timestamp"])

@@ -219,7 +219,8 @@ class Submission(Base):
     """One attempt, immutable once written; every attempt is kept."""
 
     __tablename__ = "submissions"
-    __table_args__ = (UniqueConstraint("assignment_id", "student_id", "attempt"),)
+    __table_args__ = (UniqueConstraint("assignment_id", "student_id", "attempt"),
+                      UniqueConstraint("student_id", "request_key"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
@@ -232,6 +233,9 @@ class Submission(Base):
     kind: Mapped[str] = mapped_column(String(16), default="notebook", doc="notebook, or paper (marked by hand)")
     check: Mapped[dict | None] = mapped_column(
         JSON, nullable=True, doc="the worker's report on the submitted notebooks"
+    )
+    request_key: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, doc="the Idempotency-Key its upload carried: a repeat of that upload is this one"
     )
 
     assignment: Mapped[Assignment] = relationship(back_populates="submissions")

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from sabaq.client import ServiceClient, ServiceError, ServiceUnreachable
+from sabaq.client import IDEMPOTENCY_KEY, ServiceClient, ServiceError, ServiceUnreachable, new_request_key
 from sabaq.errors import SabaqError
 
 
@@ -117,6 +117,18 @@ def test_a_post_that_may_have_been_stored_is_not_sent_again(service):
     with client(url, retries=2) as c, pytest.raises(ServiceError, match="HTTP 504"):
         c.post("api/v1/courses/demo/assignments/ps1/submissions")
     assert [call["method"] for call in script.seen] == ["POST", "POST"]
+
+
+def test_a_post_with_an_idempotency_key_is_sent_again_with_the_same_key(service):
+    """The service answers a repeat with what the first stored, so a lost answer is asked for again."""
+    url, script = service
+    key = new_request_key()
+    script.answers = [(201, {"id": 1}, 1.0), (504, b"Gateway Timeout", 0), (201, {"id": 1}, 0)]
+    with client(url, retries=2, timeout=0.3) as c:
+        r = c.post("api/v1/courses/demo/assignments/ps1/submissions", headers={IDEMPOTENCY_KEY: key})
+    assert r.json() == {"id": 1}
+    assert [call["idempotency-key"] for call in script.seen] == [key] * 3
+    assert new_request_key() != key
 
 
 def test_a_read_that_timed_out_is_asked_again(service):

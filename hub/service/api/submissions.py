@@ -3,15 +3,16 @@ collect and release feedback, students, parents and teachers read what they may.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Request, Response, UploadFile
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from sabaq.errors import Invalid
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import grading
+from sabaq.hub.domain import grading, repeats
 from sabaq.hub.service.access import course_and_role, is_staff, staff_submission, viewable_submission
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
 from sabaq.hub.service.api.schemas import ERRORS, Id, SubmissionOut, submission_out
@@ -28,13 +29,19 @@ router = APIRouter(prefix="/api/v1", tags=["v1"], responses=ERRORS)
              summary="Submit an attempt (students); answered only after it is stored")
 async def submit(request: Request, course_id: str, name: str,
                  files: list[UploadFile] = File(..., description="file name = path relative to the assignment folder"),
+                 idempotency_key: str | None = Header(
+                     None, description="a random value of the client's, sent again unchanged when it repeats this "
+                     "upload: the attempt stored by the first is the answer, not a second attempt"),
                  user: User = Depends(current_user), db: Session = DB):
     # The database is used in two short transactions in a thread, never across an await:
     # on SQLite a transaction holds the write lock, and a deadline's crowd queues behind it.
+    key = repeats.checked_key(idempotency_key)
     declared = sum(f.size or 0 for f in files)  # known once the form has arrived on disk: checked before reading it
-    await run_in_threadpool(_may_submit, request, db, course_id, name, user, declared)
+    earlier = await run_in_threadpool(_may_submit, request, db, course_id, name, user, declared, key)
+    if earlier is not None:
+        return earlier
     data = await read_uploads(request, files)
-    return await run_in_threadpool(_store, request, db, course_id, name, user, data)
+    return await run_in_threadpool(_store, request, db, course_id, name, user, data, key)
 
 
 def _open_to(request: Request, db: Session, course_id: str, name: str, user: User, incoming: int) -> Assignment:
@@ -49,19 +56,47 @@ def _open_to(request: Request, db: Session, course_id: str, name: str, user: Use
     return a
 
 
-def _may_submit(request: Request, db: Session, course_id: str, name: str, user: User, incoming: int) -> None:
-    """Refuse early, before the files are read; the transaction ends here (it wrote nothing)."""
+def _earlier(db: Session, course_id: str, name: str, user: User, key: str | None) -> SubmissionOut | None:
+    """The attempt a first sending of this upload stored (the student's own, in this course)."""
+    if key is None:
+        return None
+    course = crs.get_course(db, course_id)
+    crs.require_student(db, user, course)
+    found = repeats.stored_before(db, user, asg.get_assignment(db, course, name, staff=False), key)
+    return None if found is None else submission_out(found)
+
+
+def _may_submit(request: Request, db: Session, course_id: str, name: str, user: User, incoming: int,
+                key: str | None) -> SubmissionOut | None:
+    """Refuse early, before the files are read; the transaction ends here (it wrote nothing).
+    A repeat of an upload already stored is answered with it, whatever the rules say now
+    (the deadline or the last attempt may have passed since it was stored)."""
     try:
-        _open_to(request, db, course_id, name, user, incoming)
+        earlier = _earlier(db, course_id, name, user, key)
+        if earlier is None:
+            _open_to(request, db, course_id, name, user, incoming)
+        return earlier
     finally:
         db.commit()
 
 
-def _store(request: Request, db: Session, course_id: str, name: str, user: User, data: dict[str, bytes]) -> SubmissionOut:
+def _store(request: Request, db: Session, course_id: str, name: str, user: User, data: dict[str, bytes],
+           key: str | None) -> SubmissionOut:
     """Checked again with the files' real sizes, stored with its check and grading jobs, committed:
     only then is the student told it was received."""
     a = _open_to(request, db, course_id, name, user, sum(len(content) for content in data.values()))
-    out = submission_out(asg.submit(db, a, user, data))
+    try:
+        submission = asg.submit(db, a, user, data)
+        submission.request_key = key
+        db.flush()
+    except (Invalid, IntegrityError):
+        # the same upload sent twice at once (PostgreSQL lets both in until the first commits)
+        db.rollback()
+        earlier = _earlier(db, course_id, name, user, key)
+        if earlier is None:
+            raise
+        return earlier
+    out = submission_out(submission)
     db.commit()
     return out
 
