@@ -13,7 +13,6 @@ import json
 import re
 from dataclasses import dataclass, field
 
-import mistune
 import nbformat
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
@@ -24,11 +23,12 @@ from sabaq.hub.domain.assignments import store_feedback
 from sabaq.hub.store.blobs import get_blob
 from sabaq.hub.store.models import Comment, GradeResult, ManualGrade, Submission
 from sabaq.i18n import translator
+from sabaq.mathtext import markdown_html, text_html
 
-_markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
 _ansi = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _templates = Environment(loader=PackageLoader("sabaq.hub.domain", "feedback-templates"),
                          autoescape=select_autoescape(["html"]))
+_templates.filters["math"] = lambda text: Markup(text_html(text))  # a comment with its formulas as MathML
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
 
@@ -86,7 +86,7 @@ def cell_views(nb, cells: dict[str, dict], manual: dict[str, float], comments: d
         source, hidden = _strip_hidden(cell.source) if for_student else (cell.source, False)
         view = CellView(kind=cell.cell_type, source=source, grade_id=grade_id)
         if cell.cell_type == "markdown":
-            view.html = Markup(_markdown(source))
+            view.html = Markup(markdown_html(source))
         if cell.cell_type == "code":
             view.outputs = [v for o in cell.get("outputs", []) if (v := _output_view(o, hidden)) is not None]
         if grade_id:

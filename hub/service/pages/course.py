@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import kinds, lessons, rosters
+from sabaq.hub.domain import kinds, lesson_questions, lessons, rosters
 from sabaq.hub.domain import olympiad as tasks
 from sabaq.hub.service.access import course_and_role, is_staff
 from sabaq.hub.service.deps import DB, current_user, request_language
@@ -53,7 +53,8 @@ def lesson_page(request: Request, course_id: str, name: str, user: User = Depend
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course)
     lesson = lessons.get_lesson(db, course, name)
-    return render(request, "lesson.html", user=user, course=course, lesson=lesson, stats=lessons.stats(db, lesson))
+    return render(request, "lesson.html", user=user, course=course, lesson=lesson, stats=lessons.stats(db, lesson),
+                  questions=lesson_questions.questions(db, lesson, request_language(request, user)))
 
 
 @router.get("/courses/{course_id}/contest", response_class=HTMLResponse)

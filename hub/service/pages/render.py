@@ -12,6 +12,7 @@ from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from sabaq.errors import SabaqError
 from sabaq.hub.domain import assessment, gradebook
@@ -19,6 +20,7 @@ from sabaq.hub.domain.dates import show_when
 from sabaq.hub.service.deps import LANG_COOKIE, csrf_token, request_language
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
+from sabaq.mathtext import markdown_html, text_html
 
 PREFIX = "/services/sabaq"
 # Labels are msgids, translated where they are shown; listed here so the extractor finds them.
@@ -38,6 +40,8 @@ templates = Environment(
     autoescape=select_autoescape(["html"]),
     extensions=["jinja2.ext.i18n"],
 )
+templates.filters["math"] = lambda text: Markup(text_html(text))  # text with its formulas as MathML
+templates.filters["markdown"] = lambda text: Markup(markdown_html(text))  # a notebook's Markdown, likewise
 
 
 def render(request: Request, name: str, status: int = 200, user: User | None = None, **context) -> HTMLResponse:
