@@ -156,3 +156,50 @@ def test_releasing_feedback_to_the_class_needs_a_confirmation_and_says_what_it_d
         assert db.scalar(select(Feedback)) is not None
     shown = site.call("GET", "/courses/alg8/assignments/hw1?released=1", lang="en", page=True).text
     assert "Feedback released to 1 students." in shown
+
+
+def add_student(site, login: str = "timur") -> None:
+    from sabaq.hub.domain import accounts
+    from sabaq.hub.store.models import Role
+
+    with site.sessions() as db:
+        courses.set_member(db, courses.get_course(db, "alg8"), accounts.create_user(db, login), Role.student,
+                           section="8A")
+        db.commit()
+
+
+def test_the_export_writes_not_submitted_for_work_not_handed_in_not_zero(site):
+    add_student(site)
+    with site.sessions() as db:  # the due date has passed: the missing work counts as zero in the totals
+        db.scalar(select(Assignment)).due_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+        db.commit()
+    csv_text = site.call("GET", "/api/v1/courses/alg8/export.csv", lang="ru").content.decode("utf-8-sig")
+    lines = {line.split(",")[0]: line.split(",") for line in csv_text.splitlines()}
+    assert lines["timur"][3] == "не сдано" and lines["aliya"][3] == "1.0"
+    header = csv_text.splitlines()[0].split(",")
+    assert header[3] == "hw1"  # the assignment's title (it has none but its id here)
+
+
+def test_a_term_grade_is_provisional_while_manual_grading_waits_and_decimals_follow_the_language(site):
+    from sabaq.hub.store.models import GradeResult
+
+    page = site.call("GET", "/courses/alg8/gradebook", lang="ru", page=True).text
+    assert "предварительн" not in page.lower() and "33,3" in page and "33.3" not in page
+    assert "33.3" in site.call("GET", "/courses/alg8/gradebook", lang="en", page=True).text
+    with site.sessions() as db:
+        result = db.scalar(select(GradeResult))
+        result.needs_manual_grade = True
+        db.commit()
+    page = site.call("GET", "/courses/alg8/gradebook", lang="en", page=True).text
+    assert 'class="late provisional">provisional<' in page
+    csv_text = site.call("GET", "/api/v1/courses/alg8/export.csv", lang="en").content.decode("utf-8-sig")
+    assert "(provisional)" in csv_text.splitlines()[1]
+
+
+def test_an_empty_score_chart_has_no_negative_axis():
+    from sabaq.hub.domain import reports
+
+    for percents in ([], [40.0, 45.0, 90.0]):
+        ax = reports.distribution_figure(percents, "t", "x", "y").axes[0]
+        assert ax.get_ylim()[0] == 0 and min(ax.get_yticks()) >= 0
+        assert all(float(t).is_integer() for t in ax.get_yticks())

@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import gradebook
+from sabaq.hub.domain import gradebook, reports
 from sabaq.hub.service import forms
 from sabaq.hub.service.deps import DB, current_user, request_language
 from sabaq.hub.service.pages.render import CATEGORY_NAMES, PREFIX, STATUS_NAMES, back, render
@@ -23,7 +23,12 @@ from sabaq.i18n import translator
 router = APIRouter(include_in_schema=False)
 
 
-def mark_cells(gb, _, prefix: str = PREFIX) -> dict[int, list[Markup]]:
+def decimal_comma(lang: str) -> bool:
+    """Kazakh and Russian write 66,7."""
+    return lang in ("kk", "ru")
+
+
+def mark_cells(gb, _, prefix: str = PREFIX, comma: bool = False) -> dict[int, list[Markup]]:
     """The table's cells as ready HTML: built here because a thousand-student class is
     tens of thousands of cells, and a template loop costs ten times more per cell."""
     names = {k: escape(_(v)) for k, v in STATUS_NAMES.items()}
@@ -33,7 +38,8 @@ def mark_cells(gb, _, prefix: str = PREFIX) -> dict[int, list[Markup]]:
         cells = []
         for a in gb.assignments:
             m = row.marks[a.id]
-            text = f"{m.score:g}" if m.score is not None and m.status != gradebook.NOT_SUBMITTED else \
+            score = f"{m.score:g}".replace(".", ",") if comma else f"{m.score:g}"
+            text = score if m.score is not None and m.status != gradebook.NOT_SUBMITTED else \
                 f'<span class="muted">{names[m.status]}</span>'
             if m.submission_id:
                 text = f'<a href="{prefix}/submissions/{m.submission_id}">{text}</a>'
@@ -59,7 +65,8 @@ def gradebook_page(request: Request, course_id: str, user: User = Depends(curren
     sections = sorted({m.section for m in crs.members(db, course, Role.student) if m.section})
     lang = request_language(request, user)
     return render(request, "gradebook.html", user=user, course=course, gb=gb, sections=sections,
-                  cells=mark_cells(gb, translator(lang)), section=section or "", term=term,
+                  cells=mark_cells(gb, translator(lang), comma=decimal_comma(lang)), section=section or "", term=term,
+                  provisional={row.student.id: reports.provisional_terms(gb, row) for row in gb.rows},
                   category=category or "", status_names=STATUS_NAMES, category_names=CATEGORY_NAMES,
                   warnings=load_warnings(db, course, lang, request.app.state.settings))
 
