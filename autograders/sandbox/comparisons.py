@@ -17,6 +17,7 @@ import builtins
 import collections
 import decimal
 import fractions
+import numbers as abc_numbers
 import operator
 import secrets
 import sys
@@ -248,17 +249,73 @@ def _strict_functions(kinds: _Kinds):
         right = b if kb == ARRAY else np.array(b, dtype=object)
         return element(left, right).astype(bool)
 
+    Integral, Rational, Real, Complex = (abc_numbers.Integral, abc_numbers.Rational, abc_numbers.Real,
+                                         abc_numbers.Complex)
+    index, Fraction, Decimal, isinstance_ = operator.index, fractions.Fraction, decimal.Decimal, isinstance
+    class_dict, module_of = type.__dict__["__dict__"].__get__, type.__dict__["__module__"].__get__
+
+    def declares(t, name) -> bool:
+        """Whether a class or one of its bases defines ``name`` (read from the classes' own
+        dicts: no ``__getattr__`` of the student's runs)."""
+        return any_(name in class_dict(c) for c in mro(t))
+
+    def value_of(x):
+        """A number of no kind above (sympy's, a subclass of Fraction or Decimal, a numeric
+        class of the notebook's) as Python's own number, through the numeric protocol it
+        declares (``numbers``' ABCs, ``__index__``; ``__float__``/``__complex__`` for a class
+        defined in the notebook). It tells its value without seeing what it is compared with,
+        so an object that claims equality still fails. None when it declares none."""
+        t = _type(x)
+        try:
+            if _issubclass(t, Decimal):
+                return Decimal(x)  # the decimal's own digits, read by Decimal's C code
+            if isinstance_(x, Integral) or declares(t, "__index__"):
+                return int_data(index(x))
+            if isinstance_(x, Rational):
+                return Fraction(int_data(index(x.numerator)), int_data(index(x.denominator)))
+            notebook = t.__flags__ & HEAP and module_of(t) == "__main__"
+            if isinstance_(x, Real) or (notebook and declares(t, "__float__")):
+                return float_data(_float(x))
+            if isinstance_(x, Complex) or (notebook and declares(t, "__complex__")):
+                number = _complex(x)
+                return _complex(complex_real(number), complex_imag(number))
+        except (TypeError, ValueError, ArithmeticError, AttributeError):
+            pass
+        return None
+
+    def by_value(a, ka, b, kb):
+        """a == b when one or both are OTHER: by their numbers' values when both are numbers
+        (an OTHER without one equals no number), else as Python compares them (two OTHERs)."""
+        na = value_of(a) if ka == OTHER else va_number(a, ka)
+        nb = value_of(b) if kb == OTHER else va_number(b, kb)
+        if na is not None and nb is not None:
+            return na == nb
+        if ka == OTHER and kb == OTHER and na is None and nb is None:
+            return a == b
+        return False
+
+    def va_number(x, k):
+        return kind(x)[1] if k == NUMBER else None
+
+    def plain(x):
+        """x, or its number when it is a number of no kind above (for a library comparison)."""
+        if kind(x)[0] != OTHER:
+            return x
+        number = value_of(x)
+        return x if number is None else number
+
     def strict_eq(a, b):
         """a == b, except that a number, string, bytes, None, list, tuple, dict, set or array
-        equals only a value of a compatible kind (compared by its data, not by its methods)."""
+        equals only a value of a compatible kind (compared by its data, not by its methods);
+        other numbers by their values (see ``value_of``)."""
         ka, va = kind(a)
         kb, vb = kind(b)
         if ka == OTHER and kb == OTHER:
-            return a == b
+            return by_value(a, ka, b, kb)
         if ka == ARRAY or kb == ARRAY:
             return array_compare(eq, va, ka, vb, kb)
         if ka == OTHER or kb == OTHER:
-            return False
+            return by_value(a, ka, b, kb)
         if ka != kb:
             return False if ka != LEAF and kb != LEAF else va == vb
         if ka == NUMBER or ka == STR or ka == BYTES or ka == NONE or ka == LEAF:
@@ -274,11 +331,13 @@ def _strict_functions(kinds: _Kinds):
         ka, va = kind(a)
         kb, vb = kind(b)
         if ka == OTHER and kb == OTHER:
-            return a != b
+            if value_of(a) is None and value_of(b) is None:
+                return a != b
+            return not by_value(a, ka, b, kb)
         if ka == ARRAY or kb == ARRAY:
             return array_compare(ne, va, ka, vb, kb)
         if ka == OTHER or kb == OTHER:
-            return True
+            return not by_value(a, ka, b, kb)
         if ka == kb and (ka == NUMBER or ka == STR or ka == BYTES or ka == NONE or ka == LEAF):
             return va != vb
         if ka != kb and (ka == LEAF or kb == LEAF):
@@ -337,6 +396,8 @@ def _strict_functions(kinds: _Kinds):
         ``np.array_equal``...) called from a test: when one of its two compared values is plain
         data and the other is not, the values are of different kinds and cannot be equal
         (an assertion fails, a check is False); otherwise the library decides."""
+        if _len(args) >= 2:
+            args = (plain(args[0]), plain(args[1]), *args[2:])
         if _len(args) >= 2 and trusted(args[0]) != trusted(args[1]):
             name = getattr(function, "__name__", "")
             if _type(name) is _str and name.lower().startswith("assert"):
@@ -370,8 +431,51 @@ def _recorder():
 
 
 _record, _take_recorded, _bound_codes = _recorder()
+KEEP_ARG, INITIAL_ARG = "__sabaq_keep__", "__sabaq_initial__"
+TEST_FUNCTION = "<module>"  # the name inspect and IPython read a whole cell by (the function is the cell)
+
+
+def _run_test(names: tuple):
+    """The decorator a bound test cell's body becomes a function with (see
+    ``StrictComparisons``): it runs the body at once with the values the names it binds
+    have in the notebook (or builtins) now, and puts back the names it bound into the
+    notebook's namespace afterwards (from its last frame when it failed), as a cell at
+    module level would. While the test runs its names are the function's own: a function
+    it calls cannot set them (``score``)."""
+
+    def run(function):
+        __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of tracebacks
+        namespace, library = function.__globals__, builtins.__dict__
+        initial = {}
+        for name in names:
+            if name in namespace:
+                initial[name] = namespace[name]
+            elif name in library:
+                initial[name] = library[name]
+        kept: list = []
+
+        def keep(variables, value):
+            kept.append(variables)
+            return value
+
+        try:
+            return function(keep, initial)
+        except BaseException as error:
+            step = error.__traceback__.tb_next  # this frame's entry first, then the function's
+            if step is not None:
+                kept.append(step.tb_frame.f_locals)
+            raise
+        finally:
+            for name, value in (kept[0].items() if kept else ()):
+                if name != KEEP_ARG and name != INITIAL_ARG:
+                    namespace[name] = value
+
+    return run
+
+
+RUN_TEST_CODE = _run_test(()).__code__  # reads the failed test's frame (see audit.frame_takers)
 COMPARE = (_strict_eq, _strict_ne, lambda a, b: _strict_contains(b, a), lambda a, b: not _strict_contains(b, a),
-           _chain, _checked_call, _record)
+           _chain, _checked_call, _record, _run_test, locals)
 # the constant bound test cells name the comparison functions by (see bind): unguessable
 _MARKER = "\x00sabaq-compare-" + secrets.token_hex(16)
 
@@ -404,7 +508,8 @@ def take_recorded() -> tuple[bool, object]:
     """(True, value) when the last bound test cell ended with an expression (its value,
     recorded by the cell's own code, whatever displays it), else (False, None)."""
     return _take_recorded()
-EQ, NE, IN, NOT_IN, CHAIN, CHECKED_CALL, RECORD = range(7)
+EQ, NE, IN, NOT_IN, CHAIN, CHECKED_CALL, RECORD, RUN_TEST, LOCALS = range(9)
+RECORD_CODE = _record.__code__  # asks for its caller's frame (see audit.frame_takers)
 # Library functions whose comparisons test cells rely on: their two compared arguments are
 # checked for kinds first (see checked_call); matched by the name called.
 CHECKED_CALLS = frozenset({
@@ -470,7 +575,49 @@ class StrictComparisons(ast.NodeTransformer):
             last = node.body[-1]
             last.value = ast.copy_location(ast.Call(func=self._compare_ref(RECORD, last.value), args=[last.value],
                                                     keywords=[]), last.value)
+        if self.bound and node.body and _can_be_a_function(node.body):
+            node.body = self._as_function(node.body)
         return node
+
+    def _as_function(self, body: list) -> list:
+        """The cell's statements as the body of a function run at once (``_run_test``):
+        ``@run_test(names)\ndef __sabaq_test__(keep, initial): <names from initial>; <body>;
+        return keep(locals(), <last value>)``, then the value displayed as the cell's."""
+        first = body[0]
+        names = _bound_names(body)
+        value = body[-1].value if isinstance(body[-1], ast.Expr) else None
+        statements = body[:-1] if value is not None else body
+        prologue = [ast.If(test=ast.Compare(left=ast.Constant(name), ops=[ast.In()],
+                                            comparators=[ast.Name(id=INITIAL_ARG, ctx=ast.Load())]),
+                           body=[ast.Assign(targets=[ast.Name(id=name, ctx=ast.Store())],
+                                            value=ast.Subscript(value=ast.Name(id=INITIAL_ARG, ctx=ast.Load()),
+                                                                slice=ast.Constant(name), ctx=ast.Load()))],
+                           orelse=[]) for name in names]
+        returned = ast.Return(value=ast.Call(func=ast.Name(id=KEEP_ARG, ctx=ast.Load()), args=[
+            ast.Call(func=self._compare_ref(LOCALS, first), args=[], keywords=[]),
+            value if value is not None else ast.Constant(None)], keywords=[]))
+        function = ast.FunctionDef(
+            name=TEST_FUNCTION,
+            args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=KEEP_ARG), ast.arg(arg=INITIAL_ARG)], vararg=None,
+                               kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
+            body=[*prologue, *statements, returned],
+            decorator_list=[ast.Call(func=self._compare_ref(RUN_TEST, first),
+                                     args=[ast.Tuple(elts=[ast.Constant(n) for n in names], ctx=ast.Load())],
+                                     keywords=[])],
+            returns=None, type_comment=None)
+        last = body[-1]
+        for new, where in [(function, first), (function.args, first), *((p, first) for p in prologue),
+                           (returned, last), *((d, first) for d in function.decorator_list)]:
+            for part in ast.walk(new):
+                if not hasattr(part, "lineno") and "lineno" in part._attributes:
+                    ast.copy_location(part, where)
+        ast.copy_location(function, first)
+        function.end_lineno, function.end_col_offset = last.end_lineno, last.end_col_offset
+        ast.fix_missing_locations(function)
+        shown = [ast.copy_location(ast.Expr(value=ast.Name(id=TEST_FUNCTION, ctx=ast.Load())), last)] \
+            if value is not None else []
+        ast.fix_missing_locations(shown[0]) if shown else None
+        return [function, *shown]
 
     def visit_ClassDef(self, node):
         # names of a class body are not visible in lambdas: chains there are evaluated eagerly
@@ -524,6 +671,53 @@ class StrictComparisons(ast.NodeTransformer):
             if not hasattr(new, "lineno") or new is call:
                 ast.copy_location(new, node)
         return ast.copy_location(call, node)
+
+
+_NOT_IN_A_FUNCTION = (ast.Await, ast.AsyncFor, ast.AsyncWith, ast.Return, ast.Yield, ast.YieldFrom, ast.Nonlocal)
+
+
+def _top_scope(body: list):
+    """The nodes of a cell's own scope (not inside its functions, lambdas or classes'
+    bodies, whose default values, decorators and bases are the cell's)."""
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack += [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d)]
+        elif isinstance(node, ast.Lambda):
+            stack += [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]
+        elif isinstance(node, ast.ClassDef):
+            stack += [*node.decorator_list, *node.bases, *node.keywords]
+        else:
+            stack += ast.iter_child_nodes(node)
+
+
+def _can_be_a_function(body: list) -> bool:
+    """Whether a cell means the same as a function's body: not with top-level await,
+    return, yield or ``import *``."""
+    return not any(isinstance(n, _NOT_IN_A_FUNCTION) or (isinstance(n, ast.ImportFrom)
+                                                          and any(a.name == "*" for a in n.names))
+                   for n in _top_scope(body))
+
+
+def _bound_names(body: list) -> list[str]:
+    """The names a cell binds in its own scope (its variables), but those it declares global."""
+    names, declared = set(), set()
+    for node in _top_scope(body):
+        if isinstance(node, ast.Global):
+            declared.update(node.names)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            names.add(node.rest)
+    return sorted(names - declared - {KEEP_ARG, INITIAL_ARG})
 
 
 def _no_args() -> ast.arguments:

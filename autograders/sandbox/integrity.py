@@ -14,6 +14,8 @@ from sabaq.autograders.sandbox.audit import REFUSED_EVENTS, REFUSED_IMPORTS, REF
 from sabaq.autograders.sandbox.comparisons import (
     CHECKED_CALLS,
     COMPARE_NAME,
+    RECORD_CODE,
+    RUN_TEST_CODE,
     StrictComparisons,
     bind,
     binding_run_code,
@@ -61,7 +63,7 @@ class TestCellGuard:
         if shell is not None and own_dict(shell).get("recorder") is not None:
             self.pristine.pin(shell, "recorder", own_dict(shell)["recorder"])
         self.pristine.pin_signals()
-        install_audit_guard(self.user_ns, allowed_calls=allowed_calls)
+        install_audit_guard(self.user_ns, allowed_calls=allowed_calls, takers=frozenset({RECORD_CODE, RUN_TEST_CODE}))
 
     def before_test(self, shell) -> None:
         self.pristine.restore(shell)

@@ -303,7 +303,51 @@ signal.signal = lambda *a, **k: None
 
 LOOPING_SQUARE = "def square(x):\n    while True:\n        pass"
 
+# A function the test calls looks for the grading loop's frame (its nonce and its way to
+# reply) from a first frame got one way or another, and answers "passed" in its place
+NONCE_FORGE = """
+import os, sys
+def _forge(first):
+    _f = first()
+    while _f is not None:
+        _l = _f.f_locals
+        if 'nonce' in _l and 'send' in _l:
+            _l['send']({"nonce": _l['nonce'], "count": _l.get('count', 1), "result": None, "outputs": [],
+                        "displays": [], "updates": [], "status": "ok", "ename": "", "evalue": "", "truncated": False})
+            return True
+        _f = _f.f_back
+    return False
+def square(x):
+    try:
+        _forge(FIRST)
+    except Exception as e:
+        print('refused', type(e).__name__)
+    return x + x
+"""
+
+
+def nonce_forge(first: str) -> str:
+    return NONCE_FORGE.replace("FIRST", first)
+
+
+TRACEBACK_FIRST = "lambda: _raised().tb_frame"
+RAISED = "\ndef _raised():\n    try:\n        raise ValueError\n    except ValueError as e:\n        return e.__traceback__\n"
+GENERATOR_FIRST = "lambda: next(_g)"
+GENERATOR = "\ndef _gen():\n    yield _g.gi_frame.f_back\n_g = _gen()\n"  # its caller's frame, while it runs
+SCOPE_FIRST = ("lambda: next(type('F', (), {'f_locals': s, 'f_back': None}) for s in "
+               "(get_ipython().get_local_scope(d) for d in range(80)) if 'nonce' in s)")
+
 CASES: list[Case] = [
+    Case("nonce_getframe", {"square": nonce_forge("sys._getframe")},
+         note="the loop's nonce found through sys._getframe inside the test, a pass forged"),
+    Case("nonce_traceback", {"square": RAISED + nonce_forge(TRACEBACK_FIRST)},
+         note="the same through a traceback's frame"),
+    Case("nonce_generator", {"square": GENERATOR + nonce_forge(GENERATOR_FIRST)},
+         note="the same through a running generator's frame"),
+    Case("nonce_inspect", {"square": nonce_forge("__import__('inspect').currentframe")},
+         note="the same through inspect.currentframe"),
+    Case("nonce_magic_scope", {"square": nonce_forge(SCOPE_FIRST)},
+         note="the loop's locals asked of IPython's magic machinery"),
     Case("gc_rewrite_pending", {"square": GC_REWRITE, "mean": GC_REWRITE, "fib": GC_REWRITE},
          note="walk gc.get_objects() to print and rewrite the test cells not yet run"),
     Case("frames_pending", {"square": FRAMES, "greet": FRAMES},

@@ -226,12 +226,35 @@ CASES: list[Case] = [
          note="a library function's code replaced"),
     Case("ctypes_memory", {"square": "import ctypes\n_x = ctypes.c_long.from_address(id(1))"},
          note="raw memory through ctypes"),
-]
-
-# Known open: a function the test calls shares the test cell's namespace, so it can set the
-# test's own variables (``score`` of a partial-credit cell) while the test runs; nbgrader
-# falls for it too. Not in CASES until the grader runs test cells in a namespace of their own.
-OPEN_CASES: list[Case] = [
+    # the test cell's own variables, set from a function it calls (a bound test cell runs as
+    # a function of its own: its names are fast locals; frames are refused to notebook code)
     Case("test_variable_written", {"mean": "def mean(xs):\n    globals()['score'] = 3\n    return 0"},
          note="the partial-credit cell's score set from inside the answer function"),
+    Case("test_variable_through_shell", {"mean": "def mean(xs):\n    get_ipython().user_ns['score'] = 3\n"
+                                                 "    return 0"},
+         note="the score set through the shell's namespace"),
+    Case("test_variable_through_frame", {"mean": "import sys\ndef mean(xs):\n    try:\n"
+                                                 "        _f = sys._getframe(1)\n        _f.f_locals['score'] = 3\n"
+                                                 "        _f.f_globals['score'] = 3\n    except Exception:\n"
+                                                 "        pass\n    return 0"},
+         note="the score written through the caller's frame, the refusal swallowed"),
+    Case("expected_value_mutated", {"greet": "import inspect\ndef greet(name):\n    try:\n"
+                                             "        for _f in inspect.stack():\n"
+                                             "            for _k, _v in list(_f.frame.f_locals.items()):\n"
+                                             "                if isinstance(_v, list):\n                    _v[:] = []\n"
+                                             "    except Exception:\n        pass\n    return 'hi'"},
+         note="objects the test holds mutated through inspect.stack()"),
+]
+
+# Known open (see README, Grading): ctypes is loaded in the grading child (numpy and the
+# child's own reads load it); a Union of an integer and a pointer writes any memory with
+# no audit event, so a function the test calls could rewrite the test's variables.
+# Closing it needs a zygote that never loads _ctypes.
+OPEN_CASES: list[Case] = [
+    Case("ctypes_union_write", {"mean": "def mean(xs):\n    import ctypes\n"
+                                        "    class _U(ctypes.Union):\n"
+                                        "        _fields_ = [('a', ctypes.c_size_t), ('o', ctypes.py_object)]\n"
+                                        "    _u = _U()\n    _u.a = id(get_ipython())\n"
+                                        "    _shell = _u.o  # any object from its address: the frames' too\n    return 0"},
+         note="raw memory through a ctypes Union (not audited); a forged score needs more steps"),
 ]

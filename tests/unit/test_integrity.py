@@ -16,6 +16,7 @@ import re
 
 import numpy as np
 import pytest
+import sympy
 from integrity_runner import run_scenarios as run
 
 from sabaq.autograders.sandbox import integrity
@@ -86,13 +87,29 @@ REFUSED = {
     "profile": "import sys\nsys.setprofile(lambda *a: None)",
 }
 
+# frames refused to notebook code: a cell each (from any frame f_back leads to the grader's)
+FRAMES = {
+    "getframe": "import sys\nsys._getframe()",
+    "inspect": "import inspect\ninspect.currentframe()",
+    "inspect_stack": "import inspect\ninspect.stack()",
+    "traceback_frame": "try:\n    1 / 0\nexcept ZeroDivisionError as e:\n    e.__traceback__.tb_frame",
+    "generator_frame": "def g():\n    yield 1\ng().gi_frame",
+    "running_generator": "def g():\n    yield it.gi_frame\nit = g()\nnext(it)",
+    "local_scope_deep": "get_ipython().get_local_scope(3)",
+    "walk_stack": "import traceback\nlist(traceback.walk_stack(None))",
+    "library_file_name": "import os\ncompile('x = 1', os.__file__, 'exec')",
+    "code_renamed": "(lambda: 0).__code__.replace(co_filename=__import__('os').__file__)",
+    "marshal": "import marshal\nmarshal.loads(marshal.dumps(1))",
+}
+
 HONEST = [
     ["answer", ("import numpy as np\nimport matplotlib.pyplot as plt\n%matplotlib inline\n"
                 "x = np.linspace(0, 1, 5)\nplt.plot(x, x ** 2)\nplt.show()\n"
                 "def square(x):\n    return x * x\nhelper = lambda v: v + 1\nstate = {'n': 1}")],
     ["answer", ("def g():\n    return 1\ndef h():\n    return 2\ng.__code__ = h.__code__\nassert g() == 2\n"
-                "import inspect\nframe = inspect.currentframe()\n"
-                "from collections import namedtuple\nP = namedtuple('P', 'x y')")],
+                "from collections import namedtuple\nP = namedtuple('P', 'x y')\nQ = namedtuple('Q', 'a', defaults=[1])\n"
+                "import logging, enum, typing\nlogging.getLogger('t').warning('noted')\n%time t = 1\n"
+                "E = enum.Enum('E', 'a b')\nT = typing.TypeVar('T')\nassert P.__module__ == '__main__'")],
     ["answer", "def fail():\n    return 1 / 0\nfail()"],
     ["test", ("assert square(3) == 9\nassert helper(1) == 2\nassert state == {'n': 1}\n"
               "assert np.allclose(square(x), x ** 2)\nassert P(1, 2) == (1, 2)\nassert g() == 2")],
@@ -142,6 +159,7 @@ def runs():
         ["answer", "import numpy as np\ndef square(x):\n    np.isclose = lambda *a, **k: True\n    return x + x"],
         ["test", "import numpy as np\nassert np.isclose(square(3), 6)\nassert np.isclose(square(-2), 4)"]]
     scenarios["library comparisons"] = LIBRARY
+    scenarios.update({f"frame:{name}": [["answer", WRONG_SQUARE], ["answer", code]] for name, code in FRAMES.items()})
     scenarios["honest"] = HONEST
     scenarios["chains"] = CHAINS
     results = run([{"cells": cells} for cells in scenarios.values()])
@@ -164,6 +182,52 @@ def test_the_audit_guard_refuses_what_only_an_attack_needs(runs, name):
     refused = runs[f"refused:{name}"][1]
     assert refused["ok"] is False and refused["ename"] == "RuntimeError", refused
     assert "not available while a notebook is graded" in refused["evalue"]
+
+
+@pytest.mark.parametrize("name", list(FRAMES))
+def test_notebook_code_gets_no_frame(runs, name):
+    """Through any frame, ``f_back`` leads to the grading loop's (its nonce, the pristine
+    snapshot) and a test cell's variables: notebook code gets none, nor code with a
+    library's file name that would pass for library code."""
+    refused = runs[f"frame:{name}"][1]
+    assert refused["ok"] is False and refused["ename"] in ("FrameRefused", "RuntimeError"), refused
+    assert "not available while a notebook is graded" in refused["evalue"]
+
+
+def test_a_compiled_module_of_the_notebook_is_read_from_its_source(tmp_path):
+    """A .pyc beside the notebook could hold code with a library's file name: it is not
+    read (PermissionError, so importlib compiles the .py beside it, under its own name)."""
+    cells = [(f"import py_compile, os, sys\nos.chdir({str(tmp_path)!r})\nsys.path.insert(0, {str(tmp_path)!r})\n"
+              "open('helper.py', 'w').write('def where():\\n    return __file__')\n"
+              "py_compile.compile('helper.py', cfile='helper.pyc')\nos.remove('helper.py')"),
+             "import helper"]
+    result = run([{"cells": [["answer", c] for c in cells]}])[0]
+    assert result[0]["ok"], result[0]
+    assert result[1]["ok"] is False and "compiled code from outside the libraries" in result[1]["evalue"], result[1]
+
+
+NAMESPACE = [
+    ["answer", "def mean(xs):\n    globals()['score'] = 3\n    return 0\ndef square(x):\n    return x * x"],
+    ["test", "score = 0\nif mean([5]) == 5:\n    score += 1\nscore"],
+    ["answer", "assert score == 0, score"],
+    ["test", "import math as m\nhalf = 0.5\nsum = sum([1, 2])\nsquare(3)"],
+    ["answer", "assert (m.pi, half, sum) == (__import__('math').pi, 0.5, 3)\ndel sum\nassert sum([1]) == 1"],
+    ["test", "before = 1\nassert square(2) == 5\nafter = 1"],
+    ["answer", "assert before == 1 and 'after' not in globals()"],
+    ["test", "global late\nlate = 2\nlate"],
+    ["answer", "assert late == 2"],
+]
+
+
+def test_a_test_cell_has_variables_no_function_it_calls_can_set():
+    """A bound test cell runs as a function: ``globals()['score'] = 3`` in the answer's
+    function sets the notebook's name, not the test's; the names the test bound (also
+    before it failed) are the notebook's afterwards, as at module level."""
+    result = run([{"cells": NAMESPACE}], bound=True)[0]
+    assert result[1]["ok"] and result[1]["partial"] == "0.0", result[1]
+    assert [c["ok"] for c in result] == [True, True, True, True, True, False, True, True, True], result
+    assert result[3]["outputs"][-1]["data"]["text/plain"] == "9"  # a test's last value is displayed as before
+    assert result[7]["partial"] == "2.0"
 
 
 def test_no_other_audit_hook_is_added(runs):
@@ -281,7 +345,22 @@ HONEST_PAIRS = [
     (collections.OrderedDict(a=1, b=2), collections.OrderedDict(b=2, a=1)), (collections.deque([1]), [1]),
     (Point(1), Point(1)), (Point(1), Point(2)), (range(3), range(3)), ({}.keys(), set()), (int, int),
     ([float("nan")] * 2, [float("nan")] * 2),
+    (sympy.Integer(3), 3), (sympy.Integer(3), 4), (sympy.Rational(1, 3), fractions.Fraction(1, 3)),
+    (sympy.Float(0.5), 0.5), (sympy.sqrt(2), 2 ** 0.5), (sympy.Symbol("x"), sympy.Symbol("x")),
+    ([sympy.Integer(1), sympy.Rational(1, 3)], [1, fractions.Fraction(1, 3)]),
+    (fractions.Fraction(1, 2), decimal.Decimal("0.5")),
 ]
+
+
+class Half(fractions.Fraction):
+    """A library number's subclass: compared by its value."""
+
+
+class Tenth(decimal.Decimal):
+    pass
+
+
+HONEST_PAIRS += [(Half(1, 2), 0.5), (Tenth("0.1"), decimal.Decimal("0.1")), (Tenth("0.1"), 0.1)]
 
 
 @pytest.mark.parametrize("a, b", HONEST_PAIRS, ids=repr)
@@ -290,6 +369,34 @@ def test_honest_values_compare_exactly_as_python_does(a, b):
     assert integrity.strict_eq(b, a) == (b == a)
     assert integrity.strict_ne(a, b) == (a != b)
     assert type(integrity.strict_eq(a, b)) is type(a == b)
+
+
+NUMBERS = [
+    ["answer", ("import numbers, sympy\nclass Money:\n    def __init__(self, v):\n        self.v = v\n"
+                "    def __float__(self):\n        return float(self.v)\n    def __eq__(self, other):\n"
+                "        return True\n    __hash__ = object.__hash__\n"
+                "class Claim:\n    def __eq__(self, other):\n        return True\n    __hash__ = object.__hash__\n"
+                "numbers.Real.register(Claim)\n"
+                "class Count:\n    def __index__(self):\n        return 2\n")],
+    ["test", "assert Money(2) == 2 and Money(2.5) != 2 and 0.5 == Money(0.5)\nassert Count() == 2\n"
+             "assert [Money(1), sympy.Integer(2)] == [1, 2]\nassert sympy.Rational(1, 2) == 0.5"],
+    ["test", "assert Money(3) == 2"],
+    ["test", "assert Claim() == 2"],
+    ["test", "assert Claim() == sympy.Integer(2)"],
+    ["test", "assert Money(3) == sympy.Integer(2)"],
+    ["test", "import numpy as np\nnp.testing.assert_equal(sympy.Integer(2), 2)\nnp.testing.assert_allclose(Money(2), 2)"],
+    ["test", "import numpy as np\nnp.testing.assert_equal(Claim(), 2)"],
+]
+
+
+def test_numbers_of_other_kinds_compare_by_value_and_impostors_still_fail():
+    """sympy's numbers, a notebook's class with ``__float__`` or ``__index__`` compare by the
+    number they give (as nbgrader would, by value; sympy's Rational(1, 2) equals 0.5 here,
+    where sympy itself says no since 1.13); a class that only claims equality, even
+    registered as ``numbers.Real``, equals no number."""
+    result = run([{"cells": NUMBERS}], bound=True)[0]
+    assert [c["ok"] for c in result] == [True, True, False, False, False, False, True, False], result
+    assert [c["ename"] for c in result[2:6]] == ["AssertionError"] * 4, result
 
 
 def test_arrays_compare_elementwise_as_numpy_does():
