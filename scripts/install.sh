@@ -36,6 +36,9 @@ EXTRAS=""
 # SABAQ_DEV=1 installs in editable mode (the checkout must be readable by all users).
 if [ "${SABAQ_DEV:-0}" = 1 ]; then
     "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check -e "$REPO$EXTRAS"
+    # an editable install copies no data files: the lessons' JupyterLab extension is linked
+    mkdir -p "$PREFIX/venv/share/jupyter/labextensions"
+    ln -sfn "$REPO/lessons/labextension" "$PREFIX/venv/share/jupyter/labextensions/sabaq-lessons"
 else
     "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "$REPO$EXTRAS"
 fi
