@@ -27,9 +27,26 @@ check`` compares them), so:
   decimal separator (``3,5`` in kk and ru). Symbols and units that read the
   same in every language (``α``, ``x``) need no label.
 
+Every code cell says what it is for with a cell tag (:mod:`.cells`), the same in every
+language, because a phone has no Shift + Enter:
+
+- ``sabaq:setup``: runs by itself when the lesson opens (sabaq's lessons extension for
+  JupyterLab and Notebook 7, ``lessons/labextension``), its code collapsed
+  (``"jupyter": {"source_hidden": true}`` in the cell's metadata): ``lesson = Lesson()``,
+  the simulations and the self-checks. The first code cell is one;
+- ``sabaq:student``: code the student reads, changes and runs (a calculator), shown open.
+
+Markdown does not ask for Shift + Enter. Students open a lesson from sabaq's course page
+in Notebook 7's single-document view (``/user/<name>/notebooks/lessons/<course>/<id>/...``),
+or in JupyterLab; on a narrow screen the extension gives the text the screen's width,
+sliders and buttons 44 px targets, and number boxes the number keyboard.
+``sabaq lesson check`` checks the tags and, where Chromium is installed, opens every
+notebook at a phone's size (:mod:`.phone`): it must start by itself and not scroll sideways.
+
 Modules: :mod:`.answers` (checkers), :mod:`.exercises` (exercises.toml/.dat),
 :mod:`.meta` (lesson.toml), :mod:`.widgets` (Lesson, self-checks, simulations),
-:mod:`.report` (attempts to the sabaq service), :mod:`.check` (``sabaq lesson check``).
+:mod:`.report` (attempts to the sabaq service), :mod:`.check` (``sabaq lesson check``),
+:mod:`.cells` (set-up and student cells), :mod:`.phone` (the phone check).
 """
 
 from __future__ import annotations

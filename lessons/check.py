@@ -6,7 +6,9 @@ the same order, every exercise must be used and have hints in every language,
 and every notebook must run from top to bottom without a browser. After the
 last cell a self-test moves every slider (the picture must change) and gives
 every exercise its own answer (it must be accepted), so a typo in
-exercises.toml is found here and not by a class.
+exercises.toml is found here and not by a class. Where Chromium and Playwright are
+installed, every notebook that ran is also opened in a phone's view (``--phone``,
+:mod:`sabaq.lessons.phone`): it must start by itself and fit the screen's width.
 
 Run as ``python -m sabaq.lessons.check PATH``; exits 1 on any problem.
 """
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sabaq.i18n import LANGUAGES, N_, environment_language, translator
+from sabaq.lessons.cells import check_cells, same_roles
 from sabaq.lessons.exercises import read_exercises
 from sabaq.lessons.meta import LessonError, lesson_folders, read_meta
 
@@ -43,6 +46,7 @@ class LessonReport:
     problems: list[LessonError] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # lang -> run time of a clean run
     failed: set[str] = field(default_factory=set)  # languages whose run failed
+    phone: set[str] = field(default_factory=set)  # notebooks opened in the phone view
 
     @property
     def ok(self) -> bool:
@@ -105,6 +109,7 @@ def check_structure(folder: Path, report: LessonReport):
         if any(c.cell_type == "code" and (c.get("outputs") or c.get("execution_count")) for c in nb.cells):
             problems.append(LessonError(N_("{notebook} is saved with outputs: clear all outputs and save it again."),
                                         notebook=name))
+        problems.extend(check_cells(nb, name))
         for index, cell in enumerate(nb.cells, start=1):
             if cell.cell_type == "code" and _DOWNLOAD.search(cell.source):
                 problems.append(LessonError(N_("{notebook}, cell {cell}: lessons work offline; put the data in data/ instead of downloading it."),
@@ -121,6 +126,9 @@ def check_structure(folder: Path, report: LessonReport):
             problems.append(LessonError(N_("{notebook} and {reference} have different cells: the same cells, in the same order, are needed in every language."),
                                         notebook=name, reference=ref_name))
             continue
+        if not same_roles(nb, ref):
+            problems.append(LessonError(N_("{notebook} and {reference} tag their code cells differently: a cell's sabaq:setup or sabaq:student tag is the same in every language."),
+                                        notebook=name, reference=ref_name))
         for index, (cell, other) in enumerate(zip(nb.cells, ref.cells), start=1):
             if cell.cell_type == "code" and _code(cell) != _code(other):
                 problems.append(LessonError(N_("{notebook}, cell {cell}: the code differs from {reference}; code cells must be identical (words go through lesson.t)."),
@@ -226,8 +234,9 @@ async def _run_all(jobs, timeout: float, parallel: int):
 
 
 def check(path: Path | str | None = None, execute: bool = True, timeout: float = 120,
-          parallel: int | None = None) -> CheckReport:
-    """Check every lesson under ``path`` (default: the built-in courses) and run its notebooks."""
+          parallel: int | None = None, phone: bool = False) -> CheckReport:
+    """Check every lesson under ``path`` (default: the built-in courses) and run its notebooks;
+    with ``phone``, also open each notebook that ran in a phone's view (:mod:`.phone`)."""
     root = Path(path) if path is not None else default_root()
     reports, jobs = [], []
     for folder in lesson_folders(root):
@@ -243,7 +252,29 @@ def check(path: Path | str | None = None, execute: bool = True, timeout: float =
     if jobs:
         parallel = parallel or max(1, min(4, (os.cpu_count() or 2)))
         asyncio.run(_run_all(jobs, timeout, parallel))
+    if phone:
+        _check_phone(jobs if execute else [], timeout)
     return CheckReport(reports)
+
+
+def _check_phone(jobs, timeout: float) -> None:
+    """The phone view of every notebook that ran cleanly; its problems join its lesson's."""
+    from sabaq.lessons.phone import available, check_phone
+
+    ran = [(report, path) for report, lang, _nb, path in jobs if lang in report.seconds]
+    if not ran:
+        return
+    if not available():
+        ran[0][0].problems.append(LessonError(N_("The phone check needs Chromium and Playwright: install them, or leave out --phone.")))
+        return
+    try:
+        found = check_phone([path for _report, path in ran], timeout)
+    except LessonError as exc:
+        ran[0][0].problems.append(exc)
+        return
+    for report, path in ran:
+        report.problems.extend(found.get(path, []))
+        report.phone.add(path.name)
 
 
 def format_report(report: CheckReport, lang: str | None = "en") -> str:
@@ -265,6 +296,8 @@ def format_report(report: CheckReport, lang: str | None = "en") -> str:
         lines.extend(f"  - {p.translated(lang)}" for p in r.problems)
     if not report.lessons:
         lines.append(_("No lessons found (a lesson is a folder with a lesson.toml)."))
+    elif report.ok and any(r.phone for r in report.lessons):
+        lines.append(_("Every lesson is fine in every language, on a phone's screen too."))
     elif report.ok and any(r.seconds for r in report.lessons):
         lines.append(_("Every lesson is fine in every language."))
     elif report.ok:
@@ -280,13 +313,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", nargs="?", help=_("a lesson folder or a folder of lessons (default: the built-in courses)"))
     parser.add_argument("--no-execute", action="store_true", help=_("only compare the files, do not run the notebooks"))
     parser.add_argument("--timeout", type=float, default=120, help=_("seconds a cell may run"))
+    parser.add_argument("--phone", action=argparse.BooleanOptionalAction, default=None,
+                        help=_("open every notebook in a phone's view in Chromium (default: when Chromium and Playwright are installed)"))
     args = parser.parse_args(argv)
-    return run(args.path, execute=not args.no_execute, timeout=args.timeout, lang=lang)
+    return run(args.path, execute=not args.no_execute, timeout=args.timeout, lang=lang, phone=args.phone)
 
 
-def run(path=None, execute: bool = True, timeout: float = 120, lang: str | None = None) -> int:
-    """Check, print the table, and return the exit status (for ``sabaq lesson check``)."""
-    report = check(path, execute=execute, timeout=timeout)
+def run(path=None, execute: bool = True, timeout: float = 120, lang: str | None = None,
+        phone: bool | None = None) -> int:
+    """Check, print the table, and return the exit status (for ``sabaq lesson check``);
+    ``phone`` None: the phone check runs where it can."""
+    if phone is None:
+        from sabaq.lessons.phone import available
+
+        phone = execute and available()
+    report = check(path, execute=execute, timeout=timeout, phone=phone)
     print(format_report(report, lang or environment_language()))
     return 0 if report.ok else 1
 

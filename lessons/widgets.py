@@ -24,6 +24,7 @@ from sabaq.lessons.exercises import Exercise, load_exercises
 from sabaq.lessons.meta import LessonError, find_lesson_folder, load_meta
 from sabaq.lessons.report import Attempt, reporter_for
 
+NUMBER_CLASS = "sabaq-number"  # sabaq's lessons extension gives these boxes inputmode=decimal
 _NOTEBOOK_LANG = re.compile(r"\.([a-z]{2})\.ipynb$")
 _LIVE: "weakref.WeakSet[Lesson]" = weakref.WeakSet()
 _GREEK_NAMES = {"alpha": "α", "beta": "β", "gamma": "γ", "theta": "θ", "phi": "φ", "omega": "ω",
@@ -176,7 +177,7 @@ class Lesson:
             value = spec[3] if len(spec) == 4 else lo
             cls = W.IntSlider if all(isinstance(v, int) for v in (lo, hi, step, value)) else W.FloatSlider
             return cls(min=lo, max=hi, step=step, value=value, description=label, style=style,
-                       continuous_update=False, layout=W.Layout(width="28em"))
+                       continuous_update=False, layout=W.Layout(width="28em", max_width="100%"))  # a phone: the screen's width
         raise LessonError(N_("Control '{name}': write (min, max, step, value), a list of choices or a widget."),
                           name=name).for_reader(self.lang)
 
@@ -264,27 +265,28 @@ class ExerciseWidget:
         kind = exercise.kind
         if kind == "number":
             self.input = W.Text(placeholder=_("A number, e.g. 12.5"), continuous_update=False,
-                                layout=W.Layout(width="16em"))
+                                layout=W.Layout(width="16em", max_width="100%"))
+            self.input.add_class(NUMBER_CLASS)  # phones bring up their number keyboard
             if exercise.units and exercise.units_optional:
                 extra.append(W.HTML(html.escape(display_units(exercise.units, lesson.lang))))
         elif kind == "expression":
             self.input = W.Text(placeholder=_("An expression"), continuous_update=False,
-                                layout=W.Layout(width="22em"))
+                                layout=W.Layout(width="22em", max_width="100%"))
         elif kind == "code":
             self.input = W.Textarea(placeholder=_("Python code"), rows=4, continuous_update=False,
-                                    layout=W.Layout(width="36em"))
+                                    layout=W.Layout(width="36em", max_width="100%"))
         elif exercise.multiple:
             self.boxes = [W.Checkbox(value=False, description=label, indent=False)
                           for label in self._options()]
             self.input = W.VBox(self.boxes)
         else:
             options = [(label, i) for i, label in enumerate(self._options(), start=1)]
-            self.input = W.RadioButtons(options=options, value=None, layout=W.Layout(width="max-content"))
+            self.input = W.RadioButtons(options=options, value=None, layout=W.Layout(width="max-content", max_width="100%"))
         self.button = W.Button(description=_("Check answer"), button_style="primary", icon="check",
                                layout=W.Layout(width="auto"))  # room for the label in every language
         self.button.on_click(self._clicked)
         self.feedback = W.HTMLMath()
-        rows = [W.HBox([self.input, *extra, self.button])]
+        rows = [W.HBox([self.input, *extra, self.button], layout=W.Layout(flex_flow="row wrap"))]
         if kind == "expression" and exercise.variables:
             names = ", ".join(_GREEK_NAMES.get(v, v) for v in exercise.variables)
             rows.insert(0, W.HTML(html.escape(_("Letters you can use: {names}").format(names=names))))
