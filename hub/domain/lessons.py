@@ -28,6 +28,7 @@ from sabaq.lessons.meta import PUBLISHED_FILE, LessonError, load_meta
 from sabaq.lessons.sync import STATE_FILE
 
 NOTEBOOK = re.compile(rf"^(?P<id>[^/]+)\.(?P<lang>{'|'.join(LANGUAGES)})\.ipynb$")
+LESSONS_FOLDER = "lessons"  # in every home: the spawner merges the lessons into ~/lessons
 SKIPPED = ("__pycache__", ".ipynb_checkpoints", STATE_FILE, PUBLISHED_FILE)  # a teacher's own copy's bookkeeping
 
 
@@ -81,10 +82,24 @@ def lessons_of(db: Session, course: Course) -> list[Lesson]:
     return list(db.scalars(select(Lesson).where(Lesson.course_id == course.id).order_by(Lesson.name)))
 
 
+def delivered_language(lesson: Lesson, user: User) -> str | None:
+    """The one language of the lesson this person receives: theirs, else the course's, else any."""
+    langs = {m["lang"] for f in lesson.files if (m := NOTEBOOK.match(f.path))}
+    return next((x for x in (user.language, lesson.course.language, "en", *sorted(langs)) if x in langs), None)
+
+
+def notebook_path(lesson: Lesson, user: User) -> str | None:
+    """Where the person's copy of the lesson is in their server, from its root (their home):
+    ``lessons/<course>/<lesson>/<id>.<lang>.ipynb``; None for a lesson without notebooks."""
+    chosen = delivered_language(lesson, user)
+    name = next((f.path for f in sorted(lesson.files, key=lambda f: f.path)
+                 if (m := NOTEBOOK.match(f.path)) and m["lang"] == chosen), None)
+    return None if name is None else f"{LESSONS_FOLDER}/{lesson.course.slug}/{lesson.name}/{name}"
+
+
 def delivered_files(db: Session, lesson: Lesson, user: User) -> dict[str, bytes]:
     """The lesson as this person receives it: one language's notebooks, and who published it."""
-    langs = {m["lang"] for f in lesson.files if (m := NOTEBOOK.match(f.path))}
-    chosen = next((x for x in (user.language, lesson.course.language, "en", *sorted(langs)) if x in langs), None)
+    chosen = delivered_language(lesson, user)
     files = {}
     for f in lesson.files:
         m = NOTEBOOK.match(f.path)
