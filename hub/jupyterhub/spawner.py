@@ -41,7 +41,8 @@ STUDENT_HIDDEN_LAB_PLUGINS = {
     "@jupyter/nbgrader:course-list": True,
 }
 # Server extensions only staff get (students' servers run them switched off).
-STUDENT_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list")
+STUDENT_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
+                             "sabaq.hub.exchange.formgrader")  # the formgrader framed by its own server, its links
 _SAFE = re.compile(r"^[a-z][a-z0-9._-]*$")
 
 
