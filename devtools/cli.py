@@ -68,6 +68,19 @@ def bench_deadline(args) -> int:
     return 0 if not figures.errors and figures.graded == figures.acknowledged == figures.students else 1
 
 
+def bench_storm(args) -> int:
+    import os
+
+    if os.geteuid() != 0:
+        say(N_("sabaq: bench storm makes a system account for every student: run it as root (sudo)."),
+            file=sys.stderr)
+        return 2
+    from sabaq.devtools.bench_storm import bench_storm as run
+
+    results = run(args.students, timeout=args.timeout, stock=not args.no_stock)
+    return 0 if results[0].ready == args.students else 1
+
+
 def add_commands(commands) -> None:
     bench = "benchmarks"
     p = commands.action("bench", bench, "grading", "sabaq's grading against nbgrader autograde", bench_grading)
@@ -99,6 +112,13 @@ def add_commands(commands) -> None:
                    help="students in the middle of fetching and submitting at once (default 64)")
     p.add_argument("--timeout", type=float, default=900, help="seconds to wait for grading")
     p.add_argument("--keep", action="store_true", help="keep the temporary data folder and sabaq up's log")
+
+    p = commands.action("bench", bench, "storm",
+                        "N students start JupyterLab at once: its own `sabaq up`, then stock JupyterHub",
+                        bench_storm)
+    p.add_argument("--students", type=at_least_one, default=30)
+    p.add_argument("--timeout", type=float, default=180, help="seconds a student waits for her server (default 180)")
+    p.add_argument("--no-stock", action="store_true", help="only sabaq, not stock JupyterHub")
 
     p = commands.action("demo", "rehearsals", "class", "rehearse a whole class cycle against a running `sabaq up`",
                         demo_class, running=True)

@@ -1,0 +1,192 @@
+"""Students' servers started warm (forked from the hub's fork server, ``sabaq.hub.jupyterhub.
+warmstart``) are as isolated as cold-started ones: each runs as its student's account, with her
+groups and home, with exactly the environment the spawner gives (no variable of the fork
+server's) and none of the fork server's descriptors; one student's kernel cannot read another's
+files; the fork server dies with the hub (her server runs on) and with `sabaq up`.
+
+Needs root (system accounts), as CI runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from stack import Stack
+
+from sabaq.hub.jupyterhub.warmstart import ROOM_VARIABLE
+
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root: system accounts (CI is root)")]
+FORK_SERVER = b"sabaq.hub.jupyterhub.warmstart"
+
+
+def read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = read(f"/proc/{pid}/stat").decode().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_for(what: str, check, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def server_pid(stack: Stack, name: str) -> int:
+    """The student's JupyterLab server: the process of her account running jupyterhub-singleuser."""
+    out = subprocess.run(["pgrep", "-u", stack.system_user(name)], capture_output=True, text=True, check=False)
+    servers = [int(p) for p in out.stdout.split()
+               if b"jupyterhub-singleuser" in read(f"/proc/{p}/cmdline")]
+    assert len(servers) == 1, (name, out.stdout)
+    return servers[0]
+
+
+def parent_of(pid: int) -> int:
+    return int(read(f"/proc/{pid}/stat").decode().rsplit(")", 1)[1].split()[1])
+
+
+def status(pid: int) -> dict[str, list[str]]:
+    return {k: v.split() for k, _, v in (ln.partition(":") for ln in read(f"/proc/{pid}/status").decode().splitlines())}
+
+
+def environ(pid: int) -> dict[str, str]:
+    entries = [e for e in read(f"/proc/{pid}/environ").split(b"\0") if e]
+    return dict(e.decode().split("=", 1) for e in entries)
+
+
+def descriptors(pid: int) -> dict[int, str]:
+    """fd -> what it is (a file's path, socket:[inode], pipe:[inode] ...)."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(fd)] = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            pass
+    return out
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("warm") / "data")
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        s.cleanup()
+
+
+def test_a_warm_server_runs_as_its_student_with_only_what_the_spawner_gives(stack):
+    stack.start_server("aliya")
+    pid = server_pid(stack, "aliya")
+    fork_server = parent_of(pid)
+    assert FORK_SERVER in read(f"/proc/{fork_server}/cmdline")  # started warm
+    assert os.stat(f"/proc/{fork_server}").st_uid == 0
+
+    account = pwd.getpwnam(stack.system_user("aliya"))
+    st = status(pid)
+    assert st["Uid"] == [str(account.pw_uid)] * 4 and st["Gid"] == [str(account.pw_gid)] * 4
+    assert sorted(map(int, st["Groups"])) == sorted(os.getgrouplist(account.pw_name, account.pw_gid))
+    assert st["CapEff"] == ["0000000000000000"] and st["CapPrm"] == ["0000000000000000"]
+    assert os.readlink(f"/proc/{pid}/cwd") == account.pw_dir
+    assert os.getsid(pid) == pid  # a session of its own: a signal for the hub's group misses it
+
+    env = environ(pid)
+    assert env["HOME"] == account.pw_dir and env["USER"] == account.pw_name and env["SABAQ_USER"] == "aliya"
+    assert env["JUPYTERHUB_API_TOKEN"] and env["JUPYTERHUB_USER"] == "aliya"
+    server_env = environ(fork_server)
+    assert env["JUPYTERHUB_API_TOKEN"] not in read(f"/proc/{fork_server}/environ").decode()
+    assert ROOM_VARIABLE in server_env and ROOM_VARIABLE not in env
+    # what the server's own Python sees (and gives its kernels) is the same environment
+    seen = stack.run_code("aliya", "import os, json; print(json.dumps(dict(os.environ)))")
+    kernel_env = json.loads(seen.strip().splitlines()[-1])
+    assert ROOM_VARIABLE not in kernel_env and kernel_env["HOME"] == account.pw_dir
+    assert kernel_env["JUPYTERHUB_API_TOKEN"] == env["JUPYTERHUB_API_TOKEN"]
+
+    mine, theirs = descriptors(pid), descriptors(fork_server)
+    assert theirs[0].startswith("socket:")  # the fork server's control socket from the hub
+    assert theirs[0] not in mine.values()
+    stdio = {mine.get(fd) for fd in (0, 1, 2)}
+    assert set(mine.values()) & set(theirs.values()) <= stdio, (mine, theirs)
+
+
+def test_one_students_warm_kernel_cannot_read_anothers_files(stack):
+    stack.start_server("aliya")
+    stack.start_server("timur")
+    timur = pwd.getpwnam(stack.system_user("timur"))
+    secret = os.path.join(timur.pw_dir, "answers.txt")
+    stack.run_code("timur", f"open({secret!r}, 'w').write('timur-secret-answers')")
+    assert read(secret) == b"timur-secret-answers"  # written by his own kernel
+    assert os.stat(secret).st_uid == timur.pw_uid
+    assert parent_of(server_pid(stack, "aliya")) == parent_of(server_pid(stack, "timur"))  # one fork server
+
+    attack = f"""
+import os
+for path in ({secret!r}, {timur.pw_dir!r}, "/proc/{server_pid(stack, 'timur')}/environ"):
+    try:
+        print(path, "READ", open(path).read()[:40] if os.path.isfile(path) else os.listdir(path))
+    except OSError as e:
+        print(path, "DENIED", type(e).__name__)
+"""
+    out = stack.run_code("aliya", attack)
+    assert "timur-secret-answers" not in out and "READ" not in out, out
+    assert out.count("DENIED PermissionError") == 3, out
+
+
+def test_the_fork_server_dies_with_the_hub_and_the_server_runs_on(stack):
+    stack.start_server("aliya")
+    server = server_pid(stack, "aliya")
+    fork_server = parent_of(server)
+    hub = int((stack.data_dir / "run" / "hub.pid").read_text())
+    os.kill(hub, signal.SIGKILL)
+    wait_for("the fork server gone with its hub", lambda: not alive(fork_server))
+    assert alive(server)
+
+
+def test_sabaq_up_stops_the_fork_server_and_warm_servers(tmp_path):
+    stack = Stack(tmp_path / "data")
+    try:
+        stack.start()
+        stack.start_server("sofia")
+        server = server_pid(stack, "sofia")
+        fork_server = parent_of(server)
+        assert FORK_SERVER in read(f"/proc/{fork_server}/cmdline")
+        assert stack.stop() == 0
+        assert not alive(server) and not alive(fork_server)
+    finally:
+        stack.stop()
+        stack.cleanup()
+
+
+def test_bench_storm_measures_sabaq_and_stock_jupyterhub_and_leaves_nothing():
+    """`sabaq bench storm` with 3 students: its own sabaq up, then stock JupyterHub, each
+    reported (readiness, times, memory) with the ratios; both folders removed afterwards."""
+    out = subprocess.run([sys.executable, "-m", "sabaq", "bench", "storm", "--students", "3"],
+                         capture_output=True, text=True, timeout=1200, check=False, env={**os.environ, "SABAQ_LANG": "en"})
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    sabaq = next(ln for ln in lines if ln.strip().startswith("sabaq: ready"))
+    assert "ready 3/3" in sabaq and "429s 0" in sabaq, sabaq
+    pss = re.search(r"PSS per idle server (\d+) MB", sabaq)
+    assert pss and int(pss[1]) > 0, sabaq
+    assert any(ln.strip().startswith("stock JupyterHub: ready ") for ln in lines), lines
+    assert any(ln.startswith("ratios (stock / sabaq): p50 ") for ln in lines), lines
+    for folder in re.findall(r"\((/tmp/sabaq-bench-[^)]+)\)", out.stdout):
+        assert not os.path.exists(folder), folder
