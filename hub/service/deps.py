@@ -15,11 +15,13 @@ from types import SimpleNamespace
 
 import anyio
 from fastapi import Depends, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from tornado.web import HTTPError
 
 from sabaq.errors import Forbidden, SabaqError, Unauthorized
+from sabaq.hub.store.database import reading
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGES, N_, negotiate, translator
 
@@ -124,8 +126,6 @@ def csrf_token(request: Request) -> str:
 
 def _provision(db: Session, model: dict) -> User:
     """The sabaq account for a hub user, created on first visit (e.g. OAuth logins)."""
-    from sqlalchemy import select
-
     user = db.scalar(select(User).where(User.name == model["name"]))
     if user is None:
         user = User(name=model["name"], full_name=model["name"], is_admin=bool(model.get("admin")))
@@ -147,10 +147,15 @@ def current_user(
 ) -> User:
     if model is None:
         raise Unauthorized(N_("Log in to use sabaq."), code="login_required")
-    user = _provision(db, model)
-    # Its own short transaction: on SQLite a transaction holds the write lock, and the route
-    # may have other work (reading an upload) before it needs the database again.
+    # Its own short transactions: on SQLite a writing transaction holds the write lock, and the
+    # route may have other work (reading an upload) before it needs the database again. Every
+    # request asks, so the usual answer (a known account) is read without the write lock.
+    reading(db)
+    user = db.scalar(select(User).where(User.name == model["name"]))
     db.commit()
+    if user is None or (model.get("admin") and not user.is_admin):
+        user = _provision(db, model)
+        db.commit()
     # A plain snapshot: error pages render after the session has closed.
     request.state.viewer = SimpleNamespace(name=user.name, full_name=user.full_name, language=user.language)
     return user

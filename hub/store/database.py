@@ -44,10 +44,24 @@ def make_engine(url: str) -> Engine:
             # A transaction that reads and then writes cannot be upgraded once another
             # process has written meanwhile ("database is locked" at once, whatever the
             # busy timeout). Taking the write lock at BEGIN makes writers wait their turn.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A transaction begun by reading() only reads: it reads the last commit (WAL)
+            # and waits for no one.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **POSTGRES_POOL)
+
+
+READ_ONLY = "sabaq_read_only"
+
+
+def reading(db: Session) -> None:
+    """Begin the session's next transaction as one that only reads. On SQLite it then
+    does not queue for the write lock behind a deadline's submissions; a write in it
+    may fail, so end it (commit) before writing. Call it before the transaction's first
+    statement; elsewhere (PostgreSQL) it changes nothing."""
+    if not db.in_transaction():
+        db.connection(execution_options={READ_ONLY: True})
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,0 +1,101 @@
+"""Transactions that only read do not queue for SQLite's write lock (issue 19).
+
+Every request first asks who its caller is; on SQLite each transaction took the write lock
+at BEGIN, so at a deadline every such question waited behind the crowd's submissions.
+A transaction begun with ``reading`` reads the last commit and waits for no one; the
+others still take the lock at BEGIN (a read-then-write must never fail half-way)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from service_app import USER_HEADER, Site
+from sqlalchemy import event, select, text
+
+from sabaq.hub.service.app import PREFIX
+from sabaq.hub.store.database import make_engine, make_sessionmaker, reading, upgrade
+from sabaq.hub.store.models import User
+
+
+def sessions_on(tmp_path):
+    url = f"sqlite:///{tmp_path / 'sabaq.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    return engine, factory
+
+
+def hold_the_write_lock(factory):
+    """A writer in the middle of its transaction (a submission being stored)."""
+    writer = factory()
+    writer.add(User(name="writer", full_name="W"))
+    writer.flush()
+    return writer
+
+
+def test_a_reader_reads_the_last_commit_while_a_writer_holds_the_lock(tmp_path):
+    engine, factory = sessions_on(tmp_path)
+    with factory() as db:
+        db.add(User(name="aliya", full_name="Aliya"))
+        db.commit()
+    writer = hold_the_write_lock(factory)
+    try:
+        reader = factory()
+        reading(reader)
+        assert reader.scalars(select(User.name)).all() == ["aliya"]  # not the writer's uncommitted row
+        reader.commit()
+        reader.close()
+    finally:
+        writer.rollback()
+        writer.close()
+        engine.dispose()
+
+
+def test_any_other_transaction_still_takes_the_lock_at_begin(tmp_path):
+    engine, factory = sessions_on(tmp_path)
+    begun = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *a: statement.startswith("BEGIN") and begun.append(statement))
+    try:
+        for only_reads in (False, True, False):
+            with factory() as db:
+                if only_reads:
+                    reading(db)
+                db.scalar(select(User.id))
+                db.commit()
+                db.scalar(select(User.id))  # the next transaction of the same session: a writer's again
+                db.commit()
+        assert begun == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE", "BEGIN", "BEGIN IMMEDIATE",
+                         "BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]
+    finally:
+        engine.dispose()
+
+
+def test_the_services_question_who_is_calling_does_not_wait_for_a_writer(tmp_path):
+    site = Site(tmp_path)
+    site.seed()
+    writer = hold_the_write_lock(site.sessions)
+    try:
+        async def who():
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=site.app), base_url="http://sabaq") as c:
+                return await asyncio.wait_for(c.get(PREFIX + "/api/v1/courses/alg8/assignments/hw1/not-a-thing",
+                                                    headers={USER_HEADER: "aliya"}), 20)
+        # the caller is known (reading), then the route's own transaction would wait: a 404 of
+        # the router comes before it, so the request ends without ever taking the lock
+        assert asyncio.run(who()).status_code == 404
+    finally:
+        writer.rollback()
+        writer.close()
+        site.app.state.engine.dispose()
+
+
+def test_a_new_caller_is_still_given_an_account(tmp_path):
+    site = Site(tmp_path)
+    site.seed()
+    r = site.call("GET", "/api/v1/me", user="newcomer")
+    assert r.status_code == 200 and r.json()["name"] == "newcomer"
+    with site.sessions() as db:
+        assert db.scalar(select(User).where(User.name == "newcomer")) is not None
+        assert db.execute(text("select count(*) from users where name='newcomer'")).scalar() == 1
+    site.app.state.engine.dispose()
