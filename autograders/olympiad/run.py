@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
+import fnmatch
 import math
 import os
 import resource
@@ -33,18 +35,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sabaq.archive import opened_dir, read_file, write_file
+from sabaq.autograders.olympiad import languages
 from sabaq.autograders.sandbox.bwrap import Bind, SandboxError, bwrap_command
 from sabaq.autograders.sandbox.confine import TreeLimits, confine, kill_uid
 from sabaq.autograders.sandbox.uids import JUDGE_UIDS, lease
-from sabaq.errors import Invalid
+from sabaq.errors import Invalid, Phrase
 from sabaq.i18n import N_
 from sabaq.kattis.package import Program
 
-# the system's Python (Debian's, or the grader image's /usr/local one): only /usr is in the sandbox
-PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.path.exists(p)), "/usr/bin/python3")
-GXX = shutil.which("g++")
-SANDBOX = "/sandbox"  # the program's folder, read-only, inside the sandbox
+PYTHON = languages.PYTHON  # the system's Python (Debian's, or the grader image's): only /usr is in the sandbox
+SANDBOX = languages.SANDBOX  # the program's folder, read-only, inside the sandbox
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
+RUN_VERDICTS = {"tle": "TLE", "mle": "MLE", "ole": "RTE", "rte": "RTE"}  # how a run that failed is judged
 MEMORY_HINTS = ("MemoryError", "bad_alloc", "Cannot allocate memory")
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 _LIBC = ctypes.CDLL(None, use_errno=True)
@@ -61,8 +63,7 @@ class RunResult:
     memory: int = 0  # peak bytes of the whole run
 
 
-class CompileError(Exception):
-    pass
+CompileError = languages.CompileError
 
 
 @contextlib.contextmanager
@@ -77,9 +78,9 @@ def judge_uid():
         yield held.uids[0]
 
 
-def _demote(limits: dict, uid: int | None):
+def _demote(limits: Limits, uid: int | None):
     def preexec():
-        for kind, value in limits.items():
+        for kind, value in limits.rlimits().items():
             resource.setrlimit(kind, (value, value))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if uid is not None:
@@ -91,12 +92,14 @@ def _demote(limits: dict, uid: int | None):
 
 
 def sandbox_command(workdir: Path, command: list[str], writable: list[Path] = (), readonly: list[Path] = (),
-                    tmp_mb: int = 64) -> list[str]:
+                    tmp_mb: int = 64, etc: list[str] = ()) -> list[str]:
     """``command`` in the sandbox, run from the program's folder (at /sandbox); ``readonly``
     folders are at /data0, /data1 ..., ``writable`` ones at /out0 ...; /tmp holds at most
-    ``tmp_mb``. Bubblewrap runs as the run's own uid (see ``_demote``), so the sandbox is a
-    user namespace of that one uid."""
+    ``tmp_mb``; ``etc``: the system's folders in /etc a language's tools read (the JVM's),
+    read-only at their place. Bubblewrap runs as the run's own uid (see ``_demote``), so the
+    sandbox is a user namespace of that one uid."""
     binds = [Bind(str(workdir), SANDBOX),
+             *(Bind(folder, folder) for folder in etc if folder.startswith("/etc/")),
              *(Bind(str(path), f"/data{i}") for i, path in enumerate(readonly)),
              *(Bind(str(path), f"/out{i}", writable=True) for i, path in enumerate(writable))]
     return bwrap_command(command, ENV, binds=binds, chdir=SANDBOX, switch_uids=False, tmp_mb=tmp_mb)
@@ -113,6 +116,7 @@ class Box:
     def __init__(self, parent: Path):
         self._held = contextlib.ExitStack()
         self.uid = self._held.enter_context(judge_uid())
+        self.language: languages.Language | None = None  # the prepared program's
         try:
             if self.uid is not None:
                 kill_uid(self.uid)  # what a judge that died holding this uid may have left
@@ -145,42 +149,64 @@ class Box:
         self.close()
 
     def command(self, command: list[str], writable: list[Path] = (), readonly: list[Path] = (),
-                tmp_mb: int = 64) -> list[str]:
-        return sandbox_command(self.folder, command, writable, readonly, tmp_mb)
+                tmp_mb: int = 64, etc: list[str] | None = None) -> list[str]:
+        if etc is None:
+            etc = self.language.etc_folders() if self.language else []
+        return sandbox_command(self.folder, command, writable, readonly, tmp_mb, etc)
 
-    def execute(self, cmd: list[str], stdin, stdout, limits: dict, wall: float) -> RunResult:
-        return _run_as(self.uid, cmd, stdin, stdout, limits, wall)
+    def execute(self, cmd: list[str], stdin, stdout, limits: Limits, wall: float, started=None) -> RunResult:
+        """``cmd`` (from ``command``) as the box's uid; ``started(pid)`` is called once it runs
+        (a caller that passed pipes closes its ends of them there; ``_stop(pid, uid)`` ends it)."""
+        if self.language is not None and not self.language.address_space:
+            limits = dataclasses.replace(limits, address_space=False,
+                                         processes=max(limits.processes, self.language.processes))
+        return _run_as(self.uid, cmd, stdin, stdout, limits, wall, started)
 
-    def prepare(self, program: Program) -> list[str]:
-        """Copy and build the program into the box; the command that runs it inside the sandbox."""
+    def prepare(self, program: Program, memory_mb: int = 1024) -> list[str]:
+        """Copy and build the program into the box; the command that runs it inside the sandbox.
+        Its language is recognised from its files (``languages.py``); one that cannot run here
+        is a CompileError that says why."""
         sources = program.sources
+        lang = languages.choose(sources)
         with opened_dir(self.folder) as folder:
             for src in sources:
                 write_file(folder, src.name, src.read_bytes(), overwrite=False)
-        if program.language == "python":
-            main = next((s.name for s in sources if s.name in ("main.py", "solution.py")), sources[0].name)
-            check = self.execute(self.command([PYTHON, "-c",
-                                               "import sys, ast; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]",
-                                               *[s.name for s in sources if s.suffix == ".py"]]),
-                                 stdin=None, stdout=None, limits=_limits(30, 512, 1), wall=60)
-            if check.status != "ok":
-                raise CompileError(check.stderr.strip().splitlines()[-1] if check.stderr.strip() else "syntax error")
-            return [PYTHON, f"{SANDBOX}/{main}"]
-        if program.language == "cpp":
-            if GXX is None:
-                raise CompileError("C++ is not available here: g++ is not installed")
-            build = self.private("build-")
-            try:
-                result = self.execute(self.command(compile_command([s.name for s in sources]), writable=[build],
-                                                   tmp_mb=512),
-                                      stdin=None, stdout=None, limits=_limits(60, 2048, 64, processes=64), wall=120)
-                if result.status != "ok":
-                    raise CompileError(result.stderr.strip()[-2000:] or "compilation failed")
-                _copy_binary(build, self.folder)
-            finally:
-                shutil.rmtree(build, ignore_errors=True)
-            return [f"{SANDBOX}/prog"]
-        raise CompileError(f"unsupported language {program.language}")
+        names = [s.name for s in sources]
+        build = languages.Build(lang, names, languages.main_file(lang, names, lambda n: (self.folder / n).read_text(
+            errors="replace")), memory_mb)
+        self.language = lang
+        if lang.build is not None:
+            self._compile(lang, build)
+        return lang.run(build)
+
+    def _compile(self, lang: languages.Language, build: languages.Build) -> None:
+        """The compiler in the sandbox, under the compile limits, writing into a private
+        folder of the box's uid; what it built copied into the program's folder by root."""
+        limits = languages.COMPILE_LIMITS
+        out = self.private("build-")
+        try:
+            with tempfile.TemporaryFile() as said:  # some compilers (Free Pascal) report on stdout
+                result = self.execute(self.command(compile_command(build), writable=[out], tmp_mb=512,
+                                                   etc=lang.etc_folders()),
+                                      stdin=None, stdout=said,
+                                      limits=_limits(limits.cpu_seconds, limits.memory_mb, limits.output_mb,
+                                                     processes=limits.processes, address_space=lang.address_space),
+                                      wall=limits.wall_seconds)
+                said.seek(0)
+                messages = (said.read(65536).decode("utf-8", "replace") + "\n" + result.stderr).strip()
+            if result.status != "ok":
+                reason = {"tle": N_("the compiler ran out of time ({seconds} s)"),
+                          "mle": N_("the compiler ran out of memory ({megabytes} MB)"),
+                          "ole": N_("the compiler wrote more than {output} MB")}.get(result.status)
+                if reason:
+                    raise CompileError(N_("Compilation failed: {reason}."), reason=Phrase(
+                        reason, seconds=f"{limits.cpu_seconds:g}", megabytes=limits.memory_mb, output=limits.output_mb))
+                raise CompileError(N_("Compilation failed:\n{output}"),
+                                   output=messages[-2000:] or "exit " + str(result.exit_code))
+            if lang.built:
+                _copy_built(out, self.folder, lang.built)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
 
     def run(self, command: list[str], input_path: Path, output_path: Path, time_limit: float,
             memory_mb: int, output_mb: int) -> RunResult:
@@ -199,43 +225,62 @@ def wall_time(time_limit: float) -> float:
     return time_limit * 2 + 1
 
 
-def compile_command(sources: list[str]) -> list[str]:
-    """g++ on the sources (in /sandbox), the binary to /out0/prog."""
-    return [GXX, "-O2", "-std=gnu++17", "-o", "/out0/prog", *[s for s in sources if s.endswith((".cpp", ".cc", ".cxx"))]]
+def compile_command(build: languages.Build) -> list[str]:
+    """The command that builds a program (sources in /sandbox, what it builds to /out0)."""
+    return build.language.build(build)
 
 
-def _copy_binary(build: Path, folder: Path) -> None:
-    """The built program, copied by root from the build's folder (which the build's uid
-    could fill with anything): only a regular file named prog, opened without following a link."""
-    try:
-        with opened_dir(build) as fd:
-            binary = read_file(fd, "prog")
-    except FileNotFoundError:
-        raise CompileError("compilation failed: no program was built") from None
-    except Invalid:
-        raise CompileError("compilation failed: the built program is not a regular file") from None
+def _copy_built(build: Path, folder: Path, pattern: str) -> None:
+    """What was built, copied by root from the build's folder (which the build's uid could
+    fill with anything): only regular files whose names match ``pattern``, opened without
+    following a link."""
+    with opened_dir(build) as fd:
+        names = sorted(n for n in os.listdir(fd) if fnmatch.fnmatchcase(n, pattern))
+        if not names:
+            raise CompileError(N_("Compilation failed: the compiler built no program."))
+        try:
+            files = {name: read_file(fd, name) for name in names}
+        except (Invalid, FileNotFoundError):
+            raise CompileError(N_("Compilation failed: what was built is not a regular file.")) from None
     with opened_dir(folder) as fd:
-        write_file(fd, "prog", binary, overwrite=False, mode=0o755)
+        for name, data in files.items():
+            write_file(fd, name, data, overwrite=False, mode=0o755)
 
 
-def _limits(cpu_seconds: float, memory_mb: int, output_mb: int, processes: int = 32) -> dict:
-    return {
-        resource.RLIMIT_CPU: int(math.ceil(cpu_seconds)) + 1,
-        resource.RLIMIT_AS: memory_mb << 20,
-        resource.RLIMIT_FSIZE: output_mb << 20,
-        resource.RLIMIT_NPROC: processes,
-        resource.RLIMIT_NOFILE: 64,
-    }
+@dataclass(frozen=True)
+class Limits:
+    """A run's limits: per process (rlimits) and for its whole tree (``confine.TreeLimits``)."""
+
+    cpu_seconds: float
+    memory_mb: int
+    output_mb: int
+    processes: int = 32
+    address_space: bool = True  # the memory limit is also each process's address space (not for the JVM)
+
+    def rlimits(self) -> dict:
+        return {
+            resource.RLIMIT_CPU: int(math.ceil(self.cpu_seconds)) + 1,
+            resource.RLIMIT_AS: (self.memory_mb << 20) if self.address_space else resource.RLIM_INFINITY,
+            resource.RLIMIT_FSIZE: self.output_mb << 20,
+            resource.RLIMIT_NPROC: self.processes,
+            resource.RLIMIT_NOFILE: 64,
+        }
 
 
-def _run_as(uid: int | None, cmd: list[str], stdin, stdout, limits: dict, wall: float) -> RunResult:
-    tree = TreeLimits(cpu_seconds=limits[resource.RLIMIT_CPU] - 1 + 0.05, memory_bytes=limits[resource.RLIMIT_AS],
-                      processes=limits[resource.RLIMIT_NPROC])
+def _limits(cpu_seconds: float, memory_mb: int, output_mb: int, processes: int = 32,
+            address_space: bool = True) -> Limits:
+    return Limits(cpu_seconds, memory_mb, output_mb, processes, address_space)
+
+
+def _run_as(uid: int | None, cmd: list[str], stdin, stdout, limits: Limits, wall: float, started=None) -> RunResult:
+    tree = TreeLimits(cpu_seconds=math.ceil(limits.cpu_seconds) + 0.05, memory_bytes=limits.memory_mb << 20,
+                      processes=limits.processes)
     confinement = confine(uid, tree) if uid is not None else None
     err = tempfile.TemporaryFile()
     try:
         start = time.monotonic()
-        status, reaped_cpu, timed_out = _execute(cmd, stdin, stdout, err, limits, uid, confinement, start + wall)
+        status, reaped_cpu, timed_out = _execute(cmd, stdin, stdout, err, limits, uid, confinement, start + wall,
+                                                 started)
         elapsed = time.monotonic() - start
         usage = confinement.usage(reaped_cpu) if confinement else None
     finally:
@@ -265,7 +310,7 @@ def _run_as(uid: int | None, cmd: list[str], stdin, stdout, limits: dict, wall: 
     return RunResult(kind, code, sig, cpu, elapsed, stderr, usage.memory if usage else 0)
 
 
-def _execute(cmd, stdin, stdout, err, limits: dict, uid: int | None, confinement, deadline: float):
+def _execute(cmd, stdin, stdout, err, limits: Limits, uid: int | None, confinement, deadline: float, started=None):
     """Start ``cmd`` under a reaper of ours, watch it until it ends, its deadline passes or a
     limit of the whole tree is passed (then kill it all); (wait status, CPU seconds of every
     process the reaper collected, timed out)."""
@@ -288,6 +333,8 @@ def _execute(cmd, stdin, stdout, err, limits: dict, uid: int | None, confinement
 
     proc = subprocess.Popen(cmd, stdin=stdin or subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL,
                             stderr=err, preexec_fn=preexec, close_fds=True)
+    if started is not None:
+        started(proc.pid)
     if confinement is not None:
         confinement.watch(proc.pid)
     timed_out = stopped = False
