@@ -4,6 +4,11 @@ The notebook's solution cell saves ``solution.py``; ``check_samples()`` runs it
 on ``samples/*.in`` right here (the student's own program in their own server),
 ``submit()`` sends it to sabaq with the server's hub token and waits for the
 judge. Both work from the folder the notebook was fetched into (``task.json``).
+
+An interactive task (``"interactive": true`` in task.json) ships its interactor in
+``interactor/`` (a Python one: it runs here, with the student's Python): each sample
+runs the program and the interactor joined by two pipes, as the judge does, and the
+interactor's exit code (42 accepted, 43 wrong) and message decide.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import html
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,6 +77,9 @@ def check_samples(folder: str | os.PathLike | None = None, show: bool = True) ->
     rows = []
     limit = float(task.meta.get("time_limit", 1.0))
     for sample in sorted((task.folder / "samples").glob("*.in")):
+        if task.meta.get("interactive"):
+            rows.append(_interactive_sample(task, sample, limit))
+            continue
         wanted = sample.with_suffix(".ans").read_bytes()
         start = time.monotonic()
         try:
@@ -100,6 +110,59 @@ def check_samples(folder: str | os.PathLike | None = None, show: bool = True) ->
                        f"<td>{r['time']:.2f}</td><td>{html.escape(r['note'])}</td></tr>" for r in rows)
         _show(f"<table>{head}{body}</table>", "\n".join(f"{r['sample']}: {r['verdict']} {r['note']}" for r in rows))
     return rows
+
+
+def _interactive_sample(task: Task, sample: Path, limit: float) -> dict:
+    """One sample of an interactive task: the program and the interactor joined by pipes, the
+    verdict by the judge's rules: a rejection by an interactor that ended first (the program
+    then finding its input closed), then the program's own failure, then the interactor's verdict."""
+    _ = task._
+    interactor = sorted((task.folder / "interactor").glob("*.py"))
+    if not interactor:
+        return {"sample": sample.stem, "verdict": None, "time": 0.0, "output": "",
+                "note": _("This interactive task cannot be tried here: submit your program and the judge will run it.")}
+    entry = task.meta.get("entry", "solution.py")
+    to_program, from_program = os.pipe(), os.pipe()
+    with tempfile.TemporaryDirectory(prefix="sabaq-sample-") as feedback, tempfile.TemporaryFile() as errors:
+        start = time.monotonic()
+        program = subprocess.Popen([sys.executable, entry], stdin=to_program[0], stdout=from_program[1],
+                                   stderr=errors, cwd=task.folder)
+        judge = subprocess.Popen([sys.executable, str(interactor[0]), str(sample), str(sample.with_suffix(".ans")),
+                                  feedback + os.sep], stdin=from_program[0], stdout=to_program[1],
+                                 stderr=subprocess.DEVNULL, cwd=task.folder)
+        for fd in (*to_program, *from_program):
+            os.close(fd)  # the two processes hold them now: each sees the other's end close
+        verdict, judge_first = None, False
+        deadline = start + limit * 3 + 1
+        while program.poll() is None:  # which of them ends first decides between WA and RTE
+            judge_first = judge_first or judge.poll() is not None
+            if time.monotonic() > deadline:
+                verdict = "TLE"
+                break
+            time.sleep(0.001)
+        judge_first = judge_first or program.returncode == -signal.SIGPIPE
+        seconds = time.monotonic() - start
+        for process in (program, judge):  # the judge's rules end the interactor with the program's time
+            try:
+                process.wait(timeout=0 if verdict else limit * 3 + 1)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        message_file = Path(feedback) / "judgemessage.txt"
+        note = message_file.read_text(errors="replace").strip() if message_file.exists() else ""
+        errors.seek(0)
+        crash = errors.read(65536).decode("utf-8", "replace").strip().splitlines()[-1:]
+    if verdict is None:
+        if judge.returncode == 43 and (judge_first or program.returncode == 0):
+            verdict = "WA"
+        elif program.returncode != 0:
+            verdict, note = "RTE", crash[0] if crash else ""
+        elif judge.returncode == 42:
+            verdict = "TLE" if seconds > limit else "AC"
+        else:
+            verdict, note = None, _("The interactor failed (exit {code}); the judge will decide.").format(
+                code=judge.returncode)
+    return {"sample": sample.stem, "verdict": verdict, "time": round(seconds, 3), "note": note, "output": ""}
 
 
 def _verdict_html(code: str | None, _) -> str:
