@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,23 +41,47 @@ def write(folder: Path, name: str, text: str) -> Program:
     return Program(path, "cpp" if name.endswith(".cpp") else "python")
 
 
-def test_new_package_passes_kattis_verifyproblem(sum2, tmp_path):
-    """problemtools' own checker on config, data, validators and submissions. Its
-    statement check needs LuaLaTeX, which this machine does not have."""
+def start_verifyproblem(root: Path, tmp_path: Path) -> subprocess.Popen:
+    """problemtools' own checker on config, data, validators and submissions, started in the
+    background (so that sabaq's verification runs meanwhile)."""
     config = tmp_path / "xdg" / "problemtools"
-    config.mkdir(parents=True)
+    config.mkdir(parents=True, exist_ok=True)
     # problemtools runs Python with PyPy by default; this machine has CPython
     (config / "languages.yaml").write_text(
         "python3:\n  name: 'Python 3'\n  compile: '/usr/bin/python3 -m py_compile {files}'\n"
         "  run: '/usr/bin/python3 \"{mainfile}\"'\n")
     verifyproblem = Path(sys.executable).parent / "verifyproblem"
-    proc = subprocess.run([str(verifyproblem), "-p", "config", "data", "submissions", "validators", "--", str(sum2)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=600,
-                          env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
-    summary = proc.stdout.strip().splitlines()[-1]
-    assert "tested: 0 errors" in summary, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "accepted/solution.py (Python 3) OK: AC" in proc.stdout
-    assert "wrong_answer/solution.py (Python 3) OK: WA" in proc.stdout
+    parts = ["config", "data", "submissions", "validators"]
+    return subprocess.Popen([str(verifyproblem), "-p", *parts, "--", str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+                            env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+
+
+PROBLEMTOOLS_LINE = re.compile(r"^[ \t]*(?:ERROR )?(\S+/\S+) \([^)]*\) (OK: |OK with extra time: |got )(\w+)", re.M)
+
+
+def problemtools_verdicts(proc: subprocess.Popen) -> tuple[str, dict[str, tuple[bool, str]]]:
+    """verifyproblem's output and, per submission, whether it was as expected and its verdict."""
+    output, _ = proc.communicate(timeout=900)
+    return output, {m[1]: (m[2] != "got ", m[3]) for m in PROBLEMTOOLS_LINE.finditer(output)}
+
+
+def assert_same_verdicts(root: Path, tmp_path: Path) -> None:
+    """problemtools' verifyproblem passes the package, and sabaq's verify agrees on every submission."""
+    proc = start_verifyproblem(root, tmp_path)
+    lines = []
+    report = verify(load(root), out=lines.append)
+    output, theirs = problemtools_verdicts(proc)
+    summary = output.strip().splitlines()[-1]
+    assert "tested: 0 errors" in summary, output[-3000:]
+    assert report.ok, lines[0]
+    ours = {name: (ok, "RTE" if result.verdict == "MLE" else result.verdict) for name, result, ok in report.rows}
+    assert ours == theirs, (lines[0], output[-3000:])
+
+
+def test_new_package_passes_kattis_verifyproblem(sum2, tmp_path):
+    """Its statement check needs LuaLaTeX (scripts/install.sh installs it; see the statement tests)."""
+    assert_same_verdicts(sum2, tmp_path)
 
 
 def test_generate_is_deterministic_and_verify_reports_a_mismatch(sum2, tmp_path):
@@ -186,9 +211,30 @@ def test_practice_task_verifies(name, tmp_path):
     root = tmp_path / name
     shutil.copytree(PRACTICE / name, root)
     generate(root, out=lambda *_: None)
-    lines = []
-    report = verify(load(root), out=lines.append)
-    assert report.ok, lines[0]
+    assert_same_verdicts(root, tmp_path)
+
+
+FORMATS = Path(__file__).resolve().parent / "olympiad_packages"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FORMATS.iterdir()))
+def test_packages_in_problemtools_formats_verify_identically(name, tmp_path):
+    """doubling: subtasks in the 2023-07-draft format (Markdown statements, a fixed time limit);
+    circle: a legacy pass-fail problem with float_tolerance, and a submission that runs out of
+    memory filed under run_time_error, as problemtools files it."""
+    root = tmp_path / name
+    shutil.copytree(FORMATS / name, root)
+    assert_same_verdicts(root, tmp_path)
+    package = load(root)
+    with Judge(package) as judge:
+        if name == "doubling":
+            assert package.format == "2023-07-draft" and package.time_limit == 2 and package.max_score == 100
+            partial = judge.judge(Program(root / "submissions" / "partially_accepted" / "small_only.py", "python"))
+            assert (partial.verdict, partial.score) == ("AC", 40)
+        else:
+            assert package.validator_flags == ["float_tolerance", "1e-6"] and not package.scoring
+            hoard = judge.judge(Program(root / "submissions" / "run_time_error" / "hoards_memory.py", "python"))
+            assert hoard.verdict in ("MLE", "RTE") and hoard.score == 0
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -1,10 +1,11 @@
 """Judging one submission on every test of a package, scored IOI style.
 
-Groups run in order; inside a group the first failing test ends it (Kattis's
-``on_reject: break``). A group earns its points only when all its tests pass
-(or, with a validator that reports scores, the smallest test score). The
-verdict is the first failure's: AC, WA, TLE, MLE, RTE (also output limit), or
-CE when the program does not build.
+Groups run in order; inside a group the first failing test ends it unless the
+group says ``on_reject: continue``. The verdict and score are problemtools' (see
+``sabaq.kattis.grading``): for IOI-style subtasks a group earns its points only
+when all its tests pass, and a submission that passes some groups is AC with those
+points. Verdicts: AC, WA, TLE, MLE, RTE (also output limit), or CE when the program
+does not build.
 """
 
 from __future__ import annotations
@@ -62,25 +63,32 @@ class Judge:
                                    sample=g.sample) for g in self.package.groups]
             return Verdict(verdict="CE", score=0.0, max_score=self.package.max_score, time=0.0, groups=groups,
                            compile_message=str(e)[:2000])
-        groups = []
+        groups, scores = [], {}
         for group in self.package.groups:
             if group.sample and not include_samples:
                 continue
-            groups.append(self._group(group, command, work, box))
-        counted = [g for g in groups if not g.sample]
-        failed = next((g for g in groups if g.verdict != "AC"), None)
+            groups.append(self._group(group, command, work, box, scores))
+        ran = {t.name: t.verdict for g in groups for t in g.tests}
+        outcome = self.package.outcome(lambda test: (ran[test.name], scores.get(test.name)) if test.name in ran
+                                       else None)
+        for g in groups:
+            if g.sample:
+                g.points = 0.0
+            elif self.package.scoring:
+                g.points = round(outcome.groups.get(g.name, ("", 0.0))[1], 6)
+            else:
+                g.points = g.max_points if g.verdict == "AC" else 0.0
         return Verdict(
-            verdict=failed.verdict if failed else "AC",
-            score=round(sum(g.points for g in counted), 6),
+            verdict=outcome.verdict,
+            score=round(outcome.score, 6),
             max_score=self.package.max_score,
             time=max((g.time for g in groups), default=0.0),
             groups=groups,
         )
 
-    def _group(self, group, command: list[str], work: Path, box: runner.Box) -> GroupVerdict:
+    def _group(self, group, command: list[str], work: Path, box: runner.Box, scores: dict) -> GroupVerdict:
         result = GroupVerdict(name=group.name, verdict="AC", points=0.0, max_points=group.points, time=0.0,
                               sample=group.sample)
-        scores = []
         for test in group.tests:
             out = work / "output"
             run = box.run(command, test.input, out, self.time_limit, self.package.memory_mb, self.package.output_mb)
@@ -95,12 +103,11 @@ class Judge:
                 verdict = "AC" if judgement.accepted else "WA"
                 result.tests.append(TestVerdict(name=test.name, verdict=verdict, time=run.cpu,
                                                 message=judgement.message))
-                if judgement.accepted:
-                    scores.append(group.points if judgement.score is None else judgement.score)
-            if result.tests[-1].verdict != "AC":
+                if judgement.score is not None:
+                    scores[test.name] = judgement.score
+            if result.tests[-1].verdict != "AC" and result.verdict == "AC":
                 result.verdict = result.tests[-1].verdict
                 result.first_failure = test.name
+            if result.verdict != "AC" and group.on_reject == "break":
                 break
-        if result.verdict == "AC" and not group.sample:
-            result.points = min(scores) if scores else group.points
         return result

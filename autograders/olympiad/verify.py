@@ -1,18 +1,21 @@
-"""`sabaq task verify`: every submission gets the verdict its folder promises.
+"""`sabaq task verify`: every submission gets the verdict its folder promises, as
+problemtools' ``verifyproblem`` judges it.
 
-accepted passes every test with full marks; wrong_answer fails somewhere with
-WA; time_limit_exceeded exceeds the time limit; run_time_error crashes;
-memory_limit_exceeded runs out of memory; partially_accepted scores more than
-nothing and less than everything. Every input is also checked by the input
-validators. The table shows submission × group with verdicts, times and scores,
-and a time limit is suggested from the slowest accepted and the fastest
-too-slow solution (at least twice the first, at most the second divided by 1.5).
+The verdicts and scores are problemtools' (``sabaq.kattis.grading``): accepted is AC
+with full marks; partially_accepted is AC with less (IOI-style subtasks give AC to a
+submission that passes some group); wrong_answer, time_limit_exceeded and
+run_time_error get that verdict. sabaq tells a memory limit apart (MLE) where
+problemtools says RTE, so MLE counts as RTE except in sabaq's own
+memory_limit_exceeded folder. The time limit is problemtools': the slowest accepted
+run times ``ac_to_time_limit`` rounded up to the time resolution (a 2023-07 package's
+fixed ``limits.time_limit`` instead); a submission that misses its verdict there but
+gets it at ``time_limit_to_tle`` times the limit is "OK with extra time", as in
+problemtools. Every input is also checked by the input validators.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,19 +25,21 @@ from sabaq.autograders.olympiad.judge import Judge
 from sabaq.contracts import Verdict
 from sabaq.kattis.package import Package
 
-EXTENDED = 3.0  # too-slow solutions are timed up to this many time limits
+UNKNOWN_LIMIT = 10.0  # seconds accepted submissions may take while the time limit is not known yet
 
 
 def expected(folder: str, result: Verdict, package: Package) -> bool:
+    """Whether a result is what its folder promises, by problemtools' rules."""
+    verdict = "RTE" if result.verdict == "MLE" and folder != "memory_limit_exceeded" else result.verdict
     full = result.score >= package.max_score - 1e-9
     return {
-        "accepted": result.verdict == "AC" and full,
-        "wrong_answer": result.verdict == "WA",
-        "time_limit_exceeded": result.verdict == "TLE",
-        "run_time_error": result.verdict == "RTE",
+        "accepted": verdict == "AC" and full,
+        "partially_accepted": verdict == "AC" and not full,
+        "wrong_answer": verdict == "WA",
+        "time_limit_exceeded": verdict == "TLE",
+        "run_time_error": verdict == "RTE",
         "memory_limit_exceeded": result.verdict == "MLE",
-        "partially_accepted": 0 < result.score < package.max_score,
-    }.get(folder, True)
+    }.get(folder, False)
 
 
 @dataclass
@@ -76,37 +81,40 @@ def validate_inputs(package: Package) -> list[str]:
 
 def verify(package: Package, out=print) -> Report:
     report = Report(invalid_inputs=validate_inputs(package))
-    slowest_ok, fastest_slow = 0.0, math.inf
-    with Judge(package) as judge, Judge(package, time_limit=package.time_limit * EXTENDED) as patient:
+    fixed = package.fixed_time_limit if package.format != "legacy" else None
+    first_limit = fixed * package.time_limit_to_tle if fixed else UNKNOWN_LIMIT
+    results: dict[tuple[str, str], Verdict] = {}
+    with Judge(package, time_limit=first_limit) as patient:
+        for program in package.submissions.get("accepted", []):
+            results[("accepted", program.name)] = patient.judge(program)
+    slowest_ok = max((r.time for r in results.values()), default=0.0)
+    time_limit = package.time_limit_from(slowest_ok)
+    report.suggested_time_limit = time_limit
+    if fixed and slowest_ok * package.ac_to_time_limit > fixed:
+        report.time_limit_problem = (f"the fixed time limit {fixed:g} s is tighter than the slowest accepted "
+                                     f"solution ({slowest_ok:.2f} s) times {package.ac_to_time_limit:g}")
+    high = time_limit * package.time_limit_to_tle
+    with Judge(package, time_limit=time_limit) as judge, Judge(package, time_limit=high) as generous:
         for folder, programs in package.submissions.items():
             for program in programs:
-                if folder == "time_limit_exceeded":
-                    # timed with room to spare, so that "how slow" is known, then judged by the real limit
-                    result = patient.judge(program)
-                    slowest = max((t.time for g in result.groups for t in g.tests), default=0.0)
-                    if result.verdict == "TLE" or slowest > package.time_limit:
-                        result.verdict = "TLE"
-                        fastest_slow = min(fastest_slow, slowest)
-                else:
-                    result = judge.judge(program)
-                    if folder == "accepted":
-                        slowest_ok = max(slowest_ok, result.time)
-                report.rows.append((f"{folder}/{program.name}", result, expected(folder, result, package)))
-    if slowest_ok:
-        suggestion = max(0.5, math.ceil(2 * slowest_ok * 10) / 10)
-        report.suggested_time_limit = suggestion
-        if fastest_slow < math.inf and suggestion > fastest_slow / 1.5:
-            report.time_limit_problem = (f"no time limit separates them: the slowest accepted solution takes "
-                                         f"{slowest_ok:.2f} s, the fastest too-slow one {fastest_slow:.2f} s")
-    out(table(package, report))
+                result = results.get((folder, program.name)) or judge.judge(program)
+                ok = expected(folder, result, package)
+                if not ok and folder != "accepted":
+                    slower = generous.judge(program)  # problemtools' "OK with extra time"
+                    if expected(folder, slower, package) and not (
+                            folder == "partially_accepted" and expected("accepted", slower, package)):
+                        result, ok = slower, True
+                report.rows.append((f"{folder}/{program.name}", result, ok))
+    out(table(package, report, time_limit))
     return report
 
 
-def table(package: Package, report: Report) -> str:
+def table(package: Package, report: Report, time_limit: float | None = None) -> str:
     groups = [g.name for g in package.groups]
     width = max([len(name) for name, _, _ in report.rows] + [10])
     head = f"{'submission':<{width}}  " + "  ".join(f"{g:<16}" for g in groups) + "  score       expected"
-    lines = [f"{package.name}: time limit {package.time_limit:g} s, memory {package.memory_mb} MB", head, "-" * len(head)]
+    lines = [f"{package.name}: time limit {time_limit or package.time_limit:g} s, memory {package.memory_mb} MB",
+             head, "-" * len(head)]
     for name, result, ok in report.rows:
         cells = []
         by_name = {g.name: g for g in result.groups}
@@ -123,7 +131,9 @@ def table(package: Package, report: Report) -> str:
     if report.invalid_inputs:
         lines.append("inputs rejected by the input validators: " + ", ".join(report.invalid_inputs))
     if report.suggested_time_limit:
-        lines.append(f"suggested time limit: {report.suggested_time_limit:g} s")
+        lines.append(f"suggested time limit: {report.suggested_time_limit:g} s (problemtools' rule)")
+        if package.fixed_time_limit and abs(package.fixed_time_limit - report.suggested_time_limit) > 1e-9:
+            lines.append(f"note: the package's time limit is {package.fixed_time_limit:g} s")
     if report.time_limit_problem:
         lines.append("time limit problem: " + report.time_limit_problem)
     lines.append("all submissions as expected" if report.ok else "VERIFICATION FAILED")

@@ -14,52 +14,18 @@ run. Nothing secret leaves the package: only statements and data/sample.
 from __future__ import annotations
 
 import json
-import re
 
 import nbformat
 
 from sabaq.i18n import LANGUAGES, translator
 from sabaq.kattis.package import Package
+from sabaq.kattis.statement import statement_markdown, tex_to_markdown
+
+__all__ = ["build_notebook", "release_files", "solution_from", "statement_markdown", "tex_to_markdown"]
 
 SOLUTION_FILE = "solution.py"
 SOLUTION_TAG = "solution"
 WRITEFILE = f"%%writefile {SOLUTION_FILE}"
-
-_TEX_RULES = [
-    (re.compile(r"\\problemname\{(.*?)\}"), r"# \1"),
-    (re.compile(r"\\section\*?\{(.*?)\}"), r"## \1"),
-    (re.compile(r"\\subsection\*?\{(.*?)\}"), r"### \1"),
-    (re.compile(r"\\textbf\{(.*?)\}"), r"**\1**"),
-    (re.compile(r"\\(?:emph|textit)\{(.*?)\}"), r"*\1*"),
-    (re.compile(r"\\texttt\{(.*?)\}"), r"`\1`"),
-    (re.compile(r"\\begin\{(?:itemize|enumerate)\}|\\end\{(?:itemize|enumerate)\}"), ""),
-    (re.compile(r"^\s*\\item\s*", re.M), "- "),
-    (re.compile(r"(?<!\\)~"), " "),
-    (re.compile(r"---"), "—"),
-    (re.compile(r"--"), "–"),
-    (re.compile(r"\\(?:illustration|includegraphics)(\[.*?\])?\{.*?\}(\{.*?\})?"), ""),
-]
-
-
-def tex_to_markdown(tex: str) -> str:
-    """Enough of Kattis statement LaTeX for a notebook; formulas stay as $...$."""
-    text = "\n".join(line for line in tex.splitlines() if not line.lstrip().startswith("%"))
-    for pattern, repl in _TEX_RULES:
-        text = pattern.sub(repl, text)
-    text = text.replace("\\\\", "  \n")
-    text = re.sub(r"\\([#_%&{}])", r"\1", text)  # escaped characters are plain text in Markdown
-    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
-
-
-def statement_markdown(package: Package, lang: str) -> tuple[str, str]:
-    """(statement as Markdown, the language actually used) — falls back to en, then any."""
-    for choice in (lang, "en", *LANGUAGES):
-        path = package.statement(choice)
-        if path is not None:
-            text = path.read_text(encoding="utf-8")
-            return (text if path.suffix == ".md" else tex_to_markdown(text)), choice
-    raise ValueError(f"{package.root} has no statement")
-
 
 def samples(package: Package) -> list[tuple[str, bytes, bytes]]:
     group = next((g for g in package.groups if g.sample), None)

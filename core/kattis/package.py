@@ -1,11 +1,12 @@
 """Kattis problem packages: reading one into what the judge needs.
 
-The layout is Kattis's legacy problem format, which problemtools, DOMjudge and
-Kattis read::
+Both layouts problemtools reads: the legacy format and ``problem_format_version:
+2023-07-draft`` (a ``type`` list, ``limits.time_limit`` and ``limits.time_multipliers``,
+``name`` per language, ``statement/`` with Markdown or LaTeX)::
 
     problem.yaml                 name, type (pass-fail or scoring), limits, validation
     .timelimit                   seconds (DOMjudge's convention; problemtools accepts it)
-    problem_statement/problem.<lang>.tex   (or statement/ with .md) one per language
+    problem_statement/problem.<lang>.tex   (or statement/, .tex or .md) one per language
     data/sample/*.in, *.ans
     data/secret/[group/]*.in, *.ans, testdata.yaml (accept_score, grader_flags)
     input_validators/<name>/ or <name>.py
@@ -16,12 +17,14 @@ Kattis read::
                                  from solution.py, and a stub solution.py for the notebook
     generators/                  sabaq's addition for `sabaq task generate` (see scaffold.py)
 
-A group's points are its ``accept_score`` when all of its tests pass (the
-``grader_flags: min`` of IOI-style subtasks); the task's score is the sum.
+Verdicts and scores follow problemtools' grading of the data tree (see grading.py): a
+group's points are what its grader flags make of its tests' ``accept_score``; IOI-style
+subtasks are groups with ``grader_flags: min`` under a ``secret/`` that sums them.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +33,8 @@ import yaml
 
 from sabaq.errors import SabaqError
 from sabaq.i18n import N_
+from sabaq.kattis.grading import Node, TestCase, best_score, grade, load_tree
+from sabaq.kattis.statement import statement_files
 
 VERDICT_FOLDERS = {
     "accepted": "AC",
@@ -50,19 +55,22 @@ class PackageError(SabaqError):
     code = "bad_package"
 
 
-@dataclass
-class Test:
-    name: str  # path below data/ without the extension, e.g. secret/g1/03
-    input: Path
-    answer: Path
+Test = TestCase
+LEGACY, DRAFT_2023_07 = "legacy", "2023-07-draft"
+# problemtools' defaults: the time limit is the slowest accepted run times ac_to_time_limit
+# (rounded up to time_resolution); a too-slow submission must stay too slow at time_limit_to_tle times it
+MULTIPLIERS = {LEGACY: (5.0, 2.0), DRAFT_2023_07: (2.0, 1.5)}
 
 
 @dataclass
 class Group:
+    """A group that holds tests, as the judge runs it."""
+
     name: str  # sample, secret, secret/g1 ...
     tests: list[Test]
-    points: float  # accept_score of the whole group (0 for samples)
+    points: float  # what the group scores when all of its tests pass
     sample: bool = False
+    on_reject: str = "break"  # "continue": the group's other tests run after a failure
 
 
 @dataclass
@@ -95,17 +103,53 @@ class Package:
     memory_mb: int
     output_mb: int
     scoring: bool
+    tree: Node | None = None
+    format: str = LEGACY
+    fixed_time_limit: float | None = None  # limits.time_limit (2023-07) or .timelimit
+    ac_to_time_limit: float = 5.0
+    time_limit_to_tle: float = 2.0
+    time_resolution: float = 1.0
     input_validators: list[Program] = field(default_factory=list)
     output_validator: Program | None = None
     submissions: dict[str, list[Program]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return self.config.get("name") or self.root.name
+        name = self.config.get("name")
+        if isinstance(name, dict):  # 2023-07: one per language
+            name = name.get("en") or next(iter(name.values()), None)
+        return name or self.root.name
+
+    @property
+    def short_name(self) -> str:
+        return self.root.name
 
     @property
     def max_score(self) -> float:
-        return sum(g.points for g in self.groups if not g.sample)
+        if not self.scoring:
+            return 1.0
+        return best_score(self.tree)
+
+    @property
+    def interactive(self) -> bool:
+        kinds = self.config.get("type", "")
+        kinds = kinds if isinstance(kinds, list) else str(kinds).split()
+        return "interactive" in kinds or "interactive" in str(self.config.get("validation", "")).split()
+
+    def outcome(self, test_result):
+        """problemtools' verdict and score from the tests' (verdict, validator score); see grading.py."""
+        result = grade(self.tree, test_result)
+        if not self.scoring:
+            result.score = 1.0 if result.verdict == "AC" else 0.0
+        return result
+
+    def time_limit_from(self, slowest_accepted: float) -> float:
+        """The time limit problemtools gives: the slowest accepted run times ac_to_time_limit,
+        rounded up to the time resolution (the fixed limit instead, when the package has one)."""
+        if self.format == DRAFT_2023_07 and self.fixed_time_limit is not None:
+            return self.fixed_time_limit
+        steps = max(1, math.ceil(slowest_accepted * self.ac_to_time_limit / self.time_resolution - 1e-9))
+        return steps * self.time_resolution
 
     @property
     def validator_flags(self) -> list[str]:
@@ -133,12 +177,13 @@ class Package:
         return Program(folder, program.language)
 
     def statement(self, lang: str) -> Path | None:
-        for folder in ("problem_statement", "statement"):
-            for ext in ("md", "tex"):
-                path = self.root / folder / f"problem.{lang}.{ext}"
-                if path.exists():
-                    return path
-        return None
+        return self.statements().get(lang)
+
+    def statements(self) -> dict[str, Path]:
+        """The statement of every language the package has (see ``statement.statement_files``)."""
+        names = [f"{d}/{p.name}" for d in ("statement", "problem_statement") if (self.root / d).is_dir()
+                 for p in (self.root / d).iterdir()]
+        return {lang: self.root / name for lang, name in statement_files(names).items()}
 
 
 def program(path: Path) -> Program | None:
@@ -150,30 +195,17 @@ def program(path: Path) -> Program | None:
     return Program(path, kinds.pop())
 
 
-def _groups(data: Path, scoring: bool) -> list[Group]:
+def _groups(tree: Node, scoring: bool) -> list[Group]:
+    """The groups that hold tests, in the order problemtools judges them (in a pass-fail
+    problem each is worth 1: passed or not)."""
     groups = []
-
-    def tests_in(folder: Path) -> list[Test]:
-        return [Test(str(p.relative_to(data).with_suffix("")), p, p.with_suffix(".ans"))
-                for p in sorted(folder.glob("*.in")) if p.with_suffix(".ans").exists()]
-
-    def score(folder: Path, default: float) -> float:
-        meta = folder / "testdata.yaml"
-        if meta.exists():
-            return float((yaml.safe_load(meta.read_text()) or {}).get("accept_score", default))
-        return default
-
-    if (data / "sample").is_dir():
-        groups.append(Group("sample", tests_in(data / "sample"), 0.0, sample=True))
-    secret = data / "secret"
-    if secret.is_dir():
-        subgroups = sorted(p for p in secret.iterdir() if p.is_dir())
-        if subgroups and scoring:
-            for sub in subgroups:
-                groups.append(Group(f"secret/{sub.name}", tests_in(sub), score(sub, 1.0)))
-        else:
-            tests = tests_in(secret) + [t for sub in subgroups for t in tests_in(sub)]
-            groups.append(Group("secret", tests, score(secret, 100.0) if scoring else 1.0))
+    for node in tree.walk():
+        if node.tests:
+            points = grade(Node(node.name, node.config, node.tests), lambda test: ("AC", None)).score \
+                if scoring else 1.0
+            sample = node.name == "sample" or node.name.startswith("sample/")
+            groups.append(Group(node.name, node.tests, 0.0 if sample else points, sample=sample,
+                                on_reject=node.config["on_reject"]))
     return groups
 
 
@@ -185,18 +217,35 @@ def load(root: str | Path, require_tests: bool = True) -> Package:
     timelimit_file = root / ".timelimit"
     try:  # what a teacher uploads: YAML that does not parse, a list for a mapping, "fast" for seconds ...
         config = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
-        scoring = config.get("type", "pass-fail") == "scoring"
+        version = str(config.get("problem_format_version", LEGACY))
+        kinds = config.get("type", "pass-fail")
+        scoring = "scoring" in (kinds if isinstance(kinds, list) else str(kinds).split())
         limits = config.get("limits", {}) or {}
         memory_mb, output_mb = int(limits.get("memory", 1024)), int(limits.get("output", 8))
-        time_limit = float(timelimit_file.read_text().strip()) if timelimit_file.exists() else 1.0
-        groups = _groups(root / "data", scoring)
+        fixed = limits.get("time_limit") if version == DRAFT_2023_07 else None
+        if fixed is None and timelimit_file.exists():
+            fixed = timelimit_file.read_text().strip()
+        fixed = float(fixed) if fixed is not None else None
+        ac_to_tl, tl_to_tle = MULTIPLIERS.get(version, MULTIPLIERS[LEGACY])
+        if version == DRAFT_2023_07:
+            multipliers = limits.get("time_multipliers", {}) or {}
+            ac_to_tl = float(multipliers.get("ac_to_time_limit", ac_to_tl))
+            tl_to_tle = float(multipliers.get("time_limit_to_tle", tl_to_tle))
+        else:
+            ac_to_tl = float(limits.get("time_multiplier", ac_to_tl))
+            tl_to_tle = float(limits.get("time_safety_margin", tl_to_tle))
+        resolution = float(limits.get("time_resolution", 1.0))
+        tree = load_tree(root / "data", config.get("grading") if version == LEGACY else None, scoring)
+        groups = _groups(tree, scoring)
     except (yaml.YAMLError, UnicodeDecodeError, ValueError, TypeError, AttributeError) as e:
         raise PackageError(N_("{folder}: problem.yaml, .timelimit or a testdata.yaml cannot be read ({error}). "
                               "Fix the file and publish again."), folder=root.name, error=str(e)[:200]) from None
     if require_tests and not any(not g.sample and g.tests for g in groups):
         raise PackageError(N_("{folder} has no secret tests (data/secret/*.in with .ans)."), folder=root)
-    package = Package(root=root, config=config, groups=groups, time_limit=time_limit,
-                      memory_mb=memory_mb, output_mb=output_mb, scoring=scoring)
+    package = Package(root=root, config=config, groups=groups, time_limit=fixed or 1.0,
+                      memory_mb=memory_mb, output_mb=output_mb, scoring=scoring, tree=tree, format=version,
+                      fixed_time_limit=fixed, ac_to_time_limit=ac_to_tl, time_limit_to_tle=tl_to_tle,
+                      time_resolution=resolution)
     for folder in ("input_validators",):
         base = root / folder
         if base.is_dir():

@@ -1,0 +1,113 @@
+"""A task's statement in every language the package has, as the coach and the students see it.
+
+Kattis statements are ``problem.<lang>.tex`` (problemtools renders them with plasTeX) or,
+in the 2023-07 format, ``problem.<lang>.md``. sabaq turns the LaTeX of a statement into
+Markdown (the notebook's cell, which JupyterLab renders with MathJax) and the Markdown into
+HTML for the service's task page, with formulas as MathML (latex2mathml) so that no
+script is needed to show them. The statement is the package author's text: raw HTML in it
+is escaped, links may only be web or mail links, and images are left out. A PDF, as
+problemtools' ``problem2pdf`` makes it with LuaLaTeX, is built where LaTeX is installed
+(``sabaq task statement --pdf``).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import mistune
+from latex2mathml.converter import convert as to_mathml
+
+from sabaq.i18n import LANGUAGES
+
+_TEX_RULES = [
+    (re.compile(r"\\problemname\{(.*?)\}"), r"# \1"),
+    (re.compile(r"\\section\*?\{(.*?)\}"), r"## \1"),
+    (re.compile(r"\\subsection\*?\{(.*?)\}"), r"### \1"),
+    (re.compile(r"\\textbf\{(.*?)\}"), r"**\1**"),
+    (re.compile(r"\\(?:emph|textit)\{(.*?)\}"), r"*\1*"),
+    (re.compile(r"\\texttt\{(.*?)\}"), r"`\1`"),
+    (re.compile(r"\\begin\{(?:itemize|enumerate)\}|\\end\{(?:itemize|enumerate)\}"), ""),
+    (re.compile(r"^\s*\\item\s*", re.MULTILINE), "- "),
+    (re.compile(r"(?<!\\)~"), " "),
+    (re.compile(r"---"), "—"),
+    (re.compile(r"--"), "–"),
+    (re.compile(r"\\(?:illustration|includegraphics)(\[.*?\])?\{.*?\}(\{.*?\})?"), ""),
+    (re.compile(r"\\(?:bigskip|medskip|smallskip|noindent|newline|par)\b"), ""),
+]
+_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|(?<![\\$])\$(.+?)(?<!\\)\$", re.DOTALL)
+_SAFE_LINK = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
+
+
+def tex_to_markdown(tex: str) -> str:
+    """Enough of Kattis statement LaTeX for a notebook; formulas stay as $...$."""
+    text = "\n".join(line for line in tex.splitlines() if not line.lstrip().startswith("%"))
+    for pattern, repl in _TEX_RULES:
+        text = pattern.sub(repl, text)
+    text = text.replace("\\\\", "  \n")
+    text = re.sub(r"\\([#_%&{}])", r"\1", text)  # escaped characters are plain text in Markdown
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def statement_markdown(package, lang: str) -> tuple[str, str]:
+    """(statement as Markdown, the language actually used) — falls back to en, then any."""
+    statements = package.statements()
+    for choice in (lang, "en", *LANGUAGES, *sorted(statements)):
+        path = statements.get(choice)
+        if path is not None:
+            text = path.read_text(encoding="utf-8")
+            return (text if path.suffix == ".md" else tex_to_markdown(text)), choice
+    raise ValueError(f"{package.root} has no statement")
+
+
+def _formula(tex: str, display: bool) -> str:
+    try:
+        return to_mathml(tex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - a formula latex2mathml cannot read is shown as its source
+        return f"<code>{html.escape(tex)}</code>"
+
+
+class _Renderer(mistune.HTMLRenderer):
+    """mistune's HTML without raw HTML, images, or links other than web and mail ones."""
+
+    def link(self, text: str, url: str, title: str | None = None) -> str:
+        return super().link(text, url, title) if _SAFE_LINK.match(url) else text
+
+    def image(self, text: str, url: str, title: str | None = None) -> str:
+        return html.escape(text)
+
+
+_markdown = mistune.create_markdown(renderer=_Renderer(escape=True), plugins=["table", "strikethrough"])
+
+
+def markdown_to_html(markdown: str) -> str:
+    """The statement's Markdown as HTML, each formula as MathML."""
+    formulas: list[str] = []
+
+    def keep(match: re.Match) -> str:
+        display = match.group(3) is None
+        formulas.append(_formula(match.group(1) or match.group(2) or match.group(3), display))
+        return f"SABAQMATH{len(formulas) - 1}X"
+
+    text = _MATH.sub(keep, markdown)
+    rendered = _markdown(text)
+    return re.sub(r"SABAQMATH(\d+)X", lambda m: formulas[int(m.group(1))], rendered)
+
+
+def statement_html(name: str, text: str) -> str:
+    """One statement file (``problem.<lang>.tex`` or ``.md``) as HTML."""
+    return markdown_to_html(text if name.endswith(".md") else tex_to_markdown(text))
+
+
+def statement_files(paths) -> dict[str, str]:
+    """Of a package's file names, the statement of each language: {lang: name}; a bare
+    ``problem.tex`` is English. ``statement/`` wins over ``problem_statement/``."""
+    found: dict[str, str] = {}
+    for folder in ("statement", "problem_statement"):
+        for path in sorted(paths):
+            head, _, base = str(path).rpartition("/")
+            parts = base.split(".")
+            if head != folder or parts[0] != "problem" or parts[-1] not in ("tex", "md") or len(parts) > 3:
+                continue
+            found.setdefault(parts[1] if len(parts) == 3 else "en", str(path))
+    return found

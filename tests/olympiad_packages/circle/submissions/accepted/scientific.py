@@ -1,0 +1,3 @@
+import math
+r = float(input())
+print("%.12e" % (math.pi * r * r))

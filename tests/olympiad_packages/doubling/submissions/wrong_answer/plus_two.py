@@ -1,0 +1,3 @@
+n = int(input())
+for x in input().split():
+    print(int(x) + 2)

@@ -1,0 +1,90 @@
+"""Olympiad statements as HTML (issue 18): LaTeX and Markdown statements in every language
+the package has, formulas as MathML, the author's raw HTML and script links made harmless,
+and the statement page of the service for the coach and, once released, the students."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from service_app import Site
+
+from sabaq.hub.domain import assignments as asg
+from sabaq.hub.domain import courses
+from sabaq.hub.store.models import utcnow
+from sabaq.kattis.statement import statement_files, statement_html
+
+TEX_RU = r"""\problemname{Сумма}
+% a comment the reader never sees
+Даны числа~$a$ и $b$ ($|a|, |b| \le 10^9$) --- найдите $a + b$.
+\section*{Входные данные}
+Одна строка: \texttt{a b}.
+$$\sum_{i=1}^{n} a_i$$
+"""
+TEX_KK = "\\problemname{Қосынды}\n$a$ мен $b$ сандарының қосындысын табыңыз.\n"
+HOSTILE_MD = """# Title
+<script>alert('stolen')</script> <img src=x onerror="alert(1)">
+[click](javascript:alert(document.cookie)) and [docs](https://example.org/a)
+![pic](javascript:alert(2))
+| n | answer |
+|---|--------|
+| $1$ | 2 |
+"""
+
+
+def test_tex_statement_becomes_html_with_mathml():
+    page = statement_html("problem.ru.tex", TEX_RU)
+    assert "<h1>Сумма</h1>" in page and "<h2>Входные данные</h2>" in page
+    assert "comment" not in page and "<code>a b</code>" in page and "—" in page
+    assert page.count("<math") == 5 and 'display="block"' in page and "<msub><mi>a</mi><mi>i</mi></msub>" in page
+    assert "$" not in page  # every formula was converted
+
+
+def test_the_authors_html_and_script_links_are_made_harmless():
+    page = statement_html("problem.en.md", HOSTILE_MD)
+    assert "<script" not in page and "<img" not in page and "&lt;script&gt;" in page
+    assert "javascript:" not in page
+    assert '<a href="https://example.org/a">docs</a>' in page
+    assert "<table>" in page and "<math" in page
+
+
+def test_every_language_of_both_layouts_is_found():
+    names = ["problem_statement/problem.ru.tex", "problem_statement/problem.tex", "statement/problem.kk.md",
+             "problem_statement/problem.kk.tex", "statement/notes.md", "data/problem.en.tex"]
+    assert statement_files(names) == {"kk": "statement/problem.kk.md", "ru": "problem_statement/problem.ru.tex",
+                                      "en": "problem_statement/problem.tex"}
+
+
+@pytest.fixture
+def site(tmp_path):
+    s = Site(tmp_path)
+    s.school = s.seed()
+    with s.sessions() as db:
+        course = courses.get_course(db, s.school.course)
+        source = {"problem.yaml": b"name: Sum\n", "problem_statement/problem.ru.tex": TEX_RU.encode(),
+                  "problem_statement/problem.kk.tex": TEX_KK.encode(),
+                  "data/secret/1.in": b"1 2\n", "data/secret/1.ans": b"3\n"}
+        asg.release(db, course, "sum", {"i18n/ru/sum.ipynb": b"{}"}, source, title="Сумма", category="olympiad")
+        asg.release(db, course, "later", {"i18n/ru/later.ipynb": b"{}"}, source, category="olympiad",
+                    now=utcnow() + dt.timedelta(days=3))
+        db.commit()
+    return s
+
+
+def test_the_coach_reads_the_statement_in_each_language(site):
+    russian = site.call("GET", "/courses/alg8/tasks/sum/statement", page=True)
+    assert russian.status_code == 200 and "<h1>Сумма</h1>" in russian.text and "<math" in russian.text
+    assert 'href="?lang=kk"' in russian.text and "secret" not in russian.text
+    kazakh = site.call("GET", "/courses/alg8/tasks/sum/statement?lang=kk", page=True)
+    assert "<h1>Қосынды</h1>" in kazakh.text and 'href="?lang=ru"' in kazakh.text
+    # a language the package lacks: the reader's own, else one the package has
+    assert "<h1>Сумма</h1>" in site.call("GET", "/courses/alg8/tasks/sum/statement?lang=fr", page=True).text
+
+
+def test_students_read_released_statements_only(site):
+    assert site.call("GET", "/courses/alg8/tasks/sum/statement", user="aliya", page=True).status_code == 200
+    assert site.call("GET", "/courses/alg8/tasks/later/statement", user="aliya", page=True).status_code == 404
+    assert site.call("GET", "/courses/alg8/tasks/later/statement", page=True).status_code == 200  # the coach
+    assert site.call("GET", "/courses/alg8/tasks/sum/statement", user="mama", page=True).status_code in (403, 404)
+    # an ordinary assignment has no statement page
+    assert site.call("GET", "/courses/alg8/tasks/hw1/statement", page=True).status_code == 404
