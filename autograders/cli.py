@@ -35,6 +35,8 @@ def grade_batch(args) -> int:
     _ = translator(language)
     for student, notebook, status, reason in summary["failures"]:
         print(f"{student}/{notebook}: {reason_text(reason or status, language)}", file=sys.stderr)
+    for note in summary.get("notes", []):  # graded, with something the teacher should know
+        print(_(note["message"]).format(**note["params"]), file=sys.stderr)
     print(_("Graded {notebooks} notebooks; {scores} scores written to {out}.").format(
         notebooks=summary["notebooks"], scores=len(summary["rows"]), out=args.out))
     if summary["error"]:
