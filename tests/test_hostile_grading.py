@@ -32,6 +32,7 @@ LIMITS = {
     "SABAQ_GRADING_FILE_MB": "50", "SABAQ_GRADING_PARALLEL": "2",
 }
 BOUND_SECONDS = 900  # an attack that held a worker would hold it for 100000 s
+UNREADABLE_TIME = "garbage_timestamp"  # a correct student whose timestamp.txt holds no time
 
 
 def all_cases() -> list:
@@ -52,7 +53,9 @@ def graded(tmp_path_factory):
     cases = all_cases()
     corpus = students()
     class_ = {**hostile_class(cases), **{name: corpus[name] for name in HONEST}}
+    class_[UNREADABLE_TIME] = corpus["correct"]
     course = build_course(base / "course", cell_timeout=2, class_=class_)
+    (course / "submitted" / UNREADABLE_TIME / ASSIGNMENT / "timestamp.txt").write_bytes(b"\xff soon, honestly")
     settings = Settings.load(data_dir=base / "data", environ=LIMITS)
     done: dict = {}
 
@@ -67,11 +70,11 @@ def graded(tmp_path_factory):
     scores = defaultdict(dict)
     for row in done["summary"]["rows"]:
         scores[row["student"]][(row["notebook"], row["grade_id"])] = row["score"]
-    return course, cases, scores, time.monotonic() - started
+    return course, cases, scores, time.monotonic() - started, done["summary"]
 
 
 def test_every_attack_scores_what_its_honest_twin_scores(graded):
-    _, cases, scores, _ = graded
+    _, cases, scores, _, _ = graded
     differences = {case.name: (scores[case.name], scores[f"{case.name}__honest"]) for case in cases
                    if scores[case.name] != scores[f"{case.name}__honest"]}
     assert differences == {}
@@ -80,7 +83,7 @@ def test_every_attack_scores_what_its_honest_twin_scores(graded):
 
 
 def test_the_rest_of_the_class_is_graded_normally(graded):
-    _, _, scores, _ = graded
+    _, _, scores, _, _ = graded
     assert sum(scores["correct"].values()) == 8.0  # every auto point (the written answer waits for a teacher)
     assert scores["partial"][("problems", "test_mean")] == 2.0
     assert sum(v for (notebook, _), v in scores["wrong"].items() if notebook == "problems") == 0.0
@@ -90,8 +93,20 @@ def test_the_rest_of_the_class_is_graded_normally(graded):
         assert scores[case.name][("problems", "test_square")] == 2.0
 
 
+def test_a_timestamp_that_is_no_time_is_a_note_and_the_submission_is_graded(graded):
+    """nbgrader stops at a timestamp.txt it cannot read; the batch grades the submission as
+    having no time (as nbgrader grades an empty one) and says so for that student."""
+    _, _, scores, _, summary = graded
+    assert sum(scores[UNREADABLE_TIME].values()) == 8.0
+    assert summary["error"] is None
+    notes = [n for n in summary["notes"] if n["student"] == UNREADABLE_TIME]
+    assert len(notes) == 1 and "soon, honestly" in notes[0]["params"]["found"]
+    assert "timestamp.txt does not hold a time" in notes[0]["message"].format(**notes[0]["params"])
+    assert [n["student"] for n in summary["notes"]] == [UNREADABLE_TIME]
+
+
 def test_no_answer_cell_shows_a_hidden_test(graded):
-    course, cases, _, _ = graded
+    course, cases, _, _, _ = graded
     shown = 0
     for case in cases:
         for name in ("problems.ipynb", "extra.ipynb"):
@@ -118,7 +133,7 @@ def answer_outputs(course, student: str, grade_id: str) -> str:
 def test_attacks_that_read_memory_found_no_test_source(graded):
     """The child's whole memory, read raw before any test ran, holds no test source (the
     zygote sends a cell only when it is to run); walking the garbage collector is refused."""
-    course, _, _, _ = graded
+    course, _, _, _, _ = graded
     for grade_id in ("square", "fib"):
         printed = answer_outputs(course, "raw_memory", grade_id)
         assert printed.startswith("memory [")

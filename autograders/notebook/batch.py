@@ -31,6 +31,7 @@ from nbgrader.api import (
 )
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import parse_utc
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
@@ -43,6 +44,53 @@ from sabaq.errors import SabaqError
 from sabaq.i18n import N_
 
 CSV_FIELDS = ("student", "notebook", "grade_id", "score", "max_score")
+
+
+# a submission graded although its timestamp.txt holds no time (nbgrader stopped at it)
+UNREADABLE_TIME = N_("{student}: the submission's timestamp.txt does not hold a time ({found}), so it was graded "
+                     "as submitted at no particular time (never late), as nbgrader grades an empty one. To count "
+                     "lateness, write the time it was submitted into it (for example 2026-12-05 14:00:00 UTC) and "
+                     "grade again.")
+
+
+def time_in(path: str) -> tuple[bool, object]:
+    """(whether ``path`` holds a time or nothing, the time or None), read as nbgrader reads a
+    timestamp.txt."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read().strip()
+        return True, parse_utc(text) if text else None
+    except (OSError, UnicodeDecodeError, ValueError, OverflowError, TypeError):
+        return False, None
+
+
+class BatchCourseDirectory(CourseDirectory):
+    """nbgrader's course folder, but a timestamp.txt that holds no time counts as none, as
+    nbgrader counts an empty one, instead of stopping that student's grading (nbgrader
+    calls a ``fail`` its CourseDirectory does not have); ``unreadable_times`` tells which."""
+
+    def get_existing_timestamp(self, dest_path: str):
+        path = os.path.join(dest_path, "timestamp.txt")
+        if os.path.exists(path) and not time_in(path)[0]:
+            return None
+        return super().get_existing_timestamp(dest_path)
+
+
+def unreadable_times(coursedir: CourseDirectory, notebooks: list[str]) -> list[dict]:
+    """A note for each submission whose timestamp.txt holds no time (graded as having none)."""
+    notes = []
+    for folder in sorted({os.path.dirname(nb) for nb in notebooks}):
+        path = os.path.join(folder, "timestamp.txt")
+        if os.path.exists(path) and not time_in(path)[0]:
+            try:
+                with open(path, "rb") as fh:
+                    found = fh.read(64).decode("utf-8", "replace").strip()
+            except OSError as e:
+                found = e.strerror or type(e).__name__
+            student = submission_of(coursedir, folder)["student_id"]
+            notes.append({"student": student, "message": UNREADABLE_TIME,
+                          "params": {"student": student, "found": repr(found)}})
+    return notes
 
 
 class BatchError(SabaqError):
@@ -69,7 +117,7 @@ def submitted_notebooks(course_dir: Path, coursedir: CourseDirectory, assignment
 def scores(course_dir: Path, config: Config, assignment: str) -> list[dict]:
     """One row per student, notebook and grade cell, in that order: one query (walking
     nbgrader's objects took a query per submission, notebook and grade)."""
-    coursedir = CourseDirectory(config=config)
+    coursedir = BatchCourseDirectory(config=config)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
         query = (gb.db.query(Student.id, Notebook.name, BaseCell.name, Grade.score, Grade.max_score)
                  .select_from(Grade)
@@ -118,7 +166,7 @@ def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progr
     config = course_config(course_dir, assignment)
     config.SandboxedExecute.language = language
     config.Autograde.force = force
-    coursedir = CourseDirectory(config=config)
+    coursedir = BatchCourseDirectory(config=config)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:  # also adds the course, once, before any split
         try:
             gb.find_assignment(assignment)
@@ -127,6 +175,7 @@ def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progr
                                 "Run `nbgrader generate_assignment {assignment}` in that folder first."),
                              folder=course_dir, assignment=assignment) from None
     notebooks = submitted_notebooks(course_dir, coursedir, assignment)
+    notes = unreadable_times(coursedir, notebooks)
     bar = _progress(len(notebooks), progress)
     failures = []
 
@@ -146,7 +195,7 @@ def _grade_course(course_dir: Path, assignment: str, grading, force: bool, progr
                                            grade_share(config, students, report, remote), language)
     finally:
         bar.close()
-    return {"notebooks": len(notebooks), "failures": failures, "error": error,
+    return {"notebooks": len(notebooks), "failures": failures, "error": error, "notes": notes,
             "rows": scores(course_dir, config, assignment)}
 
 
@@ -167,7 +216,7 @@ def submission_students(coursedir: CourseDirectory, notebooks: list[str]) -> lis
 
 def grade_share(config: Config, students: list[str] | None, on_notebook, executor) -> str | None:
     """Run nbgrader's pipeline for `students` (None: all); return its error, if any."""
-    converter = SabaqAutograde(coursedir=CourseDirectory(config=config), config=config)
+    converter = SabaqAutograde(coursedir=BatchCourseDirectory(config=config), config=config)
     converter.executor = executor
     converter.on_notebook = on_notebook
     converter.students = students
