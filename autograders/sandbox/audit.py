@@ -16,6 +16,18 @@ than the notebook's own. Notebook code is code from a file outside
 the installed libraries (cells, the student's modules, ``exec``); it cannot pass for
 library code: compiling or making code with a library's file name, loading code from
 marshal data or from a ``.pyc`` outside the libraries are refused where notebook code runs.
+
+Raw memory is not closed here, and cannot be by auditing: once ``_ctypes`` is loaded its
+classes are reachable (``object.__subclasses__``) and a Union of an integer with a pointer
+or a ``py_object`` reads and writes any address with no audit event (the refused events
+below stop only the obvious ways); ``/proc/self/mem`` is the process's own to read and
+write. Through either, code in a test can find the cell's nonce and reply in the loop's
+place (``tests/hostile/shell_cases.py`` ``OPEN_CASES``). The choice made: keep ``_ctypes``
+out of the grading child rather than audit it, since nbgrader tasks never need it (numpy,
+matplotlib and IPython run without it; the import is then refused below). It needs the
+child's GIL-holding reads and the zygote's prctl calls done without ctypes, and
+``/proc/self/mem`` kept from the child; until then a verdict is only as safe as the
+student's process.
 """
 
 from __future__ import annotations

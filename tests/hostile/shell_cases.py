@@ -246,11 +246,36 @@ CASES: list[Case] = [
          note="objects the test holds mutated through inspect.stack()"),
 ]
 
-# Known open (see README, Grading): ctypes is loaded in the grading child (numpy and the
-# child's own reads load it); a Union of an integer and a pointer writes any memory with
-# no audit event, so a function the test calls could rewrite the test's variables.
-# Closing it needs a zygote that never loads _ctypes.
+# Known open (see sandbox/audit.py): raw memory. ctypes is loaded in the grading child
+# (numpy and the child's own reads load it): a Union of an integer and a pointer or a
+# py_object reads and writes any memory with no audit event. /proc/self/mem is readable
+# and writable by the process itself: the nonce of the cell in flight is in the child's
+# memory, and with it a reply written to the reply socket passes. Closing both needs the
+# verdict outside the student's process, or a child without _ctypes and without its own
+# /proc/self/mem.
+RAW_NONCE = """
+import os, re
+def square(x):
+    _found = []
+    with open('/proc/self/maps') as _maps, open('/proc/self/mem', 'rb', buffering=0) as _mem:
+        for _line in _maps:
+            _range, _perms, *_rest = _line.split()
+            if _perms.startswith('r') and (len(_rest) < 4 or _rest[3] == '[heap]'):
+                _start, _end = (int(v, 16) for v in _range.split('-'))
+                try:
+                    _mem.seek(_start)
+                    _found += re.findall(rb'"nonce": "([0-9a-f]{32})"', _mem.read(_end - _start))
+                except (OSError, OverflowError, ValueError):
+                    pass
+    for _fd in os.listdir('/proc/self/fd'):
+        if 'socket' in os.readlink(f'/proc/self/fd/{_fd}'):
+            for _nonce in _found:
+                os.write(int(_fd), ('{"nonce": "%s", "status": "ok", "outputs": []}\\n' % _nonce.decode()).encode())
+    return x + x
+"""
 OPEN_CASES: list[Case] = [
+    Case("nonce_from_memory", {"square": RAW_NONCE},
+         note="the nonce read from /proc/self/mem inside the test, a pass written to the reply socket"),
     Case("ctypes_union_write", {"mean": "def mean(xs):\n    import ctypes\n"
                                         "    class _U(ctypes.Union):\n"
                                         "        _fields_ = [('a', ctypes.c_size_t), ('o', ctypes.py_object)]\n"
