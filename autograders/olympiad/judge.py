@@ -5,7 +5,8 @@ group says ``on_reject: continue``. The verdict and score are problemtools' (see
 ``sabaq.kattis.grading``): for IOI-style subtasks a group earns its points only
 when all its tests pass, and a submission that passes some groups is AC with those
 points. Verdicts: AC, WA, TLE, MLE, RTE (also output limit), or CE when the program
-does not build.
+does not build. An interactive problem's tests are run against its interactor
+(``interactive.py``) instead of being compared.
 """
 
 from __future__ import annotations
@@ -15,27 +16,36 @@ import tempfile
 from pathlib import Path
 
 from sabaq.autograders.olympiad import run as runner
+from sabaq.autograders.olympiad.interactive import Interactor
 from sabaq.autograders.olympiad.validate import CustomValidator
 from sabaq.contracts import GroupVerdict, TestVerdict, Verdict
+from sabaq.i18n import N_
 from sabaq.kattis.compare import default_validate
-from sabaq.kattis.package import Package, Program
-
-RUN_VERDICTS = {"tle": "TLE", "mle": "MLE", "ole": "RTE", "rte": "RTE"}
+from sabaq.kattis.package import Package, PackageError, Program
 
 
 class Judge:
     """Judges programs against one package; builds its output validator once."""
 
-    def __init__(self, package: Package, time_limit: float | None = None):
+    def __init__(self, package: Package, time_limit: float | None = None, lang: str = "en"):
         self.package = package
         self.time_limit = time_limit or package.time_limit
+        self.lang = lang  # of sabaq's own compile messages (a language it cannot run, and why)
         # root's, crossed (not listed) by the uids of the boxes in it
         self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-judge-"))
         self.scratch.chmod(0o711)
-        self.validator = (CustomValidator(package.output_validator, package.validator_flags, self.scratch)
-                          if package.output_validator else None)
+        self.interactor = self.validator = None
+        if package.interactive:
+            if not package.output_validator:
+                raise PackageError(N_("{task} is interactive but has no interactor: put it in output_validators/ "
+                                      "(or output_validator/ in the 2023-07 format)."), task=package.name)
+            self.interactor = Interactor(package.output_validator, package.validator_flags, self.scratch)
+        elif package.output_validator:
+            self.validator = CustomValidator(package.output_validator, package.validator_flags, self.scratch)
 
     def close(self) -> None:
+        if self.interactor:
+            self.interactor.close()
         if self.validator:
             self.validator.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
@@ -57,12 +67,12 @@ class Judge:
     def _judge(self, program: Program, include_samples: bool, work: Path, box: runner.Box) -> Verdict:
         try:
             program = self.package.with_includes(program, work / "joined")
-            command = box.prepare(program)
+            command = box.prepare(program, self.package.memory_mb)
         except runner.CompileError as e:
             groups = [GroupVerdict(name=g.name, verdict="CE", points=0.0, max_points=g.points, time=0.0,
                                    sample=g.sample) for g in self.package.groups]
             return Verdict(verdict="CE", score=0.0, max_score=self.package.max_score, time=0.0, groups=groups,
-                           compile_message=str(e)[:2000])
+                           compile_message=e.translated(self.lang)[:2000])
         groups, scores = [], {}
         for group in self.package.groups:
             if group.sample and not include_samples:
@@ -90,24 +100,30 @@ class Judge:
         result = GroupVerdict(name=group.name, verdict="AC", points=0.0, max_points=group.points, time=0.0,
                               sample=group.sample)
         for test in group.tests:
-            out = work / "output"
-            run = box.run(command, test.input, out, self.time_limit, self.package.memory_mb, self.package.output_mb)
-            result.time = max(result.time, run.cpu)
-            if run.status != "ok":
-                verdict, message = RUN_VERDICTS[run.status], run.stderr.strip().splitlines()[-1:] or [""]
-                result.tests.append(TestVerdict(name=test.name, verdict=verdict, time=run.cpu,
-                                                message=message[0][:300]))
-            else:
-                judgement = (self.validator(test.input, test.answer, out) if self.validator
-                             else default_validate(out.read_bytes(), test.answer.read_bytes(), self.package.validator_flags))
-                verdict = "AC" if judgement.accepted else "WA"
-                result.tests.append(TestVerdict(name=test.name, verdict=verdict, time=run.cpu,
-                                                message=judgement.message))
-                if judgement.score is not None:
-                    scores[test.name] = judgement.score
+            verdict, cpu, message, score = self._test(test, command, work, box)
+            result.time = max(result.time, cpu)
+            result.tests.append(TestVerdict(name=test.name, verdict=verdict, time=cpu, message=message[:300]))
+            if score is not None:
+                scores[test.name] = score
             if result.tests[-1].verdict != "AC" and result.verdict == "AC":
                 result.verdict = result.tests[-1].verdict
                 result.first_failure = test.name
             if result.verdict != "AC" and group.on_reject == "break":
                 break
         return result
+
+    def _test(self, test, command: list[str], work: Path, box: runner.Box) -> tuple[str, float, str, float | None]:
+        """(verdict, CPU seconds, message, score or None) of one test: run and compared, or
+        run against the interactor."""
+        if self.interactor:
+            outcome = self.interactor.interact(box, command, test.input, test.answer, self.time_limit,
+                                               self.package.memory_mb, self.package.output_mb)
+            return outcome.verdict, outcome.time, outcome.message, outcome.score
+        out = work / "output"
+        run = box.run(command, test.input, out, self.time_limit, self.package.memory_mb, self.package.output_mb)
+        if run.status != "ok":
+            lines = run.stderr.strip().splitlines()
+            return runner.RUN_VERDICTS[run.status], run.cpu, lines[-1] if lines else "", None
+        judgement = (self.validator(test.input, test.answer, out) if self.validator
+                     else default_validate(out.read_bytes(), test.answer.read_bytes(), self.package.validator_flags))
+        return ("AC" if judgement.accepted else "WA"), run.cpu, judgement.message, judgement.score
