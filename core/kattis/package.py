@@ -44,8 +44,12 @@ VERDICT_FOLDERS = {
     "memory_limit_exceeded": "MLE",
     "partially_accepted": "PAC",
 }
-LANGUAGES = {".py": "python", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp"}
-INCLUDE_FOLDERS = {"python": ("python3", "python"), "cpp": ("cpp", "c++")}  # Kattis's language ids
+# a program's language by its files' extensions, for its include/ folder; the judge decides the
+# language it builds (Python 2 or 3 included) by problemtools' rules (autograders/olympiad/languages.py)
+LANGUAGES = {".py": "python", ".py3": "python", ".py2": "python", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp",
+             ".c++": "cpp", ".C": "cpp", ".c": "c", ".java": "java", ".pas": "pascal"}
+INCLUDE_FOLDERS = {"python": ("python3", "python"), "cpp": ("cpp", "c++"), "c": ("c",), "java": ("java",),
+                   "pascal": ("pascal",)}  # Kattis's language ids
 
 
 class PackageError(SabaqError):
@@ -261,5 +265,7 @@ def load(root: str | Path, require_tests: bool = True) -> Package:
     if subs.is_dir():
         for folder in sorted(subs.iterdir()):
             if folder.is_dir():
-                package.submissions[folder.name] = [p for c in sorted(folder.iterdir()) if (p := program(c))]
+                # every one the package ships: one in no known language is judged CE with a note that says so
+                package.submissions[folder.name] = [program(c) or Program(c, "") for c in sorted(folder.iterdir())
+                                                    if source_files(c) and not c.name.startswith((".", "__"))]
     return package
