@@ -14,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 # the olympiad judge's languages: C, C++, Java, Free Pascal (Python 3 is above)
 PACKAGES="python3 python3-venv bubblewrap gcc g++ default-jdk-headless fp-compiler"
 # olympiad statements as PDF (problemtools renders LaTeX with LuaLaTeX, Markdown through pandoc)
-PACKAGES="$PACKAGES texlive-luatex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-lang-cyrillic pandoc"
+PACKAGES="$PACKAGES texlive-luatex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-lang-cyrillic texlive-plain-generic fonts-cmu ghostscript pandoc"
 [ "$WITH_TESTS" = 1 ] && PACKAGES="$PACKAGES chromium postgresql"
 command -v npm >/dev/null 2>&1 || PACKAGES="$PACKAGES nodejs npm"
 missing=""
