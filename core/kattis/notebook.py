@@ -91,11 +91,16 @@ def release_files(package: Package, course: str, assignment: str) -> dict[str, b
     for path in package.include_files("python"):  # the grader, so samples run here as in the judge
         if path.name != SOLUTION_FILE:
             files[path.name] = path.read_bytes()
+    interactor = package.output_validator if package.interactive else None
+    if interactor is not None and all(p.suffix == ".py" for p in interactor.sources):
+        for path in interactor.sources:  # an interactive task's samples run here against it, with the student's Python
+            files[f"interactor/{path.name}"] = path.read_bytes()
     files["task.json"] = json.dumps({
         "course": course, "assignment": assignment, "task": package.name,
         "time_limit": package.time_limit, "memory_mb": package.memory_mb,
         "validator_flags": package.validator_flags, "custom_checker": package.output_validator is not None,
         "entry": "main.py" if function_stub(package) is not None else SOLUTION_FILE,
+        "interactive": package.interactive,
     }, indent=1).encode()
     return files
 
