@@ -132,7 +132,7 @@ def measure(browser, url: str, token: str, rel: str, timeout: float) -> dict:
         page.set_default_timeout(timeout * 1000)
         page.goto(f"{url}/notebooks/{quote(rel)}?token={token}")
         try:
-            page.wait_for_selector("[data-sabaq-lesson=started], [data-sabaq-lesson=failed]")
+            page.wait_for_selector("[data-sabaq-lesson=started], [data-sabaq-lesson=failed], [data-sabaq-lesson=none]")
             # the pictures the set-up cells drew are on the page before anything is measured
             page.wait_for_function(_PICTURES_SHOWN)
         except PlaywrightTimeout:

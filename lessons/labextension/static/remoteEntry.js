@@ -76,7 +76,10 @@
     var setup = notebook.widgets.filter(function (cell) {
       return cell.model.type === "code" && tagsOf(cell.model).indexOf(SETUP) >= 0;
     });
-    if (!setup.length) return;
+    if (!setup.length) {  // not a lesson, or one whose cells are not tagged
+      panel.node.setAttribute("data-sabaq-lesson", "none");
+      return;
+    }
     panel.addClass("sabaq-lesson");
     panel.node.setAttribute("data-sabaq-lesson", "starting");
     await panel.sessionContext.ready;
