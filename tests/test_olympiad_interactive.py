@@ -1,0 +1,252 @@
+"""Interactive problems and every school language, judged for real (root, bubblewrap).
+
+The practice task ``guess`` (an interactive guessing game) with three of its secret tests:
+its shipped submissions get the verdicts their folders promise; each language (C, C++,
+Java, Pascal, Python 3) is accepted, rejected and refused a build; a contestant that never
+answers gets TLE and the interactor is killed with it; a contestant that goes looking for
+the test's number (the interactor's files, the test data, other processes) finds nothing.
+problemtools' verifyproblem, where installed, judges the task the same."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sabaq.autograders.olympiad import languages
+from sabaq.autograders.olympiad import run as runner
+from sabaq.autograders.olympiad.interactive import Interactor
+from sabaq.autograders.olympiad.judge import Judge
+from sabaq.autograders.sandbox import confine
+from sabaq.kattis.package import Program, load
+
+pytestmark = [
+    pytest.mark.grading,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("bwrap") is None, reason="needs root and bubblewrap"),
+]
+GUESS = Path(__file__).resolve().parents[1] / "courses" / "olympiad" / "tasks" / "guess"
+SUBMISSIONS = GUESS / "submissions"
+
+
+@pytest.fixture(scope="module")
+def guess(tmp_path_factory):
+    """The practice task with its samples and its first three secret tests (1, 10^9, 5*10^8)."""
+    root = tmp_path_factory.mktemp("tasks") / "guess"
+    shutil.copytree(GUESS, root)
+    for extra in sorted((root / "data" / "secret").glob("*.in"))[3:]:
+        extra.unlink()
+        extra.with_suffix(".ans").unlink()
+    return root
+
+
+@pytest.fixture(scope="module")
+def judge(guess):
+    with Judge(load(guess)) as judge:
+        yield judge
+
+
+@pytest.fixture
+def boxes():
+    """A folder for boxes that their uids can cross (pytest's own is root's only)."""
+    folder = Path(tempfile.mkdtemp(prefix="sabaq-test-boxes-"))
+    folder.chmod(0o711)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def write(folder: Path, name: str, text: str) -> Program:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    return Program(folder / name, "")
+
+
+def installed(language: str) -> bool:
+    return languages.LANGUAGES[language].missing() is None
+
+
+# per language: the shipped accepted program, one that asks once and stops (WA), one that does not build
+LANGUAGE_CASES = {
+    "c": ("accepted/binary.c", "once.c",
+          '#include <stdio.h>\nint main(void){printf("? 1\\n");fflush(stdout);return 0;}\n',
+          "int main( {\n"),
+    "cpp": ("accepted/binary.cpp", "once.cpp",
+            '#include <iostream>\nint main(){std::cout << "? 1" << std::endl;}\n', "int main( {\n"),
+    "java": ("accepted/Binary.java", "Once.java",
+             'public class Once { public static void main(String[] a) { System.out.println("? 1"); } }\n',
+             "public class Broken { void f( }\n"),
+    "pascal": ("accepted/binary.pas", "once.pas",
+               "program once;\nbegin\n  writeln('? 1');\n  Flush(Output);\nend.\n", "program broken;\nbegin\n  writeln(;\nend.\n"),
+    "python3": ("accepted/binary.py", "once.py", 'print("? 1", flush=True)\n', "def f(:\n"),
+}
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGE_CASES))
+def test_each_language_is_accepted_rejected_and_refused_a_build(judge, tmp_path, language):
+    if not installed(language):
+        pytest.skip(f"{language}'s compiler is not installed (scripts/install.sh installs it)")
+    accepted, name, wrong, broken = LANGUAGE_CASES[language]
+    right = judge.judge(Program(SUBMISSIONS / accepted, ""))
+    assert (right.verdict, right.score) == ("AC", 100), right.groups
+    once = judge.judge(write(tmp_path / "wrong", name, wrong))
+    assert once.verdict == "WA" and once.score == 0
+    first = once.groups[0].tests[0]  # it ended before or after reading the reply to its one question
+    assert first.name == "sample/1" and first.verdict == "WA" and "question" in first.message
+    ce = judge.judge(write(tmp_path / "broken", name.replace("Once", "Broken").replace("once", "broken"), broken))
+    assert ce.verdict == "CE" and ce.compile_message.startswith("Compilation failed") and ce.score == 0
+
+
+@pytest.mark.parametrize("folder", ["wrong_answer", "time_limit_exceeded"])
+def test_the_shipped_submissions_get_the_verdict_of_their_folder(judge, folder):
+    """Python, C++ and Pascal each have a wrong or too slow program (never flushed, reads all its
+    input first, too slow before its first question, asks too often, stuck on the top number)."""
+    verdict = {"wrong_answer": "WA", "time_limit_exceeded": "TLE"}[folder]
+    for path in sorted((SUBMISSIONS / folder).iterdir()):
+        language = languages.detect([path]).id
+        if not installed(language):
+            continue
+        result = judge.judge(Program(path, ""))
+        assert result.verdict == verdict and result.score == 0, (path.name, result.groups)
+
+
+def test_verify_runs_every_submission_and_says_which_language_it_could_not_run(guess, tmp_path, monkeypatch):
+    """Nothing is skipped: a Python 2 program, a file of no known language and a language whose
+    compiler is missing are each judged CE with a note saying why, and verification fails."""
+    from sabaq.autograders.olympiad.verify import verify
+
+    root = tmp_path / "guess"
+    shutil.copytree(guess, root)
+    shutil.rmtree(root / "submissions")
+    accepted = root / "submissions" / "accepted"
+    accepted.mkdir(parents=True)
+    shutil.copy(SUBMISSIONS / "accepted" / "binary.py", accepted)
+    shutil.copy(SUBMISSIONS / "accepted" / "binary.pas", accepted)
+    (accepted / "old.py").write_text("#!/usr/bin/env python2\nprint '? 1'\n")
+    (accepted / "solve.rb").write_text("puts '? 1'\n")
+    monkeypatch.setattr(languages, "tool", lambda name: None if name == "ppcx64" else shutil.which(name))
+    lines = []
+    report = verify(load(root), out=lines.append)
+    rows = {name: (result.verdict, result.compile_message, ok) for name, result, ok in report.rows}
+    assert set(rows) == {"accepted/binary.py", "accepted/binary.pas", "accepted/old.py", "accepted/solve.rb"}
+    assert rows["accepted/binary.py"][::2] == ("AC", True)
+    assert rows["accepted/old.py"][0] == "CE" and "Python 2" in rows["accepted/old.py"][1]
+    assert rows["accepted/solve.rb"][0] == "CE" and "cannot tell the language of solve.rb" in rows["accepted/solve.rb"][1]
+    pascal = rows["accepted/binary.pas"][1]
+    assert rows["accepted/binary.pas"][0] == "CE" and "ppcx64 is not installed" in pascal and "fp-compiler" in pascal
+    assert not report.ok and "cannot tell the language of solve.rb" in lines[0]
+
+
+def test_which_ended_first_decides_between_wa_and_rte(guess, judge, tmp_path, boxes):
+    """problemtools' rule: a rejection by an interactor that ended first is WA, whatever the
+    contestant did after (here it crashes on its closed input); a contestant that crashed
+    while the interactor still ran is RTE, though the interactor then rejects."""
+    rejected = judge.judge(write(tmp_path / "rejected", "rejected.py",
+                                 "import time\nprint('guess 5', flush=True)\ntime.sleep(0.5)\ninput()\n"))
+    first = rejected.groups[0].tests[0]
+    assert rejected.verdict == "WA" and "is not '? x'" in first.message
+    # an interactor that takes its time to reject once its input has ended
+    slow = write(tmp_path / "slow", "slow.py", "import sys, time\nsys.stdin.read()\ntime.sleep(0.5)\nsys.exit(43)\n")
+    crash = write(tmp_path / "crash", "crash.py", "raise SystemExit('gave up')\n")
+    test = load(guess).groups[0].tests[0]
+    with Interactor(slow, [], boxes) as interactor, runner.Box(boxes) as box:
+        outcome = interactor.interact(box, box.prepare(crash), test.input, test.answer, 1.0, 256, 8)
+    assert (outcome.verdict, outcome.message, outcome.interactor.exit_code) == ("RTE", "gave up", 43)
+
+
+def test_a_contestant_that_never_answers_gets_tle_and_the_interactor_is_killed(guess, tmp_path, boxes):
+    """The interactor here waits for a question forever and ignores its input's end: only the
+    judge can stop it, at once when the contestant's time is up."""
+    patient = write(tmp_path / "interactor", "wait.py", "import time\nwhile True:\n    time.sleep(1)\n")
+    silent = write(tmp_path / "silent", "silent.py", "import sys\nsys.stdin.read()\n")  # waits for input that never comes
+    package = load(guess)
+    test = package.groups[0].tests[0]
+    with Interactor(patient, [], boxes) as interactor, runner.Box(boxes) as box:
+        command = box.prepare(silent)
+        outcome = interactor.interact(box, command, test.input, test.answer, 1.0, 256, 8)
+        assert outcome.verdict == "TLE"
+        assert outcome.interactor.signal == signal.SIGKILL  # killed, not ended by itself or its own limits
+        assert outcome.interactor.status == "rte" and outcome.contestant.status == "tle"
+        assert not [p for p in confine.processes_of(interactor.box.uid) if not p.zombie]
+        assert not [p for p in confine.processes_of(box.uid) if not p.zombie]
+
+
+def test_a_contestant_cannot_read_the_interactors_files_or_the_test_data(guess, judge, tmp_path, boxes):
+    """It looks where the interactor's copy of the test is (inside and outside the sandbox),
+    in the package, in /tmp and through /proc; had it found the number it would ask for it
+    and be accepted. It finds nothing and holds no descriptor but its two pipes and stderr."""
+    interactor_home = judge.interactor.box.home
+    peek = f"""
+import glob, os, re, sys
+found, tried = [], 0
+patterns = ["/data0/*", "/out0/*", "{interactor_home}/*/*", "{guess}/data/*/*.in", "/tmp/**/*.in",
+            "/proc/*/root/data0/*", "/proc/*/cwd/*", "/*/*.in", "/*/*/*.in"]
+for pattern in patterns:
+    for path in glob.glob(pattern, recursive=True):
+        if path.startswith("/proc/self") or path.startswith("/proc/" + str(os.getpid())):
+            continue
+        tried += 1
+        try:
+            text = open(path).read(100)
+        except OSError:
+            continue
+        if re.fullmatch(r"\\d+\\n?", text):
+            found.append(int(text))
+for name in ("{interactor_home}", "{guess}/data/sample/1.in"):
+    try:
+        os.listdir(name) if os.path.isdir(name) else open(name).read()
+        found.append(-1)
+    except OSError as e:
+        print(type(e).__name__, name, file=sys.stderr)
+print("fds", sorted(os.listdir("/proc/self/fd")), "pids", sorted(p for p in os.listdir("/proc") if p.isdigit()),
+      file=sys.stderr)
+print("?", found[0] if found else 1, flush=True)
+"""
+    program = write(tmp_path / "peek", "peek.py", peek)
+    result = judge.judge(program)
+    assert result.verdict == "WA"  # sample 1's number is 42: "? 1" and nothing found, so it stopped
+    package = load(guess)
+    test = package.groups[0].tests[0]
+    with runner.Box(boxes) as box:
+        command = box.prepare(program)
+        outcome = judge.interactor.interact(box, command, test.input, test.answer, 1.0, 256, 8)
+    stderr = outcome.contestant.stderr
+    assert outcome.verdict == "WA" and "ended after 1 questions" in outcome.message
+    assert f"FileNotFoundError {interactor_home}" in stderr  # not even there in its sandbox
+    assert f"FileNotFoundError {guess}/data/sample/1.in" in stderr
+    # its stdin and stdout (the pipes), stderr, and the descriptor listing /proc/self/fd; only its own processes
+    fds = stderr.split("fds ")[1].split(" pids")[0]
+    assert fds == "['0', '1', '2', '3']", stderr
+    assert stderr.split("pids ")[1].strip().count(",") <= 2, stderr  # bubblewrap's and its own, nobody else's
+
+
+@pytest.mark.skipif(not (Path(sys.executable).parent / "verifyproblem").exists(), reason="problemtools not installed")
+def test_problemtools_judges_the_guess_task_as_sabaq_does(guess, judge, tmp_path):
+    """problemtools' verifyproblem on the same package (its interactive runner, its rules) gives
+    every shipped submission the verdict sabaq gives."""
+    config = tmp_path / "xdg" / "problemtools"
+    config.mkdir(parents=True)
+    # this machine: CPython instead of PyPy, and javac 17 (problemtools asks for -source 21)
+    (config / "languages.yaml").write_text(
+        "python3:\n  compile: '/usr/bin/python3 -m py_compile {files}'\n  run: '/usr/bin/python3 \"{mainfile}\"'\n"
+        "java:\n  compile: 'javac -encoding UTF-8 -sourcepath {path} -d {path} {files}'\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffering is part of the task
+    proc = subprocess.run([str(Path(sys.executable).parent / "verifyproblem"), "-p", "submissions", "--", str(guess)],
+                          check=False, capture_output=True, text=True, cwd=tmp_path, timeout=900,
+                          env={**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
+    theirs = {}
+    for line in proc.stdout.splitlines():
+        parts = line.replace("ERROR ", "").split()
+        if len(parts) > 3 and "/" in parts[0] and parts[0].split("/")[0] in ("accepted", "wrong_answer",
+                                                                              "time_limit_exceeded"):
+            theirs[parts[0]] = parts[parts.index("OK:") + 1 if "OK:" in parts else parts.index("got") + 1]
+    ours = {}
+    for folder in ("accepted", "wrong_answer", "time_limit_exceeded"):
+        for path in sorted((guess / "submissions" / folder).iterdir()):
+            if installed(languages.detect([path]).id):
+                ours[f"{folder}/{path.name}"] = judge.judge(Program(path, "")).verdict
+    assert ours and {k: theirs.get(k) for k in ours} == ours, proc.stdout[-3000:]
