@@ -59,6 +59,11 @@ def get_assignment(db: Session, course: Course, name: str, staff: bool = True) -
     return assignment
 
 
+def find_assignment(db: Session, course: Course, name: str) -> Assignment | None:
+    """The course's assignment of that id, released or not; None if there is none."""
+    return db.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name))
+
+
 def is_open_to_students(assignment: Assignment, now: dt.datetime | None = None) -> bool:
     now = now or utcnow()
     return assignment.released_at is not None and assignment.released_at <= now

@@ -284,5 +284,6 @@ def student_report(db: Session, viewer: User, student: User, now: dt.datetime | 
             marks = [assessment.Mark(i["category"], i["score"], i["max_score"])
                      for i in items if i["term"] == term and i["score"] is not None]
             grades[term] = scheme.grade(scheme.term_percent(marks))
-        out.append({"course": course.slug, "title": course.title, "assignments": items, "term_grade": grades})
+        out.append({"course": course.slug, "title": course.title, "assignments": items, "term_grade": grades,
+                    "timezone": course.timezone})
     return out

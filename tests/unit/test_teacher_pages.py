@@ -203,3 +203,20 @@ def test_an_empty_score_chart_has_no_negative_axis():
         ax = reports.distribution_figure(percents, "t", "x", "y").axes[0]
         assert ax.get_ylim()[0] == 0 and min(ax.get_yticks()) >= 0
         assert all(float(t).is_integer() for t in ax.get_yticks())
+
+
+def test_releasing_again_from_nbgrader_keeps_the_date_set_on_the_page(site):
+    post(site, "/courses/alg8/assignments/hw1/schedule", title="hw1", due="2030-01-10T18:00")
+    files = [("release", ("hw.ipynb", notebook(), "application/x-ipynb+json"))]
+    r = site.call("PUT", "/api/v1/courses/alg8/assignments/hw1", files=files)  # nbgrader's release: no date
+    assert r.status_code == 200, r.text
+    assert assignment(site).due_at == dt.datetime(2030, 1, 10, 13, 0, tzinfo=dt.timezone.utc)
+    r = site.call("PUT", "/api/v1/courses/alg8/assignments/hw1", files=files, data={"due": "2030-02-01 09:00"})
+    assert assignment(site).due_at == dt.datetime(2030, 2, 1, 4, 0, tzinfo=dt.timezone.utc)
+
+
+def test_a_students_grades_page_shows_due_dates_in_the_course_zone(site):
+    post(site, "/courses/alg8/settings", scheme="kz-criteria", timezone="Europe/Moscow")
+    post(site, "/courses/alg8/assignments/hw1/schedule", title="Үй жұмысы", due="2030-01-10T18:00")
+    page = html.unescape(site.call("GET", "/students/aliya", user="aliya", lang="kk", page=True).text)
+    assert "18:00 (UTC+3)" in page and "Үй жұмысы" in page

@@ -43,6 +43,9 @@ async def release_assignment(
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     due_at, closes_at = forms.when(request, due, course), forms.when(request, closes, course)
+    if due is None and closes is None and (earlier := asg.find_assignment(db, course, name)) is not None:
+        # nbgrader's release sends no date when the formgrader has none: the one set on sabaq's page stays
+        due_at, closes_at = earlier.due_at, earlier.closes_at
     release_files = await read_uploads(request, release)
     source_files = await read_uploads(request, source) if source else {}
     a = asg.release(db, course, name, release_files, source_files, due_at=due_at, closes_at=closes_at, title=title)

@@ -166,7 +166,8 @@ def _percents(db: Session, course, a) -> list[float]:
 def distribution(request: Request, course_id: str, name: str, user: User = Depends(current_user), db: Session = DB):
     course, a = staff_assignment(db, user, course_id, name)
     _ = translator(request_language(request, user))
-    png = reports.distribution_png(_percents(db, course, a), _("Scores of {assignment}").format(assignment=a.title or a.name),
+    title = _("Scores of {assignment}").format(assignment=a.title or a.name)
+    png = reports.distribution_png(_percents(db, course, a), title,
                                    _("% of the maximum"), _("students"))
     return Response(png, media_type="image/png")
 

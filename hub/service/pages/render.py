@@ -50,9 +50,9 @@ def render(request: Request, name: str, status: int = 200, user: User | None = N
     course = context.get("course")
     zone = course.timezone if course is not None and course.timezone else request.app.state.settings.general.timezone
 
-    def when(value) -> str:
-        """A time in the course's zone (else the site's) with its offset: '18:00 (UTC+5)'."""
-        return show_when(value, zone, lang)
+    def when(value, in_zone: str | None = None) -> str:
+        """A time in the course's zone (else the site's, or the one named) with its offset: '18:00 (UTC+5)'."""
+        return show_when(value, in_zone or zone, lang)
 
     def local_input(value) -> str:
         """A time as a datetime-local field shows it: the course's local time, no zone."""
