@@ -23,6 +23,7 @@ from pathlib import Path
 from sabaq.autograders.olympiad import run as runner
 from sabaq.autograders.olympiad.judge import Judge
 from sabaq.contracts import Verdict
+from sabaq.i18n import environment_language
 from sabaq.kattis.package import Package
 
 UNKNOWN_LIMIT = 10.0  # seconds accepted submissions may take while the time limit is not known yet
@@ -84,7 +85,8 @@ def verify(package: Package, out=print) -> Report:
     fixed = package.fixed_time_limit if package.format != "legacy" else None
     first_limit = fixed * package.time_limit_to_tle if fixed else UNKNOWN_LIMIT
     results: dict[tuple[str, str], Verdict] = {}
-    with Judge(package, time_limit=first_limit) as patient:
+    lang = environment_language()  # of the notes on programs it cannot build (a language it cannot run, and why)
+    with Judge(package, time_limit=first_limit, lang=lang) as patient:
         for program in package.submissions.get("accepted", []):
             results[("accepted", program.name)] = patient.judge(program)
     slowest_ok = max((r.time for r in results.values()), default=0.0)
@@ -94,7 +96,8 @@ def verify(package: Package, out=print) -> Report:
         report.time_limit_problem = (f"the fixed time limit {fixed:g} s is tighter than the slowest accepted "
                                      f"solution ({slowest_ok:.2f} s) times {package.ac_to_time_limit:g}")
     high = time_limit * package.time_limit_to_tle
-    with Judge(package, time_limit=time_limit) as judge, Judge(package, time_limit=high) as generous:
+    with Judge(package, time_limit=time_limit, lang=lang) as judge, \
+            Judge(package, time_limit=high, lang=lang) as generous:
         for folder, programs in package.submissions.items():
             for program in programs:
                 result = results.get((folder, program.name)) or judge.judge(program)
