@@ -39,6 +39,7 @@ from sabaq.hub.service.health import router as health_router
 from sabaq.hub.service.hub_tokens import HubTokens
 from sabaq.hub.service.limits import BodyLimit, DatabaseSlots, retry_headers
 from sabaq.hub.service.pages import assignment as assignment_page
+from sabaq.hub.service.pages import assignment_setup as assignment_setup_page
 from sabaq.hub.service.pages import course as course_page
 from sabaq.hub.service.pages import gradebook as gradebook_page
 from sabaq.hub.service.pages import home as home_page
@@ -157,8 +158,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(NoFramingByOthers)
     for module in (people_api, courses_api, assignments_api, submissions_api, gradebook_api, tasks_api,
-                   lessons_api, worker_api, home_page, course_page, assignment_page, student_page,
-                   gradebook_page, submission_page, task_page):
+                   lessons_api, worker_api, home_page, course_page, assignment_page, assignment_setup_page,
+                   student_page, gradebook_page, submission_page, task_page):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(health_router, prefix=PREFIX)  # the probes: readiness and liveness
     _add_oauth_routes(app)
