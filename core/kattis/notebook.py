@@ -47,7 +47,12 @@ def build_notebook(package: Package, lang: str, course: str, assignment: str) ->
     if sample_md:
         cells.append(nbformat.v4.new_markdown_cell("\n\n".join(sample_md)))
     stub = function_stub(package)
-    if stub is None:
+    if stub is None and package.interactive:
+        how = _("This task is interactive: your program talks with the judge's program. Print each question "
+                "and send it at once with print(..., flush=True), then read the reply with input(). "
+                "Keep the first line: running the cell saves your program to solution.py.")
+        body = _("# ask with print(..., flush=True), read each reply with input()") + "\n"
+    elif stub is None:
         how = _("Write a whole program in the next cell: read the input with input() and print the answer. "
                 "Keep the first line: running the cell saves your program to solution.py.")
         body = _("# read the input, print the answer") + "\n"

@@ -77,6 +77,8 @@ def test_the_released_task_folder_has_what_check_samples_needs(tmp_path):
     """What students fetch for an interactive task: task.json says so, the interactor is in interactor/."""
     files = release_files(load(GUESS), "olympiad", "guess")
     assert json.loads(files["task.json"])["interactive"] is True and "interactor/interactor.py" in files
+    notebook = files["i18n/en/guess.ipynb"].decode()
+    assert "This task is interactive" in notebook and "flush=True" in notebook and "read the input with" not in notebook
     for name, content in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(content)
