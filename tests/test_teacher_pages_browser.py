@@ -93,3 +93,26 @@ def test_a_teacher_in_kazakh_creates_schedules_and_releases_an_assignment(chromi
     expect(page.locator("#submitted")).to_contain_text("Квадрат теңдеулер")
     expect(page.locator("#submitted")).to_contain_text("(UTC+5)")
     context.close()
+
+
+def test_the_formgrader_of_a_real_teachers_server_may_be_framed_by_it_and_keeps_its_links(stack):
+    """The teacher's own server, as JupyterHub starts it: the formgrader's page may be framed
+    by the server itself (JupyterLab's panel), its other pages still by nobody; the
+    formgrader's script links under /user/teacher/."""
+    import httpx
+
+    stack.start_server("teacher")
+    server, host = stack.server("teacher")
+    headers = {"Authorization": f"token {stack.token('teacher')}", **host}
+    with httpx.Client(headers=headers, timeout=60, follow_redirects=True) as client:
+        page = client.get(f"{server}/formgrader/manage_assignments")
+        assert page.status_code == 200, page.text[-2000:]
+        assert page.headers["content-security-policy"] == "frame-ancestors 'self'"
+        lab = client.get(f"{server}/api/status")
+        assert "frame-ancestors 'none'" in lab.headers["content-security-policy"]
+        script = client.get(f"{server}/formgrader/static/js/utils.js")
+        assert script.status_code == 200 and "base_url + prefix + path" in script.text
+        course = client.get(f"{server}/formgrader", params={"path": "demo"})  # sabaq's link for the course
+        assert course.status_code == 200
+        listed = client.get(f"{server}/formgrader/api/assignments")
+        assert listed.status_code == 200 and "ps1" in {a["name"] for a in listed.json()}, listed.text[:500]
