@@ -220,3 +220,9 @@ def test_a_students_grades_page_shows_due_dates_in_the_course_zone(site):
     post(site, "/courses/alg8/assignments/hw1/schedule", title="Үй жұмысы", due="2030-01-10T18:00")
     page = html.unescape(site.call("GET", "/students/aliya", user="aliya", lang="kk", page=True).text)
     assert "18:00 (UTC+3)" in page and "Үй жұмысы" in page
+
+
+def test_the_grading_page_shows_the_submission_time_in_the_course_zone(site):
+    post(site, "/courses/alg8/settings", scheme="kz-criteria", timezone="Asia/Kolkata")
+    page = site.call("GET", f"/submissions/{site.school.submission_id}", page=True).text
+    assert "(UTC+5:30)" in page

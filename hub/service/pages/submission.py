@@ -25,8 +25,8 @@ def submission_page(request: Request, submission_id: Id, user: User = Depends(cu
     result = grading.current_result(db, s)
     notebooks = feedback.notebook_views(db, s, result, for_student=False)
     overall = feedback.comments_of(db, s).get(("", ""), "")
-    return render(request, "submission.html", user=user, s=s, result=result, notebooks=notebooks,
-                  mark=mark_of(db, s), overall=overall, status_names=STATUS_NAMES,
+    return render(request, "submission.html", user=user, course=s.assignment.course, s=s, result=result,
+                  notebooks=notebooks, mark=mark_of(db, s), overall=overall, status_names=STATUS_NAMES,
                   released=[f.notebook for f in s.feedback], saved=request.query_params.get("saved"))
 
 
