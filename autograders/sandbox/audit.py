@@ -8,7 +8,7 @@ Frames, too: the grading loop, IPython and the test cell run in the same thread 
 notebook's code, one frame below the other, and ``f_back`` leads from any frame to all
 the older ones (the loop's nonce and the pristine snapshot, a test cell's variables). So
 notebook code gets no frame at all: ``sys._getframe``, a traceback's, a generator's or a
-coroutine's frame, a frame's code are refused whenever code the notebook defined is on
+coroutine's frame are refused whenever code the notebook defined is on
 the stack, unless the one asking is library code called by library code (sympy's
 dispatch, pandas' warnings) or known to keep the frame to itself (``frame_takers``:
 namedtuple, typing, IPython's magics, the grader's recorder), asking for no frame older
@@ -53,7 +53,9 @@ REFUSED_EVENTS = frozenset({
 # the zygote should keep it out: then importing it is refused here.
 REFUSED_IMPORTS = frozenset({"ctypes", "_ctypes", "cffi", "_cffi_backend"})
 # What hands a frame out: the events, and the attributes read through ``object.__getattr__``
-FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_code"})
+# (a frame's ``f_code`` is audited too, but only who holds a frame can read it: traceback
+# formatting reads it a thousand times a failing cell)
+FRAME_ATTRIBUTES = frozenset({"tb_frame", "gi_frame", "cr_frame", "ag_frame"})
 # shown in the cell's traceback, in English like Python's own errors there
 REFUSED_MESSAGE = N_("{event} is not available while a notebook is graded: it could change how other cells are "
                      "graded. Remove it from your answer and run the notebook again.")
@@ -143,9 +145,24 @@ def install_audit_guard(user_ns: dict | None = None, allowed_calls: frozenset = 
     code_of = frame_type.f_code.__get__
     back_of = frame_type.f_back.__get__
     walking = [None]  # the thread walking its stack (its own frame events pass)
+    # The frames under this call (the grading loop's): below every later event's code, and
+    # the grader's; a walk stops at them (kept, so that their ids stay theirs)
+    grader_frames = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        grader_frames.append(frame)
+        frame = frame.f_back
+    below = frozenset(map(id, grader_frames))
+
+    known: dict = {}  # file name -> whether it is a library's (file names are strings: no id reused)
 
     def library_name(name) -> bool:
-        return _type(name) is _str and (name.startswith(roots) or name.startswith("<frozen "))
+        if _type(name) is not _str:
+            return False
+        found = known.get(name)
+        if found is None:
+            found = known[name] = name.startswith(roots) or name.startswith("<frozen ")
+        return found
 
     def stack(target=None):
         """(the code that raised the event, the code that called it, whether code of the
@@ -156,7 +173,7 @@ def install_audit_guard(user_ns: dict | None = None, allowed_calls: frozenset = 
         try:
             asker = frame = getframe(3)  # 0 stack, 1 check, 2 guard, 3 who raised the event
             oldest = None
-            while frame is not None:
+            while frame is not None and id(frame) not in below:
                 if not library_name(code_of(frame).co_filename):
                     oldest = frame
                 frame = back_of(frame)
@@ -187,7 +204,7 @@ def install_audit_guard(user_ns: dict | None = None, allowed_calls: frozenset = 
         """The frame rules (see the module's text); raises when refused."""
         if event == "sys._getframe" or (event == "object.__getattr__" and len(args) >= 2
                                         and args[1] in frame_attributes):
-            target = args[0] if event == "sys._getframe" or args[1] == "f_code" else None
+            target = args[0] if event == "sys._getframe" else None
             asker, caller, notebook, newer, libraries = stack(target if _type(target) is frame_type else None)
             if not notebook:
                 return
