@@ -25,12 +25,14 @@ no longer matters); when the interactor rejects first, the contestant is killed 
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from sabaq.archive import opened_dir, write_file
 from sabaq.autograders.olympiad import run as runner
@@ -66,7 +68,7 @@ class Interactor(CustomValidator):
     """The task's interactor, built once in a box of its own and run beside each test's run
     of the contestant."""
 
-    def __enter__(self) -> Interactor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -119,7 +121,8 @@ class _Pair:
         self.uids = {"contestant": contestant_uid, "interactor": interactor_uid}
         self.pids: dict[str, int] = {}
         self.results: dict[str, runner.RunResult | BaseException] = {}
-        self.ended: dict[str, float] = {}
+        self.ended: dict[str, float] = {}  # when each run was seen over (its whole sandbox gone)
+        self.exited: dict[str, float] = {}  # when each judged program itself ended, as its pidfd said
         self.stopped: set[str] = set()
         self.lock = threading.Lock()
 
@@ -136,11 +139,13 @@ class _Pair:
         finally:
             for thread in threads:
                 thread.join()
-        for name, result in self.results.items():
+        for result in self.results.values():
             if isinstance(result, BaseException):
                 raise result
+        # which ended first: the programs' own ends where both were seen, else their runs' ends
+        ends = self.exited if len(self.exited) == 2 else self.ended
         return _Runs(self.results["contestant"], self.results["interactor"],
-                     self.ended["interactor"] < self.ended["contestant"], "interactor" in self.stopped,
+                     ends["interactor"] < ends["contestant"], "interactor" in self.stopped,
                      "contestant" in self.stopped)
 
     def _one(self, name: str, stdin: int, stdout: int) -> None:
@@ -151,6 +156,7 @@ class _Pair:
             for fd in (stdin, stdout):
                 os.close(fd)
             closed.append(True)
+            threading.Thread(target=self._note_exit, args=(name, pid), daemon=True).start()
 
         try:
             self.results[name] = result = self.start[name](stdin, stdout, started)
@@ -168,6 +174,25 @@ class _Pair:
         if over:
             self._stop(other)
 
+    def _note_exit(self, name: str, reaper: int) -> None:
+        """When the judged program itself ends: its sandbox's teardown and the watching loop's
+        pace would blur which of the two ended first, the one thing problemtools' rule asks.
+        The program is the reaper's great-grandchild (reaper, bubblewrap, the sandbox's init)."""
+        pid = _program_pid(reaper)
+        try:
+            fd = os.pidfd_open(pid) if pid else None
+        except OSError:
+            return  # it has ended already: the runs' ends decide
+        if fd is None:
+            return
+        try:
+            while not select.select([fd], [], [], 1.0)[0]:  # readable once it has ended
+                if self.pids.get(name) is None or name in self.ended:
+                    return
+            self.exited[name] = time.monotonic()
+        finally:
+            os.close(fd)
+
     def _stop(self, name: str) -> None:
         """End the other run: its verdict no longer matters (or cannot come). A run whose
         processes had all ended on their own (its end not seen yet) is not counted as stopped."""
@@ -178,6 +203,26 @@ class _Pair:
             if uid is None or _alive(uid):
                 self.stopped.add(name)
             runner._stop(self.pids[name], uid)
+
+
+def _program_pid(reaper: int, timeout: float = 10.0) -> int | None:
+    """The host pid of the program a run's reaper started (three generations down), once it exists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = reaper
+        for _ in range(3):
+            try:
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    children = f.read().split()
+            except OSError:
+                return None  # gone: the run is over
+            if not children:
+                break
+            pid = int(children[0])
+        else:
+            return pid
+        time.sleep(0.001)
+    return None
 
 
 def _alive(uid: int) -> bool:
