@@ -259,7 +259,7 @@ class Limits:
 
     def rlimits(self) -> dict:
         return {
-            resource.RLIMIT_CPU: int(math.ceil(self.cpu_seconds)) + 1,
+            resource.RLIMIT_CPU: math.ceil(self.cpu_seconds) + 1,
             resource.RLIMIT_AS: (self.memory_mb << 20) if self.address_space else resource.RLIM_INFINITY,
             resource.RLIMIT_FSIZE: self.output_mb << 20,
             resource.RLIMIT_NPROC: self.processes,
