@@ -1,5 +1,5 @@
 """The workers' commands: a grading worker, batch grading of an nbgrader course
-folder, and olympiad task packages (new, generate, verify, judge)."""
+folder, and olympiad task packages (new, generate, verify, statement, judge)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,17 @@ def task_verify(args) -> int:
     return 0 if verify(load(args.path)).ok else 1
 
 
+def task_statement(args) -> int:
+    from sabaq.kattis.package import load
+    from sabaq.kattis.statement import write_statements
+
+    root = Path(args.path)
+    for path in write_statements(load(root, require_tests=False), Path(args.out or root / "statement-out"),
+                                 pdf=args.pdf):
+        print(path)
+    return 0
+
+
 def task_judge(args) -> int:
     from sabaq.autograders.olympiad.judge import Judge
     from sabaq.kattis.package import load, program
@@ -110,6 +121,11 @@ def add_commands(commands) -> None:
     p = commands.action("task", tasks, "verify", "every submission gets the verdict its folder promises",
                         task_verify, common=False)
     p.add_argument("path")
+    p = commands.action("task", tasks, "statement", "the statement of every language as HTML (and PDF with --pdf)",
+                        task_statement, common=False)
+    p.add_argument("path")
+    p.add_argument("--out", help="folder to write problem.<lang>.html/.pdf in (default: PATH/statement-out)")
+    p.add_argument("--pdf", action="store_true", help="also a PDF, made by problemtools' problem2pdf (LuaLaTeX)")
     p = commands.action("task", tasks, "judge", "judge one submission on every test", task_judge, common=False)
     p.add_argument("path")
     p.add_argument("submission")

@@ -14,11 +14,24 @@ from __future__ import annotations
 
 import html
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import mistune
 from latex2mathml.converter import convert as to_mathml
 
-from sabaq.i18n import LANGUAGES
+from sabaq.errors import SabaqError
+from sabaq.i18n import LANGUAGES, N_
+
+
+class StatementError(SabaqError):
+    """A statement cannot be rendered; the message says why and what to do."""
+
+    status = 422
+    code = "bad_statement"
 
 _TEX_RULES = [
     (re.compile(r"\\problemname\{(.*?)\}"), r"# \1"),
@@ -111,3 +124,43 @@ def statement_files(paths) -> dict[str, str]:
                 continue
             found.setdefault(parts[1] if len(parts) == 3 else "en", str(path))
     return found
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head>
+<body>
+{body}
+</body></html>
+"""
+
+
+def write_statements(package, out: Path, pdf: bool = False) -> list[Path]:
+    """Every language's statement as ``problem.<lang>.html`` in ``out`` and, with ``pdf``, as
+    ``problem.<lang>.pdf`` made by problemtools' problem2pdf (LuaLaTeX). LaTeX runs here, as
+    the person who asked, on their own package: the service never runs it."""
+    statements = package.statements()
+    if not statements:
+        raise StatementError(N_("{folder} has no statement: add problem_statement/problem.<language>.tex "
+                              "or statement/problem.<language>.md."), folder=package.root.name)
+    problem2pdf = shutil.which("problem2pdf") or str(Path(sys.executable).parent / "problem2pdf")
+    if pdf and (shutil.which("lualatex") is None or not Path(problem2pdf).exists()):
+        raise StatementError(N_("A PDF needs LuaLaTeX and problemtools' problem2pdf, which are not installed here. "
+                              "Install them (scripts/install.sh installs LaTeX), or leave out --pdf."))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for lang, path in sorted(statements.items()):
+        page = out / f"problem.{lang}.html"
+        body = statement_html(path.name, path.read_text(encoding="utf-8"))
+        page.write_text(PAGE.format(lang=lang, title=html.escape(package.name), body=body), encoding="utf-8")
+        written.append(page)
+        if pdf:
+            target = out / f"problem.{lang}.pdf"
+            with tempfile.TemporaryDirectory(prefix="sabaq-pdf-") as tmp:
+                run = subprocess.run([problem2pdf, "-l", lang, "-o", str(target), str(package.root)],
+                                     capture_output=True, text=True, cwd=tmp, timeout=600, check=False)
+            if not target.exists():
+                raise StatementError(N_("LaTeX could not make the {lang} statement of {folder} into a PDF: {error}"),
+                                   lang=lang, folder=package.root.name,
+                                   error=(run.stdout + run.stderr).strip()[-500:])
+            written.append(target)
+    return written
