@@ -88,3 +88,10 @@ def test_students_read_released_statements_only(site):
     assert site.call("GET", "/courses/alg8/tasks/sum/statement", user="mama", page=True).status_code in (403, 404)
     # an ordinary assignment has no statement page
     assert site.call("GET", "/courses/alg8/tasks/hw1/statement", page=True).status_code == 404
+
+
+def test_the_tasks_page_links_to_its_statement(site):
+    for user in ("teacher", "aliya"):
+        page = site.call("GET", "/courses/alg8/assignments/sum", user=user, page=True)
+        assert page.status_code == 200 and 'href="/services/sabaq/courses/alg8/tasks/sum/statement"' in page.text
+    assert "/statement" not in site.call("GET", "/courses/alg8/assignments/hw1", page=True).text
