@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from tornado.web import HTTPError
 
 from sabaq.errors import Forbidden, SabaqError, Unauthorized
-from sabaq.hub.store.database import reading
+from sabaq.hub.store.database import reading, session_scope
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGES, N_, negotiate, translator
 
@@ -29,6 +29,7 @@ SESSION_TOKEN = "hub_token"
 CSRF_KEY = "csrf"
 CSRF_HEADER = "x-sabaq-csrf"
 LANG_COOKIE = "sabaq-lang"
+READS = ("GET", "HEAD")  # requests that change nothing (HTTP's safe methods): their sessions only read
 
 
 async def get_db(request: Request):
@@ -37,6 +38,8 @@ async def get_db(request: Request):
     as every use of the database does, so the event loop never waits on a lock."""
     async with request.app.state.db_slots.held():
         db: Session = request.app.state.sessions()
+        if request.method in READS:
+            reading(db, every_transaction=True)
         ok = False
         try:
             yield db
@@ -154,7 +157,9 @@ def current_user(
     user = db.scalar(select(User).where(User.name == model["name"]))
     db.commit()
     if user is None or (model.get("admin") and not user.is_admin):
-        user = _provision(db, model)
+        with session_scope(request.app.state.sessions) as writer:  # this request's may only read (a GET)
+            _provision(writer, model)
+        user = db.scalar(select(User).where(User.name == model["name"]))
         db.commit()
     # A plain snapshot: error pages render after the session has closed.
     request.state.viewer = SimpleNamespace(name=user.name, full_name=user.full_name, language=user.language)

@@ -46,7 +46,14 @@ def make_engine(url: str) -> Engine:
             # busy timeout). Taking the write lock at BEGIN makes writers wait their turn.
             # A transaction begun by reading() only reads: it reads the last commit (WAL)
             # and waits for no one.
-            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+            # query_only makes a write there fail at once and always, not only when another
+            # writer came between (a route that writes must not be served as a read).
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+                conn.exec_driver_sql("PRAGMA query_only=1")
+            else:
+                conn.exec_driver_sql("PRAGMA query_only=0")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **POSTGRES_POOL)
@@ -55,12 +62,14 @@ def make_engine(url: str) -> Engine:
 READ_ONLY = "sabaq_read_only"
 
 
-def reading(db: Session) -> None:
-    """Begin the session's next transaction as one that only reads. On SQLite it then
-    does not queue for the write lock behind a deadline's submissions; a write in it
-    may fail, so end it (commit) before writing. Call it before the transaction's first
-    statement; elsewhere (PostgreSQL) it changes nothing."""
-    if not db.in_transaction():
+def reading(db: Session, *, every_transaction: bool = False) -> None:
+    """Begin the session's next transaction (or, ``every_transaction``, each of them) as
+    one that only reads. On SQLite it then does not queue for the write lock behind a
+    deadline's submissions, and a write in it fails; end it (commit) before writing.
+    Call it before the transaction's first statement; on PostgreSQL it changes nothing."""
+    if every_transaction:
+        db.execution_options = db.execution_options.union({READ_ONLY: True})
+    elif not db.in_transaction():
         db.connection(execution_options={READ_ONLY: True})
 
 

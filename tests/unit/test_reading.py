@@ -99,3 +99,36 @@ def test_a_new_caller_is_still_given_an_account(tmp_path):
         assert db.scalar(select(User).where(User.name == "newcomer")) is not None
         assert db.execute(text("select count(*) from users where name='newcomer'")).scalar() == 1
     site.app.state.engine.dispose()
+
+
+def begins_of(site: Site, method: str, path: str, **kwargs) -> tuple[int, list[str]]:
+    """(status, the BEGINs of the request's transactions)."""
+    seen: list[str] = []
+
+    def note(conn, cursor, statement, *args):
+        if statement.startswith("BEGIN"):
+            seen.append(statement)
+
+    event.listen(site.app.state.engine, "before_cursor_execute", note)
+    try:
+        r = site.call(method, path, user="aliya", **kwargs)
+    finally:
+        event.remove(site.app.state.engine, "before_cursor_execute", note)
+    return r.status_code, seen
+
+
+def test_a_reading_request_never_takes_the_lock_and_a_submission_only_to_store(tmp_path):
+    from service_app import notebook
+
+    site = Site(tmp_path)
+    site.seed()
+    try:
+        for path in ("/api/v1/me", "/api/v1/courses", "/api/v1/courses/alg8/assignments/hw1",
+                     "/api/v1/courses/alg8/assignments/hw1/download"):
+            status, begins = begins_of(site, "GET", path)
+            assert status == 200 and begins and set(begins) == {"BEGIN"}, (path, begins)
+        status, begins = begins_of(site, "POST", "/api/v1/courses/alg8/assignments/hw1/submissions",
+                                   files=[("files", ("hw.ipynb", notebook(), "application/x-ipynb+json"))])
+        assert status == 201 and begins.count("BEGIN IMMEDIATE") == 1, begins
+    finally:
+        site.app.state.engine.dispose()

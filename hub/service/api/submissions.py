@@ -19,6 +19,7 @@ from sabaq.hub.service.api.schemas import ERRORS, Id, SubmissionOut, submission_
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.service.views import assignment_page
 from sabaq.hub.store.blobs import get_blob
+from sabaq.hub.store.database import reading
 from sabaq.hub.store.models import Assignment, Submission, User
 from sabaq.i18n import N_
 
@@ -71,6 +72,7 @@ def _may_submit(request: Request, db: Session, course_id: str, name: str, user: 
     """Refuse early, before the files are read; the transaction ends here (it wrote nothing).
     A repeat of an upload already stored is answered with it, whatever the rules say now
     (the deadline or the last attempt may have passed since it was stored)."""
+    reading(db)  # waits for no writer: a deadline's crowd queues only to store
     try:
         earlier = _earlier(db, course_id, name, user, key)
         if earlier is None:
