@@ -8,7 +8,7 @@ hub for her server (POST /hub/api/users/<name>/server) and is counted ready once
 /api/status answers 200 through the proxy. Printed for each: how many were ready, p50/p95/max
 seconds to ready, the hub's refusals (429) and failures, and the memory of an idle server as
 PSS (shared pages divided among the processes sharing them; for sabaq the fork server's share
-included), then the ratios. Needs root (system accounts). Speed is measured here, never
+included) and the CPU time each server's process used until then, then the ratios. Needs root (system accounts). Speed is measured here, never
 asserted in tests.
 """
 
@@ -49,6 +49,7 @@ class Storm:
     refused: int = 0  # the hub's 429 (too many starting at once)
     failed: dict[str, int] = field(default_factory=dict)  # other outcomes, counted
     pss_mb: float | None = None  # per idle server
+    cpu_s: float | None = None  # CPU time a server used until idle (its own process, user + system)
 
     @property
     def ready(self) -> int:
@@ -65,10 +66,11 @@ class Storm:
             return "-" if v is None else f"{v:.1f} s"
 
         mem = "-" if self.pss_mb is None else f"{self.pss_mb:.0f} MB"
+        cpu = "-" if self.cpu_s is None else f"{self.cpu_s:.1f} s"
         failed = ", ".join(f"{k}: {v}" for k, v in sorted(self.failed.items())) or "none"
         return (f"{self.hub:>16}: ready {self.ready}/{self.students}, p50 {s(self.percentile(0.5))}, "
                 f"p95 {s(self.percentile(0.95))}, max {s(max(self.times) if self.times else None)}, "
-                f"429s {self.refused}, other failures {failed}; PSS per idle server {mem}")
+                f"429s {self.refused}, other failures {failed}; PSS per idle server {mem}, CPU per server {cpu}")
 
 
 async def storm(hub_url: str, tokens: dict[str, str], timeout: float, spawn_token: str | None = None) -> Storm:
@@ -126,6 +128,19 @@ def pids_of(account: str) -> list[int]:
     return [int(p) for p in out.stdout.split()]
 
 
+def cpu_seconds(accounts: list[str]) -> float | None:
+    """CPU time (user + system) the accounts' processes used, per account that has any."""
+    ticks, running = 0, 0
+    for account in accounts:
+        pids = pids_of(account)
+        running += bool(pids)
+        for pid in pids:
+            with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK") / running if running else None
+
+
 def parent_of(pid: int) -> int | None:
     with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/stat") as f:
         return int(f.read().rsplit(")", 1)[1].split()[1])
@@ -167,7 +182,9 @@ def run_sabaq(students: int, timeout: float, out) -> Storm:
         out(f"sabaq: {students} students ask for their servers at once…")
         result = asyncio.run(storm(sabaq.url, tokens, timeout))
         time.sleep(IDLE_SECONDS)
-        result.pss_mb = idle_pss_mb([system_username(prefix, n) for n in tokens], with_parents=True)
+        accounts = [system_username(prefix, n) for n in tokens]
+        result.pss_mb = idle_pss_mb(accounts, with_parents=True)
+        result.cpu_s = cpu_seconds(accounts)
         result.hub = "sabaq"
         return result
     finally:
@@ -224,6 +241,7 @@ def run_stock(students: int, timeout: float, out) -> Storm:
         result = asyncio.run(storm(url, dict.fromkeys(names, token), timeout, spawn_token=token))
         time.sleep(IDLE_SECONDS)
         result.pss_mb = idle_pss_mb(names)
+        result.cpu_s = cpu_seconds(names)
         result.hub = "stock JupyterHub"
         return result
     finally:
@@ -266,7 +284,7 @@ def bench_storm(students: int, timeout: float = 180, stock: bool = True, out=pri
         out(f"ratios (stock / sabaq): p50 {ratio(theirs.percentile(0.5), ours.percentile(0.5))}, "
             f"p95 {ratio(theirs.percentile(0.95), ours.percentile(0.95))}, "
             f"max {ratio(max(theirs.times, default=None), max(ours.times, default=None))}, "
-            f"PSS per idle server {ratio(theirs.pss_mb, ours.pss_mb)}; ready {ours.ready} (sabaq) "
+            f"PSS per idle server {ratio(theirs.pss_mb, ours.pss_mb)}, CPU per server {ratio(theirs.cpu_s, ours.cpu_s)}; ready {ours.ready} (sabaq) "
             f"and {theirs.ready} (stock) of {students}")
     return results
 
