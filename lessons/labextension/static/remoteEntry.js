@@ -29,6 +29,11 @@
     "  .sabaq-lesson .widget-hslider { flex-wrap: wrap; height: auto !important; }",
     "  .sabaq-lesson .widget-hslider > .widget-label { width: 100% !important; max-width: 100%; text-align: left; }",
     "  .sabaq-lesson .widget-hslider > .slider-container { flex: 1 1 0; }",
+    /* long choices wrap; a collapsed cell's first line of code is cut, not scrolled */
+    "  .sabaq-lesson .widget-checkbox { height: auto !important; }",
+    "  .sabaq-lesson .widget-checkbox .widget-label-basic, .sabaq-lesson .widget-checkbox .widget-label-basic span, .sabaq-lesson .widget-radio-box label { white-space: normal; overflow-wrap: anywhere; height: auto; }",
+    "  .sabaq-lesson .jp-Placeholder-content, .sabaq-lesson .jp-Placeholder-contentContainer { max-width: 100%; min-width: 0; overflow: hidden; }",
+    "  .sabaq-lesson .jp-PlaceholderText { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }",
     "  .sabaq-lesson .jp-NotebookPanel-toolbar .jp-Toolbar-item:not(:first-child) .jp-ToolbarButtonComponent { min-width: 36px; }",
     "}",
     /* a 28 px knob in a 44 px target: the ::after is what a finger hits */
@@ -98,8 +103,9 @@
       id: "sabaq-lessons:start",
       description: "Runs a lesson's set-up cells when it opens.",
       autoStart: true,
-      requires: [nb.INotebookTracker],
+      optional: [nb.INotebookTracker],  // a page without notebooks (the file list) has none
       activate: function (app, tracker) {
+        if (!tracker) return;
         tracker.widgetAdded.connect(function (_sender, panel) {
           startLesson(panel, nb.NotebookActions).catch(function (err) {
             console.error("sabaq-lessons: the lesson did not start", err);
