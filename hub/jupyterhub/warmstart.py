@@ -56,8 +56,10 @@ PRELOAD = (
     "nbgrader.server_extensions.assignment_list", "nbgrader.server_extensions.validate_assignment",
     "nbgrader.apps", "sabaq.hub.exchange", "nbconvert", "nbformat",
 )
-# The singleuser module picks its mode from these at import: a spawn that sets them starts cold.
-IMPORT_TIME_VARIABLES = ("JUPYTERHUB_SINGLEUSER_EXTENSION", "JUPYTERHUB_SINGLEUSER_APP")
+# Read by the preloaded modules at import (the singleuser module's mode, jupyter_core's and the
+# gateway's settings): a spawn that sets one of them starts cold.
+IMPORT_TIME_VARIABLES = ("JUPYTERHUB_SINGLEUSER_EXTENSION", "JUPYTERHUB_SINGLEUSER_APP",
+                         "JUPYTER_ALLOW_INSECURE_WRITES", "GATEWAY_WS_PING_INTERVAL_SECS")
 ROOM_VARIABLE = "SABAQ_WARM_ENV_ROOM"
 ROOM = 32768  # bytes of /proc/<pid>/environ a child can rewrite with the spawner's environment
 ARGV_ROOM = "-" * 4096  # an argument the fork server ignores: room for a child's command line

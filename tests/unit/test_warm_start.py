@@ -191,6 +191,7 @@ def test_the_spawner_starts_warm_only_what_the_fork_server_can_run():
     s = spawner(cmd=["/opt/sabaq/venv/bin/jupyterhub-singleuser"])
     assert s.warm_start and s._can_start_warm({})
     assert not s._can_start_warm({"JUPYTERHUB_SINGLEUSER_APP": "notebook"})  # chosen at import time
+    assert not s._can_start_warm({"JUPYTER_ALLOW_INSECURE_WRITES": "1"})  # read by jupyter_core at import
     assert not spawner(cmd=["/usr/bin/other-server"])._can_start_warm({})
     assert not spawner(cmd=["jupyterhub-singleuser"], shell_cmd=["bash", "-c"])._can_start_warm({})
 
