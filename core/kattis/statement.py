@@ -20,11 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-import mistune
-from latex2mathml.converter import convert as to_mathml
-
 from sabaq.errors import SabaqError
 from sabaq.i18n import LANGUAGES, N_
+from sabaq.mathtext import markdown_html
 
 
 class StatementError(SabaqError):
@@ -32,6 +30,7 @@ class StatementError(SabaqError):
 
     status = 422
     code = "bad_statement"
+
 
 _TEX_RULES = [
     (re.compile(r"\\problemname\{(.*?)\}"), r"# \1"),
@@ -48,8 +47,6 @@ _TEX_RULES = [
     (re.compile(r"\\(?:illustration|includegraphics)(\[.*?\])?\{.*?\}(\{.*?\})?"), ""),
     (re.compile(r"\\(?:bigskip|medskip|smallskip|noindent|newline|par)\b"), ""),
 ]
-_MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|(?<![\\$])\$(.+?)(?<!\\)\$", re.DOTALL)
-_SAFE_LINK = re.compile(r"^(https?:|mailto:|#)", re.IGNORECASE)
 
 
 def tex_to_markdown(tex: str) -> str:
@@ -73,38 +70,10 @@ def statement_markdown(package, lang: str) -> tuple[str, str]:
     raise ValueError(f"{package.root} has no statement")
 
 
-def _formula(tex: str, display: bool) -> str:
-    try:
-        return to_mathml(tex.strip(), display="block" if display else "inline")
-    except Exception:  # noqa: BLE001 - a formula latex2mathml cannot read is shown as its source
-        return f"<code>{html.escape(tex)}</code>"
-
-
-class _Renderer(mistune.HTMLRenderer):
-    """mistune's HTML without raw HTML, images, or links other than web and mail ones."""
-
-    def link(self, text: str, url: str, title: str | None = None) -> str:
-        return super().link(text, url, title) if _SAFE_LINK.match(url) else text
-
-    def image(self, text: str, url: str, title: str | None = None) -> str:
-        return html.escape(text)
-
-
-_markdown = mistune.create_markdown(renderer=_Renderer(escape=True), plugins=["table", "strikethrough"])
-
-
 def markdown_to_html(markdown: str) -> str:
-    """The statement's Markdown as HTML, each formula as MathML."""
-    formulas: list[str] = []
-
-    def keep(match: re.Match) -> str:
-        display = match.group(3) is None
-        formulas.append(_formula(match.group(1) or match.group(2) or match.group(3), display))
-        return f"SABAQMATH{len(formulas) - 1}X"
-
-    text = _MATH.sub(keep, markdown)
-    rendered = _markdown(text)
-    return re.sub(r"SABAQMATH(\d+)X", lambda m: formulas[int(m.group(1))], rendered)
+    """The statement's Markdown as HTML, each formula as MathML with nothing but MathML's
+    layout in it (sabaq.mathtext, as every page with formulas)."""
+    return markdown_html(markdown)
 
 
 def statement_html(name: str, text: str) -> str:

@@ -95,3 +95,13 @@ def test_the_tasks_page_links_to_its_statement(site):
         page = site.call("GET", "/courses/alg8/assignments/sum", user=user, page=True)
         assert page.status_code == 200 and 'href="/services/sabaq/courses/alg8/tasks/sum/statement"' in page.text
     assert "/statement" not in site.call("GET", "/courses/alg8/assignments/hw1", page=True).text
+
+
+@pytest.mark.parametrize("tex", [r"\text{<script>alert(1)</script>}", r"\href{javascript:alert(1)}{x}",
+                                 r"\style{background:url(x)}{x}"])
+def test_a_formula_in_a_statement_carries_no_markup(tex):
+    """A coach's package is shown to students: a formula must not smuggle a script or a link."""
+    from sabaq.kattis.statement import markdown_to_html
+
+    out = markdown_to_html(f"Find ${tex}$ now.")
+    assert "<script" not in out and "javascript:" not in out and "href" not in out and "style=" not in out
