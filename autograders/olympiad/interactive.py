@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal
 import threading
 import time
@@ -34,9 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from sabaq.archive import opened_dir, write_file
 from sabaq.autograders.olympiad import run as runner
-from sabaq.autograders.olympiad.validate import ACCEPTED, WRONG, CustomValidator, _feedback
+from sabaq.autograders.olympiad.validate import ACCEPTED, WRONG, CustomValidator
 from sabaq.autograders.sandbox.confine import processes_of
 from sabaq.errors import SabaqError
 from sabaq.i18n import N_
@@ -77,14 +75,7 @@ class Interactor(CustomValidator):
     def interact(self, contestant: runner.Box, command: list[str], input_path: Path, answer_path: Path,
                  time_limit: float, memory_mb: int, output_mb: int) -> Outcome:
         """``command`` (prepared in ``contestant``) against the interactor on one test."""
-        feedback = self.box.private("feedback-")
-        data = self.box.private("idata-")
-        try:
-            with opened_dir(data) as folder:
-                for name, src in (("input", input_path), ("answer", answer_path)):
-                    write_file(folder, name, src.read_bytes())
-            interactor_cmd = self.box.command(self.command + ["/data0/input", "/data0/answer", "/out0/", *self.flags],
-                                              writable=[feedback], readonly=[data])
+        with self.called(input_path, answer_path) as (interactor_cmd, report):
             contestant_cmd = contestant.command(command, tmp_mb=memory_mb)
             wall = runner.wall_time(time_limit)
             runs = _Pair(
@@ -95,13 +86,7 @@ class Interactor(CustomValidator):
                     runner._limits(max(10.0, 2 * wall), INTERACTOR_MEMORY_MB, INTERACTOR_OUTPUT_MB), wall + 10, started),
                 contestant_uid=contestant.uid, interactor_uid=self.box.uid,
             ).run()
-            with opened_dir(feedback) as folder:
-                message = (_feedback(folder, "judgemessage.txt") or "")[:500]
-                score_text = _feedback(folder, "score.txt")
-        finally:
-            shutil.rmtree(feedback, ignore_errors=True)
-            shutil.rmtree(data, ignore_errors=True)
-        return verdict(runs, time_limit, message, score_text, input_path)
+        return verdict(runs, time_limit, report["message"], report["score"], input_path)
 
 
 @dataclass
