@@ -168,9 +168,11 @@ def check_phone(notebooks: list[Path], timeout: float = 120) -> dict[Path, list[
         root = Path(tmp)
         copies = {}
         for i, notebook in enumerate(notebooks):
-            folder = root / str(i) / notebook.parent.name  # a lesson's folder is named by its id
+            # in lessons/, as sabaq delivers them (only there does a lesson start by itself);
+            # a lesson's folder is named by its id
+            folder = root / "lessons" / str(i) / notebook.parent.name
             shutil.copytree(notebook.parent, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-            copies[notebook] = f"{i}/{notebook.parent.name}/{notebook.name}"
+            copies[notebook] = f"lessons/{i}/{notebook.parent.name}/{notebook.name}"
         with notebook_server(root) as (url, token), sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium_path(), args=[
                 "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])

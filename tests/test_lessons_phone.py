@@ -250,3 +250,34 @@ def test_the_phone_check_passes_a_lesson_that_fits_and_fails_one_that_does_not(t
     # the course's files were copied, never opened in place: no outputs saved into them
     assert all(not c.get("outputs") for c in nbformat.read(fits / "ohms-law.en.ipynb", as_version=4).cells
                if c.cell_type == "code")
+
+
+def test_only_a_notebook_in_lessons_starts_by_itself_never_a_tagged_one_elsewhere(tmp_path):
+    """The attack: a student tags a cell of her submission sabaq:setup; the teacher opens the
+    collected notebook in JupyterLab or Notebook 7. It must not run in the teacher's kernel
+    (with the teacher's token in reach). Only ~/lessons/, which nobody else writes, starts
+    by itself; the same notebook there (the control) does."""
+    from playwright.sync_api import sync_playwright
+
+    from sabaq.lessons.phone import chromium_path, measure, notebook_server
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("open('RAN-IN-READERS-KERNEL', 'w').write('pwned')")
+    mark(cell, SETUP)
+    nb.cells = [nbformat.v4.new_markdown_cell("Homework"), cell]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    for folder in ("demo/submitted/aliya/ps1", "lessons/demo/trap"):
+        (tmp_path / folder).mkdir(parents=True)
+        nbformat.write(nb, tmp_path / folder / "motion.ipynb")
+    with notebook_server(tmp_path) as (url, token), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        try:
+            seen = measure(browser, url, token, "demo/submitted/aliya/ps1/motion.ipynb", timeout=120)
+            time.sleep(3)  # what the extension would have run has had time to
+            assert seen["state"] == "none"
+            assert not (tmp_path / "demo/submitted/aliya/ps1/RAN-IN-READERS-KERNEL").exists()
+            assert measure(browser, url, token, "lessons/demo/trap/motion.ipynb", timeout=120)["state"] == "started"
+            assert (tmp_path / "lessons/demo/trap/RAN-IN-READERS-KERNEL").exists()
+        finally:
+            browser.close()

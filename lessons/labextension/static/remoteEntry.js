@@ -4,8 +4,8 @@
    receives the page's shared modules and get("./extension") answers the plugins, which
    take @jupyterlab/notebook from the page (the same objects the page uses).
 
-   - A lesson (a notebook with cells tagged sabaq:setup) runs its set-up cells as soon as it
-     opens, so nothing waits for Shift + Enter, which a phone does not have.
+   - A lesson (a notebook in ~/lessons/ with cells tagged sabaq:setup) runs its set-up cells as
+     soon as it opens, so nothing waits for Shift + Enter, which a phone does not have.
    - On a narrow screen the text column takes the screen's width; sliders, buttons and
      choices are at least 44 px tall (a finger's target).
    - Number answer boxes (class sabaq-number) bring up the number keyboard (inputmode=decimal).
@@ -13,6 +13,7 @@
 (function () {
   "use strict";
   var SETUP = "sabaq:setup";
+  var LESSONS = "lessons/";  // where sabaq delivers lessons, relative to the server's root (the home)
   var STYLE_ID = "sabaq-lessons-style";
   var ASSIGNMENTS = "nbgrader:open-assignment-list";
   var CSS = [
@@ -74,10 +75,17 @@
     return Array.isArray(tags) ? tags : [];
   }
 
-  /* Run the lesson's set-up cells once, in order, as soon as its kernel is there. */
+  /* Run the lesson's set-up cells once, in order, as soon as its kernel is there. Only a
+     notebook in ~/lessons/ (LESSONS), where nobody but its owner and sabaq's lesson delivery
+     writes, is a lesson: elsewhere a tag is anyone's (a student's submission the teacher
+     opens, a file someone shared), and their code must not run in this reader's kernel. */
   async function startLesson(panel, actions) {
     await panel.context.ready;
     var notebook = panel.content;
+    if (panel.context.path.indexOf(LESSONS) !== 0) {
+      panel.node.setAttribute("data-sabaq-lesson", "none");
+      return;
+    }
     var setup = notebook.widgets.filter(function (cell) {
       return cell.model.type === "code" && tagsOf(cell.model).indexOf(SETUP) >= 0;
     });
