@@ -83,14 +83,12 @@ def fill(url: str, students: int, assignments: int, seed: int = 7) -> dict:
 
 
 def time_sabaq(url: str, repeats: int = 3) -> dict:
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
     from sabaq.hub.domain import gradebook, reports
     from sabaq.hub.service.pages.gradebook import CATEGORY_NAMES, STATUS_NAMES, mark_cells
+    from sabaq.hub.service.pages.render import number_writer, templates
     from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, translator
 
-    env = Environment(loader=PackageLoader("sabaq.hub.service", "templates"), autoescape=select_autoescape(["html"]))
-    template = env.get_template("gradebook.html")
+    template = templates.get_template("gradebook.html")  # the page's own, with its filters
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     page, export = [], []
@@ -103,7 +101,8 @@ def time_sabaq(url: str, repeats: int = 3) -> dict:
             html = template.render(cells=cells, _=translator("kk"), lang="kk", languages=LANGUAGES, language_names=LANGUAGE_NAMES,
                                    when=str, user=None, prefix="/services/sabaq", csrf="", path="/", course=course,
                                    gb=gb, sections=[], section="", term=None, category="", status_names=STATUS_NAMES,
-                                   category_names=CATEGORY_NAMES, warnings=[])
+                                   category_names=CATEGORY_NAMES, warnings=[], num=number_writer("kk"),
+                                   provisional={row.student.id: reports.provisional_terms(gb, row) for row in gb.rows})
             page.append(time.perf_counter() - start)
             start = time.perf_counter()
             data = reports.to_csv(gradebook.build(db, course), "kk")

@@ -44,6 +44,15 @@ templates.filters["math"] = lambda text: Markup(text_html(text))  # text with it
 templates.filters["markdown"] = lambda text: Markup(markdown_html(text))  # a notebook's Markdown, likewise
 
 
+def number_writer(lang: str):
+    """The templates' num(value, digits): a number as the reader writes it, 66,7 in Kazakh and
+    Russian, 66.7 in English."""
+    def num(value, digits: int = 1) -> str:
+        return "" if value is None else format_decimal(value, format="0." + "#" * digits, locale=lang)
+
+    return num
+
+
 def render(request: Request, name: str, status: int = 200, user: User | None = None, **context) -> HTMLResponse:
     lang = request_language(request, user)
     _ = translator(lang)
@@ -58,12 +67,8 @@ def render(request: Request, name: str, status: int = 200, user: User | None = N
         """A time as a datetime-local field shows it: the course's local time, no zone."""
         return value.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M") if value else ""
 
-    def num(value, digits: int = 1) -> str:
-        """A number as the reader writes it: 66,7 in Kazakh and Russian, 66.7 in English."""
-        return "" if value is None else format_decimal(value, format="0." + "#" * digits, locale=lang)
-
     html = templates.get_template(name).render(
-        _=_, lang=lang, languages=LANGUAGES, language_names=LANGUAGE_NAMES, when=when, num=num,
+        _=_, lang=lang, languages=LANGUAGES, language_names=LANGUAGE_NAMES, when=when, num=number_writer(lang),
         local_input=local_input, zone=zone,
         user=user, prefix=PREFIX, csrf=csrf_token(request), path=request.url.path,
         **context,
