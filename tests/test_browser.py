@@ -78,7 +78,7 @@ def test_teacher_imports_a_class_list_on_the_page(browser, stack, tmp_path):
     page.wait_for_url("**/user/teacher/**", timeout=180_000)
     page.goto(f"{stack.url}/services/sabaq/courses/demo")
     page.set_input_files('input[name="file"]', str(csv))
-    page.click('form button[type="submit"]')
+    page.click('form[action$="/roster"] button[type="submit"]')
     report = page.locator("#roster-report")
     report.wait_for()
     assert "Сынып тізімі жүктелді." in report.inner_text()

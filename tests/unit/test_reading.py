@@ -132,3 +132,16 @@ def test_a_reading_request_never_takes_the_lock_and_a_submission_only_to_store(t
         assert status == 201 and begins.count("BEGIN IMMEDIATE") == 1, begins
     finally:
         site.app.state.engine.dispose()
+
+
+def test_a_language_chosen_on_a_page_is_remembered_though_the_page_only_reads(tmp_path):
+    site = Site(tmp_path)
+    site.seed()
+    try:
+        for lang in ("kk", "en"):
+            r = site.call("GET", f"/courses/alg8?lang={lang}", user="teacher", page=True)
+            assert r.status_code == 200, r.text[:300]
+            with site.sessions() as db:
+                assert db.scalar(select(User.language).where(User.name == "teacher")) == lang
+    finally:
+        site.app.state.engine.dispose()

@@ -13,11 +13,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sabaq.errors import SabaqError
 from sabaq.hub.domain import assessment, gradebook
 from sabaq.hub.domain.dates import show_when
 from sabaq.hub.service.deps import LANG_COOKIE, csrf_token, request_language
+from sabaq.hub.store.database import session_scope
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, translator
 from sabaq.mathtext import markdown_html, text_html
@@ -88,10 +91,14 @@ def error_page(request: Request, exc: SabaqError) -> HTMLResponse:
 
 
 def remember_language(request: Request, user: User) -> None:
-    """A language chosen with ?lang= becomes the reader's own."""
+    """A language chosen with ?lang= becomes the reader's own. Pages are GETs, whose sessions
+    only read: it is written in a session of its own, and the page's copy of the account
+    changed without being marked for writing."""
     chosen = request.query_params.get("lang")
     if chosen in LANGUAGES and user.language != chosen:
-        user.language = chosen
+        with session_scope(request.app.state.sessions) as db:
+            db.execute(update(User).where(User.id == user.id).values(language=chosen))
+        set_committed_value(user, "language", chosen)
 
 
 def back(url: str) -> RedirectResponse:
