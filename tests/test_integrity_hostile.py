@@ -55,8 +55,14 @@ def score(result: list[dict], points: list) -> list[float]:
     return scores
 
 
+# Closed by the sandbox's audit hook (notebook code gets no frame, so inspect.stack() fails),
+# which this runner does not install: tests/test_hostile_grading.py grades it with the hook.
+NEEDS_THE_AUDIT_HOOK = {"expected_value_mutated"}
+CASES_WITHOUT_THE_HOOK = [case for case in CASES if case.name not in NEEDS_THE_AUDIT_HOOK]
+
+
 def test_every_hostile_shell_case_scores_what_its_honest_twin_scores():
-    students = hostile_class(CASES)
+    students = hostile_class(CASES_WITHOUT_THE_HOOK)
     names = list(students)
     scenarios, owners = [], []
     for name in names:
@@ -67,7 +73,7 @@ def test_every_hostile_shell_case_scores_what_its_honest_twin_scores():
     totals: dict[str, list[float]] = {}
     for name, scenario, result in zip(owners, scenarios, results):
         totals.setdefault(name, []).extend(score(result, scenario["points"]))
-    unfair = {case.name: (totals[case.name], totals[f"{case.name}__honest"]) for case in CASES
+    unfair = {case.name: (totals[case.name], totals[f"{case.name}__honest"]) for case in CASES_WITHOUT_THE_HOOK
               if totals[case.name] != totals[f"{case.name}__honest"]}
     assert not unfair, unfair
     assert totals["always_equal__honest"] == [0.0, 0.0, 0.0, 0.0]

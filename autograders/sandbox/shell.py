@@ -18,6 +18,7 @@ import io
 import os
 import sys
 import threading
+import types
 
 import stack_data
 from IPython.core import ultratb
@@ -307,10 +308,38 @@ def make_shell() -> GradingShell:
     config.InteractiveShell.xmode = "Context"
     shell = GradingShell.instance(config=config)
     if not hasattr(shell.InteractiveTB.structured_traceback, "__wrapped__"):  # one shell per process
-        shell.InteractiveTB.structured_traceback = _each_frame_once(shell.InteractiveTB,
-                                                                    shell.InteractiveTB.structured_traceback)
+        shell.InteractiveTB.structured_traceback = _without_the_test_wrapper(
+            _each_frame_once(shell.InteractiveTB, shell.InteractiveTB.structured_traceback))
     warm_up_cells(shell)
     return shell
+
+
+TEST_RUNNER = "_run_test.<locals>.run"  # comparisons._run_test: a bound test cell's body runs in it
+
+
+def _without_the_test_wrapper(format_traceback):
+    """A bound test cell runs as a function its cell calls through ``_run_test``
+    (comparisons.py): its traceback would show the cell's first line calling it and a hidden
+    frame. Those two entries are left out, so a failing test's traceback is the one nbgrader
+    shows (the cell, its failing line)."""
+
+    @functools.wraps(format_traceback)
+    def formatted(etype, evalue, etb, *args, **kwargs):
+        entries = []
+        entry = etb if isinstance(etb, types.TracebackType) else None
+        while entry is not None:
+            entries.append(entry)
+            entry = entry.tb_next
+        for i, entry in enumerate(entries):
+            if i > 0 and entry.tb_frame.f_code.co_qualname == TEST_RUNNER:
+                kept = entries[:i - 1] + entries[i + 1:]
+                for before, after in zip(kept, [*kept[1:], None]):
+                    before.tb_next = after
+                etb = kept[0] if kept else etb
+                break
+        return format_traceback(etype, evalue, etb, *args, **kwargs)
+
+    return formatted
 
 
 def _each_frame_once(tb, format_traceback):
