@@ -11,6 +11,7 @@ are installed (:func:`available`); the copy keeps the course's notebooks free of
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -159,10 +160,10 @@ def problems_of(seen: dict, notebook: str) -> list[LessonError]:
     return problems
 
 
-def check_phone(notebooks: list[Path], timeout: float = 120) -> dict[Path, list[LessonError]]:
-    """Open each notebook (a copy of its folder) in the phone view; the problems of each."""
-    from playwright.sync_api import sync_playwright
-
+def check_phone(notebooks: list[Path], timeout: float = 120, browser=None) -> dict[Path, list[LessonError]]:
+    """Open each notebook (a copy of its folder) in the phone view; the problems of each.
+    ``browser``: a Playwright Chromium already running in this process (Playwright's
+    synchronous API runs one at a time), else one is started here."""
     found: dict[Path, list[LessonError]] = {}
     with tempfile.TemporaryDirectory(prefix="sabaq-phone-check-") as tmp:
         root = Path(tmp)
@@ -173,13 +174,25 @@ def check_phone(notebooks: list[Path], timeout: float = 120) -> dict[Path, list[
             folder = root / "lessons" / str(i) / notebook.parent.name
             shutil.copytree(notebook.parent, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
             copies[notebook] = f"lessons/{i}/{notebook.parent.name}/{notebook.name}"
-        with notebook_server(root) as (url, token), sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium_path(), args=[
-                "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
-            try:
-                for notebook, rel in copies.items():
-                    found[notebook] = problems_of(measure(browser, url, token, rel, timeout), notebook.name)
-                    _stop_kernels(url, token)
-            finally:
-                browser.close()
+        with notebook_server(root) as (url, token), _browser(browser) as chromium:
+            for notebook, rel in copies.items():
+                found[notebook] = problems_of(measure(chromium, url, token, rel, timeout), notebook.name)
+                _stop_kernels(url, token)
     return found
+
+
+@contextlib.contextmanager
+def _browser(running=None):
+    """The browser given, or a headless Chromium of its own for the check."""
+    if running is not None:
+        yield running
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"])
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -221,7 +221,7 @@ def test_a_student_fetches_answers_submits_and_reads_feedback_on_a_phone(stack, 
     shot(page, "10-feedback")
 
 
-def test_the_phone_check_passes_a_lesson_that_fits_and_fails_one_that_does_not(tmp_path):
+def test_the_phone_check_passes_a_lesson_that_fits_and_fails_one_that_does_not(tmp_path, chromium):
     from sabaq.lessons.phone import available, check_phone
 
     assert available()  # Chromium and Playwright: the browser tests need them anyway
@@ -241,7 +241,7 @@ def test_the_phone_check_passes_a_lesson_that_fits_and_fails_one_that_does_not(t
         cell.metadata.pop("tags", None)
     nbformat.write(nb, unmarked)
 
-    found = check_phone([fits / "ohms-law.en.ipynb", notebook, unmarked], timeout=120)
+    found = check_phone([fits / "ohms-law.en.ipynb", notebook, unmarked], timeout=120, browser=chromium)
     assert found[fits / "ohms-law.en.ipynb"] == []
     [too_wide] = [p.translated("en") for p in found[notebook]]
     assert too_wide.startswith("ohms-law.en.ipynb: on a phone (390 px wide) the lesson scrolls sideways"), too_wide
@@ -252,14 +252,12 @@ def test_the_phone_check_passes_a_lesson_that_fits_and_fails_one_that_does_not(t
                if c.cell_type == "code")
 
 
-def test_only_a_notebook_in_lessons_starts_by_itself_never_a_tagged_one_elsewhere(tmp_path):
+def test_only_a_notebook_in_lessons_starts_by_itself_never_a_tagged_one_elsewhere(tmp_path, chromium):
     """The attack: a student tags a cell of her submission sabaq:setup; the teacher opens the
     collected notebook in JupyterLab or Notebook 7. It must not run in the teacher's kernel
     (with the teacher's token in reach). Only ~/lessons/, which nobody else writes, starts
     by itself; the same notebook there (the control) does."""
-    from playwright.sync_api import sync_playwright
-
-    from sabaq.lessons.phone import chromium_path, measure, notebook_server
+    from sabaq.lessons.phone import measure, notebook_server
 
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("open('RAN-IN-READERS-KERNEL', 'w').write('pwned')")
@@ -269,15 +267,10 @@ def test_only_a_notebook_in_lessons_starts_by_itself_never_a_tagged_one_elsewher
     for folder in ("demo/submitted/aliya/ps1", "lessons/demo/trap"):
         (tmp_path / folder).mkdir(parents=True)
         nbformat.write(nb, tmp_path / folder / "motion.ipynb")
-    with notebook_server(tmp_path) as (url, token), sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
-        try:
-            seen = measure(browser, url, token, "demo/submitted/aliya/ps1/motion.ipynb", timeout=120)
-            time.sleep(3)  # what the extension would have run has had time to
-            assert seen["state"] == "none"
-            assert not (tmp_path / "demo/submitted/aliya/ps1/RAN-IN-READERS-KERNEL").exists()
-            assert measure(browser, url, token, "lessons/demo/trap/motion.ipynb", timeout=120)["state"] == "started"
-            assert (tmp_path / "lessons/demo/trap/RAN-IN-READERS-KERNEL").exists()
-        finally:
-            browser.close()
+    with notebook_server(tmp_path) as (url, token):
+        seen = measure(chromium, url, token, "demo/submitted/aliya/ps1/motion.ipynb", timeout=120)
+        time.sleep(3)  # what the extension would have run has had time to
+        assert seen["state"] == "none"
+        assert not (tmp_path / "demo/submitted/aliya/ps1/RAN-IN-READERS-KERNEL").exists()
+        assert measure(chromium, url, token, "lessons/demo/trap/motion.ipynb", timeout=120)["state"] == "started"
+        assert (tmp_path / "lessons/demo/trap/RAN-IN-READERS-KERNEL").exists()
