@@ -308,8 +308,8 @@ def make_shell() -> GradingShell:
     config.InteractiveShell.xmode = "Context"
     shell = GradingShell.instance(config=config)
     if not hasattr(shell.InteractiveTB.structured_traceback, "__wrapped__"):  # one shell per process
-        shell.InteractiveTB.structured_traceback = _without_the_test_wrapper(
-            _each_frame_once(shell.InteractiveTB, shell.InteractiveTB.structured_traceback))
+        shell.InteractiveTB.structured_traceback = _each_frame_once(
+            shell.InteractiveTB, _without_the_test_wrapper(shell.InteractiveTB.structured_traceback))
     warm_up_cells(shell)
     return shell
 
