@@ -16,6 +16,6 @@ if command -v pg_ctlcluster >/dev/null 2>&1; then
 fi
 export SABAQ_REQUIRE_POSTGRES="${SABAQ_REQUIRE_POSTGRES:-1}"
 cd "$REPO"
-# two processes (pytest-xdist), a test file each at a time: the end-to-end tests mostly wait for
-# servers, so the other file's tests use the time; SABAQ_TEST_PROCESSES=0 runs them one by one
-exec "$PREFIX/venv/bin/pytest" -n "${SABAQ_TEST_PROCESSES:-2}" --dist loadfile "$@"
+# one by one by default; SABAQ_TEST_PROCESSES=2 runs two test files at a time (pytest-xdist:
+# 19 min instead of about 25 here), but two processes' stacks may then pick the same free port
+exec "$PREFIX/venv/bin/pytest" -n "${SABAQ_TEST_PROCESSES:-0}" --dist loadfile "$@"
