@@ -44,5 +44,8 @@ else
 fi
 [ -x "$PREFIX/node_modules/.bin/configurable-http-proxy" ] || \
     npm install --silent --no-audit --no-fund --prefix "$PREFIX" configurable-http-proxy@5
+# the browser tests' accessibility check (tests/axe.py)
+[ "$WITH_TESTS" = 0 ] || [ -f "$PREFIX/node_modules/axe-core/axe.min.js" ] || \
+    npm install --silent --no-audit --no-fund --prefix "$PREFIX" axe-core@4
 chmod -R a+rX "$PREFIX"
 echo "sabaq installed in $PREFIX; run: $PREFIX/venv/bin/sabaq up"
