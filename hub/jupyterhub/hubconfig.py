@@ -18,6 +18,7 @@ from jupyterhub.utils import subdomain_hook_idna
 from tornado import web
 
 from sabaq.hub.jupyterhub.rundir import RUN_ENV
+from sabaq.hub.jupyterhub.sharedstatic import server_args
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, negotiate, translator
 from sabaq.settings import Settings, SettingsError, keeps_secure_cookies
 
@@ -176,6 +177,10 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.default_url = default_url
     c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
     c.JupyterHub.template_vars = {"sabaq_login": login_page_texts(settings.general.default_language)}
+    # light pages (issue 17): the hub's pages and users' servers compress text for a slow link,
+    # and servers load JupyterLab's files from one shared address (sharedstatic)
+    c.JupyterHub.tornado_settings.update({"compress_response": True})
+    c.Spawner.args = server_args(settings.subdomain_host)
 
     # `sabaq up` runs the proxy, the service and the workers beside the hub (launcher.programs):
     # a hub that dies and comes back takes none of them down, and users' servers keep running

@@ -6,6 +6,10 @@
 // fuzzer. Such a path is now routed by its undecoded text and passed on unchanged, so the
 // hub or sabaq's service answers it (a 400 in the reader's language).
 //
+// And an event stream (the hub's progress of a server's start) is answered uncompressed:
+// the hub and users' servers compress text (issue 17), and a stream's small events gain
+// nothing from it. The browser's EventSource asks for one with `Accept: text/event-stream`.
+//
 // Usage: node proxy.mjs <path of configurable-http-proxy's command> [its options ...]
 import { realpathSync } from "node:fs";
 import path from "node:path";
@@ -29,6 +33,12 @@ ConfigurableProxy.prototype.targetForReq = async function (req) {
       req.url = url;
     }
   }
+};
+
+const handleProxyWeb = ConfigurableProxy.prototype.handleProxyWeb;
+ConfigurableProxy.prototype.handleProxyWeb = function (req, res) {
+  if ((req.headers.accept || "").includes("text/event-stream")) delete req.headers["accept-encoding"];
+  return handleProxyWeb.call(this, req, res);
 };
 
 process.argv.splice(2, 1); // the command reads its options from argv[2:]

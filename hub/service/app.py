@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -38,6 +39,7 @@ from sabaq.hub.service.edges import Edges
 from sabaq.hub.service.health import router as health_router
 from sabaq.hub.service.hub_tokens import HubTokens
 from sabaq.hub.service.limits import BodyLimit, DatabaseSlots, retry_headers
+from sabaq.hub.service.shared_static import router as shared_static_router
 from sabaq.hub.service.pages import assignment as assignment_page
 from sabaq.hub.service.pages import assignment_setup as assignment_setup_page
 from sabaq.hub.service.pages import course as course_page
@@ -157,11 +159,14 @@ def create_app(settings: Settings) -> FastAPI:
         **session_cookie(settings),
     )
     app.add_middleware(NoFramingByOthers)
+    # pages, JSON and JupyterLab's shared files compressed for a slow link (never an event stream)
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     for module in (people_api, courses_api, assignments_api, submissions_api, gradebook_api, tasks_api,
                    lessons_api, worker_api, home_page, course_page, assignment_page, assignment_setup_page,
                    student_page, gradebook_page, submission_page, task_page):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(health_router, prefix=PREFIX)  # the probes: readiness and liveness
+    app.include_router(shared_static_router, prefix=PREFIX)  # JupyterLab's files, for every server
     _add_oauth_routes(app)
     _add_error_handlers(app)
 
