@@ -34,7 +34,7 @@ ATTRIBUTES = {"display", "mathvariant", "stretchy", "fence", "separator", "lspac
 
 
 def _clean(mathml: str) -> str:
-    """latex2mathml's output with only MathML's layout in it (it passes \text{...} and
+    r"""latex2mathml's output with only MathML's layout in it (it passes \text{...} and
     \href{...} through as markup): an element outside MathML refuses the formula."""
     import xml.etree.ElementTree as ET
 

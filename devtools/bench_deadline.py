@@ -21,7 +21,6 @@ import random
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import nbformat
 
 from sabaq.archive import unpack
 from sabaq.client import NOT_ACTED_ON, REPEATABLE, RETRY_STATUSES
+from sabaq.devtools.ports import free_port
 from sabaq.devtools.rehearsal import ANSWERS, Rehearsal, admin_password
 
 ASSIGNMENT = "ps1"
@@ -70,11 +70,6 @@ class Figures:
     stored: int
     outcomes: list[Outcome] = field(default_factory=list, repr=False)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LocalSabaq:

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import httpx
 
-from sabaq.devtools.bench_deadline import Deadline, LocalSabaq, free_port
+from sabaq.devtools.bench_deadline import Deadline, LocalSabaq
+from sabaq.devtools.ports import free_port
 from sabaq.hub.jupyterhub.hubconfig import find_proxy
 from sabaq.hub.jupyterhub.spawner import system_username
 from sabaq.settings import Settings

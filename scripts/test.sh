@@ -16,6 +16,7 @@ if command -v pg_ctlcluster >/dev/null 2>&1; then
 fi
 export SABAQ_REQUIRE_POSTGRES="${SABAQ_REQUIRE_POSTGRES:-1}"
 cd "$REPO"
-# one by one by default; SABAQ_TEST_PROCESSES=2 runs two test files at a time (pytest-xdist:
-# 19 min instead of about 25 here), but two processes' stacks may then pick the same free port
-exec "$PREFIX/venv/bin/pytest" -n "${SABAQ_TEST_PROCESSES:-0}" --dist loadfile "$@"
+# two test files at a time (pytest-xdist; each process takes its stacks' ports from a block of
+# its own, sabaq.devtools.ports): about 19 min here instead of 28; SABAQ_TEST_PROCESSES=0 runs
+# them one by one
+exec "$PREFIX/venv/bin/pytest" -n "${SABAQ_TEST_PROCESSES:-2}" --dist loadfile "$@"

@@ -11,7 +11,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,22 +20,9 @@ from pathlib import Path
 
 import httpx
 
+from sabaq.devtools.ports import free_port
 from sabaq.hub.jupyterhub.spawner import system_username
 from sabaq.hub.store.database import make_engine, make_sessionmaker
-
-_handed_out: set[int] = set()
-
-
-def free_port() -> int:
-    """A free port not given before: the system may offer a port again once its socket is closed,
-    and two of a stack's ports being one made `sabaq up` fail (the hub could not bind)."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
 
 
 class Stack:

@@ -13,16 +13,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from sabaq.devtools.ports import free_port
 from sabaq.hub.jupyterhub.hubconfig import find_proxy, proxy_command
 from sabaq.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Target(BaseHTTPRequestHandler):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from sqlalchemy import select
 from sabaq.archive import read_tree
 from sabaq.autograders.jobs import grade
 from sabaq.autograders.worker import Worker, connect, handlers_for
+from sabaq.devtools.ports import free_port
 from sabaq.hub.domain import accounts, courses, gradebook, kinds
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain.authoring import generate_release
@@ -54,11 +54,6 @@ def unreadable_by_nbgrader() -> bytes:
         "schema_version": 99, "grade": False, "solution": False, "locked": False, "grade_id": "mine"}}))
     return nbformat.writes(nb).encode()
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Service:

@@ -5,7 +5,6 @@ that may have been stored is never sent twice."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from sabaq.client import IDEMPOTENCY_KEY, ServiceClient, ServiceError, ServiceUnreachable, new_request_key
+from sabaq.devtools.ports import free_port
 from sabaq.errors import SabaqError
 
 
@@ -138,11 +138,6 @@ def test_a_read_that_timed_out_is_asked_again(service):
         assert c.json("GET", "api/v1/me") == {"name": "aliya"}
     assert len(script.seen) == 2
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_service_that_is_not_there_is_unreachable_with_a_clear_message():

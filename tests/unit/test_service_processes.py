@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sabaq.devtools.ports import free_port
 from sabaq.hub.cli import service_processes, usable_cores
 from sabaq.hub.store.database import upgrade
 from sabaq.settings import Settings, ensure_secrets
@@ -53,9 +53,7 @@ def test_two_service_processes_answer_on_one_port_and_stop_together(tmp_path):
     data.mkdir()
     ensure_secrets(data)
     upgrade(Settings.load(data_dir=data, environ={}).database_url)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = dict(os.environ, SABAQ_SERVICE_PORT=str(port), SABAQ_SERVICE_PROCESSES="2",
                SABAQ_HUB_API_PORT="9")  # no hub: its sync only retries
     log = tmp_path / "service.log"

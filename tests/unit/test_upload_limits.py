@@ -15,7 +15,6 @@ import asyncio
 import datetime as dt
 import html
 import json
-import socket
 import threading
 import time
 
@@ -25,6 +24,7 @@ import pytest
 from sqlalchemy import func, select
 from test_service_forms import Site, notebook
 
+from sabaq.devtools.ports import free_port
 from sabaq.hub.domain import accounts, courses, marking
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.store.models import Role, Submission, utcnow
@@ -183,11 +183,6 @@ def test_a_students_submissions_of_one_assignment_share_a_room(tmp_path):
     assert submit(site, notebook()).status_code == 201  # a small one still fits
     assert submit(site, big_notebook(1.2), user="timur").status_code == 201
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_an_early_refusal_reaches_a_real_client(tmp_path):
