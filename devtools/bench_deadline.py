@@ -21,7 +21,6 @@ import random
 import secrets
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,9 @@ import nbformat
 
 from sabaq.archive import unpack
 from sabaq.client import NOT_ACTED_ON, REPEATABLE, RETRY_STATUSES
-from sabaq.devtools.ports import free_port
+from sabaq.devtools.ports import local_up_environment
 from sabaq.devtools.rehearsal import ANSWERS, Rehearsal, admin_password
+from sabaq.hub.service.timing import service_seconds
 
 ASSIGNMENT = "ps1"
 NOTEBOOK = "motion.ipynb"
@@ -51,6 +51,7 @@ class Outcome:
     login: str
     submission_id: int | None = None  # acknowledged (201) as this id
     latency: float | None = None  # seconds from the first try of the submit to its final answer
+    service_time: float | None = None  # of that, the service's own (its Server-Timing) in the final answer
     retries: int = 0
     error: str = ""
 
@@ -63,6 +64,8 @@ class Figures:
     submits_per_second: float
     p50: float
     p99: float
+    service_p50: float
+    service_p99: float
     retries: int
     graded: int
     failed: int
@@ -80,21 +83,13 @@ class LocalSabaq:
         self.data = self.root / "data"
         self.homes = self.root / "homes"
         self.homes.mkdir(mode=0o755, parents=True)
-        self.port = free_port()
-        self.env = dict(
-            os.environ,
-            SABAQ_HUB_PORT=str(self.port),
-            SABAQ_HUB_API_PORT=str(free_port()),
-            SABAQ_HUB_PROXY_API_PORT=str(free_port()),
-            SABAQ_SERVICE_PORT=str(free_port()),
-            SABAQ_SPAWNER_HOME_ROOT=str(self.homes),
-            SABAQ_SPAWNER_USER_PREFIX="b" + secrets.token_hex(2) + "-",
-            SABAQ_DEMO_ALSO="[]",
-            SABAQ_LANG="en",
+        self.env = local_up_environment(
+            self.homes, "b" + secrets.token_hex(2) + "-",
             **({"SABAQ_DATABASE_URL": database_url} if database_url else {}),
             **({"SABAQ_WORKER_COUNT": str(workers)} if workers else {}),
             **(env or {}),
         )
+        self.port = int(self.env["SABAQ_HUB_PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url or f"sqlite:///{self.data / 'sabaq.sqlite'}"
         self.log = self.root / "sabaq-up.log"
@@ -210,6 +205,7 @@ class Deadline:
             acknowledged = {o.submission_id for o in outcomes if o.submission_id}
             graded, stored, last = await self._wait_graded(course, acknowledged, began, timeout)
         latencies = sorted(o.latency for o in outcomes if o.latency is not None)
+        service_times = sorted(o.service_time for o in outcomes if o.service_time is not None)
         errors: dict[str, int] = {}
         for o in outcomes:
             if o.error:
@@ -217,8 +213,8 @@ class Deadline:
         return Figures(
             students=len(tokens), acknowledged=len(acknowledged), errors=errors,
             submits_per_second=len(acknowledged) / submitted if submitted else 0.0,
-            p50=statistics.median(latencies) if latencies else 0.0,
-            p99=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else 0.0,
+            p50=percentile(latencies, 0.5), p99=percentile(latencies, 0.99),
+            service_p50=percentile(service_times, 0.5), service_p99=percentile(service_times, 0.99),
             retries=sum(o.retries for o in outcomes),
             graded=sum(1 for s in graded.values() if s == "graded"),
             failed=sum(1 for s in graded.values() if s == "failed"),
@@ -268,9 +264,15 @@ async def student(http: httpx.AsyncClient, course: str, login: str, token: str, 
         finally:
             outcome.latency = time.monotonic() - start
         outcome.submission_id = r.json()["id"]
+        outcome.service_time = service_seconds(r.headers.get("server-timing"))
     except CallFailed as e:
         outcome.error = str(e)
     return outcome
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """The value below which ``fraction`` of the (sorted) values lie; 0 for none."""
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
 
 
 class CallFailed(Exception):
@@ -304,6 +306,8 @@ def report(figures: Figures, label: str, out=print) -> None:
         f"{f.submits_per_second:.1f} submits/s")
     out(f"  submit latency p50 {1000 * f.p50:.0f} ms, p99 {1000 * f.p99:.0f} ms; retries {f.retries}; "
         f"errors {sum(f.errors.values())}")
+    out(f"  of which the service's own time (its Server-Timing) p50 {1000 * f.service_p50:.0f} ms, "
+        f"p99 {1000 * f.service_p99:.0f} ms; the rest is the proxy, the connection and the students' side")
     for error, n in sorted(f.errors.items(), key=lambda item: -item[1])[:10]:
         out(f"    {n} x {error}")
     last = f"{f.last_grade_seconds:.1f} s after the first student began" if f.last_grade_seconds else "NOT all graded"

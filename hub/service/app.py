@@ -39,7 +39,6 @@ from sabaq.hub.service.edges import Edges
 from sabaq.hub.service.health import router as health_router
 from sabaq.hub.service.hub_tokens import HubTokens
 from sabaq.hub.service.limits import BodyLimit, DatabaseSlots, retry_headers
-from sabaq.hub.service.shared_static import router as shared_static_router
 from sabaq.hub.service.pages import assignment as assignment_page
 from sabaq.hub.service.pages import assignment_setup as assignment_setup_page
 from sabaq.hub.service.pages import course as course_page
@@ -49,6 +48,8 @@ from sabaq.hub.service.pages import student as student_page
 from sabaq.hub.service.pages import submission as submission_page
 from sabaq.hub.service.pages import task as task_page
 from sabaq.hub.service.pages.render import error_page
+from sabaq.hub.service.shared_static import router as shared_static_router
+from sabaq.hub.service.timing import ServerTiming
 from sabaq.hub.service.unexpected import CatchAll
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 from sabaq.i18n import N_
@@ -161,6 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(NoFramingByOthers)
     # pages, JSON and JupyterLab's shared files compressed for a slow link (never an event stream)
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
+    app.add_middleware(ServerTiming)  # outermost: the whole of the service's time
     for module in (people_api, courses_api, assignments_api, submissions_api, gradebook_api, tasks_api,
                    lessons_api, worker_api, home_page, course_page, assignment_page, assignment_setup_page,
                    student_page, gradebook_page, submission_page, task_page):

@@ -1,0 +1,49 @@
+"""How long the service took to answer, in each response's ``Server-Timing`` header.
+
+A slow answer seen by a student (or by `sabaq bench deadline`) is then split into the
+service's own time and what lies around it: the proxy, the network, a busy client."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+METRIC = "app"
+
+
+class ServerTiming:
+    """Plain ASGI (no task or stream of its own per request, unlike BaseHTTPMiddleware)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+
+        async def with_timing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                took = 1000 * (time.perf_counter() - began)
+                MutableHeaders(scope=message).append("Server-Timing", f"{METRIC};dur={took:.1f}")
+            await send(message)
+
+        await self.app(scope, receive, with_timing)
+
+
+def service_seconds(header: str | None) -> float | None:
+    """The service's own time from a ``Server-Timing`` header, in seconds (None without one)."""
+    for entry in (header or "").split(","):
+        name, _, rest = entry.strip().partition(";")
+        if name == METRIC:
+            for parameter in rest.split(";"):
+                key, _, value = parameter.strip().partition("=")
+                if key == "dur":
+                    try:
+                        return float(value) / 1000
+                    except ValueError:
+                        return None
+    return None
