@@ -59,3 +59,23 @@ def free_port(environ: dict | None = None) -> int:
             _handed_out.add(port)
             return port
     raise RuntimeError("no free loopback port")  # the system had none either
+
+
+def local_up_environment(homes: str, user_prefix: str, **settings: str) -> dict[str, str]:
+    """The environment of a `sabaq up` of a test or a benchmark: this process's, with the hub,
+    its API, the proxy's API and the service on free loopback ports, students' homes under
+    ``homes`` and system accounts named with ``user_prefix``; ``settings`` (SABAQ_… variables)
+    override any of these."""
+    environ = dict(
+        os.environ,
+        SABAQ_HUB_PORT=str(free_port()),
+        SABAQ_HUB_API_PORT=str(free_port()),
+        SABAQ_HUB_PROXY_API_PORT=str(free_port()),
+        SABAQ_SERVICE_PORT=str(free_port()),
+        SABAQ_SPAWNER_HOME_ROOT=str(homes),
+        SABAQ_SPAWNER_USER_PREFIX=user_prefix,
+        SABAQ_DEMO_ALSO="[]",  # the olympiad course is seeded only where a test asks for it
+        SABAQ_LANG="en",  # the terminal's language: the launcher's lines waited for are English
+    )
+    environ.update(settings)
+    return environ

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from sabaq.devtools.ports import free_port
+from sabaq.devtools.ports import local_up_environment
 from sabaq.hub.jupyterhub.spawner import system_username
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 
@@ -35,25 +35,16 @@ class Stack:
         self.homes = Path(tempfile.mkdtemp(prefix="sabaq-homes-", dir="/tmp"))
         os.chmod(self.homes, 0o755)
         self.prefix = "t" + secrets.token_hex(2) + "-"
-        self.port = free_port()
-        self.env = dict(
-            os.environ,
-            SABAQ_HUB_PORT=str(self.port),
-            SABAQ_HUB_API_PORT=str(free_port()),
-            SABAQ_HUB_PROXY_API_PORT=str(free_port()),
-            SABAQ_SERVICE_PORT=str(free_port()),
-            SABAQ_SPAWNER_HOME_ROOT=str(self.homes),
-            SABAQ_SPAWNER_USER_PREFIX=self.prefix,
-            SABAQ_WORKER_POLL_SECONDS="0.2",
-            SABAQ_WORKER_LEASE_SECONDS="6",
-            SABAQ_SERVICE_SYNC_INTERVAL="3",
-            SABAQ_SERVICE_MAX_UPLOAD_MB="2",
-            SABAQ_DEMO_ALSO="[]",  # the olympiad course is seeded in its own test
-            SABAQ_SABAQ_DEFAULT_LANGUAGE="en",
-            SABAQ_LANG="en",  # the terminal's language: the launcher's lines waited for below are English
+        self.env = local_up_environment(self.homes, self.prefix, **{
+            "SABAQ_WORKER_POLL_SECONDS": "0.2",
+            "SABAQ_WORKER_LEASE_SECONDS": "6",
+            "SABAQ_SERVICE_SYNC_INTERVAL": "3",
+            "SABAQ_SERVICE_MAX_UPLOAD_MB": "2",
+            "SABAQ_SABAQ_DEFAULT_LANGUAGE": "en",
             **({"SABAQ_HUB_HOST": host} if host else {}),
             **(extra_env or {}),
-        )
+        })
+        self.port = int(self.env["SABAQ_HUB_PORT"])
         self.host = host
         self.url = f"http://{host or '127.0.0.1'}:{self.port}"
         self.proc: subprocess.Popen | None = None

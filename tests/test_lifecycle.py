@@ -12,10 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
+from processes import alive, cmdline_of, descendants, processes_of, wait_for
 from stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -29,15 +29,6 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
-
-
 def pid_of(stack: Stack, name: str) -> int | None:
     try:
         return int((stack.data_dir / "run" / f"{name}.pid").read_text())
@@ -48,19 +39,6 @@ def pid_of(stack: Stack, name: str) -> int | None:
 def records(stack: Stack) -> dict[str, dict]:
     state = json.loads((stack.data_dir / "run" / "processes.json").read_text())
     return {r["name"]: r for r in state["processes"]}
-
-
-def wait_for(what: str, check, timeout: float = RESTART_BOUND):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except (httpx.HTTPError, OSError):
-            result = None
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
 
 
 def kill_and_wait_for_the_next(stack: Stack, name: str) -> tuple[int, int]:
@@ -87,18 +65,9 @@ def server_answers(stack: Stack, name: str) -> bool:
     return r.status_code == 200
 
 
-def cmdline_of(pid: int) -> bytes:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return b""
-
-
 def server_pids(stack: Stack, name: str) -> list[int]:
     """The user's server and kernels: the processes of her system account."""
-    out = subprocess.run(["pgrep", "-u", stack.system_user(name)], capture_output=True, text=True)
-    return [int(p) for p in out.stdout.split()]
+    return processes_of(stack.system_user(name))
 
 
 def ports(stack: Stack) -> list[int]:
@@ -162,12 +131,6 @@ def test_the_supervisors_live_checks_tell_a_stopped_process_from_a_running_one(s
     finally:
         os.killpg(pid, signal.SIGCONT)
     wait_for(f"{name} answers again", program.live)
-
-
-def descendants(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    children = [int(p) for p in out.stdout.split()]
-    return children + [d for c in children for d in descendants(c)]
 
 
 def test_grading_runs_nicer_than_what_students_wait_for(stack):
@@ -352,4 +315,4 @@ def test_up_refuses_one_port_for_two_things(tmp_path):
                          env=env, capture_output=True, text=True, timeout=60)
     stack.cleanup()
     assert out.returncode == 2
-    assert f"[hub] port и [hub] api_port" in out.stderr and stack.env["SABAQ_HUB_PORT"] in out.stderr
+    assert "[hub] port и [hub] api_port" in out.stderr and stack.env["SABAQ_HUB_PORT"] in out.stderr

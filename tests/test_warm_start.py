@@ -15,9 +15,9 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from processes import alive, cmdline_of, processes_of, read, wait_for
 from stack import Stack
 
 from sabaq.hub.jupyterhub.warmstart import ROOM_VARIABLE
@@ -27,34 +27,11 @@ pytestmark = [pytest.mark.e2e,
 FORK_SERVER = b"sabaq.hub.jupyterhub.warmstart"
 
 
-def read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = read(f"/proc/{pid}/stat").decode().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-def wait_for(what: str, check, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 def server_pid(stack: Stack, name: str) -> int:
     """The student's JupyterLab server: the process of her account running jupyterhub-singleuser."""
-    out = subprocess.run(["pgrep", "-u", stack.system_user(name)], capture_output=True, text=True, check=False)
-    servers = [int(p) for p in out.stdout.split()
-               if b"jupyterhub-singleuser" in read(f"/proc/{p}/cmdline")]
-    assert len(servers) == 1, (name, out.stdout)
+    pids = processes_of(stack.system_user(name))
+    servers = [p for p in pids if b"jupyterhub-singleuser" in cmdline_of(p)]
+    assert len(servers) == 1, (name, pids)
     return servers[0]
 
 

@@ -31,3 +31,12 @@ def test_outside_xdist_the_system_chooses():
     port = ports.free_port({})
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))  # it was free
+
+
+def test_a_local_up_gets_four_distinct_ports_and_its_settings_win(tmp_path):
+    environ = ports.local_up_environment(tmp_path, "t1-", SABAQ_LANG="ru", SABAQ_WORKER_COUNT="2")
+    chosen = [environ[k] for k in ("SABAQ_HUB_PORT", "SABAQ_HUB_API_PORT", "SABAQ_HUB_PROXY_API_PORT",
+                                   "SABAQ_SERVICE_PORT")]
+    assert len(set(chosen)) == 4
+    assert environ["SABAQ_SPAWNER_HOME_ROOT"] == str(tmp_path) and environ["SABAQ_SPAWNER_USER_PREFIX"] == "t1-"
+    assert environ["SABAQ_LANG"] == "ru" and environ["SABAQ_WORKER_COUNT"] == "2"

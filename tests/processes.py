@@ -1,0 +1,55 @@
+"""Looking at the processes a test's `sabaq up` started, through /proc (Linux)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import httpx
+
+
+def read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie is not)."""
+    try:
+        state = read(f"/proc/{pid}/stat").decode().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_for(what: str, check, timeout: float = 60):
+    """``check()``'s first true result; a check that cannot connect yet counts as false."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            result = check()
+        except (httpx.HTTPError, OSError):
+            result = None
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def cmdline_of(pid: int) -> bytes:
+    try:
+        return read(f"/proc/{pid}/cmdline")
+    except FileNotFoundError:
+        return b""
+
+
+def descendants(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    children = [int(p) for p in out.stdout.split()]
+    return children + [d for c in children for d in descendants(c)]
+
+
+def processes_of(account: str) -> list[int]:
+    """Every process of a system account (a student's server and kernels)."""
+    out = subprocess.run(["pgrep", "-u", account], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
