@@ -40,6 +40,7 @@ from sabaq.hub.service.timing import service_seconds
 ASSIGNMENT = "ps1"
 NOTEBOOK = "motion.ipynb"
 DONE = ("graded", "failed")
+WAITS = ("queue", "lock")  # the service's waits it tells in Server-Timing (sabaq.timings)
 RETRIES = 2  # as sabaq.client.ServiceClient's default, which the exchange uses
 RETRY_WAIT = 1.0
 
@@ -52,6 +53,7 @@ class Outcome:
     submission_id: int | None = None  # acknowledged (201) as this id
     latency: float | None = None  # seconds from the first try of the submit to its final answer
     service_time: float | None = None  # of that, the service's own (its Server-Timing) in the final answer
+    waits: dict[str, float] = field(default_factory=dict)  # of that, waiting for a session, for the write lock
     retries: int = 0
     error: str = ""
 
@@ -66,6 +68,7 @@ class Figures:
     p99: float
     service_p50: float
     service_p99: float
+    waits_p99: dict[str, float]
     retries: int
     graded: int
     failed: int
@@ -215,6 +218,8 @@ class Deadline:
             submits_per_second=len(acknowledged) / submitted if submitted else 0.0,
             p50=percentile(latencies, 0.5), p99=percentile(latencies, 0.99),
             service_p50=percentile(service_times, 0.5), service_p99=percentile(service_times, 0.99),
+            waits_p99={w: percentile(sorted(o.waits.get(w, 0.0) for o in outcomes if o.service_time is not None), 0.99)
+                       for w in WAITS},
             retries=sum(o.retries for o in outcomes),
             graded=sum(1 for s in graded.values() if s == "graded"),
             failed=sum(1 for s in graded.values() if s == "failed"),
@@ -265,6 +270,7 @@ async def student(http: httpx.AsyncClient, course: str, login: str, token: str, 
             outcome.latency = time.monotonic() - start
         outcome.submission_id = r.json()["id"]
         outcome.service_time = service_seconds(r.headers.get("server-timing"))
+        outcome.waits = {w: t for w in WAITS if (t := service_seconds(r.headers.get("server-timing"), w)) is not None}
     except CallFailed as e:
         outcome.error = str(e)
     return outcome
@@ -307,7 +313,9 @@ def report(figures: Figures, label: str, out=print) -> None:
     out(f"  submit latency p50 {1000 * f.p50:.0f} ms, p99 {1000 * f.p99:.0f} ms; retries {f.retries}; "
         f"errors {sum(f.errors.values())}")
     out(f"  of which the service's own time (its Server-Timing) p50 {1000 * f.service_p50:.0f} ms, "
-        f"p99 {1000 * f.service_p99:.0f} ms; the rest is the proxy, the connection and the students' side")
+        f"p99 {1000 * f.service_p99:.0f} ms (p99 waiting for a database session "
+        f"{1000 * f.waits_p99['queue']:.0f} ms, for the write lock {1000 * f.waits_p99['lock']:.0f} ms); "
+        f"the rest is the proxy, the connection and the students' side")
     for error, n in sorted(f.errors.items(), key=lambda item: -item[1])[:10]:
         out(f"    {n} x {error}")
     last = f"{f.last_grade_seconds:.1f} s after the first student began" if f.last_grade_seconds else "NOT all graded"

@@ -19,3 +19,6 @@ def test_a_deadline_of_sixty_students_loses_nothing_and_grades_everything():
     assert figures.stored == 60  # nothing stored twice, nothing missing
     assert figures.graded == 60 and figures.failed == 0, "\n".join(printed)
     assert any("submits/s" in line and "60 submissions acknowledged" in line for line in printed)
+    # the service told its own time (Server-Timing) in every answer, within what the student waited
+    assert all(o.service_time is not None and 0 < o.service_time <= o.latency for o in figures.outcomes)
+    assert any("the service's own time" in line for line in printed)

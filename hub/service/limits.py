@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sabaq.errors import SabaqError, TooLarge
 from sabaq.i18n import N_
+from sabaq.timings import spent
 
 MB = 1024 * 1024
 BUSY_WAIT_SECONDS = 20  # a request waits this long for the database before it is told to come back
@@ -128,7 +129,8 @@ class DatabaseSlots:
     async def held(self):
         free = self._semaphore()
         try:
-            await asyncio.wait_for(free.acquire(), self.wait_seconds)
+            with spent("queue"):
+                await asyncio.wait_for(free.acquire(), self.wait_seconds)
         except TimeoutError:
             raise busy() from None
         try:

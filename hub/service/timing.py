@@ -10,6 +10,8 @@ import time
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sabaq.timings import start_tally
+
 METRIC = "app"
 
 
@@ -24,21 +26,25 @@ class ServerTiming:
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
+        tally = start_tally()  # the waits below add to it: the session queue, the write lock
 
         async def with_timing(message: Message) -> None:
             if message["type"] == "http.response.start":
                 took = 1000 * (time.perf_counter() - began)
-                MutableHeaders(scope=message).append("Server-Timing", f"{METRIC};dur={took:.1f}")
+                parts = [f"{METRIC};dur={took:.1f}"] + [f"{name};dur={1000 * seconds:.1f}"
+                                                       for name, seconds in tally.items()]
+                MutableHeaders(scope=message).append("Server-Timing", ", ".join(parts))
             await send(message)
 
         await self.app(scope, receive, with_timing)
 
 
-def service_seconds(header: str | None) -> float | None:
-    """The service's own time from a ``Server-Timing`` header, in seconds (None without one)."""
+def service_seconds(header: str | None, metric: str = METRIC) -> float | None:
+    """One metric of a ``Server-Timing`` header (the service's own time by default), in
+    seconds (None without it)."""
     for entry in (header or "").split(","):
         name, _, rest = entry.strip().partition(";")
-        if name == METRIC:
+        if name == metric:
             for parameter in rest.split(";"):
                 key, _, value = parameter.strip().partition("=")
                 if key == "dur":

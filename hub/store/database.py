@@ -11,6 +11,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from sabaq.timings import spent
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -53,7 +55,8 @@ def make_engine(url: str) -> Engine:
                 conn.exec_driver_sql("PRAGMA query_only=1")
             else:
                 conn.exec_driver_sql("PRAGMA query_only=0")
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                with spent("lock"):
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **POSTGRES_POOL)
