@@ -42,6 +42,25 @@ if [ "${SABAQ_DEV:-0}" = 1 ]; then
 else
     "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "$REPO$EXTRAS"
 fi
+# sabaq's JupyterLab extension (hub/exchange/labextension): built with JupyterLab's own tooling
+# in $PREFIX/build/sabaq-lab, where its npm packages stay between runs; installed prebuilt, with
+# its server extension (sabaq.hub.exchange.status) switched on for every server
+LAB_SRC="$REPO/hub/exchange/labextension"
+LAB_BUILD="$PREFIX/build/sabaq-lab"
+mkdir -p "$LAB_BUILD"
+cmp -s "$LAB_SRC/package.json" "$LAB_BUILD/package.json" || rm -rf "$LAB_BUILD/node_modules"
+rm -rf "$LAB_BUILD/src" "$LAB_BUILD/style" "$LAB_BUILD/built"
+cp -R "$LAB_SRC/package.json" "$LAB_SRC/src" "$LAB_SRC/style" "$LAB_BUILD/"
+[ -d "$LAB_BUILD/node_modules" ] || npm install --silent --no-audit --no-fund --prefix "$LAB_BUILD"
+LAB_CORE="$("$PREFIX/venv/bin/python" -c 'import jupyterlab, os; print(os.path.join(os.path.dirname(jupyterlab.__file__), "staging"))')"
+PATH="$PREFIX/venv/bin:$PATH" "$PREFIX/venv/bin/jupyter" labextension build --core-path "$LAB_CORE" "$LAB_BUILD" >/dev/null
+rm -rf "$PREFIX/venv/share/jupyter/labextensions/sabaq-lab"
+cp -R "$LAB_BUILD/built" "$PREFIX/venv/share/jupyter/labextensions/sabaq-lab"
+mkdir -p "$PREFIX/venv/etc/jupyter/jupyter_server_config.d"
+cp "$LAB_SRC/jupyter-server-config.json" "$PREFIX/venv/etc/jupyter/jupyter_server_config.d/sabaq-lab.json"
+# JupyterLab in Kazakh: the language pack built here from languagepack-kk/po (never editable:
+# its JSON catalogues are made as it is built); the Russian one comes from PyPI with sabaq
+"$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "$REPO/languagepack-kk"
 [ -x "$PREFIX/node_modules/.bin/configurable-http-proxy" ] || \
     npm install --silent --no-audit --no-fund --prefix "$PREFIX" configurable-http-proxy@5
 # the browser tests' accessibility check (tests/axe.py)
