@@ -29,6 +29,7 @@ from jupyterhub.utils import random_port
 from traitlets import Bool, Unicode
 
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
+from sabaq.hub.jupyterhub.labsettings import lab_language_args
 from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
 from sabaq.hub.jupyterhub.warmstart import IMPORT_TIME_VARIABLES, Spawn, WarmStartUnavailable, shared_fork_server
 
@@ -289,7 +290,8 @@ class SabaqSpawner(LocalProcessSpawner):
         return (self.ip or "127.0.0.1", self.port)
 
     def get_args(self):
-        return [*super().get_args(), *closed_route_args()]
+        return [*super().get_args(), *closed_route_args(),
+                *lab_language_args(getattr(self, "_lang", self.default_language))]
 
     def make_preexec_fn(self, name):
         if not self.isolate:

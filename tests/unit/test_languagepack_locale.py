@@ -1,0 +1,52 @@
+"""Each user's JupyterLab starts in her language: sabaq's language → the locale of a language
+pack, given to her server as a settings folder on its command line (issue 16)."""
+
+from __future__ import annotations
+
+import pytest
+from jupyterlab_server.settings_utils import get_settings
+
+from sabaq.hub.jupyterhub.labsettings import TRANSLATION_PLUGIN, lab_language_args, lab_locale, lab_settings_folder
+
+
+@pytest.mark.parametrize("language, locale", [("kk", "kk_KZ"), ("ru", "ru_RU"), ("en", "en"), ("ru-RU", "ru_RU"),
+                                              ("KK", "kk_KZ"), ("de", "en"), ("", "en")])
+def test_a_sabaq_language_names_a_language_packs_locale(language, locale):
+    assert lab_locale(language) == locale
+
+
+@pytest.mark.parametrize("language, locale", [("kk", "kk_KZ"), ("ru", "ru_RU"), ("en", "en")])
+def test_the_servers_settings_default_to_her_locale(language, locale):
+    """What JupyterLab's settings API answers a server started with these arguments: the
+    translation plugin's locale defaults to hers (its own default, "default", would be the
+    process's locale, the fork server's for a warm start)."""
+    from jupyterlab import labapp
+
+    [arg] = lab_language_args(language)
+    assert arg == f"--LabServerApp.app_settings_dir={lab_settings_folder(language)}"
+    schemas = labapp.LabApp().schemas_dir
+    settings, _ = get_settings(app_settings_dir=str(lab_settings_folder(language)), schemas_dir=schemas,
+                               settings_dir="/nonexistent", schema_name=TRANSLATION_PLUGIN)
+    assert settings["schema"]["properties"]["locale"]["default"] == locale
+    # the control: without the folder, the process's locale ("default")
+    settings, _ = get_settings(app_settings_dir="/nonexistent", schemas_dir=schemas, settings_dir="/nonexistent",
+                               schema_name=TRANSLATION_PLUGIN)
+    assert settings["schema"]["properties"]["locale"]["default"] == "default"
+
+
+def test_the_spawner_passes_the_users_language_to_her_server():
+    from jupyterhub.objects import Hub, Server
+
+    from sabaq.hub.jupyterhub.spawner import SabaqSpawner
+
+    class User:
+        name = "aigerim"
+        url = "/user/aigerim/"
+        groups = []
+        server = Server()
+
+    spawner = SabaqSpawner(user=User(), hub=Hub(), isolate=False)
+    spawner._lang = "ru"
+    assert f"--LabServerApp.app_settings_dir={lab_settings_folder('ru')}" in spawner.get_args()
+    spawner._lang = "kk"
+    assert any(a.endswith("/lab-settings/kk_KZ") for a in spawner.get_args())
