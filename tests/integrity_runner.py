@@ -44,16 +44,18 @@ def run_scenario(shell, guard, scenario: dict) -> list[dict]:
 
     builtins.input = getattr(shell_module, "refuse_input", None) or shell_module._refuse_input
     guard.before_first(shell)
+    seal, before_test, after_test = guard.seal, guard.before_test, guard.after_test  # as the child binds them
     results = []
     for index, (kind, source) in enumerate(scenario["cells"]):
         recorder.begin(index)
         if kind == "test":
-            guard.before_test(shell)
+            seal()
+            before_test(shell)
         result = shell.run_cell(source, store_history=True)
         sys.stdout.flush()
         sys.stderr.flush()
         if kind == "test":
-            guard.after_test(shell)
+            after_test(shell, seal(), source)
         error = result.error_in_exec or result.error_before_exec
         outputs = [o for o in list(recorder.current) if o["output_type"] != "display_data"]
         results.append({

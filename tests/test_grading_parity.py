@@ -25,10 +25,9 @@ from sabaq.settings import Settings
 pytestmark = pytest.mark.grading
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    base = tmp_path_factory.mktemp("parity")
-    nbgrader_course = build_course(base / "nbgrader")
+def grade_both(base: Path, class_: dict | None = None):
+    """The course graded by `nbgrader autograde` and, from a copy, by sabaq's engine."""
+    nbgrader_course = build_course(base / "nbgrader", class_=class_)
     sabaq_course = base / "sabaq"
     shutil.copytree(nbgrader_course, sabaq_course)
     env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
@@ -37,6 +36,11 @@ def graded(tmp_path_factory):
     settings = Settings.load(data_dir=base / "data", environ={"SABAQ_GRADING_CELL_TIMEOUT": "3"})
     summary = grade_course(sabaq_course, ASSIGNMENT, settings.grading, workers=2, progress=False)
     return nbgrader_course, sabaq_course, summary
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return grade_both(tmp_path_factory.mktemp("parity"))
 
 
 def gradebook(course: Path) -> dict:
@@ -134,3 +138,28 @@ def text_of(html: str) -> str:
     import html as html_lib
 
     return html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+
+
+# Answers in sympy's numbers: since sympy 1.13 an exact number (Integer, Rational) equals no
+# float and a Float no exact number, so `square(3) == 9` fails for Float(9.0) under nbgrader
+SYMPY_CLASS = {
+    "sympy_float": {"answers": {"square": "import sympy\ndef square(x):\n    return sympy.Float(x * x)",
+                                "mean": "import sympy\ndef mean(xs):\n    return sympy.Rational(sum(xs), len(xs))",
+                                "fib": "import sympy\ndef fib(n):\n    a, b = 0, 1\n    for _ in range(n):\n"
+                                       "        a, b = b, a + b\n    return sympy.Integer(a)"}},
+    "sympy_exact": {"answers": {"square": "import sympy\ndef square(x):\n    return sympy.Integer(x) ** 2",
+                                "mean": "import sympy\ndef mean(xs):\n    return sympy.Float(sum(xs)) / len(xs)"}},
+}
+
+
+def test_sympy_numbers_score_as_under_nbgrader(tmp_path):
+    """sympy's own equality (exact and inexact numbers never equal) decides, as it does in
+    nbgrader's kernel: Float(9.0) == 9 fails, Integer(55) == 55 passes."""
+    class_ = {name: {"answers": {**students()["correct"]["answers"], **spec["answers"]}}
+              for name, spec in SYMPY_CLASS.items()}
+    nbgrader_course, sabaq_course, _ = grade_both(tmp_path, class_)
+    expected, actual = gradebook(nbgrader_course), gradebook(sabaq_course)
+    assert expected and {k: (expected[k], actual.get(k)) for k in expected if expected[k] != actual.get(k)} == {}
+    assert expected[("sympy_float", "problems", "test_square")][0] == 0.0  # Float(9.0) == 9 is False
+    assert expected[("sympy_float", "extra", "test_fib")][0] == 2.0  # Integer(55) == 55
+    assert expected[("sympy_exact", "problems", "test_square")][0] == 2.0

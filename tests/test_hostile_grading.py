@@ -132,11 +132,12 @@ def answer_outputs(course, student: str, grade_id: str) -> str:
 
 def test_attacks_that_read_memory_found_no_test_source(graded):
     """The child's whole memory, read raw before any test ran, holds no test source (the
-    zygote sends a cell only when it is to run); walking the garbage collector is refused."""
+    zygote sends a cell only when it is to run; as root the child cannot read its memory at
+    all); walking the garbage collector is refused."""
     course, _, _, _, _ = graded
     for grade_id in ("square", "fib"):
         printed = answer_outputs(course, "raw_memory", grade_id)
-        assert printed.startswith("memory [")
+        assert printed.startswith("memory [") or "Permission denied: '/proc/self/mem'" in printed, printed
         assert "square(-2)" not in printed and "assert fib(10)" not in printed and "mean([5])" not in printed
     walked = answer_outputs(course, "gc_rewrite_pending", "square")
     assert "gc.get_objects is not available" in walked or walked.startswith("found [")

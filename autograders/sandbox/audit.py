@@ -17,17 +17,20 @@ the installed libraries (cells, the student's modules, ``exec``); it cannot pass
 library code: compiling or making code with a library's file name, loading code from
 marshal data or from a ``.pyc`` outside the libraries are refused where notebook code runs.
 
-Raw memory is not closed here, and cannot be by auditing: once ``_ctypes`` is loaded its
-classes are reachable (``object.__subclasses__``) and a Union of an integer with a pointer
-or a ``py_object`` reads and writes any address with no audit event (the refused events
-below stop only the obvious ways); ``/proc/self/mem`` is the process's own to read and
-write. Through either, code in a test can find the cell's nonce and reply in the loop's
-place (``tests/hostile/shell_cases.py`` ``OPEN_CASES``). The choice made: keep ``_ctypes``
-out of the grading child rather than audit it, since nbgrader tasks never need it (numpy,
-matplotlib and IPython run without it; the import is then refused below). It needs the
-child's GIL-holding reads and the zygote's prctl calls done without ctypes, and
-``/proc/self/mem`` kept from the child; until then a verdict is only as safe as the
-student's process.
+Raw memory. ``/proc/self/mem`` is closed outside this hook: as root each child is not
+dumpable (``zygote.child_main``), so its /proc files are root's and neither it nor another
+process of its uid (a new program, dumpable again) can open its memory; without root (one
+uid, no capability to read an undumpable child's memory use) it stays open. Code objects
+of the notebook's own making are refused (CPython does not check bytecode: an out-of-range
+constant reads any address), and so are native modules from files outside the installed
+libraries (one the notebook compiled or copied; ``_ctypes`` under any package's name).
+ctypes itself cannot be closed by auditing: once ``_ctypes`` is loaded its classes are
+reachable (``object.__subclasses__``) and a Union of an integer with a pointer or a
+``py_object`` reads and writes any address with no audit event (the refused events below
+stop only the obvious ways; ``tests/hostile/shell_cases.py`` ``OPEN_CASES``). It is loaded in
+the child: its reads that keep the GIL, the zygote's prctl calls, the dict version tags
+``pristine`` reads, and sympy's import (``from ctypes import c_long, sizeof``) use it.
+Keeping it out needs those done without it (see the README's grading section).
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ REFUSED_EVENTS = frozenset({
     "ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata", "ctypes.cdata/buffer",
     "ctypes.addressof", "ctypes.PyObj_FromPtr", "ctypes.call_function", "ctypes.seh_exception",
 })
-# Modules refused on import: native memory access. ctypes cannot be audited once loaded
+# Modules refused on import (by their last name, which picks a native module's entry point):
+# native memory access. A native module from a file outside the installed libraries (one the
+# notebook compiled, or a copy of one of these) is refused too. ctypes cannot be audited once loaded
 # (a function pointer made from an address, ``cast`` and ``memmove`` raise no event), so
 # the zygote should keep it out: then importing it is refused here.
 REFUSED_IMPORTS = frozenset({"ctypes", "_ctypes", "cffi", "_cffi_backend"})
@@ -220,6 +225,10 @@ def install_audit_guard(user_ns: dict | None = None, allowed_calls: frozenset = 
                 asker, caller, notebook, _, _ = stack()
                 if notebook and not (asker in compilers or (asker is trampoline and caller in compilers)):
                     raise RuntimeError(message.format(event="code with a library's file name"))
+            if event == "code.__new__" and stack()[2]:
+                # bytecode of the notebook's own making (CodeType, code.replace): CPython does
+                # not check it, and an out-of-range constant or local reads raw memory
+                raise RuntimeError(message.format(event="making a code object"))
         elif event == "marshal.loads" or event == "marshal.load":
             asker, _, notebook, _, _ = stack()
             if notebook and asker is not unmarshal:
@@ -239,8 +248,12 @@ def install_audit_guard(user_ns: dict | None = None, allowed_calls: frozenset = 
             if event == "ctypes.call_function" and args and args[0] in allowed_calls:
                 return
             raise RuntimeError(message.format(event=event))
-        if event == "import" and args and args[0] in refused_imports:
-            raise RuntimeError(message.format(event=f"import {args[0]}"))
+        if event == "import" and args:
+            if _type(args[0]) is _str and args[0].rpartition(".")[2] in refused_imports:  # also as a.b._ctypes
+                raise RuntimeError(message.format(event=f"import {args[0]}"))
+            if len(args) > 1 and (_type(args[1]) is _str or _type(args[1]) is bytes) and not library_name(
+                    normpath(os.path.abspath(os.fsdecode(args[1])))):
+                raise RuntimeError(message.format(event="native code from outside the libraries"))
         if (event == "object.__setattr__" or event == "object.__delattr__") and len(args) >= 2 \
                 and _type(args[1]) is _str:
             target, name = args[0], args[1]

@@ -89,7 +89,8 @@ def bwrap_command(command: list[str], env: dict[str, str], *, binds: Sequence[Bi
     what ``switch_uids`` needs.
 
     ``switch_uids``: bubblewrap runs as root and the process inside may switch to the
-    uids ``etc_dir`` lists (CAP_SETUID, CAP_SETGID, CAP_KILL kept); otherwise the
+    uids ``etc_dir`` lists (CAP_SETUID, CAP_SETGID, CAP_KILL kept, and CAP_SYS_PTRACE to
+    read the memory use of its processes, which are not dumpable); otherwise the
     sandbox is a user namespace of the caller's one uid, which cannot make another.
     ``etc_dir``: a folder with ``passwd`` and ``group`` for /etc (no /etc without it).
     ``python_env``: sabaq's Python environment and packages, read-only (the grading
@@ -131,7 +132,11 @@ def bwrap_command(command: list[str], env: dict[str, str], *, binds: Sequence[Bi
         cmd += ["--bind" if bind.writable else "--ro-bind", bind.source, bind.target]
     cmd += ["--chdir", chdir, "--clearenv"]
     if switch_uids:
-        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+        # CAP_SYS_PTRACE: the zygote reads its notebooks' memory use, and they are not dumpable
+        # (their own /proc/self/mem closed to them); a notebook's process, switched to its
+        # uid, keeps none of these
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL",
+                "--cap-add", "CAP_SYS_PTRACE"]
     else:  # a user namespace of one uid: nothing to switch to, no capabilities outside
         cmd += ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
     for key, value in env.items():

@@ -53,8 +53,15 @@ class Guard:
     def before_test(self, shell: GradingShell) -> None:
         pass
 
-    def after_test(self, shell: GradingShell) -> None:
-        """After the test ran (a guard records an error if the run changed the grader)."""
+    def after_test(self, shell: GradingShell, sealed: list[str] = (), source: str = "") -> None:
+        """After the test ran (a guard records an error if the run changed the grader;
+        ``sealed``: what ``seal`` put back of the grader's own modules and classes; ``source``:
+        the test's)."""
+
+    def seal(self) -> list[str]:
+        """Put the grader's own modules and classes back; what was changed. Called first
+        around each test cell, through the loop's own reference (see ``pristine.grader_seal``)."""
+        return []
 
     def result_text(self, value) -> str | None:
         """The text/plain a test cell's value is recorded with (nbgrader reads partial credit
@@ -142,6 +149,10 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
     address = ctypes.cast
     guard.before_first(shell, frozenset(address(f, ctypes.c_void_p).value for f in (c_read, c_write)))
     pending = b""
+    # bound now, before any student code: a method replaced on the guard's class or a name in
+    # this module's namespace later changes none of these (seal first puts those back)
+    seal, before_test, after_test, result_text = guard.seal, guard.before_test, guard.after_test, guard.result_text
+    forget, same_number, error_text = forget_input, _same_number, BaseException.__str__
 
     def held_read(fd: int, size: int) -> bytes:
         """os.read that keeps the GIL (for the output of fds 1 and 2 after a cell)."""
@@ -182,12 +193,13 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
         command = next_command()
         if command is None:
             return
-        nonce, test = command["nonce"], command["test"]
+        nonce, test, source = command["nonce"], command["test"], command["source"]
         recorder.begin(command["index"])
         count = shell.execution_count
         if test:
             sys.stdout, sys.stderr = out, err
-            guard.before_test(shell)
+            seal()
+            before_test(shell)
         else:
             set_switch_interval(switch_interval)
         set_handler(signal.SIGALRM, interrupt)  # again: an answer cell may have replaced it
@@ -196,7 +208,7 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
         try:
             if timeout:
                 setitimer(timer, timeout)
-            result = run_cell(shell, command["source"], store_history=True, silent=False)
+            result = run_cell(shell, source, store_history=True, silent=False)
         except BaseException as e:  # noqa: BLE001 - an interrupt outside IPython's own handling
             result = e
         finally:
@@ -217,18 +229,18 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
             error = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec
         value_text = None
         if test:
-            guard.after_test(shell)
+            after_test(shell, seal(), source)
             if type(result) is result_type:  # the guard may know the value although nothing displayed it
-                value_text = guard.result_text(result.result)
+                value_text = result_text(result.result)
                 shown = recorder.result["data"].get("text/plain") if recorder.result is not None else None
                 if (value_text is None and result.result is not None) or (
-                        value_text is not None and shown is not None and _same_number(shown, value_text)):
+                        value_text is not None and shown is not None and same_number(shown, value_text)):
                     value_text = shown  # IPython's own text, as nbgrader reads it, when it says the same
-            forget_input(shell, count)
-        del command, result
+            forget(shell, count)
+        del command, result, source
         send({"nonce": nonce, "count": count, "result": value_text,
               "outputs": recorder.current, "displays": recorder.shown(), "updates": recorder.updates,
               "status": status, "ename": type(error).__name__ if error is not None else "",
-              "evalue": BaseException.__str__(error) if isinstance(error, BaseException) else "",
+              "evalue": error_text(error) if isinstance(error, BaseException) else "",
               "truncated": recorder.truncated})
         del error

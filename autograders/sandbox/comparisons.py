@@ -283,12 +283,26 @@ def _strict_functions(kinds: _Kinds):
             pass
         return None
 
+    def sympy_number(x, k) -> bool:
+        """Whether x is one of sympy's numbers (its class says it comes from sympy: a class of
+        the notebook's that says so only makes its comparisons stricter)."""
+        if k != OTHER:
+            return False
+        module = module_of(_type(x))
+        return _type(module) is _str and module.startswith("sympy.")
+
     def by_value(a, ka, b, kb):
         """a == b when one or both are OTHER: by their numbers' values when both are numbers
-        (an OTHER without one equals no number), else as Python compares them (two OTHERs)."""
+        (an OTHER without one equals no number), else as Python compares them (two OTHERs).
+        A sympy number equals no number of the other exactness, as sympy itself has it since
+        1.13 (``Rational(1, 2) == 0.5`` and ``Float(9) == 9`` are False), so the test cell
+        gives what ``nbgrader autograde`` gives."""
         na = value_of(a) if ka == OTHER else va_number(a, ka)
         nb = value_of(b) if kb == OTHER else va_number(b, kb)
         if na is not None and nb is not None:
+            if (sympy_number(a, ka) or sympy_number(b, kb)) and \
+                    isinstance_(na, Rational) != isinstance_(nb, Rational):
+                return False
             return na == nb
         if ka == OTHER and kb == OTHER and na is None and nb is None:
             return a == b
@@ -411,26 +425,59 @@ def _strict_functions(kinds: _Kinds):
 _strict_eq, _strict_ne, _strict_contains, _chain, _OPS, _checked_call = _strict_functions(KINDS)
 # what test cells call: builtins.__sabaq_compare__[i] (a tuple: nothing in it can be replaced)
 def _recorder():
-    """The test cell's last value, recorded by the cell's own code (a bound constant): a call
-    from anywhere else (a student's function, a finaliser) is ignored."""
-    bound_codes: set[int] = set()
-    box: list = []
-    getframe, _id = sys._getframe, id
+    """The test cell's last value, recorded by the cell's own code: a call from anywhere else
+    (a student's function, a finaliser) is ignored, and only the first value recorded after a
+    reset counts. The value is kept in a generator's frame (notebook code gets no frame, see
+    ``audit``), not in a container a student could reach through these functions' closures
+    (a closure cell can be rebound, a list refilled); reading and resetting it takes the
+    token handed out once, to the grader, by ``claim``."""
+    getframe, any_, type_, tuple_ = sys._getframe, any, type, tuple
+
+    def state():
+        token, value, found, claimed = object(), None, False, False
+        message = yield None
+        while True:
+            kind, argument = message
+            answer = None
+            if kind == "put":  # only from record itself (this generator's closure is reachable)
+                if not found and getframe(1).f_code is record_code:
+                    value, found = argument, True
+            elif kind == "claim":
+                if not claimed:
+                    claimed, answer = True, token
+            elif argument is token:  # take or reset
+                answer = (found, value) if kind == "take" else None
+                value, found = None, False
+            message = yield answer
+
+    machine = state()
+    machine.send(None)
+    send = machine.send
 
     def record(value):
-        if _id(getframe(1).f_code) in bound_codes:
-            box[:] = [value]
+        # the caller's code holds the comparison functions as a constant (``bind``): a test
+        # cell's own; notebook code cannot make a code object with one
+        for constant in getframe(1).f_code.co_consts:
+            if type_(constant) is tuple_ and len(constant) > RECORD and constant[RECORD] is record:
+                send(("put", value))
+                break
         return value
 
-    def take():
-        found = (True, box[0]) if box else (False, None)
-        box.clear()
-        return found
+    record_code = record.__code__
 
-    return record, take, bound_codes
+    def claim():
+        """The token that reads and resets the value (None after the first call)."""
+        return send(("claim", None))
+
+    def take(token):
+        """(True, value) when the test cell recorded one since the last take, else (False, None)."""
+        found = send(("take", token))
+        return found if found is not None else (False, None)
+
+    return record, take, claim
 
 
-_record, _take_recorded, _bound_codes = _recorder()
+_record, _take_recorded, claim_recorder = _recorder()
 KEEP_ARG, INITIAL_ARG = "__sabaq_keep__", "__sabaq_initial__"
 TEST_FUNCTION = "<module>"  # the name inspect and IPython read a whole cell by (the function is the cell)
 
@@ -441,7 +488,8 @@ def _run_test(names: tuple):
     have in the notebook (or builtins) now, and puts back the names it bound into the
     notebook's namespace afterwards (from its last frame when it failed), as a cell at
     module level would. While the test runs its names are the function's own: a function
-    it calls cannot set them (``score``)."""
+    it calls cannot set them (``score``). A cell with top-level ``await`` is a coroutine
+    function: it gets the coroutine that runs it, which the cell awaits."""
 
     def run(function):
         __tracebackhide__ = True  # noqa: F841 - IPython leaves this frame out of tracebacks
@@ -458,6 +506,8 @@ def _run_test(names: tuple):
             kept.append(variables)
             return value
 
+        if function.__code__.co_flags & CO_COROUTINE:
+            return _run_awaited(function(keep, initial), kept, namespace)
         try:
             return function(keep, initial)
         except BaseException as error:
@@ -466,16 +516,54 @@ def _run_test(names: tuple):
                 kept.append(step.tb_frame.f_locals)
             raise
         finally:
-            for name, value in (kept[0].items() if kept else ()):
-                if name != KEEP_ARG and name != INITIAL_ARG:
-                    namespace[name] = value
+            _put_back(kept, namespace)
 
     return run
 
 
+async def _run_awaited(coroutine, kept: list, namespace: dict):
+    """``_run_test``'s run for a cell with top-level ``await``."""
+    __tracebackhide__ = True  # noqa: F841
+    try:
+        return await coroutine
+    except BaseException as error:
+        step = error.__traceback__.tb_next
+        if step is not None:
+            kept.append(step.tb_frame.f_locals)
+        raise
+    finally:
+        _put_back(kept, namespace)
+
+
+def _put_back(kept: list, namespace: dict) -> None:
+    """The names a test bound, into the notebook's namespace (as a cell at module level)."""
+    for name, value in (kept[0].items() if kept else ()):
+        if name != KEEP_ARG and name != INITIAL_ARG:
+            namespace[name] = value
+
+
+def _star_import(name: str) -> None:
+    """``from <name> import *`` in a bound test cell: the module's public names into the
+    notebook's namespace (the cell's globals, as at module level; the names it binds itself
+    stay its own while it runs)."""
+    namespace = _getframe(1).f_globals
+    module = _import(name, namespace, None, ("*",), 0)
+    public = module.__dict__.get("__all__")
+    if public is None:
+        public = [key for key in module.__dict__ if type(key) is str and not key.startswith("_")]
+    for key in public:
+        namespace[key] = getattr(module, key)
+
+
+CO_COROUTINE = 0x80  # inspect.CO_COROUTINE: a function made by ``async def``
+_getframe, _import = sys._getframe, builtins.__import__  # as the zygote found them
+
+
 RUN_TEST_CODE = _run_test(()).__code__  # reads the failed test's frame (see audit.frame_takers)
+RUN_AWAITED_CODE = _run_awaited.__code__  # the same, for a cell that awaits
+STAR_IMPORT_CODE = _star_import.__code__  # reads the test cell's globals
 COMPARE = (_strict_eq, _strict_ne, lambda a, b: _strict_contains(b, a), lambda a, b: not _strict_contains(b, a),
-           _chain, _checked_call, _record, _run_test, locals)
+           _chain, _checked_call, _record, _run_test, locals, _star_import)
 # the constant bound test cells name the comparison functions by (see bind): unguessable
 _MARKER = "\x00sabaq-compare-" + secrets.token_hex(16)
 
@@ -495,20 +583,16 @@ def bind(code: types.CodeType) -> types.CodeType:
             changed = changed or new is not constant
             constant = new
         replaced.append(constant)
-    bound = code.replace(co_consts=tuple(replaced)) if changed else code
-    _bound_codes.add(id(bound))
-    _keep_bound.append(bound)  # ids stay unique while the code lives
-    return bound
+    return code.replace(co_consts=tuple(replaced)) if changed else code
 
 
-_keep_bound: list = []
-
-
-def take_recorded() -> tuple[bool, object]:
+def take_recorded(token) -> tuple[bool, object]:
     """(True, value) when the last bound test cell ended with an expression (its value,
-    recorded by the cell's own code, whatever displays it), else (False, None)."""
-    return _take_recorded()
-EQ, NE, IN, NOT_IN, CHAIN, CHECKED_CALL, RECORD, RUN_TEST, LOCALS = range(9)
+    recorded by the cell's own code, whatever displays it), else (False, None); also
+    forgets it. ``token``: ``claim_recorder()``'s, which only its first caller (the grader,
+    before any notebook code) gets."""
+    return _take_recorded(token)
+EQ, NE, IN, NOT_IN, CHAIN, CHECKED_CALL, RECORD, RUN_TEST, LOCALS, STAR_IMPORT = range(10)
 RECORD_CODE = _record.__code__  # asks for its caller's frame (see audit.frame_takers)
 # Library functions whose comparisons test cells rely on: their two compared arguments are
 # checked for kinds first (see checked_call); matched by the name called.
@@ -559,15 +643,14 @@ class StrictComparisons(ast.NodeTransformer):
         self.bound = bound
 
     def _compare_ref(self, index: int, node: ast.AST) -> ast.expr:
+        at = {"lineno": node.lineno, "col_offset": node.col_offset,  # made in place: no walk to place them
+              "end_lineno": getattr(node, "end_lineno", None), "end_col_offset": getattr(node, "end_col_offset", None)}
+        load = _LOAD
         if self.bound:  # MARKER.__getitem__(index): a method call, which the compiler does not fold
-            ref = ast.Call(func=ast.Attribute(value=ast.Constant(_MARKER), attr="__getitem__", ctx=ast.Load()),
-                           args=[ast.Constant(index)], keywords=[])
-        else:
-            ref = ast.Subscript(value=ast.Name(id=COMPARE_NAME, ctx=ast.Load()), slice=ast.Constant(index),
-                                ctx=ast.Load())
-        for new in ast.walk(ref):
-            ast.copy_location(new, node)
-        return ref
+            return ast.Call(func=ast.Attribute(value=ast.Constant(_MARKER, **at), attr="__getitem__", ctx=load, **at),
+                            args=[ast.Constant(index, **at)], keywords=[], **at)
+        return ast.Subscript(value=ast.Name(id=COMPARE_NAME, ctx=load, **at), slice=ast.Constant(index, **at),
+                             ctx=load, **at)
 
     def visit_Module(self, node: ast.Module):
         self.generic_visit(node)
@@ -575,16 +658,21 @@ class StrictComparisons(ast.NodeTransformer):
             last = node.body[-1]
             last.value = ast.copy_location(ast.Call(func=self._compare_ref(RECORD, last.value), args=[last.value],
                                                     keywords=[]), last.value)
-        if self.bound and node.body and _can_be_a_function(node.body):
-            node.body = self._as_function(node.body)
+        if self.bound and node.body:
+            scope = list(_top_scope(node.body))  # walked once: the checks below read this list
+            if _can_be_a_function(scope):
+                node.body = self._as_function(node.body, scope)
         return node
 
-    def _as_function(self, body: list) -> list:
+    def _as_function(self, body: list, scope: list) -> list:
         """The cell's statements as the body of a function run at once (``_run_test``):
         ``@run_test(names)\ndef __sabaq_test__(keep, initial): <names from initial>; <body>;
         return keep(locals(), <last value>)``, then the value displayed as the cell's."""
         first = body[0]
-        names = _bound_names(body)
+        names = _bound_names(scope)
+        awaits = any(isinstance(n, _AWAITING) for n in scope)
+        if any(isinstance(n, ast.ImportFrom) for n in scope):
+            body = [_StarImports(self).visit(statement) for statement in body]
         value = body[-1].value if isinstance(body[-1], ast.Expr) else None
         statements = body[:-1] if value is not None else body
         prologue = [ast.If(test=ast.Compare(left=ast.Constant(name), ops=[ast.In()],
@@ -596,7 +684,7 @@ class StrictComparisons(ast.NodeTransformer):
         returned = ast.Return(value=ast.Call(func=ast.Name(id=KEEP_ARG, ctx=ast.Load()), args=[
             ast.Call(func=self._compare_ref(LOCALS, first), args=[], keywords=[]),
             value if value is not None else ast.Constant(None)], keywords=[]))
-        function = ast.FunctionDef(
+        function = (ast.AsyncFunctionDef if awaits else ast.FunctionDef)(
             name=TEST_FUNCTION,
             args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=KEEP_ARG), ast.arg(arg=INITIAL_ARG)], vararg=None,
                                kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[]),
@@ -606,17 +694,21 @@ class StrictComparisons(ast.NodeTransformer):
                                      keywords=[])],
             returns=None, type_comment=None)
         last = body[-1]
-        for new, where in [(function, first), (function.args, first), *((p, first) for p in prologue),
+        # positions for the new nodes only (walking the cell's own, which have theirs, was
+        # most of a passing test cell's extra time)
+        for new, where in [(function.args, first), *((p, first) for p in prologue),
                            (returned, last), *((d, first) for d in function.decorator_list)]:
             for part in ast.walk(new):
                 if not hasattr(part, "lineno") and "lineno" in part._attributes:
                     ast.copy_location(part, where)
         ast.copy_location(function, first)
         function.end_lineno, function.end_col_offset = last.end_lineno, last.end_col_offset
-        ast.fix_missing_locations(function)
-        shown = [ast.copy_location(ast.Expr(value=ast.Name(id=TEST_FUNCTION, ctx=ast.Load())), last)] \
-            if value is not None else []
-        ast.fix_missing_locations(shown[0]) if shown else None
+        result = ast.Name(id=TEST_FUNCTION, ctx=ast.Load())
+        if awaits:  # the decorator gave the coroutine that runs the test: the cell awaits it
+            result = ast.Await(value=result)
+        shown = [ast.copy_location(ast.Expr(value=result), last)] if value is not None or awaits else []
+        for part in ast.walk(shown[0]) if shown else ():
+            ast.copy_location(part, last)
         return [function, *shown]
 
     def visit_ClassDef(self, node):
@@ -673,7 +765,31 @@ class StrictComparisons(ast.NodeTransformer):
         return ast.copy_location(call, node)
 
 
-_NOT_IN_A_FUNCTION = (ast.Await, ast.AsyncFor, ast.AsyncWith, ast.Return, ast.Yield, ast.YieldFrom, ast.Nonlocal)
+_LOAD = ast.Load()
+_NOT_IN_A_FUNCTION = (ast.Return, ast.Yield, ast.YieldFrom, ast.Nonlocal)
+_AWAITING = (ast.Await, ast.AsyncFor, ast.AsyncWith)  # top-level await: the function is a coroutine function
+
+
+class _StarImports(ast.NodeTransformer):
+    """``from m import *`` (absolute) in a cell's own scope, as a call of ``_star_import``:
+    a function cannot import *, and at module level it fills the notebook's namespace."""
+
+    def __init__(self, comparisons: StrictComparisons):
+        self.comparisons = comparisons
+
+    def visit_ImportFrom(self, node: ast.ImportFrom):
+        if not any(a.name == "*" for a in node.names):
+            return node
+        call = ast.Call(func=self.comparisons._compare_ref(STAR_IMPORT, node), args=[ast.Constant(node.module)],
+                        keywords=[])
+        for part in ast.walk(call):
+            ast.copy_location(part, node)
+        return ast.copy_location(ast.Expr(value=call), node)
+
+    def _skip(self, node):
+        return node  # another scope: its own imports and awaits
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _skip
 
 
 def _top_scope(body: list):
@@ -693,18 +809,20 @@ def _top_scope(body: list):
             stack += ast.iter_child_nodes(node)
 
 
-def _can_be_a_function(body: list) -> bool:
-    """Whether a cell means the same as a function's body: not with top-level await,
-    return, yield or ``import *``."""
-    return not any(isinstance(n, _NOT_IN_A_FUNCTION) or (isinstance(n, ast.ImportFrom)
+def _can_be_a_function(scope: list) -> bool:
+    """Whether a cell (the nodes of its own scope, ``_top_scope``) means the same as a
+    function's body (a coroutine function's when it awaits; ``from m import *`` becomes a
+    call): not with return, yield, nonlocal or a relative ``import *``."""
+    return not any(isinstance(n, _NOT_IN_A_FUNCTION) or (isinstance(n, ast.ImportFrom) and n.level
                                                           and any(a.name == "*" for a in n.names))
-                   for n in _top_scope(body))
+                   for n in scope)
 
 
-def _bound_names(body: list) -> list[str]:
-    """The names a cell binds in its own scope (its variables), but those it declares global."""
+def _bound_names(scope: list) -> list[str]:
+    """The names a cell binds in its own scope (the nodes ``_top_scope`` gives: its
+    variables), but those it declares global."""
     names, declared = set(), set()
-    for node in _top_scope(body):
+    for node in scope:
         if isinstance(node, ast.Global):
             declared.update(node.names)
         elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -712,7 +830,7 @@ def _bound_names(body: list) -> list[str]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
         elif isinstance(node, (ast.ExceptHandler, ast.MatchAs, ast.MatchStar)) and node.name:
             names.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:

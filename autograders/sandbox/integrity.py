@@ -15,16 +15,19 @@ from sabaq.autograders.sandbox.comparisons import (
     CHECKED_CALLS,
     COMPARE_NAME,
     RECORD_CODE,
+    RUN_AWAITED_CODE,
     RUN_TEST_CODE,
+    STAR_IMPORT_CODE,
     StrictComparisons,
     bind,
     binding_run_code,
+    claim_recorder,
     partial_credit_text,
     strict_eq,
     strict_ne,
     take_recorded,
 )
-from sabaq.autograders.sandbox.pristine import Pristine, own_dict
+from sabaq.autograders.sandbox.pristine import Pristine, grader_seal, own_dict
 from sabaq.i18n import N_
 
 __all__ = ["CHECKED_CALLS", "COMPARE_NAME", "REFUSED_EVENTS", "REFUSED_IMPORTS", "REFUSED_MESSAGE", "TAMPERED_ERROR",
@@ -55,6 +58,7 @@ class TestCellGuard:
         self.user_ns = shell.user_global_ns
         self.bound = bound
         self.transformer: StrictComparisons | None = None
+        self._recorded = claim_recorder()  # in the zygote, before any notebook: the grader's alone
 
     def before_first(self, shell=None, allowed_calls: frozenset = frozenset()) -> None:
         """The child's own settings (input() refused, the shell's recorder, its signal
@@ -63,34 +67,37 @@ class TestCellGuard:
         if shell is not None and own_dict(shell).get("recorder") is not None:
             self.pristine.pin(shell, "recorder", own_dict(shell)["recorder"])
         self.pristine.pin_signals()
-        install_audit_guard(self.user_ns, allowed_calls=allowed_calls, takers=frozenset({RECORD_CODE, RUN_TEST_CODE}))
+        self.seal = grader_seal()
+        install_audit_guard(self.user_ns, allowed_calls=allowed_calls, takers=frozenset({RECORD_CODE, RUN_TEST_CODE, RUN_AWAITED_CODE, STAR_IMPORT_CODE}))
 
     def before_test(self, shell) -> None:
         self.pristine.restore(shell)
-        take_recorded()
+        take_recorded(self._recorded)
         self.transformer = StrictComparisons(bound=self.bound)
         shell.ast_transformers.append(self.transformer)
 
-    def after_test(self, shell) -> None:
+    def after_test(self, shell, sealed: list[str] = (), source: str = "") -> None:
         """A test cell during which the grader was patched records an error (nbgrader then
-        gives it no points): its result came from the student's code, not the test's."""
+        gives it no points): its result came from the student's code, not the test's.
+        ``sealed``: what of the grader's own modules and classes the loop had to put back;
+        ``source``: the test's, for what it mocks itself."""
         transformers = shell.ast_transformers
         while any(t is self.transformer for t in transformers):
             list.remove(transformers, self.transformer)
         self.transformer = None
-        changed = self.pristine.tampered(shell)
+        changed = [*sealed, *self.pristine.tampered(shell, source)]
         if changed:
             what = ", ".join(changed[:5])
-            shell.recorder.add({"output_type": "error", "ename": TAMPERED_ERROR,
-                                "evalue": TAMPERED_MESSAGE.format(what=what),
-                                "traceback": [f"\x1b[0;31m{TAMPERED_ERROR}\x1b[0m: "
-                                              + TAMPERED_MESSAGE.format(what=what)]})
-            self.pristine.restore(shell)
+            self.pristine.restore(shell)  # first: the shell's own recorder back, if the test replaced it
+            shell.recorder.add_first({"output_type": "error", "ename": TAMPERED_ERROR,
+                                      "evalue": TAMPERED_MESSAGE.format(what=what),
+                                      "traceback": [f"\x1b[0;31m{TAMPERED_ERROR}\x1b[0m: "
+                                                    + TAMPERED_MESSAGE.format(what=what)]})
 
     def result_text(self, value) -> str | None:
         """From the value the cell's own code recorded when bound (a display hook the
         student replaced cannot hide or change it), else from the value IPython saw."""
         if self.bound:
-            found, recorded = take_recorded()
+            found, recorded = take_recorded(self._recorded)
             value = recorded if found else None
         return partial_credit_text(value) if value is not None else None

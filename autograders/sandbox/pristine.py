@@ -49,6 +49,10 @@ UNGUARDED_PREFIXES = ("numpy._typing", "numpy.typing", "numpy._pyinstaller", "nu
 # Modules whose functions a test cell itself may replace to test an answer (input() fed,
 # random made predictable): a change to them while a test runs is not counted as tampering.
 MOCKABLE_MODULES = frozenset({"builtins", "random", "time", "datetime", "os", "io", "getpass"})
+# Entries of guarded modules that are state a cell changes, not machinery: IPython's event
+# loop for cells that await, made at the first (made in the zygote, the children would share
+# its epoll descriptor)
+MODULE_STATE = {"IPython.core.async_helpers": frozenset({"_asyncio_event_loop"})}
 # sys's entries that are not the grader's to keep (the child's streams and path, IPython's
 # last error), and entries that change as a cell runs
 SYS_SKIP = frozenset({"stdout", "stderr", "stdin", "__stdout__", "__stderr__", "__stdin__", "path", "argv",
@@ -180,6 +184,12 @@ class _Dict:
                 return True
             return any(live.get(k, v) is not v for k, v in zip(self.keys, self.values))
         return self.drop_added and len(live) != self.size
+
+    def changed_keys(self) -> list:
+        """The entries no longer as remembered (replaced or gone)."""
+        live = self.live
+        return [k for k, v in zip(self.keys, self.values) if live.get(k, _MISSING) is not v
+                and not (self.allow_missing and k not in live)]
 
     def fix(self) -> None:
         live, cls = self.live, self.cls
@@ -479,7 +489,7 @@ class Pristine:
             if module is None or name in seen or not isinstance(module, types.ModuleType):
                 continue
             seen.add(name)
-            guards.append(_Module(name, module))
+            guards.append(_Module(name, module, skip=MODULE_STATE.get(name, frozenset())))
         guards.append(_Module("sys", sys, skip=SYS_SKIP))
         guards.append(_List("sys.meta_path", sys.meta_path))
         guards.append(_List("sys.path_hooks", sys.path_hooks))
@@ -559,16 +569,25 @@ class Pristine:
             table.remember(name)
         self._index()
 
-    def tampered(self, shell) -> list[str]:
+    def tampered(self, shell, source: str = "") -> list[str]:
         """What differs from the pristine state now (nothing when untouched). Called right
         after a test cell, a change means code the test called (the student's) patched the
         grader while the test ran: the test's result cannot be trusted. Functions of the
-        modules a test may mock itself (``MOCKABLE_MODULES``: input, random, ...) do not count."""
+        modules a test may mock itself (``MOCKABLE_MODULES``: input, random, ...) count only
+        when the test's ``source`` does not mock them (see ``mocked_names``): a finaliser or a
+        student's function replacing ``abs`` in the middle of a test is tampering."""
         if self._untouched():
             return self._user_changes(shell, fix=False)
-        found = [g.label for g in self.guards
-                 if not (isinstance(g, _Module) and g.mockable and sys.modules.get(g.name) is g.module
-                         and type(g.module) is g.cls) and g.changed()]
+        found, mocked = [], None
+        for g in self.guards:
+            if isinstance(g, _Module) and g.mockable and sys.modules.get(g.name) is g.module \
+                    and type(g.module) is g.cls:
+                keys = g.entries.changed_keys()
+                if keys:
+                    mocked = mocked_names(source) if mocked is None else mocked
+                    found += [f"{g.name}.{k}" for k in keys if k not in mocked]
+            elif g.changed():
+                found.append(g.label)
         found += self._user_changes(shell, fix=False)
         return found
 
@@ -675,3 +694,97 @@ class _Signals:
         signal.setitimer(signal.ITIMER_PROF, 0)
 
 
+
+
+GRADER_PREFIX = "sabaq.autograders.sandbox."
+MODULE_NOISE = frozenset({"__warningregistry__"})  # a module's entry that warnings add as they are shown
+
+
+def grader_seal(prefix: str = GRADER_PREFIX):
+    """A function that puts the grader's own modules and classes back as they are now, and
+    names what it had to put back.
+
+    The grader's classes are reachable from any cell (``object.__subclasses__()``): a
+    method replaced there (``TestCellGuard.result_text``, ``Pristine.restore``) would run
+    in the grader's place, the restore that should undo it included. So the grading loop
+    calls this first, through a reference of its own, before anything of the grader's runs
+    around a test cell: every module under ``prefix`` (the same object in sys.modules, its
+    entries; a name added there would shadow a builtin the module uses) and every class
+    defined there (its dict and its metaclass). Made before the audit guard (it reads the
+    dicts' version tags, see ``_DictVersions``)."""
+    tables = []  # (label, class or None, live mapping, keys, values)
+    modules, metas = [], []
+    for name, module in sorted(sys.modules.items()):
+        if not name.startswith(prefix) or not isinstance(module, types.ModuleType):
+            continue
+        modules.append((name, module))
+        live = module.__dict__
+        tables.append((name, None, live, tuple(k for k in live if k not in MODULE_NOISE),
+                       tuple(v for k, v in live.items() if k not in MODULE_NOISE)))
+        for value in list(live.values()):
+            if isinstance(value, type) and value.__dict__.get("__module__") == name and _flags(value) & HEAPTYPE:
+                tables.append((f"class {name}.{value.__qualname__}", value, value.__dict__, tuple(value.__dict__),
+                               tuple(value.__dict__.values())))
+                metas.append((value, type(value)))
+    versions = _DictVersions([live for _, _, live, _, _ in tables])
+    keysets = [frozenset(keys) for _, _, _, keys, _ in tables]
+    is_, missing, get_module = _is, _MISSING, sys.modules.get
+    set_type, del_type, set_class, type_of = type.__setattr__, type.__delattr__, object.__setattr__, type
+    size_of, str_type = len, str
+
+    def seal() -> list[str]:
+        changed = []
+        for index in versions.changed():
+            label, cls, live, keys, values = tables[index]
+            sized = size_of(live) - (cls is None and "__warningregistry__" in live)
+            if sized == size_of(keys) and all(map(is_, map(live.get, keys, repeat(missing)), values)):
+                versions.seen(index)
+                continue
+            changed.append(label)
+            for key, value in zip(keys, values):
+                if live.get(key, missing) is not value:
+                    if cls is not None:
+                        set_type(cls, key, value)
+                    else:
+                        live.pop(key, None)  # a look-alike key object too
+                        live[key] = value
+            known = keysets[index]
+            for key in [k for k in live if type_of(k) is not str_type or k not in known]:
+                if key in MODULE_NOISE and cls is None:
+                    continue
+                if cls is not None:
+                    del_type(cls, key)
+                else:
+                    del live[key]
+            versions.seen(index)
+        for name, module in modules:
+            if get_module(name) is not module:
+                sys.modules[name] = module
+                changed.append(f"sys.modules[{name!r}]")
+        for cls, meta in metas:
+            if type_of(cls) is not meta:
+                set_class(cls, "__class__", meta)
+                changed.append(f"class {cls.__qualname__}'s metaclass")
+        return changed
+
+    return seal
+
+
+def mocked_names(source: str) -> frozenset:
+    """Names a test cell's own code may replace in a module: attributes it assigns or deletes
+    (``builtins.input = ...``) and the parts of the strings it holds (``mock.patch(
+    'builtins.input')``, ``setattr(builtins, 'input', ...)``). Read only when such a module
+    changed during a test."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return frozenset()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.attr)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.update(node.value.replace(".", " ").split())
+    return frozenset(names)

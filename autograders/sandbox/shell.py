@@ -88,6 +88,14 @@ class Recorder:
                 self.display_ids.setdefault(display_id, []).append(len(self.current))
             self.current.append(output)
 
+    def add_first(self, output: dict) -> None:
+        """An output before the cell's others (nbgrader grades a test cell by its first error
+        or execute_result: an error after a partial score would not count)."""
+        with self.lock:
+            self.current.insert(0, output)
+            for positions in self.display_ids.values():
+                positions[:] = [p + 1 for p in positions]
+
     def stream(self, name: str, text: str) -> None:
         with self.lock:
             if self.clear_pending:
@@ -314,7 +322,8 @@ def make_shell() -> GradingShell:
     return shell
 
 
-TEST_RUNNER = "_run_test.<locals>.run"  # comparisons._run_test: a bound test cell's body runs in it
+# comparisons._run_test and _run_awaited: a bound test cell's body runs in one of them
+TEST_RUNNERS = frozenset({"_run_test.<locals>.run", "_run_awaited"})
 
 
 def _without_the_test_wrapper(format_traceback):
@@ -331,7 +340,7 @@ def _without_the_test_wrapper(format_traceback):
             entries.append(entry)
             entry = entry.tb_next
         for i, entry in enumerate(entries):
-            if i > 0 and entry.tb_frame.f_code.co_qualname == TEST_RUNNER:
+            if i > 0 and entry.tb_frame.f_code.co_qualname in TEST_RUNNERS:
                 kept = entries[:i - 1] + entries[i + 1:]
                 for before, after in zip(kept, [*kept[1:], None]):
                     before.tb_next = after

@@ -139,8 +139,9 @@ def _libc():
 
 
 def memory_bytes(pids: list[int], uid: int | None) -> int:
-    """Memory the processes hold together: each one's proportional share where readable (the
-    grading child makes itself readable, see ``zygote``), else its anonymous pages whole."""
+    """Memory the processes hold together: each one's proportional share where readable (as
+    root with CAP_SYS_PTRACE, given by bwrap, also of the undumpable grading child, see
+    ``zygote``), else its anonymous pages whole."""
     with _ReadAs(uid):
         shares = [_proportional_bytes(pid) for pid in pids]
     return sum(_resident_bytes(pid) if share is None else share for pid, share in zip(pids, shares))

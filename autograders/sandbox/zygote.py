@@ -92,13 +92,17 @@ def child_main(shell, guard, setup: dict, commands: int, replies: int) -> None:
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     uid, gid = setup.get("uid"), setup.get("gid")
     _limit(setup.get("limits", {}))
-    if uid is not None and os.getuid() == 0:
+    switched = uid is not None and os.getuid() == 0
+    if switched:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
-    # setuid made the process undumpable, so that even its own uid could not read its memory
-    # map: the zygote's watchdog reads its proportional memory as that uid (see uidwatch)
-    _prctl(PR_SET_DUMPABLE, 1)
+    # Not dumpable (setuid made it so; said again, whatever fs.suid_dumpable says): its /proc
+    # files are root's, so its own code cannot open /proc/self/mem, where the nonce of the
+    # cell in flight is, nor can its other processes. The zygote reads its memory with
+    # CAP_SYS_PTRACE (see bwrap). Without root there is no other uid: the child stays
+    # dumpable, for the watchdog (a user namespace has no capability to read it otherwise).
+    _prctl(PR_SET_DUMPABLE, 0 if switched else 1)
     _prctl(PR_SET_NO_NEW_PRIVS, 1)
     os.chdir(setup["dir"])
     os.environ.clear()

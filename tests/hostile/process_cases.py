@@ -337,6 +337,81 @@ GENERATOR = "\ndef _gen():\n    yield _g.gi_frame.f_back\n_g = _gen()\n"  # its 
 SCOPE_FIRST = ("lambda: next(type('F', (), {'f_locals': s, 'f_back': None}) for s in "
                "(get_ipython().get_local_scope(d) for d in range(80)) if 'nonce' in s)")
 
+# The nonce of the cell in flight is in the child's memory: read from /proc/self/mem inside
+# the test, a pass written to the reply socket would count. The child is not dumpable, so
+# its /proc files are root's (sandbox/zygote.py child_main).
+RAW_NONCE = """
+import os, re
+def square(x):
+    _found = []
+    with open('/proc/self/maps') as _maps, open('/proc/self/mem', 'rb', buffering=0) as _mem:
+        for _line in _maps:
+            _range, _perms, *_rest = _line.split()
+            if _perms.startswith('r') and (len(_rest) < 4 or _rest[3] == '[heap]'):
+                _start, _end = (int(v, 16) for v in _range.split('-'))
+                try:
+                    _mem.seek(_start)
+                    _found += re.findall(rb'"nonce": "([0-9a-f]{32})"', _mem.read(_end - _start))
+                except (OSError, OverflowError, ValueError):
+                    pass
+    for _fd in os.listdir('/proc/self/fd'):
+        if 'socket' in os.readlink(f'/proc/self/fd/{_fd}'):
+            for _nonce in _found:
+                os.write(int(_fd), ('{"nonce": "%s", "status": "ok", "outputs": []}\\n' % _nonce.decode()).encode())
+    return x + x
+"""
+
+# The same through another process of the notebook's uid: a new program (execve makes it
+# dumpable again) reading the grading child's memory, the nonces handed back to the child
+NONCE_FROM_SUBPROCESS = """
+import os, re, subprocess, sys
+_READER = '''
+import re, sys
+pid = int(sys.argv[1])
+found = set()
+try:
+    with open(f'/proc/{pid}/maps') as maps, open(f'/proc/{pid}/mem', 'rb', buffering=0) as mem:
+        for line in maps:
+            parts = line.split()
+            if parts[1].startswith('r'):
+                start, end = (int(v, 16) for v in parts[0].split('-'))
+                try:
+                    mem.seek(start)
+                    found.update(re.findall(rb'"nonce": "([0-9a-f]{32})"', mem.read(end - start)))
+                except (OSError, OverflowError, ValueError):
+                    pass
+except OSError as e:
+    print('refused', e, file=sys.stderr)
+print(' '.join(n.decode() for n in found))
+'''
+def square(x):
+    _nonces = subprocess.run([sys.executable, '-c', _READER, str(os.getpid())], capture_output=True,
+                             text=True).stdout.split()
+    for _fd in os.listdir('/proc/self/fd'):
+        if 'socket' in os.readlink(f'/proc/self/fd/{_fd}'):
+            for _nonce in _nonces:
+                os.write(int(_fd), ('{"nonce": "%s", "status": "ok", "outputs": []}\\n' % _nonce).encode())
+    return x + x
+"""
+
+# A native module from a file of the notebook's: a copy of _ctypes as a package's module
+# (its entry point is named by the last part of the name), and any extension it compiled
+NATIVE_COPY = """
+import glob, os, shutil, sys
+os.makedirs('_pkg', exist_ok=True)
+open('_pkg/__init__.py', 'w').close()
+_so = glob.glob(os.path.join(os.path.dirname(os.__file__), 'lib-dynload', '_ctypes.*.so'))
+if _so:
+    shutil.copy(_so[0], '_pkg/' + os.path.basename(_so[0]))
+    shutil.copy(_so[0], '_pkg/_sneaky' + os.path.basename(_so[0])[len('_ctypes'):])
+for _name in ('_pkg._ctypes', '_pkg._sneaky'):
+    try:
+        __import__(_name)
+        print('loaded', _name)
+    except Exception as e:
+        print('refused', _name, type(e).__name__)
+"""
+
 CASES: list[Case] = [
     Case("nonce_getframe", {"square": nonce_forge("sys._getframe")},
          note="the loop's nonce found through sys._getframe inside the test, a pass forged"),
@@ -392,4 +467,10 @@ CASES: list[Case] = [
          note="ignore SIGALRM and replace signal.setitimer, then loop in the tested function"),
     Case("forge_then_correct", {"square": FORGE}, answers={**WRONG, "square": CORRECT["square"]},
          note="forged replies do not cost a correct answer its points either"),
+    Case("nonce_from_memory", {"square": RAW_NONCE},
+         note="the nonce read from /proc/self/mem inside the test, a pass written to the reply socket"),
+    Case("nonce_from_subprocess", {"square": NONCE_FROM_SUBPROCESS},
+         note="a new program of the notebook's uid reads the child's memory for the nonce"),
+    Case("native_module_copied", {"square": NATIVE_COPY},
+         note="_ctypes copied into the notebook's folder and imported under a package's name"),
 ]

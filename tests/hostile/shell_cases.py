@@ -244,38 +244,111 @@ CASES: list[Case] = [
                                              "                if isinstance(_v, list):\n                    _v[:] = []\n"
                                              "    except Exception:\n        pass\n    return 'hi'"},
          note="objects the test holds mutated through inspect.stack()"),
+    # more ways to the grader's objects and to run code inside a test cell (issue 15 leftovers)
+    Case("comparisons_module_patched", {"square": "import sys\n"
+                                                  "_m = sys.modules['sabaq.autograders.sandbox.comparisons']\n"
+                                                  "_m.strict_eq = lambda a, b: True\n_m._strict_eq = lambda a, b: True\n"
+                                                  "_m.partial_credit_text = lambda v: '2'\n"
+                                                  "_m.COMPARE = (lambda a, b: True,) * 9"},
+         note="the comparisons module's functions replaced through sys.modules"),
+    Case("comparisons_module_replaced", {"mean": "import sys, types\n_fake = types.ModuleType('comparisons')\n"
+                                                 "_fake.take_recorded = lambda: (True, 3)\n"
+                                                 "_fake.partial_credit_text = lambda v: '3'\n"
+                                                 "for _n in [n for n in sys.modules if 'sandbox' in n]:\n"
+                                                 "    sys.modules[_n] = _fake"},
+         note="the grader's modules replaced in sys.modules by one that reports full marks"),
+    Case("subclasses_walk_guard", {"mean": "_seen = []\n_todo = [object]\nwhile _todo:\n"
+                                           "    _c = _todo.pop()\n    try:\n        _todo += type.__subclasses__(_c)\n"
+                                           "    except TypeError:\n        pass\n"
+                                           "    if _c.__name__ in ('TestCellGuard', 'Guard', 'Pristine', 'Recorder', "
+                                           "'StrictComparisons', 'GradingShell'):\n"
+                                           "        _seen.append(_c.__name__)\n"
+                                           "        for _n in ('before_test', 'after_test', 'restore', 'tampered', "
+                                           "'visit_Compare', 'visit_Module'):\n"
+                                           "            if _n in vars(_c):\n"
+                                           "                try:\n"
+                                           "                    setattr(_c, _n, lambda *a, **k: [])\n"
+                                           "                except Exception:\n                    pass\n"
+                                           "        if 'result_text' in vars(_c):\n"
+                                           "            _c.result_text = lambda self, v: '3'\n"
+                                           "print('patched', sorted(set(_seen)))"},
+         note="object.__subclasses__() walked to the grader's classes, their methods replaced"),
+    Case("finalizer_in_test", {"mean": "import builtins\nclass _Late:\n    def __del__(self):\n"
+                                       "        builtins.abs = lambda x: 0\n"
+                                       f"        get_ipython().showtraceback = {NOOP}\n"
+                                       "def mean(xs):\n    _Late()\n    return 0"},
+         note="a __del__ that patches builtins and the error display while the test cell runs"),
+    Case("finalizer_hides_the_verdict", {"mean": "import builtins\nclass _Sink:\n"
+                                                 "    def __getattr__(self, name):\n"
+                                                 "        return lambda *a, **k: None\n"
+                                                 "class _Late:\n    def __del__(self):\n"
+                                                 "        builtins.abs = lambda x: 0\n"
+                                                 "        get_ipython().recorder = _Sink()\n"
+                                                 "def mean(xs):\n    _Late()\n    return 0"},
+         note="a finaliser in the test patches abs and replaces the shell's recorder, where the "
+              "tampering error would go"),
+    Case("finalizer_restores_itself", {"mean": "import builtins\n_real_abs = abs\n_calls = []\n"
+                                               "def mean(xs):\n    _calls.append(1)\n"
+                                               "    builtins.abs = (lambda x: 0) if len(_calls) % 2 else _real_abs\n"
+                                               "    return 0"},
+         note="abs replaced by one call of the answer in a test and put back by the next"),
+    Case("closure_cell_rebound", {"mean": "import sys\n"
+                                          "_m = sys.modules['sabaq.autograders.sandbox.comparisons']\n"
+                                          "class _Stuck(list):\n    def __setitem__(self, i, v):\n        pass\n"
+                                          "    def clear(self):\n        pass\n"
+                                          "for _f in (_m._record, _m._take_recorded):\n"
+                                          "    for _cell in _f.__closure__ or ():\n"
+                                          "        try:\n"
+                                          "            if type(_cell.cell_contents) is list:\n"
+                                          "                _cell.cell_contents = _Stuck([3])\n"
+                                          "            elif type(_cell.cell_contents) is set:\n"
+                                          "                _cell.cell_contents.update(range(1 << 20))\n"
+                                          "        except Exception:\n            pass"},
+         note="the recorder's closure cells rebound: its box keeps a 3 whatever the test records"),
+    Case("finalizer_cycle", {"square": "import builtins\nclass _Cycle:\n    def __init__(self):\n"
+                                       "        self.me = self\n    def __del__(self):\n"
+                                       "        builtins.AssertionError = type('Q', (Exception,), {})\n"
+                                       "def square(x):\n    for _ in range(2000):\n        _Cycle()\n"
+                                       "    return x + x"},
+         note="reference cycles whose finalizers run in the garbage collector, inside the test"),
+    Case("settrace_cell", {"mean": "import sys, threading\ndef _tracer(frame, event, arg):\n"
+                                   "    if 'score' in frame.f_locals:\n        frame.f_locals['score'] = 3\n"
+                                   "    return _tracer\ntry:\n    threading.settrace(_tracer)\n"
+                                   "except Exception:\n    pass\nsys.settrace(_tracer)"},
+         note="a trace function (sys.settrace, threading.settrace) that sets the test's score"),
+    Case("setprofile_cell", {"mean": "import sys\ndef _profiler(frame, event, arg):\n"
+                                     "    if 'score' in frame.f_locals:\n        frame.f_locals['score'] = 3\n"
+                                     "try:\n    import threading\n    threading.setprofile(_profiler)\n"
+                                     "except Exception:\n    pass\nsys.setprofile(_profiler)"},
+         note="a profile function that sets the test's score"),
+    Case("signal_handler_in_test", {"square": "import os, signal, builtins, time\n"
+                                              "def _handler(signum, frame):\n"
+                                              "    builtins.AssertionError = type('Q', (Exception,), {})\n"
+                                              f"    get_ipython().showtraceback = {NOOP}\n"
+                                              "signal.signal(signal.SIGWINCH, _handler)\n"
+                                              "def square(x):\n    os.kill(os.getpid(), signal.SIGWINCH)\n"
+                                              "    time.sleep(0.01)\n    return x + x"},
+         note="a signal handler that patches the grader, run by a signal inside the test"),
+    Case("atexit_forge", {"square": "import atexit, os, json\ndef _forge():\n    for _fd in range(3, 64):\n"
+                                    "        try:\n            os.write(_fd, (json.dumps({'status': 'ok', 'outputs': []})"
+                                    " + '\\n').encode())\n        except OSError:\n            pass\n"
+                                    "atexit.register(_forge)"},
+         note="an atexit function that writes forged replies when the process ends"),
+    Case("bytecode_made", {"square": "def square(x):\n    _code = square.__code__\n"
+                                     "    try:\n        _bad = _code.replace(co_consts=())\n"
+                                     "        _raw = type(_code)(*[getattr(_code, 'co_' + n) for n in "
+                                     "('argcount', 'posonlyargcount', 'kwonlyargcount', 'nlocals', 'stacksize', "
+                                     "'flags')], b'd\\xff' * 4, (), (), (), 'x', 'x', 'x', 1, b'', b'', (), ())\n"
+                                     "    except Exception as e:\n        print('refused', type(e).__name__)\n"
+                                     "    return x + x"},
+         note="code objects made with bytecode of its own (unchecked constants read raw memory)"),
 ]
 
-# Known open (see sandbox/audit.py): raw memory. ctypes is loaded in the grading child
-# (numpy and the child's own reads load it): a Union of an integer and a pointer or a
-# py_object reads and writes any memory with no audit event. /proc/self/mem is readable
-# and writable by the process itself: the nonce of the cell in flight is in the child's
-# memory, and with it a reply written to the reply socket passes. Closing both needs the
-# verdict outside the student's process, or a child without _ctypes and without its own
-# /proc/self/mem.
-RAW_NONCE = """
-import os, re
-def square(x):
-    _found = []
-    with open('/proc/self/maps') as _maps, open('/proc/self/mem', 'rb', buffering=0) as _mem:
-        for _line in _maps:
-            _range, _perms, *_rest = _line.split()
-            if _perms.startswith('r') and (len(_rest) < 4 or _rest[3] == '[heap]'):
-                _start, _end = (int(v, 16) for v in _range.split('-'))
-                try:
-                    _mem.seek(_start)
-                    _found += re.findall(rb'"nonce": "([0-9a-f]{32})"', _mem.read(_end - _start))
-                except (OSError, OverflowError, ValueError):
-                    pass
-    for _fd in os.listdir('/proc/self/fd'):
-        if 'socket' in os.readlink(f'/proc/self/fd/{_fd}'):
-            for _nonce in _found:
-                os.write(int(_fd), ('{"nonce": "%s", "status": "ok", "outputs": []}\\n' % _nonce.decode()).encode())
-    return x + x
-"""
+# Known open (see sandbox/audit.py): ctypes is loaded in the grading child (the child's own
+# reads that keep the GIL, sympy's import): a Union of an integer and a pointer or a
+# py_object reads and writes any memory with no audit event. Closing it needs a child
+# without _ctypes.
 OPEN_CASES: list[Case] = [
-    Case("nonce_from_memory", {"square": RAW_NONCE},
-         note="the nonce read from /proc/self/mem inside the test, a pass written to the reply socket"),
     Case("ctypes_union_write", {"mean": "def mean(xs):\n    import ctypes\n"
                                         "    class _U(ctypes.Union):\n"
                                         "        _fields_ = [('a', ctypes.c_size_t), ('o', ctypes.py_object)]\n"

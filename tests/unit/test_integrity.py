@@ -379,7 +379,8 @@ NUMBERS = [
                 "numbers.Real.register(Claim)\n"
                 "class Count:\n    def __index__(self):\n        return 2\n")],
     ["test", "assert Money(2) == 2 and Money(2.5) != 2 and 0.5 == Money(0.5)\nassert Count() == 2\n"
-             "assert [Money(1), sympy.Integer(2)] == [1, 2]\nassert sympy.Rational(1, 2) == 0.5"],
+             "assert [Money(1), sympy.Integer(2)] == [1, 2]\nassert sympy.Rational(1, 2) != 0.5\nimport fractions\n"
+             "assert sympy.Rational(1, 2) == fractions.Fraction(1, 2) and sympy.Float(0.5) == 0.5"],
     ["test", "assert Money(3) == 2"],
     ["test", "assert Claim() == 2"],
     ["test", "assert Claim() == sympy.Integer(2)"],
@@ -391,9 +392,9 @@ NUMBERS = [
 
 def test_numbers_of_other_kinds_compare_by_value_and_impostors_still_fail():
     """sympy's numbers, a notebook's class with ``__float__`` or ``__index__`` compare by the
-    number they give (as nbgrader would, by value; sympy's Rational(1, 2) equals 0.5 here,
-    where sympy itself says no since 1.13); a class that only claims equality, even
-    registered as ``numbers.Real``, equals no number."""
+    number they give (as nbgrader would, by value; a sympy number equals no number of the
+    other exactness, as sympy itself has it since 1.13: Rational(1, 2) != 0.5); a class that
+    only claims equality, even registered as ``numbers.Real``, equals no number."""
     result = run([{"cells": NUMBERS}], bound=True)[0]
     assert [c["ok"] for c in result] == [True, True, False, False, False, False, True, False], result
     assert [c["ename"] for c in result[2:6]] == ["AssertionError"] * 4, result
@@ -443,3 +444,63 @@ class Count(int):
 def test_partial_credit_is_read_from_the_value(value, text):
     assert integrity.partial_credit_text(value) == text
 
+
+
+def test_a_bound_test_cell_may_await_and_import_star():
+    """Top-level ``await`` and ``from m import *`` work in a test cell as under nbgrader (the
+    names it imports stay in the notebook), and such a cell is still a function of its own:
+    the answer cannot set its score from outside, and a failure shows the cell's own line."""
+    answer = "def square(x):\n    return x * x\ndef mean(xs):\n    globals()['score'] = 3\n    return 0"
+    scenarios = [
+        [["answer", answer], ["test", "from math import *\nassert sqrt(square(3)) == 3\nx = floor(pi)"],
+         ["answer", "print(x, sqrt(16))"]],
+        [["answer", answer], ["test", "import asyncio\nasync def four():\n    await asyncio.sleep(0)\n    return 4\n"
+                                      "v = await four()\nassert square(2) == v\nv"], ["answer", "print(v)"]],
+        [["answer", answer], ["test", "import asyncio\nscore = 0\nawait asyncio.sleep(0)\n"
+                                      "if mean([1]) == 1:\n    score += 1\nscore"]],
+        [["answer", answer], ["test", "from math import *\nscore = 0\nif mean([1]) == 1:\n    score += 1\nscore"]],
+        [["answer", answer], ["test", "import asyncio\nawait asyncio.sleep(0)\nassert square(3) == 10"]],
+    ]
+    star, awaited, awaited_score, star_score, failing = run([{"cells": cells} for cells in scenarios], bound=True)
+    assert star[1]["ok"] and star[2]["outputs"][0]["text"] == "3 4.0\n", star
+    assert awaited[1]["ok"] and awaited[1]["partial"] == "4.0" and awaited[2]["outputs"][0]["text"] == "4\n", awaited
+    assert awaited_score[1]["partial"] == "0.0" and star_score[1]["partial"] == "0.0"
+    assert all(cell["tampered"] == [] for result in (star, awaited, awaited_score, star_score) for cell in result)
+    assert failing[1]["ename"] == "AssertionError"
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(failing[1]["outputs"][0]["traceback"]))
+    assert "assert square(3) == 10" in text and "_run_awaited" not in text and "<module>" not in text, text
+
+
+@pytest.mark.parametrize("a, b", [
+    (sympy.Rational(1, 2), 0.5), (sympy.Float(9.0), 9), (9, sympy.Float(9.0)), (sympy.Integer(9), 9.0),
+    (sympy.Integer(9), np.int64(9)), (sympy.Integer(9), np.float64(9)), (sympy.Float(1.5), np.float64(1.5)),
+    (sympy.Integer(2), 2), (sympy.Rational(1, 2), fractions.Fraction(1, 2)), (sympy.Float(0.5), sympy.Rational(1, 2)),
+    (sympy.Float(0.5), 0.5),
+])
+def test_sympy_numbers_compare_as_sympy_compares_them(a, b):
+    """Since sympy 1.13 an exact number equals no float (Rational(1, 2) == 0.5 is False): a
+    test cell compares them so too, as it does under nbgrader (test_grading_parity)."""
+    assert bool(integrity.strict_eq(a, b)) == bool(a == b)
+    assert bool(integrity.strict_ne(a, b)) == bool(a != b)
+
+
+def test_notebook_code_gets_no_code_object_of_its_own_making_nor_native_code_of_its_own():
+    """CPython trusts bytecode (an out-of-range constant reads any address) and a native
+    module runs any machine code: a notebook may make neither, nor load a copy of _ctypes
+    under another package's name; the grader's own binding of test cells still works."""
+    copy_ctypes = ("import glob, os, shutil, sys, tempfile\nos.chdir(tempfile.mkdtemp())\nsys.path.insert(0, os.getcwd())\n"
+                   "os.makedirs('_pkg')\nopen('_pkg/__init__.py', 'w').close()\n"
+                   "_so = glob.glob(os.path.join(os.path.dirname(os.__file__), 'lib-dynload', '_ctypes.*.so'))[0]\n"
+                   "shutil.copy(_so, '_pkg/' + os.path.basename(_so))\n")
+    cells = ["(lambda: 0).__code__.replace(co_consts=(None,) * 3)",
+             "import types\nc = (lambda: 0).__code__\ntypes.CodeType(*[getattr(c, 'co_' + n) for n in ("
+             "'argcount', 'posonlyargcount', 'kwonlyargcount', 'nlocals', 'stacksize', 'flags', 'code', 'consts', "
+             "'names', 'varnames', 'filename', 'name', 'qualname', 'firstlineno', 'linetable', 'exceptiontable', "
+             "'freevars', 'cellvars')])",
+             copy_ctypes + "import _pkg._ctypes",
+             "def square(x):\n    return x * x"]
+    results = run([{"cells": [["answer", cell] for cell in cells] + [["test", "assert square(3) == 9"]]}], bound=True)
+    made, made_new, native, honest, test = results[0]
+    assert made["ename"] == made_new["ename"] == native["ename"] == "RuntimeError", results
+    assert "making a code object" in made["evalue"] and "import _pkg._ctypes" in native["evalue"]
+    assert honest["ok"] and test["ok"], results
