@@ -17,7 +17,6 @@ from pathlib import Path
 from jupyterhub.utils import subdomain_hook_idna
 from tornado import web
 
-from sabaq.hub.jupyterhub.hubpages import HUB_PAGE_TEXTS
 from sabaq.hub.jupyterhub.rundir import RUN_ENV
 from sabaq.hub.jupyterhub.sharedstatic import server_args
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, negotiate, translator
@@ -74,10 +73,9 @@ def proxy_command(settings: Settings) -> list[str]:
 
 
 def login_page_texts(default_language: str) -> dict:
-    """The words of the login page and the hub's other pages in every language, from sabaq's catalogs."""
+    """The login page's words in every language, from sabaq's catalogs."""
     return {
-        "texts": {lang: {msg: translator(lang)(msg) for msg in (*LOGIN_TEXTS, *HUB_PAGE_TEXTS)}
-                  for lang in LANGUAGES},
+        "texts": {lang: {msg: translator(lang)(msg) for msg in LOGIN_TEXTS} for lang in LANGUAGES},
         "names": LANGUAGE_NAMES,
         "default": default_language,
     }
@@ -175,7 +173,8 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{settings.hub.api_port}"
     c.JupyterHub.db_url = f"sqlite:///{hub_dir / 'jupyterhub.sqlite'}"
     c.JupyterHub.cookie_secret = bytes.fromhex(settings.hub.cookie_secret)
-    c.JupyterHub.concurrent_spawn_limit = settings.hub.concurrent_spawn_limit
+    # the hub takes every start; sabaq's spawner queues them (a place in line, not a 429 page)
+    c.JupyterHub.concurrent_spawn_limit = 0
     c.JupyterHub.default_url = default_url
     c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
     c.JupyterHub.template_vars = {"sabaq_login": login_page_texts(settings.general.default_language)}
@@ -198,6 +197,8 @@ def configure(c, settings: Settings) -> None:
     c.SabaqSpawner.service_url = settings.service_url
     c.SabaqSpawner.sabaq_db_url = settings.database_url
     c.SabaqSpawner.default_language = settings.general.default_language
+    c.SabaqSpawner.starts_at_once = settings.hub.concurrent_spawn_limit
+    c.SabaqSpawner.warm_start = settings.spawner.warm_start
     c.Spawner.cmd = [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.hub.start_timeout

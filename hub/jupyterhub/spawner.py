@@ -8,7 +8,9 @@ the exchange plugin, and nbgrader's autograde switched off) for everyone, and
 for teachers a course directory with the assignments' sources; and it brings
 everyone's published lessons into ~/lessons (``sabaq.lessons.sync``). With ``warm_start``
 a server is forked from a process that has already imported JupyterLab
-(``sabaq.hub.jupyterhub.warmstart``) instead of started as a new program.
+(``sabaq.hub.jupyterhub.warmstart``) instead of started as a new program. Starts wait their
+turn in one queue (``sabaq.hub.jupyterhub.startqueue``), ``starts_at_once`` at a time, each
+student shown her place on the hub's "starting" page.
 """
 
 from __future__ import annotations
@@ -24,14 +26,16 @@ import sys
 import time
 from pathlib import Path
 
-from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
-from jupyterhub.utils import random_port
-from traitlets import Bool, Unicode
+from jupyterhub.spawner import LocalProcessSpawner, SpawnException, set_user_setuid
+from jupyterhub.utils import maybe_future, random_port
+from traitlets import Bool, Float, Integer, Unicode, default
 
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
 from sabaq.hub.jupyterhub.labsettings import lab_language_args
 from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
+from sabaq.hub.jupyterhub.startqueue import StartQueue
 from sabaq.hub.jupyterhub.warmstart import IMPORT_TIME_VARIABLES, Spawn, WarmStartUnavailable, shared_fork_server
+from sabaq.i18n import N_, translator
 
 # JupyterLab asks every new user about news from the internet: noise in a classroom.
 HIDDEN_LAB_PLUGINS = {"@jupyterlab/apputils-extension:announcements": True}
@@ -45,6 +49,9 @@ STUDENT_HIDDEN_LAB_PLUGINS = {
 STUDENT_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
                              "sabaq.hub.exchange.formgrader")  # the formgrader framed by its own server, its links
 _SAFE = re.compile(r"^[a-z][a-z0-9._-]*$")
+QUEUE_PLACE = N_("You are number {place} in the queue; about {seconds} s. Keep this page open.")
+QUEUE_TURN = N_("Your turn: your server is starting.")
+QUEUE_LEFT = N_("You left the queue for servers: this page was closed. Open it again to start your server.")
 
 
 def closed_route_args() -> list[str]:
@@ -95,6 +102,32 @@ class SabaqSpawner(LocalProcessSpawner):
         "runs as the same user, in the same home, with the same environment and no other descriptor "
         "than a cold start's. False starts each server as a new program, as JupyterHub does.",
     ).tag(config=True)
+
+    starts_at_once = Integer(
+        help="Servers the machine starts at once; more students wait in a queue, in the order they "
+        "came, each shown her place and the time it should take. Default: two per CPU core.",
+    ).tag(config=True)
+    queue_page_grace = Float(
+        30.0,
+        help="Seconds a queued student's 'starting' page may stay closed (a reload, a lost connection) "
+        "before she leaves the queue. A start asked for without that page (the API) keeps its place.",
+    ).tag(config=True)
+    queue_page_refresh = Float(
+        15.0,
+        help="Seconds between two messages to a queued student whose place has not changed (the hub "
+        "notices a closed page only when it writes to it).",
+    ).tag(config=True)
+
+    _start_queue: StartQueue | None = None  # one per hub, shared by every spawner
+
+    @default("starts_at_once")
+    def _two_per_core(self) -> int:
+        return 2 * (os.cpu_count() or 1)
+
+    def start_queue(self) -> StartQueue:
+        if SabaqSpawner._start_queue is None:
+            SabaqSpawner._start_queue = StartQueue(self.starts_at_once)
+        return SabaqSpawner._start_queue
 
     @property
     def system_username(self) -> str:
@@ -250,11 +283,75 @@ class SabaqSpawner(LocalProcessSpawner):
 
         return self._read_sabaq(read) or self.default_language
 
+    # --- the start queue ------------------------------------------------
+
+    async def run_pre_spawn_hook(self):
+        """The policy first (a parent waits in no line), then the student's turn in the start queue.
+
+        The hub counts start_timeout from start(), which comes after this: the time in line is
+        not counted, nor is it when the start is cancelled or the student leaves the line."""
+        await maybe_future(super().run_pre_spawn_hook())
+        self._lang = await asyncio.to_thread(self._language)
+        queue = self.start_queue()
+        await queue.turn(self)
+        finished = getattr(self, "_spawn_future", None)
+        if finished is not None:  # the hub's whole start: the server answered, or the start failed
+            finished.add_done_callback(lambda _: queue.release(self))
+
+    async def progress(self):
+        """The student's place in the queue while she waits, then her turn (in her language)."""
+        queue = self.start_queue()
+        self._page_opened()
+        try:
+            shown = 0
+            while not queue.holds(self):
+                change = queue.change_event()
+                place = queue.place(self)
+                if place and place != shown:
+                    message = self._say(QUEUE_PLACE).format(place=place, seconds=queue.estimate(place))
+                    yield {"progress": 10, "message": message}
+                    shown = place
+                try:
+                    await asyncio.wait_for(change.wait(), self.queue_page_refresh)
+                except asyncio.TimeoutError:  # said again: a fresh estimate, and a closed page is noticed
+                    shown = 0
+            yield {"progress": 50, "message": self._say(QUEUE_TURN)}
+        finally:
+            self._page_closed()
+
+    def _say(self, message: str) -> str:
+        """A message in the student's language (read as her start began)."""
+        return translator(getattr(self, "_lang", None) or self.default_language)(message)
+
+    def _page_opened(self) -> None:
+        self._pages = getattr(self, "_pages", 0) + 1
+        if (timer := getattr(self, "_leave_timer", None)) is not None:
+            timer.cancel()
+            self._leave_timer = None
+
+    def _page_closed(self) -> None:
+        self._pages -= 1
+        if self._pages == 0 and self.start_queue().place(self):
+            self._leave_timer = asyncio.get_running_loop().call_later(self.queue_page_grace, self._leave_if_gone)
+
+    def _leave_if_gone(self) -> None:
+        self._leave_timer = None
+        if self._pages == 0:
+            left = SpawnException(self._say(QUEUE_LEFT), reason="left-queue",
+                                  log_message=f"{self.user.name} left the start queue: the page was closed")
+            left.jupyterhub_message = left.message  # what the hub's pages show
+            self.start_queue().leave(self, left)
+
+    async def stop(self, now=False):
+        self.start_queue().release(self)  # a start stopped before its server answered
+        return await super().stop(now=now)
+
     # --- LocalProcessSpawner hooks ---------------------------------------
 
     async def start(self):
         self._home_dir = await asyncio.to_thread(self._prepare_home)
-        self._lang = await asyncio.to_thread(self._language)
+        if not getattr(self, "_lang", None):
+            self._lang = await asyncio.to_thread(self._language)
         if not self.isolate and os.getuid() == 0 and "--allow-root" not in self.args:
             self.args = [*self.args, "--allow-root"]
         if self.warm_start and self._can_start_warm(self.get_env()):
