@@ -226,3 +226,22 @@ def test_the_grading_page_shows_the_submission_time_in_the_course_zone(site):
     post(site, "/courses/alg8/settings", scheme="kz-criteria", timezone="Asia/Kolkata")
     page = site.call("GET", f"/submissions/{site.school.submission_id}", page=True).text
     assert "(UTC+5:30)" in page
+
+
+def test_a_gradebook_cell_of_work_still_being_graded_names_its_status():
+    """A submission the workers have not graded yet has no score: its cell says so (the page
+    answered 500 while any of the class's work was being graded)."""
+    from types import SimpleNamespace
+
+    from sabaq.hub.domain import gradebook
+    from sabaq.hub.service.pages.gradebook import mark_cells
+    from sabaq.hub.service.pages.render import STATUS_NAMES
+
+    a = SimpleNamespace(id=1)
+    rows = [SimpleNamespace(student=SimpleNamespace(id=1), marks={1: gradebook.Mark(gradebook.GRADING, submission_id=7)}),
+            SimpleNamespace(student=SimpleNamespace(id=2),
+                            marks={1: gradebook.Mark(gradebook.GRADED, score=2.5, submission_id=8)})]
+    cells = mark_cells(SimpleNamespace(rows=rows, assignments=[a]), lambda text: text, comma=True)
+    grading, graded = str(cells[1][0]), str(cells[2][0])
+    assert STATUS_NAMES[gradebook.GRADING] in grading and "/submissions/7" in grading
+    assert ">2,5<" in graded

@@ -38,9 +38,10 @@ def mark_cells(gb, _, prefix: str = PREFIX, comma: bool = False) -> dict[int, li
         cells = []
         for a in gb.assignments:
             m = row.marks[a.id]
-            score = f"{m.score:g}".replace(".", ",") if comma else f"{m.score:g}"
-            text = score if m.score is not None and m.status != gradebook.NOT_SUBMITTED else \
-                f'<span class="muted">{names[m.status]}</span>'
+            if m.score is not None and m.status != gradebook.NOT_SUBMITTED:
+                text = f"{m.score:g}".replace(".", ",") if comma else f"{m.score:g}"
+            else:  # submitted and not graded yet, or not submitted: no number to write
+                text = f'<span class="muted">{names[m.status]}</span>'
             if m.submission_id:
                 text = f'<a href="{prefix}/submissions/{m.submission_id}">{text}</a>'
             if m.status == gradebook.NEEDS_MANUAL:
