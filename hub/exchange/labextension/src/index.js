@@ -36,12 +36,13 @@ async function fetchStatus() {
   return body;
 }
 
-/** "5 дек. 2026 г., 18:00 (UTC+5)": a moment in the course's zone, with its offset. */
+/** "01.03.2030, 18:00 (UTC+5)": a moment in the course's zone, with its offset (the date in
+ * digits: Chromium has no short Kazakh month names and wrote "2030 M03 1"). */
 function localTime(iso, zone, locale, timeOnly) {
   const when = new Date(iso);
   const options = timeOnly
     ? { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: zone }
-    : { day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: zone };
+    : { day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: zone };
   const text = new Intl.DateTimeFormat(locale, options).format(when);
   if (timeOnly) {
     return text;
