@@ -89,8 +89,11 @@ def task_judge(args) -> int:
         return 2
     with Judge(package) as judge:
         result = judge.judge(submission)
+    _ = translator(lang())
     for g in result.groups:
-        where = f"  first failure: {g.first_failure}" if g.first_failure else ""
+        failed = next((t for t in g.tests if t.name == g.first_failure), None)
+        where = "  " + _("first failure: {test} {note}").format(
+            test=g.first_failure, note=failed.text(lang()) if failed else "") if g.first_failure else ""
         print(f"{g.name:<20} {g.verdict:<4} {g.points:g}/{g.max_points:g}  {g.time:.2f}s{where}")
     if result.compile_message:
         print(result.compile_message)

@@ -16,7 +16,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from sabaq.errors import Invalid
-from sabaq.i18n import N_
+from sabaq.i18n import N_, translator
 
 
 class JobKind(StrEnum):
@@ -70,6 +70,10 @@ class Note(Contract):
 
     message: str
     params: dict[str, str] = {}
+
+    def text(self, lang: str | None) -> str:
+        """The message in ``lang`` (kk, ru or en), its placeholders filled in."""
+        return translator(lang)(self.message).format(**self.params)
 
 
 class CheckWarning(Note):
@@ -158,7 +162,12 @@ class TestVerdict(Contract):
     name: str
     verdict: Outcome
     time: float
-    message: str = ""
+    message: str = ""  # the validator's own words (untranslated), or the note's in English
+    note: Note | None = None  # sabaq's own words about the test, shown in each reader's language
+
+    def text(self, lang: str | None) -> str:
+        """What to show a reader about this test: the note in their language, else the message."""
+        return self.note.text(lang) if self.note else self.message
 
 
 class GroupVerdict(Contract):

@@ -4,6 +4,8 @@ membership changes at the service's next sync."""
 
 from __future__ import annotations
 
+import argparse
+
 import contextlib
 import getpass
 import logging
@@ -244,13 +246,17 @@ def task_publish(args) -> int:
     if server is not None:
         root = Path(args.path).resolve()
         name = args.name or root.name
-        out = _upload(server, f"courses/{args.course}/tasks/{name}", root, {"title": args.title or ""})
+        form = {"title": args.title or ""}
+        if args.share_interactor is not None:
+            form["share_checker"] = "true" if args.share_interactor else "false"
+        out = _upload(server, f"courses/{args.course}/tasks/{name}", root, form)
         say(N_("published {course}/{name} (version {version}); students fetch it from the Assignments panel"),
             course=out["course"], name=out["name"], version=out["version"])
         return 0
     with open_db(settings_of(args)) as db:
         course = courses.get_course(db, args.course)
-        a = olympiad.publish(db, course, args.path, name=args.name, title=args.title)
+        a = olympiad.publish(db, course, args.path, name=args.name, title=args.title,
+                             share_checker=args.share_interactor)
         say(N_("published {course}/{name} (version {version}): {points} points; "
                "students fetch it from the Assignments panel"),
             course=course.slug, name=a.name, version=a.version, points=f"{a.max_score:g}")
@@ -335,6 +341,9 @@ def add_commands(commands) -> None:
     p.add_argument("--course", required=True)
     p.add_argument("--name", help="assignment name (default: the folder's name)")
     p.add_argument("--title", help="title shown to students (default: the package's name)")
+    p.add_argument("--share-interactor", action=argparse.BooleanOptionalAction, default=None,
+                   help="give an interactive task's interactor to students to try the samples with (it shows how "
+                        "the task is judged); default: the task's setting stays (off at first)")
 
     p = commands.action("lesson", "interactive lessons", "publish",
                         "publish lessons to a course: lesson folders, or folders of them (a unit)", lesson_publish)

@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sabaq.contracts import Note
 from sabaq.i18n import N_, translator
 
 VERDICT_NAMES = {  # shown translated
@@ -58,17 +59,118 @@ class Task:
         return path.read_bytes()
 
 
-def _show(html_text: str, text: str) -> None:
-    try:
+class _Shown:
+    """A helper's result shown as its table and nothing else: once in the cell that made it
+    (the helper showed it there), again when a later cell shows the result itself. Its plain
+    repr is one short line, never the data; the data are the object itself (a list or a dict)."""
+
+    _shown_in: int | None = None
+
+    def html(self) -> str:
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        raise NotImplementedError
+
+    def show(self, replacing=None) -> None:
+        """The table in the notebook (in place of ``replacing``'s output: a display handle),
+        or the summary in a terminal."""
+        ipython = _ipython()
+        if ipython is None:
+            print(self.summary())
+            return
         from IPython.display import HTML, display
 
-        display(HTML(html_text))
-    except ImportError:
+        if replacing is not None:
+            replacing.update(HTML(self.html()))
+        else:
+            display(HTML(self.html()))
+        self._shown_in = ipython.execution_count
+
+    def _ipython_display_(self) -> None:
+        ipython = _ipython()
+        if ipython is None or self._shown_in != ipython.execution_count:
+            self.show()
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.summary())
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+
+def _status(text: str):
+    """A line saying what is happening, which the result replaces: its display handle (None
+    in a terminal, where the line is printed)."""
+    if _ipython() is None:
         print(text)
+        return None
+    from IPython.display import HTML, display
+
+    return display(HTML(f"<p>{html.escape(text)}</p>"), display_id=True)
 
 
-def check_samples(folder: str | os.PathLike | None = None, show: bool = True) -> list[dict]:
-    """Run solution.py on every sample; a row per sample: verdict, time, output."""
+def _note(judged, lang: str) -> str:
+    """A judgement's reason in ``lang``: sabaq's note translated, or the checker's own words."""
+    return judged.note.text(lang) if judged.note else judged.message
+
+
+def _test_text(test: dict, lang: str) -> str:
+    """What the judge said about one test (a verdict's dict) in ``lang``."""
+    note = test.get("note")
+    return Note.model_validate(note).text(lang) if note else test.get("message", "")
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+class SampleResults(_Shown, list):
+    """check_samples()'s rows (dicts: sample, verdict, time, note, output), shown as a table."""
+
+    def __init__(self, rows: list[dict], lang: str):
+        super().__init__(rows)
+        self.lang = lang
+
+    def html(self) -> str:
+        _ = translator(self.lang)
+        head = "".join(f"<th>{html.escape(t)}</th>" for t in (_("Sample"), _("Verdict"), _("Time, s"), ""))
+        body = "".join(f"<tr><td>{html.escape(r['sample'])}</td><td>{_verdict_html(r['verdict'], _)}</td>"
+                       f"<td>{r['time']:.2f}</td><td>{html.escape(r['note'])}</td></tr>" for r in self)
+        return f"<table><tr>{head}</tr>{body}</table>"
+
+    def summary(self) -> str:
+        _ = translator(self.lang)
+        return _("Samples: {verdicts}").format(
+            verdicts=", ".join(f"{r['sample']} {r['verdict'] or '…'}" for r in self) or "—")
+
+
+class VerdictReport(_Shown, dict):
+    """submit()'s answer from sabaq (status, verdict, score, best, judge: groups and tests),
+    shown as the verdict table."""
+
+    def __init__(self, verdict: dict, lang: str):
+        super().__init__(verdict)
+        self.lang = lang
+
+    def html(self) -> str:
+        return verdict_html(self, translator(self.lang), self.lang)
+
+    def summary(self) -> str:
+        _ = translator(self.lang)
+        if self.get("status") == "queued":
+            return _("The judge is busy; your submission is stored.")
+        return _("Verdict {verdict}: {score} of {max}.").format(
+            verdict=self.get("verdict") or "…", score=f"{self.get('score') or 0:g}", max=f"{self.get('max_score') or 0:g}")
+
+
+def check_samples(folder: str | os.PathLike | None = None, show: bool = True) -> SampleResults:
+    """Run solution.py on every sample; a row per sample: verdict, time, note, output. Shown
+    as a table (``show``); the rows are the result, whose repr is one line."""
     from sabaq.kattis.compare import default_validate
 
     task = Task(folder)
@@ -95,7 +197,7 @@ def check_samples(folder: str | os.PathLike | None = None, show: bool = True) ->
                 verdict = "AC" if judged.accepted else "WA"
                 note = "" if judged.accepted else (
                     _("Differs from the sample answer; this task accepts other correct answers too, "
-                      "the judge will decide.") if task.meta.get("custom_checker") else judged.message)
+                      "the judge will decide.") if task.meta.get("custom_checker") else _note(judged, task.lang))
                 if verdict == "AC" and seconds > limit:
                     verdict = "TLE"
             output = proc.stdout.decode("utf-8", "replace")
@@ -103,13 +205,10 @@ def check_samples(folder: str | os.PathLike | None = None, show: bool = True) ->
             seconds, verdict, note, output = time.monotonic() - start, "TLE", "", ""
         rows.append({"sample": sample.stem, "verdict": verdict, "time": round(seconds, 3), "note": note,
                      "output": output[:2000]})
+    results = SampleResults(rows, task.lang)
     if show:
-        head = "".join(f"<th>{html.escape(t)}</th>" for t in (_("Sample"), _("Verdict"), _("Time, s"), ""))
-        head = f"<tr>{head}</tr>"
-        body = "".join(f"<tr><td>{r['sample']}</td><td>{_verdict_html(r['verdict'], _)}</td>"
-                       f"<td>{r['time']:.2f}</td><td>{html.escape(r['note'])}</td></tr>" for r in rows)
-        _show(f"<table>{head}{body}</table>", "\n".join(f"{r['sample']}: {r['verdict']} {r['note']}" for r in rows))
-    return rows
+        results.show()
+    return results
 
 
 def _interactive_sample(task: Task, sample: Path, limit: float) -> dict:
@@ -172,8 +271,9 @@ def _verdict_html(code: str | None, _) -> str:
     return f'<b style="color:{colour}">{code}</b> {html.escape(_(VERDICT_NAMES.get(code, code)))}'
 
 
-def submit(folder: str | os.PathLike | None = None, wait_seconds: float = 120.0, show: bool = True) -> dict:
-    """Send solution.py (and the notebook) to the judge; wait for the verdict and show it.
+def submit(folder: str | os.PathLike | None = None, wait_seconds: float = 120.0, show: bool = True) -> VerdictReport:
+    """Send solution.py (and the notebook) to the judge; wait for the verdict and show it as
+    a table (``show``), which replaces the line saying it waits. The verdict (a dict) is the result.
 
     The service's refusal, or its absence, is raised in the task's language."""
     from sabaq.client import ServiceClient  # httpx only when a student submits
@@ -195,8 +295,8 @@ def submit(folder: str | os.PathLike | None = None, wait_seconds: float = 120.0,
             submission = client.json("POST", f"api/v1/courses/{course}/assignments/{name}/submissions", files=files)
         except SabaqError as e:
             raise RuntimeError(e.translated(task.lang)) from None
-        if show:
-            print(_("Submitted: attempt {attempt}. Waiting for the judge…").format(attempt=submission["attempt"]))
+        status = _status(_("Submitted: attempt {attempt}. Waiting for the judge…").format(
+            attempt=submission["attempt"])) if show else None
         deadline = time.monotonic() + wait_seconds
         verdict = {"status": "queued"}
         while time.monotonic() < deadline:
@@ -208,12 +308,13 @@ def submit(folder: str | os.PathLike | None = None, wait_seconds: float = 120.0,
             if verdict.get("status") != "queued":
                 break
             time.sleep(1.0)
+    report = VerdictReport(verdict, task.lang)
     if show:
-        _show(verdict_html(verdict, _), json.dumps(verdict, ensure_ascii=False))
-    return verdict
+        report.show(replacing=status)
+    return report
 
 
-def verdict_html(verdict: dict, _) -> str:
+def verdict_html(verdict: dict, _, lang: str = "en") -> str:
     """The verdict table: one row per test group with its verdict, time and points."""
     if verdict.get("status") == "queued":
         return "<p>" + html.escape(_("The judge is busy; your submission is stored. Run submit's cell again "
@@ -222,6 +323,9 @@ def verdict_html(verdict: dict, _) -> str:
     rows = []
     for g in judge.get("groups", []):
         first = g.get("first_failure") or ""
+        failed = next((t for t in g.get("tests", []) if t.get("name") == first), None)
+        said = _test_text(failed, lang) if failed else ""
+        first = f"{first}: {said}" if said else first
         rows.append(f"<tr><td>{html.escape(g['name'])}</td><td>{_verdict_html(g['verdict'], _)}</td>"
                     f"<td>{g['time']:.2f}</td><td>{g['points']:g} / {g['max_points']:g}</td>"
                     f"<td>{html.escape(first)}</td></tr>")

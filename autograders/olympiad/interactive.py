@@ -36,8 +36,10 @@ from typing import Self
 from sabaq.autograders.olympiad import run as runner
 from sabaq.autograders.olympiad.validate import ACCEPTED, WRONG, CustomValidator
 from sabaq.autograders.sandbox.confine import processes_of
+from sabaq.contracts import Note
 from sabaq.errors import SabaqError
 from sabaq.i18n import N_
+from sabaq.kattis.compare import wrong_answer
 
 INTERACTOR_MEMORY_MB = 2048
 INTERACTOR_OUTPUT_MB = 64
@@ -60,6 +62,7 @@ class Outcome:
     score: float | None = None
     contestant: runner.RunResult | None = None
     interactor: runner.RunResult | None = None
+    note: Note | None = None  # sabaq's own reason, translated when shown
 
 
 class Interactor(CustomValidator):
@@ -236,12 +239,17 @@ def verdict(runs: _Runs, time_limit: float, message: str, score_text: str | None
     first = runs.interactor_first or contestant.signal == signal.SIGPIPE
     rejected_first = runs.contestant_stopped or (first and contestant.status not in ("tle", "mle"))
     if interactor.exit_code == WRONG and rejected_first:
-        return Outcome("WA", min(cpu, time_limit), message or "wrong answer", score, contestant, interactor)
+        return _rejected(min(cpu, time_limit), message, score, contestant, interactor)
     if contestant.status != "ok":
         return Outcome(runner.RUN_VERDICTS[contestant.status], cpu, _last_line(contestant.stderr), None, contestant, interactor)
     if interactor.exit_code == ACCEPTED:
         return Outcome("AC", cpu, message, score, contestant, interactor)
-    return Outcome("WA", cpu, message or "wrong answer", score, contestant, interactor)
+    return _rejected(cpu, message, score, contestant, interactor)
+
+
+def _rejected(cpu: float, message: str, score: float | None, contestant, interactor) -> Outcome:
+    judgement = wrong_answer(message, score)
+    return Outcome("WA", cpu, judgement.message, score, contestant, interactor, judgement.note)
 
 
 def _last_line(text: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from sabaq.autograders.olympiad import run as runner
 from sabaq.autograders.olympiad.interactive import Interactor
 from sabaq.autograders.olympiad.validate import CustomValidator
-from sabaq.contracts import GroupVerdict, TestVerdict, Verdict
+from sabaq.contracts import GroupVerdict, Note, TestVerdict, Verdict
 from sabaq.i18n import N_
 from sabaq.kattis.compare import default_validate
 from sabaq.kattis.package import Package, PackageError, Program
@@ -100,9 +100,10 @@ class Judge:
         result = GroupVerdict(name=group.name, verdict="AC", points=0.0, max_points=group.points, time=0.0,
                               sample=group.sample)
         for test in group.tests:
-            verdict, cpu, message, score = self._test(test, command, work, box)
+            verdict, cpu, message, score, note = self._test(test, command, work, box)
             result.time = max(result.time, cpu)
-            result.tests.append(TestVerdict(name=test.name, verdict=verdict, time=cpu, message=message[:300]))
+            result.tests.append(TestVerdict(name=test.name, verdict=verdict, time=cpu, message=message[:300],
+                                            note=note))
             if score is not None:
                 scores[test.name] = score
             if result.tests[-1].verdict != "AC" and result.verdict == "AC":
@@ -112,18 +113,19 @@ class Judge:
                 break
         return result
 
-    def _test(self, test, command: list[str], work: Path, box: runner.Box) -> tuple[str, float, str, float | None]:
-        """(verdict, CPU seconds, message, score or None) of one test: run and compared, or
-        run against the interactor."""
+    def _test(self, test, command: list[str], work: Path, box: runner.Box
+              ) -> tuple[str, float, str, float | None, Note | None]:
+        """(verdict, CPU seconds, message, score or None, sabaq's note or None) of one test: run
+        and compared, or run against the interactor."""
         if self.interactor:
             outcome = self.interactor.interact(box, command, test.input, test.answer, self.time_limit,
                                                self.package.memory_mb, self.package.output_mb)
-            return outcome.verdict, outcome.time, outcome.message, outcome.score
+            return outcome.verdict, outcome.time, outcome.message, outcome.score, outcome.note
         out = work / "output"
         run = box.run(command, test.input, out, self.time_limit, self.package.memory_mb, self.package.output_mb)
         if run.status != "ok":
             lines = run.stderr.strip().splitlines()
-            return runner.RUN_VERDICTS[run.status], run.cpu, lines[-1] if lines else "", None
+            return runner.RUN_VERDICTS[run.status], run.cpu, lines[-1] if lines else "", None, None
         judgement = (self.validator(test.input, test.answer, out) if self.validator
                      else default_validate(out.read_bytes(), test.answer.read_bytes(), self.package.validator_flags))
-        return ("AC" if judgement.accepted else "WA"), run.cpu, judgement.message, judgement.score
+        return ("AC" if judgement.accepted else "WA"), run.cpu, judgement.message, judgement.score, judgement.note

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sabaq.archive import opened_dir, read_file, write_file
 from sabaq.autograders.olympiad import run as runner
-from sabaq.kattis.compare import Judgement
+from sabaq.kattis.compare import Judgement, wrong_answer
 
 ACCEPTED, WRONG = 42, 43
 
@@ -67,7 +67,7 @@ class CustomValidator:
         if result.exit_code == ACCEPTED:
             return Judgement(True, message, score)
         if result.exit_code == WRONG:
-            return Judgement(False, message or "wrong answer", score)
+            return wrong_answer(message, score)
         raise RuntimeError(f"the output validator failed (exit {result.exit_code}): {result.stderr[-500:]}")
 
 

@@ -32,9 +32,12 @@ def samples(package: Package) -> list[tuple[str, bytes, bytes]]:
     return [(t.input.stem, t.input.read_bytes(), t.answer.read_bytes()) for t in group.tests] if group else []
 
 
-def build_notebook(package: Package, lang: str, course: str, assignment: str) -> nbformat.NotebookNode:
+def build_notebook(package: Package, lang: str, course: str, assignment: str,
+                   course_language: str = "en") -> nbformat.NotebookNode:
+    """The task's notebook for a reader of ``lang``: the statement in that language when the
+    package has it, else in the course's."""
     _ = translator(lang)
-    statement, _used = statement_markdown(package, lang)
+    statement, _used = statement_markdown(package, lang, fallback=course_language)
     limits = _("Time limit: {seconds} s per test. Memory: {memory} MB.").format(
         seconds=f"{package.time_limit:g}", memory=package.memory_mb)
     cells = [nbformat.v4.new_markdown_cell(statement + "\n*" + limits + "*")]
@@ -84,11 +87,14 @@ def function_stub(package: Package) -> str | None:
     return stub.read_text(encoding="utf-8") if stub else ""
 
 
-def release_files(package: Package, course: str, assignment: str) -> dict[str, bytes]:
-    """What students fetch: a notebook per language (``i18n/<lang>/``), the samples, task.json."""
+def release_files(package: Package, course: str, assignment: str, *, course_language: str = "en",
+                  share_checker: bool = False) -> dict[str, bytes]:
+    """What students fetch: a notebook per language (``i18n/<lang>/``), the samples, task.json,
+    and, when the coach shares it (``share_checker``), a Python interactor to try the samples
+    with: it shows how the task is judged, so it stays with the judge unless the coach says."""
     files: dict[str, bytes] = {}
     for lang in LANGUAGES:
-        nb = build_notebook(package, lang, course, assignment)
+        nb = build_notebook(package, lang, course, assignment, course_language)
         files[f"i18n/{lang}/{assignment}.ipynb"] = nbformat.writes(nb).encode("utf-8")
     for name, given, wanted in samples(package):
         files[f"samples/{name}.in"] = given
@@ -96,7 +102,7 @@ def release_files(package: Package, course: str, assignment: str) -> dict[str, b
     for path in package.include_files("python"):  # the grader, so samples run here as in the judge
         if path.name != SOLUTION_FILE:
             files[path.name] = path.read_bytes()
-    interactor = package.output_validator if package.interactive else None
+    interactor = package.output_validator if package.interactive and share_checker else None
     if interactor is not None and all(p.suffix == ".py" for p in interactor.sources):
         for path in interactor.sources:  # an interactive task's samples run here against it, with the student's Python
             files[f"interactor/{path.name}"] = path.read_bytes()

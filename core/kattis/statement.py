@@ -59,10 +59,11 @@ def tex_to_markdown(tex: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
-def statement_markdown(package, lang: str) -> tuple[str, str]:
-    """(statement as Markdown, the language actually used) — falls back to en, then any."""
+def statement_markdown(package, lang: str, fallback: str = "en") -> tuple[str, str]:
+    """(statement as Markdown, the language actually used): in ``lang`` when the package has
+    it, else in ``fallback`` (the course's language), else English, else any."""
     statements = package.statements()
-    for choice in (lang, "en", *LANGUAGES, *sorted(statements)):
+    for choice in (lang, fallback, "en", *LANGUAGES, *sorted(statements)):
         path = statements.get(choice)
         if path is not None:
             text = path.read_text(encoding="utf-8")
@@ -95,6 +96,44 @@ def statement_files(paths) -> dict[str, str]:
     return found
 
 
+# problemtools' class sets only the body's font (CMU Serif, which has Cyrillic letters): the
+# headings, the problem's name (sans serif) and the samples (typewriter) stay in Latin Modern,
+# which has none, so a Kazakh or Russian heading came out empty. These lines, added at the end
+# of a copy of the class, set CMU's sans serif and typewriter faces too (Debian's fonts-cmu,
+# installed by scripts/install.sh), where they are installed.
+CYRILLIC_FONTS = r"""
+%% sabaq: every face with Cyrillic letters (headings, the problem's name, samples)
+\ifplastex\else
+\IfFontExistsTF{CMU Sans Serif}{\setsansfont{CMU Sans Serif}}{}
+\IfFontExistsTF{CMU Typewriter Text}{\setmonofont{CMU Typewriter Text}}{}
+\fi
+"""
+
+
+def problemset_class() -> str | None:
+    """problemtools' LaTeX class with CYRILLIC_FONTS added (None without problemtools)."""
+    try:
+        from importlib.resources import files
+
+        original = files("problemtools").joinpath("templates/latex/problemset.cls").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+    return original + CYRILLIC_FONTS
+
+
+def _pdf(problem2pdf: str, root: Path, lang: str, target: Path) -> subprocess.CompletedProcess:
+    """problem2pdf on a copy of the package in a folder of its own, beside which the class
+    with Cyrillic faces lies (problemtools uses a ``problemset.cls`` in the package's parent)."""
+    with tempfile.TemporaryDirectory(prefix="sabaq-pdf-") as tmp:
+        copy = Path(tmp) / "package" / root.name
+        shutil.copytree(root, copy, ignore=shutil.ignore_patterns("__pycache__", "submissions", "generators"))
+        cls = problemset_class()
+        if cls is not None:
+            (copy.parent / "problemset.cls").write_text(cls, encoding="utf-8")
+        return subprocess.run([problem2pdf, "-l", lang, "-o", str(target), str(copy)],
+                              capture_output=True, text=True, cwd=tmp, timeout=600, check=False)
+
+
 PAGE = """<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title></head>
 <body>
@@ -124,9 +163,7 @@ def write_statements(package, out: Path, pdf: bool = False) -> list[Path]:
         written.append(page)
         if pdf:
             target = out / f"problem.{lang}.pdf"
-            with tempfile.TemporaryDirectory(prefix="sabaq-pdf-") as tmp:
-                run = subprocess.run([problem2pdf, "-l", lang, "-o", str(target), str(package.root)],
-                                     capture_output=True, text=True, cwd=tmp, timeout=600, check=False)
+            run = _pdf(problem2pdf, package.root, lang, target)
             if not target.exists():
                 raise StatementError(N_("LaTeX could not make the {lang} statement of {folder} into a PDF: {error}"),
                                    lang=lang, folder=package.root.name,

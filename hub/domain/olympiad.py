@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sabaq.archive import safe_name
+from sabaq.errors import Invalid, NotFound
 from sabaq.hub.domain import assignments
 from sabaq.hub.domain.kinds import OLYMPIAD
 from sabaq.hub.store.models import Assignment, Course, GradeResult, Membership, Role, Submission, User
@@ -136,17 +137,24 @@ def _generate_tests(folder: Path, account: pwd.struct_passwd | None = None) -> N
 
 
 def publish(db: Session, course: Course, root: str | Path, name: str | None = None, title: str | None = None,
-            **settings) -> Assignment:
-    """Publish (or update) a task in a course; students' earlier submissions stay."""
+            share_checker: bool | None = None, **settings) -> Assignment:
+    """Publish (or update) a task in a course; students' earlier submissions stay. With
+    ``share_checker`` an interactive task's interactor is given to students to try the
+    samples with (it shows how the task is judged); None keeps the task's setting (off at first)."""
     root = Path(root).resolve()
     name = safe_name(name or root.name)
+    before = db.scalar(select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name))
+    if share_checker is None:
+        share_checker = bool(before and before.share_checker)
     with tempfile.TemporaryDirectory(prefix="sabaq-publish-") as tmp:
         ready = _with_tests(root, Path(tmp))
         package = load(ready)
-        assignment = assignments.release(
-            db, course, name, release_files(package, course.slug, name), package_files(ready),
-            title=title or package.name, category=OLYMPIAD.category, **settings)
+        released = release_files(package, course.slug, name, course_language=course.language,
+                                 share_checker=share_checker)
+        assignment = assignments.release(db, course, name, released, package_files(ready),
+                                         title=title or package.name, category=OLYMPIAD.category, **settings)
     assignment.max_score = package.max_score
+    assignment.share_checker = share_checker
     db.flush()
     return assignment
 
@@ -160,7 +168,8 @@ def public_verdict(details: dict, staff: bool) -> dict:
         return judge
     groups = []
     for g in judge.get("groups", []):
-        tests = [dict(t, message=t.get("message", "") if g.get("sample") else "") for t in g.get("tests", [])]
+        tests = [dict(t, message=t.get("message", ""), note=t.get("note")) if g.get("sample")
+                 else dict(t, message="", note=None) for t in g.get("tests", [])]
         groups.append(dict(g, tests=tests))
     return dict(judge, groups=groups)
 
@@ -178,10 +187,47 @@ def best_scores(db: Session, assignment_ids: list[int], student_ids: list[int]) 
     return {(a, s): score for a, s, score in rows}
 
 
+def contest_tasks(db: Session, course: Course) -> list[Assignment]:
+    """The course's olympiad tasks in the coach's order: the placed ones by their place, then
+    the others (new ones, say) by name."""
+    tasks = db.scalars(select(Assignment).where(Assignment.course_id == course.id,
+                                                Assignment.category == OLYMPIAD.category))
+    return sorted(tasks, key=lambda t: (t.position is None, t.position or 0, t.name))
+
+
+def set_order(db: Session, course: Course, names: list[str]) -> list[Assignment]:
+    """The coach's order of the contest's tasks, first to last; tasks not named follow them."""
+    tasks = {t.name: t for t in contest_tasks(db, course)}
+    for name in names:
+        if name not in tasks:
+            raise NotFound(N_("There is no olympiad task '{task}' in the course '{course}': name only the tasks "
+                              "the contest page lists."), task=name, course=course.slug)
+    if len(set(names)) != len(names):
+        raise Invalid(N_("Each task may be named only once in the contest's order."))
+    for task in tasks.values():
+        task.position = None
+    for place, name in enumerate(names, start=1):
+        tasks[name].position = place
+    db.flush()
+    return contest_tasks(db, course)
+
+
+def first_failure(details: dict | None) -> dict | None:
+    """The newest verdict's first failing test: its group, name and what the judge said
+    (a note to translate, or the checker's own words), for the coach's table."""
+    for group in ((details or {}).get("judge") or {}).get("groups", []):
+        name = group.get("first_failure")
+        if name:
+            test = next((t for t in group.get("tests", []) if t.get("name") == name), {})
+            return {"group": group.get("name", ""), "test": name, "note": test.get("note"),
+                    "message": test.get("message", "")}
+    return None
+
+
 def contest_table(db: Session, course: Course) -> dict:
-    """Every student × every task: best score, newest verdict, attempts (for the coach)."""
-    tasks = list(db.scalars(select(Assignment).where(Assignment.course_id == course.id,
-                                                     Assignment.category == OLYMPIAD.category).order_by(Assignment.name)))
+    """Every student × every task, in the coach's order of tasks: best score, newest verdict
+    and its first failure, attempts (for the coach)."""
+    tasks = contest_tasks(db, course)
     students = list(db.scalars(select(User).join(Membership, Membership.user_id == User.id)
                                .where(Membership.course_id == course.id, Membership.role == Role.student)
                                .order_by(User.full_name, User.name)))
@@ -199,13 +245,15 @@ def contest_table(db: Session, course: Course) -> dict:
         cells = []
         for task in tasks:
             submission, result = newest.get((task.id, student.id), (None, None))
-            verdict = None
+            verdict, failure = None, None
             if submission is not None:
-                verdict = ((result.details or {}).get("judge", {}).get("verdict") if result is not None
-                           and result.status == "graded" else ("failed" if result is not None else "queued"))
+                graded = result is not None and result.status == "graded"
+                verdict = ((result.details or {}).get("judge", {}).get("verdict") if graded
+                           else ("failed" if result is not None else "queued"))
+                failure = first_failure(result.details) if graded else None
             cells.append({"task": task.name, "best": best.get((task.id, student.id)), "max": task.max_score,
                           "verdict": verdict, "attempts": submission.attempt if submission else 0,
-                          "submission_id": submission.id if submission else None})
+                          "submission_id": submission.id if submission else None, "failure": failure})
         total = sum(c["best"] or 0.0 for c in cells)
         table.append({"student": student, "cells": cells, "total": total})
     table.sort(key=lambda r: -r["total"])

@@ -46,10 +46,12 @@ def seed_course(db: Session, name: str, min_password_length: int = 8) -> list[di
             authoring.source_files(source),
             due_at=due, title=item.get("title", ""),
         )
-    for item in meta.get("tasks", []):
-        from sabaq.hub.domain.olympiad import publish
+    if meta.get("tasks"):
+        from sabaq.hub.domain.olympiad import publish, set_order
 
-        publish(db, course, folder / item["path"], name=item.get("name"), title=item.get("title"))
+        published = [publish(db, course, folder / item["path"], name=item.get("name"), title=item.get("title"),
+                             share_checker=item.get("share_interactor", False)) for item in meta["tasks"]]
+        set_order(db, course, [a.name for a in published])  # the contest's order is the file's
     for item in meta.get("lessons", []):
         from sabaq.hub.domain import lessons
 

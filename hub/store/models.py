@@ -191,6 +191,10 @@ class Assignment(Base):
     late_policy: Mapped[str] = mapped_column(String(16), default="none")
     late_percent_per_day: Mapped[float] = mapped_column(default=0.0)
     late_floor_percent: Mapped[float] = mapped_column(default=0.0)
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True,
+                                                 doc="an olympiad task's place in the contest, as the coach sets it")
+    share_checker: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                doc="an olympiad task's interactor given to students to try samples")
 
     course: Mapped[Course] = relationship(back_populates="assignments")
     files: Mapped[list["AssignmentFile"]] = relationship(

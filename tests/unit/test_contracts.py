@@ -34,10 +34,12 @@ JUDGE = {
         "groups": [
             {"name": "sample", "verdict": "AC", "points": 0.0, "max_points": 0.0, "time": 0.01,
              "first_failure": None, "sample": True,
-             "tests": [{"name": "1", "verdict": "AC", "time": 0.01, "message": ""}]},
+             "tests": [{"name": "1", "verdict": "AC", "time": 0.01, "message": "", "note": None}]},
             {"name": "small", "verdict": "WA", "points": 0.0, "max_points": 60.0, "time": 0.12,
              "first_failure": "03", "sample": False,
-             "tests": [{"name": "03", "verdict": "WA", "time": 0.12, "message": "token 0: expected '3', got '4'"}]},
+             "tests": [{"name": "03", "verdict": "WA", "time": 0.12, "message": "Token 1: expected '3', got '4'.",
+                        "note": {"message": "Token {number}: expected {expected}, got {got}.",
+                                 "params": {"number": "1", "expected": "'3'", "got": "'4'"}}}]},
         ]}},
 }
 

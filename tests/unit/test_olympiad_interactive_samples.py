@@ -74,8 +74,9 @@ def test_without_an_interactor_the_student_is_told_to_submit(fetched):
 
 
 def test_the_released_task_folder_has_what_check_samples_needs(tmp_path):
-    """What students fetch for an interactive task: task.json says so, the interactor is in interactor/."""
-    files = release_files(load(GUESS), "olympiad", "guess")
+    """What students fetch for an interactive task the coach shares the interactor of: task.json
+    says so, the interactor is in interactor/."""
+    files = release_files(load(GUESS), "olympiad", "guess", share_checker=True)
     assert json.loads(files["task.json"])["interactive"] is True and "interactor/interactor.py" in files
     notebook = files["i18n/en/guess.ipynb"].decode()
     assert "This task is interactive" in notebook and "flush=True" in notebook and "read the input with" not in notebook
@@ -84,3 +85,18 @@ def test_the_released_task_folder_has_what_check_samples_needs(tmp_path):
         (tmp_path / name).write_bytes(content)
     shutil.copy(GUESS / "submissions" / "accepted" / "binary.py", tmp_path / "solution.py")
     assert [r["verdict"] for r in check_samples(tmp_path, show=False)] == ["AC", "AC"]
+
+
+def test_the_interactor_stays_with_the_judge_unless_the_coach_shares_it(tmp_path):
+    """By default a student's folder has no interactor (it shows how the task is judged): a
+    student looking for it finds nothing, and the sample check tells her to submit."""
+    files = release_files(load(GUESS), "olympiad", "guess")
+    assert not [name for name in files if name.startswith("interactor/")]
+    interactor_code = b"".join(p.read_bytes() for p in load(GUESS).output_validator.sources)
+    assert not any(interactor_code in content for content in files.values())
+    for name, content in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(content)
+    shutil.copy(GUESS / "submissions" / "accepted" / "binary.py", tmp_path / "solution.py")
+    rows = check_samples(tmp_path, show=False)
+    assert {r["verdict"] for r in rows} == {None} and all("submit" in r["note"] for r in rows)

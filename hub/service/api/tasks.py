@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from sabaq.archive import safe_name, write_tree
+from sabaq.contracts import Note
 from sabaq.errors import Invalid
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import grading, kinds
@@ -29,8 +30,11 @@ router = APIRouter(prefix="/api/v1", tags=["olympiad tasks"], responses=ERRORS)
             summary="Publish an olympiad task (teacher): the files of a Kattis problem package")
 async def publish_task(request: Request, course_id: str, name: str,
                        files: list[UploadFile] = File(..., description="package files; file name = relative path"),
-                       title: str = Form("", max_length=200), user: User = Depends(current_user),
-                       db: Session = DB):
+                       title: str = Form("", max_length=200),
+                       share_checker: bool | None = Form(None, description=(
+                           "give an interactive task's interactor to students to try the samples with (it shows "
+                           "how the task is judged); left out: the task's setting stays (off at first)")),
+                       user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course, teacher_only=True)
     name = safe_name(name)  # a folder's name below: '..' (sent as %2E%2E) would be its parent
@@ -39,7 +43,7 @@ async def publish_task(request: Request, course_id: str, name: str,
         root = Path(tmp) / name
         write_tree(root, package)
         try:
-            a = tasks.publish(db, course, root, name=name, title=title or None)
+            a = tasks.publish(db, course, root, name=name, title=title or None, share_checker=share_checker)
         except PackageError as e:
             raise Invalid(N_("The task package cannot be used: {reason}"), reason=e) from None
     return assignment_out(db, a, True)
@@ -77,6 +81,13 @@ def verdict(submission_id: Id, user: User = Depends(current_user), db: Session =
     return out
 
 
+class FailureOut(BaseModel):
+    group: str
+    test: str
+    note: Note | None = Field(None, description="sabaq's words: a message id and its values, to translate")
+    message: str = Field("", description="the checker's own words (or the note in English)")
+
+
 class ContestCell(BaseModel):
     task: str
     best: float | None
@@ -84,6 +95,7 @@ class ContestCell(BaseModel):
     verdict: str | None
     attempts: int
     submission_id: int | None
+    failure: FailureOut | None = Field(None, description="the newest verdict's first failing test")
 
 
 class ContestRow(BaseModel):
@@ -105,7 +117,26 @@ class ContestOut(BaseModel):
 def contest(course_id: str, user: User = Depends(current_user), db: Session = DB):
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course)
-    table = tasks.contest_table(db, course)
+    return contest_out(course, tasks.contest_table(db, course))
+
+
+class OrderIn(BaseModel):
+    tasks: list[str] = Field(max_length=500, description="task names, first to last; tasks left out follow them")
+
+
+class OrderOut(BaseModel):
+    tasks: list[str]
+
+
+@router.put("/courses/{course_id}/contest/order", response_model=OrderOut,
+            summary="The order of the contest's tasks, as the contest table shows them (teacher)")
+def set_contest_order(course_id: str, body: OrderIn, user: User = Depends(current_user), db: Session = DB):
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course, teacher_only=True)
+    return OrderOut(tasks=[t.name for t in tasks.set_order(db, course, body.tasks)])
+
+
+def contest_out(course, table: dict) -> ContestOut:
     return ContestOut(course=course.slug, tasks=[t.name for t in table["tasks"]], max_total=table["max_total"],
                       rows=[ContestRow(student=r["student"].name, full_name=r["student"].full_name, total=r["total"],
                                        cells=[ContestCell(**c) for c in r["cells"]]) for r in table["rows"]])

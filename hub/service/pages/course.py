@@ -15,14 +15,16 @@ from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import kinds, lesson_questions, lessons, rosters
 from sabaq.hub.domain import olympiad as tasks
+from sabaq.hub.service import forms
 from sabaq.hub.service.access import course_and_role, is_staff
 from sabaq.hub.service.deps import DB, current_user, request_language
-from sabaq.hub.service.pages.render import remember_language, render
+from sabaq.hub.service.pages.render import PREFIX, back, remember_language, render
 from sabaq.hub.store.models import Role, User
 from sabaq.i18n import translator
 
 router = APIRouter(include_in_schema=False)
 ROSTER_LIMIT = 5 * 1024 * 1024
+CONTEST_REFRESH_SECONDS = 15  # how often an open contest page asks whether its table changed
 
 
 @router.get("/courses/{course_id}", response_class=HTMLResponse)
@@ -64,7 +66,22 @@ def contest_page(request: Request, course_id: str, user: User = Depends(current_
     remember_language(request, user)
     course = crs.get_course(db, course_id)
     crs.require_staff(db, user, course)
-    return render(request, "contest.html", user=user, course=course, table=tasks.contest_table(db, course))
+    return render(request, "contest.html", user=user, course=course, table=tasks.contest_table(db, course),
+                  can_order=user.is_admin or crs.role_in(db, user, course) == Role.teacher,
+                  refresh_seconds=CONTEST_REFRESH_SECONDS)
+
+
+@router.post("/courses/{course_id}/contest/order")
+async def contest_order(request: Request, course_id: str, user: User = Depends(current_user), db: Session = DB):
+    """The coach's order of the tasks, from the page's place fields (``place-<task>``: 1 is
+    first; equal places keep the tasks' order as it was)."""
+    course = crs.get_course(db, course_id)
+    crs.require_staff(db, user, course, teacher_only=True)
+    form = await request.form()
+    shown = [t.name for t in tasks.contest_tasks(db, course)]
+    places = {name: forms.number(form.get(f"place-{name}"), forms.PAGE, default=len(shown) + 1) for name in shown}
+    tasks.set_order(db, course, sorted(shown, key=lambda name: places[name]))
+    return back(f"{PREFIX}/courses/{course.slug}/contest")
 
 
 @router.post("/courses/{course_id}/roster", response_class=HTMLResponse)
