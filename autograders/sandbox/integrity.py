@@ -59,6 +59,7 @@ class TestCellGuard:
         self.bound = bound
         self.transformer: StrictComparisons | None = None
         self._recorded = claim_recorder()  # in the zygote, before any notebook: the grader's alone
+        self.seal = grader_seal()  # once in the zygote (a millisecond), valid in every child forked from it
 
     def before_first(self, shell=None, allowed_calls: frozenset = frozenset()) -> None:
         """The child's own settings (input() refused, the shell's recorder, its signal
@@ -67,7 +68,6 @@ class TestCellGuard:
         if shell is not None and own_dict(shell).get("recorder") is not None:
             self.pristine.pin(shell, "recorder", own_dict(shell)["recorder"])
         self.pristine.pin_signals()
-        self.seal = grader_seal()
         install_audit_guard(self.user_ns, allowed_calls=allowed_calls, takers=frozenset({RECORD_CODE, RUN_TEST_CODE, RUN_AWAITED_CODE, STAR_IMPORT_CODE}))
 
     def before_test(self, shell) -> None:

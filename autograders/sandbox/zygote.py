@@ -577,6 +577,7 @@ class Zygote:
 def integrity_guard(shell):
     """The integrity module's defences around test cells, from the shell as it is now (warmed
     up, before any notebook): what test cells get put back."""
+    import sabaq.autograders.sandbox.child  # noqa: F401 - its module is the grader's too: sealed with the rest
     from sabaq.autograders.sandbox import integrity
 
     return integrity.TestCellGuard(shell, bound=True)
