@@ -25,6 +25,7 @@ from sabaq.kattis.package import Program, load
 pytestmark = pytest.mark.grading
 PRACTICE = Path(__file__).resolve().parents[1] / "courses" / "olympiad" / "tasks"
 SABAQ = [sys.executable, "-m", "sabaq"]
+HAS_LATEX = shutil.which("lualatex") is not None and (Path(sys.executable).parent / "problem2pdf").exists()
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +43,10 @@ def write(folder: Path, name: str, text: str) -> Program:
 
 
 def start_verifyproblem(root: Path, tmp_path: Path) -> subprocess.Popen:
-    """problemtools' own checker on config, data, validators and submissions, started in the
-    background (so that sabaq's verification runs meanwhile)."""
+    """problemtools' own checker on config, data, validators and submissions, and on the
+    statements where scripts/install.sh's LuaLaTeX is installed (problem2pdf and plasTeX's
+    problem2html in every language), started in the background (so that sabaq's verification
+    runs meanwhile)."""
     config = tmp_path / "xdg" / "problemtools"
     config.mkdir(parents=True, exist_ok=True)
     # problemtools runs Python with PyPy by default, this machine has CPython; its javac is 17 (problemtools asks -source 21)
@@ -52,7 +55,7 @@ def start_verifyproblem(root: Path, tmp_path: Path) -> subprocess.Popen:
         "  run: '/usr/bin/python3 \"{mainfile}\"'\n"
         "java:\n  compile: 'javac -encoding UTF-8 -sourcepath {path} -d {path} {files}'\n")
     verifyproblem = Path(sys.executable).parent / "verifyproblem"
-    parts = ["config", "data", "submissions", "validators"]
+    parts = ["config", "data", "submissions", "validators", *(["statement"] if HAS_LATEX else [])]
     return subprocess.Popen([str(verifyproblem), "-p", *parts, "--", str(root)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
                             env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
@@ -68,8 +71,8 @@ def problemtools_verdicts(proc: subprocess.Popen) -> tuple[str, dict[str, tuple[
     return output, {m[1]: (m[2] != "got ", m[3]) for m in PROBLEMTOOLS_LINE.finditer(output)}
 
 
-def assert_same_verdicts(root: Path, tmp_path: Path) -> None:
-    """problemtools' verifyproblem passes the package, and sabaq's verify agrees on every submission."""
+def assert_same_verdicts(root: Path, tmp_path: Path) -> str:
+    """problemtools' verifyproblem passes the package, and sabaq's verify agrees on every submission; its output."""
     proc = start_verifyproblem(root, tmp_path)
     lines = []
     report = verify(load(root), out=lines.append)
@@ -79,11 +82,15 @@ def assert_same_verdicts(root: Path, tmp_path: Path) -> None:
     assert report.ok, lines[0]
     ours = {name: (ok, "RTE" if result.verdict == "MLE" else result.verdict) for name, result, ok in report.rows}
     assert ours == theirs, (lines[0], output[-3000:])
+    return output
 
 
 def test_new_package_passes_kattis_verifyproblem(sum2, tmp_path):
-    """Its statement check needs LuaLaTeX (scripts/install.sh installs it; see the statement tests)."""
-    assert_same_verdicts(sum2, tmp_path)
+    """Its statement check needs LuaLaTeX (scripts/install.sh installs it): where it is
+    installed, the statements are checked too."""
+    output = assert_same_verdicts(sum2, tmp_path)
+    if HAS_LATEX:
+        assert "Checking problem statements" in output and "tested: 0 errors" in output
 
 
 def test_generate_is_deterministic_and_verify_reports_a_mismatch(sum2, tmp_path):
@@ -244,7 +251,7 @@ def test_statements_render_in_every_language_of_the_package(tmp_path):
     """`sabaq task statement`: HTML always; a PDF through problemtools' problem2pdf where
     scripts/install.sh's LuaLaTeX is installed, and else a message saying what is missing."""
     root = PRACTICE / "teatime"
-    has_latex = shutil.which("lualatex") is not None and (Path(sys.executable).parent / "problem2pdf").exists()
+    has_latex = HAS_LATEX
     proc = subprocess.run(SABAQ + ["task", "statement", str(root), "--out", str(tmp_path / "out"), "--pdf"],
                           capture_output=True, text=True, timeout=900)
     if not has_latex:
@@ -256,7 +263,12 @@ def test_statements_render_in_every_language_of_the_package(tmp_path):
         page = (tmp_path / "out" / f"problem.{lang}.html").read_text(encoding="utf-8")
         assert f"<h1>{title}</h1>" in page and "<math" in page and f'lang="{lang}"' in page
         if has_latex:
-            assert (tmp_path / "out" / f"problem.{lang}.pdf").read_bytes().startswith(b"%PDF")
+            pdf = (tmp_path / "out" / f"problem.{lang}.pdf").read_bytes()
+            assert pdf.startswith(b"%PDF")
+            # headings, the title and samples in faces with Cyrillic letters: problemtools' class
+            # left them in Latin Modern, which has none, and Kazakh and Russian headings came out empty
+            fonts = set(re.findall(rb"/BaseFont\s*/(?:[A-Z]{6}\+)?([A-Za-z0-9-]+)", pdf))
+            assert b"CMUSansSerif-Bold" in fonts and not {f for f in fonts if f.startswith((b"LMSans", b"LMMono"))}
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
