@@ -81,6 +81,13 @@ def bench_storm(args) -> int:
     return 0 if results[0].ready == args.students else 1
 
 
+def bench_pageweight(args) -> int:
+    from sabaq.devtools.bench_pageweight import bench_pageweight as run
+
+    run(stock=not args.no_stock, slow=not args.fast_link)
+    return 0
+
+
 def add_commands(commands) -> None:
     bench = "benchmarks"
     p = commands.action("bench", bench, "grading", "sabaq's grading against nbgrader autograde", bench_grading)
@@ -119,6 +126,13 @@ def add_commands(commands) -> None:
     p.add_argument("--students", type=at_least_one, default=30)
     p.add_argument("--timeout", type=float, default=180, help="seconds a student waits for her server (default 180)")
     p.add_argument("--no-stock", action="store_true", help="only sabaq, not stock JupyterHub")
+
+    p = commands.action("bench", bench, "pageweight",
+                        "bytes, requests and time to a lesson's first widget in JupyterLab, cold and warm: "
+                        "its own `sabaq up`, then stock JupyterLab", bench_pageweight)
+    p.add_argument("--no-stock", action="store_true", help="only sabaq, not stock JupyterLab")
+    p.add_argument("--fast-link", action="store_true",
+                   help="the loopback's own speed instead of the emulated 1.6 Mbit/s, 300 ms link")
 
     p = commands.action("demo", "rehearsals", "class", "rehearse a whole class cycle against a running `sabaq up`",
                         demo_class, running=True)

@@ -15,7 +15,7 @@ served without a login, and a path that would leave its folder (``..``, a link) 
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import hashlib
 import os
 import time
@@ -26,10 +26,11 @@ ROUTE = "static-shared"
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 LAB = "lab"
 EXTENSIONS = "ext"
-# a version not the current one is looked for again (an upgrade while the service ran) at
-# most this often: a made-up version must not cost a walk of the folders each time
+OLD_VERSION_CACHE = "no-cache"  # what a page of a server started before an upgrade is answered with
+# the files on disk are looked at again (an upgrade, a new extension, while sabaq runs) at
+# most this often: a spawn or a request must not cost a walk of the folders each time
 RECHECK_SECONDS = 30.0
-_last_check = [0.0]
+_known: dict[str, object] = {"version": "", "at": float("-inf")}
 
 
 def lab_static_dir() -> Path:
@@ -73,9 +74,16 @@ def _listing(root: Path) -> list[str]:
     return sorted(lines)
 
 
-@functools.lru_cache(maxsize=1)
 def current_version() -> str:
-    """``<JupyterLab's version>-<digest>``: changes with JupyterLab and with any extension's files."""
+    """``<JupyterLab's version>-<digest>``: changes with JupyterLab and with any extension's
+    files; looked for again at most every RECHECK_SECONDS."""
+    now = time.monotonic()
+    if now - _known["at"] >= RECHECK_SECONDS:
+        _known.update(version=version_on_disk(), at=now)
+    return _known["version"]
+
+
+def version_on_disk() -> str:
     import jupyterlab
 
     digest = hashlib.sha256()
@@ -87,15 +95,11 @@ def current_version() -> str:
     return f"{jupyterlab.__version__}-{digest.hexdigest()[:12]}"
 
 
-def is_current(version: str) -> bool:
-    """The version the files on disk have now (looked for again after an upgrade)."""
-    if version == current_version():
-        return True
-    if time.monotonic() - _last_check[0] < RECHECK_SECONDS:
-        return False
-    _last_check[0] = time.monotonic()
-    current_version.cache_clear()
-    return version == current_version()
+def cache_control(version: str) -> str:
+    """A year for the files of the current version. A server started before an upgrade still
+    names its old version: its pages get today's files (as its own server would serve them),
+    which no browser may keep under the old address."""
+    return CACHE_CONTROL if version == current_version() else OLD_VERSION_CACHE
 
 
 def base_path(version: str) -> str:
@@ -147,3 +151,14 @@ def server_args(hub_address: str = "") -> list[str]:
         f"--LabApp.override_static_url={base}{LAB}/",
         f"--LabApp.labextensions_url={extensions}",
     ]
+
+
+def with_light_pages(hook, hub_address: str = ""):
+    """A pre_spawn_hook that runs ``hook``, then gives the server ``server_args`` of the files
+    on disk at this start (an extension installed while sabaq runs changes the address)."""
+
+    async def light_pages(spawner) -> None:
+        await hook(spawner)
+        spawner.args = await asyncio.to_thread(server_args, hub_address)
+
+    return light_pages

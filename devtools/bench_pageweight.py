@@ -1,0 +1,253 @@
+"""`sabaq bench pageweight`: what a student's browser downloads to open a lesson in JupyterLab.
+
+Against its own `sabaq up` (a temporary data folder, free loopback ports), a demo student
+opens a lesson notebook in JupyterLab in headless Chromium (Debian's, through Playwright)
+until its first widget shows: cold (an empty cache), then warm (the same browser context
+again, as on a classroom PC). Counted from Chromium's own network log (CDP): the bytes on
+the wire (each response's encodedDataLength: headers and the body as sent, compressed or
+not, nothing for a file the cache served) and the requests; and the time to that widget
+on an emulated mobile link (1.6 Mbit/s, 300 ms). Then the same notebook in stock
+JupyterLab (`jupyter lab`, no hub, no sabaq in between) in the same run, for the ratio.
+Speed is measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from sabaq.devtools.bench_deadline import LocalSabaq
+from sabaq.devtools.bench_storm import remove_accounts
+from sabaq.devtools.ports import free_port
+
+# in courses/lessons; delivered to the demo course's students as ~/lessons/demo/projectile-motion/
+LESSON = "physics/projectile-motion/projectile-motion.en.ipynb"
+LESSON_FOLDER = "lessons/demo/projectile-motion"
+LESSON_PATH = f"{LESSON_FOLDER}/projectile-motion.en.ipynb"  # stock JupyterLab's copy
+FIRST_WIDGET = ".jp-OutputArea-output .jupyter-widgets"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-dev-shm-usage"]
+# the issue's mobile link: 1.6 Mbit/s both ways, 300 ms round trip
+SLOW_LINK = {"offline": False, "latency": 300, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 1.6e6 / 8}
+# issue 17's targets
+TARGET_COLD_BYTES = 2.5e6
+TARGET_WARM_BYTES = 300e3
+TARGET_COLD_SECONDS = 20.0
+TARGET_WARM_SECONDS = 6.0
+
+
+@dataclass
+class Load:
+    """One page load, until the first widget showed."""
+
+    bytes: int  # on the wire
+    requests: int  # every request the page made, those the cache answered included
+    from_cache: int  # of which the cache answered
+    seconds: float
+
+    def line(self, label: str, target_bytes: float | None = None, target_seconds: float | None = None) -> str:
+        def goal(v):
+            return "" if v is None else v
+
+        mb = f"{self.bytes / 1e6:.2f} MB" + (f" (target ≤ {target_bytes / 1e6:.2f} MB)" if target_bytes else "")
+        s = f"{self.seconds:.1f} s" + (f" (target ≤ {goal(target_seconds):g} s)" if target_seconds else "")
+        return f"{label:>22}: {mb} on the wire, {self.requests} requests ({self.from_cache} from the cache), " \
+               f"first widget {s}"
+
+
+def run_all_cells(page) -> None:
+    """What a student does in stock JupyterLab, where no cell runs by itself: the toolbar's
+    "restart the kernel and run all cells", confirmed."""
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible")
+    page.locator(".jp-NotebookPanel-toolbar [data-command='notebook:restart-run-all']").first.click()
+    page.locator(".jp-Dialog .jp-mod-accept").first.click()
+
+
+def measure_load(context, url: str, selector: str = FIRST_WIDGET, link: dict | None = None,
+                 timeout: float = 300, then=None) -> Load:
+    """Open url in a new page of the browser context and wait for selector to be visible
+    (``then(page)`` first, if given); Chromium's network log says what went over the wire.
+    ``link``: CDP's Network.emulateNetworkConditions (e.g. SLOW_LINK), else the loopback's own speed."""
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    counts = {"bytes": 0, "requests": 0, "cached": 0}
+
+    def finished(event):
+        counts["bytes"] += int(event.get("encodedDataLength", 0))
+
+    def sent(_event):
+        counts["requests"] += 1
+
+    def cached(_event):  # from the memory cache
+        counts["cached"] += 1
+
+    def received(event):  # from the disk cache
+        counts["cached"] += bool(event.get("response", {}).get("fromDiskCache"))
+
+    cdp.on("Network.loadingFinished", finished)
+    cdp.on("Network.requestWillBeSent", sent)
+    cdp.on("Network.requestServedFromCache", cached)
+    cdp.on("Network.responseReceived", received)
+    cdp.send("Network.enable")
+    if link:
+        cdp.send("Network.emulateNetworkConditions", link)
+    try:
+        start = time.monotonic()
+        page.set_default_timeout(timeout * 1000)
+        page.goto(url)
+        if then is not None:
+            then(page)
+        page.locator(selector).first.wait_for(state="visible", timeout=timeout * 1000)
+        seconds = time.monotonic() - start
+    finally:
+        page.close()
+    return Load(counts["bytes"], counts["requests"], counts["cached"], seconds)
+
+
+def cold_and_warm(context, url: str, selector: str = FIRST_WIDGET, link: dict | None = None,
+                  timeout: float = 300, then=None) -> tuple[Load, Load]:
+    """The first load in an empty cache, then the same again in the same context."""
+    page = context.new_page()
+    context.new_cdp_session(page).send("Network.clearBrowserCache")
+    page.close()
+    cold = measure_load(context, url, selector, link, timeout, then)
+    warm = measure_load(context, url, selector, link, timeout, then)
+    return cold, warm
+
+
+def launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+
+
+def student_cookies(base_url: str, name: str, password: str) -> tuple[list[dict], str]:
+    """The hub's login cookie, as the login form sets it (the page itself is not weighed:
+    JupyterLab is), with the student's server started and ready; and the path of the lesson
+    in her language in her server (LESSON_FOLDER)."""
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        client.get("/hub/login")
+        r = client.post("/hub/login", data={"username": name, "password": password,
+                                            "_xsrf": client.cookies.get("_xsrf", "")})
+        if r.status_code not in (200, 302):
+            raise RuntimeError(f"login of {name}: {r.status_code}")
+        token = client.post(f"/hub/api/users/{name}/tokens", json={"note": "pageweight"},
+                            headers={"X-XSRFToken": client.cookies.get("_xsrf", "")}).json()["token"]
+        api = httpx.Client(base_url=base_url + "/hub/api", headers={"Authorization": f"token {token}"}, timeout=60)
+        api.post(f"/users/{name}/server")
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if (api.get(f"/users/{name}").json().get("servers", {}).get("") or {}).get("ready"):
+                break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError(f"the server of {name} did not start")
+        folder = httpx.get(f"{base_url}/user/{name}/api/contents/{LESSON_FOLDER}", timeout=60,
+                           headers={"Authorization": f"token {token}"}).json()
+        lesson = min(f["path"] for f in folder["content"] if f["name"].endswith(".ipynb"))
+        return [{"name": c.name, "value": c.value, "url": base_url} for c in client.cookies.jar], lesson
+
+
+def weigh(cookies: list[dict], url: str, link: dict | None, then=None) -> tuple[Load, Load]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = launch(p)
+        try:
+            context = browser.new_context()
+            context.add_cookies(cookies)
+            return cold_and_warm(context, url, link=link, then=then)
+        finally:
+            browser.close()
+
+
+def first_student(sabaq: LocalSabaq) -> tuple[str, str]:
+    for line in (sabaq.data / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        if len(fields) >= 3 and not line.startswith("#") and fields[2].startswith("(student"):
+            return fields[0], fields[1]
+    raise RuntimeError("no demo student in demo-logins.txt")
+
+
+@contextlib.contextmanager
+def stock_jupyterlab(notebook: Path):
+    """`jupyter lab` of this environment on a free port, the lesson's folder (the notebook and
+    what it reads) in lessons/ of its root."""
+    root = Path(tempfile.mkdtemp(prefix="sabaq-bench-stock-"))
+    shutil.copytree(notebook.parent, (root / LESSON_PATH).parent)
+    port, token = free_port(), secrets.token_hex(16)
+    proc = subprocess.Popen(
+        [str(Path(sys.prefix) / "bin" / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}",
+         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=dict(os.environ, HOME=str(root)))
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/api/status?token={token}", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.5)
+        yield f"{url}/lab/tree/{LESSON_PATH}?token={token}"
+    finally:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(20)
+        if proc.poll() is None:
+            proc.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def report(label: str, loads: tuple[Load, Load], slow: bool) -> tuple[Load, Load]:
+    """Prints one server's loads as soon as they are measured, with the issue's targets for sabaq's."""
+    cold, warm = loads
+    ours = label == "sabaq"
+    print(f"{label}: a lesson in JupyterLab until its first widget shows"
+          f"{' (1.6 Mbit/s, 300 ms)' if slow else ''}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(cold.line("cold", TARGET_COLD_BYTES if ours else None, TARGET_COLD_SECONDS if ours and slow else None))
+    print(warm.line("warm", TARGET_WARM_BYTES if ours else None, TARGET_WARM_SECONDS if ours and slow else None),
+          flush=True)
+    return loads
+
+
+def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[Load, Load]]:
+    """Prints, for sabaq (and stock JupyterLab), the cold and warm loads; returns them."""
+    from sabaq.courses import __file__ as courses_init
+
+    link = SLOW_LINK if slow else None
+    results = {}
+    sabaq = LocalSabaq(env={"SABAQ_SABAQ_DEFAULT_LANGUAGE": "en"})  # the lesson in English, as stock's
+    os.chmod(sabaq.root, 0o755)  # the student's home is below it (its data folder stays 0700)
+    try:
+        print(f"starting sabaq up in {sabaq.root} …", flush=True)
+        sabaq.start()
+        name, password = first_student(sabaq)
+        cookies, lesson = student_cookies(sabaq.url, name, password)
+        url = f"{sabaq.url}/user/{name}/lab/tree/{lesson}"
+        results["sabaq"] = report("sabaq", weigh(cookies, url, link), slow)
+    except Exception:
+        print(sabaq.log_tail(60), flush=True)
+        raise
+    finally:
+        sabaq.stop()
+        remove_accounts(sabaq.env["SABAQ_SPAWNER_USER_PREFIX"])
+        sabaq.cleanup()
+    if stock:
+        notebook = Path(courses_init).parent / "lessons" / LESSON
+        with stock_jupyterlab(notebook) as url:
+            results["stock JupyterLab"] = report("stock JupyterLab", weigh([], url, link, then=run_all_cells), slow)
+    if "stock JupyterLab" in results:
+        (cold, warm), (stock_cold, stock_warm) = results["sabaq"], results["stock JupyterLab"]
+        print(f"{'stock / sabaq':>22}: cold {stock_cold.bytes / max(cold.bytes, 1):.1f}x the bytes, "
+              f"warm {stock_warm.bytes / max(warm.bytes, 1):.1f}x")
+    return results
