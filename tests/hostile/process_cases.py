@@ -412,6 +412,32 @@ for _name in ('_pkg._ctypes', '_pkg._sneaky'):
         print('refused', _name, type(e).__name__)
 """
 
+# Other ways to another process's or its own memory: process_vm_readv through ctypes (a
+# native call: refused by the audit hook), /proc/self/map_files (CAP_SYS_ADMIN only)
+VM_READV = """
+import ctypes, os
+def square(x):
+    for _lib in ('CDLL', 'pythonapi'):
+        try:
+            _fn = (ctypes.CDLL(None) if _lib == 'CDLL' else ctypes.pythonapi).process_vm_readv
+            print('called', _fn(os.getppid(), 0, 0, 0, 0, 0))
+        except Exception as e:
+            print('refused', _lib, type(e).__name__)
+    return x + x
+"""
+MAP_FILES = """
+import os
+def square(x):
+    try:
+        for _name in os.listdir('/proc/self/map_files')[:50]:
+            with open('/proc/self/map_files/' + _name, 'rb') as _fh:
+                _fh.read(16)
+        print('read map_files')
+    except OSError as e:
+        print('refused', e.errno)
+    return x + x
+"""
+
 CASES: list[Case] = [
     Case("nonce_getframe", {"square": nonce_forge("sys._getframe")},
          note="the loop's nonce found through sys._getframe inside the test, a pass forged"),
@@ -473,4 +499,8 @@ CASES: list[Case] = [
          note="a new program of the notebook's uid reads the child's memory for the nonce"),
     Case("native_module_copied", {"square": NATIVE_COPY},
          note="_ctypes copied into the notebook's folder and imported under a package's name"),
+    Case("process_vm_readv", {"square": VM_READV},
+         note="process_vm_readv called through ctypes on the zygote's or its own memory"),
+    Case("map_files", {"square": MAP_FILES},
+         note="the process's mappings read through /proc/self/map_files"),
 ]
