@@ -18,7 +18,7 @@ from jupyterhub.utils import subdomain_hook_idna
 from tornado import web
 
 from sabaq.hub.jupyterhub.rundir import RUN_ENV
-from sabaq.hub.jupyterhub.sharedstatic import server_args
+from sabaq.hub.jupyterhub.sharedstatic import with_light_pages
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, negotiate, translator
 from sabaq.settings import Settings, SettingsError, keeps_secure_cookies
 
@@ -178,10 +178,9 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.default_url = default_url
     c.JupyterHub.template_paths = [str(HUB_TEMPLATES)]
     c.JupyterHub.template_vars = {"sabaq_login": login_page_texts(settings.general.default_language)}
-    # light pages (issue 17): the hub's pages and users' servers compress text for a slow link,
-    # and servers load JupyterLab's files from one shared address (sharedstatic)
+    # light pages (issue 17): the hub's pages compress text for a slow link (users' servers too:
+    # the pre-spawn hook's sharedstatic.server_args, with JupyterLab's files at a shared address)
     c.JupyterHub.tornado_settings.update({"compress_response": True})
-    c.Spawner.args = server_args(settings.subdomain_host)
 
     # `sabaq up` runs the proxy, the service and the workers beside the hub (launcher.programs):
     # a hub that dies and comes back takes none of them down, and users' servers keep running
@@ -205,7 +204,8 @@ def configure(c, settings: Settings) -> None:
     c.Spawner.http_timeout = settings.hub.http_timeout
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", SERVICE_ACCESS]
     configure_origins(c, settings.subdomain_host)
-    c.Spawner.pre_spawn_hook = spawn_policy(settings, owner_only=not settings.subdomain_host)
+    c.Spawner.pre_spawn_hook = with_light_pages(spawn_policy(settings, owner_only=not settings.subdomain_host),
+                                                settings.subdomain_host)
     if os.environ.get(RUN_ENV):  # users' servers are of the run: `sabaq up` stops them with it
         c.Spawner.environment = {RUN_ENV: os.environ[RUN_ENV]}
 
