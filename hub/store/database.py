@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from sabaq.hub.store.writeturn import TurnTakingConnection, WriteTurn, lock_path_for
 from sabaq.timings import spent
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -27,10 +28,13 @@ def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: SQLite gets WAL, foreign keys, waits on locks and
     commits that are on disk when they return."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **SQLITE_POOL)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False,
+                                                  "factory": TurnTakingConnection}, **SQLITE_POOL)
+        turn = WriteTurn(lock_path_for(engine.url.database or ""))
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
+            dbapi_connection.write_turn = turn
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -55,8 +59,14 @@ def make_engine(url: str) -> Engine:
                 conn.exec_driver_sql("PRAGMA query_only=1")
             else:
                 conn.exec_driver_sql("PRAGMA query_only=0")
+                writer = conn.connection.dbapi_connection
                 with spent("lock"):
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    writer.begin_writing()  # in turn (sabaq.hub.store.writeturn), then SQLite's lock
+                    try:
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    except BaseException:
+                        writer.end_turn()
+                        raise
 
         return engine
     return create_engine(url, pool_pre_ping=True, **POSTGRES_POOL)
