@@ -18,7 +18,7 @@ import httpx
 import pytest
 from stack import running_stack
 
-from sabaq.hub.jupyterhub.spawner import QUEUE_PLACE, QUEUE_TURN
+from sabaq.hub.jupyterhub.spawner import QUEUE_LEFT, QUEUE_PLACE, QUEUE_TURN
 from sabaq.i18n import translator
 
 pytestmark = [pytest.mark.e2e,
@@ -133,3 +133,52 @@ def test_three_students_at_once_one_start_at_a_time_all_get_their_server_in_orde
     with httpx.Client(timeout=60) as client:  # her JupyterLab answers
         r = client.get(f"{stack.url}/user/sofia/api/status", headers={"Authorization": f"token {stack.token('sofia')}"})
         assert r.status_code == 200, r.text
+
+
+def test_a_student_who_closes_the_starting_page_leaves_the_queue(stack):
+    """Her page (the progress stream) closed while she waits: the hub notices at its next message
+    (every 15 s) and she is out of the line 30 s later, her start refused with a translated
+    message; the student ahead of her still gets her server."""
+    stack.api("timur").patch("/me", json={"language": "kk"}).raise_for_status()
+    hub = {name: stack.hub_api(stack.token(name)) for name in ("aliya", "timur")}
+    for name, client in hub.items():  # servers of the test before, if it ran
+        client.delete(f"/users/{name}/server")
+    for name, client in hub.items():
+        deadline = time.monotonic() + 120
+        while client.get(f"/users/{name}").json().get("servers") and time.monotonic() < deadline:
+            time.sleep(0.5)
+    fork_server = fork_server_of(stack)
+    os.kill(fork_server, signal.SIGSTOP)  # aliya's start holds the slot
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            asked = {"aliya": pool.submit(lambda: hub["aliya"].post("/users/aliya/server", timeout=300).status_code)}
+            Page(stack, "aliya").wait_for("her turn", lambda ms: translator("en")(QUEUE_TURN) in ms)
+            asked["timur"] = pool.submit(lambda: hub["timur"].post("/users/timur/server", timeout=300).status_code)
+            waited = None
+            deadline = time.monotonic() + 60
+            while waited is None and time.monotonic() < deadline:
+                with hub["timur"].stream("GET", "/users/timur/server/progress", timeout=60) as r:
+                    if r.status_code == 200:
+                        for line in r.iter_lines():  # read until his place, then close the page
+                            if line.startswith("data:") and place_pattern("kk", 1).match(json.loads(line[5:])["message"]):
+                                waited = time.monotonic()
+                                break
+                if waited is None:
+                    time.sleep(0.2)
+            assert waited is not None, "timur's page never showed his place"
+            deadline = time.monotonic() + 55
+            while time.monotonic() < deadline and hub["timur"].get("/users/timur").json().get("pending"):
+                time.sleep(0.5)
+            os.kill(fork_server, signal.SIGCONT)
+            assert not hub["timur"].get("/users/timur").json().get("servers"), "timur is still starting"
+            assert asked["timur"].result() in (201, 202) and asked["aliya"].result() in (201, 202)
+    finally:
+        os.kill(fork_server, signal.SIGCONT)
+    assert "timur left the start queue: the page was closed" in stack.output.read_text(errors="replace")
+    with hub["timur"].stream("GET", "/users/timur/server/progress") as r:  # his page, opened again
+        events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+    assert events[-1]["failed"] and translator("kk")(QUEUE_LEFT) in events[-1]["message"], events
+    deadline = time.monotonic() + 180
+    while not hub["aliya"].get("/users/aliya").json().get("servers", {}).get("", {}).get("ready"):
+        assert time.monotonic() < deadline, "aliya's server did not start"
+        time.sleep(0.5)
