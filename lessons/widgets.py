@@ -218,7 +218,18 @@ class Simulation:
         fig.savefig(buffer, format="png")
         self.image.value = buffer.getvalue()
         self.caption.value = html.escape(text) if isinstance(text, str) else ""
+        self.image.tooltip = self.text_alternative(ax, text)  # the picture's title: what a screen reader says
         self.redraws += 1
+
+    def text_alternative(self, ax, text) -> str:
+        """The picture in words for those who cannot see it: the text draw() returned, else the
+        axes' title and labels with the controls' values."""
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+        _ = self.lesson._
+        names = [t for t in (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) if t]
+        values = ", ".join(f"{control.description or name} = {control.value}" for name, control in self.controls.items())
+        return _("A picture: {names}. Values: {values}").format(names=" / ".join(names) or "—", values=values or "—")
 
     def _changed(self, change) -> None:
         try:
@@ -263,25 +274,27 @@ class ExerciseWidget:
         _ = lesson._
         extra = []
         kind = exercise.kind
+        labelled = {"description": _("Your answer:"), "style": {"description_width": "initial"}}
         if kind == "number":
-            self.input = W.Text(placeholder=_("A number, e.g. 12.5"), continuous_update=False,
-                                layout=W.Layout(width="16em", max_width="100%"))
+            self.input = W.Text(placeholder=_("A number, e.g. 12.5"), continuous_update=False, **labelled,
+                                layout=W.Layout(width="24em", max_width="100%"))
             self.input.add_class(NUMBER_CLASS)  # phones bring up their number keyboard
             if exercise.units and exercise.units_optional:
                 extra.append(W.HTML(html.escape(display_units(exercise.units, lesson.lang))))
         elif kind == "expression":
-            self.input = W.Text(placeholder=_("An expression"), continuous_update=False,
-                                layout=W.Layout(width="22em", max_width="100%"))
+            self.input = W.Text(placeholder=_("An expression"), continuous_update=False, **labelled,
+                                layout=W.Layout(width="30em", max_width="100%"))
         elif kind == "code":
-            self.input = W.Textarea(placeholder=_("Python code"), rows=4, continuous_update=False,
-                                    layout=W.Layout(width="36em", max_width="100%"))
+            self.input = W.Textarea(placeholder=_("Python code"), rows=4, continuous_update=False, **labelled,
+                                    layout=W.Layout(width="44em", max_width="100%"))
         elif exercise.multiple:
             self.boxes = [W.Checkbox(value=False, description=label, indent=False)
                           for label in self._options()]
             self.input = W.VBox(self.boxes)
         else:
             options = [(label, i) for i, label in enumerate(self._options(), start=1)]
-            self.input = W.RadioButtons(options=options, value=None, layout=W.Layout(width="max-content", max_width="100%"))
+            self.input = W.RadioButtons(options=options, value=None, **labelled,
+                                        layout=W.Layout(width="max-content", max_width="100%"))
         self.button = W.Button(description=_("Check answer"), button_style="primary", icon="check",
                                layout=W.Layout(width="auto"))  # room for the label in every language
         self.button.on_click(self._clicked)

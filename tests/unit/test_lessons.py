@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import json
 import shutil
 import threading
@@ -369,6 +371,36 @@ def test_a_failing_redraw_is_shown_not_lost():
     sim = lesson.plot(draw, k=(1, 3, 1, 1))
     sim.controls["k"].value = 3
     assert "too steep" in sim.caption.value
+
+
+def test_a_picture_has_words_for_a_screen_reader():
+    """The image's title (its text alternative, issue 16): what draw() says, else its axes and values."""
+    lesson = _lesson(lang="en")
+    sim = _simulation(lesson, PROJECTILE / "projectile-motion.en.ipynb")
+    assert sim.image.tooltip == html.unescape(sim.caption.value) and "range L = 35.35 m" in sim.image.tooltip
+    sim.controls["v0"].value = 10
+    assert "range L = 8.84 m" in sim.image.tooltip  # redrawn, retold
+
+    def draw(ax, k):
+        ax.set_title("Line")
+        ax.set_xlabel("t, s")
+        ax.plot([0, 1], [0, k])
+
+    silent = _lesson(lang="kk").plot(draw, k=(1, 3, 1, 2))
+    assert silent.image.tooltip.startswith(("A picture: Line / t, s.", "Сурет: Line / t, s."))
+    assert "k = 2" in silent.image.tooltip
+
+
+def test_every_answer_box_has_a_label_of_its_own():
+    """A placeholder is gone once the student types: the box keeps a label (its description)."""
+    for folder in (PROJECTILE, QUADRATIC):
+        lesson = _lesson(folder, lang="ru")
+        for exercise_id, exercise in lesson.exercises.items():
+            widget = lesson.check(exercise_id)
+            if exercise.kind == "choice" and exercise.multiple:  # each checkbox is labelled by its option
+                assert all(box.description for box in widget.boxes)
+            else:
+                assert widget.input.description in ("Your answer:", "Ваш ответ:"), exercise_id
 
 
 # ---------------------------------------------------------------- reporting
