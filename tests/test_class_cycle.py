@@ -9,11 +9,9 @@ page on the way; a screenshot of each step is written under SABAQ_SCREENSHOTS/cl
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -41,6 +39,8 @@ def source_notebook(path: Path) -> Path:
     """The teacher's nbgrader source: an answer checked by a test (2 points) and an
     explanation graded by hand (2 points)."""
     nb = nbformat.v4.new_notebook()
+    # as JupyterLab saves a teacher's notebook (without it the student is asked to pick a kernel)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.cells.append(nbformat.v4.new_markdown_cell("$x^2 = 9$, $x > 0$: x = ?"))
     answer = nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 3\n### END SOLUTION", id="answer")
     answer.metadata["nbgrader"] = {"grade": False, "grade_id": "answer", "locked": False, "schema_version": 3,
@@ -62,6 +62,8 @@ class Journey:
     def __init__(self, lang: str):
         self.folder = SHOTS / f"class-cycle-{lang}"
         self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob("*.png"):  # a previous run's steps
+            old.unlink()
         self.step = 0
         self.violations: list[str] = []
 
@@ -109,25 +111,30 @@ def a_fresh_server_in(stack, student: str, lang: str) -> None:
     assert wait_for(lambda: not hub.get(f"/users/{student}").json().get("servers"), timeout=120)
 
 
-def answer_in_her_server(stack, student: str, assignment: str) -> None:
-    """She writes her answers into the fetched notebook (her own kernel, her own files). In a
-    thread: Playwright's synchronous API keeps an event loop running in this one."""
-    code = f"""
-import glob, os, nbformat
-[path] = glob.glob(os.path.expanduser('~/**/{assignment}/cycle.ipynb'), recursive=True)
-nb = nbformat.read(path, as_version=4)
-for cell in nb.cells:
-    grade_id = cell.metadata.get('nbgrader', {{}}).get('grade_id')
-    if grade_id == 'answer':
-        cell.source = 'x = 3'
-    elif grade_id == 'explain':
-        cell.source = 'x = 3, because 3 * 3 = 9 and x > 0.'
-nbformat.write(nb, path)
-print(path)
-"""
-    with ThreadPoolExecutor(1) as pool:
-        printed = pool.submit(stack.run_code, student, code, 180).result()
-    assert f"/{assignment}/cycle.ipynb" in printed, printed
+def answer_in_the_notebook(lab, stack, student: str, assignment: str) -> None:
+    """She opens the fetched notebook from JupyterLab's file browser, writes her code and her
+    explanation in the cells nbgrader left for them, and saves."""
+    lab.click('.lm-TabBar-tab[data-id="filebrowser"]')
+    for item in ("demo", assignment, "cycle.ipynb"):  # nbgrader's folder: <course>/<assignment>
+        lab.locator(".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(item)}$")).dblclick()
+    notebook = lab.locator(".jp-NotebookPanel:visible")
+    notebook.locator(".jp-CodeCell").first.wait_for()
+    dialog = lab.locator(".jp-Dialog")
+    assert not dialog.is_visible(), dialog.inner_text()  # no question before she can write
+    code = notebook.locator(".jp-CodeCell", has_text="NotImplementedError")
+    code.locator(".cm-content").click()
+    lab.keyboard.press("Control+a")
+    lab.keyboard.type("x = 3")
+    explain = notebook.locator(".jp-MarkdownCell", has_text="YOUR ANSWER HERE")
+    explain.dblclick()
+    explain.locator(".cm-content").click()
+    lab.keyboard.press("Control+a")
+    lab.keyboard.type("x = 3, because 3 * 3 = 9 and x > 0.")
+    lab.keyboard.press("Control+s")
+    saved = Path(stack.homes) / stack.system_user(student) / "demo" / assignment / "cycle.ipynb"
+    assert wait_for(lambda: "because 3 * 3 = 9" in saved.read_text(encoding="utf-8"), timeout=60), \
+        saved.read_text(encoding="utf-8")
+    assert "x = 3" in "".join(c.source for c in nbformat.read(saved, as_version=4).cells if c.cell_type == "code")
 
 
 @pytest.mark.parametrize("lang", ["kk", "ru"])
@@ -176,9 +183,12 @@ def test_the_whole_class_cycle_in_the_browser(chromium, stack, tmp_path, lang):
     lab.locator("#released_assignments_list .list_item", has_text=name).locator("button", has_text="Fetch").click()
     fetched = lab.locator("#fetched_assignments_list .list_item", has_text=name)
     fetched.wait_for()
-    answer_in_her_server(stack, student, name)
+    answer_in_the_notebook(lab, stack, student, name)
+    journey.shot(lab, "student-answers")
+    lab.locator(".lm-TabBar-tab", has_text="Assignments").click()
     fetched.locator("button", has_text="Submit").first.click()
     lab.locator("#submitted_assignments_list .list_item", has_text=name).first.wait_for()
+    lab.click('.lm-TabBar-tab[data-id="sabaq-assignments"]')  # back from the file browser
     lab.click(".sabaq-refresh")
     expect(card).to_have_attribute("data-status", "received", timeout=60_000)
     expect(card.locator(".sabaq-status")).to_have_text(words["received"])
