@@ -158,3 +158,38 @@ run("task", "publish", os.path.join(work, "sum5"), "--course", "nosuch")
     task = stack.api("teacher").get("/courses/demo/assignments/sum5").json()
     assert task["title"] == "Sum five"
     assert "ohms-law" in [x["name"] for x in stack.api("teacher").get("/courses/demo/lessons").json()]
+
+
+def test_the_coach_orders_the_contest_and_its_page_refreshes_from_staff_only_json(stack, tmp_path):
+    """Two tasks published through the API: listed by name until the coach orders them, then in
+    her order on the page and in the JSON the open page polls (with its no-script refresh link).
+    The attack: a student of another course (and one of this course) asks for that JSON and the
+    page, and tries to set the order: refused, and the order stays."""
+    teacher, admin = stack.api("teacher"), stack.api("admin")
+    for name in ("ordb", "orda"):
+        made = subprocess.run([sys.executable, "-m", "sabaq", "task", "new", name, "--parent", str(tmp_path)],
+                              capture_output=True, text=True, env=stack.env)
+        assert made.returncode == 0, made.stderr
+        root = tmp_path / name
+        files = [("files", (str(p.relative_to(root)), p.read_bytes(), "application/octet-stream"))
+                 for p in sorted(root.rglob("*")) if p.is_file()]
+        assert teacher.put(f"/courses/demo/tasks/{name}", files=files).status_code == 200
+    listed = teacher.get("/courses/demo/contest").json()["tasks"]
+    assert listed.index("orda") < listed.index("ordb")
+    ordered = teacher.put("/courses/demo/contest/order", json={"tasks": ["ordb", "orda"]})
+    assert ordered.status_code == 200 and ordered.json()["tasks"][:2] == ["ordb", "orda"]
+    assert teacher.get("/courses/demo/contest").json()["tasks"][:2] == ["ordb", "orda"]
+    page = teacher.get(stack.service_url + "courses/demo/contest", headers={"accept": "text/html"}).text
+    assert page.index('data-task="ordb"') < page.index('data-task="orda"')
+    assert "/api/v1/courses/demo/contest" in page and 'id="contest-refresh"' in page
+
+    assert admin.post("/courses", json={"id": "elsewhere", "title": "Elsewhere"}).status_code == 201
+    assert admin.post("/users", json={"login": "outsider", "full_name": "Outsider",
+                                      "password": "pass-outsider"}).status_code == 201
+    assert admin.put("/courses/elsewhere/members/outsider", json={"role": "student"}).status_code == 200
+    for student in (stack.api(token=stack.token("outsider", password="pass-outsider")), stack.api("aliya")):
+        assert student.get("/courses/demo/contest").status_code in (403, 404)
+        assert student.get(stack.service_url + "courses/demo/contest",
+                           headers={"accept": "text/html"}).status_code in (403, 404)
+        assert student.put("/courses/demo/contest/order", json={"tasks": ["orda"]}).status_code in (403, 404)
+    assert teacher.get("/courses/demo/contest").json()["tasks"][:2] == ["ordb", "orda"]
