@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import ipywidgets as W
+from traitlets import Unicode
 
 from sabaq.i18n import N_, translator
 from sabaq.lessons.answers import Result, display_units
@@ -182,6 +183,14 @@ class Lesson:
                           name=name).for_reader(self.lang)
 
 
+class TitledImage(W.Image):
+    """An Image that can carry a title (its tooltip: the picture in words). ipywidgets' view
+    sets the title only while the model's description is empty, and reads it from a model
+    Image does not have: without this, a tooltip breaks the picture (a TypeError, an error box)."""
+
+    description = Unicode("").tag(sync=True)
+
+
 class Simulation:
     """Controls, a picture and a caption; the picture is redrawn whenever a control changes."""
 
@@ -190,7 +199,7 @@ class Simulation:
         self.draw = draw
         self.controls = controls
         self.size = size
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%"))
+        self.image = TitledImage(format="png", layout=W.Layout(max_width="100%"))
         self.caption = W.HTMLMath()
         self.widget = W.VBox([W.VBox(list(controls.values())), self.image, self.caption])
         self.redraws = 0

@@ -389,6 +389,8 @@ def test_a_picture_has_words_for_a_screen_reader():
     silent = _lesson(lang="kk").plot(draw, k=(1, 3, 1, 2))
     assert silent.image.tooltip.startswith(("A picture: Line / t, s.", "Сурет: Line / t, s."))
     assert "k = 2" in silent.image.tooltip
+    # ipywidgets' view sets the title only with an empty description, which it reads from the model
+    assert silent.image.get_state()["description"] == "" and silent.image.get_state()["tooltip"]
 
 
 def test_every_answer_box_has_a_label_of_its_own():
