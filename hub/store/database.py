@@ -20,7 +20,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # Connections a process keeps open. The service lets at most POOL_SIZE requests use the
 # database at once (sabaq.hub.service.limits.DatabaseSlots); the overflow is for what
 # opens sessions of its own beside them (the health check, the sync with the hub).
-SQLITE_POOL = {"pool_size": 4, "max_overflow": 8}  # one writer at a time anyway: a few waiting is enough
+# SQLite: writers wait their turn (writeturn) holding a session, so there are enough for the
+# reads (a deadline's downloads and listings) to go on beside a queue of writers
+SQLITE_POOL = {"pool_size": 8, "max_overflow": 8}
 POSTGRES_POOL = {"pool_size": 10, "max_overflow": 20}
 
 
