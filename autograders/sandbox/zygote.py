@@ -84,19 +84,30 @@ def _limit(limits: dict) -> None:
 # --- the child ------------------------------------------------------------------
 
 
-def child_main(shell, guard, setup: dict, commands: int, replies: int) -> None:
-    """In the forked child: become the student's sandboxed process and serve cells."""
-    from sabaq.autograders.sandbox.child import serve_cells
+def become(uid: int | None, gid: int | None) -> bool:
+    """Take the student's uid and gid (as root; True if it did), dying with the parent.
 
-    os.setsid()
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    uid, gid = setup.get("uid"), setup.get("gid")
-    _limit(setup.get("limits", {}))
+    The parent-death signal is set after the change of uid, which clears it: set before, a
+    child whose forker was killed ran on as an orphan."""
+    parent = os.getppid()
     switched = uid is not None and os.getuid() == 0
     if switched:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the signal was set
+        os._exit(1)
+    return switched
+
+
+def child_main(shell, guard, setup: dict, commands: int, replies: int) -> None:
+    """In the forked child: become the student's sandboxed process and serve cells."""
+    from sabaq.autograders.sandbox.child import serve_cells
+
+    os.setsid()
+    _limit(setup.get("limits", {}))
+    switched = become(setup.get("uid"), setup.get("gid"))
     # Not dumpable (setuid made it so; said again, whatever fs.suid_dumpable says): its /proc
     # files are root's, so its own code cannot open /proc/self/mem, where the nonce of the
     # cell in flight is, nor can its other processes. The zygote reads its memory with

@@ -1,0 +1,46 @@
+"""The grading child takes the student's uid and still dies with its forker: the
+parent-death signal is set after the change of uid, which clears it."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+
+import pytest
+
+from sabaq.autograders.sandbox.zygote import become
+
+PR_GET_PDEATHSIG = 2
+NOBODY = 65534
+
+
+def _in_a_child(uid, gid) -> tuple[int, int, int]:
+    """(uid, its parent-death signal, whether it switched) as seen in a forked child."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            switched = become(uid, gid)
+            libc = ctypes.CDLL(None, use_errno=True)
+            sig = ctypes.c_int(0)
+            libc.prctl(PR_GET_PDEATHSIG, ctypes.byref(sig), 0, 0, 0)
+            os.write(w, f"{os.getuid()} {sig.value} {int(switched)}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        seen = f.read()
+    os.waitpid(pid, 0)
+    uid_seen, sig, switched = (int(x) for x in seen.split())
+    return uid_seen, sig, switched
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: changes uid (CI is root)")
+def test_the_child_becomes_the_student_and_keeps_the_parent_death_signal():
+    assert _in_a_child(NOBODY, NOBODY) == (NOBODY, signal.SIGKILL, 1)
+
+
+def test_without_a_uid_the_child_stays_who_it_is_and_dies_with_its_parent():
+    assert _in_a_child(None, None) == (os.getuid(), signal.SIGKILL, 0)
