@@ -57,11 +57,8 @@ class Load:
     seconds: float
 
     def line(self, label: str, target_bytes: float | None = None, target_seconds: float | None = None) -> str:
-        def goal(v):
-            return "" if v is None else v
-
         mb = f"{self.bytes / 1e6:.2f} MB" + (f" (target ≤ {target_bytes / 1e6:.2f} MB)" if target_bytes else "")
-        s = f"{self.seconds:.1f} s" + (f" (target ≤ {goal(target_seconds):g} s)" if target_seconds else "")
+        s = f"{self.seconds:.1f} s" + (f" (target ≤ {target_seconds:g} s)" if target_seconds else "")
         return f"{label:>22}: {mb} on the wire, {self.requests} requests ({self.from_cache} from the cache), " \
                f"first widget {s}"
 
@@ -157,7 +154,10 @@ def student_cookies(base_url: str, name: str, password: str) -> tuple[list[dict]
         return [{"name": c.name, "value": c.value, "url": base_url} for c in client.cookies.jar], lesson
 
 
-def weigh(cookies: list[dict], url: str, link: dict | None, then=None) -> tuple[Load, Load]:
+def weigh(cookies: list[dict], url: str, link: dict | None, then=None,
+          next_student: tuple[list[dict], str] | None = None) -> tuple[Load, ...]:
+    """Cold and warm loads; with ``next_student`` (her cookies and page), then her first load
+    on the same browser, as the next student at a classroom PC."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -165,17 +165,26 @@ def weigh(cookies: list[dict], url: str, link: dict | None, then=None) -> tuple[
         try:
             context = browser.new_context()
             context.add_cookies(cookies)
-            return cold_and_warm(context, url, link=link, then=then)
+            loads = cold_and_warm(context, url, link=link, then=then)
+            if next_student is not None:
+                context.clear_cookies()
+                context.add_cookies(next_student[0])
+                loads += (measure_load(context, next_student[1], link=link, then=then),)
+            return loads
         finally:
             browser.close()
 
 
-def first_student(sabaq: LocalSabaq) -> tuple[str, str]:
+def students(sabaq: LocalSabaq) -> list[tuple[str, str]]:
+    """The demo students' logins and passwords."""
+    found = []
     for line in (sabaq.data / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
         fields = line.split()
         if len(fields) >= 3 and not line.startswith("#") and fields[2].startswith("(student"):
-            return fields[0], fields[1]
-    raise RuntimeError("no demo student in demo-logins.txt")
+            found.append((fields[0], fields[1]))
+    if len(found) < 2:
+        raise RuntimeError("fewer than two demo students in demo-logins.txt")
+    return found
 
 
 @contextlib.contextmanager
@@ -208,20 +217,23 @@ def stock_jupyterlab(notebook: Path):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def report(label: str, loads: tuple[Load, Load], slow: bool) -> tuple[Load, Load]:
+def report(label: str, loads: tuple[Load, ...], slow: bool) -> tuple[Load, ...]:
     """Prints one server's loads as soon as they are measured, with the issue's targets for sabaq's."""
-    cold, warm = loads
+    cold, warm = loads[:2]
     ours = label == "sabaq"
     print(f"{label}: a lesson in JupyterLab until its first widget shows"
           f"{' (1.6 Mbit/s, 300 ms)' if slow else ''}; load average {os.getloadavg()[0]:.1f}", flush=True)
     print(cold.line("cold", TARGET_COLD_BYTES if ours else None, TARGET_COLD_SECONDS if ours and slow else None))
     print(warm.line("warm", TARGET_WARM_BYTES if ours else None, TARGET_WARM_SECONDS if ours and slow else None),
           flush=True)
+    if len(loads) > 2:
+        print(loads[2].line("next student, same PC"), flush=True)
     return loads
 
 
-def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[Load, Load]]:
-    """Prints, for sabaq (and stock JupyterLab), the cold and warm loads; returns them."""
+def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[Load, ...]]:
+    """Prints, for sabaq (and stock JupyterLab), the cold and warm loads (and for sabaq the next
+    student's first load on the same browser); returns them."""
     from sabaq.courses import __file__ as courses_init
 
     link = SLOW_LINK if slow else None
@@ -231,10 +243,12 @@ def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[L
     try:
         print(f"starting sabaq up in {sabaq.root} …", flush=True)
         sabaq.start()
-        name, password = first_student(sabaq)
+        (name, password), (other, other_password) = students(sabaq)[:2]
         cookies, lesson = student_cookies(sabaq.url, name, password)
+        other_cookies, other_lesson = student_cookies(sabaq.url, other, other_password)
         url = f"{sabaq.url}/user/{name}/lab/tree/{lesson}"
-        results["sabaq"] = report("sabaq", weigh(cookies, url, link), slow)
+        next_student = (other_cookies, f"{sabaq.url}/user/{other}/lab/tree/{other_lesson}")
+        results["sabaq"] = report("sabaq", weigh(cookies, url, link, next_student=next_student), slow)
     except Exception:
         print(sabaq.log_tail(60), flush=True)
         raise
@@ -247,7 +261,7 @@ def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[L
         with stock_jupyterlab(notebook) as url:
             results["stock JupyterLab"] = report("stock JupyterLab", weigh([], url, link, then=run_all_cells), slow)
     if "stock JupyterLab" in results:
-        (cold, warm), (stock_cold, stock_warm) = results["sabaq"], results["stock JupyterLab"]
+        (cold, warm, *_), (stock_cold, stock_warm) = results["sabaq"], results["stock JupyterLab"]
         print(f"{'stock / sabaq':>22}: cold {stock_cold.bytes / max(cold.bytes, 1):.1f}x the bytes, "
               f"warm {stock_warm.bytes / max(warm.bytes, 1):.1f}x")
     return results
