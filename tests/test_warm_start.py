@@ -15,7 +15,9 @@ import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
+import httpx
 import pytest
 from processes import alive, cmdline_of, processes_of, read, wait_for
 from stack import Stack
@@ -102,6 +104,24 @@ def test_a_warm_server_runs_as_its_student_with_only_what_the_spawner_gives(stac
     assert theirs[0] not in mine.values()
     stdio = {mine.get(fd) for fd in (0, 1, 2)}
     assert set(mine.values()) & set(theirs.values()) <= stdio, (mine, theirs)
+
+
+def test_a_warm_server_keeps_the_students_layout_and_settings_in_her_home(stack):
+    """JupyterLab works out these folders when imported, which the fork server did as root."""
+    stack.start_server("aliya")
+    account = pwd.getpwnam(stack.system_user("aliya"))
+    url, headers = stack.server("aliya")
+    headers = {**headers, "Authorization": f"token {stack.token('aliya')}"}
+    layout = {"data": {"layout-restorer:data": {}}, "metadata": {"id": "sabaq-layout"}}
+    r = httpx.put(f"{url}/lab/api/workspaces/sabaq-layout", json=layout, headers=headers, timeout=30)
+    assert r.status_code == 204, r.text
+    saved = list(Path(account.pw_dir, ".jupyter", "lab", "workspaces").glob("sabaq-layout*"))
+    assert saved and os.stat(saved[0]).st_uid == account.pw_uid
+    r = httpx.put(f"{url}/lab/api/settings/@jupyterlab/notebook-extension:tracker",
+                  json={"raw": '{"recordTiming": true}'}, headers=headers, timeout=30)
+    assert r.status_code == 204, r.text
+    assert Path(account.pw_dir, ".jupyter", "lab", "user-settings", "@jupyterlab", "notebook-extension",
+                "tracker.jupyterlab-settings").exists()
 
 
 def test_one_students_warm_kernel_cannot_read_anothers_files(stack):

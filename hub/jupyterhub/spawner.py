@@ -78,6 +78,15 @@ def system_username(prefix: str, name: str) -> str:
     return f"{prefix}{slug}-{digest}"[:32]
 
 
+def lab_folder_args(home: str) -> list[str]:
+    """JupyterLab's user settings and workspaces in the user's own home. JupyterLab works their
+    defaults out when it is imported: for a warm start that was in the fork server, as root,
+    and a student's layout could not be saved ('/root/.jupyter/lab/workspaces')."""
+    lab = os.path.join(home, ".jupyter", "lab")
+    return [f"--LabServerApp.user_settings_dir={os.path.join(lab, 'user-settings')}",
+            f"--LabServerApp.workspaces_dir={os.path.join(lab, 'workspaces')}"]
+
+
 class SabaqSpawner(LocalProcessSpawner):
     """LocalProcessSpawner with on-demand system accounts and sabaq's Jupyter setup."""
 
@@ -387,8 +396,9 @@ class SabaqSpawner(LocalProcessSpawner):
         return (self.ip or "127.0.0.1", self.port)
 
     def get_args(self):
+        home = pwd.getpwnam(self.system_username).pw_dir if self.isolate else self._home_dir
         return [*super().get_args(), *closed_route_args(),
-                *lab_language_args(getattr(self, "_lang", self.default_language))]
+                *lab_language_args(getattr(self, "_lang", self.default_language)), *lab_folder_args(home)]
 
     def make_preexec_fn(self, name):
         if not self.isolate:
