@@ -54,7 +54,7 @@ PRELOAD = (
     "jupyter_lsp", "jupyter_server_terminals", "terminado", "jupyterlab_widgets", "jupyterlab_pygments",
     "nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
     "nbgrader.server_extensions.assignment_list", "nbgrader.server_extensions.validate_assignment",
-    "nbgrader.apps", "sabaq.hub.exchange", "nbconvert", "nbformat",
+    "nbgrader.apps", "sabaq.hub.exchange", "sabaq.hub.exchange.status", "nbconvert", "nbformat",
 )
 # Read by the preloaded modules at import (the singleuser module's mode, jupyter_core's and the
 # gateway's settings): a spawn that sets one of them starts cold.
