@@ -46,6 +46,7 @@ def test_the_spawner_passes_the_users_language_to_her_server():
         server = Server()
 
     spawner = SabaqSpawner(user=User(), hub=Hub(), isolate=False)
+    spawner._home_dir = "/tmp"  # what start() sets before the arguments are asked for
     spawner._lang = "ru"
     assert f"--LabServerApp.app_settings_dir={lab_settings_folder('ru')}" in spawner.get_args()
     spawner._lang = "kk"
