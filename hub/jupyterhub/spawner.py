@@ -396,9 +396,16 @@ class SabaqSpawner(LocalProcessSpawner):
         return (self.ip or "127.0.0.1", self.port)
 
     def get_args(self):
-        home = pwd.getpwnam(self.system_username).pw_dir if self.isolate else self._home_dir
+        home = self._users_home()
         return [*super().get_args(), *closed_route_args(),
-                *lab_language_args(getattr(self, "_lang", self.default_language)), *lab_folder_args(home)]
+                *lab_language_args(getattr(self, "_lang", self.default_language)),
+                *(lab_folder_args(home) if home else [])]
+
+    def _users_home(self) -> str | None:
+        """The home her server runs in (None before a user is known)."""
+        if self.user is None:
+            return None
+        return pwd.getpwnam(self.system_username).pw_dir if self.isolate else getattr(self, "_home_dir", None)
 
     def make_preexec_fn(self, name):
         if not self.isolate:
