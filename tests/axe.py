@@ -33,14 +33,14 @@ def axe_violations(page, impacts=IMPACTS, exclude=(), include=None, rules=None) 
     """The violations axe-core finds in the page as it is now, of the given impacts.
 
     exclude: CSS selectors left out (e.g. a third party's widgets, documented by the caller);
-    include: check only inside this selector; rules: {rule id: {"enabled": False}} to turn
+    include: check only inside this selector (or these); rules: {rule id: {"enabled": False}} to turn
     a rule off. Each violation is axe's own dict (id, impact, help, nodes with their targets).
     """
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.add_script_tag(content=axe_script().read_text())
     context = {"exclude": [[s] for s in exclude]}
     if include:
-        context["include"] = [[include]]
+        context["include"] = [[s] for s in ([include] if isinstance(include, str) else include)]
     options = {"resultTypes": ["violations"]}
     if rules:
         options["rules"] = rules

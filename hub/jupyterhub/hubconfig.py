@@ -17,6 +17,7 @@ from pathlib import Path
 from jupyterhub.utils import subdomain_hook_idna
 from tornado import web
 
+from sabaq.hub.jupyterhub.hubpages import HUB_PAGE_TEXTS
 from sabaq.hub.jupyterhub.rundir import RUN_ENV
 from sabaq.hub.jupyterhub.sharedstatic import with_light_pages
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, negotiate, translator
@@ -73,9 +74,10 @@ def proxy_command(settings: Settings) -> list[str]:
 
 
 def login_page_texts(default_language: str) -> dict:
-    """The login page's words in every language, from sabaq's catalogs."""
+    """The words of the login page and the hub's other pages in every language, from sabaq's catalogs."""
     return {
-        "texts": {lang: {msg: translator(lang)(msg) for msg in LOGIN_TEXTS} for lang in LANGUAGES},
+        "texts": {lang: {msg: translator(lang)(msg) for msg in (*LOGIN_TEXTS, *HUB_PAGE_TEXTS)}
+                  for lang in LANGUAGES},
         "names": LANGUAGE_NAMES,
         "default": default_language,
     }
