@@ -21,7 +21,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sabaq import __version__
 from sabaq.errors import Invalid, NotFound, SabaqError, Unauthorized
@@ -34,6 +34,7 @@ from sabaq.hub.service.api import people as people_api
 from sabaq.hub.service.api import submissions as submissions_api
 from sabaq.hub.service.api import tasks as tasks_api
 from sabaq.hub.service.api import worker as worker_api
+from sabaq.hub.service.asgi import HttpMiddleware
 from sabaq.hub.service.deps import SESSION_TOKEN, request_language
 from sabaq.hub.service.edges import Edges
 from sabaq.hub.service.health import router as health_router
@@ -95,20 +96,10 @@ def session_cookie(settings: Settings) -> dict:
             "https_only": settings.public_url.startswith("https")}
 
 
-class NoFramingByOthers:
-    """Pages are not framed by other origins (a user's server under subdomains among them).
+class NoFramingByOthers(HttpMiddleware):
+    """Pages are not framed by other origins (a user's server under subdomains among them)."""
 
-    Plain ASGI: as ``app.middleware("http")`` (Starlette's BaseHTTPMiddleware) it cost every
-    request a task and a stream of its own, a deadline's crowd included."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)

@@ -14,9 +14,10 @@ import json
 from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sabaq.errors import Msg, SabaqError, TooLarge
+from sabaq.hub.service.asgi import HttpMiddleware
 from sabaq.hub.service.limits import refuse
 from sabaq.i18n import N_
 
@@ -114,17 +115,11 @@ def json_problem(body: bytes) -> str | None:
     return None
 
 
-class Edges:
+class Edges(HttpMiddleware):
     """ASGI middleware: a readable address, and JSON bodies sabaq can keep (read whole, at
     most JSON_LIMIT, then handed on to the route as they came)."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not address_is_readable(scope):
             await refuse(scope, receive, send, bad_address())
             return

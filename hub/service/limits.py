@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sabaq.errors import SabaqError, TooLarge
+from sabaq.hub.service.asgi import HttpMiddleware
 from sabaq.i18n import N_
 from sabaq.timings import spent
 
@@ -34,17 +35,14 @@ def too_large(limit_mb: int) -> TooLarge:
     )
 
 
-class BodyLimit:
+class BodyLimit(HttpMiddleware):
     """ASGI middleware: a request body of at most ``limit_mb`` MB."""
 
     def __init__(self, app: ASGIApp, limit_mb: int):
-        self.app = app
+        super().__init__(app)
         self.limit_mb = limit_mb
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.limit_mb * MB
         length = Headers(scope=scope).get("content-length", "")
         if length.isdigit() and int(length) > limit:

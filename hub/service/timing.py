@@ -8,23 +8,18 @@ from __future__ import annotations
 import time
 
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from sabaq.hub.service.asgi import HttpMiddleware
 from sabaq.timings import start_tally
 
 METRIC = "app"
 
 
-class ServerTiming:
-    """Plain ASGI (no task or stream of its own per request, unlike BaseHTTPMiddleware)."""
+class ServerTiming(HttpMiddleware):
+    """The service's time and its waits, in the answer's ``Server-Timing`` header."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         began = time.perf_counter()
         tally = start_tally()  # the waits below add to it: the session queue, the write lock
 

@@ -14,9 +14,10 @@ import secrets
 
 from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sabaq.errors import SabaqError
+from sabaq.hub.service.asgi import HttpMiddleware
 from sabaq.hub.service.limits import refuse
 from sabaq.i18n import N_, negotiate
 
@@ -32,16 +33,10 @@ def internal_error(request_id: str) -> SabaqError:
     )
 
 
-class CatchAll:
+class CatchAll(HttpMiddleware):
     """ASGI middleware: an exception that reaches it becomes a logged, translated 500."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watched(message: Message) -> None:
