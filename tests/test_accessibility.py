@@ -7,9 +7,9 @@ its selectors where sabaq cannot change it (listed in the README, "Accessibility
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
-
 from axe import axe_violations, describe
+from browsing import log_in
+from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser]
 
@@ -44,14 +44,8 @@ LESSON_CONTENT = [".jp-RenderedMarkdown", ".jp-OutputArea-output"]
 
 
 def login(chromium, stack, name, next_path, locale="kk-KZ"):
-    context = chromium.new_context(locale=locale, viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(f"{stack.url}/hub/login?next={next_path}")
-    page.fill("#username_input", name)
-    page.fill("#password_input", stack.logins[name])
-    page.click("#login_submit")
-    return context, page
+    return log_in(chromium, stack, name, locale=locale, next_url=next_path,
+                  device={"viewport": {"width": 1300, "height": 900}})
 
 
 def a_submission(stack) -> int:

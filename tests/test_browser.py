@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from browsing import log_in
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -22,14 +23,7 @@ def browser(chromium):
 
 
 def login(browser, stack, name, lang="en-US"):
-    context = browser.new_context(locale=lang, viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(f"{stack.url}/hub/login")
-    page.fill("#username_input", name)
-    page.fill("#password_input", stack.logins[name])
-    page.click("#login_submit")
-    return page
+    return log_in(browser, stack, name, locale=lang)[1]
 
 
 def shot(page, name):

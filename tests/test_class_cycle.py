@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browsing import log_in
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -83,14 +84,7 @@ class Journey:
 
 
 def login(chromium, stack, name: str, locale: str, next_url: str | None = None):
-    context = chromium.new_context(locale=locale, viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(f"{stack.url}/hub/login" + (f"?next={next_url}" if next_url else ""))
-    page.fill("#username_input", name)
-    page.fill("#password_input", stack.logins[name])
-    page.click("#login_submit")
-    return page
+    return log_in(chromium, stack, name, locale=locale, next_url=next_url)[1]
 
 
 def wait_for(check, timeout: float = 240, every: float = 1.0):

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
+from browsing import log_in
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser]
@@ -115,13 +116,8 @@ def test_each_students_jupyterlab_starts_in_her_language(chromium, stack):
             create_user(db, f"lang{lang}", full_name=f"Lang {lang}", password=passwords[lang], language=lang)
         db.commit()
     for lang, menus in MENUS.items():
-        context = chromium.new_context(locale="en-US", viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(180_000)
-        page.goto(f"{stack.url}/hub/login?next=/hub/user-redirect/lab")
-        page.fill("#username_input", f"lang{lang}")
-        page.fill("#password_input", passwords[lang])
-        page.click("#login_submit")
+        context, page = log_in(chromium, stack, f"lang{lang}", password=passwords[lang],
+                               next_url="/hub/user-redirect/lab", timeout_ms=180_000)
         page.wait_for_url(re.compile(rf".*/user/lang{lang}/lab.*"))
         labels = page.locator(".lm-MenuBar-itemLabel")
         expect(labels.first).to_have_text(menus[0], timeout=180_000)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browsing import log_in
 from playwright.sync_api import expect
 
 from sabaq.i18n import translator
@@ -64,13 +65,7 @@ def phone(chromium, stack):
     roster = f"login,full_name,role,password\n{STUDENT},Ұлан Телефонов,student,{PASSWORD}\n"
     r = stack.api("teacher").post("/courses/demo/roster", files=[("file", ("phone.csv", roster.encode(), "text/csv"))])
     assert r.status_code == 200, r.text
-    context = chromium.new_context(locale="ru-RU", **PHONE)
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(f"{stack.url}/hub/login")
-    page.fill("#username_input", STUDENT)
-    page.fill("#password_input", PASSWORD)
-    page.locator("#login_submit").tap()
+    context, page = log_in(chromium, stack, STUDENT, password=PASSWORD, locale="ru-RU", device=PHONE, tap=True)
     page.wait_for_url(f"**/user/{STUDENT}/**", timeout=180_000)
     yield page
     context.close()

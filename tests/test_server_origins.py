@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 import nbformat
 import pytest
+from browsing import log_in
 from playwright.sync_api import expect
 from stack import running_stack
 from test_browser import shot
@@ -70,12 +71,7 @@ def evil_page(hub: str, sid: int, dry: bool = False) -> str:
 
 def login(chromium, stack, name, next_url="/services/sabaq/", lang="en-US"):
     """Logged in to the hub and landed on next_url (sabaq's pages: no server started)."""
-    page = chromium.new_context(locale=lang).new_page()
-    page.set_default_timeout(120_000)
-    page.goto(f"{stack.url}/hub/login?next={quote(next_url)}")
-    page.fill("#username_input", name)
-    page.fill("#password_input", stack.logins[name])
-    page.click("#login_submit")
+    _, page = log_in(chromium, stack, name, locale=lang, next_url=quote(next_url), device={})
     page.wait_for_url(f"**{next_url}**")
     return page
 

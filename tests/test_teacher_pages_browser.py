@@ -12,6 +12,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browsing import log_in
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -40,13 +41,8 @@ def shot(page, name):
 
 
 def test_a_teacher_in_kazakh_creates_schedules_and_releases_an_assignment(chromium, stack, tmp_path):
-    context = chromium.new_context(locale="kk-KZ", viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(f"{stack.url}/hub/login?next={COURSE}?lang=kk")
-    page.fill("#username_input", "teacher")
-    page.fill("#password_input", stack.logins["teacher"])
-    page.click("#login_submit")
+    context, page = log_in(chromium, stack, "teacher", locale="kk-KZ", next_url=f"{COURSE}?lang=kk",
+                           device={"viewport": {"width": 1300, "height": 900}})
     page.wait_for_url(re.compile(r".*/services/sabaq/courses/demo.*"))
     expect(page.locator("html")).to_have_attribute("lang", "kk")
 
