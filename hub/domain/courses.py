@@ -202,6 +202,15 @@ def courses_of(db: Session, user: User) -> list[tuple[Course, Role]]:
     return [(c, r) for c, r in rows]
 
 
+def language_of(db: Session, user: User) -> str | None:
+    """The language a user's JupyterLab and lessons speak: her own choice, else her first
+    course's; None when neither names one (the site's then)."""
+    if user.language:
+        return user.language
+    courses = courses_of(db, user)
+    return courses[0][0].language if courses else None
+
+
 def visible_courses(db: Session, user: User) -> list[Course]:
     if user.is_admin:
         return list(db.scalars(select(Course).order_by(Course.slug)))

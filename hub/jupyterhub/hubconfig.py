@@ -133,13 +133,14 @@ def spawn_policy(settings: Settings, *, owner_only: bool):
         """(only a parent, their language) from sabaq's accounts."""
         nonlocal engine
         from sabaq.hub.domain.accounts import find_user, only_a_parent
+        from sabaq.hub.domain.courses import language_of
         from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
 
         if engine is None:
             engine = make_engine(settings.database_url)
         with session_scope(make_sessionmaker(engine)) as db:
             user = find_user(db, name)
-            return (only_a_parent(db, user), user.language) if user is not None else (False, None)
+            return (only_a_parent(db, user), language_of(db, user)) if user is not None else (False, None)
 
     async def hook(spawner) -> None:
         try:
@@ -153,6 +154,8 @@ def spawn_policy(settings: Settings, *, owner_only: bool):
             raise ParentHasNoServer(language or negotiate(browser, settings.general.default_language))
         if owner_only:
             spawner.oauth_access_scopes = own_server_scopes(spawner)
+        if language:  # her server (on Kubernetes: its image's server config) starts in her language
+            spawner.environment = {**spawner.environment, "SABAQ_LANG": language}
 
     return hook
 

@@ -31,3 +31,15 @@ def lab_settings_folder(language: str) -> Path:
 def lab_language_args(language: str) -> list[str]:
     """Command-line settings that start JupyterLab and Notebook 7 in this language."""
     return [f"--LabServerApp.app_settings_dir={lab_settings_folder(language)}"]
+
+
+SERVER_CONFIG = """\
+# sabaq: JupyterLab and Notebook 7 start in the user's language (SABAQ_LANG, set by the hub)
+import os
+from sabaq.hub.jupyterhub.labsettings import lab_settings_folder
+c.LabServerApp.app_settings_dir = str(lab_settings_folder(os.environ.get("SABAQ_LANG", "")))
+"""
+
+
+if __name__ == "__main__":  # the singleuser image's jupyter_server_config.py (images/singleuser/Dockerfile)
+    print(SERVER_CONFIG, end="")

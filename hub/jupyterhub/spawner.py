@@ -279,16 +279,11 @@ class SabaqSpawner(LocalProcessSpawner):
     def _language(self) -> str:
         """The user's chosen language, else their first course's, else the site's."""
         from sabaq.hub.domain.accounts import find_user
-        from sabaq.hub.domain.courses import courses_of
+        from sabaq.hub.domain.courses import language_of
 
         def read(db):
             user = find_user(db, self.user.name)
-            if user is None:
-                return None
-            if user.language:
-                return user.language
-            courses = courses_of(db, user)
-            return courses[0][0].language if courses else None
+            return language_of(db, user) if user is not None else None
 
         return self._read_sabaq(read) or self.default_language
 

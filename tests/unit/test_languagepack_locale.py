@@ -51,3 +51,24 @@ def test_the_spawner_passes_the_users_language_to_her_server():
     assert f"--LabServerApp.app_settings_dir={lab_settings_folder('ru')}" in spawner.get_args()
     spawner._lang = "kk"
     assert any(a.endswith("/lab-settings/kk_KZ") for a in spawner.get_args())
+
+
+def test_the_images_server_config_starts_jupyterlab_in_the_language_the_hub_names(monkeypatch):
+    """Kubernetes: the singleuser image's jupyter_server_config.py (`python -m
+    sabaq.hub.jupyterhub.labsettings`) reads SABAQ_LANG, which the hub's pre-spawn hook sets."""
+    import subprocess
+    import sys
+
+    from traitlets.config import Config
+
+    from sabaq.hub.jupyterhub.labsettings import SERVER_CONFIG, lab_settings_folder
+
+    printed = subprocess.run([sys.executable, "-m", "sabaq.hub.jupyterhub.labsettings"], capture_output=True,
+                             text=True, check=True).stdout
+    assert printed == SERVER_CONFIG
+    for language, expected in (("ru", "ru_RU"), ("kk", "kk_KZ"), ("", "en")):
+        monkeypatch.setenv("SABAQ_LANG", language)
+        c = Config()
+        exec(compile(printed, "jupyter_server_config.py", "exec"), {"c": c})
+        assert c.LabServerApp.app_settings_dir == str(lab_settings_folder(language))
+        assert c.LabServerApp.app_settings_dir.endswith(expected)

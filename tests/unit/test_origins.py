@@ -211,6 +211,7 @@ def fake_spawner(name, accept_language=None, groups=()):
         user=SimpleNamespace(name=name, groups=[SimpleNamespace(name=g) for g in groups]),
         handler=SimpleNamespace(request=SimpleNamespace(headers=headers)),
         log=logging.getLogger("test"), oauth_access_scopes=["access:servers!server=x/"],
+        environment={"SABAQ_SERVICE_URL": "http://sabaq:8080/"},
     )
 
 
@@ -244,6 +245,25 @@ def test_only_a_parent_is_refused_a_server_in_their_language(people, tmp_path):
         assert accounts.only_a_parent(db, accounts.get_user(db, "nurlan"))
         assert not accounts.only_a_parent(db, accounts.get_user(db, "aigul"))
     engine.dispose()
+
+
+def test_each_server_is_told_its_users_language_kubernetes_too(people, tmp_path):
+    """On Kubernetes the image's server config reads it (labsettings.SERVER_CONFIG)."""
+    from sabaq.hub.domain import accounts
+    from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
+
+    engine = make_engine(people)
+    with session_scope(make_sessionmaker(engine)) as db:
+        accounts.get_user(db, "aigul").language = "ru"
+    engine.dispose()
+    hook = spawn_policy(settings_for(tmp_path, database_url=people), owner_only=False)
+    spawners = {name: fake_spawner(name) for name in ("aliya", "aigul", "someone-new")}
+    for spawner in spawners.values():
+        asyncio.run(hook(spawner))
+    assert spawners["aliya"].environment["SABAQ_LANG"] == "kk"  # her course's language
+    assert spawners["aigul"].environment["SABAQ_LANG"] == "ru"  # her own choice first
+    assert "SABAQ_LANG" not in spawners["someone-new"].environment  # the chart's default stays
+    assert spawners["aliya"].environment["SABAQ_SERVICE_URL"] == "http://sabaq:8080/"  # kept
 
 
 def test_without_sabaqs_database_the_hubs_groups_decide(tmp_path):

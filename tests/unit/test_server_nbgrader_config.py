@@ -122,3 +122,25 @@ def test_a_pods_nbgrader_reads_the_images_config_and_refuses_a_hostile_submissio
     assert "nbgrader's autograde does not run in your server" in pod.stderr
     assert "/services/sabaq/courses/demo/assignments/ps1" in pod.stderr
     assert not marker.exists() and not (course / "autograded").exists()
+
+
+POD_LAB_LANGUAGE = """\
+from jupyter_server.serverapp import ServerApp
+app = ServerApp()
+app.load_config_file()
+print(app.config.LabServerApp.app_settings_dir)
+"""
+
+
+@pytest.mark.parametrize("language, locale", [("ru", "ru_RU"), ("kk", "kk_KZ")])
+def test_a_pods_jupyterlab_starts_in_the_language_the_hub_names(image_env, tmp_path, language, locale):
+    """The image's command also installs the server config that reads SABAQ_LANG (set per user
+    by the hub's pre-spawn hook): a pod's Jupyter server finds it where it looks."""
+    home = tmp_path / "home"
+    home.mkdir()
+    built = run_in_image(image_env, ["sh", "-ec", the_images_config_command()], tmp_path, home)
+    assert built.returncode == 0, built.stderr
+    seen = run_in_image(image_env, [str(image_env / "bin" / "python"), "-c", POD_LAB_LANGUAGE], tmp_path, home,
+                        SABAQ_LANG=language)
+    assert seen.returncode == 0, seen.stderr
+    assert seen.stdout.strip().endswith(f"lab-settings/{locale}"), seen.stdout
