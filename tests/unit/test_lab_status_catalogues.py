@@ -14,7 +14,8 @@ import pytest
 from sabaq.hub.exchange import status
 
 EXCHANGE = Path(status.__file__).parent
-SOURCE = EXCHANGE / "labextension" / "src" / "index.js"
+# the extension's source is in the checkout (the installed package holds only what it built)
+SOURCE = Path(__file__).resolve().parents[2] / "hub" / "exchange" / "labextension" / "src" / "index.js"
 # JupyterLab's Gettext files a catalogue under its header's language, written as the
 # language packs write it ("ru-RU"); "ru_RU" there leaves every string in English
 LOCALES = {"kk_KZ": "kk-KZ", "ru_RU": "ru-RU"}
