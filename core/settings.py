@@ -92,6 +92,13 @@ class HubSettings(Section):
         "order they came, each shown her place and about how long it takes (never a 'try again' page); "
         "the start timeout counts from when her start leaves the queue. Default: two per CPU core.",
     ).tag(config=True)
+    shared_static = Bool(
+        False,
+        help="Students' JupyterLabs load JupyterLab's files from one shared, versioned address of "
+        "sabaq's service, kept by browsers for a year, so a classroom PC downloads them once for "
+        "every student. Off by default: with it, lessons opened in Notebook 7's view do not get "
+        "sabaq's lessons extension (being looked into).",
+    ).tag(config=True)
     start_timeout = Integer(
         180, min=10, help="Seconds a student's server may take to start."
     ).tag(config=True)

@@ -238,7 +238,7 @@ def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[L
 
     link = SLOW_LINK if slow else None
     results = {}
-    sabaq = LocalSabaq(env={"SABAQ_SABAQ_DEFAULT_LANGUAGE": "en"})  # the lesson in English, as stock's
+    sabaq = LocalSabaq(env={"SABAQ_SABAQ_DEFAULT_LANGUAGE": "en", "SABAQ_HUB_SHARED_STATIC": "true"})  # the lesson in English, as stock's
     os.chmod(sabaq.root, 0o755)  # the student's home is below it (its data folder stays 0700)
     try:
         print(f"starting sabaq up in {sabaq.root} …", flush=True)

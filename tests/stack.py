@@ -193,6 +193,19 @@ class Stack:
             time.sleep(0.5)
         raise AssertionError(f"server of {name} did not start:\n{self.log_tail()}")
 
+    def stop_server(self, name: str, timeout: float = 120) -> None:
+        """Stopped (if it ran): her next start reads her settings, her language among them, anew."""
+        hub = self.hub_api(self.token(name))
+        r = hub.delete(f"/users/{name}/server")
+        if r.status_code not in (202, 204, 400):
+            raise AssertionError(f"stop of {name}: {r.status_code} {r.text}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not hub.get(f"/users/{name}").json().get("servers"):
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"server of {name} did not stop:\n{self.log_tail()}")
+
     def run_code(self, name: str, code: str, timeout: float = 120) -> str:
         """Run code in a fresh kernel of the user's server; return what it printed."""
         return asyncio.run(self._run_code(name, code, timeout))

@@ -210,7 +210,7 @@ def configure(c, settings: Settings) -> None:
     c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", SERVICE_ACCESS]
     configure_origins(c, settings.subdomain_host)
     c.Spawner.pre_spawn_hook = with_light_pages(spawn_policy(settings, owner_only=not settings.subdomain_host),
-                                                settings.subdomain_host)
+                                                settings.subdomain_host, shared=settings.hub.shared_static)
     if os.environ.get(RUN_ENV):  # users' servers are of the run: `sabaq up` stops them with it
         c.Spawner.environment = {RUN_ENV: os.environ[RUN_ENV]}
 

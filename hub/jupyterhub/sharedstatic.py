@@ -137,6 +137,9 @@ def find_file(kind: str, path: str) -> Path | None:
     return None
 
 
+COMPRESS = "--ServerApp.tornado_settings=compress_response=True"
+
+
 def server_args(hub_address: str = "") -> list[str]:
     """What every user's server is told on its command line (which outranks the user's own
     config files): compress its text answers, and load JupyterLab's files from the shared
@@ -147,18 +150,19 @@ def server_args(hub_address: str = "") -> list[str]:
     # jupyterlab_server: leave the server's /user/<name>/ for the hub's /services/...
     extensions = base + EXTENSIONS + "/" if hub_address else "../.." + base + EXTENSIONS + "/"
     return [
-        "--ServerApp.tornado_settings=compress_response=True",
+        COMPRESS,
         f"--LabApp.override_static_url={base}{LAB}/",
         f"--LabApp.labextensions_url={extensions}",
     ]
 
 
-def with_light_pages(hook, hub_address: str = ""):
+def with_light_pages(hook, hub_address: str = "", shared: bool = True):
     """A pre_spawn_hook that runs ``hook``, then gives the server ``server_args`` of the files
-    on disk at this start (an extension installed while sabaq runs changes the address)."""
+    on disk at this start (an extension installed while sabaq runs changes the address); without
+    ``shared`` (``[hub] shared_static``) only the compression."""
 
     async def light_pages(spawner) -> None:
         await hook(spawner)
-        spawner.args = await asyncio.to_thread(server_args, hub_address)
+        spawner.args = await asyncio.to_thread(server_args, hub_address) if shared else [COMPRESS]
 
     return light_pages
