@@ -1,0 +1,167 @@
+/* The grading sandbox's few native calls, so that none of its processes loads ctypes.
+
+   Once _ctypes is loaded, its classes are reachable from any code (object.__subclasses__)
+   and a Union of an integer and a pointer reads and writes any address with no audit event
+   (issue 15): a student's answer could rewrite the grader's objects or the numbers a test
+   compares with. So the zygote, the forker and every grading child keep ctypes out, and
+   call the kernel through this module, which offers only these calls: none takes an
+   address, none hands one out. */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/* The pid that set its dumpable flag: a process sets it once, before any student code,
+   so that a student's call cannot make the child's memory readable to its own uid again. */
+static pid_t dumpable_set_by = 0;
+
+static PyObject *die_with_parent(PyObject *self, PyObject *unused) {
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
+static PyObject *parent_death_signal(PyObject *self, PyObject *unused) {
+    int sig = 0;
+    if (prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0) != 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyLong_FromLong(sig);
+}
+
+static PyObject *no_new_privs(PyObject *self, PyObject *unused) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    Py_RETURN_NONE;
+}
+
+static PyObject *set_dumpable(PyObject *self, PyObject *arg) {
+    int flag = PyObject_IsTrue(arg);
+    if (flag < 0)
+        return NULL;
+    if (dumpable_set_by == getpid()) {
+        PyErr_SetString(PyExc_PermissionError, "the dumpable flag is set once, before a notebook runs");
+        return NULL;
+    }
+    if (prctl(PR_SET_DUMPABLE, flag, 0, 0, 0) != 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    dumpable_set_by = getpid();
+    Py_RETURN_NONE;
+}
+
+static PyObject *dumpable(PyObject *self, PyObject *unused) {
+    int flag = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+    if (flag < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyBool_FromLong(flag);
+}
+
+/* setfsuid/setfsgid: the watchdog reads a notebook's /proc files as its uid. They return
+   the previous id and report no error, as the kernel does. */
+static PyObject *set_fsuid(PyObject *self, PyObject *arg) {
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromLong(setfsuid((uid_t)id));
+}
+
+static PyObject *set_fsgid(PyObject *self, PyObject *arg) {
+    long id = PyLong_AsLong(arg);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromLong(setfsgid((gid_t)id));
+}
+
+/* read and write that keep the GIL: the grading child's loop reads commands and writes
+   replies while no thread a student started may run (see child.py). Errors are OSError
+   with errno (EINTR and EAGAIN included: the caller decides). */
+static PyObject *held_read(PyObject *self, PyObject *args) {
+    int fd;
+    Py_ssize_t size;
+    if (!PyArg_ParseTuple(args, "in:held_read", &fd, &size))
+        return NULL;
+    if (size < 0) {
+        PyErr_SetString(PyExc_ValueError, "negative size");
+        return NULL;
+    }
+    PyObject *buffer = PyBytes_FromStringAndSize(NULL, size);
+    if (buffer == NULL)
+        return NULL;
+    ssize_t n = read(fd, PyBytes_AS_STRING(buffer), (size_t)size);
+    if (n < 0) {
+        Py_DECREF(buffer);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (n != size && _PyBytes_Resize(&buffer, n) < 0)
+        return NULL;
+    return buffer;
+}
+
+static PyObject *held_write(PyObject *self, PyObject *args) {
+    int fd;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "iy*:held_write", &fd, &data))
+        return NULL;
+    ssize_t n = write(fd, data.buf, (size_t)data.len);
+    PyBuffer_Release(&data);
+    if (n < 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    return PyLong_FromSsize_t(n);
+}
+
+/* PEP 509's version tags of dicts (a process-wide counter stamped on a dict at each change):
+   which of the grader's dicts may have changed since last seen, read in microseconds. */
+static PyObject *dict_versions(PyObject *self, PyObject *arg) {
+    if (!PyTuple_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "a tuple of dicts");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(arg);
+    PyObject *tags = PyTuple_New(n);
+    if (tags == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *d = PyTuple_GET_ITEM(arg, i);
+        if (!PyDict_CheckExact(d)) {
+            Py_DECREF(tags);
+            PyErr_SetString(PyExc_TypeError, "a tuple of dicts");
+            return NULL;
+        }
+_Pragma("GCC diagnostic push")
+_Pragma("GCC diagnostic ignored \"-Wdeprecated-declarations\"")
+        PyObject *tag = PyLong_FromUnsignedLongLong(((PyDictObject *)d)->ma_version_tag);
+_Pragma("GCC diagnostic pop")
+        if (tag == NULL) {
+            Py_DECREF(tags);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(tags, i, tag);
+    }
+    return tags;
+}
+
+static PyMethodDef methods[] = {
+    {"die_with_parent", die_with_parent, METH_NOARGS, "SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG)."},
+    {"parent_death_signal", parent_death_signal, METH_NOARGS, "The parent-death signal (0: none)."},
+    {"no_new_privs", no_new_privs, METH_NOARGS, "No privileges gained by exec from now on."},
+    {"set_dumpable", set_dumpable, METH_O, "Whether this process's memory may be read by its uid; once per process."},
+    {"dumpable", dumpable, METH_NOARGS, "Whether this process is dumpable."},
+    {"set_fsuid", set_fsuid, METH_O, "setfsuid(2): the previous filesystem uid."},
+    {"set_fsgid", set_fsgid, METH_O, "setfsgid(2): the previous filesystem gid."},
+    {"held_read", held_read, METH_VARARGS, "read(2) keeping the GIL: bytes (empty at the end)."},
+    {"held_write", held_write, METH_VARARGS, "write(2) keeping the GIL: how many bytes were written."},
+    {"dict_versions", dict_versions, METH_O, "The version tags of a tuple of dicts."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_native",
+    "The grading sandbox's native calls (prctl, setfsuid, reads that keep the GIL, dict versions): "
+    "none takes or gives an address, so that no sandbox process needs ctypes.",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
