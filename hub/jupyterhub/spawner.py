@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import pwd
 import re
@@ -33,21 +32,11 @@ from traitlets import Bool, Float, Integer, Unicode, default
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
 from sabaq.hub.jupyterhub.labsettings import lab_language_args
 from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
+from sabaq.hub.jupyterhub.serverroles import home_files, role_of
 from sabaq.hub.jupyterhub.startqueue import StartQueue
 from sabaq.hub.jupyterhub.warmstart import IMPORT_TIME_VARIABLES, Spawn, WarmStartUnavailable, shared_fork_server
 from sabaq.i18n import N_, translator
 
-# JupyterLab asks every new user about news from the internet: noise in a classroom.
-HIDDEN_LAB_PLUGINS = {"@jupyterlab/apputils-extension:announcements": True}
-STUDENT_HIDDEN_LAB_PLUGINS = {
-    **HIDDEN_LAB_PLUGINS,
-    "@jupyter/nbgrader:formgrader": True,
-    "@jupyter/nbgrader:create-assignment": True,
-    "@jupyter/nbgrader:course-list": True,
-}
-# Server extensions only staff get (students' servers run them switched off).
-STUDENT_SERVER_EXTENSIONS = ("nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
-                             "sabaq.hub.exchange.formgrader")  # the formgrader framed by its own server, its links
 _SAFE = re.compile(r"^[a-z][a-z0-9._-]*$")
 QUEUE_PLACE = N_("You are number {place} in the queue; about {seconds} s. Keep this page open.")
 QUEUE_TURN = N_("Your turn: your server is starting.")
@@ -211,14 +200,8 @@ class SabaqSpawner(LocalProcessSpawner):
                           f"c = get_config()  # noqa\nc.CourseDirectory.course_id = {slug!r}\n".encode(), False))
             for rel, content in self._sources(slug).items():
                 files.append((f"{slug}/source/{rel}", content, False))
-        hidden = HIDDEN_LAB_PLUGINS if staff else STUDENT_HIDDEN_LAB_PLUGINS
-        extensions = {name: bool(staff) for name in STUDENT_SERVER_EXTENSIONS}
-        files += [
-            (".jupyter/labconfig/page_config.json", json.dumps({"disabledExtensions": hidden}).encode(), True),
-            (".jupyter/jupyter_server_config.json",
-             json.dumps({"ServerApp": {"jpserver_extensions": extensions}}).encode(), True),
-            (".jupyter/nbgrader_config.py", config.encode(), True),
-        ]
+        files += home_files(role_of(bool(staff)))  # the server extensions and JupyterLab plugins of her role
+        files.append((".jupyter/nbgrader_config.py", config.encode(), True))
         self._write_home(home, files, uid, gid)
         self._deliver_lessons(home, uid, gid)
         return home

@@ -16,7 +16,7 @@ from tornado.web import Application
 
 from sabaq.hub.domain import courses
 from sabaq.hub.exchange import formgrader
-from sabaq.hub.jupyterhub.spawner import STUDENT_SERVER_EXTENSIONS
+from sabaq.hub.jupyterhub.serverroles import STAFF, STUDENT, server_extensions
 from sabaq.hub.store.models import Role
 
 HUB_POLICY = "frame-ancestors 'none'"  # what JupyterHub 6's single-user server sends for every page
@@ -77,7 +77,8 @@ def test_the_formgraders_links_keep_the_servers_prefix():
 
 
 def test_teachers_servers_run_the_extension():
-    assert "sabaq.hub.exchange.formgrader" in STUDENT_SERVER_EXTENSIONS  # on for staff, off for students
+    assert server_extensions(STAFF)["sabaq.hub.exchange.formgrader"] is True  # on for staff
+    assert server_extensions(STUDENT)["sabaq.hub.exchange.formgrader"] is False  # off for students
     assert formgrader._jupyter_server_extension_points() == [{"module": "sabaq.hub.exchange.formgrader"}]
 
 
