@@ -19,6 +19,7 @@ from tornado import web
 
 from sabaq.hub.jupyterhub.hubpages import HUB_PAGE_TEXTS
 from sabaq.hub.jupyterhub.rundir import RUN_ENV
+from sabaq.hub.jupyterhub.serverroles import ROLE_VARIABLE, role_of
 from sabaq.hub.jupyterhub.sharedstatic import with_light_pages
 from sabaq.i18n import LANGUAGE_NAMES, LANGUAGES, N_, negotiate, translator
 from sabaq.settings import Settings, SettingsError, keeps_secure_cookies
@@ -126,28 +127,33 @@ class ParentHasNoServer(web.HTTPError):
 
 def spawn_policy(settings: Settings, *, owner_only: bool):
     """pre_spawn_hook: parents get no server; with servers on the hub's address, a server
-    admits only its owner."""
+    admits only its owner; every server is told its user's language and role (SABAQ_LANG,
+    SABAQ_ROLE: on Kubernetes the image's server config reads them)."""
     engine = None
 
-    def who(name: str) -> tuple[bool, str | None]:
-        """(only a parent, their language) from sabaq's accounts."""
+    def who(name: str) -> tuple[bool, str | None, bool]:
+        """(only a parent, their language, staff of a course) from sabaq's accounts."""
         nonlocal engine
         from sabaq.hub.domain.accounts import find_user, only_a_parent
-        from sabaq.hub.domain.courses import language_of
+        from sabaq.hub.domain.courses import courses_of, language_of
         from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
+        from sabaq.hub.store.models import STAFF_ROLES
 
         if engine is None:
             engine = make_engine(settings.database_url)
         with session_scope(make_sessionmaker(engine)) as db:
             user = find_user(db, name)
-            return (only_a_parent(db, user), language_of(db, user)) if user is not None else (False, None)
+            if user is None:
+                return False, None, False
+            staff = any(role in STAFF_ROLES for _, role in courses_of(db, user))
+            return only_a_parent(db, user), language_of(db, user), staff
 
     async def hook(spawner) -> None:
         try:
-            parent, language = await asyncio.to_thread(who, spawner.user.name)
-        except Exception:  # sabaq's database unreachable: the hub's groups decide
+            parent, language, staff = await asyncio.to_thread(who, spawner.user.name)
+        except Exception:  # sabaq's database unreachable: the hub's groups (synced from it) decide
             spawner.log.exception("could not read %s's account from sabaq's database", spawner.user.name)
-            parent, language = parent_by_groups(spawner.user), None
+            parent, language, staff = parent_by_groups(spawner.user), None, staff_by_groups(spawner.user)
         if parent:
             handler = getattr(spawner, "handler", None)
             browser = handler.request.headers.get("Accept-Language") if handler is not None else None
@@ -156,6 +162,9 @@ def spawn_policy(settings: Settings, *, owner_only: bool):
             spawner.oauth_access_scopes = own_server_scopes(spawner)
         if language:  # her server (on Kubernetes: its image's server config) starts in her language
             spawner.environment = {**spawner.environment, "SABAQ_LANG": language}
+        # the server extensions and JupyterLab plugins of her role (serverroles), decided here, where
+        # the user has no say: her own server only shapes her interface, the service guards the data
+        spawner.environment = {**spawner.environment, ROLE_VARIABLE: role_of(staff)}
 
     return hook
 
@@ -163,6 +172,11 @@ def spawn_policy(settings: Settings, *, owner_only: bool):
 def parent_by_groups(user) -> bool:
     groups = {g.name for g in getattr(user, "groups", [])} if user else set()
     return "sabaq-parents" in groups and not any(g.startswith(("nbgrader-", "formgrade-")) for g in groups)
+
+
+def staff_by_groups(user) -> bool:
+    """A course's teacher or assistant, by the groups sabaq syncs to the hub (formgrade-<course>)."""
+    return any(g.name.startswith("formgrade-") for g in getattr(user, "groups", [])) if user else False
 
 
 def default_url(handler) -> str:
