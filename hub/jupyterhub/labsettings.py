@@ -7,6 +7,9 @@ start. Instead each server gets, on its command line, a settings folder whose
 ``overrides.json`` sets that default to the user's language (``lab-settings/<locale>/``, one
 per language sabaq speaks); a language the user picks in Settings → Language is her own
 setting and still wins.
+
+On Kubernetes (``python -m sabaq.hub.jupyterhub.labsettings``) this module prints the singleuser
+image's ``jupyter_server_config.py``: the language, and the role's extensions (``serverroles``).
 """
 
 from __future__ import annotations
@@ -34,10 +37,13 @@ def lab_language_args(language: str) -> list[str]:
 
 
 SERVER_CONFIG = """\
-# sabaq: JupyterLab and Notebook 7 start in the user's language (SABAQ_LANG, set by the hub)
+# sabaq: JupyterLab and Notebook 7 start in the user's language (SABAQ_LANG, set by the hub),
+# with the server extensions and JupyterLab plugins of her role (SABAQ_ROLE, set by the hub)
 import os
 from sabaq.hub.jupyterhub.labsettings import lab_settings_folder
+from sabaq.hub.jupyterhub.serverroles import apply_role
 c.LabServerApp.app_settings_dir = str(lab_settings_folder(os.environ.get("SABAQ_LANG", "")))
+apply_role(c)
 """
 
 

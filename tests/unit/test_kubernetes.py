@@ -539,6 +539,45 @@ def test_kubespawner_pods_per_course_profile(renders, tmp_path, kubeconfig):
     asyncio.run(run())
 
 
+def test_each_pod_is_told_its_users_role(renders, tmp_path, kubeconfig):
+    """Pods as the hub builds them from its whole configuration, after its pre-spawn hook: the
+    role read from sabaq's database (a teacher, a coach, a student) is in the pod's environment
+    (SABAQ_ROLE), which the image's server config reads (tests/unit/test_server_roles.py)."""
+    from kubespawner import KubeSpawner
+
+    from sabaq.hub.domain import accounts, courses
+    from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope, upgrade
+    from sabaq.hub.store.models import Role
+
+    database = f"sqlite:///{tmp_path / 'sabaq.sqlite'}"
+    upgrade(database)
+    engine = make_engine(database)
+    with session_scope(make_sessionmaker(engine)) as db:
+        physics, olympiad = courses.create_course(db, "ph9", "Physics 9"), courses.create_course(db, "olymp", "Olympiad")
+        courses.set_member(db, physics, accounts.create_user(db, "aigul"), Role.teacher)
+        courses.set_member(db, olympiad, accounts.create_user(db, "coach"), Role.teacher)
+        courses.set_member(db, physics, accounts.create_user(db, "aliya"), Role.student)
+    engine.dispose()
+    _, _, docs = renders("small-school.yaml")
+    c = hub_configuration(docs, tmp_path / "hub-pod", {"SABAQ_DATABASE_URL": database})
+
+    async def pod_env(name, groups):
+        spawner = KubeSpawner(config=c, user=FakeUser(name, groups), _mock=True, namespace="school")
+        await spawner.run_pre_spawn_hook()
+        await spawner.load_user_options()
+        manifest = await spawner.get_pod_manifest()
+        return {e.name: e.value for e in manifest.spec.containers[0].env}
+
+    async def run():
+        teacher, coach = await pod_env("aigul", ["formgrade-ph9"]), await pod_env("coach", ["formgrade-olymp"])
+        student = await pod_env("aliya", ["nbgrader-ph9"])
+        assert teacher["SABAQ_ROLE"] == "staff" and coach["SABAQ_ROLE"] == "staff"
+        assert student["SABAQ_ROLE"] == "student"
+        assert student["SABAQ_SERVICE_URL"] == "http://sabaq:10101/services/sabaq/"  # the chart's environment kept
+
+    asyncio.run(run())
+
+
 def _get(obj, attr, key):
     """KubeSpawner mixes client objects and plain dicts from the configuration."""
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, attr)

@@ -53,7 +53,7 @@ def test_the_spawner_passes_the_users_language_to_her_server():
     assert any(a.endswith("/lab-settings/kk_KZ") for a in spawner.get_args())
 
 
-def test_the_images_server_config_starts_jupyterlab_in_the_language_the_hub_names(monkeypatch):
+def test_the_images_server_config_starts_jupyterlab_in_the_language_the_hub_names(monkeypatch, tmp_path):
     """Kubernetes: the singleuser image's jupyter_server_config.py (`python -m
     sabaq.hub.jupyterhub.labsettings`) reads SABAQ_LANG, which the hub's pre-spawn hook sets."""
     import subprocess
@@ -66,6 +66,7 @@ def test_the_images_server_config_starts_jupyterlab_in_the_language_the_hub_name
     printed = subprocess.run([sys.executable, "-m", "sabaq.hub.jupyterhub.labsettings"], capture_output=True,
                              text=True, check=True).stdout
     assert printed == SERVER_CONFIG
+    monkeypatch.setenv("HOME", str(tmp_path))  # it also writes the role's page config there (serverroles)
     for language, expected in (("ru", "ru_RU"), ("kk", "kk_KZ"), ("", "en")):
         monkeypatch.setenv("SABAQ_LANG", language)
         c = Config()

@@ -144,3 +144,69 @@ def test_a_pods_jupyterlab_starts_in_the_language_the_hub_names(image_env, tmp_p
                         SABAQ_LANG=language)
     assert seen.returncode == 0, seen.stderr
     assert seen.stdout.strip().endswith(f"lab-settings/{locale}"), seen.stdout
+
+
+POD_EXTENSIONS = """\
+import json
+from jupyter_server.serverapp import ServerApp
+from jupyterlab_server.config import get_page_config
+
+app = ServerApp()
+app.initialize(["--ServerApp.ip=127.0.0.1", "--ServerApp.port=0", "--ServerApp.open_browser=False"])
+
+
+def patterns(router):
+    for rule in router.rules:
+        if hasattr(rule.target, "rules"):
+            yield from patterns(rule.target)
+        elif hasattr(rule.matcher, "regex"):
+            yield rule.matcher.regex.pattern
+
+
+print(json.dumps({
+    "enabled": sorted(name for name, extension in app.extension_manager.extensions.items() if extension.enabled),
+    "routes": sorted(p for p in patterns(app.web_app.default_router) if "formgrader" in p),
+    "disabled": get_page_config([])["disabledExtensions"],  # as JupyterLab's and Notebook 7's pages get it
+}))
+"""
+
+
+@pytest.mark.parametrize("role", ["staff", "student"])
+def test_a_pods_server_runs_the_extensions_of_the_role_the_hub_names(image_env, tmp_path, role):
+    """A Jupyter server in the stand-in image, with what pip and the Dockerfile put in its
+    etc/jupyter (nbgrader's own file enables its formgrader for everyone) and share/jupyter, started with the
+    SABAQ_ROLE the hub's pre-spawn hook sets: a teacher's loads sabaq's formgrader and
+    nbgrader's (their pages are routed), a student's neither, and her JupyterLab hides the
+    plugins only staff use."""
+    home = tmp_path / "home"
+    home.mkdir()
+    installed = image_env / "etc" / "jupyter" / "jupyter_server_config.d"
+    installed.mkdir(parents=True)
+    for source in Path(sys.prefix, "etc", "jupyter", "jupyter_server_config.d").glob("*.json"):
+        (installed / source.name).write_bytes(source.read_bytes())  # pip's (nbgrader.json ...) and sabaq-lab.json
+    assert json.loads((installed / "nbgrader.json").read_text())["ServerApp"]["jpserver_extensions"][
+        "nbgrader.server_extensions.formgrader"] is True
+    (image_env / "share").mkdir()  # and pip's share/jupyter: nbconvert's templates the formgrader renders with
+    (image_env / "share" / "jupyter").symlink_to(Path(sys.prefix, "share", "jupyter"))
+    built = run_in_image(image_env, ["sh", "-ec", the_images_config_command()], tmp_path, home)
+    assert built.returncode == 0, built.stderr
+    pod = run_in_image(image_env, [str(image_env / "bin" / "python"), "-c", POD_EXTENSIONS], tmp_path, home,
+                       SABAQ_ROLE=role, SABAQ_LANG="kk")
+    assert pod.returncode == 0, pod.stderr
+    seen = json.loads(pod.stdout.splitlines()[-1])
+    staff_only = {"nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
+                  "sabaq.hub.exchange.formgrader"}
+    everyone = {"sabaq.hub.exchange.status", "nbgrader.server_extensions.assignment_list", "jupyterlab", "notebook"}
+    assert everyone <= set(seen["enabled"])
+    nbgrader_page, sabaq_links = "/formgrader/?$", "/formgrader/static/js/utils.js"
+    staff_plugins = {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment",
+                     "@jupyter/nbgrader:course-list"}
+    if role == "staff":
+        assert staff_only <= set(seen["enabled"])
+        assert nbgrader_page in seen["routes"] and any(r.startswith(sabaq_links) for r in seen["routes"])
+        assert not staff_plugins & set(seen["disabled"])
+    else:
+        assert not staff_only & set(seen["enabled"])
+        assert seen["routes"] == []
+        assert staff_plugins <= set(seen["disabled"])
+    assert "@jupyterlab/apputils-extension:announcements" in seen["disabled"]
