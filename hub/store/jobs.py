@@ -63,6 +63,16 @@ def _claimable(now: dt.datetime):
     )
 
 
+def anything_to_claim(db: Session, kinds: list[str] | None = None, now: dt.datetime | None = None) -> bool:
+    """Whether a claim would find a job of ``kinds`` or a lapsed lease to settle. It only reads:
+    asked first, it keeps idle workers' polls from queueing for SQLite's write lock beside a
+    deadline's submissions."""
+    now = now or utcnow()
+    lapsed = and_(Job.state == JobState.running, Job.lease_until < now)
+    available = _claimable(now) if not kinds else and_(_claimable(now), Job.kind.in_(kinds))
+    return db.scalar(select(Job.id).where(or_(available, lapsed)).limit(1)) is not None
+
+
 def _oldest(db: Session, now: dt.datetime, kinds: list[str] | None, limit: int):
     """The ids of the oldest ``limit`` available jobs (of ``kinds``), locked on PostgreSQL."""
     pick = select(Job.id).where(_claimable(now)).order_by(Job.available_at, Job.id).limit(limit)

@@ -86,3 +86,20 @@ def test_two_service_processes_answer_on_one_port_and_stop_together(tmp_path):
                 break
             time.sleep(0.1)
         assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_service_process_hands_the_gil_over_quickly(tmp_path):
+    """A thread holding SQLite's write turn gets the GIL back after each statement within
+    SWITCH_SECONDS, not Python's 5 ms: a deadline's crowd waits behind shorter turns."""
+    from sabaq.hub.cli import SWITCH_SECONDS, service_app
+
+    ensure_secrets(tmp_path)
+    settings = Settings.load(data_dir=tmp_path, environ={})
+    upgrade(settings.database_url)
+    before = sys.getswitchinterval()
+    try:
+        app = service_app(settings)
+        assert SWITCH_SECONDS < before and sys.getswitchinterval() == pytest.approx(SWITCH_SECONDS)
+        app.state.engine.dispose()
+    finally:
+        sys.setswitchinterval(before)

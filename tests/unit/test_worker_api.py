@@ -92,3 +92,25 @@ def test_a_check_is_kept_as_the_contract_says(service):
 def test_a_claim_names_known_job_kinds_only(service):
     assert call(service, "claim", {"kinds": ["mark"]}).status_code == 422
     assert claim(service, "check")["kind"] == "check"
+
+
+def test_an_idle_workers_poll_never_queues_for_the_write_lock(service, monkeypatch):
+    """At a deadline SQLite's writers take turns (sabaq.hub.store.writeturn); a poll that finds
+    nothing must not take one. Polls that find work still claim it, and a lapsed lease is settled."""
+    from sabaq.hub.store.writeturn import WriteTurn
+
+    turns = []
+    take = WriteTurn.take
+    monkeypatch.setattr(WriteTurn, "take", lambda self, *a, **k: (turns.append(1), take(self, *a, **k))[1])
+    claim(service, "check")
+    claim(service, "grade")
+    turns.clear()
+    assert call(service, "claim", {"kinds": ["check"]}).status_code == 204
+    assert call(service, "claim-many", {"kinds": ["grade"], "max_jobs": 4}).json() == {"jobs": []}
+    assert turns == []
+    with service.state.sessions() as db:  # the grading worker died: its lease lapsed
+        job = db.scalars(select(Job).where(Job.kind == "grade")).one()
+        job.lease_until = job.lease_until.replace(year=2000)
+        db.commit()
+    assert claim(service, "grade")["id"] == job.id  # handed out again
+    assert turns

@@ -30,6 +30,7 @@ from sabaq.hub.service.api.files import ZIP, zip_response
 from sabaq.hub.service.api.schemas import ERRORS, Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
+from sabaq.hub.store.database import reading
 from sabaq.hub.store.blobs import get_blob
 from sabaq.hub.store.models import FileKind, Job, JobState, Submission
 
@@ -63,9 +64,20 @@ class FailIn(BaseModel):
     error: str
 
 
+def _anything_to_claim(db: Session, kinds: list[JobKind] | None) -> bool:
+    """Asked in a transaction that only reads and ends here: an idle worker's poll writes nothing."""
+    reading(db)
+    try:
+        return jobs.anything_to_claim(db, kinds)
+    finally:
+        db.commit()
+
+
 @router.post("/claim", response_model=JobOut | None, summary="Claim the next job (204: none)")
 def claim(request: Request, body: ClaimIn, worker: WorkerCaller = Depends(current_worker),
           db: Session = DB):
+    if not _anything_to_claim(db, body.kinds):
+        return Response(status_code=204)
     s = request.app.state.settings.worker
     job = jobs.claim(db, worker.name, s.lease_seconds, s.max_attempts, body.kinds)
     if job is None:
@@ -79,6 +91,8 @@ def claim(request: Request, body: ClaimIn, worker: WorkerCaller = Depends(curren
              summary="Claim up to max_jobs jobs of one kind, each with its own lease (none: an empty list)")
 def claim_many(request: Request, body: ClaimManyIn, worker: WorkerCaller = Depends(current_worker),
                db: Session = DB):
+    if not _anything_to_claim(db, body.kinds):
+        return JobsOut(jobs=[])
     s = request.app.state.settings.worker
     taken = jobs.claim_many(db, worker.name, s.lease_seconds, s.max_attempts, body.kinds, body.max_jobs,
                             batched=BATCHED_KINDS)
