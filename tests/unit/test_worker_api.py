@@ -114,3 +114,19 @@ def test_an_idle_workers_poll_never_queues_for_the_write_lock(service, monkeypat
         db.commit()
     assert claim(service, "grade")["id"] == job.id  # handed out again
     assert turns
+
+
+def test_a_report_is_checked_before_it_queues_for_the_write_lock(service, monkeypatch):
+    """Checking a worker's report (a notebook's worth of JSON) happens before the write turn:
+    a malformed one takes none, a good one one."""
+    from sabaq.hub.store.writeturn import WriteTurn
+
+    job = claim(service, "grade")
+    turns = []
+    take = WriteTurn.take
+    monkeypatch.setattr(WriteTurn, "take", lambda self, *a, **k: (turns.append(1), take(self, *a, **k))[1])
+    bad = {k: v for k, v in GRADE.items() if k != "status"}
+    assert call(service, f"jobs/{job['id']}/complete", {"result": bad}).status_code == 422
+    assert turns == []
+    assert call(service, f"jobs/{job['id']}/complete", {"result": GRADE}).status_code == 200
+    assert len(turns) == 1

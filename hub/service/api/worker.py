@@ -105,11 +105,14 @@ def claim_many(request: Request, body: ClaimManyIn, worker: WorkerCaller = Depen
 @router.post("/jobs/{job_id}/complete", summary="Report a result (409: the lease was lost)")
 def complete(job_id: Id, body: ResultIn, worker: WorkerCaller = Depends(current_worker),
              db: Session = DB):
+    reading(db)  # the result is read and checked before the write turn is taken (on SQLite)
     held = db.get(Job, job_id)
+    db.commit()
     if held is None:
         return Response(status_code=409)
     result = result_from_json(held.kind, body.result)  # 422 when malformed
-    job = jobs.complete(db, job_id, worker.name, result.to_json())
+    stored = result.to_json()
+    job = jobs.complete(db, job_id, worker.name, stored)
     if job is None:
         return Response(status_code=409)
     if isinstance(result, CheckResult):
