@@ -3,7 +3,7 @@
 ``sabaq.autograders.sandbox.integrity`` that must not pollute pytest's own process.
 
 stdin: ``{"scenarios": [{"cells": [["answer" | "test", source], ...]}],
-"preload": [modules], "no_ctypes": false, "bound": false}``.
+"preload": [modules], "no_ctypes": false, "ctypes_stand_in": false, "bound": false}``.
 stdout: one JSON list per scenario, one entry per cell: ``{"ok", "ename", "evalue",
 "partial", "tampered", "outputs"}``. Test cells run inside ``integrity.TestCellGuard`` as the
 grading child runs them; ``tampered`` holds the messages of its integrity errors.
@@ -77,6 +77,10 @@ def main() -> None:
     if request.get("no_ctypes"):  # a zygote that keeps native memory access out
         sys.modules["ctypes"] = None
         sys.modules.pop("_ctypes", None)
+    if request.get("ctypes_stand_in"):  # as the zygote keeps it out: ctypes with sizes only
+        from sabaq.autograders.sandbox import ctypes_sizes
+
+        ctypes_sizes.install()
     for name in request.get("preload", ["numpy", "matplotlib", "matplotlib.pyplot"]):
         __import__(name)
     shell = make_shell()

@@ -142,3 +142,21 @@ def test_attacks_that_read_memory_found_no_test_source(graded):
     walked = answer_outputs(course, "gc_rewrite_pending", "square")
     assert "gc.get_objects is not available" in walked or walked.startswith("found [")
     assert "assert square" not in walked and "score = 0" not in walked
+
+
+def test_raw_memory_was_out_of_reach(graded):
+    """No process of the sandbox has ctypes (its stand-in has sizes only) and the child's
+    memory is not its uid's to open: every raw-memory attack was refused before it wrote,
+    each in its own words."""
+    from hostile.shell_cases import RAW_MEMORY
+
+    course, _, _, _, _ = graded
+    shown = [case for case in RAW_MEMORY if "print('refused:'" in next(iter(case.attacks.values()))]
+    assert len(shown) == len(RAW_MEMORY) - 1  # ctypes_union_py_object's runs inside the test (scored only)
+    for case in shown:
+        (grade_id,) = case.attacks
+        printed = answer_outputs(course, case.name, grade_id)
+        if case.name == "proc_self_mem_write":
+            assert "refused: PermissionError" in printed and "/proc/self/mem" in printed, printed
+        else:
+            assert "refused:" in printed and "is not available while a notebook is graded" in printed, printed

@@ -24,13 +24,17 @@ uid, no capability to read an undumpable child's memory use) it stays open. Code
 of the notebook's own making are refused (CPython does not check bytecode: an out-of-range
 constant reads any address), and so are native modules from files outside the installed
 libraries (one the notebook compiled or copied; ``_ctypes`` under any package's name).
-ctypes itself cannot be closed by auditing: once ``_ctypes`` is loaded its classes are
+ctypes itself cannot be closed by auditing once ``_ctypes`` is loaded: its classes are
 reachable (``object.__subclasses__``) and a Union of an integer with a pointer or a
 ``py_object`` reads and writes any address with no audit event (the refused events below
-stop only the obvious ways; ``tests/hostile/shell_cases.py`` ``OPEN_CASES``). It is loaded in
-the child: its reads that keep the GIL, the zygote's prctl calls, the dict version tags
-``pristine`` reads, and sympy's import (``from ctypes import c_long, sizeof``) use it.
-Keeping it out needs those done without it (see the README's grading section).
+stop only the obvious ways). So no process of the sandbox loads it: the zygote makes
+``ctypes_sizes`` its ``ctypes`` before anything is imported (the C types' sizes, no memory:
+what sympy imports), its own kernel calls and the reads that keep the GIL go through the
+sandbox's native module (``_native``, which takes and gives no address), ``pristine`` reads
+dict version tags there too, and importing the real ``ctypes`` or ``_ctypes`` is refused
+here. Still open: numpy's array interface (an object whose ``__array_interface__`` names an
+address becomes an array over it, no audit event; ``tests/hostile/shell_cases.py``
+``OPEN_CASES``).
 """
 
 from __future__ import annotations
@@ -54,8 +58,8 @@ REFUSED_EVENTS = frozenset({
 # Modules refused on import (by their last name, which picks a native module's entry point):
 # native memory access. A native module from a file outside the installed libraries (one the
 # notebook compiled, or a copy of one of these) is refused too. ctypes cannot be audited once loaded
-# (a function pointer made from an address, ``cast`` and ``memmove`` raise no event), so
-# the zygote should keep it out: then importing it is refused here.
+# (a Union's fields, ``c_char_p`` from an address and pointers raise no event), so the zygote
+# keeps it out (``ctypes_sizes``): importing the real one is refused here.
 REFUSED_IMPORTS = frozenset({"ctypes", "_ctypes", "cffi", "_cffi_backend"})
 # What hands a frame out: the events, and the attributes read through ``object.__getattr__``
 # (a frame's ``f_code`` is audited too, but only who holds a frame can read it: traceback
@@ -115,16 +119,13 @@ def frame_takers() -> dict:
     return takers
 
 
-def install_audit_guard(user_ns: dict | None = None, allowed_calls: frozenset = frozenset(),
-                        takers: frozenset = frozenset()) -> None:
+def install_audit_guard(user_ns: dict | None = None, takers: frozenset = frozenset()) -> None:
     """Refuse, for the rest of this process, what only an attack needs (an audit hook cannot
     be removed). Also refused: replacing the code or defaults of a function that was not
     defined in the notebook (``user_ns``: the notebook's namespace, IPython's by default)
     and the bases of a class that was not, and frames to notebook code (see the module's
     text; ``takers``: the code of more functions that may take one, the grader's own). The
-    refusal is a RuntimeError whose message shows in the cell's traceback.
-    ``allowed_calls``: addresses of C functions the grader itself calls through ctypes (the
-    grading child's reads and writes that keep the GIL)."""
+    refusal is a RuntimeError whose message shows in the cell's traceback."""
     if user_ns is None:
         from IPython.core.interactiveshell import InteractiveShell
 
@@ -245,8 +246,6 @@ def install_audit_guard(user_ns: dict | None = None, allowed_calls: frozenset = 
         if walking[0] is not None and walking[0] == get_ident():
             return
         if event in refused:
-            if event == "ctypes.call_function" and args and args[0] in allowed_calls:
-                return
             raise RuntimeError(message.format(event=event))
         if event == "import" and args:
             if _type(args[0]) is _str and args[0].rpartition(".")[2] in refused_imports:  # also as a.b._ctypes

@@ -21,7 +21,7 @@ from __future__ import annotations
 import _json
 import base64
 import builtins
-import ctypes
+import errno
 import getpass
 import json
 import linecache
@@ -31,6 +31,7 @@ import sys
 
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 
+from sabaq.autograders.sandbox import _native
 from sabaq.autograders.sandbox.shell import (
     TIMEOUT_ERROR,
     CapturedStream,
@@ -47,8 +48,8 @@ class Guard:
     """What is done around test cells to keep answer cells out of their result: this shape,
     no defence. The grading zygote uses the integrity module's (``integrity.TestCellGuard``)."""
 
-    def before_first(self, shell: GradingShell, allowed_calls: frozenset) -> None:
-        """Once, before any student code (``allowed_calls``: the C functions this loop calls)."""
+    def before_first(self, shell: GradingShell) -> None:
+        """Once, before any student code."""
 
     def before_test(self, shell: GradingShell) -> None:
         pass
@@ -122,13 +123,8 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
                 guard: Guard | None = None) -> None:
     """Run the cells the zygote sends on `commands` until it closes it; reply to each on `replies`."""
     guard = guard or Guard()
-    libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the calls keep the GIL
-    c_read, c_write = libc.read, libc.write
-    c_read.restype = c_write.restype = ctypes.c_ssize_t
-    c_read.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t]
-    c_write.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
-    get_errno, EINTR, EAGAIN, set_blocking = ctypes.get_errno, 4, 11, os.set_blocking
-    chunk = ctypes.create_string_buffer(1 << 16)
+    c_read, c_write = _native.held_read, _native.held_write  # they keep the GIL
+    retry, set_blocking, chunk = (errno.EINTR, errno.EAGAIN), os.set_blocking, 1 << 16
     scan = _json.make_scanner(json.JSONDecoder())
     encode = _json.make_encoder({}, _json_default, _json.encode_basestring_ascii, None, ": ", ", ",
                                 False, False, True)
@@ -146,8 +142,7 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
     builtins.input = refuse_input
     getpass.getpass = refuse_input
     set_handler(signal.SIGALRM, interrupt)  # the timeout interrupts a cell as SIGINT interrupts a kernel
-    address = ctypes.cast
-    guard.before_first(shell, frozenset(address(f, ctypes.c_void_p).value for f in (c_read, c_write)))
+    guard.before_first(shell)
     pending = b""
     # bound now, before any student code: a method replaced on the guard's class or a name in
     # this module's namespace later changes none of these (seal first puts those back)
@@ -156,10 +151,10 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
 
     def held_read(fd: int, size: int) -> bytes:
         """os.read that keeps the GIL (for the output of fds 1 and 2 after a cell)."""
-        n = c_read(fd, chunk, min(size, len(chunk)))
-        if n < 0:
-            raise BlockingIOError
-        return chunk.raw[:n]
+        try:
+            return c_read(fd, min(size, chunk))
+        except OSError:
+            raise BlockingIOError from None
 
     capture.read = held_read
     me, getpid, exit_now = os.getpid(), os.getpid, os._exit
@@ -168,23 +163,29 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
     def next_command() -> dict | None:
         nonlocal pending
         while b"\n" not in pending:
-            n = c_read(commands, chunk, len(chunk))
-            if n < 0 and get_errno() in (EINTR, EAGAIN):  # a cell made it non-blocking: wait again
-                set_blocking(commands, True)
-                continue
-            if n <= 0:
+            try:
+                data = c_read(commands, chunk)
+            except OSError as e:
+                if e.errno in retry:  # a cell made it non-blocking: wait again
+                    set_blocking(commands, True)
+                    continue
                 return None
-            pending += chunk.raw[:n]
+            if not data:
+                return None
+            pending += data
         line, pending = pending.split(b"\n", 1)
         return scan(line.decode("utf-8"), 0)[0]
 
     def send(reply: dict) -> None:
         data = join(encode(reply, 0)).encode("ascii") + b"\n"
         while data:
-            n = c_write(replies, data, len(data))
-            if n < 0 and get_errno() in (EINTR, EAGAIN):
-                set_blocking(replies, True)
-                continue
+            try:
+                n = c_write(replies, data)
+            except OSError as e:
+                if e.errno in retry:
+                    set_blocking(replies, True)
+                    continue
+                return
             if n <= 0:
                 return
             data = data[n:]

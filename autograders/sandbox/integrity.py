@@ -61,14 +61,14 @@ class TestCellGuard:
         self._recorded = claim_recorder()  # in the zygote, before any notebook: the grader's alone
         self.seal = grader_seal()  # once in the zygote (a millisecond), valid in every child forked from it
 
-    def before_first(self, shell=None, allowed_calls: frozenset = frozenset()) -> None:
+    def before_first(self, shell=None) -> None:
         """The child's own settings (input() refused, the shell's recorder, its signal
         handlers) become part of the pristine state; then the audit guard, for good."""
         self.pristine.pin(builtins, "input", builtins.input)
         if shell is not None and own_dict(shell).get("recorder") is not None:
             self.pristine.pin(shell, "recorder", own_dict(shell)["recorder"])
         self.pristine.pin_signals()
-        install_audit_guard(self.user_ns, allowed_calls=allowed_calls, takers=frozenset({RECORD_CODE, RUN_TEST_CODE, RUN_AWAITED_CODE, STAR_IMPORT_CODE}))
+        install_audit_guard(self.user_ns, takers=frozenset({RECORD_CODE, RUN_TEST_CODE, RUN_AWAITED_CODE, STAR_IMPORT_CODE}))
 
     def before_test(self, shell) -> None:
         self.pristine.restore(shell)

@@ -15,6 +15,8 @@ import os
 import signal
 import time
 
+from sabaq.autograders.sandbox import _native
+
 ALIVE_STATES = set("RSDTtWPI")  # not a zombie (Z) nor dead (X): still holding memory or files
 
 
@@ -117,25 +119,13 @@ class _ReadAs:
 
     def __enter__(self):
         if self.uid is not None:
-            _libc().setfsgid(self.uid)
-            _libc().setfsuid(self.uid)
+            _native.set_fsgid(self.uid)
+            _native.set_fsuid(self.uid)
 
     def __exit__(self, *exc):
         if self.uid is not None:
-            _libc().setfsuid(0)
-            _libc().setfsgid(0)
-
-
-_LIBC = None
-
-
-def _libc():
-    global _LIBC
-    if _LIBC is None:
-        import ctypes
-
-        _LIBC = ctypes.CDLL(None, use_errno=True)
-    return _LIBC
+            _native.set_fsuid(0)
+            _native.set_fsgid(0)
 
 
 def memory_bytes(pids: list[int], uid: int | None) -> int:

@@ -27,7 +27,6 @@ and statuses in answers are the zygote's own, never text of the child's.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import resource
@@ -40,12 +39,9 @@ import sys
 import time
 from collections import deque
 
-from sabaq.autograders.sandbox import uidwatch
+from sabaq.autograders.sandbox import _native, ctypes_sizes, uidwatch
 from sabaq.autograders.sandbox.shell import TIMEOUT_ERROR
 
-PR_SET_NO_NEW_PRIVS = 38
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
 GRACE_SECONDS = 4.0  # after a cell's timeout, for the interrupt to end it
 WATCH_SECONDS = 0.25  # how often the watchdog sums a notebook's memory and disk
 SHARED_DIRS = ["/tmp", "/dev/shm"]  # every notebook of the sandbox may write here
@@ -61,11 +57,6 @@ def preload(modules: list[str]) -> None:
             __import__(name)
         except Exception:  # noqa: BLE001, S110 - a missing optional package only costs speed
             pass
-
-
-def _prctl(option: int, value: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(option, value, 0, 0, 0)
 
 
 def _limit(limits: dict) -> None:
@@ -95,7 +86,7 @@ def become(uid: int | None, gid: int | None) -> bool:
         os.setgroups([])
         os.setgid(gid)
         os.setuid(uid)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _native.die_with_parent()
     if os.getppid() != parent:  # the parent died before the signal was set
         os._exit(1)
     return switched
@@ -113,8 +104,8 @@ def child_main(shell, guard, setup: dict, commands: int, replies: int) -> None:
     # cell in flight is, nor can its other processes. The zygote reads its memory with
     # CAP_SYS_PTRACE (see bwrap). Without root there is no other uid: the child stays
     # dumpable, for the watchdog (a user namespace has no capability to read it otherwise).
-    _prctl(PR_SET_DUMPABLE, 0 if switched else 1)
-    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    _native.set_dumpable(not switched)  # once: a student's call cannot set it again
+    _native.no_new_privs()
     os.chdir(setup["dir"])
     os.environ.clear()
     os.environ.update(setup.get("env", {}))
@@ -150,7 +141,7 @@ def forker_main(shell, guard, channel: socket.socket) -> None:
     request, so a notebook need not wait for a fork of this large process nor for the
     child's first page faults. Not without root: there every process of the sandbox's uid
     but the zygote's is killed between notebooks, the spare with them."""
-    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _native.die_with_parent()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
@@ -597,12 +588,15 @@ def integrity_guard(shell):
 def main() -> None:
     from sabaq.autograders.sandbox.shell import make_shell
 
+    # before any import could load _ctypes: no process of the sandbox has raw memory access
+    ctypes_sizes.install()
     # `python -m` put the zygote's working folder first on sys.path; students' code must not import from it
     sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
     modules = [m for m in os.environ.get("SABAQ_PRELOAD", "").split(",") if m]
     preload(modules)
     shell = make_shell()
     guard = integrity_guard(shell)
+    ctypes_sizes.check_kept_out()  # before the forker, which every child is forked from
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     stdout = os.fdopen(os.dup(1), "w", encoding="utf-8")
     # nothing the zygote itself prints may corrupt the protocol

@@ -12,6 +12,18 @@ from hostile import Case
 
 NOOP = "lambda *a, **k: None"
 
+
+def tried(code: str) -> str:
+    """The attack in a try: the answer cell goes on whatever it raised, and shows the refusal."""
+    body = "\n".join("    " + line for line in code.splitlines())
+    return f"try:\n{body}\nexcept Exception as _e:\n    print('refused:', type(_e).__name__, _e)"
+
+
+# Raw memory's target: the int 55 the test of fib compares with. Small ints are shared, so
+# the test's constant is this object: its digit (24 bytes in) rewritten to 10, the wrong
+# fib(10) (it returns n) would equal 55 and pass.
+DIGIT_OF_55 = "id(55) + 24"
+
 ALWAYS_EQUAL = ("class _Any:\n    def __eq__(self, other):\n        return True\n"
                 "    def __ne__(self, other):\n        return False\n    __hash__ = object.__hash__\n")
 
@@ -344,15 +356,76 @@ CASES: list[Case] = [
          note="code objects made with bytecode of its own (unchecked constants read raw memory)"),
 ]
 
-# Known open (see sandbox/audit.py): ctypes is loaded in the grading child (the child's own
-# reads that keep the GIL, sympy's import): a Union of an integer and a pointer or a
-# py_object reads and writes any memory with no audit event. Closing it needs a child
-# without _ctypes.
+
+# Raw memory (sandbox/audit.py, ctypes_sizes): no process of the sandbox loads _ctypes, so
+# neither ctypes' memory nor its calls exist for a notebook, however it reaches for them.
+RAW_MEMORY: list[Case] = [
+    Case("ctypes_union_write", {"fib": tried("import ctypes\nclass _U(ctypes.Union):\n"
+                                              "    _fields_ = [('a', ctypes.c_size_t), ('p', ctypes.POINTER(ctypes.c_uint32))]\n"
+                                              f"_u = _U()\n_u.a = {DIGIT_OF_55}\n_u.p[0] = 10")},
+         note="a ctypes Union of an integer and a pointer writes the test's 55 as 10 (no audit event)"),
+    Case("ctypes_union_py_object", {"mean": "def mean(xs):\n    import ctypes\n"
+                                            "    class _U(ctypes.Union):\n"
+                                            "        _fields_ = [('a', ctypes.c_size_t), ('o', ctypes.py_object)]\n"
+                                            "    _u = _U()\n    _u.a = id(get_ipython())\n"
+                                            "    _shell = _u.o  # any object from its address: the frames' too\n"
+                                            "    return 0"},
+         note="a ctypes Union of an integer and a py_object reads any object by its address, inside the test"),
+    Case("ctypes_structure_write", {"fib": tried("import ctypes\n"
+                                                  "class _A(ctypes.Structure):\n    _fields_ = [('a', ctypes.c_size_t)]\n"
+                                                  "class _P(ctypes.Structure):\n"
+                                                  "    _fields_ = [('p', ctypes.POINTER(ctypes.c_uint32))]\n"
+                                                  "_b = type('_B', (ctypes.Union,), {'_fields_': [('s', _A), ('q', _P)]})()\n"
+                                                  f"_b.s.a = {DIGIT_OF_55}\n_b.q.p[0] = 10")},
+         note="Structures inside a Union made with type(): the same write"),
+    Case("ctypes_from_address", {"fib": tried(f"import ctypes\nctypes.c_uint32.from_address({DIGIT_OF_55}).value = 10")},
+         note="a C integer made over the 55's memory"),
+    Case("ctypes_memmove", {"fib": tried("import ctypes\n"
+                                          f"ctypes.memmove({DIGIT_OF_55}, ctypes.byref(ctypes.c_uint32(10)), 4)")},
+         note="memmove into the 55"),
+    Case("ctypes_pythonapi", {"mean": tried("import ctypes, builtins\n_api = ctypes.pythonapi\n"
+                                             "_api.PyObject_SetAttr(ctypes.py_object(builtins), ctypes.py_object('abs'), "
+                                             "ctypes.py_object(lambda x: 0))\n"
+                                             "for _ in range(3):\n    _api.Py_DecRef(ctypes.py_object(get_ipython()))")},
+         note="the C API through pythonapi: abs replaced past the audit of setattr, the shell's count dropped"),
+    Case("ctypes_libc", {"fib": tried("import ctypes, os\n_libc = ctypes.CDLL(None)\n_ten = ctypes.c_uint32(10)\n"
+                                       "_libc.mprotect(ctypes.c_void_p(id(55) & ~4095), 4096, 7)\n"
+                                       f"_libc.memcpy(ctypes.c_void_p({DIGIT_OF_55}), ctypes.byref(_ten), 4)\n"
+                                       "class _Iov(ctypes.Structure):\n"
+                                       "    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]\n"
+                                       f"_libc.process_vm_writev(os.getpid(), ctypes.byref(_Iov(ctypes.addressof(_ten), 4)), 1, "
+                                       f"ctypes.byref(_Iov({DIGIT_OF_55}, 4)), 1, 0)\n"
+                                       "_libc.ptrace(0, 0, 0, 0)")},
+         note="libc through CDLL(None): mprotect, memcpy, process_vm_writev into the 55, ptrace"),
+    Case("ctypes_reloaded", {"fib": tried("import sys\nfor _n in ('ctypes', '_ctypes'):\n    sys.modules.pop(_n, None)\n"
+                                           "import ctypes\n"
+                                           f"ctypes.c_uint32.from_address({DIGIT_OF_55}).value = 10")},
+         note="the stand-in taken out of sys.modules and the real ctypes imported"),
+    Case("ctypes_through_numpy", {"fib": tried("import numpy as np\nimport numpy.ctypeslib\n"
+                                                "_c = np.ctypeslib.ctypes\n"
+                                                f"_p = _c.cast({DIGIT_OF_55}, _c.POINTER(_c.c_uint32))\n"
+                                                "np.ctypeslib.as_array(_p, shape=(1,))[0] = 10")},
+         note="ctypes reached through numpy.ctypeslib, an array over the 55"),
+    Case("numpy_frombuffer_address", {"fib": tried("import ctypes, numpy as np\n"
+                                                    f"_raw = (ctypes.c_char * 4).from_address({DIGIT_OF_55})\n"
+                                                    "np.frombuffer(_raw, dtype=np.uint32)[0] = 10")},
+         note="numpy's frombuffer over a ctypes buffer at the 55's address"),
+    Case("proc_self_mem_write", {"fib": tried("import mmap, os, struct\n"
+                                               "_fd = os.open('/proc/self/mem', os.O_RDWR)\n"
+                                               "try:\n    mmap.mmap(_fd, 4096, offset=id(55) & ~4095)\n"
+                                               "except Exception as _e:\n    print('mmap:', type(_e).__name__, _e)\n"
+                                               f"os.pwrite(_fd, struct.pack('<I', 10), {DIGIT_OF_55})")},
+         note="/proc/self/mem opened for writing (and mapped) to write the 55"),
+]
+CASES += RAW_MEMORY
+
+# Known open (see sandbox/audit.py): numpy makes an array over any address an object's
+# __array_interface__ names (as its own as_strided does), with no audit event. Closing it
+# needs numpy's array interface refused for pointers outside the notebook's own arrays.
 OPEN_CASES: list[Case] = [
-    Case("ctypes_union_write", {"mean": "def mean(xs):\n    import ctypes\n"
-                                        "    class _U(ctypes.Union):\n"
-                                        "        _fields_ = [('a', ctypes.c_size_t), ('o', ctypes.py_object)]\n"
-                                        "    _u = _U()\n    _u.a = id(get_ipython())\n"
-                                        "    _shell = _u.o  # any object from its address: the frames' too\n    return 0"},
-         note="raw memory through a ctypes Union (not audited); a forged score needs more steps"),
+    Case("numpy_array_interface", {"fib": tried("import numpy as np\nclass _Raw:\n    pass\n_r = _Raw()\n"
+                                                 "_r.__array_interface__ = {'data': (" + DIGIT_OF_55 + ", False), "
+                                                 "'shape': (1,), 'typestr': '<u4', 'version': 3}\n"
+                                                 "np.asarray(_r)[0] = 10")},
+         note="an object whose __array_interface__ names the 55's address: numpy writes it"),
 ]

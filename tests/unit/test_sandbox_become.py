@@ -3,15 +3,14 @@ parent-death signal is set after the change of uid, which clears it."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 
 import pytest
 
+from sabaq.autograders.sandbox._native import parent_death_signal
 from sabaq.autograders.sandbox.zygote import become
 
-PR_GET_PDEATHSIG = 2
 NOBODY = 65534
 
 
@@ -23,10 +22,7 @@ def _in_a_child(uid, gid) -> tuple[int, int, int]:
         os.close(r)
         try:
             switched = become(uid, gid)
-            libc = ctypes.CDLL(None, use_errno=True)
-            sig = ctypes.c_int(0)
-            libc.prctl(PR_GET_PDEATHSIG, ctypes.byref(sig), 0, 0, 0)
-            os.write(w, f"{os.getuid()} {sig.value} {int(switched)}".encode())
+            os.write(w, f"{os.getuid()} {parent_death_signal()} {int(switched)}".encode())
         finally:
             os._exit(0)
     os.close(w)

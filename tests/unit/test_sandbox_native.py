@@ -1,0 +1,128 @@
+"""The grading sandbox without ctypes (issue 15): its native module's calls, and ctypes as
+its processes see it (sizes only, no memory)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from sabaq.autograders.sandbox import _native, ctypes_sizes
+
+
+def _forked(run) -> str:
+    """What `run()` returns in a forked child, as text (so that nothing it sets sticks here)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.write(w, repr(run()).encode())
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            os.write(w, f"{type(e).__name__}: {e}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        seen = f.read()
+    os.waitpid(pid, 0)
+    return seen
+
+
+def test_the_dumpable_flag_is_set_once_per_process():
+    """A student's call cannot make the grading child's memory readable to its uid again."""
+    def twice():
+        _native.set_dumpable(False)
+        first = _native.dumpable()
+        try:
+            _native.set_dumpable(True)
+        except PermissionError:
+            return first, "refused", _native.dumpable()
+        return first, "set again", _native.dumpable()
+
+    assert _forked(twice) == repr((False, "refused", False))
+
+
+def test_the_parent_death_signal_and_no_new_privileges():
+    def confine():
+        _native.die_with_parent()
+        _native.no_new_privs()
+        with open("/proc/self/status") as status:
+            no_new = next(line for line in status if line.startswith("NoNewPrivs:")).split()[1]
+        return _native.parent_death_signal(), no_new
+
+    assert _forked(confine) == repr((int(signal.SIGKILL), "1"))
+
+
+def test_reads_and_writes_keep_the_gil_and_report_errors_with_errno():
+    r, w = os.pipe()
+    try:
+        assert _native.held_write(w, b"a line\n") == 7
+        assert _native.held_read(r, 3) == b"a l"
+        assert _native.held_read(r, 100) == b"ine\n"
+        os.set_blocking(r, False)
+        with pytest.raises(BlockingIOError):
+            _native.held_read(r, 10)
+        os.close(w)
+        assert _native.held_read(r, 10) == b""  # the end
+    finally:
+        os.close(r)
+    with pytest.raises(OSError) as bad:
+        _native.held_write(w, b"x")
+    assert bad.value.errno == 9  # EBADF
+
+
+def test_dict_versions_change_with_every_change():
+    d: dict = {}
+    (before,) = _native.dict_versions((d,))
+    d["a"] = 1
+    (after,) = _native.dict_versions((d,))
+    assert after != before
+    assert _native.dict_versions((d,)) == (after,)  # reading changes nothing
+    with pytest.raises(TypeError):
+        _native.dict_versions(([],))
+
+
+def test_the_stand_in_gives_sizes_and_refuses_memory():
+    assert ctypes_sizes.sizeof(ctypes_sizes.c_long) == 8 and ctypes_sizes.sizeof(ctypes_sizes.c_int32(3)) == 4
+    with pytest.raises(AttributeError, match="Union is not available while a notebook is graded"):
+        _ = ctypes_sizes.Union
+    with pytest.raises(AttributeError, match="c_long.from_address is not available"):
+        _ = ctypes_sizes.c_long.from_address
+    with pytest.raises(TypeError, match="c_char \\* 4 is not available"):
+        _ = ctypes_sizes.c_char * 4
+
+
+STAND_IN = """
+import sys
+from sabaq.autograders.sandbox import ctypes_sizes
+ctypes_sizes.install()
+import numpy, sympy
+import matplotlib.pyplot
+from ctypes import c_long, sizeof
+try:
+    from ctypes import Union
+except ImportError:
+    print("no Union")
+try:
+    import _ctypes
+except ImportError:
+    print("no _ctypes")
+print(sizeof(c_long), sympy.sqrt(8), numpy.arange(4).sum(), sys.modules.get("_ctypes"))
+ctypes_sizes.check_kept_out()
+"""
+
+
+def test_libraries_import_with_the_stand_in_and_the_real_ctypes_stays_out():
+    done = subprocess.run([sys.executable, "-c", STAND_IN], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:3] == ["no Union", "no _ctypes", "8 2*sqrt(2) 6 None"]
+
+
+def test_a_process_that_loaded_ctypes_cannot_install_the_stand_in():
+    code = "import ctypes\nfrom sabaq.autograders.sandbox import ctypes_sizes\nctypes_sizes.install()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0 and "_ctypes is loaded in the grading sandbox" in done.stderr
