@@ -11,8 +11,9 @@ WITH_TESTS=0
 [ "${1:-}" = "--test" ] && WITH_TESTS=1
 
 export DEBIAN_FRONTEND=noninteractive
-# the olympiad judge's languages: C, C++, Java, Free Pascal (Python 3 is above)
-PACKAGES="python3 python3-venv bubblewrap gcc g++ default-jdk-headless fp-compiler"
+# the olympiad judge's languages: C, C++, Java, Free Pascal (Python 3 is above); Python's headers
+# and gcc build the grading sandbox's native module
+PACKAGES="python3 python3-venv python3-dev bubblewrap gcc g++ default-jdk-headless fp-compiler"
 # olympiad statements as PDF (problemtools renders LaTeX with LuaLaTeX, Markdown through pandoc)
 PACKAGES="$PACKAGES texlive-luatex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-lang-cyrillic texlive-plain-generic fonts-cmu ghostscript pandoc"
 [ "$WITH_TESTS" = 1 ] && PACKAGES="$PACKAGES chromium postgresql"
