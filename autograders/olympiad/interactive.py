@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
+from sabaq.autograders.olympiad import ends
 from sabaq.autograders.olympiad import run as runner
 from sabaq.autograders.olympiad.validate import ACCEPTED, WRONG, CustomValidator
 from sabaq.autograders.sandbox.confine import processes_of
@@ -111,30 +112,51 @@ class _Pair:
         self.results: dict[str, runner.RunResult | BaseException] = {}
         self.ended: dict[str, float] = {}  # when each run was seen over (its whole sandbox gone)
         self.exited: dict[str, float] = {}  # when each judged program itself ended, as its pidfd said
+        self.programs: dict[str, int] = {}  # each judged program's pid
         self.stopped: set[str] = set()
         self.lock = threading.Lock()
+        self.ends: ends.Ends | None = None  # the kernel's order of the programs' ends, where it tells it
+        self.finders: list[threading.Thread] = []  # each looks for a run's program, then watches it
 
     def run(self) -> _Runs:
         to_contestant = os.pipe()  # the interactor writes, the contestant reads
         from_contestant = os.pipe()  # the contestant writes, the interactor reads
-        ends = {"contestant": (to_contestant[0], from_contestant[1]),
-                "interactor": (from_contestant[0], to_contestant[1])}
-        threads = [threading.Thread(target=self._one, args=(name, *ends[name]), daemon=True)
+        pipes = {"contestant": (to_contestant[0], from_contestant[1]),
+                 "interactor": (from_contestant[0], to_contestant[1])}
+        threads = [threading.Thread(target=self._one, args=(name, *pipes[name]), daemon=True)
                    for name in ("interactor", "contestant")]
+        self.ends = ends.listen()
         try:
             for thread in threads:
                 thread.start()
         finally:
             for thread in threads:
                 thread.join()
+            for finder in self.finders:  # started by the runs, all before they ended
+                finder.join()
+            if self.ends is not None:
+                self.ends.close()
         for result in self.results.values():
             if isinstance(result, BaseException):
                 raise result
-        # which ended first: the programs' own ends where both were seen, else their runs' ends
-        ends = self.exited if len(self.exited) == 2 else self.ended
-        return _Runs(self.results["contestant"], self.results["interactor"],
-                     ends["interactor"] < ends["contestant"], "interactor" in self.stopped,
-                     "contestant" in self.stopped)
+        interactor_first = self._kernels_order()
+        if interactor_first is None:  # the kernel did not tell: the programs' ends as seen, else their runs'
+            seen = self.exited if len(self.exited) == 2 else self.ended
+            return _Runs(self.results["contestant"], self.results["interactor"],
+                         seen["interactor"] < seen["contestant"], "interactor" in self.stopped,
+                         "contestant" in self.stopped)
+        # a run killed after its program had ended by itself was not stopped by the other's end
+        return _Runs(self.results["contestant"], self.results["interactor"], interactor_first,
+                     "interactor" in self.stopped and not interactor_first,
+                     "contestant" in self.stopped and interactor_first)
+
+    def _kernels_order(self) -> bool | None:
+        """Whether the interactor's program ended before the contestant's, as the kernel
+        recorded their ends (``ends.py``); None when it did not tell."""
+        if self.ends is None or len(self.programs) != 2:
+            return None
+        first = self.ends.first(self.programs["interactor"], self.programs["contestant"])
+        return None if first is None else first == self.programs["interactor"]
 
     def _one(self, name: str, stdin: int, stdout: int) -> None:
         closed = []
@@ -144,7 +166,9 @@ class _Pair:
             for fd in (stdin, stdout):
                 os.close(fd)
             closed.append(True)
-            threading.Thread(target=self._note_exit, args=(name, pid), daemon=True).start()
+            finder = threading.Thread(target=self._note_exit, args=(name, pid), daemon=True)
+            self.finders.append(finder)
+            finder.start()
 
         try:
             self.results[name] = result = self.start[name](stdin, stdout, started)
@@ -163,15 +187,19 @@ class _Pair:
             self._stop(other)
 
     def _note_exit(self, name: str, reaper: int) -> None:
-        """When the judged program itself ends: its sandbox's teardown and the watching loop's
-        pace would blur which of the two ended first, the one thing problemtools' rule asks.
-        The program is the reaper's great-grandchild (reaper, bubblewrap, the sandbox's init)."""
+        """Which process is the judged program itself: its sandbox's teardown and the watching
+        loop's pace would blur which of the two ended first, the one thing problemtools' rule
+        asks. The program is the reaper's great-grandchild (reaper, bubblewrap, the sandbox's
+        init). Where the kernel does not tell the order of ends, when its pidfd says it ended."""
         pid = _program_pid(reaper)
-        try:
-            fd = os.pidfd_open(pid) if pid else None
-        except OSError:
+        if pid is None:
             return  # it has ended already: the runs' ends decide
-        if fd is None:
+        self.programs[name] = pid
+        if self.ends is not None:
+            return  # the kernel tells the order of the ends
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:
             return
         try:
             while not select.select([fd], [], [], 1.0)[0]:  # readable once it has ended
