@@ -20,15 +20,17 @@ judge needs it (ok, TLE, MLE, OLE, RTE).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import fnmatch
+import json
 import math
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -48,8 +50,8 @@ SANDBOX = languages.SANDBOX  # the program's folder, read-only, inside the sandb
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
 RUN_VERDICTS = {"tle": "TLE", "mle": "MLE", "ole": "RTE", "rte": "RTE"}  # how a run that failed is judged
 MEMORY_HINTS = ("MemoryError", "bad_alloc", "Cannot allocate memory")
-PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
-_LIBC = ctypes.CDLL(None, use_errno=True)
+REAPER = Path(__file__).with_name("reaper.py")  # each run's first process
+REAPER_START = 60.0  # seconds the reaper may take to start the command, on a machine however busy
 
 
 @dataclass
@@ -78,25 +80,12 @@ def judge_uid():
         yield held.uids[0]
 
 
-def _demote(limits: Limits, uid: int | None):
-    def preexec():
-        for kind, value in limits.rlimits().items():
-            resource.setrlimit(kind, (value, value))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if uid is not None:
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
-
-    return preexec
-
-
 def sandbox_command(workdir: Path, command: list[str], writable: list[Path] = (), readonly: list[Path] = (),
                     tmp_mb: int = 64, etc: list[str] = ()) -> list[str]:
     """``command`` in the sandbox, run from the program's folder (at /sandbox); ``readonly``
     folders are at /data0, /data1 ..., ``writable`` ones at /out0 ...; /tmp holds at most
     ``tmp_mb``; ``etc``: the system's folders in /etc a language's tools read (the JVM's),
-    read-only at their place. Bubblewrap runs as the run's own uid (see ``_demote``), so the
+    read-only at their place. Bubblewrap runs as the run's own uid (see ``reaper.py``), so the
     sandbox is a user namespace of that one uid."""
     binds = [Bind(str(workdir), SANDBOX),
              *(Bind(folder, folder) for folder in etc if folder.startswith("/etc/")),
@@ -278,10 +267,8 @@ def _run_as(uid: int | None, cmd: list[str], stdin, stdout, limits: Limits, wall
     confinement = confine(uid, tree) if uid is not None else None
     err = tempfile.TemporaryFile()
     try:
-        start = time.monotonic()
-        status, reaped_cpu, timed_out = _execute(cmd, stdin, stdout, err, limits, uid, confinement, start + wall,
-                                                 started)
-        elapsed = time.monotonic() - start
+        status, reaped_cpu, timed_out, elapsed = _execute(cmd, stdin, stdout, err, limits, uid, confinement, wall,
+                                                          started)
         usage = confinement.usage(reaped_cpu) if confinement else None
     finally:
         if confinement:
@@ -310,29 +297,45 @@ def _run_as(uid: int | None, cmd: list[str], stdin, stdout, limits: Limits, wall
     return RunResult(kind, code, sig, cpu, elapsed, stderr, usage.memory if usage else 0)
 
 
-def _execute(cmd, stdin, stdout, err, limits: Limits, uid: int | None, confinement, deadline: float, started=None):
-    """Start ``cmd`` under a reaper of ours, watch it until it ends, its deadline passes or a
-    limit of the whole tree is passed (then kill it all); (wait status, CPU seconds of every
-    process the reaper collected, timed out)."""
-    demote = _demote(limits, uid)
+def _execute(cmd, stdin, stdout, err, limits: Limits, uid: int | None, confinement, wall: float, started=None):
+    """Start ``cmd`` under a reaper of ours (``reaper.py``: a program of its own, so nothing
+    runs between fork and exec in this process, whose threads judge other runs), watch it
+    until it ends, ``wall`` seconds pass or a limit of the whole tree is passed (then kill it
+    all); (wait status, CPU seconds of every process the reaper collected, timed out, seconds
+    it ran). The reaper's own start (a Python's) counts in neither time: the clock starts
+    when the command is exec'd, and the reaper's own CPU seconds are taken out."""
+    report, reported = os.pipe()
+    ready, execed = os.pipe()
+    how = {"parent": os.getpid(), "uid": uid, "join": confinement.join_files() if confinement else [],
+           "rlimits": [[kind, value] for kind, value in limits.rlimits().items()], "report": reported,
+           "ready": execed}
+    try:  # the reaper and bubblewrap: a session of their own (the sandbox makes its own too)
+        proc = subprocess.Popen([sys.executable, "-I", "-S", str(REAPER), json.dumps(how), *cmd],
+                                stdin=stdin or subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL, stderr=err,
+                                start_new_session=True, close_fds=True, pass_fds=(reported, execed))
+    finally:
+        os.close(reported)
+        os.close(execed)
+    try:
+        # the end closes when the reaper has handed on and the command's process exec'd (or died):
+        # from then on, as if it had been exec'd straight from here
+        select.select([ready], [], [], REAPER_START)
+        start = time.monotonic()
+        status, cpu, timed_out = _watch(proc, uid, confinement, start + wall, started)
+        elapsed = time.monotonic() - start
+        own = os.read(report, 64)  # the reaper's own CPU seconds (its start), not the run's
+    finally:
+        os.close(report)
+        os.close(ready)
+    try:
+        own_cpu = float(own or 0)
+    except ValueError:
+        own_cpu = 0.0
+    return status, max(0.0, cpu - own_cpu), timed_out, elapsed
 
-    parent = os.getpid()
 
-    def preexec():
-        os.setsid()  # the reaper and bubblewrap: a process group of their own (the sandbox makes its own session)
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the judge killed: the reaper, then bubblewrap,
-        if os.getppid() != parent:  # then the sandbox go too (--die-with-parent)
-            os._exit(1)
-        _LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        child = os.fork()
-        if child:
-            _reap(child)
-        if confinement is not None:
-            confinement.join()
-        demote()
-
-    proc = subprocess.Popen(cmd, stdin=stdin or subprocess.DEVNULL, stdout=stdout or subprocess.DEVNULL,
-                            stderr=err, preexec_fn=preexec, close_fds=True)
+def _watch(proc: subprocess.Popen, uid: int | None, confinement, deadline: float, started=None):
+    """Wait for the reaper, stopping the run at its deadline or a limit of its tree."""
     if started is not None:
         started(proc.pid)
     if confinement is not None:
@@ -366,22 +369,6 @@ def _stop(reaper: int, uid: int | None) -> None:
             os.killpg(reaper, signal.SIGKILL)
 
 
-def _reap(child: int):
-    """The run's first process, outside the sandbox: it holds none of the run's descriptors,
-    collects every process of the run that ends (as their child subreaper: the sandbox's
-    own first process is left to it when bubblewrap exits) and exits with bubblewrap's status."""
-    os.closerange(0, 1 << 16)
-    code = 1
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-        if pid == child:
-            code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
-    os._exit(code)
-
-
 def _outcome(status: int) -> tuple[int | None, int | None]:
     """(exit code, signal) of the program from bubblewrap's status, which is the program's
     exit code or 128 + the signal that killed it."""
@@ -394,8 +381,7 @@ def _outcome(status: int) -> tuple[int | None, int | None]:
 def _sandbox_starts(cmd: list[str], uid: int | None) -> bool:
     """Whether the sandbox of ``cmd`` starts with a program of ours in it."""
     probe = cmd[:cmd.index("--") + 1] + ["/usr/bin/true"]
-    status, _, _ = _execute(probe, None, None, subprocess.DEVNULL, _limits(10, 256, 1), uid, None,
-                            time.monotonic() + 30)
+    status, _, _, _ = _execute(probe, None, None, subprocess.DEVNULL, _limits(10, 256, 1), uid, None, 30)
     if uid is not None:
         kill_uid(uid)
     return status == 0

@@ -55,6 +55,7 @@ class _Process:
     zombie: bool
     cpu: float  # seconds, its own and its reaped children's
     memory: int  # anonymous and shared-memory bytes resident
+    reaped: float = 0.0  # seconds of its reaped children alone
 
 
 def _process(pid: int) -> _Process | None:
@@ -67,6 +68,7 @@ def _process(pid: int) -> _Process | None:
         return None
     fields = stat[stat.rindex(")") + 2:].split()  # the name may hold spaces and parentheses
     cpu = sum(int(v) for v in fields[11:15]) / CLOCK_TICKS  # utime stime cutime cstime
+    reaped = sum(int(v) for v in fields[13:15]) / CLOCK_TICKS
     uid, memory = -1, 0
     for line in status.splitlines():
         key, _, value = line.partition(":")
@@ -74,7 +76,7 @@ def _process(pid: int) -> _Process | None:
             uid = int(value.split()[0])
         elif key in ("RssAnon", "RssShmem"):
             memory += int(value.split()[0]) * 1024
-    return _Process(pid, uid, fields[0] in "ZX", cpu, memory)
+    return _Process(pid, uid, fields[0] in "ZX", cpu, memory, reaped)
 
 
 def processes_of(uid: int) -> list[_Process]:
@@ -138,8 +140,10 @@ class Confinement:
         self.out_of_memory = False
         self.root_pid: int | None = None
 
-    def join(self) -> None:
-        """Called in the child, as root, before it drops to the uid and execs."""
+    def join_files(self) -> list[str]:
+        """The files the run's first process writes its pid to, as root, before it drops to
+        the uid and execs (the judge's reaper, a program of its own, does it)."""
+        return []
 
     def watch(self, root_pid: int) -> None:
         """The run's first process, started by the runner (it reaps all the others)."""
@@ -185,9 +189,8 @@ class CgroupV1(Confinement):
             self._remove()
             raise
 
-    def join(self) -> None:
-        for folder in self.dirs.values():
-            _write(folder / "cgroup.procs", os.getpid())
+    def join_files(self) -> list[str]:
+        return [str(folder / "cgroup.procs") for folder in self.dirs.values()]
 
     def _cpu(self) -> float:
         return int(_read(self.dirs["cpuacct"] / "cpuacct.usage")) / 1e9
@@ -262,7 +265,7 @@ class UidWatchdog(Confinement):
             procs = [p for p in map(_process, below) if p is not None and p.uid == self.uid]
         procs = [p for p in procs if not p.zombie]
         reaper = _process(self.root_pid) if self.root_pid else None
-        reaped = reaper.cpu if reaper is not None else 0.0  # a sample of root's own counts a little more: fine
+        reaped = reaper.reaped if reaper is not None else 0.0  # not the reaper's own start: it is no program's
         self.cpu = max(self.cpu, reaped + sum(p.cpu for p in procs))
         self.peak = max(self.peak, sum(p.memory for p in procs))
         if self.peak > self.limits.memory_bytes:

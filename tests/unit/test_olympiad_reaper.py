@@ -1,0 +1,41 @@
+"""A judged run's first process is a program of its own (autograders/olympiad/reaper.py: no
+``preexec_fn`` in the judge, whose threads judge other runs). Its start, a Python's, is no
+part of the run: here a reaper that burns 1.5 s of CPU before it starts the command leaves
+a run of /bin/true within a 1 s limit, by the cgroup's measure and by the watchdog's."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from sabaq.autograders.olympiad import run
+from sabaq.autograders.sandbox import confine
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a uid of the judge's pool needs root")
+BURN = 1.5  # CPU seconds of the slow reaper's own start
+SLOW_START = f"""
+while sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) < {BURN}:
+    pass  # a reaper slow to start: its own CPU seconds
+"""
+
+
+@pytest.fixture
+def slow_reaper(tmp_path, monkeypatch):
+    source = run.REAPER.read_text()
+    main = source.index('\nif __name__ == "__main__":')
+    slow = tmp_path / "reaper.py"
+    slow.write_text(source[:main] + SLOW_START + source[main:])
+    monkeypatch.setattr(run, "REAPER", slow)
+
+
+@pytest.mark.parametrize("cgroups", [True, False], ids=["cgroups", "watchdog"])
+def test_the_reapers_own_start_is_not_the_programs_time(slow_reaper, monkeypatch, cgroups):
+    if cgroups and not confine.cgroups_usable():
+        pytest.skip("no cgroup v1 hierarchies to write to")
+    monkeypatch.setattr(run, "confine", lambda uid, tree: confine.confine(uid, tree, use_cgroups=cgroups))
+    with run.judge_uid() as uid:
+        result = run._run_as(uid, [shutil.which("true")], None, None, run._limits(1.0, 256, 1), wall=30)
+    assert result.status == "ok", result
+    assert result.cpu < 1.0 and result.wall < BURN, result  # the burn counted would be 1.5 s of each
