@@ -89,10 +89,11 @@ def test_the_lessons_extension_is_a_complete_package_that_installs_with_sabaq():
     assert 'window._JUPYTERLAB["sabaq-lessons"]' in script  # the container JupyterLab looks up
     assert f'"{SETUP}"' in script  # the tag it runs is the format's
     data_files = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["data-files"]
-    installed = {f for files in data_files.values() for f in files}
+    extension_files = {t: fs for t, fs in data_files.items() if t.startswith("share/jupyter/labextensions/")}
+    installed = {f for files in extension_files.values() for f in files}
     shipped = {p.relative_to(ROOT).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert shipped == installed
-    for target, files in data_files.items():  # each file where JupyterLab looks for it
+    for target, files in extension_files.items():  # each file where JupyterLab looks for it
         for f in files:
             assert Path(target) == Path("share/jupyter/labextensions/sabaq-lessons") / \
                 Path(f).parent.relative_to("lessons/labextension")
