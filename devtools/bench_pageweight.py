@@ -1,11 +1,13 @@
-"""`sabaq bench pageweight`: what a student's browser downloads to open a lesson in JupyterLab.
+"""`sabaq bench pageweight`: what a student's browser downloads to open a lesson.
 
 Against its own `sabaq up` (a temporary data folder, free loopback ports), a demo student
-opens a lesson notebook in JupyterLab in headless Chromium (Debian's, through Playwright)
+opens a lesson notebook in headless Chromium (Debian's, through Playwright), in the lesson
+view (Notebook 7's page, where sabaq's course page links a lesson) or in JupyterLab,
 until its first widget shows: cold (an empty cache), then warm (the same browser context
 again, as on a classroom PC). Counted from Chromium's own network log (CDP): the bytes on
 the wire (each response's encodedDataLength: headers and the body as sent, compressed or
-not, nothing for a file the cache served) and the requests; and the time to that widget
+not, nothing for a file the cache served) and the requests, also per JupyterLab extension
+(its remoteEntry.js and chunks); and the time to that widget
 on an emulated mobile link (1.6 Mbit/s, 300 ms). Then the same notebook in stock
 JupyterLab (`jupyter lab`, no hub, no sabaq in between) in the same run, for the ratio.
 Speed is measured here, never asserted in tests.
@@ -15,13 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -34,6 +37,11 @@ from sabaq.devtools.ports import free_port
 LESSON = "physics/projectile-motion/projectile-motion.en.ipynb"
 LESSON_FOLDER = "lessons/demo/projectile-motion"
 LESSON_PATH = f"{LESSON_FOLDER}/projectile-motion.en.ipynb"  # stock JupyterLab's copy
+# a page of each view, below a server's address: the lesson view (as sabaq's course page links a
+# lesson) and JupyterLab
+VIEWS = {"lesson": "notebooks", "lab": "lab/tree"}
+# an extension's files: /lab/extensions/<name>/static/… of a server, …/ext/<name>/static/… shared
+EXTENSION_FILE = re.compile(r"/(?:lab/extensions|ext)/((?:@[^/]+/)?[^/@][^/]*)/static/")
 FIRST_WIDGET = ".jp-OutputArea-output .jupyter-widgets"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -55,12 +63,24 @@ class Load:
     requests: int  # every request the page made, those the cache answered included
     from_cache: int  # of which the cache answered
     seconds: float
+    extensions: dict[str, list[int]] = field(default_factory=dict)  # {extension: [bytes, requests]}
 
     def line(self, label: str, target_bytes: float | None = None, target_seconds: float | None = None) -> str:
         mb = f"{self.bytes / 1e6:.2f} MB" + (f" (target ≤ {target_bytes / 1e6:.2f} MB)" if target_bytes else "")
         s = f"{self.seconds:.1f} s" + (f" (target ≤ {target_seconds:g} s)" if target_seconds else "")
         return f"{label:>22}: {mb} on the wire, {self.requests} requests ({self.from_cache} from the cache), " \
                f"first widget {s}"
+
+    def extension_lines(self) -> list[str]:
+        """What each JupyterLab extension's files cost this load, the heaviest first."""
+        return [f"{'':>24}{name}: {size / 1e3:.1f} kB, {count} requests"
+                for name, (size, count) in sorted(self.extensions.items(), key=lambda item: -item[1][0])]
+
+
+def extension_of(url: str) -> str | None:
+    """The JupyterLab extension a file belongs to (its remoteEntry.js, chunks, styles), if any."""
+    found = EXTENSION_FILE.search(url)
+    return found[1] if found else None
 
 
 def run_all_cells(page) -> None:
@@ -79,12 +99,20 @@ def measure_load(context, url: str, selector: str = FIRST_WIDGET, link: dict | N
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     counts = {"bytes": 0, "requests": 0, "cached": 0}
+    extensions: dict[str, list[int]] = {}
+    owners: dict[str, str] = {}  # request id: extension
 
     def finished(event):
-        counts["bytes"] += int(event.get("encodedDataLength", 0))
+        size = int(event.get("encodedDataLength", 0))
+        counts["bytes"] += size
+        if event["requestId"] in owners:
+            extensions[owners[event["requestId"]]][0] += size
 
-    def sent(_event):
+    def sent(event):
         counts["requests"] += 1
+        if (name := extension_of(event.get("request", {}).get("url", ""))) is not None:
+            owners[event["requestId"]] = name
+            extensions.setdefault(name, [0, 0])[1] += 1
 
     def cached(_event):  # from the memory cache
         counts["cached"] += 1
@@ -109,7 +137,7 @@ def measure_load(context, url: str, selector: str = FIRST_WIDGET, link: dict | N
         seconds = time.monotonic() - start
     finally:
         page.close()
-    return Load(counts["bytes"], counts["requests"], counts["cached"], seconds)
+    return Load(counts["bytes"], counts["requests"], counts["cached"], seconds, extensions)
 
 
 def cold_and_warm(context, url: str, selector: str = FIRST_WIDGET, link: dict | None = None,
@@ -188,15 +216,16 @@ def students(sabaq: LocalSabaq) -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def stock_jupyterlab(notebook: Path):
+def stock_jupyterlab(notebook: Path, view: str = "lesson"):
     """`jupyter lab` of this environment on a free port, the lesson's folder (the notebook and
-    what it reads) in lessons/ of its root."""
+    what it reads) in lessons/ of its root; yields the lesson's address in the view."""
     root = Path(tempfile.mkdtemp(prefix="sabaq-bench-stock-"))
     shutil.copytree(notebook.parent, (root / LESSON_PATH).parent)
     port, token = free_port(), secrets.token_hex(16)
     proc = subprocess.Popen(
         [str(Path(sys.prefix) / "bin" / "jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"],
+         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         "--ServerApp.jpserver_extensions=sabaq.lessons.lessonview=False"],  # stock: every extension on the page
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env=dict(os.environ, HOME=str(root)))
     try:
@@ -207,7 +236,7 @@ def stock_jupyterlab(notebook: Path):
                 if httpx.get(f"{url}/api/status?token={token}", timeout=2).status_code == 200:
                     break
             time.sleep(0.5)
-        yield f"{url}/lab/tree/{LESSON_PATH}?token={token}"
+        yield f"{url}/{VIEWS[view]}/{LESSON_PATH}?token={token}"
     finally:
         proc.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -217,13 +246,16 @@ def stock_jupyterlab(notebook: Path):
         shutil.rmtree(root, ignore_errors=True)
 
 
-def report(label: str, loads: tuple[Load, ...], slow: bool) -> tuple[Load, ...]:
-    """Prints one server's loads as soon as they are measured, with the issue's targets for sabaq's."""
+def report(label: str, loads: tuple[Load, ...], slow: bool, view: str = "lesson") -> tuple[Load, ...]:
+    """Prints one server's loads as soon as they are measured, with the issue's targets for sabaq's,
+    and what each extension's files cost the cold load."""
     cold, warm = loads[:2]
     ours = label == "sabaq"
-    print(f"{label}: a lesson in JupyterLab until its first widget shows"
+    where = "the lesson view (Notebook 7)" if view == "lesson" else "JupyterLab"
+    print(f"{label}: a lesson in {where} until its first widget shows"
           f"{' (1.6 Mbit/s, 300 ms)' if slow else ''}; load average {os.getloadavg()[0]:.1f}", flush=True)
     print(cold.line("cold", TARGET_COLD_BYTES if ours else None, TARGET_COLD_SECONDS if ours and slow else None))
+    print("\n".join(cold.extension_lines()))
     print(warm.line("warm", TARGET_WARM_BYTES if ours else None, TARGET_WARM_SECONDS if ours and slow else None),
           flush=True)
     if len(loads) > 2:
@@ -231,14 +263,17 @@ def report(label: str, loads: tuple[Load, ...], slow: bool) -> tuple[Load, ...]:
     return loads
 
 
-def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[Load, ...]]:
-    """Prints, for sabaq (and stock JupyterLab), the cold and warm loads (and for sabaq the next
-    student's first load on the same browser); returns them."""
+def bench_pageweight(stock: bool = True, slow: bool = True, view: str = "lesson",
+                     shared_static: bool = False) -> dict[str, tuple[Load, ...]]:
+    """Prints, for sabaq (and stock JupyterLab), the cold and warm loads of a lesson in the view
+    ("lesson" or "lab", VIEWS) (and for sabaq the next student's first load on the same
+    browser); returns them. ``shared_static``: sabaq with [hub] shared_static on."""
     from sabaq.courses import __file__ as courses_init
 
     link = SLOW_LINK if slow else None
     results = {}
-    sabaq = LocalSabaq(env={"SABAQ_SABAQ_DEFAULT_LANGUAGE": "en", "SABAQ_HUB_SHARED_STATIC": "true"})  # the lesson in English, as stock's
+    sabaq = LocalSabaq(env={"SABAQ_SABAQ_DEFAULT_LANGUAGE": "en",  # the lesson in English, as stock's
+                            "SABAQ_HUB_SHARED_STATIC": str(shared_static).lower()})
     os.chmod(sabaq.root, 0o755)  # the student's home is below it (its data folder stays 0700)
     try:
         print(f"starting sabaq up in {sabaq.root} …", flush=True)
@@ -246,9 +281,9 @@ def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[L
         (name, password), (other, other_password) = students(sabaq)[:2]
         cookies, lesson = student_cookies(sabaq.url, name, password)
         other_cookies, other_lesson = student_cookies(sabaq.url, other, other_password)
-        url = f"{sabaq.url}/user/{name}/lab/tree/{lesson}"
-        next_student = (other_cookies, f"{sabaq.url}/user/{other}/lab/tree/{other_lesson}")
-        results["sabaq"] = report("sabaq", weigh(cookies, url, link, next_student=next_student), slow)
+        url = f"{sabaq.url}/user/{name}/{VIEWS[view]}/{lesson}"
+        next_student = (other_cookies, f"{sabaq.url}/user/{other}/{VIEWS[view]}/{other_lesson}")
+        results["sabaq"] = report("sabaq", weigh(cookies, url, link, next_student=next_student), slow, view)
     except Exception:
         print(sabaq.log_tail(60), flush=True)
         raise
@@ -258,8 +293,9 @@ def bench_pageweight(stock: bool = True, slow: bool = True) -> dict[str, tuple[L
         sabaq.cleanup()
     if stock:
         notebook = Path(courses_init).parent / "lessons" / LESSON
-        with stock_jupyterlab(notebook) as url:
-            results["stock JupyterLab"] = report("stock JupyterLab", weigh([], url, link, then=run_all_cells), slow)
+        with stock_jupyterlab(notebook, view) as url:
+            results["stock JupyterLab"] = report("stock JupyterLab", weigh([], url, link, then=run_all_cells), slow,
+                                                 view)
     if "stock JupyterLab" in results:
         (cold, warm, *_), (stock_cold, stock_warm) = results["sabaq"], results["stock JupyterLab"]
         print(f"{'stock / sabaq':>22}: cold {stock_cold.bytes / max(cold.bytes, 1):.1f}x the bytes, "

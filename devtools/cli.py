@@ -84,7 +84,7 @@ def bench_storm(args) -> int:
 def bench_pageweight(args) -> int:
     from sabaq.devtools.bench_pageweight import bench_pageweight as run
 
-    run(stock=not args.no_stock, slow=not args.fast_link)
+    run(stock=not args.no_stock, slow=not args.fast_link, view=args.view, shared_static=args.shared_static)
     return 0
 
 
@@ -128,8 +128,12 @@ def add_commands(commands) -> None:
     p.add_argument("--no-stock", action="store_true", help="only sabaq, not stock JupyterHub")
 
     p = commands.action("bench", bench, "pageweight",
-                        "bytes, requests and time to a lesson's first widget in JupyterLab, cold and warm: "
+                        "bytes, requests and time to a lesson's first widget, cold and warm: "
                         "its own `sabaq up`, then stock JupyterLab", bench_pageweight)
+    p.add_argument("--view", choices=("lesson", "lab"), default="lesson",
+                   help="the lesson view (Notebook 7's page sabaq's course page links; default) or JupyterLab")
+    p.add_argument("--shared-static", action="store_true",
+                   help="sabaq with [hub] shared_static on (JupyterLab's files at one shared address)")
     p.add_argument("--no-stock", action="store_true", help="only sabaq, not stock JupyterLab")
     p.add_argument("--fast-link", action="store_true",
                    help="the loopback's own speed instead of the emulated 1.6 Mbit/s, 300 ms link")
