@@ -62,6 +62,7 @@ class CourseOut(BaseModel):
     id: str = Field(description="course id (nbgrader course_id)")
     title: str
     language: str
+    timezone: str = Field(description="the time zone due dates are typed and shown in (IANA: Asia/Almaty)")
     role: str | None = Field(None, description="the caller's role: teacher, assistant, student")
 
 
@@ -178,7 +179,7 @@ class ChildIn(BaseModel):
 
 
 def course_out(course: Course, role: Role | None) -> CourseOut:
-    return CourseOut(id=course.slug, title=course.title, language=course.language,
+    return CourseOut(id=course.slug, title=course.title, language=course.language, timezone=course.timezone,
                      role=role.value if role else None)
 
 
