@@ -29,6 +29,7 @@ from jupyterhub.spawner import LocalProcessSpawner, SpawnException, set_user_set
 from jupyterhub.utils import maybe_future, random_port
 from traitlets import Bool, Float, Integer, Unicode, default
 
+from sabaq.coursefolders import course_folder
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
 from sabaq.hub.jupyterhub.labsettings import lab_language_args
 from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
@@ -195,11 +196,8 @@ class SabaqSpawner(LocalProcessSpawner):
         files: list[HomeFile] = []
         staff = self.staff_courses
         config = nbgrader_config(staff[0], os.path.join(home, staff[0])) if staff else nbgrader_config()
-        for slug in staff:
-            files.append((f"{slug}/nbgrader_config.py",
-                          f"c = get_config()  # noqa\nc.CourseDirectory.course_id = {slug!r}\n".encode(), False))
-            for rel, content in self._sources(slug).items():
-                files.append((f"{slug}/source/{rel}", content, False))
+        for slug in staff:  # the same folders a pod's `sabaq course pull` writes
+            files += course_folder(slug, *self._course_of(slug))
         files += home_files(role_of(bool(staff)))  # the server extensions and JupyterLab plugins of her role
         files.append((".jupyter/nbgrader_config.py", config.encode(), True))
         self._write_home(home, files, uid, gid)
@@ -243,21 +241,25 @@ class SabaqSpawner(LocalProcessSpawner):
         finally:
             engine.dispose()
 
-    def _sources(self, slug: str) -> dict[str, bytes]:
-        """{assignment/path: content} of a course's released sources, for its teachers."""
+    def _course_of(self, slug: str) -> tuple[str, dict[str, bytes]]:
+        """A course's time zone and {assignment/path: content} of its sources, for its
+        teachers; ("", {}) when sabaq's database is not configured."""
         from sqlalchemy import select
 
         from sabaq.hub.domain.assignments import files_of
         from sabaq.hub.store.models import Assignment, Course, FileKind
 
         def read(db):
-            out = {}
-            for a in db.scalars(select(Assignment).join(Course).where(Course.slug == slug)):
+            course = db.scalar(select(Course).where(Course.slug == slug))
+            if course is None:
+                return "", {}
+            sources = {}
+            for a in db.scalars(select(Assignment).where(Assignment.course_id == course.id)):
                 for rel, content in files_of(db, a, FileKind.source).items():
-                    out[f"{a.name}/{rel}"] = content
-            return out
+                    sources[f"{a.name}/{rel}"] = content
+            return course.timezone, sources
 
-        return self._read_sabaq(read) or {}
+        return self._read_sabaq(read) or ("", {})
 
     def _language(self) -> str:
         """The user's chosen language, else their first course's, else the site's."""
