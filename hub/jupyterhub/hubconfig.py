@@ -368,9 +368,11 @@ def configure_kubernetes(c, settings: Settings) -> None:
     c.KubeSpawner.server_token_scopes = ["users:activity!user", "access:servers!server", SERVICE_ACCESS]
     c.KubeSpawner.environment = {"SABAQ_SERVICE_URL": settings.service_url,
                                  "SABAQ_LANG": settings.general.default_language}
-    # published lessons, merged into ~/lessons with the student's edits kept (as SabaqSpawner does locally)
+    # published lessons, merged into ~/lessons with the student's edits kept, and a teacher's course
+    # folders for nbgrader's formgrader (as SabaqSpawner writes them locally; a student's are none)
     c.KubeSpawner.lifecycle_hooks = {"postStart": {"exec": {"command": [
-        "sh", "-c", "sabaq lesson pull >/tmp/sabaq-lesson-pull.log 2>&1 || true"]}}}
+        "sh", "-c", ("sabaq lesson pull >/tmp/sabaq-lesson-pull.log 2>&1; "
+                     "sabaq course pull >/tmp/sabaq-course-pull.log 2>&1; true")]}}}
     if settings.kubernetes.profiles:
         c.KubeSpawner.profile_list = profile_list(settings.kubernetes.profiles)
     if settings.kubernetes.materials_claim:

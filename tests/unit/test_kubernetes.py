@@ -516,7 +516,11 @@ def test_kubespawner_pods_per_course_profile(renders, tmp_path, kubeconfig):
         env = {e.name: e.value for e in container.env}
         assert env["SABAQ_SERVICE_URL"] == "http://sabaq:10101/services/sabaq/"
         hook = _get(_get(container.lifecycle, "post_start", "postStart"), "_exec", "exec")
-        assert "sabaq lesson pull" in " ".join(_get(hook, "command", "command"))
+        started = " ".join(_get(hook, "command", "command"))
+        assert "sabaq lesson pull" in started
+        # a teacher's course folders for nbgrader's formgrader (sabaq.coursefolders), run even when the
+        # lessons could not be pulled, and the pod starts whatever they answer
+        assert "; sabaq course pull " in started and started.rstrip().endswith("; true")
         mounts = {_get(m, "mount_path", "mountPath"): m for m in container.volume_mounts}
         assert _get(mounts["/home/jovyan/materials"], "read_only", "readOnly") is True
         claims = [_get(v, "persistent_volume_claim", "persistentVolumeClaim") for v in pod.spec.volumes]
