@@ -36,10 +36,14 @@ c.NbGraderAPI.timezone = {time_zone!r}
 """
 
 
+def time_zone_config(time_zone: str) -> str:
+    """The lines of an nbgrader configuration that set a course's time zone ("" : none)."""
+    return TIME_ZONE_CONFIG.format(time_zone=time_zone) if time_zone else ""
+
+
 def course_config(course_id: str, time_zone: str = "") -> str:
     """The text of ``<course>/nbgrader_config.py``; without a time zone, nbgrader's (UTC)."""
-    text = COURSE_CONFIG.format(course_id=course_id)
-    return text + TIME_ZONE_CONFIG.format(time_zone=time_zone) if time_zone else text
+    return COURSE_CONFIG.format(course_id=course_id) + time_zone_config(time_zone)
 
 
 def course_folder(course_id: str, time_zone: str, sources: dict[str, bytes]) -> list[CourseFile]:

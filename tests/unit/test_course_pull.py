@@ -128,6 +128,10 @@ def test_the_pod_and_the_local_spawner_write_the_same_folders(site, tmp_path):
     spawned = {path: content for path, content in tree(home).items() if path.startswith(("alg8/", "geo8/"))}
     assert spawned == tree(pulled)
     assert spawned["alg8/nbgrader_config.py"].decode() == course_config("alg8", "Asia/Almaty")
+    # the formgrader of JupyterLab's menu (no ?path=) reads ~/.jupyter's: the first course, in its zone
+    default = (home / ".jupyter" / "nbgrader_config.py").read_text()
+    assert "c.CourseDirectory.course_id = 'alg8'" in default
+    assert default.endswith("c.NbGraderAPI.timezone = 'Asia/Almaty'\n")
 
 
 def test_a_student_gets_no_course_folder(site, tmp_path, monkeypatch):
