@@ -158,5 +158,7 @@ def test_raw_memory_was_out_of_reach(graded):
         printed = answer_outputs(course, case.name, grade_id)
         if case.name == "proc_self_mem_write":
             assert "refused: PermissionError" in printed and "/proc/self/mem" in printed, printed
+        elif case.name == "dumpable_again":
+            assert "refused: PermissionError the dumpable flag is set once" in printed, printed
         else:
             assert "refused:" in printed and "is not available while a notebook is graded" in printed, printed

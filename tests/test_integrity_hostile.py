@@ -58,9 +58,9 @@ def score(result: list[dict], points: list) -> list[float]:
 # Closed by the sandbox's audit hook (notebook code gets no frame, so inspect.stack() fails),
 # which this runner does not install: tests/test_hostile_grading.py grades it with the hook.
 NEEDS_THE_AUDIT_HOOK = {"expected_value_mutated"}
-# Closed by the grading child's uid: as root it is not dumpable, so its /proc/self/mem is
+# Closed by the grading child's uid: as root it is not dumpable (and cannot be made so again), so its /proc/self/mem is
 # root's; this runner's children are the test's own uid and may write their memory there.
-NEEDS_THE_SANDBOX = {"proc_self_mem_write"}
+NEEDS_THE_SANDBOX = {"proc_self_mem_write", "dumpable_again"}
 CASES_WITHOUT_THE_HOOK = [case for case in CASES if case.name not in NEEDS_THE_AUDIT_HOOK | NEEDS_THE_SANDBOX]
 
 

@@ -15,9 +15,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-/* The pid that set its dumpable flag: a process sets it once, before any student code,
-   so that a student's call cannot make the child's memory readable to its own uid again. */
-static pid_t dumpable_set_by = 0;
+/* Whether this process, or the process it was forked from, set its dumpable flag: the
+   grading child sets it once, before any student code, so that neither the student's code
+   nor a process it forks (whose memory is a copy of the child's, with the nonce of the cell
+   in flight) can make that memory readable to the student's uid again. */
+static int dumpable_set = 0;
 
 static PyObject *die_with_parent(PyObject *self, PyObject *unused) {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
@@ -42,13 +44,13 @@ static PyObject *set_dumpable(PyObject *self, PyObject *arg) {
     int flag = PyObject_IsTrue(arg);
     if (flag < 0)
         return NULL;
-    if (dumpable_set_by == getpid()) {
+    if (dumpable_set) {
         PyErr_SetString(PyExc_PermissionError, "the dumpable flag is set once, before a notebook runs");
         return NULL;
     }
     if (prctl(PR_SET_DUMPABLE, flag, 0, 0, 0) != 0)
         return PyErr_SetFromErrno(PyExc_OSError);
-    dumpable_set_by = getpid();
+    dumpable_set = 1;
     Py_RETURN_NONE;
 }
 
@@ -147,7 +149,7 @@ static PyMethodDef methods[] = {
     {"die_with_parent", die_with_parent, METH_NOARGS, "SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG)."},
     {"parent_death_signal", parent_death_signal, METH_NOARGS, "The parent-death signal (0: none)."},
     {"no_new_privs", no_new_privs, METH_NOARGS, "No privileges gained by exec from now on."},
-    {"set_dumpable", set_dumpable, METH_O, "Whether this process's memory may be read by its uid; once per process."},
+    {"set_dumpable", set_dumpable, METH_O, "Whether this process's memory may be read by its uid; once, also for the processes it forks."},
     {"dumpable", dumpable, METH_NOARGS, "Whether this process is dumpable."},
     {"set_fsuid", set_fsuid, METH_O, "setfsuid(2): the previous filesystem uid."},
     {"set_fsgid", set_fsgid, METH_O, "setfsgid(2): the previous filesystem gid."},

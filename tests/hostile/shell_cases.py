@@ -416,6 +416,11 @@ RAW_MEMORY: list[Case] = [
                                                "except Exception as _e:\n    print('mmap:', type(_e).__name__, _e)\n"
                                                f"os.pwrite(_fd, struct.pack('<I', 10), {DIGIT_OF_55})")},
          note="/proc/self/mem opened for writing (and mapped) to write the 55"),
+    Case("dumpable_again", {"fib": tried("import os, struct, sys\n"
+                                         "sys.modules['sabaq.autograders.sandbox._native'].set_dumpable(True)\n"
+                                         "_fd = os.open('/proc/self/mem', os.O_RDWR)\n"
+                                         f"os.pwrite(_fd, struct.pack('<I', 10), {DIGIT_OF_55})")},
+         note="the sandbox's own native module asked to make the child dumpable again, then /proc/self/mem"),
 ]
 CASES += RAW_MEMORY
 

@@ -32,18 +32,21 @@ def _forked(run) -> str:
     return seen
 
 
-def test_the_dumpable_flag_is_set_once_per_process():
-    """A student's call cannot make the grading child's memory readable to its uid again."""
-    def twice():
-        _native.set_dumpable(False)
-        first = _native.dumpable()
+def test_the_dumpable_flag_is_set_once_also_for_forks():
+    """A student's call cannot make the grading child's memory readable to its uid again,
+    nor a fork's (a copy of the child's memory, with the nonce of the cell in flight)."""
+    def again():
         try:
             _native.set_dumpable(True)
         except PermissionError:
-            return first, "refused", _native.dumpable()
-        return first, "set again", _native.dumpable()
+            return "refused", _native.dumpable()
+        return "set again", _native.dumpable()
 
-    assert _forked(twice) == repr((False, "refused", False))
+    def once_then_again():
+        _native.set_dumpable(False)
+        return _native.dumpable(), again(), _forked(again)
+
+    assert _forked(once_then_again) == repr((False, ("refused", False), repr(("refused", False))))
 
 
 def test_the_parent_death_signal_and_no_new_privileges():
