@@ -241,3 +241,23 @@ def test_a_warm_load_of_a_lesson_transfers_far_less_than_a_cold_one(stack, chrom
         context.close()
     assert cold.requests > 10 and cold.bytes > 500_000, cold  # JupyterLab itself came over the wire
     assert warm.bytes * 5 < cold.bytes, (cold, warm)
+
+
+@pytest.mark.browser
+def test_a_lesson_in_notebook_7s_view_gets_sabaq_lessons_from_the_shared_address(stack, chromium):
+    """The phone's view (Notebook 7) loads its extensions from the shared address as JupyterLab
+    does: sabaq-lessons is there, and the lesson starts by itself."""
+    from playwright.sync_api import expect
+
+    cookies, lesson = student_cookies(stack.url, "timur", stack.logins["timur"])
+    context = chromium.new_context(viewport={"width": 390, "height": 844})
+    try:
+        context.add_cookies(cookies)
+        page = context.new_page()
+        loaded = []
+        page.on("response", lambda r: loaded.append((r.url, r.status)) if "/sabaq-lessons/" in r.url else None)
+        page.goto(f"{stack.url}/user/timur/notebooks/{lesson}")
+        expect(page.locator("[data-sabaq-lesson]")).to_have_attribute("data-sabaq-lesson", "started", timeout=240_000)
+    finally:
+        context.close()
+    assert loaded and all(SHARED in url and status == 200 for url, status in loaded), loaded

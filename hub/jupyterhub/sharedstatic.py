@@ -152,7 +152,10 @@ def server_args(hub_address: str = "") -> list[str]:
     return [
         COMPRESS,
         f"--LabApp.override_static_url={base}{LAB}/",
-        f"--LabApp.labextensions_url={extensions}",
+        # every page's extensions: JupyterLab's (LabApp) and Notebook 7's (JupyterNotebookApp, a
+        # LabServerApp but no LabApp). Set on LabApp alone, Notebook 7 still named its server's
+        # /lab/extensions/, which then answered with JupyterLab's page: no sabaq-lessons there
+        f"--LabServerApp.labextensions_url={extensions}",
     ]
 
 

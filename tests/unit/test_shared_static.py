@@ -107,13 +107,26 @@ def test_a_server_on_the_hubs_address_is_sent_to_the_shared_address(folders):
     base = sharedstatic.base_path(sharedstatic.current_version())
     assert args["LabApp.override_static_url"] == base + "lab/"
     # jupyterlab_server puts a path after the server's base URL; the browser then leaves it
-    joined = url_path_join("/user/aliya/", args["LabApp.labextensions_url"])
+    joined = url_path_join("/user/aliya/", args["LabServerApp.labextensions_url"])
     assert posixpath.normpath(joined) + "/" == base + "ext/"
     assert args["ServerApp.tornado_settings"] == "compress_response=True"
+
+
+def test_jupyterlab_and_notebook_7_both_load_extensions_from_the_shared_address(folders):
+    """Notebook 7's app is a LabServerApp, not a LabApp: a lesson opened in its view (the
+    phone's) must get sabaq-lessons from the shared address too."""
+    from jupyterlab.labapp import LabApp
+    from notebook.app import JupyterNotebookApp
+    from traitlets.config.loader import KVArgParseConfigLoader
+
+    config = KVArgParseConfigLoader(sharedstatic.server_args()[1:]).load_config()
+    extensions = sharedstatic.server_args()[-1].split("=", 1)[1]
+    assert LabApp(config=config).labextensions_url == extensions
+    assert JupyterNotebookApp(config=config).labextensions_url == extensions
 
 
 def test_a_server_on_its_own_subdomain_names_the_hubs_host(folders):
     args = dict(a.lstrip("-").split("=", 1) for a in sharedstatic.server_args("https://school.kz"))
     base = "https://school.kz" + sharedstatic.base_path(sharedstatic.current_version())
     assert args["LabApp.override_static_url"] == base + "lab/"
-    assert args["LabApp.labextensions_url"] == base + "ext/"
+    assert args["LabServerApp.labextensions_url"] == base + "ext/"
