@@ -57,6 +57,25 @@ _MEASURE = """() => {
 }"""
 
 
+# What the page shows when a lesson has not started (or its pictures not shown) in time: the
+# lesson's state and its kernel's (set by sabaq-lessons), the cells on the page, and whether the
+# page lists and loaded sabaq-lessons.
+_PAGE_STATE = """() => {
+  const panel = document.querySelector('[data-sabaq-lesson]');
+  let listed = 'unknown';
+  try {
+    const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
+    listed = (config.federated_extensions || []).some(e => e.name === 'sabaq-lessons') ? 'listed' : 'not listed';
+  } catch (e) { listed = 'no page config'; }
+  const loaded = window._JUPYTERLAB && window._JUPYTERLAB['sabaq-lessons'] ? 'loaded' : 'not loaded';
+  return {state: panel ? panel.getAttribute('data-sabaq-lesson') : null,
+          kernel: panel ? panel.getAttribute('data-sabaq-kernel') : null,
+          error: panel ? panel.getAttribute('data-sabaq-lesson-error') : null,
+          cells: document.querySelectorAll('.jp-Notebook .jp-Cell').length,
+          extension: listed + ', ' + loaded, title: document.title};
+}"""
+
+
 def chromium_path() -> str | None:
     return next((p for p in CHROMIUM_PATHS if os.access(p, os.X_OK)), None) or shutil.which("chromium")
 
@@ -77,8 +96,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def notebook_server(root: Path, timeout: float = 120):
-    """A Notebook 7 server of this Python on 127.0.0.1 serving ``root``: yields (url, token)."""
+def notebook_server(root: Path, timeout: float = 120, log_path: Path | None = None):
+    """A Notebook 7 server of this Python on 127.0.0.1 serving ``root``: yields (url, token).
+    Its output goes to ``log_path`` (default: ``root/.server.log``)."""
     import httpx
 
     port, token = _free_port(), secrets.token_hex(16)
@@ -89,7 +109,8 @@ def notebook_server(root: Path, timeout: float = 120):
             "--ServerApp.open_browser=False", "--LanguageServerManager.autodetect=False"]
     if hasattr(os, "getuid") and os.getuid() == 0:
         args.append("--allow-root")
-    log = open(root / ".server.log", "wb")  # noqa: SIM115 - closed below
+    log_path = Path(log_path) if log_path is not None else root / ".server.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(args, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -101,7 +122,7 @@ def notebook_server(root: Path, timeout: float = 120):
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                tail = (root / ".server.log").read_text(errors="replace").strip().splitlines()[-1:]
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-1:]
                 raise LessonError(N_("The phone check could not start a Notebook server: {error}"),
                                   error=tail[0][:200] if tail else f"exit code {proc.poll()}")
             time.sleep(0.5)
@@ -123,28 +144,63 @@ def _stop_kernels(url: str, token: str) -> None:
         httpx.delete(f"{url}/api/sessions/{session['id']}", params={"token": token}, timeout=30)
 
 
+def page_state(page, errors: list[str] = ()) -> dict:
+    """What a page that should show a lesson shows (:data:`_PAGE_STATE`) and ``detail``, the
+    same in one line for a message: the lesson's and its kernel's state, the cells on the
+    page, sabaq-lessons listed and loaded, the browser's last errors."""
+    try:
+        seen = page.evaluate(_PAGE_STATE)
+    except Exception as e:  # noqa: BLE001 - a page that is gone or still navigating says so
+        seen = {"state": None, "kernel": None, "error": None, "cells": 0, "extension": f"page not readable: {e}"[:200], "title": ""}
+    parts = [f"url={page.url}", f"title={seen['title']!r}", f"lesson={seen['state'] or 'no attribute'}",
+             f"kernel={seen['kernel'] or 'unknown'}", f"cells shown={seen['cells']}",
+             f"sabaq-lessons {seen['extension']}"]
+    if errors:
+        parts.append("browser errors: " + " | ".join(errors[-3:]))
+    return {**seen, "detail": "; ".join(parts)}
+
+
 def measure(browser, url: str, token: str, rel: str, timeout: float) -> dict:
-    """Open one notebook in the phone view, wait for its lesson to start; what a reader sees."""
+    """Open one notebook in the phone view, wait for its lesson to start; what a reader sees.
+    ``state`` is the lesson's (started, failed, none) or timeout; for failed ``detail`` is
+    the failing set-up cell's error, for timeout what the page showed (:func:`page_state`)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    errors: list[str] = []
     try:
         page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)[:300]))
+        page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
         page.set_default_timeout(timeout * 1000)
         page.goto(f"{url}/notebooks/{quote(rel)}?token={token}")
         try:
             page.wait_for_selector("[data-sabaq-lesson=started], [data-sabaq-lesson=failed], [data-sabaq-lesson=none]")
-            # the pictures the set-up cells drew are on the page before anything is measured
+        except PlaywrightTimeout:
+            return {**page_state(page, errors), "state": "timeout"}
+        seen = page_state(page, errors)
+        if seen["state"] == "failed":
+            return {**seen, "detail": seen["error"] or seen["detail"]}
+        if seen["state"] != "started":
+            return seen
+        try:  # the pictures the set-up cells drew are on the page before anything is measured
             page.wait_for_function(_PICTURES_SHOWN)
         except PlaywrightTimeout:
-            return {"state": "timeout"}  # did not start: problems_of says so
+            seen = page_state(page, errors)
+            return {**seen, "state": "timeout", "detail": "the set-up cells ran but their pictures were not shown; " + seen["detail"]}
         return page.evaluate(_MEASURE)
     finally:
         context.close()
 
 
-def problems_of(seen: dict, notebook: str) -> list[LessonError]:
+def problems_of(seen: dict, notebook: str, timeout: float = 120) -> list[LessonError]:
     """What keeps a lesson from being read on a phone, from :func:`measure`'s answer."""
+    if seen["state"] == "failed":
+        return [LessonError(N_("{notebook}: a set-up cell failed as the lesson opened in the phone view: {detail}. Run the notebook to see the whole error, and correct the cell."),
+                            notebook=notebook, detail=seen.get("detail") or "?")]
+    if seen["state"] == "timeout":
+        return [LessonError(N_("{notebook}: the lesson had not started in the phone view after {seconds} s; the page showed: {detail}. If the computer was busy, run the check again with a larger --timeout; if sabaq-lessons is not loaded, install sabaq again."),
+                            notebook=notebook, seconds=round(timeout), detail=seen.get("detail") or "?")]
     if seen["state"] != "started":
         return [LessonError(N_("{notebook}: the lesson did not start by itself in the phone view (is sabaq's lessons extension installed, and are its cells tagged?)."),
                             notebook=notebook)]
@@ -160,10 +216,12 @@ def problems_of(seen: dict, notebook: str) -> list[LessonError]:
     return problems
 
 
-def check_phone(notebooks: list[Path], timeout: float = 120, browser=None) -> dict[Path, list[LessonError]]:
+def check_phone(notebooks: list[Path], timeout: float = 120, browser=None,
+                server_log: Path | None = None) -> dict[Path, list[LessonError]]:
     """Open each notebook (a copy of its folder) in the phone view; the problems of each.
     ``browser``: a Playwright Chromium already running in this process (Playwright's
-    synchronous API runs one at a time), else one is started here."""
+    synchronous API runs one at a time), else one is started here. ``server_log``: where
+    the Notebook server's output is kept (else in the copy's folder, deleted afterwards)."""
     found: dict[Path, list[LessonError]] = {}
     with tempfile.TemporaryDirectory(prefix="sabaq-phone-check-") as tmp:
         root = Path(tmp)
@@ -174,9 +232,9 @@ def check_phone(notebooks: list[Path], timeout: float = 120, browser=None) -> di
             folder = root / "lessons" / str(i) / notebook.parent.name
             shutil.copytree(notebook.parent, folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
             copies[notebook] = f"lessons/{i}/{notebook.parent.name}/{notebook.name}"
-        with notebook_server(root) as (url, token), _browser(browser) as chromium:
+        with notebook_server(root, log_path=server_log) as (url, token), _browser(browser) as chromium:
             for notebook, rel in copies.items():
-                found[notebook] = problems_of(measure(chromium, url, token, rel, timeout), notebook.name)
+                found[notebook] = problems_of(measure(chromium, url, token, rel, timeout), notebook.name, timeout)
                 _stop_kernels(url, token)
     return found
 

@@ -236,8 +236,10 @@ def test_the_phone_check_passes_a_lesson_that_fits_and_fails_one_that_does_not(t
         cell.metadata.pop("tags", None)
     nbformat.write(nb, unmarked)
 
-    found = check_phone([fits / "ohms-law.en.ipynb", notebook, unmarked], timeout=120, browser=chromium)
-    assert found[fits / "ohms-law.en.ipynb"] == []
+    log = tmp_path / "notebook-server.log"  # the check's own folder is deleted: its server's log is kept here
+    found = check_phone([fits / "ohms-law.en.ipynb", notebook, unmarked], timeout=120, browser=chromium, server_log=log)
+    assert found[fits / "ohms-law.en.ipynb"] == [], (
+        [p.translated("en") for p in found[fits / "ohms-law.en.ipynb"]], server_log_tail(log))
     [too_wide] = [p.translated("en") for p in found[notebook]]
     assert too_wide.startswith("ohms-law.en.ipynb: on a phone (390 px wide) the lesson scrolls sideways"), too_wide
     [not_started] = [p.translated("en") for p in found[unmarked]]
@@ -245,6 +247,54 @@ def test_the_phone_check_passes_a_lesson_that_fits_and_fails_one_that_does_not(t
     # the course's files were copied, never opened in place: no outputs saved into them
     assert all(not c.get("outputs") for c in nbformat.read(fits / "ohms-law.en.ipynb", as_version=4).cells
                if c.cell_type == "code")
+
+
+def server_log_tail(log: Path, lines: int = 60) -> str:
+    return "the Notebook server's log, its end:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def a_lesson(folder: Path, *setup: str) -> None:
+    """A notebook in folder, a lesson whose set-up cells are ``setup``."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("A lesson")]
+    for source in setup:
+        cell = nbformat.v4.new_code_cell(source)
+        mark(cell, SETUP)
+        nb.cells.append(cell)
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / "lesson.ipynb")
+
+
+def test_a_lesson_that_does_not_start_says_why(tmp_path, chromium):
+    """A set-up cell that fails: its error in the teacher's message. A lesson still starting:
+    what the page shows (the lesson's and the kernel's state, the extension loaded)."""
+    from playwright.sync_api import expect
+
+    from sabaq.lessons.phone import measure, notebook_server, page_state, problems_of
+
+    a_lesson(tmp_path / "lessons" / "broken", "x = 1", "import sabaq_no_such_module_for_the_test")
+    a_lesson(tmp_path / "lessons" / "waits", "import time\nwhile True: time.sleep(0.2)")
+    log = tmp_path / "server.log"
+    with notebook_server(tmp_path, log_path=log) as (url, token):
+        seen = measure(chromium, url, token, "lessons/broken/lesson.ipynb", timeout=120)
+        assert seen["state"] == "failed", (seen, server_log_tail(log))
+        assert seen["detail"].startswith("cell 3: ModuleNotFoundError: No module named 'sabaq_no_such_module_for_the_test'"), seen
+        [problem] = problems_of(seen, "lesson.ipynb")
+        assert "a set-up cell failed" in problem.translated("en") and "sabaq_no_such_module_for_the_test" in problem.translated("en")
+
+        context = chromium.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        page.goto(f"{url}/notebooks/lessons/waits/lesson.ipynb?token={token}")
+        panel = page.locator("[data-sabaq-lesson]")
+        expect(panel).to_have_attribute("data-sabaq-lesson", "starting", timeout=120_000)
+        # ipykernel 7 says idle while the cell runs: the kernel's state is there, whichever
+        expect(panel).to_have_attribute("data-sabaq-kernel", re.compile("^(idle|busy)$"), timeout=120_000)
+        seen = page_state(page)
+        assert f"lesson=starting; kernel={seen['kernel']}; cells shown=2; sabaq-lessons listed, loaded" in seen["detail"], seen
+        [problem] = problems_of({**seen, "state": "timeout"}, "lesson.ipynb", timeout=90)
+        assert problem.translated("en").startswith("lesson.ipynb: the lesson had not started in the phone view after 90 s; the page showed: url="), problem
+        context.close()
 
 
 def test_only_a_notebook_in_lessons_starts_by_itself_never_a_tagged_one_elsewhere(tmp_path, chromium):

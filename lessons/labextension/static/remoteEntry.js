@@ -70,6 +70,38 @@
       .observe(document.body, { childList: true, subtree: true });
   }
 
+  /* Why a lesson did not start, for the phone check and a teacher reading the page
+     (data-sabaq-lesson-error): the first set-up cell's error, else what it wrote to stderr,
+     else the kernel's state (a kernel that died or restarted cancels the cells it ran). */
+  function failureOf(notebook, setup, sessionContext) {
+    var stderr = "";
+    for (var i = 0; i < setup.length; i++) {
+      var outputs = setup[i].model.outputs;
+      var where = "cell " + (notebook.widgets.indexOf(setup[i]) + 1) + ": ";
+      for (var j = 0; outputs && j < outputs.length; j++) {
+        var out = outputs.get(j).toJSON();
+        if (out.output_type === "error") {
+          var trace = (out.traceback || []).join("\n").replace(/\u001b\[[0-9;]*m/g, "");
+          return where + out.ename + ": " + out.evalue + "\n" + trace.slice(-1500);
+        }
+        if (!stderr && out.output_type === "stream" && out.name === "stderr") {
+          stderr = where + String(Array.isArray(out.text) ? out.text.join("") : out.text).slice(-1500);
+        }
+      }
+    }
+    var kernel = sessionContext.session && sessionContext.session.kernel;
+    return stderr || "no error output; the kernel is " + (kernel ? kernel.status : "missing");
+  }
+
+  /* The kernel's state on the panel while the lesson starts (data-sabaq-kernel): what a
+     lesson that never started was waiting for. */
+  function showKernel(panel) {
+    var show = function () { panel.node.setAttribute("data-sabaq-kernel", panel.sessionContext.kernelDisplayStatus); };
+    panel.sessionContext.statusChanged.connect(show);
+    panel.sessionContext.kernelChanged.connect(show);
+    show();
+  }
+
   function tagsOf(model) {
     var tags = model.getMetadata ? model.getMetadata("tags") : undefined;
     return Array.isArray(tags) ? tags : [];
@@ -95,6 +127,7 @@
     }
     panel.addClass("sabaq-lesson");
     panel.node.setAttribute("data-sabaq-lesson", "starting");
+    showKernel(panel);
     await panel.sessionContext.ready;
     notebook.deselectAll();
     notebook.activeCellIndex = notebook.widgets.indexOf(setup[0]);
@@ -103,6 +136,7 @@
     notebook.deselectAll();
     notebook.activeCellIndex = 0;  // the student starts reading at the top
     if (notebook.scrollToItem) await notebook.scrollToItem(0, "start");
+    if (!ok) panel.node.setAttribute("data-sabaq-lesson-error", failureOf(notebook, setup, panel.sessionContext));
     panel.node.setAttribute("data-sabaq-lesson", ok ? "started" : "failed");
   }
 
@@ -117,6 +151,7 @@
         tracker.widgetAdded.connect(function (_sender, panel) {
           startLesson(panel, nb.NotebookActions).catch(function (err) {
             console.error("sabaq-lessons: the lesson did not start", err);
+            panel.node.setAttribute("data-sabaq-lesson-error", String((err && err.stack) || err).slice(0, 1500));
             panel.node.setAttribute("data-sabaq-lesson", "failed");
           });
         });
