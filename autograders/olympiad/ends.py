@@ -30,7 +30,9 @@ NETLINK_GENERIC = 16
 GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME = 0x10, 3, 1, 2
 TASKSTATS_CMD_GET = 1
 TASKSTATS_CMD_ATTR_REGISTER_CPUMASK, TASKSTATS_CMD_ATTR_DEREGISTER_CPUMASK = 3, 4
-TASKSTATS_TYPE_PID, TASKSTATS_TYPE_TGID, TASKSTATS_TYPE_AGGR_PID, TASKSTATS_TYPE_AGGR_TGID = 1, 2, 4, 5
+TASKSTATS_TYPE_PID, TASKSTATS_TYPE_TGID, TASKSTATS_TYPE_STATS = 1, 2, 3
+TASKSTATS_TYPE_AGGR_PID, TASKSTATS_TYPE_AGGR_TGID = 4, 5
+AC_PPID = 132  # where struct taskstats holds the parent's pid (the machine's own, at an exit)
 NLM_F_REQUEST, NLM_F_ACK = 1, 4
 NLMSG_ERROR = 2
 RECEIVE_BUFFER = 32 << 20  # a busy machine's exits while the reader waits for the CPU
@@ -43,11 +45,14 @@ class Ends:
 
     ``close`` once they have ended: it reads what the kernel queued up to then; ``first``
     then says which ended first. A pid is known by the last message that names it (as a
-    process or as a thread group: a program's last thread to end names its group)."""
+    process or as a thread group: a program's last thread to end names its group). Each
+    message also names the process's parent: ``first_child`` finds a process the judge did
+    not see start (a program that ended before the judge looked for it)."""
 
     def __init__(self, sock: socket.socket, family: int, cpus: str):
         self._sock, self._family, self._cpus = sock, family, cpus
         self._order: dict[int, int] = {}  # pid -> the number of the last message that named it
+        self._first_child: dict[int, int] = {}  # pid -> the first of its children heard ending
         self._count = 0
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, name="sabaq-ends", daemon=True)
@@ -58,6 +63,10 @@ class Ends:
         if a not in self._order or b not in self._order:
             return None
         return a if self._order[a] < self._order[b] else b
+
+    def first_child(self, parent: int) -> int | None:
+        """The first process heard ending while its parent was ``parent``."""
+        return self._first_child.get(parent)
 
     def close(self) -> None:
         """Stop listening, having read every message queued until now."""
@@ -104,8 +113,11 @@ class Ends:
                 break
             if kind == self._family:
                 self._count += 1
-                for pid in _pids(data[offset + _HEADER.size + 4:offset + length]):
+                pids, parent = _pids(data[offset + _HEADER.size + 4:offset + length])
+                for pid in pids:
                     self._order[pid] = self._count
+                if pids and parent:
+                    self._first_child.setdefault(parent, pids[0])
             offset += (length + 3) & ~3
         return True
 
@@ -148,14 +160,19 @@ def _family(sock: socket.socket) -> int:
     raise OSError("no taskstats in this kernel")
 
 
-def _pids(payload: bytes) -> list[int]:
-    """The pids and thread groups a taskstats message names (inside its aggregates)."""
-    found = []
+def _pids(payload: bytes) -> tuple[list[int], int | None]:
+    """The pids and thread groups a taskstats message names (inside its aggregates), the
+    process first; and the parent of the process that ended."""
+    found, parent = [], None
     for kind, value in _attrs(payload):
-        if kind in (TASKSTATS_TYPE_AGGR_PID, TASKSTATS_TYPE_AGGR_TGID):
-            found += [struct.unpack_from("=I", inner)[0] for inner_kind, inner in _attrs(value)
-                      if inner_kind in (TASKSTATS_TYPE_PID, TASKSTATS_TYPE_TGID) and len(inner) >= 4]
-    return found
+        if kind not in (TASKSTATS_TYPE_AGGR_PID, TASKSTATS_TYPE_AGGR_TGID):
+            continue
+        for inner_kind, inner in _attrs(value):
+            if inner_kind in (TASKSTATS_TYPE_PID, TASKSTATS_TYPE_TGID) and len(inner) >= 4:
+                found.append(struct.unpack_from("=I", inner)[0])
+            elif inner_kind == TASKSTATS_TYPE_STATS and kind == TASKSTATS_TYPE_AGGR_PID and len(inner) >= AC_PPID + 4:
+                parent = struct.unpack_from("=I", inner, AC_PPID)[0]
+    return found, parent
 
 
 def _attrs(data: bytes):

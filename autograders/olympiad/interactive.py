@@ -112,11 +112,11 @@ class _Pair:
         self.results: dict[str, runner.RunResult | BaseException] = {}
         self.ended: dict[str, float] = {}  # when each run was seen over (its whole sandbox gone)
         self.exited: dict[str, float] = {}  # when each judged program itself ended, as its pidfd said
-        self.programs: dict[str, int] = {}  # each judged program's pid
+        self.lineages: dict[str, list[int]] = {}  # each run's bubblewrap, its sandbox's init and the program
         self.stopped: set[str] = set()
         self.lock = threading.Lock()
         self.ends: ends.Ends | None = None  # the kernel's order of the programs' ends, where it tells it
-        self.finders: list[threading.Thread] = []  # each looks for a run's program, then watches it
+        self.finders: list[threading.Thread] = []  # each looks for a run's program (then watches it)
 
     def run(self) -> _Runs:
         to_contestant = os.pipe()  # the interactor writes, the contestant reads
@@ -153,10 +153,21 @@ class _Pair:
     def _kernels_order(self) -> bool | None:
         """Whether the interactor's program ended before the contestant's, as the kernel
         recorded their ends (``ends.py``); None when it did not tell."""
-        if self.ends is None or len(self.programs) != 2:
+        if self.ends is None:
             return None
-        first = self.ends.first(self.programs["interactor"], self.programs["contestant"])
-        return None if first is None else first == self.programs["interactor"]
+        interactor, contestant = self._program("interactor"), self._program("contestant")
+        first = self.ends.first(interactor, contestant) if interactor and contestant else None
+        return None if first is None else first == interactor
+
+    def _program(self, name: str) -> int | None:
+        """The run's program: as seen running, else the first child heard ending of each
+        generation the judge did not see (on a busy machine a short program may end first)."""
+        lineage = self.lineages.get(name, [])
+        pid = self.pids.get(name)  # the run's reaper
+        for generation in range(3):  # bubblewrap, its sandbox's init, the program
+            pid = lineage[generation] if generation < len(lineage) else (
+                self.ends.first_child(pid) if pid is not None else None)
+        return pid
 
     def _one(self, name: str, stdin: int, stdout: int) -> None:
         closed = []
@@ -191,12 +202,10 @@ class _Pair:
         loop's pace would blur which of the two ended first, the one thing problemtools' rule
         asks. The program is the reaper's great-grandchild (reaper, bubblewrap, the sandbox's
         init). Where the kernel does not tell the order of ends, when its pidfd says it ended."""
-        pid = _program_pid(reaper)
-        if pid is None:
-            return  # it has ended already: the runs' ends decide
-        self.programs[name] = pid
-        if self.ends is not None:
-            return  # the kernel tells the order of the ends
+        self.lineages[name] = lineage = _lineage(reaper)
+        if self.ends is not None or len(lineage) < 3:
+            return  # the kernel tells the order of the ends; or it has ended already: the runs' ends decide
+        pid = lineage[-1]
         try:
             fd = os.pidfd_open(pid)
         except OSError:
@@ -221,24 +230,28 @@ class _Pair:
             runner._stop(self.pids[name], uid)
 
 
-def _program_pid(reaper: int, timeout: float = 10.0) -> int | None:
-    """The host pid of the program a run's reaper started (three generations down), once it exists."""
+def _lineage(reaper: int, timeout: float = 10.0) -> list[int]:
+    """The host pids of the processes a run's reaper started, one per generation: bubblewrap,
+    the sandbox's init and the program, once it exists; fewer when the run ended first."""
     deadline = time.monotonic() + timeout
+    found: list[int] = []
     while time.monotonic() < deadline:
-        pid = reaper
+        pid, lineage = reaper, []
         for _ in range(3):
             try:
                 with open(f"/proc/{pid}/task/{pid}/children") as f:
                     children = f.read().split()
             except OSError:
-                return None  # gone: the run is over
+                return found  # gone: the run is over
             if not children:
                 break
             pid = int(children[0])
-        else:
-            return pid
+            lineage.append(pid)
+        found = max(found, lineage, key=len)
+        if len(found) == 3:
+            return found
         time.sleep(0.001)
-    return None
+    return found
 
 
 def _alive(uid: int) -> bool:

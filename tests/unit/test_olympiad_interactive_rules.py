@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sabaq.autograders.olympiad.interactive import InteractorFailed, _Runs, verdict
+from sabaq.autograders.olympiad.interactive import InteractorFailed, _Pair, _Runs, verdict
 from sabaq.autograders.olympiad.run import RunResult
 
 TEST = Path("/nowhere/secret/07.in")
@@ -63,3 +63,34 @@ def test_an_interactor_that_neither_accepts_nor_rejects_is_the_tasks_fault():
         with pytest.raises(InteractorFailed) as failed:
             judged(ran(), interactor)
         assert "07" in str(failed.value) and "fix the task's interactor" in str(failed.value)
+
+
+class _HeardEnds:
+    """The kernel's order of ends (ends.Ends), as heard: pids in order, each with its parent."""
+
+    def __init__(self, *ended: tuple[int, int]):
+        self.order = [pid for pid, _ in ended]
+        self.parents = dict(ended)
+
+    def first(self, a, b):
+        return min(a, b, key=self.order.index) if a in self.order and b in self.order else None
+
+    def first_child(self, parent):
+        return next((pid for pid in self.order if self.parents[pid] == parent), None)
+
+
+def test_the_order_of_ends_is_the_programs_even_those_the_judge_did_not_see_start():
+    """The contestant's program (reaper 10, bubblewrap 11, init 12, program 13) crashed and
+    ended before the interactor's (reaper 20 ... program 23), whose run the judge saw end
+    first; the judge saw the contestant's run only down to bubblewrap."""
+    pair = _Pair(None, None, None, None)
+    pair.pids = {"contestant": 10, "interactor": 20}
+    pair.lineages = {"contestant": [11], "interactor": [21, 22, 23]}
+    pair.ended = {"interactor": 1.0, "contestant": 2.0}
+    pair.ends = _HeardEnds((13, 12), (23, 22), (22, 21), (21, 20), (12, 11), (11, 10))
+    assert pair._program("contestant") == 13 and pair._program("interactor") == 23
+    assert pair._kernels_order() is False  # the contestant's program ended first
+    pair.ends = _HeardEnds((23, 22), (13, 12), (12, 11), (11, 10), (22, 21), (21, 20))
+    assert pair._kernels_order() is True
+    pair.ends = _HeardEnds((23, 22), (22, 21), (21, 20))  # the contestant's program not heard
+    assert pair._kernels_order() is None
