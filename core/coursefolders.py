@@ -25,10 +25,15 @@ from sabaq.archive import unpack, write_tree
 CourseFile = tuple[str, bytes, bool]  # path below the home, content, overwrite an existing file
 STAFF_ROLES = ("teacher", "assistant")  # the roles whose servers get course folders
 
-COURSE_CONFIG = """\
+SABAQS = """\
 # Written by sabaq: changes here are lost when your server starts again.
 c = get_config()  # noqa
+"""
+COURSE_CONFIG = SABAQS + "c.CourseDirectory.course_id = {course_id!r}\n"
+FIRST_COURSE_CONFIG = """\
+# the formgrader JupyterLab's menu opens (no ?path=): the first of your courses
 c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.root = {root!r}
 """
 TIME_ZONE_CONFIG = """\
 # due dates are typed and shown in the course's time zone (nbgrader's formgrader)
@@ -46,6 +51,11 @@ def course_config(course_id: str, time_zone: str = "") -> str:
     return COURSE_CONFIG.format(course_id=course_id) + time_zone_config(time_zone)
 
 
+def first_course_config(course_id: str, root: str, time_zone: str = "") -> str:
+    """The lines of a server's own ``~/.jupyter/nbgrader_config.py`` naming a teacher's first course."""
+    return FIRST_COURSE_CONFIG.format(course_id=course_id, root=root) + time_zone_config(time_zone)
+
+
 def course_folder(course_id: str, time_zone: str, sources: dict[str, bytes]) -> list[CourseFile]:
     """The files of one course's folder: its configuration and ``{assignment/path: content}``
     of its sources (kept when the teacher has her own)."""
@@ -54,12 +64,12 @@ def course_folder(course_id: str, time_zone: str, sources: dict[str, bytes]) -> 
     return files
 
 
-def fetch_course_folders(client) -> list[CourseFile]:
-    """The folders of every course the caller of ``client`` (a ``sabaq.client.ServiceClient``
-    with her own token) teaches or assists, as the service gives them: the sources route is
-    staff's only, so nobody else gets any."""
-    files: list[CourseFile] = []
-    for course in client.json("GET", "api/v1/courses"):
+def fetch_courses(client) -> list[tuple[str, str, dict[str, bytes]]]:
+    """(course id, time zone, sources) of every course the caller of ``client`` (a
+    ``sabaq.client.ServiceClient`` with her own token) teaches or assists, as the service gives
+    them: the sources route is staff's only, so nobody else gets any."""
+    courses = []
+    for course in sorted(client.json("GET", "api/v1/courses"), key=lambda c: c["id"]):
         if course.get("role") not in STAFF_ROLES:
             continue
         course_id = course["id"]
@@ -68,8 +78,8 @@ def fetch_course_folders(client) -> list[CourseFile]:
             name = assignment["name"]
             archive = client.get(f"api/v1/courses/{quote(course_id)}/assignments/{quote(name)}/source").content
             sources.update({f"{name}/{rel}": content for rel, content in unpack(archive).items()})
-        files += course_folder(course_id, course.get("timezone") or "", sources)
-    return files
+        courses.append((course_id, course.get("timezone") or "", sources))
+    return courses
 
 
 def write_course_folders(home: str | os.PathLike, files: list[CourseFile]) -> list[str]:
@@ -82,5 +92,14 @@ def write_course_folders(home: str | os.PathLike, files: list[CourseFile]) -> li
 
 
 def pull(home: str | os.PathLike, client) -> list[str]:
-    """``sabaq course pull``: the caller's course folders from the service, into ``home``."""
-    return write_course_folders(Path(home), fetch_course_folders(client))
+    """``sabaq course pull``: the caller's course folders from the service, into ``home``, and
+    her ``~/.jupyter/nbgrader_config.py`` naming the first (the image's own configuration,
+    the exchange's, is read before it, as the spawner's whole text is on one machine)."""
+    home = Path(home).absolute()
+    courses = fetch_courses(client)
+    files = [file for course in courses for file in course_folder(*course)]
+    if courses:
+        first, time_zone, _ = courses[0]
+        text = SABAQS + first_course_config(first, str(home / first), time_zone)
+        files.append((".jupyter/nbgrader_config.py", text.encode(), True))
+    return write_course_folders(home, files)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+from sabaq.coursefolders import first_course_config
+
 EXCHANGE_CONFIG = """\
 # Written by sabaq: changes here are lost when your server starts again.
 c = get_config()  # noqa
@@ -31,11 +33,12 @@ c.Autograde.exporter_class = "sabaq.hub.exchange.autograde.RefuseAutograde"
 """
 
 
-def nbgrader_config(course_id: str = "", root: str = "") -> str:
-    """The text of a server's nbgrader_config.py; with a teacher's course, its id and folder."""
+def nbgrader_config(course_id: str = "", root: str = "", time_zone: str = "") -> str:
+    """The text of a server's nbgrader_config.py; with a teacher's course, its id, folder and
+    time zone (``sabaq.coursefolders``, as a pod's ``sabaq course pull`` writes them)."""
     if not course_id:
         return EXCHANGE_CONFIG
-    return EXCHANGE_CONFIG + f"c.CourseDirectory.course_id = {course_id!r}\nc.CourseDirectory.root = {root!r}\n"
+    return EXCHANGE_CONFIG + first_course_config(course_id, root, time_zone)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from jupyterhub.spawner import LocalProcessSpawner, SpawnException, set_user_set
 from jupyterhub.utils import maybe_future, random_port
 from traitlets import Bool, Float, Integer, Unicode, default
 
-from sabaq.coursefolders import course_folder, time_zone_config
+from sabaq.coursefolders import course_folder
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
 from sabaq.hub.jupyterhub.labsettings import lab_language_args
 from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
@@ -196,9 +196,9 @@ class SabaqSpawner(LocalProcessSpawner):
         files: list[HomeFile] = []
         staff = self.staff_courses
         courses = {slug: self._course_of(slug) for slug in staff}
-        config = nbgrader_config()
-        if staff:  # the formgrader opened from JupyterLab's menu, in the first course and its time zone
-            config = nbgrader_config(staff[0], os.path.join(home, staff[0])) + time_zone_config(courses[staff[0]][0])
+        # the formgrader JupyterLab's menu opens: the first course, in its time zone
+        config = nbgrader_config(staff[0], os.path.join(home, staff[0]), courses[staff[0]][0]) if staff \
+            else nbgrader_config()
         for slug, (time_zone, sources) in courses.items():  # the same folders a pod's `sabaq course pull` writes
             files += course_folder(slug, time_zone, sources)
         files += home_files(role_of(bool(staff)))  # the server extensions and JupyterLab plugins of her role

@@ -18,7 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 from service_app import USER_HEADER, Site, notebook
 
-from sabaq.coursefolders import course_config, course_folder, pull
+from sabaq.coursefolders import course_config, course_folder, first_course_config, pull
+from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
 from sabaq.hub.jupyterhub.spawner import SabaqSpawner
 from sabaq.hub.service.app import PREFIX
 
@@ -88,7 +89,7 @@ def test_a_teacher_gets_a_folder_for_each_course_she_teaches(site, tmp_path, mon
     home = tmp_path / "aigul"
     assert run_pull(home, "aigul", monkeypatch) == 0
     files = tree(home)
-    assert sorted(files) == ["alg8/nbgrader_config.py", "alg8/source/hw1/data/x.csv", "alg8/source/hw1/hw.ipynb",
+    assert sorted(files) == [".jupyter/nbgrader_config.py", "alg8/nbgrader_config.py", "alg8/source/hw1/data/x.csv", "alg8/source/hw1/hw.ipynb",
                              "alg8/source/hw2/hw.ipynb", "geo8/nbgrader_config.py", "geo8/source/g1/g.ipynb"]
     assert files["alg8/source/hw1/hw.ipynb"] == notebook(5)  # the source, not the students' release
     assert files["alg8/source/hw1/data/x.csv"] == b"1,2\n"
@@ -125,13 +126,18 @@ def test_the_pod_and_the_local_spawner_write_the_same_folders(site, tmp_path):
     spawner.user = SimpleNamespace(name="aigul", groups=[SimpleNamespace(name=g)
                                                          for g in ("formgrade-alg8", "formgrade-geo8")])
     home = Path(spawner._prepare_home())
+    pod = tree(pulled)
+    mine = pod.pop(".jupyter/nbgrader_config.py").decode()
     spawned = {path: content for path, content in tree(home).items() if path.startswith(("alg8/", "geo8/"))}
-    assert spawned == tree(pulled)
+    assert spawned == pod
     assert spawned["alg8/nbgrader_config.py"].decode() == course_config("alg8", "Asia/Almaty")
-    # the formgrader of JupyterLab's menu (no ?path=) reads ~/.jupyter's: the first course, in its zone
-    default = (home / ".jupyter" / "nbgrader_config.py").read_text()
-    assert "c.CourseDirectory.course_id = 'alg8'" in default
-    assert default.endswith("c.NbGraderAPI.timezone = 'Asia/Almaty'\n")
+    # the formgrader JupyterLab's menu opens (no ?path=) reads ~/.jupyter's: the first course, in its zone;
+    # the pod's image has the rest of the spawner's text (the exchange) in etc/jupyter
+    local = (home / ".jupyter" / "nbgrader_config.py").read_text()
+    assert local == nbgrader_config("alg8", str(home / "alg8"), "Asia/Almaty")
+    assert local.endswith(first_course_config("alg8", str(home / "alg8"), "Asia/Almaty"))
+    assert mine.endswith(first_course_config("alg8", str(pulled / "alg8"), "Asia/Almaty"))
+    assert "c.NbGraderAPI.timezone = 'Asia/Almaty'" in mine
 
 
 def test_a_student_gets_no_course_folder(site, tmp_path, monkeypatch):
