@@ -11,7 +11,9 @@ and their sources (``pull``). A student's token gets none: the sources are staff
 The course's configuration names its time zone (``NbGraderAPI.timezone``): nbgrader's
 *Add assignment* offers that zone's offset, so 18:00 typed in Almaty is 18:00 +05, not
 +0000, and shows due dates in it. It is sabaq's and rewritten at each start (the course's
-time zone may change); sources are written only where the teacher has none.
+time zone may change); sources are written only where the teacher has none. The first
+course also goes into ``~/.jupyter/nbgrader_config.py`` (``first_course_config``), for the
+formgrader JupyterLab's menu opens without ``?path=``.
 """
 
 from __future__ import annotations
