@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from sabaq.hub.store.database import reading
 from sabaq.hub.store.models import STAFF_ROLES, Course, Guardian, Membership, Role, User
 
 log = logging.getLogger("sabaq.hubsync")
@@ -96,12 +97,15 @@ class HubSync:
                 pass
             self._wake.clear()
 
-    async def sync(self) -> None:
-        def load():
-            with self.sessions() as db:
-                return desired_state(db)
+    def desired(self) -> tuple[set[str], dict[str, set[str]]]:
+        """:func:`desired_state`, read beside SQLite's writers (a thousand students' rows must
+        not hold a deadline's submissions up behind the write lock)."""
+        with self.sessions() as db:
+            reading(db)
+            return desired_state(db)
 
-        names, groups = await asyncio.to_thread(load)
+    async def sync(self) -> None:
+        names, groups = await asyncio.to_thread(self.desired)
         headers = {
             "Authorization": f"token {self.api_token}",
             "Accept": "application/jupyterhub-pagination+json",
