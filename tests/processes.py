@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
@@ -53,3 +54,23 @@ def processes_of(account: str) -> list[int]:
     """Every process of a system account (a student's server and kernels)."""
     out = subprocess.run(["pgrep", "-u", account], capture_output=True, text=True, check=False)
     return [int(p) for p in out.stdout.split()]
+
+
+def forked(run) -> str:
+    """What ``run()`` returns in a forked child, as its repr (an exception: its name and message),
+    so that nothing it changes in the process (uid, flags, signals) sticks in the test's."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.write(w, repr(run()).encode())
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            os.write(w, f"{type(e).__name__}: {e}".encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r) as f:
+        seen = f.read()
+    os.waitpid(pid, 0)
+    return seen

@@ -3,10 +3,12 @@ parent-death signal is set after the change of uid, which clears it."""
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 
 import pytest
+from processes import forked
 
 from sabaq.autograders.sandbox._native import parent_death_signal
 from sabaq.autograders.sandbox.zygote import become
@@ -16,21 +18,11 @@ NOBODY = 65534
 
 def _in_a_child(uid, gid) -> tuple[int, int, int]:
     """(uid, its parent-death signal, whether it switched) as seen in a forked child."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            switched = become(uid, gid)
-            os.write(w, f"{os.getuid()} {parent_death_signal()} {int(switched)}".encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r) as f:
-        seen = f.read()
-    os.waitpid(pid, 0)
-    uid_seen, sig, switched = (int(x) for x in seen.split())
-    return uid_seen, sig, switched
+    def switch():
+        switched = become(uid, gid)
+        return os.getuid(), parent_death_signal(), int(switched)
+
+    return ast.literal_eval(forked(switch))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root: changes uid (CI is root)")

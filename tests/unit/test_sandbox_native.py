@@ -9,27 +9,9 @@ import subprocess
 import sys
 
 import pytest
+from processes import forked
 
 from sabaq.autograders.sandbox import _native, ctypes_sizes
-
-
-def _forked(run) -> str:
-    """What `run()` returns in a forked child, as text (so that nothing it sets sticks here)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            os.write(w, repr(run()).encode())
-        except BaseException as e:  # noqa: BLE001 - reported to the parent
-            os.write(w, f"{type(e).__name__}: {e}".encode())
-        finally:
-            os._exit(0)
-    os.close(w)
-    with os.fdopen(r) as f:
-        seen = f.read()
-    os.waitpid(pid, 0)
-    return seen
 
 
 def test_the_dumpable_flag_is_set_once_also_for_forks():
@@ -44,9 +26,9 @@ def test_the_dumpable_flag_is_set_once_also_for_forks():
 
     def once_then_again():
         _native.set_dumpable(False)
-        return _native.dumpable(), again(), _forked(again)
+        return _native.dumpable(), again(), forked(again)
 
-    assert _forked(once_then_again) == repr((False, ("refused", False), repr(("refused", False))))
+    assert forked(once_then_again) == repr((False, ("refused", False), repr(("refused", False))))
 
 
 def test_the_parent_death_signal_and_no_new_privileges():
@@ -57,7 +39,7 @@ def test_the_parent_death_signal_and_no_new_privileges():
             no_new = next(line for line in status if line.startswith("NoNewPrivs:")).split()[1]
         return _native.parent_death_signal(), no_new
 
-    assert _forked(confine) == repr((int(signal.SIGKILL), "1"))
+    assert forked(confine) == repr((int(signal.SIGKILL), "1"))
 
 
 def test_reads_and_writes_keep_the_gil_and_report_errors_with_errno():
