@@ -9,6 +9,7 @@ page on the way; a screenshot of each step is written under SABAQ_SCREENSHOTS/cl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from browsing import log_in
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -109,6 +111,15 @@ def answer_in_the_notebook(lab, stack, student: str, assignment: str) -> None:
     """She opens the fetched notebook from JupyterLab's file browser, writes her code and her
     explanation in the cells nbgrader left for them, and saves."""
     lab.click('.lm-TabBar-tab[data-id="filebrowser"]')
+    # from her home: JupyterLab reopens the folder she was in last (another test's lesson, on a
+    # shared stack), perhaps only after the first click
+    course = lab.locator(".jp-DirListing-itemText", has_text=re.compile(r"^demo$"))
+    for _attempt in range(3):
+        lab.locator(".jp-FileBrowser .jp-BreadCrumbs-home").click()
+        with contextlib.suppress(PlaywrightTimeout):  # the restored folder came after the click: home again
+            course.wait_for(timeout=20_000)
+        if course.is_visible():
+            break
     for item in ("demo", assignment, "cycle.ipynb"):  # nbgrader's folder: <course>/<assignment>
         lab.locator(".jp-DirListing-itemText", has_text=re.compile(rf"^{re.escape(item)}$")).dblclick()
     notebook = lab.locator(".jp-NotebookPanel:visible")
