@@ -30,8 +30,8 @@ from sabaq.hub.service.api.files import ZIP, zip_response
 from sabaq.hub.service.api.schemas import ERRORS, Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
-from sabaq.hub.store.database import reading
 from sabaq.hub.store.blobs import get_blob
+from sabaq.hub.store.database import reading
 from sabaq.hub.store.models import FileKind, Job, JobState, Submission
 
 router = APIRouter(prefix="/" + WORKER_API.rstrip("/"), tags=["workers"], responses=ERRORS)
@@ -111,8 +111,7 @@ def complete(job_id: Id, body: ResultIn, worker: WorkerCaller = Depends(current_
     if held is None:
         return Response(status_code=409)
     result = result_from_json(held.kind, body.result)  # 422 when malformed
-    stored = result.to_json()
-    job = jobs.complete(db, job_id, worker.name, stored)
+    job = jobs.complete(db, job_id, worker.name, result.to_json())
     if job is None:
         return Response(status_code=409)
     if isinstance(result, CheckResult):
