@@ -118,10 +118,12 @@ def service_app(settings: Settings | None = None):
 
 
 class _QuietPolls(logging.Filter):
-    """Idle workers ask for jobs every second; keep those out of the log."""
+    """Idle workers ask for jobs every second: keep their answered polls out of the log (a claimed
+    job is logged by the worker that runs it); a refused or failed poll stays."""
 
     def filter(self, record):
-        return not ("/worker/claim" in record.getMessage() and " 204" in record.getMessage())
+        message = record.getMessage()
+        return not ("/worker/claim" in message and (" 200" in message or " 204" in message))
 
 
 def db_upgrade(args) -> int:

@@ -61,7 +61,17 @@ def what_the_page_shows(page, stack, name: str, errors=()) -> str:
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / f"{name}.png"))
     return (f"the page showed: {page_state(page, list(errors))['detail']}\n(screenshot: {shots / name}.png)\n"
-            f"the end of sabaq up's log:\n{stack.log_tail()}")
+            f"{kernels_of_the_pages_server(page)}the end of sabaq up's log:\n{stack.log_tail()}")
+
+
+def kernels_of_the_pages_server(page) -> str:
+    """In JupyterLab: its server's kernels (state, connections) as the page itself asks for them."""
+    if "/user/" not in page.url:
+        return ""
+    kernels = page.evaluate("""async () => {
+        const r = await fetch(location.pathname.split('/lab')[0].split('/tree')[0] + '/api/kernels');
+        return r.status + ' ' + await r.text(); }""")
+    return f"the server's kernels: {kernels[:2000]}\n"
 
 
 def a_submission(stack) -> int:
@@ -111,10 +121,11 @@ def test_sabaqs_pages_and_the_hubs_login_have_no_serious_violation(chromium, sta
 @pytest.mark.e2e
 def test_a_lesson_in_jupyterlab_has_no_serious_violation_in_what_sabaq_writes(chromium, stack):
     """The projectile lesson (a picture, sliders, answer boxes), started by itself in the
-    student's JupyterLab. Her JupyterLab restores what she had open before (other tests' notebooks
-    on this shared stack, in tabs behind the lesson; here another lesson is opened first so that
-    it is so in every run): everything is looked for in the lesson's own panel, the current tab
-    named by its file."""
+    student's JupyterLab, behind another lesson's tab: everything is looked for in the lesson's own
+    panel, the current tab named by its file. The first lesson opens in a reset workspace: her
+    JupyterLab would otherwise restore every notebook other tests opened on this shared stack, and
+    in CI their kernels' connections, which Chromium opens one at a time, kept the lesson's kernel
+    "connecting" for minutes."""
     from urllib.parse import unquote
 
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -131,8 +142,8 @@ def test_a_lesson_in_jupyterlab_has_no_serious_violation_in_what_sabaq_writes(ch
     hrefs = {name: page.locator(f'#lessons li[data-lesson="{name}"] a.lab').get_attribute("href")
              for name in ("ohms-law", "projectile-motion")}
     try:
-        for href in hrefs.values():  # another lesson first: it stays open behind (as in a full run)
-            page.goto(stack.url + href)
+        for reset, href in zip(("?reset", ""), hrefs.values()):  # the other lesson stays open behind
+            page.goto(stack.url + href + reset)
             tab = page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current", has_text=unquote(href.rsplit("/", 1)[1]))
             tab.wait_for(timeout=180_000)
         panel = f"[id='{tab.get_attribute('data-id')}']"

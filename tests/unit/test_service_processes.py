@@ -103,3 +103,21 @@ def test_a_service_process_hands_the_gil_over_quickly(tmp_path):
         app.state.engine.dispose()
     finally:
         sys.setswitchinterval(before)
+
+
+@pytest.mark.parametrize("line, kept", [
+    ('127.0.0.1:1 - "POST /services/sabaq/api/v1/worker/claim-many HTTP/1.1" 200', False),
+    ('127.0.0.1:1 - "POST /services/sabaq/api/v1/worker/claim HTTP/1.1" 204', False),
+    ('127.0.0.1:1 - "POST /services/sabaq/api/v1/worker/claim-many HTTP/1.1" 401', True),
+    ('127.0.0.1:1 - "POST /services/sabaq/api/v1/worker/claim-many HTTP/1.1" 503', True),
+    ('127.0.0.1:1 - "POST /services/sabaq/api/v1/courses/demo/assignments/ps1/submissions HTTP/1.1" 201', True),
+])
+def test_idle_workers_polls_stay_out_of_the_access_log(line, kept):
+    """Two idle workers asked every half second and their 200s buried the log an operator (or
+    a failing test's message) reads; refused polls and everything else stay."""
+    import logging
+
+    from sabaq.hub.cli import _QuietPolls
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, line, None, None)
+    assert _QuietPolls().filter(record) is kept
