@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 
@@ -74,3 +75,20 @@ def forked(run) -> str:
         seen = f.read()
     os.waitpid(pid, 0)
     return seen
+
+
+def memory_of(pid: int) -> bytes:
+    """Every readable mapping of a process (as root)."""
+    chunks = []
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            m = re.match(r"([0-9a-f]+)-([0-9a-f]+) r", line)
+            if not m or "[vsyscall]" in line:
+                continue
+            start, end = int(m[1], 16), int(m[2], 16)
+            try:
+                mem.seek(start)
+                chunks.append(mem.read(end - start))
+            except (OSError, ValueError, OverflowError):
+                pass
+    return b"".join(chunks)

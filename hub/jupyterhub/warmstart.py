@@ -31,6 +31,7 @@ import importlib
 import json
 import os
 import random
+import runpy
 import signal
 import socket
 import struct
@@ -89,12 +90,12 @@ class Spawn:
 # --- framing: an 8-byte length, then JSON -----------------------------------------------
 
 
-def _frame(obj) -> bytes:
+def frame(obj) -> bytes:
     data = json.dumps(obj).encode()
     return struct.pack("!Q", len(data)) + data
 
 
-def _read_exactly(sock: socket.socket, size: int, got: bytes = b"") -> bytes:
+def read_exactly(sock: socket.socket, size: int, got: bytes = b"") -> bytes:
     while len(got) < size:
         chunk = sock.recv(size - len(got))
         if not chunk:
@@ -103,10 +104,10 @@ def _read_exactly(sock: socket.socket, size: int, got: bytes = b"") -> bytes:
     return got
 
 
-def _read_frame(sock: socket.socket, first: bytes = b""):
-    head = _read_exactly(sock, 8, first[:8])
+def read_frame(sock: socket.socket, first: bytes = b""):
+    head = read_exactly(sock, 8, first[:8])
     (size,) = struct.unpack("!Q", head)
-    return json.loads(_read_exactly(sock, size, first[8:]))
+    return json.loads(read_exactly(sock, size, first[8:]))
 
 
 # --- the hub's side ------------------------------------------------------------------------
@@ -116,9 +117,10 @@ class ForkServer:
     """The hub's handle on its fork server: started on first use, again if it has died."""
 
     def __init__(self, python: str = sys.executable, start_timeout: float = START_TIMEOUT,
-                 modules: tuple[str, ...] = PRELOAD):
+                 modules: tuple[str, ...] = PRELOAD, module: str = __name__):
         self.python = python
         self.modules = modules
+        self.module = module  # the fork server's program: this one (servers) or another (kernels)
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen | None = None
         self._control: socket.socket | None = None
@@ -131,6 +133,10 @@ class ForkServer:
         if os.environ.get(RUN_ENV):
             env[RUN_ENV] = os.environ[RUN_ENV]
         return env
+
+    def arguments(self) -> list[str]:
+        """Options of the fork server's program (each starts with "-": not a module to import)."""
+        return []
 
     def running(self) -> bool:
         """Started and ready (not while it is still importing)."""
@@ -145,7 +151,8 @@ class ForkServer:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             try:
                 # the hub's process group: stopped with the hub (its end of file stops it too)
-                self.proc = subprocess.Popen([self.python, "-m", __name__, ARGV_ROOM, *self.modules], stdin=theirs,
+                self.proc = subprocess.Popen([self.python, "-m", self.module, ARGV_ROOM, *self.arguments(), *self.modules],
+                                             stdin=theirs,
                                              env=self.environment(), cwd="/", close_fds=True)
             except OSError as e:
                 ours.close()
@@ -181,9 +188,9 @@ class ForkServer:
             with open(os.devnull, "rb") as null:
                 fds = list(stdio) if stdio else [null.fileno(), sys.stdout.fileno(), sys.stderr.fileno()]
                 ours.settimeout(timeout)
-                socket.send_fds(ours, [_frame(asdict(request))], fds)
+                socket.send_fds(ours, [frame(asdict(request))], fds)
             try:
-                reply = _read_frame(ours)
+                reply = read_frame(ours)
             except (OSError, EOFError, ValueError) as e:
                 raise RuntimeError(f"the warm server did not report that it started: {e}") from e
         if "error" in reply:
@@ -282,25 +289,30 @@ def serve(control: socket.socket, modules=PRELOAD) -> int:
         os.close(fds[0])
 
 
-def child(conn_fd: int) -> int:
-    """In the forked child: become the user's server (see the module's docstring)."""
+def default_signals() -> None:
+    """A forked child's signals as a new Python's: default handlers, Ctrl-C a KeyboardInterrupt."""
     for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def child(conn_fd: int) -> int:
+    """In the forked child: become the user's server (see the module's docstring)."""
+    default_signals()
     conn = socket.socket(fileno=conn_fd)
     try:
         msg, stdio, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-        request = Spawn(**_read_frame(conn, msg))
+        request = Spawn(**read_frame(conn, msg))
         become(request, stdio)
     except Exception as e:
         traceback.print_exc()
         try:
-            conn.sendall(_frame({"error": f"{type(e).__name__}: {e}"}))
+            conn.sendall(frame({"error": f"{type(e).__name__}: {e}"}))
         except OSError:
             pass
         return 1
-    conn.sendall(_frame({"pid": os.getpid()}))
+    conn.sendall(frame({"pid": os.getpid()}))
     conn.close()
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
     return run_server(request)
@@ -360,7 +372,7 @@ def in_stack(start: int, end: int) -> bool:
 
 
 def run_server(request: Spawn) -> int:
-    """Run the server's main as the jupyterhub-singleuser script would, then exit."""
+    """Run the program's main as its script (or `python -m`, for an entry without a function) would, then exit."""
     random.seed()
     import site
 
@@ -369,10 +381,15 @@ def run_server(request: Spawn) -> int:
         site.addusersitepackages(set())
     extra = [p for p in request.env.get("PYTHONPATH", "").split(os.pathsep) if p]
     sys.path[1:1] = extra
-    sys.argv = [request.argv[0].removesuffix(".exe"), *request.argv[1:]]
     module, _, function = request.entry.partition(":")
     try:
-        code = getattr(importlib.import_module(module), function)()
+        if function:
+            sys.argv = [request.argv[0].removesuffix(".exe"), *request.argv[1:]]
+            code = getattr(importlib.import_module(module), function)()
+        else:  # `python -m module args...`: the arguments after the module's name
+            sys.argv = ["-m", *request.argv[request.argv.index(module) + 1:]]
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            code = 0
     except SystemExit as e:
         code = e.code
     except BaseException:

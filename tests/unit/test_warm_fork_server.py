@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import re
 import secrets
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from processes import memory_of
 
 from sabaq.hub.jupyterhub.spawner import SabaqSpawner
 from sabaq.hub.jupyterhub.warmstart import ROOM_VARIABLE, ForkServer, Spawn
@@ -124,23 +124,6 @@ def test_the_fork_server_never_holds_a_childs_token(fork_server, probe):
     assert token in memory_of(child)  # the search finds it where it is
     assert token not in memory_of(fork_server.proc.pid)
     os.kill(child, 9)
-
-
-def memory_of(pid: int) -> bytes:
-    """Every readable mapping of a process (as root)."""
-    chunks = []
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
-        for line in maps:
-            m = re.match(r"([0-9a-f]+)-([0-9a-f]+) r", line)
-            if not m or "[vsyscall]" in line:
-                continue
-            start, end = int(m[1], 16), int(m[2], 16)
-            try:
-                mem.seek(start)
-                chunks.append(mem.read(end - start))
-            except (OSError, ValueError, OverflowError):
-                pass
-    return b"".join(chunks)
 
 
 @root_only
