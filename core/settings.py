@@ -93,11 +93,11 @@ class HubSettings(Section):
         "the start timeout counts from when her start leaves the queue. Default: two per CPU core.",
     ).tag(config=True)
     shared_static = Bool(
-        False,
-        help="Students' JupyterLabs load JupyterLab's files from one shared, versioned address of "
-        "sabaq's service, kept by browsers for a year, so a classroom PC downloads them once for "
-        "every student. Off by default: with it, lessons opened in Notebook 7's view do not get "
-        "sabaq's lessons extension (being looked into).",
+        True,
+        help="Students' JupyterLabs (and Notebook 7's views) load JupyterLab's files and its "
+        "extensions from one shared, versioned address of sabaq's service, kept by browsers for a "
+        "year, so a classroom PC downloads them once for every student. Off: each server serves "
+        "its own copy under /user/<name>/.",
     ).tag(config=True)
     start_timeout = Integer(
         180, min=10, help="Seconds a student's server may take to start."
@@ -223,6 +223,12 @@ class SpawnerSettings(Section):
         help="Fork each user's JupyterLab from a process that has already imported it (about 0.3 s of CPU "
         "instead of seconds of imports: a class can log in at once). false starts each server as a new "
         "program, as JupyterHub does.",
+    ).tag(config=True)
+    warm_kernels = Bool(
+        True,
+        help="Fork students' Python kernels from a process that has already imported ipykernel, IPython, "
+        "numpy and ipywidgets, as each student's own account (a lesson's kernel answers in a fraction of a "
+        "second). false starts each kernel as a new program, as Jupyter does.",
     ).tag(config=True)
 
 

@@ -264,10 +264,10 @@ def report(label: str, loads: tuple[Load, ...], slow: bool, view: str = "lesson"
 
 
 def bench_pageweight(stock: bool = True, slow: bool = True, view: str = "lesson",
-                     shared_static: bool = False) -> dict[str, tuple[Load, ...]]:
+                     shared_static: bool = True) -> dict[str, tuple[Load, ...]]:
     """Prints, for sabaq (and stock JupyterLab), the cold and warm loads of a lesson in the view
     ("lesson" or "lab", VIEWS) (and for sabaq the next student's first load on the same
-    browser); returns them. ``shared_static``: sabaq with [hub] shared_static on."""
+    browser); returns them. ``shared_static``: sabaq with [hub] shared_static (on, as by default)."""
     from sabaq.courses import __file__ as courses_init
 
     link = SLOW_LINK if slow else None

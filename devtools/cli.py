@@ -84,7 +84,7 @@ def bench_storm(args) -> int:
 def bench_pageweight(args) -> int:
     from sabaq.devtools.bench_pageweight import bench_pageweight as run
 
-    run(stock=not args.no_stock, slow=not args.fast_link, view=args.view, shared_static=args.shared_static)
+    run(stock=not args.no_stock, slow=not args.fast_link, view=args.view, shared_static=not args.no_shared_static)
     return 0
 
 
@@ -132,8 +132,8 @@ def add_commands(commands) -> None:
                         "its own `sabaq up`, then stock JupyterLab", bench_pageweight)
     p.add_argument("--view", choices=("lesson", "lab"), default="lesson",
                    help="the lesson view (Notebook 7's page sabaq's course page links; default) or JupyterLab")
-    p.add_argument("--shared-static", action="store_true",
-                   help="sabaq with [hub] shared_static on (JupyterLab's files at one shared address)")
+    p.add_argument("--no-shared-static", action="store_true",
+                   help="sabaq with [hub] shared_static off (each server serves JupyterLab's files itself)")
     p.add_argument("--no-stock", action="store_true", help="only sabaq, not stock JupyterLab")
     p.add_argument("--fast-link", action="store_true",
                    help="the loopback's own speed instead of the emulated 1.6 Mbit/s, 300 ms link")

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import tornado.httpserver
 import tornado.web
-from stack import Stack, running_stack
+from stack import Stack
 from test_proxy_paths import run_proxy
 
 from sabaq.devtools.bench_pageweight import cold_and_warm, student_cookies
@@ -28,12 +28,6 @@ from sabaq.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """A sabaq whose students' JupyterLabs use the shared address ([hub] shared_static, off by default)."""
-    with running_stack(tmp_path_factory.mktemp("light") / "data", extra_env={"SABAQ_HUB_SHARED_STATIC": "true"}) as s:
-        yield s
 
 SHARED = "/services/sabaq/static-shared/"
 GZIP = {"Accept-Encoding": "gzip"}
