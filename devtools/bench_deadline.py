@@ -40,7 +40,12 @@ from sabaq.hub.service.timing import service_seconds
 ASSIGNMENT = "ps1"
 NOTEBOOK = "motion.ipynb"
 DONE = ("graded", "failed")
-WAITS = ("queue", "lock")  # the service's waits it tells in Server-Timing (sabaq.timings)
+# What the service tells in Server-Timing (sabaq.timings), in the order a submission meets them:
+# asking the hub about the token, waiting for a database session, the checks (a thread's read
+# transaction), reading the files, storing (a thread's write transaction, in it the write lock)
+WAITS = ("hub", "queue", "check", "upload", "store", "lock")
+WAIT_NAMES = {"hub": "the hub", "queue": "a database session", "check": "the checks", "upload": "reading the files",
+              "store": "storing", "lock": "of which the write lock"}
 RETRIES = 2  # as sabaq.client.ServiceClient's default, which the exchange uses
 RETRY_WAIT = 1.0
 
@@ -53,7 +58,7 @@ class Outcome:
     submission_id: int | None = None  # acknowledged (201) as this id
     latency: float | None = None  # seconds from the first try of the submit to its final answer
     service_time: float | None = None  # of that, the service's own (its Server-Timing) in the final answer
-    waits: dict[str, float] = field(default_factory=dict)  # of that, waiting for a session, for the write lock
+    waits: dict[str, float] = field(default_factory=dict)  # of that, each phase's (WAITS)
     retries: int = 0
     error: str = ""
 
@@ -69,6 +74,7 @@ class Figures:
     service_p50: float
     service_p99: float
     waits_p99: dict[str, float]
+    slowest: dict[str, float]  # the slowest 1 % of answers (by service time): their mean service time and phases
     retries: int
     graded: int
     failed: int
@@ -220,6 +226,7 @@ class Deadline:
             service_p50=percentile(service_times, 0.5), service_p99=percentile(service_times, 0.99),
             waits_p99={w: percentile(sorted(o.waits.get(w, 0.0) for o in outcomes if o.service_time is not None), 0.99)
                        for w in WAITS},
+            slowest=where_the_slowest_went(outcomes),
             retries=sum(o.retries for o in outcomes),
             graded=sum(1 for s in graded.values() if s == "graded"),
             failed=sum(1 for s in graded.values() if s == "failed"),
@@ -306,6 +313,18 @@ async def call(http: httpx.AsyncClient, method: str, path: str, outcome: Outcome
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def where_the_slowest_went(outcomes: list[Outcome], share: float = 0.01) -> dict[str, float]:
+    """The mean service time ("app") of the slowest ``share`` of the answers and of each phase
+    in them: the p99 of each phase alone does not say which of them made the slow answers slow."""
+    timed = sorted((o for o in outcomes if o.service_time is not None), key=lambda o: o.service_time)
+    slowest = timed[-max(1, round(share * len(timed))):] if timed else []
+    if not slowest:
+        return {}
+    mean = {"app": sum(o.service_time for o in slowest) / len(slowest)}
+    mean.update({w: sum(o.waits.get(w, 0.0) for o in slowest) / len(slowest) for w in WAITS})
+    return mean
+
+
 def report(figures: Figures, label: str, out=print) -> None:
     f = figures
     out(f"{label}: {f.students} students, {f.acknowledged} submissions acknowledged, "
@@ -316,6 +335,9 @@ def report(figures: Figures, label: str, out=print) -> None:
         f"p99 {1000 * f.service_p99:.0f} ms (p99 waiting for a database session "
         f"{1000 * f.waits_p99['queue']:.0f} ms, for the write lock {1000 * f.waits_p99['lock']:.0f} ms); "
         f"the rest is the proxy, the connection and the students' side")
+    if f.slowest:
+        phases = ", ".join(f"{WAIT_NAMES[w]} {1000 * f.slowest[w]:.0f} ms" for w in WAITS)
+        out(f"  the slowest 1 % of the service's answers: {1000 * f.slowest['app']:.0f} ms on average; {phases}")
     for error, n in sorted(f.errors.items(), key=lambda item: -item[1])[:10]:
         out(f"    {n} x {error}")
     last = f"{f.last_grade_seconds:.1f} s after the first student began" if f.last_grade_seconds else "NOT all graded"

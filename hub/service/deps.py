@@ -24,6 +24,7 @@ from sabaq.errors import Forbidden, SabaqError, Unauthorized
 from sabaq.hub.store.database import reading, session_scope
 from sabaq.hub.store.models import User
 from sabaq.i18n import LANGUAGES, N_, negotiate, translator
+from sabaq.timings import spent
 
 SESSION_TOKEN = "hub_token"
 CSRF_KEY = "csrf"
@@ -81,7 +82,8 @@ async def hub_identity(request: Request) -> dict | None:
         return None
     hub_auth = request.app.state.hub_auth
     try:
-        model = await hub_auth.user_for_token(token, sync=False)
+        with spent("hub"):  # the hub's answer is cached for a while; the first of a token asks the hub
+            model = await hub_auth.user_for_token(token, sync=False)
     except HTTPError as e:
         if e.status_code < 500:
             raise

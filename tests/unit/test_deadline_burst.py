@@ -163,3 +163,32 @@ def test_while_the_hub_is_away_a_submission_is_told_to_come_back_not_a_500(app):
     assert r.json() == {"error": "hub_unavailable", "message": translator("ru")(HUB_AWAY)}
     with app.state.sessions() as db:
         assert db.scalar(select(func.count(Submission.id))) == 0
+
+
+def test_a_submissions_answer_tells_the_time_of_each_of_its_phases(app):
+    """sabaq bench deadline splits a slow answer into these (devtools.bench_deadline.WAITS)."""
+    from sabaq.hub.service.timing import service_seconds
+
+    async def one():
+        async with client(app) as c:
+            return await submit(c, "s002", "x = 2")
+
+    r = asyncio.run(one())
+    assert r.status_code == 201, r.text
+    header = r.headers["server-timing"]
+    phases = {name: service_seconds(header, name) for name in ("check", "upload", "store", "lock")}
+    assert all(seconds is not None and seconds >= 0 for seconds in phases.values()), header
+    assert service_seconds(header) >= phases["check"] + phases["upload"] + phases["store"]
+    if app.state.engine.dialect.name == "sqlite":
+        assert phases["lock"] <= phases["store"]  # the write lock is waited for while storing
+
+
+def test_the_bench_says_where_the_slowest_answers_time_went():
+    from sabaq.devtools.bench_deadline import Outcome, where_the_slowest_went
+
+    quick = [Outcome(f"q{i}", service_time=0.1, waits={"hub": 0.05, "store": 0.05}) for i in range(198)]
+    slow = [Outcome("s1", service_time=3.0, waits={"hub": 2.5, "store": 0.5}),
+            Outcome("s2", service_time=2.0, waits={"hub": 0.5, "store": 1.5, "lock": 1.0})]
+    went = where_the_slowest_went(quick + slow + [Outcome("failed")])
+    assert went["app"] == pytest.approx(2.5) and went["hub"] == pytest.approx(1.5)
+    assert went["store"] == pytest.approx(1.0) and went["lock"] == pytest.approx(0.5) and went["queue"] == 0
