@@ -1,8 +1,9 @@
 """Students' servers started warm (forked from the hub's fork server, ``sabaq.hub.jupyterhub.
 warmstart``) are as isolated as cold-started ones: each runs as its student's account, with her
 groups and home, with exactly the environment the spawner gives (no variable of the fork
-server's) and none of the fork server's descriptors; one student's kernel cannot read another's
-files; the fork server dies with the hub (her server runs on) and with `sabaq up`.
+server's) and none of the fork server's descriptors; so are their Python kernels, forked from the
+hub's kernel fork server (``sabaq.hub.jupyterhub.kernelfork``); one student's kernel cannot read
+another's files; the fork server dies with the hub (her server runs on) and with `sabaq up`.
 
 Needs root (system accounts), as CI runs it."""
 
@@ -27,6 +28,7 @@ from sabaq.hub.jupyterhub.warmstart import ROOM_VARIABLE
 pytestmark = [pytest.mark.e2e,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root: system accounts (CI is root)")]
 FORK_SERVER = b"sabaq.hub.jupyterhub.warmstart"
+KERNEL_FORK_SERVER = b"sabaq.hub.jupyterhub.kernelfork"
 
 
 def server_pid(stack: Stack, name: str) -> int:
@@ -106,6 +108,47 @@ def test_a_warm_server_runs_as_its_student_with_only_what_the_spawner_gives(stac
     assert set(mine.values()) & set(theirs.values()) <= stdio, (mine, theirs)
 
 
+LOOK = """
+import json, os
+fds = {}
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        fds[fd] = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        pass
+print(json.dumps({"pid": os.getpid(), "parent": os.getppid(), "sid": os.getsid(0), "uid": os.getresuid(),
+                  "gid": os.getresgid(), "groups": sorted(os.getgroups()), "env": dict(os.environ), "fds": fds}))
+"""
+
+
+def test_a_students_kernel_is_forked_warm_as_her_with_her_servers_environment(stack):
+    stack.start_server("aliya")
+    server = server_pid(stack, "aliya")
+    seen = json.loads(stack.run_code("aliya", LOOK).strip().splitlines()[-1])
+    kernel_fork_server = seen["parent"]
+    assert KERNEL_FORK_SERVER in read(f"/proc/{kernel_fork_server}/cmdline")  # started warm
+    assert os.stat(f"/proc/{kernel_fork_server}").st_uid == 0
+
+    account = pwd.getpwnam(stack.system_user("aliya"))
+    assert seen["uid"] == [account.pw_uid] * 3 and seen["gid"] == [account.pw_gid] * 3
+    assert seen["groups"] == sorted(os.getgrouplist(account.pw_name, account.pw_gid))
+    assert seen["sid"] == seen["pid"]
+    env, server_env = seen["env"], environ(server)
+    assert env["JPY_PARENT_PID"] == str(server)  # as the launcher gives a cold kernel
+    assert env["JUPYTERHUB_API_TOKEN"] == server_env["JUPYTERHUB_API_TOKEN"] and env["HOME"] == account.pw_dir
+    assert env["JUPYTERHUB_API_TOKEN"] not in read(f"/proc/{kernel_fork_server}/environ").decode()
+    # exactly her server's, with what the launcher and ipykernel add to a cold kernel's
+    added = {"JPY_PARENT_PID", "JPY_SESSION_NAME", "PYDEVD_USE_FRAME_EVAL", "TERM", "CLICOLOR", "FORCE_COLOR",
+             "CLICOLOR_FORCE", "PAGER", "GIT_PAGER", "MPLBACKEND"}
+    assert {k: v for k, v in env.items() if k not in added} == {k: v for k, v in server_env.items() if k not in added}
+    assert ROOM_VARIABLE not in env and "OPENBLAS_NUM_THREADS" not in env
+
+    theirs, servers = descriptors(kernel_fork_server), descriptors(server)
+    # only what her server gives it too: stdout and stderr, the hub's log (ipykernel keeps a copy of each)
+    assert set(seen["fds"].values()) & set(theirs.values()) <= {servers[1], servers[2]}, (seen["fds"], theirs)
+    assert theirs[0].startswith("socket:") and theirs[0] not in seen["fds"].values()  # its control socket
+
+
 def test_a_warm_server_keeps_the_students_layout_and_settings_in_her_home(stack):
     """JupyterLab works out these folders when imported, which the fork server did as root."""
     stack.start_server("aliya")
@@ -142,7 +185,8 @@ for path in ({secret!r}, {timur.pw_dir!r}, "/proc/{server_pid(stack, 'timur')}/e
     except OSError as e:
         print(path, "DENIED", type(e).__name__)
 """
-    out = stack.run_code("aliya", attack)
+    out = stack.run_code("aliya", attack + "print(open(f'/proc/{os.getppid()}/cmdline').read())")
+    assert KERNEL_FORK_SERVER.decode() in out  # her kernel is a warm one
     assert "timur-secret-answers" not in out and "READ" not in out, out
     assert out.count("DENIED PermissionError") == 3, out
 

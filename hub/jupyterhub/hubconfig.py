@@ -217,6 +217,7 @@ def configure(c, settings: Settings) -> None:
     c.SabaqSpawner.default_language = settings.general.default_language
     c.SabaqSpawner.starts_at_once = settings.hub.concurrent_spawn_limit
     c.SabaqSpawner.warm_start = settings.spawner.warm_start
+    c.SabaqSpawner.warm_kernels = settings.spawner.warm_kernels
     c.Spawner.cmd = [str(Path(sys.prefix) / "bin" / "jupyterhub-singleuser")]
     c.Spawner.default_url = settings.spawner.default_url
     c.Spawner.start_timeout = settings.hub.start_timeout

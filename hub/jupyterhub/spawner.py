@@ -8,7 +8,8 @@ the exchange plugin, and nbgrader's autograde switched off) for everyone, and
 for teachers a course directory with the assignments' sources; and it brings
 everyone's published lessons into ~/lessons (``sabaq.lessons.sync``). With ``warm_start``
 a server is forked from a process that has already imported JupyterLab
-(``sabaq.hub.jupyterhub.warmstart``) instead of started as a new program. Starts wait their
+(``sabaq.hub.jupyterhub.warmstart``) instead of started as a new program, and with ``warm_kernels``
+its Python kernels from one that has imported ipykernel (``sabaq.hub.jupyterhub.warmkernels``). Starts wait their
 turn in one queue (``sabaq.hub.jupyterhub.startqueue``), ``starts_at_once`` at a time, each
 student shown her place on the hub's "starting" page.
 """
@@ -31,6 +32,7 @@ from traitlets import Bool, Float, Integer, Unicode, default
 
 from sabaq.coursefolders import course_folder
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
+from sabaq.hub.jupyterhub.kernelfork import PROVISIONER
 from sabaq.hub.jupyterhub.labsettings import lab_language_args
 from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
 from sabaq.hub.jupyterhub.serverroles import home_files, role_of
@@ -100,6 +102,19 @@ class SabaqSpawner(LocalProcessSpawner):
         "milliseconds of CPU instead of seconds of imports: a class can log in at once). The server "
         "runs as the same user, in the same home, with the same environment and no other descriptor "
         "than a cold start's. False starts each server as a new program, as JupyterHub does.",
+    ).tag(config=True)
+    warm_kernels = Bool(
+        True,
+        help="Start students' Python kernels (the stock python3 kernel) from the hub's kernel fork server, "
+        "which has already imported ipykernel, IPython, numpy and ipywidgets (sabaq.hub.jupyterhub."
+        "kernelfork): a lesson's kernel answers in a fraction of a second. Each kernel runs as its server's "
+        "user, with the environment and descriptors a cold one gets; another kernel, or a fork server "
+        "that does not answer, starts cold. False starts every kernel as a new program.",
+    ).tag(config=True)
+    kernel_fork_socket = Unicode(
+        "",
+        help="The unix socket of the hub's kernel fork server, set by sabaq's hub configuration when it "
+        "starts one. Empty: kernels start cold.",
     ).tag(config=True)
 
     starts_at_once = Integer(
@@ -382,7 +397,14 @@ class SabaqSpawner(LocalProcessSpawner):
         home = self._users_home()
         return [*super().get_args(), *closed_route_args(),
                 *lab_language_args(getattr(self, "_lang", self.default_language)),
-                *(lab_folder_args(home) if home else [])]
+                *(lab_folder_args(home) if home else []), *self._kernel_args()]
+
+    def _kernel_args(self) -> list[str]:
+        """The server's kernels through sabaq's provisioner: the stock python3 one forked warm."""
+        if not (self.warm_kernels and self.kernel_fork_socket):
+            return []
+        return [f"--KernelProvisionerFactory.default_provisioner_name={PROVISIONER}",
+                f"--WarmKernelProvisioner.fork_server_socket={self.kernel_fork_socket}"]
 
     def _users_home(self) -> str | None:
         """The home her server runs in (None before a user is known)."""

@@ -19,7 +19,7 @@ no later child inherits them. The child then does what the cold start's preexec 
 The fork server starts no thread and no event loop (it checks it has one thread before each
 fork); it dies when the hub does (its control socket reaches end of file) and with the hub's
 process group. Servers it forked run on in sessions of their own, like cold-started ones.
-Kernels are still started cold by the server (a new ``python -m ipykernel_launcher``).
+Python kernels are forked likewise, from the hub's kernel fork server (``kernelfork``).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, field
 from sabaq.hub.jupyterhub.rundir import RUN_ENV
 
 # What a server imports at start (jupyterhub-singleuser as an extension of jupyter_server,
-# JupyterLab, the notebook, the extensions installed with sabaq, sabaq's exchange); a module
+# JupyterLab, the notebook, the extensions installed with sabaq, sabaq's exchange and kernel provisioner); a module
 # that is missing is skipped.
 PRELOAD = (
     "jupyterhub.singleuser", "jupyterhub.singleuser.extension", "jupyter_server.serverapp",
@@ -56,6 +56,7 @@ PRELOAD = (
     "nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list",
     "nbgrader.server_extensions.assignment_list", "nbgrader.server_extensions.validate_assignment",
     "nbgrader.apps", "sabaq.hub.exchange", "sabaq.hub.exchange.status", "nbconvert", "nbformat",
+    "sabaq.hub.jupyterhub.warmkernels",
 )
 # Read by the preloaded modules at import (the singleuser module's mode, jupyter_core's and the
 # gateway's settings): a spawn that sets one of them starts cold.
