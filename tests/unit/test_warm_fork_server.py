@@ -184,3 +184,30 @@ def test_a_same_user_warm_start_keeps_the_hubs_credentials_and_enters_the_home(t
     s._home_dir = str(tmp_path)
     spawn = s._warm_request(["jupyterhub-singleuser"], {"HOME": str(tmp_path)})
     assert spawn.uid is None and spawn.cwd == str(tmp_path)
+
+
+def test_the_spawner_names_the_warm_kernel_provisioner_only_with_a_kernel_fork_server(tmp_path):
+    def kernel_args(**traits) -> list[str]:
+        s = spawner(isolate=False, **traits)
+        s._home_dir = str(tmp_path)
+        return [a for a in s.get_args() if "Provisioner" in a]
+
+    assert kernel_args(kernel_fork_socket="/tmp/sabaq-kernels-x/kernels.sock") == [
+        "--KernelProvisionerFactory.default_provisioner_name=sabaq-warm-kernel",
+        "--WarmKernelProvisioner.fork_server_socket=/tmp/sabaq-kernels-x/kernels.sock"]
+    assert kernel_args() == []  # the hub started no kernel fork server: jupyter_client's own provisioner
+    assert kernel_args(kernel_fork_socket="/tmp/sabaq-kernels-x/kernels.sock", warm_kernels=False) == []
+
+
+def test_warm_kernels_are_a_setting_on_by_default(tmp_path):
+    from traitlets.config import Config
+
+    from sabaq.hub.jupyterhub.hubconfig import configure
+    from sabaq.settings import Settings
+
+    for environ, expected in (({}, True), ({"SABAQ_SPAWNER_WARM_KERNELS": "false"}, False)):
+        settings = Settings.load(tmp_path / str(expected), environ={"SABAQ_HUB_PROXY_COMMAND": "/bin/true", **environ})
+        settings.hub.cookie_secret = "00" * 32
+        c = Config()
+        configure(c, settings)
+        assert c.SabaqSpawner.warm_kernels is expected
