@@ -191,14 +191,17 @@ for path in ({secret!r}, {timur.pw_dir!r}, "/proc/{server_pid(stack, 'timur')}/e
     assert out.count("DENIED PermissionError") == 3, out
 
 
-def test_the_fork_server_dies_with_the_hub_and_the_server_runs_on(stack):
+def test_the_fork_servers_die_with_the_hub_and_the_server_and_kernel_run_on(stack):
     stack.start_server("aliya")
     server = server_pid(stack, "aliya")
     fork_server = parent_of(server)
+    kernel = open_kernel(stack, "aliya")
+    kernel_fork_server = parent_of(kernel)
     hub = int((stack.data_dir / "run" / "hub.pid").read_text())
     os.kill(hub, signal.SIGKILL)
     wait_for("the fork server gone with its hub", lambda: not alive(fork_server))
-    assert alive(server)
+    wait_for("the kernel fork server gone with its hub", lambda: not alive(kernel_fork_server))
+    assert alive(server) and alive(kernel)  # her work goes on, as with cold starts
 
 
 def test_sabaq_up_stops_the_fork_server_and_warm_servers(tmp_path):
@@ -209,11 +212,30 @@ def test_sabaq_up_stops_the_fork_server_and_warm_servers(tmp_path):
         server = server_pid(stack, "sofia")
         fork_server = parent_of(server)
         assert FORK_SERVER in read(f"/proc/{fork_server}/cmdline")
+        kernel = open_kernel(stack, "sofia")
+        kernel_fork_server = parent_of(kernel)
+        assert KERNEL_FORK_SERVER in read(f"/proc/{kernel_fork_server}/cmdline")
         assert stack.stop() == 0
         assert not alive(server) and not alive(fork_server)
+        assert not alive(kernel) and not alive(kernel_fork_server)
     finally:
         stack.stop()
         stack.cleanup()
+
+
+def open_kernel(stack: Stack, name: str) -> int:
+    """A kernel started in the student's server (and left running): its pid."""
+    url, headers = stack.server(name)
+    headers = {**headers, "Authorization": f"token {stack.token(name)}"}
+    before = set(processes_of(stack.system_user(name)))
+    r = httpx.post(f"{url}/api/kernels", json={"name": "python3"}, headers=headers, timeout=60)
+    assert r.status_code == 201, r.text
+
+    def started():
+        new = [p for p in set(processes_of(stack.system_user(name))) - before if b"ipykernel_launcher" in cmdline_of(p)]
+        return new[0] if new else None
+
+    return wait_for("the student's kernel", started)
 
 
 def test_bench_storm_measures_sabaq_and_stock_jupyterhub_and_leaves_nothing():
