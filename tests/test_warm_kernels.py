@@ -189,3 +189,19 @@ def test_only_the_stock_python3_kernel_of_this_python_starts_warm():
     assert not can_start_warm(["/usr/bin/R", "--slave", "-e", "IRkernel::main()"], {})
     assert not can_start_warm(stock, {"PYTHONHASHSEED": "0"})  # read as a Python starts
     assert not can_start_warm(stock, {"JUPYTER_ALLOW_INSECURE_WRITES": "1"})  # read by jupyter_core at import
+
+
+HUGE = """
+import socket, struct, sys
+conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+conn.connect(sys.argv[1])
+r, w = __import__("os").pipe()
+socket.send_fds(conn, [struct.pack("!Q", 1 << 40)], [r, 1, 2])  # announces a terabyte
+print(conn.recv(4096)[8:].decode())
+"""
+
+
+def test_a_request_announcing_more_than_a_request_holds_is_refused(fork_server, homes):
+    out = as_student(["-c", HUGE, fork_server.socket_path], *homes, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "more than" in json.loads(out.stdout.strip())["error"]

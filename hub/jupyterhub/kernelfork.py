@@ -10,8 +10,9 @@ asking process's uid from the kernel (SO_PEERCRED), forks at once, and the child
 server, reads the request: so a kernel's environment (her server's token) never enters the fork
 server's memory. The child:
 
-- refuses a request for any uid but the asking process's own (and, unless the fork server runs
-  as root, any uid but its own); otherwise takes that account's gid and groups, as her server has;
+- takes the asking process's uid, with its account's gid and groups, as her server has them (a
+  fork server that is not root serves only its own uid), then reads the request, and refuses one
+  for any other uid;
 - does what ``warmstart``'s child does (its own session and process group, the stdin, stdout and
   stderr the provisioner passed, every other descriptor closed, the folder asked for, exactly the
   environment the provisioner gives, also in /proc/<pid>/environ and cmdline);
@@ -59,6 +60,7 @@ from sabaq.hub.jupyterhub.warmstart import (
     preload,
     read_frame,
     run_server,
+    take_credentials,
     thread_count,
 )
 
@@ -81,6 +83,7 @@ INTERPRETER_VARIABLES = ("PYTHONHOME", "PYTHONOPTIMIZE", "PYTHONDEBUG", "PYTHONI
                          "PYTHONSAFEPATH", "PYTHONUTF8", "PYTHONMALLOC", "PYTHONFAULTHANDLER", "PYTHONTRACEMALLOC",
                          "PYTHONPLATLIBDIR", "PYTHONIOENCODING", "PYTHONUNBUFFERED", "PYTHONINTMAXSTRDIGITS",
                          "PYTHONPYCACHEPREFIX", "PYTHONCASEOK", "PYTHONEXECUTABLE", "PYTHONUSERBASE")
+REQUEST_LIMIT = 1 << 20  # bytes of a request (its environment, mostly)
 REQUEST_TIMEOUT = 30.0  # seconds a connection may take to send its request (then its child gives up)
 PARENT_POLL = 1.0  # seconds between two looks at the asking server, as ipykernel's own watch
 
@@ -223,13 +226,15 @@ def serve(control: socket.socket, listener: socket.socket, modules=PRELOAD) -> i
 
 
 def child(conn: socket.socket, peer: Peer) -> int:
-    """In the forked child: check the request, become the kernel (see the module's docstring)."""
+    """In the forked child: become the asker, then read and check her request (see the module's docstring)."""
     default_signals()
     server_started = start_time(peer.pid)  # while it waits for the answer: the asking server itself
     conn.settimeout(REQUEST_TIMEOUT)
     try:
+        if peer.uid != os.getuid():  # her request is read as her: nothing of it as root
+            take_credentials(*credentials_of(peer))
         msg, stdio, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-        request = read_frame(conn, msg)
+        request = read_frame(conn, msg, limit=REQUEST_LIMIT)
         spawn = kernel_spawn(request, peer)
         become(spawn, stdio)
     except Exception as e:
@@ -250,20 +255,25 @@ def child(conn: socket.socket, peer: Peer) -> int:
     return run_server(spawn)
 
 
+def credentials_of(peer: Peer) -> tuple[int, int, list[int]]:
+    """The asker's account: its uid, gid and groups, as her server has them (the spawner's)."""
+    if os.getuid() != 0:
+        raise PermissionError(f"this fork server cannot start kernels as uid {peer.uid}: refused")
+    try:
+        account = pwd.getpwuid(peer.uid)
+    except KeyError:
+        raise PermissionError(f"uid {peer.uid} has no account: refused") from None
+    return account.pw_uid, account.pw_gid, os.getgrouplist(account.pw_name, account.pw_gid)
+
+
 def kernel_spawn(request: dict, peer: Peer) -> Spawn:
-    """The kernel the asking process may have: as its own uid only, with that account's groups."""
+    """The kernel the asker may have (already as her): as her own uid only, the stock kernel only."""
     argv, env, cwd, uid = request["argv"], request["env"], request["cwd"], request["uid"]
     if uid != peer.uid:
         raise PermissionError(f"uid {peer.uid} asked for a kernel as uid {uid}: refused")
     if not can_start_warm(argv, env):
         raise ValueError("not the stock python3 kernel of this Python, or a setting a fork cannot take")
-    if peer.uid == os.getuid():  # the fork server's own user (same-user development mode, or root's)
-        return Spawn(argv=argv, env=env, cwd=cwd, entry=ENTRY)
-    if os.getuid() != 0:
-        raise PermissionError(f"this fork server cannot start kernels as uid {peer.uid}")
-    account = pwd.getpwuid(peer.uid)  # an account with no name gets no kernel (KeyError)
-    return Spawn(argv=argv, env=env, cwd=cwd, uid=account.pw_uid, gid=account.pw_gid,
-                 groups=os.getgrouplist(account.pw_name, account.pw_gid), entry=ENTRY)
+    return Spawn(argv=argv, env=env, cwd=cwd, entry=ENTRY)
 
 
 def fresh_process_state(env: dict[str, str]) -> None:

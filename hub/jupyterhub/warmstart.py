@@ -105,9 +105,12 @@ def read_exactly(sock: socket.socket, size: int, got: bytes = b"") -> bytes:
     return got
 
 
-def read_frame(sock: socket.socket, first: bytes = b""):
+def read_frame(sock: socket.socket, first: bytes = b"", limit: int | None = None):
+    """One message; ``limit``: the most bytes one from an untrusted sender may announce."""
     head = read_exactly(sock, 8, first[:8])
     (size,) = struct.unpack("!Q", head)
+    if limit is not None and size > limit:
+        raise ValueError(f"a message of {size} bytes, more than {limit}")
     return json.loads(read_exactly(sock, size, first[8:]))
 
 
@@ -330,17 +333,22 @@ def become(request: Spawn, stdio: list[int]) -> None:
         if fd > 2:
             os.close(fd)
     if request.uid is not None:
-        os.setgid(request.gid)
-        os.setgroups(request.groups)
-        os.setuid(request.uid)
-        if os.getresuid() != (request.uid,) * 3 or os.getresgid() != (request.gid,) * 3:
-            raise PermissionError("the user's credentials were not taken")
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as after an exec
+        take_credentials(request.uid, request.gid, request.groups)
     os.chdir(request.cwd)
     os.environ.clear()
     os.environ.update(request.env)
     rewrite_proc_text(ENVIRON, [f"{k}={v}" for k, v in request.env.items()])
     rewrite_proc_text(CMDLINE, request.argv)
+
+
+def take_credentials(uid: int, gid: int, groups: list[int]) -> None:
+    """Become the user for good: gid, groups and uid (real, effective, saved), dumpable again."""
+    os.setgid(gid)
+    os.setgroups(groups)
+    os.setuid(uid)
+    if os.getresuid() != (uid,) * 3 or os.getresgid() != (gid,) * 3:
+        raise PermissionError("the user's credentials were not taken")
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # as after an exec
 
 
 ENVIRON, CMDLINE = 47, 45  # env_start and arg_start in /proc/self/stat (fields 50 and 48), counted after the name
