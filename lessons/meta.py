@@ -20,6 +20,14 @@ ENCODED_FILE = "exercises.dat"
 PUBLISHED_FILE = ".sabaq-lesson.json"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 KEYS = {"id", "subject", "grade", "estimated_minutes", "languages", "title", "objective", "labels"}
+NOTEBOOK = re.compile(rf"^(?P<id>[^/]+)\.(?P<lang>{'|'.join(LANGUAGES)})\.ipynb$")  # <lesson-id>.<lang>.ipynb
+
+
+def lesson_notebook(names, lang: str | None = None) -> str | None:
+    """The lesson's notebook among a lesson folder's file names: the first (sorted) in ``lang``,
+    or in any language when ``lang`` is None; None when there is none."""
+    return next((name for name in sorted(names)
+                 if (m := NOTEBOOK.match(name)) and (lang is None or m["lang"] == lang)), None)
 
 
 class LessonError(Exception):

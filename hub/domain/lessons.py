@@ -11,7 +11,6 @@ back from the notebooks and become per-exercise success rates for the teacher.
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,13 +21,11 @@ from sabaq.archive import safe_name
 from sabaq.errors import Forbidden, Invalid, NotFound
 from sabaq.hub.store.blobs import get_blob, put_blob
 from sabaq.hub.store.models import Course, Lesson, LessonAttempt, LessonFile, Membership, Role, User, utcnow
-from sabaq.i18n import LANGUAGES, N_
+from sabaq.i18n import N_
 from sabaq.lessons.exercises import ENCODED_FILE, EXERCISES_FILE, encode_raw, read_raw
-from sabaq.lessons.meta import PUBLISHED_FILE, LessonError, load_meta
+from sabaq.lessons.meta import NOTEBOOK, PUBLISHED_FILE, LessonError, load_meta
 from sabaq.lessons.sync import STATE_FILE
 
-NOTEBOOK = re.compile(rf"^(?P<id>[^/]+)\.(?P<lang>{'|'.join(LANGUAGES)})\.ipynb$")
-LESSONS_FOLDER = "lessons"  # in every home: the spawner merges the lessons into ~/lessons
 SKIPPED = ("__pycache__", ".ipynb_checkpoints", STATE_FILE, PUBLISHED_FILE)  # a teacher's own copy's bookkeeping
 
 
@@ -86,15 +83,6 @@ def delivered_language(lesson: Lesson, user: User) -> str | None:
     """The one language of the lesson this person receives: theirs, else the course's, else any."""
     langs = {m["lang"] for f in lesson.files if (m := NOTEBOOK.match(f.path))}
     return next((x for x in (user.language, lesson.course.language, "en", *sorted(langs)) if x in langs), None)
-
-
-def notebook_path(lesson: Lesson, user: User) -> str | None:
-    """Where the person's copy of the lesson is in their server, from its root (their home):
-    ``lessons/<course>/<lesson>/<id>.<lang>.ipynb``; None for a lesson without notebooks."""
-    chosen = delivered_language(lesson, user)
-    name = next((f.path for f in sorted(lesson.files, key=lambda f: f.path)
-                 if (m := NOTEBOOK.match(f.path)) and m["lang"] == chosen), None)
-    return None if name is None else f"{LESSONS_FOLDER}/{lesson.course.slug}/{lesson.name}/{name}"
 
 
 def delivered_files(db: Session, lesson: Lesson, user: User) -> dict[str, bytes]:

@@ -145,5 +145,6 @@ def test_every_server_of_the_environment_runs_the_lesson_view():
     switch = "lessons/jupyter_server_config.d/sabaq-lessons.json"
     assert switch in data_files["etc/jupyter/jupyter_server_config.d"]
     config = json.loads((root / switch).read_text(encoding="utf-8"))
-    assert config == {"ServerApp": {"jpserver_extensions": {"sabaq.lessons.lessonview": True}}}
+    assert config == {"ServerApp": {"jpserver_extensions": {"sabaq.lessons.lessonview": True,
+                                                            "sabaq.lessons.lessonlink": True}}}
     assert switch in (root / "scripts" / "install.sh").read_text(encoding="utf-8")

@@ -37,7 +37,7 @@ def course_page(request: Request, course_id: str, user: User = Depends(current_u
         mine = {a.id: asg.submissions_of(db, a, user) for a in items}
         shown = lessons.lessons_of(db, course)
         return render(request, "course_student.html", user=user, course=course, assignments=items, mine=mine,
-                      lessons=shown, lesson_paths={l.id: lessons.notebook_path(l, user) for l in shown})
+                      lessons=shown, lesson_langs={l.id: lessons.delivered_language(l, user) for l in shown})
     items = sorted(course.assignments, key=lambda a: a.name)
     students = crs.members(db, course, Role.student)
     latest = {a.id: {s.student_id: s for s in asg.latest_submissions(db, a)} for a in items}
