@@ -131,6 +131,11 @@ def test_a_warm_kernel_is_interrupted_restarted_and_killed_through_the_kernel_ma
     assert kernels["cold"]["interrupt"] == "KeyboardInterrupt"  # the same steps, cold, as a check of the probe
 
 
+def test_a_warm_kernel_has_the_threads_a_cold_one_has(kernels):
+    """numpy's BLAS was imported single-threaded by the fork server; the kernel gets a cold one's threads."""
+    assert kernels["warm"]["look"]["threads"] == kernels["cold"]["look"]["threads"]
+
+
 def test_warm_kernels_do_not_share_random_numbers(kernels):
     first, second = kernels["warm"]["look"], kernels["second"]["look"]
     assert first["numpy_random"] != second["numpy_random"] and first["random"] != second["random"]
