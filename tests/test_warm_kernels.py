@@ -136,6 +136,13 @@ def test_a_warm_kernel_has_the_threads_a_cold_one_has(kernels):
     assert kernels["warm"]["look"]["threads"] == kernels["cold"]["look"]["threads"]
 
 
+def test_widgets_register_with_a_warm_kernel_as_with_a_cold_one(kernels):
+    """ipywidgets registers its comm targets with the running kernel as it is imported; the fork
+    server imported it before there was one."""
+    assert "jupyter.widget" in kernels["cold"]["look"]["comm_targets"]
+    assert kernels["warm"]["look"]["comm_targets"] == kernels["cold"]["look"]["comm_targets"]
+
+
 def test_warm_kernels_do_not_share_random_numbers(kernels):
     first, second = kernels["warm"]["look"], kernels["second"]["look"]
     assert first["numpy_random"] != second["numpy_random"] and first["random"] != second["random"]

@@ -17,7 +17,9 @@ server's memory. The child:
   stderr the provisioner passed, every other descriptor closed, the folder asked for, exactly the
   environment the provisioner gives, also in /proc/<pid>/environ and cmdline);
 - tells the provisioner its pid, and starts the kernel once the provisioner holds it (a pidfd);
-- makes what a fresh Python would have made differently from the fork server's: the random
+- makes what a fresh Python would have made differently from the fork server's: ipywidgets
+  imported again by the kernel's own import (its submodules stay), so that it registers with
+  the kernel; the random
   generators reseeded (numpy's too: students must not share "random" exercises), BLAS's threads
   as many as a cold kernel's (the fork server imported numpy single-threaded: it must not fork
   with threads), the locale from the environment;
@@ -72,6 +74,9 @@ PRELOAD = (
     "PIL.Image", "pyparsing", "kiwisolver", "cycler", "dateutil.parser", "contourpy", "packaging.version",
 )
 PROVISIONER = "sabaq-warm-kernel"  # the entry point of users' servers' provisioner (sabaq.hub.jupyterhub.warmkernels)
+# packages whose own import does work for the running kernel (ipywidgets registers its comm targets
+# with it): forgotten in a kernel, so that the kernel's import runs them again (their modules stay)
+REIMPORTED = ("ipywidgets",)
 ENTRY = "ipykernel_launcher"  # the stock python3 kernelspec's `python -m ipykernel_launcher -f {connection_file}`
 SOCKET_NAME = "kernels.sock"
 # numpy's BLAS would start threads at import (a process with threads must not fork); a child
@@ -278,6 +283,8 @@ def kernel_spawn(request: dict, peer: Peer) -> Spawn:
 
 def fresh_process_state(env: dict[str, str]) -> None:
     """What a new Python would have made from its own start and environment, not the fork server's."""
+    for name in REIMPORTED:
+        sys.modules.pop(name, None)
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()  # the global generator: seeded at import, once for every kernel
