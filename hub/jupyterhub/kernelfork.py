@@ -17,12 +17,11 @@ server's memory. The child:
   stderr the provisioner passed, every other descriptor closed, the folder asked for, exactly the
   environment the provisioner gives, also in /proc/<pid>/environ and cmdline);
 - tells the provisioner its pid, and starts the kernel once the provisioner holds it (a pidfd);
-- makes what a fresh Python would have made differently from the fork server's: ipywidgets
-  imported again by the kernel's own import (its submodules stay), so that it registers with
-  the kernel; the random
+- makes what a fresh Python would have made differently from the fork server's: the random
   generators reseeded (numpy's too: students must not share "random" exercises), BLAS's threads
   as many as a cold kernel's (the fork server imported numpy single-threaded: it must not fork
-  with threads), the locale from the environment;
+  with threads), the locale from the environment, and ipywidgets imported again by the kernel's
+  own import (its submodules stay loaded), so that it registers with the running kernel;
 - exits when the server that asked for it has gone, as a cold kernel does (ipykernel's own
   watch of its parent would see the fork server);
 - then runs ``ipykernel_launcher`` as ``python -m`` would.
