@@ -17,6 +17,7 @@ from pathlib import Path
 from jupyterhub.utils import subdomain_hook_idna
 from tornado import web
 
+from sabaq.hub.jupyterhub.hubdatabase import commit_quickly
 from sabaq.hub.jupyterhub.hubpages import HUB_PAGE_TEXTS
 from sabaq.hub.jupyterhub.rundir import RUN_ENV
 from sabaq.hub.jupyterhub.serverroles import ROLE_VARIABLE, role_of
@@ -191,6 +192,7 @@ def configure(c, settings: Settings) -> None:
     c.JupyterHub.bind_url = f"http://{settings.hub.ip}:{settings.hub.port}"
     c.JupyterHub.hub_bind_url = f"http://127.0.0.1:{settings.hub.api_port}"
     c.JupyterHub.db_url = f"sqlite:///{hub_dir / 'jupyterhub.sqlite'}"
+    commit_quickly(hub_dir / "jupyterhub.sqlite")
     c.JupyterHub.cookie_secret = bytes.fromhex(settings.hub.cookie_secret)
     # the hub takes every start; sabaq's spawner queues them (a place in line, not a 429 page)
     c.JupyterHub.concurrent_spawn_limit = 0
