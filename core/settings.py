@@ -230,12 +230,6 @@ class SpawnerSettings(Section):
         "numpy and ipywidgets, as each student's own account (a lesson's kernel answers in a fraction of a "
         "second). false starts each kernel as a new program, as Jupyter does.",
     ).tag(config=True)
-    warm_kernels = Bool(
-        True,
-        help="Fork students' Python kernels from a process that has already imported ipykernel, IPython, "
-        "numpy and ipywidgets, as each student's own account (a lesson's kernel answers in a fraction of a "
-        "second). false starts each kernel as a new program, as Jupyter does.",
-    ).tag(config=True)
 
 
 class WorkerSettings(Section):
