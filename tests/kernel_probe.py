@@ -18,12 +18,13 @@ from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from traitlets.config import Config
 
 LOOK = """
-import json, os, sys, numpy, random, comm, ipywidgets
+import json, os, sys, numpy, random, comm, ipywidgets, jedi.settings, parso.cache
 print(json.dumps({"uid": os.getresuid(), "gid": os.getresgid(), "groups": sorted(os.getgroups()),
                   "cwd": os.getcwd(), "env": dict(os.environ), "pid": os.getpid(), "sid": os.getsid(0),
                   "pgid": os.getpgid(0), "path0": sys.path[:2], "random": random.random(),
                   "numpy_random": float(numpy.random.random()), "threads": len(os.listdir("/proc/self/task")),
                   "comm_targets": sorted(comm.get_comm_manager().targets),
+                  "caches": [jedi.settings.cache_directory, str(parso.cache._default_cache_path)],
                   "secret": _read(os.environ["PROBE_SECRET"])}))
 """
 READ = """

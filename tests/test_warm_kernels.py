@@ -143,6 +143,12 @@ def test_widgets_register_with_a_warm_kernel_as_with_a_cold_one(kernels):
     assert kernels["warm"]["look"]["comm_targets"] == kernels["cold"]["look"]["comm_targets"]
 
 
+def test_a_warm_kernels_completion_caches_are_in_the_students_home(kernels, homes):
+    """jedi and parso (IPython's completion) work their cache folders out when imported."""
+    caches = kernels["warm"]["look"]["caches"]
+    assert caches == kernels["cold"]["look"]["caches"] and all(c.startswith(str(homes[0])) for c in caches)
+
+
 def test_warm_kernels_do_not_share_random_numbers(kernels):
     first, second = kernels["warm"]["look"], kernels["second"]["look"]
     assert first["numpy_random"] != second["numpy_random"] and first["random"] != second["random"]

@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import importlib
 import locale
 import os
 import pwd
@@ -87,6 +88,8 @@ INTERPRETER_VARIABLES = ("PYTHONHOME", "PYTHONOPTIMIZE", "PYTHONDEBUG", "PYTHONI
                          "PYTHONSAFEPATH", "PYTHONUTF8", "PYTHONMALLOC", "PYTHONFAULTHANDLER", "PYTHONTRACEMALLOC",
                          "PYTHONPLATLIBDIR", "PYTHONIOENCODING", "PYTHONUNBUFFERED", "PYTHONINTMAXSTRDIGITS",
                          "PYTHONPYCACHEPREFIX", "PYTHONCASEOK", "PYTHONEXECUTABLE", "PYTHONUSERBASE")
+# read by the preloaded modules at import (IPython's, numpy's): a kernel whose environment sets one starts cold
+KERNEL_IMPORT_VARIABLES = ("IPYTHON_SUPPRESS_CONFIG_ERRORS", "NUMPY_MADVISE_HUGEPAGE", "NPY_PROMOTION_STATE")
 REQUEST_LIMIT = 1 << 20  # bytes of a request (its environment, mostly)
 REQUEST_TIMEOUT = 30.0  # seconds a connection may take to send its request (then its child gives up)
 PARENT_POLL = 1.0  # seconds between two looks at the asking server, as ipykernel's own watch
@@ -114,7 +117,8 @@ def can_start_warm(argv: list[str], env: dict[str, str], python: str = sys.execu
     """Only the stock python3 kernel of this very Python, with no setting a fork cannot take."""
     return (len(argv) >= 3 and argv[1:3] == ["-m", ENTRY]
             and os.path.abspath(argv[0]) == os.path.abspath(python)
-            and not any(env.get(name) for name in (*INTERPRETER_VARIABLES, *IMPORT_TIME_VARIABLES)))
+            and not any(env.get(name) for name in (*INTERPRETER_VARIABLES, *IMPORT_TIME_VARIABLES,
+                                                    *KERNEL_IMPORT_VARIABLES)))
 
 
 # --- the hub's side ------------------------------------------------------------------------
@@ -292,6 +296,17 @@ def fresh_process_state(env: dict[str, str]) -> None:
         locale.setlocale(locale.LC_CTYPE, "")
     except locale.Error:
         pass
+    user_cache_folders()
+
+
+def user_cache_folders() -> None:
+    """The completion caches in the user's home, as her HOME and XDG_CACHE_HOME say: jedi and
+    parso work their folders out when imported, which the fork server did as root."""
+    settings, cache = sys.modules.get("jedi.settings"), sys.modules.get("parso.cache")
+    if settings is not None:
+        importlib.reload(settings)
+    if cache is not None:
+        cache._default_cache_path = cache._get_default_cache_path()
 
 
 def blas_threads(count: int) -> None:
