@@ -7,6 +7,7 @@ configuration), look at it, and print what was seen as JSON.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import logging
@@ -18,39 +19,34 @@ from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from traitlets.config import Config
 
 LOOK = """
-import json, os, sys, numpy, random, comm, ipywidgets, jedi.settings, parso.cache
-print(json.dumps({"uid": os.getresuid(), "gid": os.getresgid(), "groups": sorted(os.getgroups()),
-                  "cwd": os.getcwd(), "env": dict(os.environ), "pid": os.getpid(), "sid": os.getsid(0),
-                  "pgid": os.getpgid(0), "path0": sys.path[:2], "random": random.random(),
-                  "numpy_random": float(numpy.random.random()), "threads": len(os.listdir("/proc/self/task")),
-                  "comm_targets": sorted(comm.get_comm_manager().targets),
-                  "caches": [jedi.settings.cache_directory, str(parso.cache._default_cache_path)],
-                  "secret": _read(os.environ["PROBE_SECRET"])}))
-"""
-READ = """
+import json, os, sys, numpy, random, comm, ipywidgets, jedi.settings, parso.cache, tempfile
+
 def _read(path):
     try:
         return open(path).read()
     except OSError as e:
         return type(e).__name__
+
+def _look():
+    return json.dumps({"uid": os.getresuid(), "gid": os.getresgid(), "groups": sorted(os.getgroups()),
+                       "cwd": os.getcwd(), "env": dict(os.environ), "pid": os.getpid(), "sid": os.getsid(0),
+                       "pgid": os.getpgid(0), "path0": sys.path[:2], "random": random.random(),
+                       "numpy_random": float(numpy.random.random()), "threads": len(os.listdir("/proc/self/task")),
+                       "comm_targets": sorted(comm.get_comm_manager().targets),
+                       "caches": [jedi.settings.cache_directory, str(parso.cache._default_cache_path)],
+                       "tempdir": tempfile.gettempdir(), "secret": _read(os.environ["PROBE_SECRET"])})
 """
 
 
-async def run(client, code: str, timeout: float = 60) -> dict:
-    """Execute ``code``; its stdout and the reply's status and error name."""
-    msg_id = client.execute(code)
-    out = []
-    deadline = time.monotonic() + timeout
-    while True:
-        msg = await client.get_iopub_msg(timeout=max(1, deadline - time.monotonic()))
-        if msg["parent_header"].get("msg_id") != msg_id:
-            continue
-        if msg["msg_type"] == "stream" and msg["content"]["name"] == "stdout":
-            out.append(msg["content"]["text"])
-        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
-            break
-    reply = await reply_to(client, msg_id, timeout)
-    return {"stdout": "".join(out), "status": reply["content"]["status"], "error": reply["content"].get("ename")}
+async def value(client, expression: str, code: str = "", timeout: float = 60):
+    """Execute ``code``, then the value of ``expression`` in the kernel (from the reply itself:
+    printed output may come after the kernel says it is idle)."""
+    msg_id = client.execute(code, user_expressions={"value": expression})
+    reply = (await reply_to(client, msg_id, timeout))["content"]
+    if reply["status"] != "ok":
+        return {"error": reply.get("ename")}
+    result = reply["user_expressions"]["value"]
+    return ast.literal_eval(result["data"]["text/plain"]) if result["status"] == "ok" else {"error": result["ename"]}
 
 
 async def reply_to(client, msg_id: str, timeout: float) -> dict:
@@ -105,25 +101,23 @@ async def main(socket_path: str, actions: list[str]) -> dict:
     seen.update(provisioner=type(km.provisioner).__name__, pid=pid, parent=parent_of(pid), server=os.getpid(),
                 fds=kinds(descriptors(pid)), fd_targets=list(descriptors(pid).values()),
                 cmdline=proc_strings(pid, "cmdline"))
-    await run(client, READ)
     for action in actions:
         if action == "look":
-            result = await run(client, LOOK)
-            seen["look"] = json.loads(result["stdout"].strip().splitlines()[-1]) if result["status"] == "ok" else result
+            seen["look"] = json.loads(await value(client, "_look()", LOOK))
         elif action == "interrupt":
-            msg_id = client.execute("while True:\n    pass")
+            msg_id = client.execute("while True:\n    pass", stop_on_error=False)  # what follows is not aborted
             await asyncio.sleep(1)
             await km.interrupt_kernel()
             reply = await reply_to(client, msg_id, 60)
             seen["interrupt"] = reply["content"].get("ename")
-            seen["after_interrupt"] = (await run(client, "print(6 * 7)"))["stdout"].strip()
+            seen["after_interrupt"] = await value(client, "6 * 7")
         elif action == "restart":
             await km.restart_kernel()
             await client.wait_for_ready(timeout=120)
             seen["restarted_pid"] = km.provisioner.pid
             seen["restarted_parent"] = parent_of(km.provisioner.pid)
             seen["old_alive_after_restart"] = os.path.exists(f"/proc/{pid}")
-            seen["after_restart"] = (await run(client, "print(6 * 7)"))["stdout"].strip()
+            seen["after_restart"] = await value(client, "6 * 7")
         elif action == "kill":
             last = km.provisioner.pid
             await km.shutdown_kernel(now=True)

@@ -62,6 +62,7 @@ def homes():
 def as_student(args: list[str], home: Path, secret: Path, timeout: float = PROBE_TIMEOUT) -> subprocess.CompletedProcess:
     """Run a program as the student, as her server runs: her uid, gid and groups, her home, her token."""
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "JUPYTERHUB_API_TOKEN": TOKEN,
+           "TMPDIR": str(home),
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "PROBE_SECRET": str(secret)}
     return subprocess.run([sys.executable, *args], user=STUDENT.pw_uid, group=STUDENT.pw_gid,
                           extra_groups=os.getgrouplist(STUDENT.pw_name, STUDENT.pw_gid), cwd=home, env=env,
@@ -124,9 +125,9 @@ def test_a_warm_kernel_has_the_descriptors_a_cold_one_has(kernels, fork_server):
 
 def test_a_warm_kernel_is_interrupted_restarted_and_killed_through_the_kernel_manager(kernels, fork_server):
     warm = kernels["warm"]
-    assert warm["interrupt"] == "KeyboardInterrupt" and warm["after_interrupt"] == "42"
+    assert warm["interrupt"] == "KeyboardInterrupt" and warm["after_interrupt"] == 42
     assert warm["restarted_pid"] != warm["pid"] and warm["restarted_parent"] == fork_server.proc.pid
-    assert not warm["old_alive_after_restart"] and warm["after_restart"] == "42"
+    assert not warm["old_alive_after_restart"] and warm["after_restart"] == 42
     assert warm["killed_alive"] is False and warm["killed_gone"] and not warm["has_process"]
     assert kernels["cold"]["interrupt"] == "KeyboardInterrupt"  # the same steps, cold, as a check of the probe
 
@@ -147,6 +148,7 @@ def test_a_warm_kernels_completion_caches_are_in_the_students_home(kernels, home
     """jedi and parso (IPython's completion) work their cache folders out when imported."""
     caches = kernels["warm"]["look"]["caches"]
     assert caches == kernels["cold"]["look"]["caches"] and all(c.startswith(str(homes[0])) for c in caches)
+    assert kernels["warm"]["look"]["tempdir"] == str(homes[0]) == kernels["cold"]["look"]["tempdir"]  # her TMPDIR
 
 
 def test_warm_kernels_do_not_share_random_numbers(kernels):

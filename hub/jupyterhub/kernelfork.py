@@ -288,6 +288,7 @@ def fresh_process_state(env: dict[str, str]) -> None:
     """What a new Python would have made from its own start and environment, not the fork server's."""
     for name in REIMPORTED:
         sys.modules.pop(name, None)
+    tempfile.tempdir = None  # worked out again, from her TMPDIR, when first needed
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()  # the global generator: seeded at import, once for every kernel
