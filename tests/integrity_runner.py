@@ -81,6 +81,10 @@ def main() -> None:
         from sabaq.autograders.sandbox import ctypes_sizes
 
         ctypes_sizes.install()
+    if request.get("arrays_guard"):  # as the zygote: numpy's arrays only over memory they own
+        from sabaq.autograders.sandbox import arrays
+
+        arrays.install()
     for name in request.get("preload", ["numpy", "matplotlib", "matplotlib.pyplot"]):
         __import__(name)
     shell = make_shell()

@@ -162,3 +162,23 @@ def test_raw_memory_was_out_of_reach(graded):
             assert "refused: PermissionError the dumpable flag is set once" in printed, printed
         else:
             assert "refused:" in printed and "is not available while a notebook is graded" in printed, printed
+
+
+def test_numpy_made_no_array_over_memory_it_does_not_own(graded):
+    """numpy's array interface, as_strided, object arrays over bytes and the methods that free
+    memory under views were each refused as numpy met them (sandbox/arrays.py), in the
+    refusal's own words; numpy's test modules are refused on import."""
+    from hostile.shell_cases import NUMPY_MEMORY
+
+    course, _, _, _, _ = graded
+    for case in NUMPY_MEMORY:
+        (grade_id,) = case.attacks
+        printed = answer_outputs(course, case.name, grade_id)
+        if case.name == "numpy_array_struct":  # not taken as an array: a plain object, 0-d
+            assert "struct: object ()" in printed and "refused: IndexError" in printed, printed
+        elif case.name == "numpy_ndarray_subclass_interface":  # an array's own data, never the property's
+            assert "refused" not in printed, printed
+        elif case.name == "numpy_test_module":
+            assert "refused:" in printed and "is not available while a notebook is graded" in printed, printed
+        elif grade_id == "fib":
+            assert "refused: RuntimeError numpy refused" in printed, (case.name, printed)

@@ -55,9 +55,10 @@ def score(result: list[dict], points: list) -> list[float]:
     return scores
 
 
-# Closed by the sandbox's audit hook (notebook code gets no frame, so inspect.stack() fails),
-# which this runner does not install: tests/test_hostile_grading.py grades it with the hook.
-NEEDS_THE_AUDIT_HOOK = {"expected_value_mutated"}
+# Closed by the sandbox's audit hook, which this runner does not install (expected_value_mutated:
+# notebook code gets no frame, so inspect.stack() fails; numpy_test_module: its import is refused):
+# tests/test_hostile_grading.py grades them with the hook.
+NEEDS_THE_AUDIT_HOOK = {"expected_value_mutated", "numpy_test_module"}
 # Closed by the grading child's uid: as root it is not dumpable (and cannot be made so again), so its /proc/self/mem is
 # root's; this runner's children are the test's own uid and may write their memory there.
 NEEDS_THE_SANDBOX = {"proc_self_mem_write", "dumpable_again"}
@@ -72,7 +73,8 @@ def test_every_hostile_shell_case_scores_what_its_honest_twin_scores():
         for scenario in notebook_scenarios(students[name]["answers"]):
             scenarios.append(scenario)
             owners.append(name)
-    results = run([{"cells": s["cells"]} for s in scenarios], bound=True, ctypes_stand_in=True)  # as the zygote
+    results = run([{"cells": s["cells"]} for s in scenarios], bound=True, ctypes_stand_in=True,
+                  arrays_guard=True)  # as the zygote
     totals: dict[str, list[float]] = {}
     for name, scenario, result in zip(owners, scenarios, results):
         totals.setdefault(name, []).extend(score(result, scenario["points"]))

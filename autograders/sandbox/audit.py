@@ -32,9 +32,9 @@ stop only the obvious ways). So no process of the sandbox loads it: the zygote m
 what sympy imports), its own kernel calls and the reads that keep the GIL go through the
 sandbox's native module (``_native``, which takes and gives no address), ``pristine`` reads
 dict version tags there too, and importing the real ``ctypes`` or ``_ctypes`` is refused
-here. Still open: numpy's array interface (an object whose ``__array_interface__`` names an
-address becomes an array over it, no audit event; ``tests/hostile/shell_cases.py``
-``OPEN_CASES``).
+here. numpy's array interface (an object whose ``__array_interface__`` names an address
+becomes an array over it, no audit event) is checked in C where numpy reads it
+(``arrays``); numpy's test modules, whose C corrupts arrays on purpose, are refused here.
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ REFUSED_EVENTS = frozenset({
 # notebook compiled, or a copy of one of these) is refused too. ctypes cannot be audited once loaded
 # (a Union's fields, ``c_char_p`` from an address and pointers raise no event), so the zygote
 # keeps it out (``ctypes_sizes``): importing the real one is refused here.
-REFUSED_IMPORTS = frozenset({"ctypes", "_ctypes", "cffi", "_cffi_backend"})
+REFUSED_IMPORTS = frozenset({"ctypes", "_ctypes", "cffi", "_cffi_backend",
+                             # numpy's test modules: their C corrupts arrays' memory on purpose
+                             "_multiarray_tests", "_umath_tests", "_rational_tests", "_struct_ufunc_tests",
+                             "_operand_flag_tests"})
 # What hands a frame out: the events, and the attributes read through ``object.__getattr__``
 # (a frame's ``f_code`` is audited too, but only who holds a frame can read it: traceback
 # formatting reads it a thousand times a failing cell)

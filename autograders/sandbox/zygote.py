@@ -39,7 +39,7 @@ import sys
 import time
 from collections import deque
 
-from sabaq.autograders.sandbox import _native, ctypes_sizes, uidwatch
+from sabaq.autograders.sandbox import _native, arrays, ctypes_sizes, uidwatch
 from sabaq.autograders.sandbox.shell import TIMEOUT_ERROR
 
 GRACE_SECONDS = 4.0  # after a cell's timeout, for the interrupt to end it
@@ -593,6 +593,7 @@ def main() -> None:
     # `python -m` put the zygote's working folder first on sys.path; students' code must not import from it
     sys.path[:] = [p for p in sys.path if p not in ("", os.getcwd())]
     modules = [m for m in os.environ.get("SABAQ_PRELOAD", "").split(",") if m]
+    arrays.install()  # numpy's arrays only over memory they own, before any library makes one for a notebook
     preload(modules)
     shell = make_shell()
     guard = integrity_guard(shell)

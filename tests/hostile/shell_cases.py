@@ -424,13 +424,82 @@ RAW_MEMORY: list[Case] = [
 ]
 CASES += RAW_MEMORY
 
-# Known open (see sandbox/audit.py): numpy makes an array over any address an object's
-# __array_interface__ names (as its own as_strided does), with no audit event. Closing it
-# needs numpy's array interface refused for pointers outside the notebook's own arrays.
-OPEN_CASES: list[Case] = [
+# numpy's arrays over memory they do not own (sandbox/arrays.py): numpy reads an object's
+# __array_interface__ in C, from any object, with no audit event; each way to make it name the
+# 55's bytes is refused where numpy reads it.
+_POINTER = "{'data': (" + DIGIT_OF_55 + ", False), 'shape': (1,), 'typestr': '<u4', 'version': 3}"
+_BYTES_ADDRESS = "_b = bytearray(4)\n_at = np.frombuffer(_b, 'u1').__array_interface__['data'][0]\n"
+NUMPY_MEMORY: list[Case] = [
     Case("numpy_array_interface", {"fib": tried("import numpy as np\nclass _Raw:\n    pass\n_r = _Raw()\n"
-                                                 "_r.__array_interface__ = {'data': (" + DIGIT_OF_55 + ", False), "
-                                                 "'shape': (1,), 'typestr': '<u4', 'version': 3}\n"
-                                                 "np.asarray(_r)[0] = 10")},
+                                                 f"_r.__array_interface__ = {_POINTER}\nnp.asarray(_r)[0] = 10")},
          note="an object whose __array_interface__ names the 55's address: numpy writes it"),
+    Case("numpy_interface_type_made", {"fib": tried("import numpy as np\n"
+                                                     f"_R = type('_R', (), {{'__array_interface__': {_POINTER}}})\n"
+                                                     "_a = np.asarray(_R())\nnp.subtract(_a, np.uint32(45), out=_a)")},
+         note="a class made by type(), the array written by a ufunc's out"),
+    Case("numpy_interface_getattr", {"fib": tried("import numpy as np\nclass _Lazy:\n    _asked = 0\n"
+                                                   "    def __getattr__(self, name):\n"
+                                                   "        if name != '__array_interface__':\n"
+                                                   "            raise AttributeError(name)\n"
+                                                   "        type(self)._asked += 1\n"
+                                                   "        if type(self)._asked == 1:\n"
+                                                   "            return {'data': bytearray(4), 'shape': (1,), 'typestr': '<u4'}\n"
+                                                   f"        return {_POINTER}\n"
+                                                   "_out = np.zeros(1, '<u4')\n_out[:] = 10\n"
+                                                   "np.copyto(np.asarray(_Lazy()), _out)\nnp.asarray(_Lazy())[0] = 10")},
+         note="__getattr__ answering an honest interface first, the 55's address when asked again"),
+    Case("numpy_interface_module", {"fib": tried("import numpy as np, types\n_m = types.ModuleType('_m')\n"
+                                                  f"_m.__array_interface__ = {_POINTER}\nnp.asarray(_m)[0] = 10")},
+         note="a module's attribute as the interface"),
+    Case("numpy_interface_buffer_offset", {"fib": tried("import numpy as np\n" + _BYTES_ADDRESS
+                                                        + "class _Raw:\n    pass\n_r = _Raw()\n"
+                                                        "_r.__array_interface__ = {'data': _b, 'shape': (1,), "
+                                                        f"'typestr': '<u4', 'offset': {DIGIT_OF_55} - _at}}\n"
+                                                        "np.asarray(_r)[0] = 10")},
+         note="a bytearray of its own as the buffer, an offset from it to the 55 (numpy checks no offset)"),
+    Case("numpy_interface_buffer_strides", {"fib": tried("import numpy as np\n" + _BYTES_ADDRESS
+                                                         + "_R = type('_R', (), {'__array_interface__': {'data': _b, "
+                                                         f"'shape': (2,), 'typestr': '<u4', 'strides': ({DIGIT_OF_55} - _at,)}}}})\n"
+                                                         "np.asarray(_R())[1] = 10")},
+         note="its own buffer, a stride from its first item to the 55"),
+    Case("numpy_array_struct", {"fib": tried("import numpy as np\nclass _S:\n    pass\n_s = _S()\n"
+                                              "_s.__array_struct__ = np.zeros(1, '<u4').__array_struct__\n"
+                                              "_a = np.asarray(_s)\nprint('struct:', _a.dtype, _a.shape)\n_a[0] = 10")},
+         note="another array's __array_struct__ capsule (raw C pointers) offered by an object of its own"),
+    Case("numpy_ndarray_subclass_interface", {"fib": tried("import numpy as np\nclass _Sub(np.ndarray):\n"
+                                                            "    @property\n    def __array_interface__(self):\n"
+                                                            f"        return {_POINTER}\n"
+                                                            "np.asarray(np.zeros(1, '<u4').view(_Sub))[0] = 10\n"
+                                                            "np.array([np.zeros(1, '<u4').view(_Sub)])[0, 0] = 10")},
+         note="a subclass of ndarray with a crafted __array_interface__ (numpy uses the array's own data)"),
+    Case("numpy_as_strided_outside", {"fib": tried("import numpy as np\n"
+                                                    "from numpy.lib.stride_tricks import as_strided\n"
+                                                    "_z = np.zeros(1, '<u4')\n_at = _z.__array_interface__['data'][0]\n"
+                                                    f"as_strided(_z, shape=(2,), strides=({DIGIT_OF_55} - _at,))[1] = 10")},
+         note="as_strided with a stride from a small array to the 55"),
+    Case("numpy_strided_helper_forged", {"fib": tried("import numpy as np\n"
+                                                       "from numpy.lib import _stride_tricks_impl as _st\n"
+                                                       f"np.asarray(_st.DummyArray({_POINTER}, base=np.zeros(1, '<u4')))[0] = 10")},
+         note="as_strided's helper given the 55's address and an array of its own as base"),
+    Case("numpy_objects_over_bytes", {"mean": "def mean(xs):\n    import numpy as np\n    try:\n"
+                                              "        _b = bytearray(id(get_ipython()).to_bytes(8, 'little'))\n"
+                                              "        _shell = np.ndarray((1,), object, buffer=_b)[0]\n"
+                                              "        _shell.showtraceback = lambda *a, **k: None\n"
+                                              "    except Exception as _e:\n"
+                                              "        print('refused:', type(_e).__name__, _e)\n    return 0"},
+         note="an object array over bytes holding an address: any object from its address, inside the test"),
+    Case("numpy_resize_under_views", {"fib": tried("import numpy as np\n_a = np.zeros(4096, '<u4')\n_v = _a[:]\n"
+                                                    "_a.resize(1, refcheck=False)\n_fill = [55] * 1000\n_v[:] = 10")},
+         note="resize(refcheck=False) frees memory a view still writes"),
+    Case("numpy_setstate_under_views", {"fib": tried("import numpy as np\n_a = np.zeros(4096, '<u4')\n_v = _a[:]\n"
+                                                      "_a.__setstate__((1, (1,), np.dtype('<u4'), False, b'0000'))\n"
+                                                      "_fill = [55] * 1000\n_v[:] = 10")},
+         note="__setstate__ frees an array's memory under its views"),
+    Case("numpy_test_module", {"fib": tried("from numpy._core._multiarray_tests import corrupt_or_fix_bufferinfo\n"
+                                             "import numpy as np\ncorrupt_or_fix_bufferinfo(np.zeros(1))")},
+         note="numpy's test module, whose C corrupts an array's buffer information"),
 ]
+CASES += NUMPY_MEMORY
+
+# Known open: none of raw memory's (see sandbox/audit.py and sandbox/arrays.py for what each closes).
+OPEN_CASES: list[Case] = []
