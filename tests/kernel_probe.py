@@ -19,7 +19,7 @@ from jupyter_client.multikernelmanager import AsyncMultiKernelManager
 from traitlets.config import Config
 
 LOOK = """
-import json, os, sys, numpy, random, comm, ipywidgets, jedi.settings, parso.cache, tempfile
+import json, os, sys, numpy, random, comm, ipywidgets, jedi.settings, parso.cache, tempfile, time
 
 def _read(path):
     try:
@@ -34,7 +34,7 @@ def _look():
                        "numpy_random": float(numpy.random.random()), "threads": len(os.listdir("/proc/self/task")),
                        "comm_targets": sorted(comm.get_comm_manager().targets),
                        "caches": [jedi.settings.cache_directory, str(parso.cache._default_cache_path)],
-                       "tempdir": tempfile.gettempdir(), "secret": _read(os.environ["PROBE_SECRET"])})
+                       "tempdir": tempfile.gettempdir(), "tzname": time.tzname, "secret": _read(os.environ["PROBE_SECRET"])})
 """
 
 

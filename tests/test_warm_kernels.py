@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def homes():
 def as_student(args: list[str], home: Path, secret: Path, timeout: float = PROBE_TIMEOUT) -> subprocess.CompletedProcess:
     """Run a program as the student, as her server runs: her uid, gid and groups, her home, her token."""
     env = {"PATH": os.environ["PATH"], "HOME": str(home), "LANG": "C.UTF-8", "JUPYTERHUB_API_TOKEN": TOKEN,
-           "TMPDIR": str(home),
+           "TMPDIR": str(home), "TZ": "Asia/Almaty",
            "JUPYTER_RUNTIME_DIR": str(home / "runtime"), "PROBE_SECRET": str(secret)}
     return subprocess.run([sys.executable, *args], user=STUDENT.pw_uid, group=STUDENT.pw_gid,
                           extra_groups=os.getgrouplist(STUDENT.pw_name, STUDENT.pw_gid), cwd=home, env=env,
@@ -144,11 +145,13 @@ def test_widgets_register_with_a_warm_kernel_as_with_a_cold_one(kernels):
     assert kernels["warm"]["look"]["comm_targets"] == kernels["cold"]["look"]["comm_targets"]
 
 
-def test_a_warm_kernels_completion_caches_are_in_the_students_home(kernels, homes):
-    """jedi and parso (IPython's completion) work their cache folders out when imported."""
+def test_a_warm_kernel_takes_her_folders_and_time_zone_from_her_environment(kernels, homes):
+    """jedi and parso (IPython's completion) work their cache folders out when imported, Python its
+    time zone when it starts."""
     caches = kernels["warm"]["look"]["caches"]
     assert caches == kernels["cold"]["look"]["caches"] and all(c.startswith(str(homes[0])) for c in caches)
     assert kernels["warm"]["look"]["tempdir"] == str(homes[0]) == kernels["cold"]["look"]["tempdir"]  # her TMPDIR
+    assert kernels["warm"]["look"]["tzname"] == kernels["cold"]["look"]["tzname"] != list(time.tzname)  # her TZ
 
 
 def test_warm_kernels_do_not_share_random_numbers(kernels):

@@ -20,7 +20,7 @@ server's memory. The child:
 - makes what a fresh Python would have made differently from the fork server's: the random
   generators reseeded (numpy's too: students must not share "random" exercises), BLAS's threads
   as many as a cold kernel's (the fork server imported numpy single-threaded: it must not fork
-  with threads), the locale from the environment, and ipywidgets imported again by the kernel's
+  with threads), the locale, time zone and temporary folder from the environment, and ipywidgets imported again by the kernel's
   own import (its submodules stay loaded), so that it registers with the running kernel;
 - exits when the server that asked for it has gone, as a cold kernel does (ipykernel's own
   watch of its parent would see the fork server);
@@ -289,6 +289,7 @@ def fresh_process_state(env: dict[str, str]) -> None:
     for name in REIMPORTED:
         sys.modules.pop(name, None)
     tempfile.tempdir = None  # worked out again, from her TMPDIR, when first needed
+    time.tzset()  # time.timezone and tzname, from her TZ
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()  # the global generator: seeded at import, once for every kernel
