@@ -55,9 +55,10 @@ def test_the_lesson_link_opens_her_language_of_now_in_the_server_she_has(chromiu
         page.wait_for_url(f"**/services/sabaq/courses/{COURSE}**")
         href = page.locator(f'#lessons li[data-lesson="{LESSON}"] a.lab').get_attribute("href")
         assert href == f"/hub/user-redirect/sabaq/lessons/{COURSE}/{LESSON}?lang=ru&view=lab"
-        response = page.goto(stack.url + href, wait_until="commit", timeout=180_000)
+        # (&reset=1: JupyterLab's empty workspace, which the link passes on)
+        response = page.goto(stack.url + href + "&reset=1", wait_until="commit", timeout=180_000)
         assert response.status == 200, (response.status, response.url)
-        assert re.search(rf"/user/{STUDENT}/lab/tree/lessons/{COURSE}/{LESSON}/{LESSON}\.ru\.ipynb$",
+        assert re.search(rf"/user/{STUDENT}/lab/tree/lessons/{COURSE}/{LESSON}/{LESSON}\.ru\.ipynb\?reset$",
                          unquote(response.url)), response.url
         russian = folder / f"{LESSON}.ru.ipynb"
         assert russian.is_file() and russian.stat().st_uid == (home.stat().st_uid)  # written as her
