@@ -5,7 +5,7 @@ Her server gets her lessons when it starts (the local spawner merges them into h
 pod's postStart runs ``sabaq lesson pull``). When her language changes, or the teacher publishes
 a lesson, while it runs, a link straight to ``lessons/<course>/<lesson>/<id>.<lang>.ipynb`` names
 a file her server does not have: JupyterLab's 404. So sabaq's course page links
-``<server>/sabaq/lessons/<course>/<lesson>?view=notebook|lab&lang=<the page's language>``
+``<server>/sabaq/lessons/<course>/<lesson>?view=notebook|lab&lang=<her language, as the page saw it>``
 (through ``/hub/user-redirect/``), and this handler:
 
 1. asks the service for the lesson as she receives it now (``api/v1/me/lessons/<course>/<lesson>.zip``,
@@ -14,7 +14,7 @@ a file her server does not have: JupyterLab's 404. So sabaq's course page links
 2. merges it into ``~/lessons/<course>/<lesson>/`` by pull's rule (``sabaq.lessons.sync.merge``:
    a file she edited stays hers), written as her (the server runs as her);
 3. redirects to its notebook below this server. When the service cannot be reached, a notebook
-   already in the folder opens (the page's language first), else a translated page says what to do.
+   already in the folder opens (in ``lang`` first), else a translated page says what to do.
 
 Attacks: the course and the lesson are one name each (``sabaq.archive.safe_name``: no '/', no
 '..', however the URL encoded them), the folders on the way are no links and stay below

@@ -9,7 +9,8 @@ Runs with the student's own privileges: ``python -m sabaq.lessons.sync ROOT``
 reads a zip of ``<course>/<lesson>/<path>`` entries on stdin (the spawner
 pipes the student's lessons in before their server starts), and
 ``sabaq lesson pull`` fetches the same zip from the service with the server's
-token, for updates during a session.
+token, for updates during a session; the course page's lesson link merges one
+lesson the same way as she opens it (``sabaq.lessons.lessonlink``).
 """
 
 from __future__ import annotations

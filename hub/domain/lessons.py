@@ -4,7 +4,8 @@ A teacher publishes a lesson folder (see ``sabaq.lessons``): its files are kept
 as blobs, ``exercises.toml`` is replaced by the encoded ``exercises.dat`` so
 that answers are not readable in students' copies. Each student receives the
 lesson in one language (theirs, else the course's) in ``~/lessons/<course>/<lesson>/``,
-merged with their own edits (``sabaq.lessons.sync``). Self-check attempts come
+merged with their own edits (``sabaq.lessons.sync``): all their lessons as their server
+starts, and one again, in their language of then, as they open it from the course page. Self-check attempts come
 back from the notebooks and become per-exercise success rates for the teacher.
 """
 
