@@ -8,7 +8,14 @@ between writers for much of the time and the slowest student waited seconds. So 
 next thread at once, then across processes (the service's, the hub's, a command's) by a
 file lock next to the database, tried every few milliseconds. The turn ends when the
 transaction's COMMIT or ROLLBACK has returned. SQLite's own lock stays what guarantees
-safety; the turn only makes the queue short and fair."""
+safety; the turn only makes the queue short and fair.
+
+Fair across processes too: a process whose writer found the file lock taken says so (a shared
+lock on a second file, ``-waiting.lock``, while it tries), and a process that ends a turn while
+another waits lets that one go first. Without this the process holding the turn handed it to
+its own next thread within microseconds, every time, while the other process's writer, trying
+every few milliseconds, waited until the first had no writer left: with the service's two
+processes at a deadline, half the students' submissions waited behind the other half."""
 
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ import time
 
 WAIT_SECONDS = 30.0  # as the busy timeout: then "database is locked", as SQLite would say
 POLL_SECONDS = (0.001, 0.002, 0.005)  # between tries of the file lock (then the last, again)
+WAITING_POLL_SECONDS = 0.0005  # between tries while another process has let this one go first
+YIELD_SECONDS = 0.05  # the most a process lets a waiting one go first (one that died stops waiting)
 
 
 class WriteTurn:
@@ -29,6 +38,8 @@ class WriteTurn:
         self.lock_path = lock_path
         self._threads = threading.Lock()
         self._fd: int | None = None
+        self._waiting_fd: int | None = None  # the shared lock that says "a writer here waits"
+        self._let_others_first = False  # another process waited when this one's last turn ended
 
     def take(self, wait: float = WAIT_SECONDS) -> None:
         deadline = time.monotonic() + wait
@@ -43,6 +54,7 @@ class WriteTurn:
     def give_back(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+            self._let_others_first = self._another_process_waits()
         self._threads.release()
 
     def _take_file(self, deadline: float) -> None:
@@ -50,16 +62,42 @@ class WriteTurn:
             return  # a database in memory has no other process
         if self._fd is None:
             self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        tries = 0
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
+            self._waiting_fd = os.open(self.lock_path.removesuffix(".lock") + "-waiting.lock",
+                                       os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if self._let_others_first:
+            self._let_others_first = False
+            let_go_until = min(deadline, time.monotonic() + YIELD_SECONDS)
+            while self._another_process_waits() and time.monotonic() < let_go_until:
+                time.sleep(WAITING_POLL_SECONDS)  # it takes the turn, then stops waiting
+        if self._try_file():
+            return
+        fcntl.flock(self._waiting_fd, fcntl.LOCK_SH)  # "a writer here waits"
+        try:
+            tries = 0
+            while not self._try_file():
                 if time.monotonic() >= deadline:
                     raise sqlite3.OperationalError("database is locked") from None
                 time.sleep(POLL_SECONDS[min(tries, len(POLL_SECONDS) - 1)])
                 tries += 1
+        finally:
+            fcntl.flock(self._waiting_fd, fcntl.LOCK_UN)
+
+    def _try_file(self) -> bool:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def _another_process_waits(self) -> bool:
+        """Whether a writer of another process waits (this process's own writers do not try
+        the file while one of its threads holds or takes the turn)."""
+        try:
+            fcntl.flock(self._waiting_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(self._waiting_fd, fcntl.LOCK_UN)
+        return False
 
 
 class TurnTakingConnection(sqlite3.Connection):

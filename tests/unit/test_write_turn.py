@@ -159,3 +159,75 @@ def _try(turn: WriteTurn):
         return e
     turn.give_back()
     return AssertionError("the turn was taken twice")
+
+
+def _longest_run_while_both_wait(order: list[str]) -> int:
+    """The most turns in a row one process took while the other, already writing (its first
+    turn taken: a process may start later), still had turns to take."""
+    left = {who: order.count(who) for who in set(order)}
+    seen: set[str] = set()
+    longest = run = 0
+    previous = None
+    for who in order:
+        run = run + 1 if who == previous else 1
+        if who != previous and len(seen) < 2:
+            run = 1
+        previous = who
+        seen.add(who)
+        left[who] -= 1
+        if len(seen) == 2 and all(left.values()):
+            longest = max(longest, run)
+    return longest
+
+
+@pytest.mark.parametrize("fair", [True, False])
+def test_two_busy_processes_take_turns_in_turn(database, fair):
+    """Two processes, each with three threads writing one after another (as the service's two
+    processes at a deadline): the turn goes to the other process whenever it waits. Unfair (the
+    handover off, as before), the process holding the turn kept it for its own threads."""
+    path, _sessions = database
+    child = textwrap.dedent(f"""
+        import sys, threading, time
+        from sqlalchemy import text
+        from sabaq.hub.store import writeturn
+        from sabaq.hub.store.database import make_engine, make_sessionmaker
+        if not {fair!r}:
+            writeturn.YIELD_SECONDS = 0
+        sessions = make_sessionmaker(make_engine({f"sqlite:///{path}"!r}))
+        with sessions() as db:
+            db.execute(text("select 1"))  # connected, imports done
+        print("ready", flush=True)
+        sys.stdin.readline()  # both start together
+
+        def writer():
+            for _ in range(10):
+                with sessions() as db:
+                    db.execute(text("insert into log values (:who)"), {{"who": sys.argv[1]}})
+                    time.sleep(0.003)  # a submission's statements
+                    db.commit()
+
+        threads = [threading.Thread(target=writer) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    """)
+    children = [subprocess.Popen([sys.executable, "-c", child, who], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True) for who in ("a", "b")]
+    try:
+        assert [c.stdout.readline().strip() for c in children] == ["ready", "ready"]
+        for c in children:
+            c.stdin.write("go\n")
+            c.stdin.flush()
+        assert [c.wait(timeout=120) for c in children] == [0, 0]
+    finally:
+        for c in children:
+            c.kill()
+    with sqlite3.connect(path) as db:
+        order = [who for (who,) in db.execute("select who from log order by rowid")]
+    assert sorted(set(order)) == ["a", "b"] and len(order) == 60
+    longest = _longest_run_while_both_wait(order)
+    if fair:
+        assert longest <= 4, order
+    else:
+        assert longest > 4, order  # the test's own check: it tells fair from unfair
