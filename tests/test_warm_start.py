@@ -149,6 +149,25 @@ def test_a_students_kernel_is_forked_warm_as_her_with_her_servers_environment(st
     assert theirs[0].startswith("socket:") and theirs[0] not in seen["fds"].values()  # its control socket
 
 
+def test_without_the_kernel_fork_server_kernels_start_cold_and_the_next_server_start_brings_it_back(stack):
+    stack.start_server("timur")
+    server = server_pid(stack, "timur")
+    kernel_fork_server = parent_of(open_kernel(stack, "timur"))
+    assert KERNEL_FORK_SERVER in read(f"/proc/{kernel_fork_server}/cmdline")
+    os.kill(kernel_fork_server, signal.SIGKILL)
+    wait_for("the kernel fork server gone", lambda: not alive(kernel_fork_server))
+    assert parent_of(open_kernel(stack, "timur")) == server  # cold, from her own server, and it runs
+
+    stack.stop_server("timur")
+    stack.start_server("timur")  # the spawner starts the hub's kernel fork server again
+
+    def warm_again():
+        kernel = open_kernel(stack, "timur")
+        return KERNEL_FORK_SERVER in read(f"/proc/{parent_of(kernel)}/cmdline")
+
+    wait_for("a warm kernel again", warm_again, timeout=120)
+
+
 def test_a_warm_server_keeps_the_students_layout_and_settings_in_her_home(stack):
     """JupyterLab works out these folders when imported, which the fork server did as root."""
     stack.start_server("aliya")

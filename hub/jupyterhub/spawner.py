@@ -32,7 +32,7 @@ from traitlets import Bool, Float, Integer, Unicode, default
 
 from sabaq.coursefolders import course_folder
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
-from sabaq.hub.jupyterhub.kernelfork import PROVISIONER
+from sabaq.hub.jupyterhub.kernelfork import PROVISIONER, shared_kernel_fork_server
 from sabaq.hub.jupyterhub.labsettings import lab_language_args
 from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
 from sabaq.hub.jupyterhub.serverroles import home_files, role_of
@@ -361,6 +361,8 @@ class SabaqSpawner(LocalProcessSpawner):
             self._lang = await asyncio.to_thread(self._language)
         if not self.isolate and os.getuid() == 0 and "--allow-root" not in self.args:
             self.args = [*self.args, "--allow-root"]
+        if self.warm_kernels and self.kernel_fork_socket and not shared_kernel_fork_server().running():
+            shared_kernel_fork_server().start_in_background()  # it died: her kernels start cold meanwhile
         if self.warm_start and self._can_start_warm(self.get_env()):
             try:
                 return await self._start_warm()

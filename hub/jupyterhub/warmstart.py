@@ -225,7 +225,7 @@ class ForkServer:
             try:
                 self.start()
             except WarmStartUnavailable as e:
-                print(f"sabaq warm start: {e}; the first server will try again", file=sys.stderr)
+                print(f"sabaq warm start: {e}; the next server's start will try again", file=sys.stderr)
 
         threading.Thread(target=start, name="fork-server-start", daemon=True).start()
 
