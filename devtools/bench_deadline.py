@@ -189,7 +189,21 @@ class Deadline:
                     r.raise_for_status()
                     return r.json()["token"]
 
-            return dict(zip(logins, await asyncio.gather(*(token(login) for login in logins))))
+            tokens = dict(zip(logins, await asyncio.gather(*(token(login) for login in logins))))
+            await self._synced(hub, f"nbgrader-{course}", set(logins))
+            return tokens
+
+    async def _synced(self, hub: httpx.AsyncClient, group: str, members: set[str], timeout: float = 300) -> None:
+        """Waits until the hub's group of the course has every student, as a real roster is
+        synced long before its deadline (else the sync's adds would run during the deadline)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = await hub.get(f"groups/{group}")
+            if r.status_code == 200 and members <= set(r.json().get("users", [])):
+                return
+            await asyncio.sleep(1)
+        raise AssertionError(f"the hub's group {group} did not get the course's {len(members)} students "
+                             f"within {timeout:.0f} s")
 
     def run(self, course: str, tokens: dict[str, str], window: float = 60, concurrency: int = 64,
             timeout: float = 900, seed: int = 19) -> Figures:
