@@ -74,7 +74,7 @@ def probe(socket_path: str, home: Path, secret: Path, *actions: str) -> dict:
     out = as_student([PROBE, socket_path, *actions], home, secret)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    seen["log"] = out.stderr
+    seen["log"], seen["output"] = out.stderr, out.stdout
     return seen
 
 
@@ -161,6 +161,11 @@ def test_warm_kernels_do_not_share_random_numbers(kernels):
 
 def test_the_fork_server_never_holds_a_kernels_token(kernels, fork_server):
     assert TOKEN.encode() not in memory_of(fork_server.proc.pid)
+
+
+def test_a_warm_kernel_knows_it_has_a_parent_server_as_a_cold_one(kernels):
+    """Without one, ipykernel prints how to connect to it (as `ipython kernel` does)."""
+    assert "--existing" not in kernels["warm"]["output"] and "--existing" not in kernels["cold"]["output"]
 
 
 def test_a_warm_kernel_ends_when_its_server_dies(fork_server, homes):

@@ -23,7 +23,7 @@ server's memory. The child:
   with threads), the locale, time zone and temporary folder from the environment, and ipywidgets imported again by the kernel's
   own import (its submodules stay loaded), so that it registers with the running kernel;
 - exits when the server that asked for it has gone, as a cold kernel does (ipykernel's own
-  watch of its parent would see the fork server);
+  watch of its parent would watch the fork server: its application is told to watch the server);
 - then runs ``ipykernel_launcher`` as ``python -m`` would.
 
 matplotlib is not imported beforehand: it reads its user's settings (``matplotlibrc``, its
@@ -258,8 +258,7 @@ def child(conn: socket.socket, peer: Peer) -> int:
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
     sys.path[0] = os.getcwd()  # as `python -m` puts its folder first (the launcher takes it out again)
     fresh_process_state(spawn.env)
-    if "JPY_PARENT_PID" in spawn.env:  # as ipykernel's watch of its parent (off in a fork: see above)
-        watch_server(peer.pid, server_started)
+    kernel_app(peer, server_started)
     return run_server(spawn)
 
 
@@ -324,16 +323,34 @@ def blas_threads(count: int) -> None:
                 break
 
 
-def watch_server(pid: int, started: int | None) -> None:
-    """Exit when the server that asked for this kernel has gone (a thread, as ipykernel's watch)."""
+class ServerWatch(threading.Thread):
+    """ipykernel's watch of its parent (its ParentPollerUnix) for a kernel whose parent is the fork
+    server: it exits when the server that asked for it has gone."""
 
-    def watch():
-        while is_running(pid, started):
+    def __init__(self, pid: int, started: int | None):
+        super().__init__(name="server-watch", daemon=True)
+        self.pid, self.started = pid, started
+
+    def run(self):
+        while is_running(self.pid, self.started):
             time.sleep(PARENT_POLL)
         print("sabaq warm kernel: its server has gone, shutting down", file=sys.stderr)
         os._exit(1)
 
-    threading.Thread(target=watch, name="server-watch", daemon=True).start()
+
+def kernel_app(server: Peer, started: int | None) -> None:
+    """ipykernel's application, made before ``ipykernel_launcher`` asks for it (it is a singleton):
+    told its parent's pid from JPY_PARENT_PID, which it read when the fork server imported it, and
+    watching that server, not its own parent, as ParentPollerUnix would."""
+    from ipykernel.kernelapp import IPKernelApp
+
+    class WarmKernelApp(IPKernelApp):
+        def init_poller(self):
+            if self.parent_handle:
+                pid = self.parent_handle
+                self.poller = ServerWatch(pid, started if pid == server.pid else start_time(pid))
+
+    WarmKernelApp.instance(parent_handle=int(os.environ.get("JPY_PARENT_PID") or 0))
 
 
 def main() -> int:
