@@ -23,7 +23,7 @@ import pytest
 from processes import alive, memory_of, wait_for
 
 from sabaq.hub.jupyterhub.kernelfork import SINGLE_THREADED, KernelForkServer, can_start_warm
-from sabaq.hub.jupyterhub.warmstart import ROOM_VARIABLE
+from sabaq.hub.jupyterhub.warmstart import ROOM_VARIABLE, WarmStartUnavailable
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: kernels of other accounts (CI is root)")
 PROBE = str(Path(__file__).with_name("kernel_probe.py"))
@@ -233,3 +233,32 @@ def test_a_request_announcing_more_than_a_request_holds_is_refused(fork_server, 
     out = as_student(["-c", HUGE, fork_server.socket_path], *homes, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "more than" in json.loads(out.stdout.strip())["error"]
+
+
+def test_the_kernel_fork_server_leaves_nothing_when_the_hub_goes_and_starts_again(tmp_path):
+    server = KernelForkServer(modules=("json",), start_timeout=60)
+    try:
+        server.start()
+        assert os.path.exists(server.socket_path)
+        process = server.proc
+        server._close()  # the hub's end of the control socket: closed as when the hub dies
+        process.wait(timeout=30)
+        assert not os.path.exists(server.folder)  # nothing left in /tmp
+        server.start()
+        assert os.stat(server.socket_path).st_mode & 0o777 == 0o666
+    finally:
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
+
+
+def test_the_kernel_fork_server_will_not_listen_in_a_folder_a_student_could_change(tmp_path):
+    planted = tmp_path / "sabaq-kernels-planted"
+    planted.mkdir(mode=0o755)
+    os.chown(planted, STUDENT.pw_uid, STUDENT.pw_gid)  # made by a student after the hub's went
+    server = KernelForkServer(folder=str(planted), modules=("json",), start_timeout=60)
+    try:
+        with pytest.raises(WarmStartUnavailable):
+            server.start()
+        assert server.proc is None
+    finally:
+        server.stop()

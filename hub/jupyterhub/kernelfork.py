@@ -42,6 +42,7 @@ import pwd
 import select
 import signal
 import socket
+import stat
 import struct
 import sys
 import tempfile
@@ -56,6 +57,7 @@ from sabaq.hub.jupyterhub.warmstart import (
     READY,
     ForkServer,
     Spawn,
+    WarmStartUnavailable,
     become,
     default_signals,
     frame,
@@ -132,8 +134,18 @@ class KernelForkServer(ForkServer):
         super().__init__(module=__name__, **kwargs)
         # a fresh folder of root's (anyone may enter): nobody else can put a socket at this path
         self.folder = folder or tempfile.mkdtemp(prefix="sabaq-kernels-")
-        os.chmod(self.folder, 0o755)
+        if folder is None:
+            os.chmod(self.folder, 0o755)
         self.socket_path = os.path.join(self.folder, SOCKET_NAME)
+
+    def start(self) -> None:
+        """Start it, in its folder again if a fork server that stopped removed it."""
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(self.folder, 0o755)
+        st = os.lstat(self.folder)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise WarmStartUnavailable(f"{self.folder} is not a folder of this user's only")
+        super().start()
 
     def environment(self) -> dict[str, str]:
         return {**super().environment(), **SINGLE_THREADED}
@@ -367,7 +379,8 @@ def main() -> int:
     finally:
         listener.close()
         with contextlib.suppress(OSError):
-            os.unlink(path)  # its folder stays, root's: nobody else can take this path meanwhile
+            os.unlink(path)
+            os.rmdir(os.path.dirname(path))  # nothing left in /tmp (a new start makes it again, checked)
         print(f"sabaq warm kernels: fork server {os.getpid()} stops", file=sys.stderr)
 
 
