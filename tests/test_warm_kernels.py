@@ -235,7 +235,7 @@ def test_a_request_announcing_more_than_a_request_holds_is_refused(fork_server, 
     assert "more than" in json.loads(out.stdout.strip())["error"]
 
 
-def test_the_kernel_fork_server_leaves_nothing_when_the_hub_goes_and_starts_again(tmp_path):
+def test_the_kernel_fork_server_leaves_nothing_when_the_hub_goes_or_stops_it_and_starts_again(tmp_path):
     server = KernelForkServer(modules=("json",), start_timeout=60)
     try:
         server.start()
@@ -246,9 +246,12 @@ def test_the_kernel_fork_server_leaves_nothing_when_the_hub_goes_and_starts_agai
         assert not os.path.exists(server.folder)  # nothing left in /tmp
         server.start()
         assert os.stat(server.socket_path).st_mode & 0o777 == 0o666
+        server.proc.terminate()  # as `sabaq up` stops the hub's process group
+        server.proc.wait(timeout=30)
+        assert not os.path.exists(server.folder)
     finally:
         server.stop()
-        shutil.rmtree(server.folder, ignore_errors=True)
+    assert not os.path.exists(server.folder)
 
 
 def test_the_kernel_fork_server_will_not_listen_in_a_folder_a_student_could_change(tmp_path):
@@ -262,3 +265,4 @@ def test_the_kernel_fork_server_will_not_listen_in_a_folder_a_student_could_chan
         assert server.proc is None
     finally:
         server.stop()
+    assert planted.is_dir()  # and the student's folder is not removed either

@@ -40,6 +40,7 @@ import locale
 import os
 import pwd
 import select
+import shutil
 import signal
 import socket
 import stat
@@ -142,10 +143,22 @@ class KernelForkServer(ForkServer):
         """Start it, in its folder again if a fork server that stopped removed it."""
         with contextlib.suppress(FileExistsError):
             os.mkdir(self.folder, 0o755)
-        st = os.lstat(self.folder)
-        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        if not self._folder_is_ours():
             raise WarmStartUnavailable(f"{self.folder} is not a folder of this user's only")
         super().start()
+
+    def stop(self) -> None:
+        super().stop()
+        if self._folder_is_ours():
+            shutil.rmtree(self.folder, ignore_errors=True)  # killed: it could not remove its socket
+
+    def _folder_is_ours(self) -> bool:
+        """A folder (not a link) of this user's that nobody else may write in."""
+        try:
+            st = os.lstat(self.folder)
+        except FileNotFoundError:
+            return False
+        return stat.S_ISDIR(st.st_mode) and st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
     def environment(self) -> dict[str, str]:
         return {**super().environment(), **SINGLE_THREADED}
@@ -214,6 +227,7 @@ def serve(control: socket.socket, listener: socket.socket, modules=PRELOAD) -> i
     gc.collect()
     gc.freeze()  # the imported objects stay on shared pages
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped with the hub's group: its socket removed
     control.send(READY)
     while True:
         readable, _, _ = select.select([control, listener], [], [])
