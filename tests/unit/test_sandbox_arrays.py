@@ -221,6 +221,14 @@ def test_installed_once_per_process():
     assert forked(run) == repr((False, True, True, False))
 
 
+def test_numpys_lookups_are_the_ones_pointed_at_the_checks():
+    """numpy 2's PyArray_LookupSpecial_OnInstance reads __array_interface__ with
+    _PyObject_LookupAttr: its entry in numpy's table is pointed at the check (a numpy that
+    looked the attribute up otherwise would fail test_numpy_makes_no_array_...)."""
+    counts = forked(lambda: _arrays.install(np.ndarray, np.dtype, arrays.ARRAY_REFUSED_MESSAGE, arrays.NUMPY_CORE))
+    assert ast.literal_eval(counts)["_PyObject_LookupAttr"] >= 1, counts
+
+
 def test_a_numpy_it_cannot_guard_is_an_error():
     """The zygote does not start (no notebook runs) when numpy's lookups cannot be redirected."""
     text = forked(lambda: _arrays.install(np.ndarray, np.dtype, arrays.ARRAY_REFUSED_MESSAGE, "no_such_library"))
