@@ -100,6 +100,8 @@ class LocalSabaq:
         )
         self.port = int(self.env["SABAQ_HUB_PORT"])
         self.url = f"http://127.0.0.1:{self.port}"
+        # where students' servers reach the service (the spawner's SABAQ_SERVICE_URL): not the proxy
+        self.service_url = f"http://127.0.0.1:{self.env['SABAQ_SERVICE_PORT']}/services/sabaq"
         self.database_url = database_url or f"sqlite:///{self.data / 'sabaq.sqlite'}"
         self.log = self.root / "sabaq-up.log"
         self.proc: subprocess.Popen | None = None
@@ -146,8 +148,11 @@ class LocalSabaq:
 class Deadline:
     """A course of ``students`` on a running sabaq, each with a hub token; then the deadline."""
 
-    def __init__(self, url: str, admin_password: str, out=print):
+    def __init__(self, url: str, admin_password: str, out=print, service_url: str | None = None):
         self.url = url.rstrip("/")
+        # the students' calls go where their servers' exchange sends them (the service itself);
+        # without it, through the hub's public address
+        self.service_url = (service_url or f"{self.url}/services/sabaq").rstrip("/")
         self.rehearsal = Rehearsal(self.url, admin_password, out=lambda *_: None, language="en")
         self.admin_token = self.rehearsal.login("admin", admin_password)
         self.out = out
@@ -215,7 +220,7 @@ class Deadline:
         starts = {login: rng.uniform(0, window) for login in tokens}
         slots = asyncio.Semaphore(concurrency)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=f"{self.url}/services/sabaq/api/v1/", timeout=120, limits=limits) as http:
+        async with httpx.AsyncClient(base_url=f"{self.service_url}/api/v1/", timeout=120, limits=limits) as http:
             began = time.monotonic()
 
             async def one(i: int, login: str) -> Outcome:
@@ -374,7 +379,7 @@ def bench_deadline(students: int, postgres_url: str | None = None, window: float
     try:
         out(f"starting sabaq up ({label}) in {sabaq.root} ...")
         sabaq.start()
-        deadline = Deadline(sabaq.url, sabaq.admin_password(), out=out)
+        deadline = Deadline(sabaq.url, sabaq.admin_password(), out=out, service_url=sabaq.service_url)
         start = time.monotonic()
         course, tokens = deadline.prepare(students)
         out(f"course {course}: {students} students with tokens in {time.monotonic() - start:.0f} s; "
