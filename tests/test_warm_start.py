@@ -210,7 +210,7 @@ for path in ({secret!r}, {timur.pw_dir!r}, "/proc/{server_pid(stack, 'timur')}/e
     assert out.count("DENIED PermissionError") == 3, out
 
 
-def test_the_fork_servers_die_with_the_hub_and_the_server_and_kernel_run_on(stack):
+def test_the_fork_servers_die_with_the_hub_the_server_and_kernel_run_on_and_the_next_hub_serves_her(stack):
     stack.start_server("aliya")
     server = server_pid(stack, "aliya")
     fork_server = parent_of(server)
@@ -221,6 +221,13 @@ def test_the_fork_servers_die_with_the_hub_and_the_server_and_kernel_run_on(stac
     wait_for("the fork server gone with its hub", lambda: not alive(fork_server))
     wait_for("the kernel fork server gone with its hub", lambda: not alive(kernel_fork_server))
     assert alive(server) and alive(kernel)  # her work goes on, as with cold starts
+
+    def warm_again():  # sabaq up starts the hub again; its kernel fork server listens where her server asks
+        parent = parent_of(open_kernel(stack, "aliya"))
+        return parent != kernel_fork_server and KERNEL_FORK_SERVER in read(f"/proc/{parent}/cmdline")
+
+    wait_for("her server's kernels warm again from the new hub's kernel fork server", warm_again, timeout=180)
+    assert server_pid(stack, "aliya") == server
 
 
 def test_sabaq_up_stops_the_fork_server_and_warm_servers(tmp_path):

@@ -39,6 +39,7 @@ import importlib
 import locale
 import os
 import pwd
+import re
 import select
 import shutil
 import signal
@@ -52,7 +53,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from sabaq.hub.jupyterhub.rundir import is_running, start_time
+from sabaq.hub.jupyterhub.rundir import RUN_ENV, is_running, start_time
 from sabaq.hub.jupyterhub.warmstart import (
     IMPORT_TIME_VARIABLES,
     READY,
@@ -82,6 +83,7 @@ PROVISIONER = "sabaq-warm-kernel"  # the entry point of users' servers' provisio
 REIMPORTED = ("ipywidgets",)
 ENTRY = "ipykernel_launcher"  # the stock python3 kernelspec's `python -m ipykernel_launcher -f {connection_file}`
 SOCKET_NAME = "kernels.sock"
+RUN_FOLDER = "/run"  # root's, on Debian and in containers
 # numpy's BLAS would start threads at import (a process with threads must not fork); a child
 # sets as many as a cold kernel would have
 SINGLE_THREADED = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -133,10 +135,7 @@ class KernelForkServer(ForkServer):
     def __init__(self, folder: str | None = None, **kwargs):
         kwargs.setdefault("modules", PRELOAD)
         super().__init__(module=__name__, **kwargs)
-        # a fresh folder of root's (anyone may enter): nobody else can put a socket at this path
-        self.folder = folder or tempfile.mkdtemp(prefix="sabaq-kernels-")
-        if folder is None:
-            os.chmod(self.folder, 0o755)
+        self.folder = folder or default_folder()
         self.socket_path = os.path.join(self.folder, SOCKET_NAME)
 
     def start(self) -> None:
@@ -165,6 +164,21 @@ class KernelForkServer(ForkServer):
 
     def arguments(self) -> list[str]:
         return [f"--socket={self.socket_path}"]
+
+
+def default_folder() -> str:
+    """Where the socket is: a folder of root's that anyone may enter, so nobody else can put a
+    socket at its path. One per run of `sabaq up`, in /run: a hub that `sabaq up` starts again
+    listens at the same path, which the servers that outlived the last hub name. Elsewhere (not
+    root, or no run) a fresh one in /tmp."""
+    run = os.environ.get(RUN_ENV, "")
+    if os.geteuid() == 0 and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", run) and os.path.isdir(RUN_FOLDER):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.join(RUN_FOLDER, "sabaq"), 0o755)
+        return os.path.join(RUN_FOLDER, "sabaq", f"kernels-{run}")
+    folder = tempfile.mkdtemp(prefix="sabaq-kernels-")
+    os.chmod(folder, 0o755)
+    return folder
 
 
 _shared: KernelForkServer | None = None
