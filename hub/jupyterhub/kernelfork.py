@@ -64,6 +64,7 @@ from sabaq.hub.jupyterhub.warmstart import (
     default_signals,
     frame,
     preload,
+    read_exactly,
     read_frame,
     run_server,
     take_credentials,
@@ -291,8 +292,12 @@ def child(conn: socket.socket, peer: Peer) -> int:
         except OSError:
             pass
         return 1
-    conn.sendall(frame({"pid": os.getpid()}))
-    if conn.recv(2) != b"go":  # the provisioner has gone, or could not hold this process
+    try:
+        conn.sendall(frame({"pid": os.getpid()}))
+        go = read_exactly(conn, 2)
+    except (OSError, EOFError):
+        go = b""
+    if go != b"go":  # the provisioner has gone, or could not hold this process
         return 1
     conn.close()
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if os.sysconf("SC_OPEN_MAX") > 0 else 65536)
