@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from processes import alive, memory_of, wait_for
 
-from sabaq.hub.jupyterhub.kernelfork import SINGLE_THREADED, KernelForkServer, can_start_warm
+from sabaq.hub.jupyterhub.kernelfork import MAX_PENDING, SINGLE_THREADED, KernelForkServer, can_start_warm
 from sabaq.hub.jupyterhub.warmstart import ROOM_VARIABLE, WarmStartUnavailable
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: kernels of other accounts (CI is root)")
@@ -266,3 +266,33 @@ def test_the_kernel_fork_server_will_not_listen_in_a_folder_a_student_could_chan
     finally:
         server.stop()
     assert planted.is_dir()  # and the student's folder is not removed either
+
+
+FLOOD = """
+import json, socket, sys
+def connect():
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(sys.argv[1])
+    conn.settimeout(3)
+    return conn
+def closed(conn):
+    try:
+        return conn.recv(1) == b""
+    except TimeoutError:
+        return False
+silent = [connect() for _ in range(int(sys.argv[2]))]
+extra = connect()
+print(json.dumps({"extra_closed": closed(extra), "first_closed": closed(silent[0])}))
+"""
+
+
+def test_a_student_who_opens_connections_and_says_nothing_gets_no_more_forks(fork_server, homes):
+    """Each connection costs the fork server a process: one student may keep a few waiting, no more."""
+    before = children_of(fork_server.proc.pid)
+    out = as_student(["-c", FLOOD, fork_server.socket_path, str(MAX_PENDING)], *homes, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {"extra_closed": True, "first_closed": False}
+    wait_for("her waiting children gone with her connections", lambda: children_of(fork_server.proc.pid) <= before,
+             timeout=30)
+    seen = probe(fork_server.socket_path, *homes, "look")  # and she gets warm kernels again
+    assert seen["parent"] == fork_server.proc.pid

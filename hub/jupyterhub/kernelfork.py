@@ -8,7 +8,8 @@ socket in a folder of root's that anyone may connect to. Users' servers ask it t
 kernel provisioner (``sabaq.hub.jupyterhub.warmkernels``). For each connection it learns the
 asking process's uid from the kernel (SO_PEERCRED), forks at once, and the child, not the fork
 server, reads the request: so a kernel's environment (her server's token) never enters the fork
-server's memory. The child:
+server's memory (and a user may keep at most ``MAX_PENDING`` such children waiting: each costs a
+process the fork server made). The child:
 
 - takes the asking process's uid, with its account's gid and groups, as her server has them (a
   fork server that is not root serves only its own uid), then reads the request, and refuses one
@@ -97,6 +98,7 @@ INTERPRETER_VARIABLES = ("PYTHONHOME", "PYTHONOPTIMIZE", "PYTHONDEBUG", "PYTHONI
 # read by the preloaded modules at import (IPython's, numpy's): a kernel whose environment sets one starts cold
 KERNEL_IMPORT_VARIABLES = ("IPYTHON_SUPPRESS_CONFIG_ERRORS", "NUMPY_MADVISE_HUGEPAGE", "NPY_PROMOTION_STATE")
 REQUEST_LIMIT = 1 << 20  # bytes of a request (its environment, mostly)
+MAX_PENDING = 8  # connections of one user whose children have not started a kernel yet
 REQUEST_TIMEOUT = 30.0  # seconds a connection may take to send its request (then its child gives up)
 PARENT_POLL = 1.0  # seconds between two looks at the asking server, as ipykernel's own watch
 
@@ -244,10 +246,14 @@ def serve(control: socket.socket, listener: socket.socket, modules=PRELOAD) -> i
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped with the hub's group: its socket removed
     control.send(READY)
+    pending: dict[int, int] = {}  # a pipe's end -> the asker's uid, until her child runs a kernel or ends
     while True:
-        readable, _, _ = select.select([control, listener], [], [])
+        readable, _, _ = select.select([control, listener, *pending], [], [])
         if control in readable and not control.recv(16):
             return 0  # the hub has gone
+        for done in [r for r in readable if isinstance(r, int)]:
+            os.close(done)
+            del pending[done]
         if listener not in readable:
             continue
         try:
@@ -255,15 +261,18 @@ def serve(control: socket.socket, listener: socket.socket, modules=PRELOAD) -> i
         except OSError:
             continue
         peer = peer_of(conn)
-        if thread_count() != 1:
-            conn.close()
+        if thread_count() != 1 or list(pending.values()).count(peer.uid) >= MAX_PENDING:
+            conn.close()  # a student who opens connections and says nothing gets no more root's forks
             continue
+        done, busy = os.pipe()  # the child holds ``busy`` open while it is pending
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
+                for fd in (*pending, done):
+                    os.close(fd)
                 control.close()
                 listener.close()
                 code = child(conn, peer)
@@ -271,6 +280,8 @@ def serve(control: socket.socket, listener: socket.socket, modules=PRELOAD) -> i
                 traceback.print_exc()
             finally:
                 os._exit(code)
+        os.close(busy)
+        pending[done] = peer.uid
         conn.close()
 
 
