@@ -76,10 +76,6 @@ class Leases:
                 except (ServiceError, ServiceUnreachable) as e:  # the next renewal may get through
                     log.warning("job %s: lease not renewed: %s", job_id, e)
 
-    def release(self, job: dict) -> None:
-        with self.lock:
-            self.held.discard(job["id"])
-
     def __enter__(self) -> Self:
         self.keeper.start()
         return self
@@ -115,15 +111,15 @@ class Worker:
             return False
         handler = self.handlers[JobKind(jobs[0]["kind"])]
         started = time.monotonic()
-        with Leases(self, jobs) as leases:
+        with Leases(self, jobs):
             if len(jobs) > 1 and hasattr(handler, "run_many"):
-                for job, outcome in zip(jobs, self._run_many(handler, jobs), strict=True):
-                    self.report(job, outcome)
-                    leases.release(job)
+                outcomes = self._run_many(handler, jobs)
             else:
-                for job in jobs:
-                    self.report(job, self._run(handler, job))
-                    leases.release(job)
+                outcomes = [self._run(handler, job) for job in jobs]
+            if len(jobs) > 1:
+                self.report_many(jobs, outcomes)
+            else:
+                self.report(jobs[0], outcomes[0])
         log.info("%d %s job(s) in %.2f s", len(jobs), jobs[0]["kind"], time.monotonic() - started)
         return True
 
@@ -144,6 +140,30 @@ class Worker:
             if isinstance(outcome, Exception):
                 log.error("job %s (%s) failed", job["id"], job["kind"], exc_info=outcome)
         return outcomes
+
+    def report_many(self, jobs: list[dict], outcomes: list[Outcome]) -> None:
+        """A batch's results in one call (one write at the service, where a deadline's
+        submissions wait for each); errors given back one by one. Should the service refuse
+        the batch (a malformed result), each is reported alone, and only that one given back."""
+        done = [(job, outcome) for job, outcome in zip(jobs, outcomes, strict=True)
+                if not isinstance(outcome, Exception)]
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                self.report(job, outcome)
+        if not done:
+            return
+        try:
+            r = self.post("complete-many", {"reports": [{"job_id": job["id"], "result": outcome.to_json()}
+                                                        for job, outcome in done]}, ok=(200,))
+        except ServiceError as e:
+            if e.status != 422:
+                raise
+            for job, outcome in done:
+                self.report(job, outcome)
+            return
+        for job_id, state in r.json()["states"].items():
+            if state == "lost":
+                log.warning("job %s was taken over by another worker; result dropped", job_id)
 
     def report(self, job: dict, outcome: Outcome) -> None:
         """Send a job's result, or give it back after its error (to be tried again)."""

@@ -40,9 +40,10 @@ def test_the_worker_talks_through_the_projects_client_as_itself():
 class Service:
     """Stands in for the service's worker API: jobs to hand out, every call recorded."""
 
-    def __init__(self, *jobs: dict | None, complete: int = 200):
+    def __init__(self, *jobs: dict | None, complete: int = 200, lost: tuple[int, ...] = ()):
         self.jobs = [job for job in jobs if job]
-        self.complete = complete
+        self.complete = complete  # the answer to a report (one, or a batch)
+        self.lost = lost  # jobs a batch's report finds taken over
         self.calls: list[tuple[str, dict]] = []
 
     def post(self, path: str, *, json: dict, ok: tuple[int, ...]) -> httpx.Response:
@@ -51,7 +52,10 @@ class Service:
             taken, self.jobs = self.jobs[:json["max_jobs"]], self.jobs[json["max_jobs"]:]
             assert 200 in ok
             return httpx.Response(200, json={"jobs": taken})
-        status = self.complete if path.endswith("complete") else 200
+        if path.endswith("complete-many") and self.complete == 200:
+            return httpx.Response(200, json={"states": {str(r["job_id"]): "lost" if r["job_id"] in self.lost else "done"
+                                                        for r in json["reports"]}})
+        status = self.complete if path.endswith(("complete", "complete-many")) else 200
         if status not in ok:
             raise ServiceError("{reason}", status=status, code="malformed", reason="The GradeResult is malformed")
         return httpx.Response(status, json={})
@@ -110,13 +114,29 @@ def job(job_id: int) -> dict:
     return {"id": job_id, "kind": "check", "payload": {"submission_id": job_id * 10}, "attempts": 1}
 
 
-def test_a_claim_takes_up_to_the_batch_and_each_job_is_reported_alone():
+def test_a_claim_takes_up_to_the_batch_and_its_results_are_reported_in_one_call():
     service = Service(job(1), job(2), job(3))
     assert run_one(service, lambda client, payload: CHECKED, batch=2)
     assert service.calls == [("claim-many", {"kinds": ["check"], "max_jobs": 2}),
-                             ("jobs/1/complete", {"result": CHECKED.to_json()}),
-                             ("jobs/2/complete", {"result": CHECKED.to_json()})]
+                             ("complete-many", {"reports": [{"job_id": 1, "result": CHECKED.to_json()},
+                                                            {"job_id": 2, "result": CHECKED.to_json()}]})]
     assert [j["id"] for j in service.jobs] == [3]  # left for the next claim
+
+
+def test_a_batch_the_service_refuses_is_reported_job_by_job():
+    """A malformed result refuses the whole batch (422): each is then reported alone, and the
+    one the service refuses again is given back."""
+    service = Service(job(1), job(2), complete=422)
+    assert run_one(service, lambda client, payload: CHECKED, batch=2)
+    assert [path for path, _ in service.calls] == ["claim-many", "complete-many", "jobs/1/complete", "jobs/1/fail",
+                                                  "jobs/2/complete", "jobs/2/fail"]
+
+
+def test_a_batch_with_a_lost_lease_keeps_the_others(caplog):
+    service = Service(job(1), job(2), lost=(2,))
+    assert run_one(service, lambda client, payload: CHECKED, batch=2)
+    assert [path for path, _ in service.calls] == ["claim-many", "complete-many"]
+    assert "job 2 was taken over" in caplog.text and "job 1 " not in caplog.text
 
 
 class Together:
@@ -139,9 +159,9 @@ def test_a_batch_is_run_together_and_one_failure_gives_back_only_its_own_job():
     handler = Together([CHECKED, ValueError("broken notebook"), CHECKED])
     assert run_one(service, handler, batch=8)
     assert handler.runs == [[{"submission_id": 10}, {"submission_id": 20}, {"submission_id": 30}]]
-    assert service.calls[1:] == [("jobs/1/complete", {"result": CHECKED.to_json()}),
-                                 ("jobs/2/fail", {"error": "ValueError: broken notebook"}),
-                                 ("jobs/3/complete", {"result": CHECKED.to_json()})]
+    assert service.calls[1:] == [("jobs/2/fail", {"error": "ValueError: broken notebook"}),
+                                 ("complete-many", {"reports": [{"job_id": 1, "result": CHECKED.to_json()},
+                                                                {"job_id": 3, "result": CHECKED.to_json()}]})]
 
 
 def test_a_batch_whose_handler_breaks_gives_every_job_back():
@@ -177,7 +197,7 @@ def test_the_lease_of_every_job_of_a_batch_is_renewed_while_it_runs():
     assert worker.Worker(service, {JobKind.check: Slow([])}, renew_seconds=0.01, batch=2).run_one()
     paths = [c[0] for c in calls]
     assert {"jobs/1/renew", "jobs/2/renew"} <= set(paths)
-    assert {"jobs/1/complete", "jobs/2/complete"} <= set(paths)
+    assert paths[-1] == "complete-many" and [r["job_id"] for r in calls[-1][1]["reports"]] == [1, 2]
 
 
 def _priority_in_a_child(start_at: int, ask: int) -> tuple[int, int]:

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from test_contracts import CHECK, GRADE
 
+from sabaq.contracts import MAX_BATCH
 from sabaq.hub.domain import accounts, courses
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.service.app import create_app
@@ -47,11 +48,11 @@ def service(tmp_path):
     app.state.engine.dispose()
 
 
-def call(app, path: str, body: dict) -> httpx.Response:
+def call(app, path: str, body: dict, worker: str = "w1") -> httpx.Response:
     async def post():
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sabaq") as client:
             return await client.post(f"/services/sabaq/api/v1/worker/{path}", json=body, headers={
-                "Authorization": f"token {app.state.settings.worker.token}", "X-Sabaq-Worker": "w1"})
+                "Authorization": f"token {app.state.settings.worker.token}", "X-Sabaq-Worker": worker})
 
     return asyncio.run(post())
 
@@ -130,3 +131,39 @@ def test_a_report_is_checked_before_it_queues_for_the_write_lock(service, monkey
     assert turns == []
     assert call(service, f"jobs/{job['id']}/complete", {"result": GRADE}).status_code == 200
     assert len(turns) == 1
+
+
+def test_a_batchs_results_are_kept_in_one_report_or_none_of_them(service):
+    with service.state.sessions() as db:
+        assignment = db.scalars(select(Submission)).one().assignment
+        aliya = db.scalars(select(Submission)).one().student
+        asg.submit(db, assignment, aliya, {"hw.ipynb": notebook()})  # a second attempt: a second check
+        db.commit()
+    taken = call(service, "claim-many", {"kinds": ["check"], "max_jobs": 2}).json()["jobs"]
+    first, second = (j["id"] for j in taken)
+    malformed = {**CHECK, "warnings": [{"params": {}}]}
+
+    r = call(service, "complete-many", {"reports": [{"job_id": first, "result": CHECK},
+                                                    {"job_id": second, "result": malformed}]})
+    assert r.status_code == 422
+    with service.state.sessions() as db:  # none of the batch was kept
+        assert {db.get(Job, j).state for j in (first, second)} == {JobState.running}
+        assert [s.check for s in db.scalars(select(Submission))] == [None, None]
+
+    both = {"reports": [{"job_id": first, "result": CHECK}, {"job_id": second, "result": CHECK}]}
+    assert call(service, "complete-many", both, worker="w2").json() == {"states": {str(first): "lost",
+                                                                                  str(second): "lost"}}
+    r = call(service, "complete-many", both)
+    assert r.status_code == 200 and r.json() == {"states": {str(first): "done", str(second): "done"}}
+    with service.state.sessions() as db:
+        assert [s.check for s in db.scalars(select(Submission))] == [CHECK, CHECK]
+    assert call(service, "complete-many", both).json()["states"] == {str(first): "lost", str(second): "lost"}
+
+
+@pytest.mark.parametrize("reports", [[], [{"job_id": 0, "result": {}}], [{"job_id": 2**63, "result": {}}],
+                                     [{"job_id": n, "result": {}} for n in range(1, MAX_BATCH + 2)]])
+def test_a_batch_report_out_of_bounds_is_refused(service, reports):
+    r = call(service, "complete-many", {"reports": reports})
+    assert r.status_code in (400, 422) and r.json()["message"]
+    with service.state.sessions() as db:
+        assert {job.state for job in db.scalars(select(Job))} == {JobState.queued}

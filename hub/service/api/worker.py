@@ -12,6 +12,7 @@ import json
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sabaq.contracts import (
@@ -27,7 +28,7 @@ from sabaq.contracts import (
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import grading, kinds
 from sabaq.hub.service.api.files import ZIP, zip_response
-from sabaq.hub.service.api.schemas import ERRORS, Id
+from sabaq.hub.service.api.schemas import ERRORS, MAX_ID, Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
 from sabaq.hub.store.blobs import get_blob
@@ -58,6 +59,15 @@ class JobsOut(BaseModel):
 
 class ResultIn(BaseModel):
     result: dict  # the job kind's result model (sabaq.contracts.RESULTS), as JSON
+
+
+class ReportIn(ResultIn):
+    job_id: int = Field(..., ge=1, le=MAX_ID)
+
+
+class ReportsIn(BaseModel):
+    reports: list[ReportIn] = Field(..., min_length=1, max_length=MAX_BATCH,
+                                    description="a batch's results, each for a job the worker holds")
 
 
 class FailIn(BaseModel):
@@ -105,22 +115,50 @@ def claim_many(request: Request, body: ClaimManyIn, worker: WorkerCaller = Depen
 @router.post("/jobs/{job_id}/complete", summary="Report a result (409: the lease was lost)")
 def complete(job_id: Id, body: ResultIn, worker: WorkerCaller = Depends(current_worker),
              db: Session = DB):
-    reading(db)  # the result is read and checked before the write turn is taken (on SQLite)
-    held = db.get(Job, job_id)
-    db.commit()
-    if held is None:
+    results = _parsed(db, {job_id: body.result})
+    if job_id not in results:
         return Response(status_code=409)
-    result = result_from_json(held.kind, body.result)  # 422 when malformed
-    job = jobs.complete(db, job_id, worker.name, result.to_json())
+    job = _keep(db, job_id, worker.name, results[job_id])
     if job is None:
         return Response(status_code=409)
+    return {"id": job.id, "state": job.state.value}
+
+
+@router.post("/complete-many", summary="Report a batch's results in one write (a job whose lease was lost: 'lost')")
+def complete_many(body: ReportsIn, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
+    """A batch's results in one transaction: at a deadline every report is a turn at SQLite's
+    write lock, which the students' submissions wait for. A malformed result is a 422 that keeps
+    none of the batch (the worker then reports each alone, and gives the malformed one back)."""
+    results = _parsed(db, {report.job_id: report.result for report in body.reports})
+    states = {}
+    for report in body.reports:
+        job = _keep(db, report.job_id, worker.name, results[report.job_id]) if report.job_id in results else None
+        states[str(report.job_id)] = job.state.value if job is not None else "lost"
+    return {"states": states}
+
+
+def _parsed(db: Session, reported: dict[int, dict]) -> dict:
+    """Each reported result parsed by its job's kind (422 when one is malformed), read and
+    checked before the write turn is taken (on SQLite); a job that is gone is left out."""
+    reading(db)
+    kind_of = dict(db.execute(select(Job.id, Job.kind).where(Job.id.in_(list(reported)))).all())
+    db.commit()
+    return {job_id: result_from_json(kind_of[job_id], result) for job_id, result in reported.items()
+            if job_id in kind_of}
+
+
+def _keep(db: Session, job_id: int, worker: str, result) -> Job | None:
+    """The result kept as its job's and its submission's; None if this worker lost the job."""
+    job = jobs.complete(db, job_id, worker, result.to_json())
+    if job is None:
+        return None
     if isinstance(result, CheckResult):
         submission = db.get(Submission, job.payload["submission_id"])
         if submission is not None:
             submission.check = result.to_json()
     elif isinstance(result, ScoredResult):
         grading.record(db, job, result)
-    return {"id": job.id, "state": job.state.value}
+    return job
 
 
 @router.post("/jobs/{job_id}/renew", summary="Keep the lease of a long job (409: it was lost)")
