@@ -45,7 +45,8 @@ def test_the_lesson_link_opens_her_language_of_now_in_the_server_she_has(chromiu
     context = None
     try:
         assert api.patch("/me", json={"language": "en"}).status_code == 200
-        stack.start_server(STUDENT)  # started now, or already running: her lessons came in English at its start
+        stack.stop_server(STUDENT)  # a server another test started in her other language has no English lessons
+        stack.start_server(STUDENT)  # her lessons come in English at its start
         assert (folder / f"{LESSON}.en.ipynb").is_file()
         (folder / f"{LESSON}.ru.ipynb").unlink(missing_ok=True)  # from another test's visit: not there, as at her start
         started = server_started(stack)

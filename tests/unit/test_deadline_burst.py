@@ -176,11 +176,11 @@ def test_a_submissions_answer_tells_the_time_of_each_of_its_phases(app):
     r = asyncio.run(one())
     assert r.status_code == 201, r.text
     header = r.headers["server-timing"]
-    phases = {name: service_seconds(header, name) for name in ("check", "upload", "store", "lock")}
+    phases = {name: service_seconds(header, name) for name in ("check", "upload", "store")}
     assert all(seconds is not None and seconds >= 0 for seconds in phases.values()), header
     assert service_seconds(header) >= phases["check"] + phases["upload"] + phases["store"]
-    if app.state.engine.dialect.name == "sqlite":
-        assert phases["lock"] <= phases["store"]  # the write lock is waited for while storing
+    if app.state.engine.dialect.name == "sqlite":  # SQLite's write lock, waited for while storing
+        assert 0 <= service_seconds(header, "lock") <= phases["store"], header
 
 
 def test_the_bench_says_where_the_slowest_answers_time_went():

@@ -98,8 +98,34 @@
   function showKernel(panel) {
     var show = function () { panel.node.setAttribute("data-sabaq-kernel", panel.sessionContext.kernelDisplayStatus); };
     panel.sessionContext.statusChanged.connect(show);
+    panel.sessionContext.connectionStatusChanged.connect(show);
     panel.sessionContext.kernelChanged.connect(show);
     show();
+  }
+
+  /* A kernel whose connection stays "connecting" is connected anew, as a reload would, until
+     the lesson has started. Seen on a loaded machine: the server had accepted the kernel's
+     websocket (101) but the page's socket never opened, and the lesson waited for minutes. A
+     kernel still starting keeps the socket pending too (the server answers once the kernel
+     does), so only one pending for STUCK_MS is asked again. */
+  var STUCK_MS = 30000;
+  function reconnectWhileStuck(panel) {
+    var since = null;
+    var timer = setInterval(function () {
+      var session = panel.sessionContext.session;
+      var kernel = session && session.kernel;
+      if (panel.isDisposed || panel.node.getAttribute("data-sabaq-lesson") !== "starting") {
+        clearInterval(timer);
+      } else if (!kernel || kernel.connectionStatus !== "connecting") {
+        since = null;
+      } else if (since === null) {
+        since = Date.now();
+      } else if (Date.now() - since >= STUCK_MS) {
+        since = null;
+        console.warn("sabaq-lessons: the kernel's connection did not open; connecting again");
+        kernel.reconnect().catch(function (err) { console.error("sabaq-lessons: reconnect failed", err); });
+      }
+    }, 1000);
   }
 
   function tagsOf(model) {
@@ -128,6 +154,7 @@
     panel.addClass("sabaq-lesson");
     panel.node.setAttribute("data-sabaq-lesson", "starting");
     showKernel(panel);
+    reconnectWhileStuck(panel);
     await panel.sessionContext.ready;
     notebook.deselectAll();
     notebook.activeCellIndex = notebook.widgets.indexOf(setup[0]);
