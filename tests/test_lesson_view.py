@@ -29,6 +29,10 @@ def extensions_asked(page) -> set[str]:
 
 @pytest.fixture
 def student(chromium, stack):
+    # a server of her own for this test: on the shared stack another test had opened this lesson
+    # in timur's server, and in one CI run the lesson, opened again on that kernel, never started
+    # (kernel idle, set-up not run; in the notes, not understood yet)
+    stack.stop_server(STUDENT)
     context, page = log_in(chromium, stack, STUDENT)
     page.wait_for_url(f"**/user/{STUDENT}/**", timeout=180_000)
     yield page
