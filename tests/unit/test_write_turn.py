@@ -180,19 +180,17 @@ def _longest_run_while_both_wait(order: list[str]) -> int:
     return longest
 
 
-@pytest.mark.parametrize("fair", [True, False])
-def test_two_busy_processes_take_turns_in_turn(database, fair):
+def test_two_busy_processes_take_turns_in_turn(database):
     """Two processes, each with three threads writing one after another (as the service's two
-    processes at a deadline): the turn goes to the other process whenever it waits. Unfair (the
-    handover off, as before), the process holding the turn kept it for its own threads."""
+    processes at a deadline): the turn goes to the other process whenever it waits. Before (the
+    handover off: writeturn.YIELD_SECONDS = 0), the process holding the turn kept it for its own
+    threads, 18 to 23 turns in a row in runs here, though not in every run on a busy machine,
+    which is why that is not asserted too."""
     path, _sessions = database
     child = textwrap.dedent(f"""
         import sys, threading, time
         from sqlalchemy import text
-        from sabaq.hub.store import writeturn
         from sabaq.hub.store.database import make_engine, make_sessionmaker
-        if not {fair!r}:
-            writeturn.YIELD_SECONDS = 0
         sessions = make_sessionmaker(make_engine({f"sqlite:///{path}"!r}))
         with sessions() as db:
             db.execute(text("select 1"))  # connected, imports done
@@ -226,8 +224,4 @@ def test_two_busy_processes_take_turns_in_turn(database, fair):
     with sqlite3.connect(path) as db:
         order = [who for (who,) in db.execute("select who from log order by rowid")]
     assert sorted(set(order)) == ["a", "b"] and len(order) == 60
-    longest = _longest_run_while_both_wait(order)
-    if fair:
-        assert longest <= 4, order
-    else:
-        assert longest > 4, order  # the test's own check: it tells fair from unfair
+    assert _longest_run_while_both_wait(order) <= 4, order
