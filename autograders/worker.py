@@ -57,20 +57,18 @@ def connect(service_url: str, token: str, name: str) -> ServiceClient:
 
 
 class Leases:
-    """Keeps renewing the leases of the jobs a worker holds, until each is reported."""
+    """Keeps renewing the leases of the jobs a worker holds, until they are reported (a batch's
+    together)."""
 
     def __init__(self, worker: Worker, jobs: list[dict]):
         self.worker = worker
-        self.held = {job["id"] for job in jobs}
-        self.lock = threading.Lock()
+        self.held = sorted(job["id"] for job in jobs)
         self.done = threading.Event()
         self.keeper = threading.Thread(target=self._keep, daemon=True)
 
     def _keep(self) -> None:
         while not self.done.wait(self.worker.renew_seconds):
-            with self.lock:
-                held = sorted(self.held)
-            for job_id in held:
+            for job_id in self.held:
                 try:
                     self.worker.post(f"jobs/{job_id}/renew", {})
                 except (ServiceError, ServiceUnreachable) as e:  # the next renewal may get through

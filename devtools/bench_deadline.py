@@ -43,9 +43,9 @@ DONE = ("graded", "failed")
 # What the service tells in Server-Timing (sabaq.timings), in the order a submission meets them:
 # asking the hub about the token, waiting for a database session, the checks (a thread's read
 # transaction), reading the files, storing (a thread's write transaction, in it the write lock)
-WAITS = ("hub", "queue", "check", "upload", "store", "lock")
 WAIT_NAMES = {"hub": "the hub", "queue": "a database session", "check": "the checks", "upload": "reading the files",
               "store": "storing", "lock": "of which the write lock"}
+WAITS = tuple(WAIT_NAMES)
 RETRIES = 2  # as sabaq.client.ServiceClient's default, which the exchange uses
 RETRY_WAIT = 1.0
 

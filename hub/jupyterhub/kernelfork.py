@@ -64,6 +64,7 @@ from sabaq.hub.jupyterhub.warmstart import (
     become,
     default_signals,
     frame,
+    one_per_process,
     preload,
     read_exactly,
     read_frame,
@@ -184,17 +185,8 @@ def default_folder() -> str:
     return folder
 
 
-_shared: KernelForkServer | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_kernel_fork_server() -> KernelForkServer:
-    """The hub's one kernel fork server."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = KernelForkServer()
-        return _shared
+shared_kernel_fork_server = one_per_process(KernelForkServer)
+"""The hub's one kernel fork server."""
 
 
 # --- the provisioner's side ------------------------------------------------------------------

@@ -361,8 +361,8 @@ class SabaqSpawner(LocalProcessSpawner):
             self._lang = await asyncio.to_thread(self._language)
         if not self.isolate and os.getuid() == 0 and "--allow-root" not in self.args:
             self.args = [*self.args, "--allow-root"]
-        if self.warm_kernels and self.kernel_fork_socket and not shared_kernel_fork_server().running():
-            shared_kernel_fork_server().start_in_background()  # it died: her kernels start cold meanwhile
+        if self.warm_kernels and self.kernel_fork_socket and not (kernels := shared_kernel_fork_server()).running():
+            kernels.start_in_background()  # it died: her kernels start cold meanwhile
         if self.warm_start and self._can_start_warm(self.get_env()):
             try:
                 return await self._start_warm()

@@ -230,17 +230,22 @@ class ForkServer:
         threading.Thread(target=start, name="fork-server-start", daemon=True).start()
 
 
-_shared: ForkServer | None = None
-_shared_lock = threading.Lock()
+def one_per_process(make):
+    """A function that gives ``make()``'s one instance in this process, made on first use (the
+    hub's spawners may ask from several threads at once)."""
+    lock, made = threading.Lock(), []
+
+    def get():
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    return get
 
 
-def shared_fork_server() -> ForkServer:
-    """The hub's one fork server."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = ForkServer()
-        return _shared
+shared_fork_server = one_per_process(ForkServer)
+"""The hub's one fork server."""
 
 
 # --- the fork server ----------------------------------------------------------------------
