@@ -25,6 +25,13 @@ from sabaq.hub.jupyterhub.spawner import system_username
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 
 
+def _hear_ctrl_c() -> None:
+    """A test run started in the background of a script (as CI simulations are) inherits an
+    ignored SIGINT, and `sabaq up` keeps an ignored SIGINT ignored (as under nohup): its stop
+    would then time out and leave orphans. A person's Ctrl-C reaches a foreground `sabaq up`."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Stack:
     """``host``: `sabaq up --host` (e.g. "localhost"): users' servers at <login>.<host>, which
     Chromium sends to this machine; Python cannot resolve such names, so requests for a
@@ -60,6 +67,7 @@ class Stack:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sabaq", "up", "--data", str(self.data_dir)],
             env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_hear_ctrl_c,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
