@@ -34,6 +34,7 @@ from sabaq.coursefolders import course_folder
 from sabaq.hub.jupyterhub.homefiles import HomeFile, encode, write_files
 from sabaq.hub.jupyterhub.kernelfork import PROVISIONER, shared_kernel_fork_server
 from sabaq.hub.jupyterhub.labsettings import lab_language_args
+from sabaq.hub.jupyterhub.lightstart import language_servers_installed, light_start_args
 from sabaq.hub.jupyterhub.serverconfig import nbgrader_config
 from sabaq.hub.jupyterhub.serverroles import home_files, role_of
 from sabaq.hub.jupyterhub.startqueue import StartQueue
@@ -357,6 +358,7 @@ class SabaqSpawner(LocalProcessSpawner):
 
     async def start(self):
         self._home_dir = await asyncio.to_thread(self._prepare_home)
+        await asyncio.to_thread(language_servers_installed)  # searched once, off the hub's loop
         if not getattr(self, "_lang", None):
             self._lang = await asyncio.to_thread(self._language)
         if not self.isolate and os.getuid() == 0 and "--allow-root" not in self.args:
@@ -397,7 +399,7 @@ class SabaqSpawner(LocalProcessSpawner):
 
     def get_args(self):
         home = self._users_home()
-        return [*super().get_args(), *closed_route_args(),
+        return [*super().get_args(), *closed_route_args(), *light_start_args(),
                 *lab_language_args(getattr(self, "_lang", self.default_language)),
                 *(lab_folder_args(home) if home else []), *self._kernel_args()]
 
