@@ -32,6 +32,10 @@ def _hear_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Stack:
     """``host``: `sabaq up --host` (e.g. "localhost"): users' servers at <login>.<host>, which
     Chromium sends to this machine; Python cannot resolve such names, so requests for a
@@ -61,13 +65,14 @@ class Stack:
 
     # --- lifecycle -----------------------------------------------------------
 
-    def start(self, timeout: float = 180) -> None:
+    def start(self, timeout: float = 180, deaf_to_ctrl_c: bool = False) -> None:
+        """deaf_to_ctrl_c: started as a script's background job is, with SIGINT ignored."""
         self._log = open(self.output, "ab")
         offset = self.output.stat().st_size
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sabaq", "up", "--data", str(self.data_dir)],
             env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=_hear_ctrl_c,
+            preexec_fn=_ignore_ctrl_c if deaf_to_ctrl_c else _hear_ctrl_c,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

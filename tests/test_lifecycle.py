@@ -203,9 +203,12 @@ def test_status_lists_each_process_its_restarts_and_the_queue(stack):
 
 
 def test_sigterm_stops_everything_users_servers_included(tmp_path):
+    """Started as a script's background job is (Ctrl-C ignored, which sabaq up leaves ignored,
+    as under nohup): it says how to stop it, and SIGTERM does."""
     stack = Stack(tmp_path / "data")
     try:
-        stack.start()
+        stack.start(deaf_to_ctrl_c=True)
+        assert f"stop it with `kill -TERM {stack.proc.pid}`" in stack.output.read_text()
         stack.start_server("aliya")
         started = [pid_of(stack, n) for n in ("sabaq-up", "proxy", "hub", "service", "worker-1")]
         servers = server_pids(stack, "aliya")

@@ -263,6 +263,9 @@ def supervise(settings: Settings, supervisor: Supervisor, new_logins: list[dict]
     stop, ready = threading.Event(), threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in STOP_SIGNALS
                 if signal.getsignal(sig) is not signal.SIG_IGN}
+    if signal.SIGINT not in previous:  # a script's `sabaq up &`: its shell made it deaf to Ctrl-C
+        say(N_("sabaq: started with Ctrl-C ignored (in the background of a script); stop it with "
+               "`kill -TERM {pid}`."), pid=os.getpid())
 
     def announce():
         if wait_ready(settings, running=lambda: not stop.is_set()):
