@@ -38,12 +38,15 @@ def lab_language_args(language: str) -> list[str]:
 
 SERVER_CONFIG = """\
 # sabaq: JupyterLab and Notebook 7 start in the user's language (SABAQ_LANG, set by the hub),
-# with the server extensions and JupyterLab plugins of her role (SABAQ_ROLE, set by the hub)
+# with the server extensions and JupyterLab plugins of her role (SABAQ_ROLE, set by the hub),
+# and JupyterLab's read-only extension manager (sabaq.hub.jupyterhub.lightstart)
 import os
 from sabaq.hub.jupyterhub.labsettings import lab_settings_folder
+from sabaq.hub.jupyterhub.lightstart import apply_light_start
 from sabaq.hub.jupyterhub.serverroles import apply_role
 c.LabServerApp.app_settings_dir = str(lab_settings_folder(os.environ.get("SABAQ_LANG", "")))
 apply_role(c)
+apply_light_start(c)
 """
 
 

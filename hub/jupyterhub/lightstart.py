@@ -24,7 +24,8 @@ import logging
 
 log = logging.getLogger(__name__)
 
-READ_ONLY_EXTENSIONS = "--LabApp.extension_manager=readonly"
+EXTENSION_MANAGER = "readonly"
+READ_ONLY_EXTENSIONS = f"--LabApp.extension_manager={EXTENSION_MANAGER}"
 NO_LSP_SEARCH = "--LanguageServerManager.autodetect=False"
 
 
@@ -42,6 +43,12 @@ def language_servers_installed() -> bool:
         log.warning("sabaq: could not look for language servers; servers will look themselves", exc_info=True)
         return True
     return bool(manager.language_servers)
+
+
+def apply_light_start(c) -> None:
+    """In a pod's server config (Kubernetes): the read-only extension manager. A pod looks for
+    language servers itself (its config runs in the server: looking here would cost the same)."""
+    c.LabApp.extension_manager = EXTENSION_MANAGER
 
 
 def light_start_args() -> list[str]:

@@ -73,3 +73,4 @@ def test_the_images_server_config_starts_jupyterlab_in_the_language_the_hub_name
         exec(compile(printed, "jupyter_server_config.py", "exec"), {"c": c})
         assert c.LabServerApp.app_settings_dir == str(lab_settings_folder(language))
         assert c.LabServerApp.app_settings_dir.endswith(expected)
+        assert c.LabApp.extension_manager == "readonly"  # nobody installs extensions into a pod's image
