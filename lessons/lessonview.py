@@ -15,6 +15,10 @@ asks the server for its catalogue) and stays. JupyterLab (/lab), the file browse
 every notebook outside ~/lessons keep everything.
 
 This only makes a page lighter; it guards nothing: a student can open any notebook in /lab.
+
+The same hook sends Notebook 7's pages to Notebook's build at sabaq's shared address
+(``NotebookFiles.shared_url``, given by the hub with ``[hub] shared_static``), so that a classroom
+PC downloads it once for every student, as it does JupyterLab's (``sabaq.hub.jupyterhub.sharedstatic``).
 """
 
 from __future__ import annotations
@@ -80,20 +84,45 @@ def lesson_page_config(view: LessonView, handler, page_config: dict) -> dict:
     return without_extensions(page_config, loaded - view.used({n: packages.get(n, {}) for n in loaded}))
 
 
+class NotebookFiles(Configurable):
+    """Where Notebook 7's pages load Notebook's own build from (``c.NotebookFiles.*``): Notebook
+    has no setting for it, its pages name their server's ``/static/notebook``."""
+
+    shared_url = Unicode(
+        "",
+        help="The address of Notebook 7's static folder shared by every user's server (sabaq's "
+        "service, given on the command line by the hub with [hub] shared_static), without a "
+        "trailing slash; its pages' scripts, styles and fonts load from there. Empty: the server's own.",
+    ).tag(config=True)
+
+
+def notebook_page_config(files: NotebookFiles, handler, page_config: dict) -> dict:
+    """Notebook 7's pages (their main script and webpack's chunks follow ``fullStaticUrl``) with
+    the shared address of Notebook's build, when there is one; JupyterLab's pages as they are
+    (LabApp.override_static_url moves theirs)."""
+    from notebook.app import JupyterNotebookApp, NotebookBaseHandler
+
+    if not files.shared_url or not isinstance(handler, NotebookBaseHandler) or handler.name != JupyterNotebookApp.name:
+        return page_config
+    return {**page_config, "fullStaticUrl": files.shared_url}
+
+
 def _jupyter_server_extension_points():
     return [{"module": "sabaq.lessons.lessonview"}]
 
 
 def _load_jupyter_server_extension(serverapp) -> None:
-    """Adds the lesson view's adjustment to the page configuration hook, after the one already
-    there (JupyterHub's: the user and the token; extensions load in the order of their names)."""
+    """Adds the lesson view's adjustment and the shared address of Notebook's build to the page
+    configuration hook, after the one already there (JupyterHub's: the user and the token;
+    extensions load in the order of their names)."""
     view = LessonView(config=serverapp.config)
+    files = NotebookFiles(config=serverapp.config)
     settings = serverapp.web_app.settings
     before = settings.get("page_config_hook")
 
     def hook(handler, page_config):
         if before is not None:
             page_config = before(handler, page_config)
-        return lesson_page_config(view, handler, page_config)
+        return notebook_page_config(files, handler, lesson_page_config(view, handler, page_config))
 
     settings["page_config_hook"] = hook

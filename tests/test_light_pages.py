@@ -1,6 +1,6 @@
 """Light pages (issue 17): text compressed when the browser asks, event streams and slow
-streams passed on as they come, and JupyterLab's files at one shared address every
-student's page names, public and kept a year, from which no user's file can be read."""
+streams passed on as they come, and JupyterLab's and Notebook 7's files at one shared address
+every student's page names, public and kept a year, from which no user's file can be read."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import tornado.web
 from stack import Stack
 from test_proxy_paths import run_proxy
 
-from sabaq.devtools.bench_pageweight import cold_and_warm, student_cookies
+from sabaq.devtools.bench_pageweight import LESSON_FOLDER, cold_and_warm, student_cookies
 from sabaq.devtools.ports import free_port
 from sabaq.hub.jupyterhub.hubconfig import proxy_command
 from sabaq.hub.jupyterhub.sharedstatic import CACHE_CONTROL
@@ -46,6 +46,20 @@ def lab_page(stack: Stack, name: str) -> tuple[httpx.Client, str]:
     stack.start_server(name)
     client = stack.browser(name)
     r = client.get(f"/user/{name}/lab")
+    assert r.status_code == 200, r.text[:300]
+    return client, r.text
+
+
+def lesson_page(stack: Stack, name: str) -> tuple[httpx.Client, str]:
+    """A logged-in student's lesson view: Notebook 7's page of a lesson, where the course page
+    opens it (her server started)."""
+    stack.start_server(name)
+    client = stack.browser(name)
+    folder = client.get(f"/user/{name}/api/contents/{LESSON_FOLDER}",
+                        headers={"Authorization": f"token {stack.token(name)}"})
+    assert folder.status_code == 200, folder.text[:300]
+    lesson = min(f["path"] for f in folder.json()["content"] if f["name"].endswith(".ipynb"))
+    r = client.get(f"/user/{name}/notebooks/{lesson}")
     assert r.status_code == 200, r.text[:300]
     return client, r.text
 
@@ -183,6 +197,28 @@ def test_two_students_pages_name_one_shared_address_public_and_kept_a_year(stack
     assert entry.status_code == 200 and entry.headers["cache-control"] == CACHE_CONTROL
 
 
+def test_two_students_lesson_views_load_notebooks_build_from_one_shared_address(stack):
+    """The next student's first lesson on a classroom PC finds Notebook 7's files in the cache."""
+    client, first = lesson_page(stack, "aliya")
+    _, second = lesson_page(stack, "timur")
+    static = {page_config(first)["fullStaticUrl"], page_config(second)["fullStaticUrl"]}
+    assert len(static) == 1, static
+    shared = static.pop()
+    assert shared.startswith(SHARED) and shared.endswith("/notebook"), shared
+    script = main_script(first)
+    assert script.startswith(shared + "/main.") and script == main_script(second)
+
+    anonymous = httpx.Client(base_url=stack.url, timeout=60)  # no login
+    r = anonymous.get(script, headers=GZIP)
+    assert r.status_code == 200 and r.headers["cache-control"] == CACHE_CONTROL
+    assert r.headers["access-control-allow-origin"] == "*"
+    own = client.get(f"/user/aliya/static/notebook/{script.rsplit('/', 1)[1]}")  # her server's own copy
+    assert own.status_code == 200 and r.content == own.content and b"webpack" in r.content
+    # JupyterLab's page of the same server is untouched: its own shared lab/ folder
+    _, lab = lab_page(stack, "aliya")
+    assert page_config(lab)["fullStaticUrl"].rstrip("/") == shared.rsplit("/", 1)[0] + "/lab"
+
+
 def raw_get(stack: Stack, path: str) -> tuple[int, bytes]:
     """As sent, without a client's clean-up of the path."""
     conn = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
@@ -217,6 +253,11 @@ print(home)
         f"{base}ext/evil/static/secret.txt",  # her own extension folder
         f"{base}ext/evil/static/link.js",  # a link to her file
         f"{base}lab/%2fetc%2fpasswd",
+        f"{base}notebook/{up}{home.lstrip('/')}/secret.txt",
+        f"{base}notebook/{up.replace('..', '%2e%2e')}{home.lstrip('/')}/secret.txt",
+        f"{base}notebook/{up.replace('../', '..%2f')}{home.lstrip('/')}/secret.txt",
+        f"{base}notebook/../app.py",  # Notebook's server beside its static folder
+        f"{base}notebook/%2e%2e/app.py",
     ]
     for path in tries:
         status, body = raw_get(stack, path)

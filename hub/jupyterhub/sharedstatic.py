@@ -3,7 +3,8 @@ once for every student instead of once per student's own server (``/user/<name>/
 
 sabaq's service serves them (``sabaq.hub.service.shared_static``) at
 ``/services/sabaq/static-shared/<version>/lab/...`` (JupyterLab's static folder) and
-``.../ext/<extension>/static/...`` (the federated extensions installed in the environment);
+``.../ext/<extension>/static/...`` (the federated extensions installed in the environment)
+and ``.../notebook/...`` (Notebook 7's own build, which its views, the lesson's among them, load);
 every user's server is told to load them from there (``server_args``). The version is
 JupyterLab's and a digest of the files' names, sizes and times, so an upgrade or a new
 extension changes the address and a browser can keep each file for a year.
@@ -21,11 +22,14 @@ import os
 import time
 from pathlib import Path
 
+from sabaq.lessons.lessonview import NotebookFiles
+
 SERVICE_PREFIX = "/services/sabaq"
 ROUTE = "static-shared"
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 LAB = "lab"
 EXTENSIONS = "ext"
+NOTEBOOK = "notebook"
 OLD_VERSION_CACHE = "no-cache"  # what a page of a server started before an upgrade is answered with
 # the files on disk are looked at again (an upgrade, a new extension, while sabaq runs) at
 # most this often: a spawn or a request must not cost a walk of the folders each time
@@ -38,6 +42,14 @@ def lab_static_dir() -> Path:
     from jupyterlab.commands import get_app_dir
 
     return Path(get_app_dir()) / "static"
+
+
+def notebook_static_dir() -> Path:
+    """Notebook 7's built application, the folder its server serves at ``/static/notebook/``
+    (``JupyterNotebookApp.static_dir``'s default), found without importing Notebook's server."""
+    from importlib.util import find_spec
+
+    return Path(find_spec("notebook").origin).parent / "static"
 
 
 def labextension_folders() -> list[Path]:
@@ -89,6 +101,8 @@ def version_on_disk() -> str:
     digest = hashlib.sha256()
     for line in _listing(lab_static_dir()):
         digest.update(f"lab/{line}\n".encode())
+    for line in _listing(notebook_static_dir()):
+        digest.update(f"{NOTEBOOK}/{line}\n".encode())
     for name, folder in sorted(installed_extensions().items()):
         for line in _listing(folder / "static"):
             digest.update(f"ext/{name}/{line}\n".encode())
@@ -122,11 +136,13 @@ def _inside(root: Path, parts: list[str]) -> Path | None:
 
 def find_file(kind: str, path: str) -> Path | None:
     """The file a shared address names (after its version), or None. ``lab/<file>`` is in
-    JupyterLab's static folder; ``ext/<extension>/static/<file>`` in that extension's
-    ``static`` folder (the extension's other files are not served)."""
+    JupyterLab's static folder, ``notebook/<file>`` in Notebook 7's; ``ext/<extension>/static/<file>``
+    in that extension's ``static`` folder (the extension's other files are not served)."""
     parts = path.split("/")
     if kind == LAB:
         return _inside(lab_static_dir(), parts)
+    if kind == NOTEBOOK:
+        return _inside(notebook_static_dir(), parts)
     if kind != EXTENSIONS:
         return None
     extensions = installed_extensions()
@@ -142,8 +158,8 @@ COMPRESS = "--ServerApp.tornado_settings=compress_response=True"
 
 def server_args(hub_address: str = "") -> list[str]:
     """What every user's server is told on its command line (which outranks the user's own
-    config files): compress its text answers, and load JupyterLab's files from the shared
-    address. ``hub_address`` (``scheme://host[:port]``) when users' servers are on origins of
+    config files): compress its text answers, and load JupyterLab's and Notebook 7's files from
+    the shared address. ``hub_address`` (``scheme://host[:port]``) when users' servers are on origins of
     their own (``[hub] host``): the service stays on the hub's address."""
     base = hub_address.rstrip("/") + base_path(current_version())
     # a path without a scheme and host is put after the server's own base URL by
@@ -156,6 +172,9 @@ def server_args(hub_address: str = "") -> list[str]:
         # LabServerApp but no LabApp). Set on LabApp alone, Notebook 7 still named its server's
         # /lab/extensions/, which then answered with JupyterLab's page: no sabaq-lessons there
         f"--LabServerApp.labextensions_url={extensions}",
+        # Notebook 7 names its own /static/notebook/ (no setting): sabaq's server extension puts
+        # this in its pages' configuration instead (no trailing slash, as Notebook's own)
+        f"--{NotebookFiles.__name__}.shared_url={base}{NOTEBOOK}",
     ]
 
 

@@ -1,4 +1,4 @@
-"""JupyterLab's build files at one shared, versioned address (``sabaq.hub.jupyterhub.sharedstatic``
+"""JupyterLab's and Notebook 7's build files at one shared, versioned address (``sabaq.hub.jupyterhub.sharedstatic``
 says which files and why): public, no login, kept by browsers for a year."""
 
 from __future__ import annotations
