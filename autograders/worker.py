@@ -13,6 +13,9 @@ A claim takes up to ``[worker] batch`` jobs of one kind (``sabaq.contracts.BATCH
 each with its own lease: a deadline's submissions of one assignment are graded in one
 run of nbgrader's pipeline, as `sabaq grade batch` grades a class, and each result is
 still reported, retried or failed by itself.
+
+An idle worker's claim waits at the service for a job (``[worker] claim_wait_seconds``, a long
+poll): a job is handed out the moment it is stored, and an idle worker asks only that often.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from sabaq.autograders.jobs.check import handle_check
 from sabaq.autograders.jobs.grade import GradeHandler
 from sabaq.autograders.jobs.judge import handle_judge
 from sabaq.client import ServiceClient, ServiceError, ServiceUnreachable
-from sabaq.contracts import MAX_BATCH, WORKER_API, Contract, JobKind
+from sabaq.contracts import MAX_BATCH, MAX_CLAIM_WAIT, WORKER_API, Contract, JobKind
 from sabaq.settings import Settings
 
 log = logging.getLogger("sabaq.worker")
@@ -38,6 +41,15 @@ Handler = Callable[[ServiceClient, dict], Contract]  # (client, the job's payloa
 # A handler may also take several jobs of its kind at once: ``handler.run_many(client, payloads)``
 # returns, for each payload in order, its result or the exception that stopped that one alone.
 Outcome = Contract | Exception
+
+# A waiting claim's answer comes within its wait: a read timeout this much longer means the
+# service is gone, not slow (the network, a busy service's queue for the database)
+CLAIM_TIMEOUT_MARGIN = 30.0
+
+
+class Stopped(BaseException):
+    """Raised in a worker's wait for a job when it is told to stop: the wait is left at once."""
+
 
 # How each job kind's handler is made from the settings: one entry per JobKind
 JOBS: dict[JobKind, Callable[[Settings], Handler]] = {
@@ -84,22 +96,43 @@ class Leases:
 
 class Worker:
     def __init__(self, client: ServiceClient, handlers: dict[JobKind, Handler], poll_seconds: float = 1.0,
-                 renew_seconds: float = 60.0, batch: int = 1):
+                 renew_seconds: float = 60.0, batch: int = 1, claim_wait: float = 0.0):
         self.client = client
         self.handlers = handlers
         self.poll_seconds = poll_seconds
         self.renew_seconds = renew_seconds
         self.batch = min(max(batch, 1), MAX_BATCH)
+        self.claim_wait = min(max(claim_wait, 0.0), MAX_CLAIM_WAIT)
         self.stopping = False
+        self.waiting = False  # in a claim that waits at the service (a stop may break it off)
 
-    def post(self, path: str, body: dict, ok: tuple[int, ...] = (200, 409)):
+    def stop(self) -> None:
+        """Finish the jobs in hand and stop (a signal handler: runs in the main thread, between
+        its steps). A claim waiting at the service is broken off at once: its jobs would be
+        leased to a worker that is going."""
+        self.stopping = True
+        if self.waiting:
+            self.waiting = False
+            raise Stopped
+
+    def post(self, path: str, body: dict, ok: tuple[int, ...] = (200, 409), **kwargs):
         """A call about a job; 409 means the lease was lost (the job is someone else's now)."""
-        return self.client.post(WORKER_API + path, json=body, ok=ok)
+        return self.client.post(WORKER_API + path, json=body, ok=ok, **kwargs)
 
     def claim(self) -> list[dict]:
         """The next jobs: up to ``batch`` of one kind (the service hands out one of a kind
         that is not batched), each leased on its own."""
-        r = self.post("claim-many", {"kinds": sorted(self.handlers), "max_jobs": self.batch}, ok=(200,))
+        body = {"kinds": sorted(self.handlers), "max_jobs": self.batch}
+        if not self.claim_wait:
+            return self.post("claim-many", body, ok=(200,)).json()["jobs"]
+        self.waiting = True  # before the look at stopping: a stop from here on breaks the wait off
+        try:
+            if self.stopping:
+                return []
+            r = self.post("claim-many", {**body, "wait_seconds": self.claim_wait}, ok=(200,),
+                          timeout=self.claim_wait + CLAIM_TIMEOUT_MARGIN)
+        finally:
+            self.waiting = False
         return r.json()["jobs"]
 
     def run_one(self) -> bool:
@@ -190,9 +223,13 @@ class Worker:
                     done += 1
                     delay = self.poll_seconds
                     continue
+                if self.claim_wait:  # the service waited for a job: ask again at once
+                    continue
             except (ServiceError, ServiceUnreachable) as e:
                 log.warning("service: %s", e)
                 delay = min(delay * 2, 30)
+            except Stopped:
+                break
             time.sleep(delay)
         return done
 
@@ -219,10 +256,10 @@ def main(settings: Settings) -> None:
     name = os.environ.get("SABAQ_WORKER_NAME") or f"{socket.gethostname()}-{os.getpid()}"
     worker = Worker(connect(settings.service_url, settings.worker.token, name), handlers_for(settings),
                     settings.worker.poll_seconds, renew_seconds=max(1.0, settings.worker.lease_seconds / 3),
-                    batch=settings.worker.batch)
+                    batch=settings.worker.batch, claim_wait=settings.worker.claim_wait_seconds)
 
     def stop(*_):
-        worker.stopping = True
+        worker.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -34,6 +34,7 @@ WORKER_API = "api/v1/worker/"  # the workers' routes, relative to the service's 
 # long contest program does not hold others back on a busy worker.
 BATCHED_KINDS = frozenset({JobKind.check, JobKind.grade})
 MAX_BATCH = 32  # the most jobs one claim hands out
+MAX_CLAIM_WAIT = 30  # the most seconds a claim waits for a job when there is none (a long poll)
 
 
 class Malformed(Invalid):

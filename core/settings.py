@@ -246,8 +246,17 @@ class WorkerSettings(Section):
         "pipeline, as `sabaq grade batch` grades a class (each is still reported, retried or failed on its "
         "own). 1: one at a time.",
     ).tag(config=True)
+    claim_wait_seconds = Float(
+        20.0, min=0, max=30,
+        help="How long the service holds an idle worker's request for a job before answering that there "
+        "is none (a long poll): a job stored meanwhile is handed out at once, and an idle worker asks "
+        "only this often. 0: the worker asks every poll_seconds instead.",
+    ).tag(config=True)
     poll_seconds = Float(
-        1.0, min=0.05, max=60, help="How often an idle worker asks for a job."
+        1.0, min=0.05, max=60,
+        help="The pause before an idle worker asks for a job again when claim_wait_seconds is 0, and "
+        "the first pause after the service could not be reached or answered with an error (doubling "
+        "while that lasts, up to 30 s).",
     ).tag(config=True)
     lease_seconds = Integer(
         300,

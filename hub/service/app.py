@@ -114,7 +114,9 @@ def create_app(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.hub_sync.start()
+        app.state.claim_waits.start()
         yield
+        app.state.claim_waits.stop()
         await app.state.hub_sync.stop()
         await app.state.hub_auth.aclose()
         app.state.engine.dispose()
@@ -133,6 +135,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
     app.state.db_slots = DatabaseSlots(engine.pool.size())
+    app.state.claim_waits = worker_api.Waiting()  # workers' claims waiting for a job
     app.state.hub_auth = make_hub_tokens(settings)
     app.state.hub_sync = HubSync(
         app.state.sessions, app.state.hub_auth.api_url, app.state.hub_auth.api_token,

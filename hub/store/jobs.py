@@ -12,21 +12,66 @@ worker that comes back late cannot overwrite a newer result.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from sabaq.hub.store.models import Job, JobState, utcnow
 
 
+class Bell:
+    """Rings, in this process, when a transaction that queued a job commits: workers' claims
+    waiting for work (the worker API's long poll) listen to it instead of asking the database
+    over and over. Another process's jobs are not heard: the waiting claims also look now and then."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._listeners: set[Callable[[], None]] = set()
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """``listener`` is called from the committing thread: it must be quick and thread-safe."""
+        with self._lock:
+            self._listeners.add(listener)
+
+    def forget(self, listener: Callable[[], None]) -> None:
+        with self._lock:
+            self._listeners.discard(listener)
+
+    def ring(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+
+QUEUED = Bell()
+_RINGS = "sabaq.jobs.queued"  # a session's info key: it queued a job, to be told at its commit
+
+
+@event.listens_for(Session, "after_commit")
+def _ring_when_stored(db: Session) -> None:
+    # after the commit, not at the INSERT: a claim woken earlier would not see the job yet
+    if db.info.pop(_RINGS, False):
+        QUEUED.ring()
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_was_stored(db: Session) -> None:
+    db.info.pop(_RINGS, None)
+
+
 def enqueue(db: Session, kind: str, key: str, payload: dict, reset: bool = False) -> Job:
-    """Add a job once per key; with reset, queue an existing one again (regrading)."""
+    """Add a job once per key; with reset, queue an existing one again (regrading). Claims
+    waiting in this process hear of it when the transaction commits (``QUEUED``)."""
     job = db.scalar(select(Job).where(Job.key == key))
     if job is None:
         job = Job(kind=kind, key=key, payload=payload, state=JobState.queued)
         db.add(job)
+        db.info[_RINGS] = True
     elif reset:
+        db.info[_RINGS] = True
         job.payload = payload
         job.state = JobState.queued
         job.attempts = 0
