@@ -281,7 +281,8 @@ def test_a_warm_load_of_a_lesson_transfers_far_less_than_a_cold_one(stack, chrom
 @pytest.mark.browser
 def test_a_lesson_in_notebook_7s_view_gets_sabaq_lessons_from_the_shared_address(stack, chromium):
     """The phone's view (Notebook 7) loads its extensions from the shared address as JupyterLab
-    does: sabaq-lessons is there, and the lesson starts by itself."""
+    does: sabaq-lessons is there, and the lesson starts by itself. Notebook's own build too: its
+    main script and the chunks webpack loads after it, none from the server's /static/notebook/."""
     from playwright.sync_api import expect
 
     cookies, lesson = student_cookies(stack.url, "timur", stack.logins["timur"])
@@ -289,10 +290,14 @@ def test_a_lesson_in_notebook_7s_view_gets_sabaq_lessons_from_the_shared_address
     try:
         context.add_cookies(cookies)
         page = context.new_page()
-        loaded = []
+        loaded, notebook = [], []
         page.on("response", lambda r: loaded.append((r.url, r.status)) if "/sabaq-lessons/" in r.url else None)
+        page.on("response", lambda r: notebook.append((r.url, r.status)) if "/notebook/" in r.url else None)
         page.goto(f"{stack.url}/user/timur/notebooks/{lesson}")
         expect(page.locator("[data-sabaq-lesson]")).to_have_attribute("data-sabaq-lesson", "started", timeout=240_000)
     finally:
         context.close()
     assert loaded and all(SHARED in url and status == 200 for url, status in loaded), loaded
+    own = [url for url, _ in notebook if "/user/timur/static/notebook/" in url]
+    shared = [url for url, status in notebook if SHARED in url and "/notebook/" in url and status == 200]
+    assert not own and len(shared) > 1 and any("/main." not in url for url in shared), notebook
