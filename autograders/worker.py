@@ -218,13 +218,15 @@ class Worker:
         done = 0
         delay = self.poll_seconds
         while not self.stopping and (max_claims is None or done < max_claims):
+            asked = time.monotonic()
             try:
                 if self.run_one():
                     done += 1
                     delay = self.poll_seconds
                     continue
-                if self.claim_wait:  # the service waited for a job: ask again at once
-                    continue
+                if self.claim_wait and time.monotonic() - asked >= self.claim_wait / 2:
+                    continue  # the service waited for a job: ask again at once
+                # (not when it answered at once: a stopping service, or one that does not wait)
             except (ServiceError, ServiceUnreachable) as e:
                 log.warning("service: %s", e)
                 delay = min(delay * 2, 30)

@@ -220,16 +220,34 @@ def test_the_worker_sends_its_wait_and_waits_longer_for_the_answer():
 def test_an_empty_answer_after_a_wait_is_followed_by_the_next_claim_at_once():
     service = WaitingService()
 
-    def stop_after_three():
+    def wait_then_nothing():
+        time.sleep(0.2)  # the service's wait
         if len(service.claims) == 3:
             w.stopping = True
         return []
 
-    service.answer = stop_after_three
-    w = worker.Worker(service, {JobKind.check: lambda client, payload: None}, poll_seconds=30, claim_wait=20)
+    service.answer = wait_then_nothing
+    w = worker.Worker(service, {JobKind.check: lambda client, payload: None}, poll_seconds=30, claim_wait=0.2)
     started = time.monotonic()
     assert w.run() == 0
     assert len(service.claims) == 3 and time.monotonic() - started < 5  # not poll_seconds between them
+
+
+def test_an_empty_answer_at_once_is_not_asked_again_at_once():
+    """A service that does not wait (an older one, or one that is stopping) answers at once:
+    the worker pauses poll_seconds as it always did, rather than asking as fast as it can."""
+    service = WaitingService()
+    w = worker.Worker(service, {JobKind.check: lambda client, payload: None}, poll_seconds=0.3, claim_wait=20)
+
+    def nothing():
+        if len(service.claims) == 3:
+            w.stopping = True
+        return []
+
+    service.answer = nothing
+    started = time.monotonic()
+    assert w.run() == 0
+    assert len(service.claims) == 3 and time.monotonic() - started >= 0.6
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals: main thread")
