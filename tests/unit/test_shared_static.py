@@ -240,3 +240,22 @@ def test_the_servers_hook_gives_a_lesson_page_the_shared_address_after_jupyterhu
                                                                               labextensions_path=[])})
     page = settings["page_config_hook"](lesson, own_page_config())
     assert page["fullStaticUrl"] == SHARED_NOTEBOOK and page["hubUser"] == "aliya"
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_without_the_setting_a_server_is_only_told_to_compress(folders, shared):
+    """[hub] shared_static off: every server serves its own JupyterLab and Notebook files."""
+    import asyncio
+    from types import SimpleNamespace
+
+    async def policy(spawner):
+        spawner.policy_ran = True
+
+    spawner = SimpleNamespace(args=["--before"])
+    asyncio.run(sharedstatic.with_light_pages(policy, shared=shared)(spawner))
+    assert spawner.policy_ran
+    if shared:
+        assert spawner.args == sharedstatic.server_args()
+        assert any(a.startswith("--NotebookFiles.shared_url=") for a in spawner.args)
+    else:
+        assert spawner.args == [sharedstatic.COMPRESS]
