@@ -53,6 +53,11 @@ async def post(app, body: dict, token: str | None = None) -> tuple[httpx.Respons
         return r, time.monotonic() - started
 
 
+def never_look(app) -> None:
+    waits = app.state.claim_waits
+    waits.check_seconds = waits.idle_check_seconds = 3600
+
+
 def claim_while(app, body: dict, meanwhile, after: float = 0.3) -> tuple[httpx.Response, float]:
     """A claim, and ``meanwhile()`` run in a thread ``after`` seconds into it."""
     async def both():
@@ -66,7 +71,7 @@ def claim_while(app, body: dict, meanwhile, after: float = 0.3) -> tuple[httpx.R
 
 
 def test_a_job_stored_in_this_process_is_handed_out_at_once(app):
-    app.state.claim_waits.check_seconds = 3600  # no looking at the database: only the bell can wake it
+    never_look(app)  # only the bell can wake it
     r, took = claim_while(app, {"kinds": ["grade"], "max_jobs": 4, "wait_seconds": WAIT}, lambda: store(app))
     assert r.status_code == 200, r.text
     assert [j["kind"] for j in r.json()["jobs"]] == ["grade"]
@@ -120,7 +125,7 @@ def test_a_waiting_claim_holds_no_database_connection(app):
             time.sleep(0.05)
         store(app)
 
-    app.state.claim_waits.check_seconds = 3600  # between its first look and the bell
+    never_look(app)  # between its first look and the bell
     r, took = claim_while(app, {"max_jobs": 4, "wait_seconds": WAIT}, watch)
     assert len(r.json()["jobs"]) == 1 and took < WAIT / 2
     assert seen and max(seen) == 0
@@ -151,7 +156,7 @@ def test_many_waiting_claims_share_one_look_at_the_database(app, monkeypatch):
     looks = []
     anything = jobs.anything_to_claim
     monkeypatch.setattr(jobs, "anything_to_claim", lambda *a, **k: (looks.append(1), anything(*a, **k))[1])
-    app.state.claim_waits.check_seconds = 0.2
+    app.state.claim_waits.check_seconds = app.state.claim_waits.idle_check_seconds = 0.2
 
     async def six():
         return await asyncio.gather(*(post(app, {"max_jobs": 4, "wait_seconds": 1.0}) for _ in range(6)))
@@ -163,9 +168,23 @@ def test_many_waiting_claims_share_one_look_at_the_database(app, monkeypatch):
 
 
 def test_a_stopping_service_answers_its_waiting_claims_at_once(app):
+    never_look(app)  # the stop itself wakes them
     r, took = claim_while(app, {"max_jobs": 4, "wait_seconds": WAIT}, app.state.claim_waits.stop)
     assert r.status_code == 200 and r.json() == {"jobs": []}
     assert took < WAIT / 2
+
+
+def test_looks_are_frequent_while_there_is_work_and_sparse_when_idle():
+    from sabaq.hub.service.api.worker import Waiting
+
+    waits = Waiting(check_seconds=0.05, idle_check_seconds=0.5, busy_seconds=0.3)
+    assert waits.interval() == 0.5  # an idle service looks twice a second
+    waits.busy()  # a job was handed out or stored
+    assert waits.interval() == 0.05
+    assert waits.due(["grade"]) and not waits.due(["grade"])  # one look for all claims of these kinds
+    assert waits.due(["check"])
+    time.sleep(0.35)
+    assert waits.interval() == 0.5
 
 
 def test_a_stop_signal_ends_the_waits_and_still_reaches_the_server(app):

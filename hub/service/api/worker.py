@@ -134,13 +134,16 @@ async def claim_many(request: Request, body: ClaimManyIn, worker: WorkerCaller =
         while True:
             rung.clear()  # before the look: a job stored during it rings again
             if look and (out := await _claim_now(app, worker.name, body)).jobs:
+                waiting.busy()
                 return out
             left = until - loop.time()
             if left <= 0 or waiting.stopping.is_set() or await request.is_disconnected():
                 # a worker that hung up (it is stopping) must not be handed jobs it will never run
                 return JobsOut(jobs=[])
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(rung.wait(), min(waiting.check_seconds, left))
+                await asyncio.wait_for(rung.wait(), min(waiting.interval(), left))
+            if rung.is_set():
+                waiting.busy()
             look = rung.is_set() or waiting.due(body.kinds)
     finally:
         jobs.QUEUED.forget(ring)
@@ -164,28 +167,47 @@ def _claim(app, worker: str, body: ClaimManyIn) -> JobsOut:
         return out
 
 
-CHECK_SECONDS = 0.05
+CHECK_SECONDS = 0.05  # how often waiting claims look at the database while there is work about
+IDLE_CHECK_SECONDS = 0.5  # and when there has been none for BUSY_SECONDS
+BUSY_SECONDS = 120.0
 
 
 class Waiting:
     """What the claims waiting for a job in this service process share.
 
     A job stored by this process wakes them at once (``jobs.QUEUED``); one stored by another
-    of the service's processes is found by looking at the database every ``check_seconds``:
-    one look per interval for all of this process's waiting claims (of the same kinds), not
-    one each. A stopping service answers them at once (uvicorn waits for every open request
-    before it stops)."""
+    of the service's processes (or by a command) is found by looking at the database: one
+    look per interval for all of this process's waiting claims (of the same kinds), not one
+    each. The interval is ``check_seconds`` for ``busy_seconds`` after work was last seen (a
+    deadline's stream of submissions), ``idle_check_seconds`` when there was none: looking
+    twenty times a second all day cost an idle service more CPU than the workers' old polls
+    once a second. A stopping service answers them at once (uvicorn waits for every open
+    request before it stops)."""
 
-    def __init__(self, check_seconds: float = CHECK_SECONDS):
+    def __init__(self, check_seconds: float = CHECK_SECONDS, idle_check_seconds: float = IDLE_CHECK_SECONDS,
+                 busy_seconds: float = BUSY_SECONDS):
         self.check_seconds = check_seconds
+        self.idle_check_seconds = idle_check_seconds
+        self.busy_seconds = busy_seconds
         self.stopping = threading.Event()
         self._looked: dict[tuple[str, ...], float] = {}  # kinds -> when a waiting claim last looked
+        self._busy_at = float("-inf")  # when work was last seen
+
+    def busy(self) -> None:
+        """Work was seen (a job handed out or stored): look often for a while."""
+        self._busy_at = time.monotonic()
+
+    def interval(self) -> float:
+        """How long a waiting claim sleeps between its looks (unless it is woken)."""
+        if time.monotonic() - self._busy_at < self.busy_seconds:
+            return self.check_seconds
+        return self.idle_check_seconds
 
     def due(self, kinds: list[JobKind] | None) -> bool:
         """Whether it is this claim's turn to look at the database (and so nobody else's for a while)."""
         key = tuple(sorted(kinds or ()))
         now = time.monotonic()
-        if now - self._looked.get(key, float("-inf")) < self.check_seconds:
+        if now - self._looked.get(key, float("-inf")) < self.interval():
             return False
         self._looked[key] = now
         return True
@@ -209,6 +231,7 @@ class Waiting:
 
     def stop(self) -> None:
         self.stopping.set()
+        jobs.QUEUED.ring()  # wakes the waiting claims, which see it and answer
 
 
 @router.post("/jobs/{job_id}/complete", summary="Report a result (409: the lease was lost)")
