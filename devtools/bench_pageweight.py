@@ -96,6 +96,8 @@ def measure_load(context, url: str, selector: str = FIRST_WIDGET, link: dict | N
     """Open url in a new page of the browser context and wait for selector to be visible
     (``then(page)`` first, if given); Chromium's network log says what went over the wire.
     ``link``: CDP's Network.emulateNetworkConditions (e.g. SLOW_LINK), else the loopback's own speed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     counts = {"bytes": 0, "requests": 0, "cached": 0}
@@ -120,6 +122,10 @@ def measure_load(context, url: str, selector: str = FIRST_WIDGET, link: dict | N
     def received(event):  # from the disk cache
         counts["cached"] += bool(event.get("response", {}).get("fromDiskCache"))
 
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"[:300]))
+    page.on("requestfailed", lambda req: console.append(f"request failed: {req.url} {req.failure}"[:300]))
+    page.on("response", lambda res: res.status >= 400 and console.append(f"HTTP {res.status}: {res.url}"[:300]))
     cdp.on("Network.loadingFinished", finished)
     cdp.on("Network.requestWillBeSent", sent)
     cdp.on("Network.requestServedFromCache", cached)
@@ -133,11 +139,38 @@ def measure_load(context, url: str, selector: str = FIRST_WIDGET, link: dict | N
         page.goto(url)
         if then is not None:
             then(page)
-        page.locator(selector).first.wait_for(state="visible", timeout=timeout * 1000)
+        try:
+            page.locator(selector).first.wait_for(state="visible", timeout=timeout * 1000)
+        except PlaywrightTimeout as e:
+            raise RuntimeError(f"{selector} did not show within {timeout:g} s at {url}\n"
+                               f"{what_the_page_shows(page, console)}") from e
         seconds = time.monotonic() - start
     finally:
         page.close()
     return Load(counts["bytes"], counts["requests"], counts["cached"], seconds, extensions)
+
+
+# What a lesson that never showed its widget was waiting for (sabaq-lessons' attributes on the
+# notebook's panel) and any dialog in the way, such as a kernel chooser.
+PAGE_STATE = """() => {
+  const panel = document.querySelector('[data-sabaq-lesson]');
+  const attrs = panel ? ['data-sabaq-lesson', 'data-sabaq-kernel', 'data-sabaq-lesson-error']
+      .map(a => a + '=' + panel.getAttribute(a)).join(' ') : 'no lesson panel';
+  const dialogs = [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 300));
+  return {attrs, dialogs, title: document.title};
+}"""
+
+
+def what_the_page_shows(page, console: list[str], lines: int = 40) -> str:
+    """A page that timed out, for the person reading the bench's error: the lesson's state, any
+    dialog, and the browser's last console messages and failed requests."""
+    try:
+        state = page.evaluate(PAGE_STATE)
+    except Exception as e:  # the page itself is gone or hung
+        state = {"attrs": f"(the page did not answer: {e})", "dialogs": [], "title": ""}
+    return "\n".join([f"page {state['title']!r}: {state['attrs']}",
+                      *(f"dialog: {d}" for d in state["dialogs"]),
+                      "browser's last messages:", *console[-lines:]])
 
 
 def cold_and_warm(context, url: str, selector: str = FIRST_WIDGET, link: dict | None = None,
