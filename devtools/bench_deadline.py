@@ -35,6 +35,7 @@ from sabaq.archive import unpack
 from sabaq.client import NOT_ACTED_ON, REPEATABLE, RETRY_STATUSES
 from sabaq.devtools.ports import local_up_environment
 from sabaq.devtools.rehearsal import ANSWERS, Rehearsal, admin_password
+from sabaq.hub.jupyterhub.rundir import RunDir, stop_leftovers
 from sabaq.hub.service.timing import service_seconds
 
 ASSIGNMENT = "ps1"
@@ -85,7 +86,7 @@ class Figures:
 
 
 class LocalSabaq:
-    """`sabaq up` on a temporary data folder and free loopback ports; stopped with Ctrl-C's signal."""
+    """`sabaq up` on a temporary data folder and free loopback ports; stopped with SIGTERM."""
 
     def __init__(self, database_url: str = "", workers: int | None = None, env: dict | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="sabaq-bench-deadline-"))
@@ -126,16 +127,22 @@ class LocalSabaq:
         return password
 
     def stop(self, timeout: float = 60) -> None:
+        """SIGTERM, as a service manager stops it: a bench or test run started in a script's
+        background cannot send Ctrl-C (its SIGINT is ignored, and sabaq up keeps it so). If it
+        does not stop, it is killed and so is every process its run recorded (those it restarted
+        run in sessions of their own, outside its process group)."""
         if self.proc is None:
             return
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGINT)
+            os.kill(self.proc.pid, signal.SIGTERM)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
+            if (state := RunDir(self.data).read()) is not None:
+                stop_leftovers(state)
         self.proc = None
 
     def log_tail(self, lines: int = 40) -> str:

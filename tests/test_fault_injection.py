@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 
 from sabaq.archive import unpack
 from sabaq.devtools.bench_deadline import ASSIGNMENT, NOTEBOOK, CallFailed, Deadline, LocalSabaq, Outcome, call
+from sabaq.hub.jupyterhub.rundir import RunDir, members_of
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 from sabaq.hub.store.models import GradeResult, Job, JobState, Submission, SubmissionFile
 
@@ -49,10 +50,14 @@ def sabaq(request, tmp_path):
         up.start()
         yield up
     finally:
+        state = RunDir(up.data).read()
         up.stop()
+        left = members_of(state.run) if state else []
         if url:
             _drop_postgres(url)
         up.cleanup()
+    # the processes it restarted after the kills are in sessions of their own: its stop ends them too
+    assert not left, f"processes of the run still running after its stop: {left}"
 
 
 def pid_of(up: LocalSabaq, name: str) -> int | None:
