@@ -35,7 +35,7 @@ from sabaq.archive import unpack
 from sabaq.client import NOT_ACTED_ON, REPEATABLE, RETRY_STATUSES
 from sabaq.devtools.ports import local_up_environment
 from sabaq.devtools.rehearsal import ANSWERS, Rehearsal, admin_password
-from sabaq.hub.jupyterhub.rundir import RunDir, stop_leftovers
+from sabaq.hub.jupyterhub.rundir import RunDir
 from sabaq.hub.service.timing import service_seconds
 
 ASSIGNMENT = "ps1"
@@ -141,8 +141,7 @@ class LocalSabaq:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
-            if (state := RunDir(self.data).read()) is not None:
-                stop_leftovers(state)
+            RunDir(self.data).stop_what_is_left()
         self.proc = None
 
     def log_tail(self, lines: int = 40) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from sabaq.devtools.ports import local_up_environment
+from sabaq.hub.jupyterhub.rundir import RunDir
 from sabaq.hub.jupyterhub.spawner import system_username
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 
@@ -98,6 +99,7 @@ class Stack:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             code = self.proc.wait()
+            RunDir(self.data_dir).stop_what_is_left()  # what it restarted runs outside its group
         self.proc = None
         self._log.close()
         if self._engine is not None:

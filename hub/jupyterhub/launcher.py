@@ -25,7 +25,7 @@ import httpx
 
 from sabaq.hub.domain.seed import format_logins, seed_course, write_logins
 from sabaq.hub.jupyterhub.hubconfig import proxy_command
-from sabaq.hub.jupyterhub.rundir import SUPERVISOR, RunDir, stop_leftovers
+from sabaq.hub.jupyterhub.rundir import SUPERVISOR, RunDir
 from sabaq.hub.jupyterhub.supervisor import Program, Supervisor
 from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope, upgrade
 from sabaq.i18n import N_, terminal_text
@@ -207,10 +207,9 @@ def stop_what_a_crash_left(settings: Settings, run_dir: RunDir) -> None:
     """A run that ended without stopping its processes (its supervisor killed, the machine's
     power ...) left pid files: stop those that are still the processes recorded, then wait
     for their ports."""
-    state = run_dir.read()
-    if state is None:
+    left = run_dir.stop_what_is_left()
+    if left is None:
         return
-    left = stop_leftovers(state)
     run_dir.clear()
     if left:
         say(N_("sabaq: the last run did not stop cleanly; stopped what it left running: {processes}"),

@@ -132,6 +132,12 @@ class RunDir:
         finally:
             os.close(fd)
 
+    def stop_what_is_left(self) -> list[Record] | None:
+        """Stop what the recorded run left running (``stop_leftovers``): the recorded processes
+        still running, or None when no run is recorded here."""
+        state = self.read()
+        return None if state is None else stop_leftovers(state)
+
     def pid_of(self, name: str) -> int | None:
         try:
             return int((self.path / f"{name}.pid").read_text().strip())

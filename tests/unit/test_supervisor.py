@@ -138,6 +138,22 @@ def test_after_a_crash_only_the_recorded_processes_are_stopped(tmp_path):
         ours.wait()
 
 
+def test_a_run_dir_stops_what_its_recorded_run_left(tmp_path):
+    """What a stop that timed out (a bench's, a test stack's) and the next start call: nothing
+    recorded is None; a recorded run's processes are stopped."""
+    assert RunDir(tmp_path).stop_what_is_left() is None
+    run = "left-" + os.urandom(4).hex()
+    ours = subprocess.Popen(["sleep", "300"], env={**ENV, rundir.RUN_ENV: run}, start_new_session=True)
+    try:
+        RunDir(tmp_path).write(RunState(run, Record("sabaq-up", pid=1), [
+            Record("worker-1", pid=ours.pid, started=rundir.start_time(ours.pid), state="running")]))
+        assert [r.name for r in RunDir(tmp_path).stop_what_is_left()] == ["worker-1"]
+        assert ours.wait(timeout=5) == -signal.SIGTERM
+    finally:
+        ours.kill()
+        ours.wait()
+
+
 def test_one_supervisor_per_data_directory(tmp_path):
     first = RunDir(tmp_path)
     assert first.lock()
