@@ -32,6 +32,7 @@ import httpx
 from sabaq.devtools.bench_deadline import LocalSabaq
 from sabaq.devtools.bench_storm import remove_accounts
 from sabaq.devtools.ports import free_port
+from sabaq.lessons.pagestate import listen, page_state
 
 # in courses/lessons; delivered to the demo course's students as ~/lessons/demo/projectile-motion/
 LESSON = "physics/projectile-motion/projectile-motion.en.ipynb"
@@ -122,10 +123,7 @@ def measure_load(context, url: str, selector: str = FIRST_WIDGET, link: dict | N
     def received(event):  # from the disk cache
         counts["cached"] += bool(event.get("response", {}).get("fromDiskCache"))
 
-    console: list[str] = []
-    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"[:300]))
-    page.on("requestfailed", lambda req: console.append(f"request failed: {req.url} {req.failure}"[:300]))
-    page.on("response", lambda res: res.status >= 400 and console.append(f"HTTP {res.status}: {res.url}"[:300]))
+    log = listen(page)
     cdp.on("Network.loadingFinished", finished)
     cdp.on("Network.requestWillBeSent", sent)
     cdp.on("Network.requestServedFromCache", cached)
@@ -143,34 +141,11 @@ def measure_load(context, url: str, selector: str = FIRST_WIDGET, link: dict | N
             page.locator(selector).first.wait_for(state="visible", timeout=timeout * 1000)
         except PlaywrightTimeout as e:
             raise RuntimeError(f"{selector} did not show within {timeout:g} s at {url}\n"
-                               f"{what_the_page_shows(page, console)}") from e
+                               f"{page_state(page, log, lines=40)['detail']}") from e
         seconds = time.monotonic() - start
     finally:
         page.close()
     return Load(counts["bytes"], counts["requests"], counts["cached"], seconds, extensions)
-
-
-# What a lesson that never showed its widget was waiting for (sabaq-lessons' attributes on the
-# notebook's panel) and any dialog in the way, such as a kernel chooser.
-PAGE_STATE = """() => {
-  const panel = document.querySelector('[data-sabaq-lesson]');
-  const attrs = panel ? ['data-sabaq-lesson', 'data-sabaq-kernel', 'data-sabaq-lesson-error']
-      .map(a => a + '=' + panel.getAttribute(a)).join(' ') : 'no lesson panel';
-  const dialogs = [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 300));
-  return {attrs, dialogs, title: document.title};
-}"""
-
-
-def what_the_page_shows(page, console: list[str], lines: int = 40) -> str:
-    """A page that timed out, for the person reading the bench's error: the lesson's state, any
-    dialog, and the browser's last console messages and failed requests."""
-    try:
-        state = page.evaluate(PAGE_STATE)
-    except Exception as e:  # the page itself is gone or hung
-        state = {"attrs": f"(the page did not answer: {e})", "dialogs": [], "title": ""}
-    return "\n".join([f"page {state['title']!r}: {state['attrs']}",
-                      *(f"dialog: {d}" for d in state["dialogs"]),
-                      "browser's last messages:", *console[-lines:]])
 
 
 def cold_and_warm(context, url: str, selector: str = FIRST_WIDGET, link: dict | None = None,

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 from sabaq.i18n import N_
 from sabaq.lessons.meta import LessonError
+from sabaq.lessons.pagestate import listen, page_state
 
 PHONE = {"width": 390, "height": 844}
 MIN_COLUMN = 0.85  # of the screen's width
@@ -54,25 +55,6 @@ _MEASURE = """() => {
   return {page: document.documentElement.scrollWidth, inner, wide,
           column: text ? text.getBoundingClientRect().width : 0,
           state: (document.querySelector('[data-sabaq-lesson]') || {getAttribute: () => null}).getAttribute('data-sabaq-lesson')};
-}"""
-
-
-# What the page shows when a lesson has not started (or its pictures not shown) in time: the
-# lesson's state and its kernel's (set by sabaq-lessons), the cells on the page, and whether the
-# page lists and loaded sabaq-lessons.
-_PAGE_STATE = """() => {
-  const panel = document.querySelector('[data-sabaq-lesson]');
-  let listed = 'unknown';
-  try {
-    const config = JSON.parse(document.getElementById('jupyter-config-data').textContent);
-    listed = (config.federated_extensions || []).some(e => e.name === 'sabaq-lessons') ? 'listed' : 'not listed';
-  } catch (e) { listed = 'no page config'; }
-  const loaded = window._JUPYTERLAB && window._JUPYTERLAB['sabaq-lessons'] ? 'loaded' : 'not loaded';
-  return {state: panel ? panel.getAttribute('data-sabaq-lesson') : null,
-          kernel: panel ? panel.getAttribute('data-sabaq-kernel') : null,
-          error: panel ? panel.getAttribute('data-sabaq-lesson-error') : null,
-          cells: document.querySelectorAll('.jp-Notebook .jp-Cell').length,
-          extension: listed + ', ' + loaded, title: document.title};
 }"""
 
 
@@ -144,22 +126,6 @@ def _stop_kernels(url: str, token: str) -> None:
         httpx.delete(f"{url}/api/sessions/{session['id']}", params={"token": token}, timeout=30)
 
 
-def page_state(page, errors: list[str] = ()) -> dict:
-    """What a page that should show a lesson shows (:data:`_PAGE_STATE`) and ``detail``, the
-    same in one line for a message: the lesson's and its kernel's state, the cells on the
-    page, sabaq-lessons listed and loaded, the browser's last errors."""
-    try:
-        seen = page.evaluate(_PAGE_STATE)
-    except Exception as e:  # noqa: BLE001 - a page that is gone or still navigating says so
-        seen = {"state": None, "kernel": None, "error": None, "cells": 0, "extension": f"page not readable: {e}"[:200], "title": ""}
-    parts = [f"url={page.url}", f"title={seen['title']!r}", f"lesson={seen['state'] or 'no attribute'}",
-             f"kernel={seen['kernel'] or 'unknown'}", f"cells shown={seen['cells']}",
-             f"sabaq-lessons {seen['extension']}"]
-    if errors:
-        parts.append("browser errors: " + " | ".join(errors[-3:]))
-    return {**seen, "detail": "; ".join(parts)}
-
-
 def measure(browser, url: str, token: str, rel: str, timeout: float) -> dict:
     """Open one notebook in the phone view, wait for its lesson to start; what a reader sees.
     ``state`` is the lesson's (started, failed, none) or timeout; for failed ``detail`` is
@@ -167,18 +133,16 @@ def measure(browser, url: str, token: str, rel: str, timeout: float) -> dict:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
-    errors: list[str] = []
     try:
         page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)[:300]))
-        page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
+        log = listen(page)
         page.set_default_timeout(timeout * 1000)
         page.goto(f"{url}/notebooks/{quote(rel)}?token={token}")
         try:
             page.wait_for_selector("[data-sabaq-lesson=started], [data-sabaq-lesson=failed], [data-sabaq-lesson=none]")
         except PlaywrightTimeout:
-            return {**page_state(page, errors), "state": "timeout"}
-        seen = page_state(page, errors)
+            return {**page_state(page, log), "state": "timeout"}
+        seen = page_state(page, log)
         if seen["state"] == "failed":
             return {**seen, "detail": seen["error"] or seen["detail"]}
         if seen["state"] != "started":
@@ -186,7 +150,7 @@ def measure(browser, url: str, token: str, rel: str, timeout: float) -> dict:
         try:  # the pictures the set-up cells drew are on the page before anything is measured
             page.wait_for_function(_PICTURES_SHOWN)
         except PlaywrightTimeout:
-            seen = page_state(page, errors)
+            seen = page_state(page, log)
             return {**seen, "state": "timeout", "detail": "the set-up cells ran but their pictures were not shown; " + seen["detail"]}
         return page.evaluate(_MEASURE)
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from axe import axe_violations, describe
-from browsing import log_in
+from browsing import log_in, messages
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser]
@@ -55,12 +55,12 @@ def login(chromium, stack, name, next_path, locale="kk-KZ"):
 def what_the_page_shows(page, stack, name: str, errors=()) -> str:
     """For a page that did not show what was awaited: its screenshot (kept), its address and
     state (sabaq.lessons.phone.page_state), and the end of the hub's and servers' log."""
-    from sabaq.lessons.phone import page_state
+    from sabaq.lessons.pagestate import page_state
 
     shots = Path(os.environ.get("SABAQ_SCREENSHOTS", "/tmp/sabaq-screenshots")) / "accessibility"
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / f"{name}.png"))
-    return (f"the page showed: {page_state(page, list(errors))['detail']}\n(screenshot: {shots / name}.png)\n"
+    return (f"the page showed: {page_state(page, list(errors), lines=40)['detail']}\n(screenshot: {shots / name}.png)\n"
             f"{kernels_of_the_pages_server(page)}the end of sabaq up's log:\n{stack.log_tail()}")
 
 
@@ -132,9 +132,7 @@ def test_a_lesson_in_jupyterlab_has_no_serious_violation_in_what_sabaq_writes(ch
     # (sabaq.lessons.lessonlink: another test may have changed her language since)
     assert stack.api("aliya").patch("/me", json={"language": "en"}).status_code == 200
     context, page = login(chromium, stack, "aliya", f"{SABAQ}/courses/demo")
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)[:300]))
-    page.on("console", lambda m: errors.append(m.text[:300]) if m.type == "error" else None)
+    errors = messages(page)
     page.wait_for_url("**/services/sabaq/courses/demo**")
     hrefs = {name: page.locator(f'#lessons li[data-lesson="{name}"] a.lab').get_attribute("href")
              for name in ("ohms-law", "projectile-motion")}

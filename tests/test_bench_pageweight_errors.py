@@ -51,7 +51,7 @@ def test_a_widget_that_never_shows_is_reported_with_what_the_page_was_waiting_fo
             browser.close()
     text = str(failed.value)
     assert "did not show within 3 s" in text
-    assert "data-sabaq-lesson=starting data-sabaq-kernel=Connecting" in text
+    assert "lesson=starting; kernel=Connecting" in text
     assert "dialog: Select Kernel" in text
     assert "warning: sabaq-lessons: the kernel's connection did not open" in text
     assert "HTTP 404: " + stuck_page + "missing.js" in text

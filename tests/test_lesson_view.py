@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import log_in
+from browsing import expect_lesson, log_in
 from playwright.sync_api import expect
 
 from sabaq.devtools.bench_pageweight import FIRST_WIDGET, extension_of
@@ -45,7 +45,7 @@ def test_a_lesson_loads_only_the_extensions_it_uses_and_jupyterlab_keeps_them_al
     asked = extensions_asked(page)
     page.locator('#lessons li[data-lesson="projectile-motion"] a.lesson').click()
     page.wait_for_url(re.compile(rf"/user/{STUDENT}/notebooks/lessons/demo/projectile-motion/"), timeout=180_000)
-    expect(page.locator("[data-sabaq-lesson]")).to_have_attribute("data-sabaq-lesson", "started", timeout=180_000)
+    expect_lesson(page, stack=stack)
     expect(page.locator(FIRST_WIDGET).first).to_be_visible(timeout=120_000)
     assert LESSON_USES <= asked, asked
     assert not NOT_IN_A_LESSON & asked, asked

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from browsing import log_in
+from browsing import expect_lesson, log_in
 from playwright.sync_api import expect
 
 from sabaq.i18n import translator
@@ -84,7 +84,7 @@ def test_a_student_works_through_a_lesson_on_a_phone(stack, phone):
     page.wait_for_url(re.compile(rf"/user/{STUDENT}/notebooks/lessons/demo/projectile-motion/"
                                  r"projectile-motion\.(kk|ru|en)\.ipynb"), timeout=180_000)
     _ = translator(re.search(r"\.(kk|ru|en)\.ipynb", page.url)[1])
-    expect(page.locator("[data-sabaq-lesson]")).to_have_attribute("data-sabaq-lesson", "started", timeout=180_000)
+    expect_lesson(page, stack=stack)
 
     # the first paragraph, at the top, across the screen
     first = page.locator(".jp-MarkdownCell .jp-RenderedMarkdown p").first
@@ -293,7 +293,7 @@ def test_a_lesson_that_does_not_start_says_why(tmp_path, chromium):
         # ipykernel 7 says idle while the cell runs: the kernel's state is there, whichever
         expect(panel).to_have_attribute("data-sabaq-kernel", re.compile("^(idle|busy)$"), timeout=120_000)
         seen = page_state(page)
-        assert f"lesson=starting; kernel={seen['kernel']}; cells shown=2; sabaq-lessons listed, loaded" in seen["detail"], seen
+        assert f"lesson=starting; kernel={seen['kernel']}; notebook panels=1; cells shown=2; sabaq-lessons listed, loaded" in seen["detail"], seen
         [problem] = problems_of({**seen, "state": "timeout"}, "lesson.ipynb", timeout=90)
         assert problem.translated("en").startswith("lesson.ipynb: the lesson had not started in the phone view after 90 s; the page showed: url="), problem
         context.close()

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import tornado.httpserver
 import tornado.web
+from browsing import expect_lesson, watch
 from stack import Stack
 from test_proxy_paths import run_proxy
 
@@ -283,18 +284,17 @@ def test_a_lesson_in_notebook_7s_view_gets_sabaq_lessons_from_the_shared_address
     """The phone's view (Notebook 7) loads its extensions from the shared address as JupyterLab
     does: sabaq-lessons is there, and the lesson starts by itself. Notebook's own build too: its
     main script and the chunks webpack loads after it, none from the server's /static/notebook/."""
-    from playwright.sync_api import expect
 
     cookies, lesson = student_cookies(stack.url, "timur", stack.logins["timur"])
     context = chromium.new_context(viewport={"width": 390, "height": 844})
     try:
         context.add_cookies(cookies)
-        page = context.new_page()
+        page = watch(context.new_page())
         loaded, notebook = [], []
         page.on("response", lambda r: loaded.append((r.url, r.status)) if "/sabaq-lessons/" in r.url else None)
         page.on("response", lambda r: notebook.append((r.url, r.status)) if "/notebook/" in r.url else None)
         page.goto(f"{stack.url}/user/timur/notebooks/{lesson}")
-        expect(page.locator("[data-sabaq-lesson]")).to_have_attribute("data-sabaq-lesson", "started", timeout=240_000)
+        expect_lesson(page, timeout_ms=240_000, stack=stack)
     finally:
         context.close()
     assert loaded and all(SHARED in url and status == 200 for url, status in loaded), loaded
