@@ -215,6 +215,23 @@ def test_the_practice_set_has_six_tasks_in_three_languages():
     assert with_groups >= 2 and custom >= 1
 
 
+def test_the_practice_tasks_have_valid_short_names_their_titles_and_two_new_kinds():
+    """problemtools' rule for a short name ([a-z0-9]+, which tea-time broke); the six first tasks
+    keep their titles; one new task is interactive, one has an output checker in C++."""
+    import yaml
+
+    assert all(re.fullmatch(r"[a-z0-9]+", name) for name in PRACTICE_TASKS), PRACTICE_TASKS
+    titles = {name: yaml.safe_load((PRACTICE / name / "problem.yaml").read_text(encoding="utf-8"))["name"]
+              for name in PRACTICE_TASKS}
+    assert {"Bazaar pairs", "Camel caravan", "Maximum harvest", "Steppe road", "Tea time", "Tenge coins"} \
+        <= set(titles.values())
+    packages = [load(PRACTICE / name, require_tests=False) for name in PRACTICE_TASKS]
+    assert [p.short_name for p in packages if p.interactive] == ["guess"]
+    checkers = [p.short_name for p in packages if p.output_validator and not p.interactive
+                and p.output_validator.language == "cpp"]
+    assert checkers == ["share"]
+
+
 @pytest.mark.parametrize("name", PRACTICE_TASKS)
 def test_practice_task_verifies(name, tmp_path):
     root = tmp_path / name
@@ -231,7 +248,9 @@ FORMATS = Path(__file__).resolve().parent / "olympiad_packages"
 def test_packages_in_problemtools_formats_verify_identically(name, tmp_path):
     """doubling: subtasks in the 2023-07-draft format (Markdown statements, a fixed time limit);
     circle: a legacy pass-fail problem with float_tolerance, and a submission that runs out of
-    memory filed under run_time_error, as problemtools files it."""
+    memory filed under run_time_error, as problemtools files it; higher: an interactive guessing
+    game in the 2023-07-draft format (``type: [pass-fail, interactive]``, the interactor in
+    output_validator/). The legacy interactive game is the practice task guess."""
     root = tmp_path / name
     shutil.copytree(FORMATS / name, root)
     assert_same_verdicts(root, tmp_path)
@@ -241,6 +260,11 @@ def test_packages_in_problemtools_formats_verify_identically(name, tmp_path):
             assert package.format == "2023-07-draft" and package.time_limit == 2 and package.max_score == 100
             partial = judge.judge(Program(root / "submissions" / "partially_accepted" / "small_only.py", "python"))
             assert (partial.verdict, partial.score) == ("AC", 40)
+        elif name == "higher":
+            assert package.format == "2023-07-draft" and package.interactive and not package.scoring
+            assert package.output_validator.path.name == "interactor.py"
+            found = judge.judge(Program(root / "submissions" / "accepted" / "halves.py", "python"))
+            assert (found.verdict, found.score) == ("AC", 1)
         else:
             assert package.validator_flags == ["float_tolerance", "1e-6"] and not package.scoring
             hoard = judge.judge(Program(root / "submissions" / "run_time_error" / "hoards_memory.py", "python"))

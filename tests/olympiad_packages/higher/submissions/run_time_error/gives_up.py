@@ -1,0 +1,2 @@
+# ends with an error before asking anything
+raise SystemExit("no idea")

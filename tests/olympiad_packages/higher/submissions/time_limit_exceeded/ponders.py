@@ -1,0 +1,3 @@
+# thinks forever before its first question
+while True:
+    pass
