@@ -39,3 +39,19 @@ def test_the_reapers_own_start_is_not_the_programs_time(slow_reaper, monkeypatch
         result = run._run_as(uid, [shutil.which("true")], None, None, run._limits(1.0, 256, 1), wall=30)
     assert result.status == "ok", result
     assert result.cpu < 1.0 and result.wall < BURN, result  # the burn counted would be 1.5 s of each
+
+
+def test_no_code_runs_between_fork_and_exec_in_the_judge():
+    """A guard for 3c69c91: no subprocess call of the judge (autograders/olympiad, the sandbox it
+    runs in) passes ``preexec_fn``, Python code run in the child between fork and exec, which
+    may deadlock on a lock another of the judge's threads held at the fork (ruff PLW1509)."""
+    import ast
+    from pathlib import Path
+
+    autograders = Path(__file__).resolve().parents[2] / "autograders"
+    sources = [*(autograders / "olympiad").rglob("*.py"), *(autograders / "sandbox").rglob("*.py")]
+    assert run.REAPER in sources or run.REAPER.resolve() in [p.resolve() for p in sources]
+    found = [f"{path.relative_to(autograders)}:{node.lineno}" for path in sources
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.keyword) and node.arg == "preexec_fn"]
+    assert found == []
