@@ -253,3 +253,52 @@ def test_problemtools_judges_the_guess_task_as_sabaq_does(guess, judge, tmp_path
             if installed(languages.detect([path]).id):
                 ours[f"{folder}/{path.name}"] = judge.judge(Program(path, "")).verdict
     assert ours and {k: theirs.get(k) for k in ours} == ours, proc.stdout[-3000:]
+
+
+def test_each_program_has_its_own_limits(guess, tmp_path, boxes):
+    """The contestant runs under the task's memory limit (256 MB), the interactor under its own:
+    an interactor holding 400 MB still judges, a contestant taking 400 MB is MLE (and the
+    interactor, which then sees its input end, does not make it WA)."""
+    holding = write(tmp_path / "interactor", "holding.py",
+                    "import os, sys\n"
+                    "held = bytearray(400 << 20)\n"
+                    "for i in range(0, len(held), 4096):\n    held[i] = 1\n"
+                    "line = sys.stdin.readline()\n"
+                    "with open(os.path.join(sys.argv[3], 'judgemessage.txt'), 'w') as f:\n"
+                    "    f.write('asked ' + line)\n"
+                    "sys.exit(42 if line.strip() == '? 42' else 43)\n")
+    modest = write(tmp_path / "modest", "modest.py", "print('? 42', flush=True)\n")
+    greedy = write(tmp_path / "greedy", "greedy.py",
+                   "held = bytearray(400 << 20)\n"
+                   "for i in range(0, len(held), 4096):\n    held[i] = 1\n"
+                   "print('? 42', flush=True)\n")
+    test = load(guess).groups[0].tests[0]  # sample 1: the number is 42
+    assert test.input.read_text().split()[0] == "42"
+    with Interactor(holding, [], boxes) as interactor:
+        for program, verdict in ((modest, "AC"), (greedy, "MLE")):
+            with runner.Box(boxes) as box:
+                outcome = interactor.interact(box, box.prepare(program), test.input, test.answer, 2.0, 256, 8)
+            assert outcome.verdict == verdict, (program.name, outcome.message, outcome.contestant, outcome.interactor)
+            assert outcome.interactor.status != "mle", outcome.interactor
+
+
+def test_the_worker_judges_a_notebook_submission_of_an_interactive_task(guess):
+    """A notebook task can be interactive: the solution cell of the notebook students get,
+    filled in, is judged against the interactor by the worker's judge job."""
+    import nbformat
+
+    from sabaq.autograders.jobs.judge import judge_files
+    from sabaq.hub.domain.olympiad import package_files
+    from sabaq.kattis.notebook import build_notebook
+
+    files = package_files(guess)
+    assert any(p.startswith("output_validators/interactor/") for p in files)
+    nb = build_notebook(load(guess), "kk", "olympiad", "guess")
+    cell = next(c for c in nb.cells if "solution" in c.metadata.get("tags", []))
+    results = {}
+    for name in ("accepted/binary.py", "wrong_answer/one_guess.py"):
+        cell.source = (SUBMISSIONS / name).read_text()
+        results[name] = judge_files(files, {"guess.ipynb": nbformat.writes(nb).encode()})
+    accepted, wrong = results["accepted/binary.py"], results["wrong_answer/one_guess.py"]
+    assert accepted["score"] == 100 and accepted["details"]["judge"]["verdict"] == "AC", accepted
+    assert wrong["score"] == 0 and wrong["details"]["judge"]["verdict"] == "WA", wrong
