@@ -443,3 +443,34 @@ def test_the_sandboxs_tmp_holds_no_more_than_the_runs_memory(tmp_path, boxes, ba
     else:  # /tmp is full at its size, which is the run's memory
         assert result.status == "ok" and "No space left on device" in output, (result, output)
         assert int(output.split()[-1]) <= 256
+
+
+COMPILER_BOMBS = {  # a source that keeps the compiler busy, fills its memory, or makes a huge object file
+    "spin.cpp": ("constexpr long spin() {\n    long s = 0;\n    for (int i = 0; i < 200000; ++i)\n"
+                 "        for (int j = 0; j < 200000; ++j)\n            s += i ^ j;\n    return s;\n}\n"
+                 "constexpr long x = spin();\nint main() { return x == 0; }\n",
+                 "the compiler ran out of time (3 s)"),
+    "zero.c": ('#include "/dev/zero"\nint main(void) { return 0; }\n', "out of memory"),
+    "big.c": ("char big[64 << 20] = {1};\nint main(void) { return big[0] - 1; }\n", "File too large"),
+}
+
+
+@pytest.mark.skipif(shutil.which("g++") is None or shutil.which("gcc") is None, reason="needs gcc and g++")
+def test_a_compiler_is_held_to_the_compile_limits(sum2, tmp_path, monkeypatch):
+    """Compiling is running the contestant's code too (constexpr, #include of a device): the
+    compiler runs under languages.COMPILE_LIMITS (here 3 s, 256 MB, 8 MB of output), and a
+    source that would keep it busy for hours, read /dev/zero or write a 64 MB object is CE
+    saying which limit it reached, soon, and the judge goes on."""
+    from sabaq.autograders.olympiad import languages
+
+    monkeypatch.setattr(languages, "COMPILE_LIMITS", languages.CompileLimits(
+        cpu_seconds=3, memory_mb=256, output_mb=8, wall_seconds=30))
+    with Judge(sum2) as judge:
+        for name, (source, said) in COMPILER_BOMBS.items():
+            start = time.monotonic()
+            result = judge.judge(write(tmp_path / name.split(".")[0], name, source))
+            assert (result.verdict, result.score) == ("CE", 0), (name, result)
+            assert said in result.compile_message, (name, result.compile_message)
+            assert time.monotonic() - start < 30, name
+        good = judge.judge(Program(sum2.root / "submissions" / "accepted" / "solution.py", "python"))
+    assert good.verdict == "AC"
