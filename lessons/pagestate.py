@@ -2,7 +2,8 @@
 
 A lesson that never starts (in the phone check, a benchmark or a test) is reported with the
 lesson's and its kernel's state (set by sabaq-lessons on the notebook's panel), the cells on the
-page, whether the page lists and loaded sabaq-lessons, any dialog in the way (a kernel chooser),
+page, the set-up cells run of all (and "sent" once they went to the kernel), the outputs shown,
+whether the page lists and loaded sabaq-lessons, any dialog in the way (a kernel chooser),
 and the browser's last messages: console lines, page errors, failed requests and HTTP errors,
 collected from the page's start by :func:`listen`.
 """
@@ -22,6 +23,8 @@ _PAGE_STATE = """() => {
           error: panel ? panel.getAttribute('data-sabaq-lesson-error') : null,
           panels: document.querySelectorAll('.jp-NotebookPanel').length,
           cells: document.querySelectorAll('.jp-Notebook .jp-Cell').length,
+          setup: panel ? panel.getAttribute('data-sabaq-setup') : null,
+          outputs: document.querySelectorAll('.jp-Notebook .jp-OutputArea-output').length,
           dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 300)),
           extension: listed + ', ' + loaded, title: document.title};
 }"""
@@ -44,11 +47,12 @@ def page_state(page, log: list[str] = (), lines: int = 3) -> dict:
     try:
         seen = page.evaluate(_PAGE_STATE)
     except Exception as e:  # noqa: BLE001 - a page that is gone or still navigating says so
-        seen = {"state": None, "kernel": None, "error": None, "panels": 0, "cells": 0, "dialogs": [],
+        seen = {"state": None, "kernel": None, "error": None, "panels": 0, "cells": 0, "setup": None, "outputs": 0, "dialogs": [],
                 "extension": f"page not readable: {e}"[:200], "title": ""}
     parts = [f"url={page.url}", f"title={seen['title']!r}", f"lesson={seen['state'] or 'no attribute'}",
              f"kernel={seen['kernel'] or 'unknown'}", f"notebook panels={seen['panels']}",
-             f"cells shown={seen['cells']}", f"sabaq-lessons {seen['extension']}"]
+             f"cells shown={seen['cells']}", f"set-up cells run={seen['setup'] or 'none yet'}",
+             f"outputs={seen['outputs']}", f"sabaq-lessons {seen['extension']}"]
     parts += [f"dialog: {d}" for d in seen["dialogs"]]
     if log:
         parts.append("the browser's last messages: " + " | ".join(log[-lines:]))

@@ -85,6 +85,8 @@ def test_a_student_works_through_a_lesson_on_a_phone(stack, phone):
                                  r"projectile-motion\.(kk|ru|en)\.ipynb"), timeout=180_000)
     _ = translator(re.search(r"\.(kk|ru|en)\.ipynb", page.url)[1])
     expect_lesson(page, stack=stack)
+    # every set-up cell went to the kernel and ran (what a lesson that never started shows it had done)
+    expect(page.locator("[data-sabaq-lesson]")).to_have_attribute("data-sabaq-setup", re.compile(r"^([1-9]\d*)/\1 sent$"))
 
     # the first paragraph, at the top, across the screen
     first = page.locator(".jp-MarkdownCell .jp-RenderedMarkdown p").first
@@ -292,8 +294,10 @@ def test_a_lesson_that_does_not_start_says_why(tmp_path, chromium):
         expect(panel).to_have_attribute("data-sabaq-lesson", "starting", timeout=120_000)
         # ipykernel 7 says idle while the cell runs: the kernel's state is there, whichever
         expect(panel).to_have_attribute("data-sabaq-kernel", re.compile("^(idle|busy)$"), timeout=120_000)
+        expect(panel).to_have_attribute("data-sabaq-setup", "0/1 sent")  # its one set-up cell runs, never ends
         seen = page_state(page)
-        assert f"lesson=starting; kernel={seen['kernel']}; notebook panels=1; cells shown=2; sabaq-lessons listed, loaded" in seen["detail"], seen
+        assert (f"lesson=starting; kernel={seen['kernel']}; notebook panels=1; cells shown=2; "
+                "set-up cells run=0/1 sent; outputs=0; sabaq-lessons listed, loaded") in seen["detail"], seen
         [problem] = problems_of({**seen, "state": "timeout"}, "lesson.ipynb", timeout=90)
         assert problem.translated("en").startswith("lesson.ipynb: the lesson had not started in the phone view after 90 s; the page showed: url="), problem
         context.close()

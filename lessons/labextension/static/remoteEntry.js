@@ -133,6 +133,22 @@
     return Array.isArray(tags) ? tags : [];
   }
 
+  /* How far the set-up has come, on the panel (data-sabaq-setup: "ran/all", "sent" once the
+     cells went to the kernel): what a lesson that never started had done. */
+  function showSetup(panel, setup, actions) {
+    var ran = 0, sent = false;
+    var show = function () { panel.node.setAttribute("data-sabaq-setup", ran + "/" + setup.length + (sent ? " sent" : "")); };
+    var executed = function (_sender, args) {
+      if (args.notebook === panel.content && setup.indexOf(args.cell) >= 0) { ran += 1; show(); }
+    };
+    if (actions.executed) actions.executed.connect(executed);
+    show();
+    return {
+      sent: function () { sent = true; show(); },
+      done: function () { if (actions.executed) actions.executed.disconnect(executed); }
+    };
+  }
+
   /* Run the lesson's set-up cells once, in order, as soon as its kernel is there. Only a
      notebook in ~/lessons/ (LESSONS), where nobody but its owner and sabaq's lesson delivery
      writes, is a lesson: elsewhere a tag is anyone's (a student's submission the teacher
@@ -155,11 +171,14 @@
     panel.node.setAttribute("data-sabaq-lesson", "starting");
     showKernel(panel);
     reconnectWhileStuck(panel);
+    var progress = showSetup(panel, setup, actions);
     await panel.sessionContext.ready;
     notebook.deselectAll();
     notebook.activeCellIndex = notebook.widgets.indexOf(setup[0]);
     setup.forEach(function (cell) { notebook.select(cell); });
+    progress.sent();
     var ok = await actions.run(notebook, panel.sessionContext);
+    progress.done();
     notebook.deselectAll();
     notebook.activeCellIndex = 0;  // the student starts reading at the top
     if (notebook.scrollToItem) await notebook.scrollToItem(0, "start");
