@@ -59,6 +59,24 @@ def tex_to_markdown(tex: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
 
 
+def problem_name(config: dict, lang: str) -> str | None:
+    """The problem's name in ``lang`` from problem.yaml, as problemtools reads it: a 2023-07
+    package names it per language (its only one when it has one), a legacy package once."""
+    name = config.get("name") if isinstance(config, dict) else None
+    if isinstance(name, dict):
+        if len(name) == 1:
+            name = next(iter(name.values()))
+        else:
+            name = name.get(lang)
+    return str(name) if name else None
+
+
+def with_title(name: str, text: str, title: str | None) -> str:
+    """A Markdown statement has no title of its own: problemtools puts problem.yaml's name in
+    its language above it (a LaTeX one names itself with \\problemname)."""
+    return f"# {title}\n\n{text}" if name.endswith(".md") and title else text
+
+
 def statement_markdown(package, lang: str, fallback: str = "en") -> tuple[str, str]:
     """(statement as Markdown, the language actually used): in ``lang`` when the package has
     it, else in ``fallback`` (the course's language), else English, else any."""
@@ -67,7 +85,9 @@ def statement_markdown(package, lang: str, fallback: str = "en") -> tuple[str, s
         path = statements.get(choice)
         if path is not None:
             text = path.read_text(encoding="utf-8")
-            return (text if path.suffix == ".md" else tex_to_markdown(text)), choice
+            if path.suffix == ".md":
+                return with_title(path.name, text, problem_name(package.config, choice)), choice
+            return tex_to_markdown(text), choice
     raise ValueError(f"{package.root} has no statement")
 
 
@@ -77,9 +97,10 @@ def markdown_to_html(markdown: str) -> str:
     return markdown_html(markdown)
 
 
-def statement_html(name: str, text: str) -> str:
-    """One statement file (``problem.<lang>.tex`` or ``.md``) as HTML."""
-    return markdown_to_html(text if name.endswith(".md") else tex_to_markdown(text))
+def statement_html(name: str, text: str, title: str | None = None) -> str:
+    """One statement file (``problem.<lang>.tex`` or ``.md``) as HTML; ``title``: the
+    problem's name in its language, the heading of a Markdown statement."""
+    return markdown_to_html(with_title(name, text, title) if name.endswith(".md") else tex_to_markdown(text))
 
 
 def statement_files(paths) -> dict[str, str]:
@@ -158,8 +179,9 @@ def write_statements(package, out: Path, pdf: bool = False) -> list[Path]:
     written = []
     for lang, path in sorted(statements.items()):
         page = out / f"problem.{lang}.html"
-        body = statement_html(path.name, path.read_text(encoding="utf-8"))
-        page.write_text(PAGE.format(lang=lang, title=html.escape(package.name), body=body), encoding="utf-8")
+        title = problem_name(package.config, lang)
+        body = statement_html(path.name, path.read_text(encoding="utf-8"), title)
+        page.write_text(PAGE.format(lang=lang, title=html.escape(title or package.name), body=body), encoding="utf-8")
         written.append(page)
         if pdf:
             target = out / f"problem.{lang}.pdf"

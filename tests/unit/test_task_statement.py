@@ -105,3 +105,40 @@ def test_a_formula_in_a_statement_carries_no_markup(tex):
 
     out = markdown_to_html(f"Find ${tex}$ now.")
     assert "<script" not in out and "javascript:" not in out and "href" not in out and "style=" not in out
+
+
+def test_a_markdown_statement_is_headed_by_the_problems_name_in_its_language(tmp_path):
+    """2023-07-draft: a Markdown statement has no title of its own; problemtools' md2html puts
+    problem.yaml's name in that language above it, and so do the notebook's cell and
+    `sabaq task statement`'s pages."""
+    from pathlib import Path
+
+    from sabaq.kattis.package import load
+    from sabaq.kattis.statement import statement_markdown, write_statements
+
+    package = load(Path(__file__).resolve().parents[1] / "olympiad_packages" / "doubling")
+    assert not any(p.read_text(encoding="utf-8").startswith("#") for p in package.statements().values())
+    for lang, title in (("en", "Doubling"), ("ru", "Удвоение")):
+        markdown, used = statement_markdown(package, lang)
+        assert used == lang and markdown.startswith(f"# {title}\n\n")
+        write_statements(package, tmp_path)
+        page = (tmp_path / f"problem.{lang}.html").read_text(encoding="utf-8")
+        assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page and "<math" in page
+
+
+def test_the_task_page_heads_a_markdown_statement_with_its_name(site):
+    """The name is the coach's text too: a name with markup is shown as text."""
+    draft = ("problem_format_version: 2023-07-draft\nname:\n  en: Doubling\n  ru: Удвоение\n"
+             "  kk: <script>alert(1)</script>\n")
+    source = {"problem.yaml": draft.encode(), "statement/problem.ru.md": "Даны $n$ чисел.\n".encode(),
+              "statement/problem.en.md": b"Given $n$ numbers.\n", "statement/problem.kk.md": "$n$ сан.\n".encode(),
+              "data/secret/1.in": b"1\n", "data/secret/1.ans": b"2\n"}
+    with site.sessions() as db:
+        course = courses.get_course(db, site.school.course)
+        asg.release(db, course, "dbl", {"i18n/ru/dbl.ipynb": b"{}"}, source, title="Удвоение", category="olympiad")
+        db.commit()
+    for lang, heading in (("ru", "<h1>Удвоение</h1>"), ("en", "<h1>Doubling</h1>"),
+                          ("kk", "<h1>&lt;script&gt;alert(1)&lt;/script&gt;</h1>")):
+        page = site.call("GET", f"/courses/alg8/tasks/dbl/statement?lang={lang}", user="aliya", page=True)
+        assert page.status_code == 200 and heading in page.text, (lang, page.text[-2000:])
+        assert "<script>alert" not in page.text
