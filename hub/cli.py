@@ -59,13 +59,22 @@ def install_service(args) -> int:
     return 0
 
 
+# Seconds an idle keep-alive connection to the service stays open. configurable-http-proxy keeps
+# its idle connections to the service without a limit and reuses them; uvicorn's default (5 s)
+# closed them under it, and a request the proxy sent on one just as it closed failed ("socket
+# hang up", a 503 for the student: one of Notebook 7's chunks from the shared address, so the
+# lesson never opened). Tornado, behind the same proxy (hub, servers), keeps them an hour.
+KEEP_ALIVE_SECONDS = 3600
+
+
 def service(args) -> int:
     import uvicorn
 
     settings = settings_of(args)
     processes = service_processes(settings)
     options = {"host": settings.service.ip, "port": settings.service.port, "log_level": "info",
-               "proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
+               "proxy_headers": True, "forwarded_allow_ips": "127.0.0.1",
+               "timeout_keep_alive": KEEP_ALIVE_SECONDS}
     if processes == 1:
         uvicorn.run(service_app(settings), **options)
         return 0

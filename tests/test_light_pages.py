@@ -11,6 +11,7 @@ import os
 import posixpath
 import re
 import threading
+import time
 import zlib
 
 import httpx
@@ -226,6 +227,29 @@ def raw_get(stack: Stack, path: str) -> tuple[int, bytes]:
     conn.request("GET", path, headers=PLAIN)
     r = conn.getresponse()
     return r.status, r.read()
+
+
+def test_the_service_keeps_an_idle_connection_open_for_the_proxys_next_request(stack):
+    """The proxy reuses its idle connections to the service without a time limit; one the service
+    closed after 5 s idle (uvicorn's default) failed the request the proxy sent on it just then
+    (503 "socket hang up": a chunk of Notebook 7 from the shared address, and the lesson never
+    opened). A connection idle longer than that still answers."""
+    import socket
+
+    port = int(stack.env["SABAQ_SERVICE_PORT"])
+    ask = b"GET /services/sabaq/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        replies = conn.makefile("rb")
+        for pause in (0, 7):
+            time.sleep(pause)
+            conn.sendall(ask)
+            status = replies.readline()
+            assert status.startswith(b"HTTP/1.1 200"), (pause, status)
+            length = 0
+            while (line := replies.readline()) not in (b"\r\n", b""):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            replies.read(length)
 
 
 def test_no_users_file_can_be_read_through_the_shared_address(stack):
