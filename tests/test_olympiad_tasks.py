@@ -4,6 +4,7 @@ practice set verifies, and hostile programs get TLE/MLE/RTE without seeing answe
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -61,6 +62,8 @@ def start_verifyproblem(root: Path, tmp_path: Path) -> subprocess.Popen:
                             env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
 
 
+TIME_LIMIT_LINE = re.compile(r"Slowest AC runtime: ([0-9.]+), setting timelim to ([0-9.]+) secs, "
+                             r"safety margin to ([0-9.]+) secs")
 PROBLEMTOOLS_LINE = re.compile(r"^[ \t]*(?:ERROR )?(\S+/\S+) \([^)]*\) (OK: |OK with extra time: |got )(\w+)",
                                re.MULTILINE)
 
@@ -82,6 +85,15 @@ def assert_same_verdicts(root: Path, tmp_path: Path) -> str:
     assert report.ok, lines[0]
     ours = {name: (ok, "RTE" if result.verdict == "MLE" else result.verdict) for name, result, ok in report.rows}
     assert ours == theirs, (lines[0], output[-3000:])
+    # problemtools' time limit from its own slowest accepted run is the one sabaq's rule gives
+    # from that run (each tool measures its own runs: only the rule is compared)
+    limit = TIME_LIMIT_LINE.search(output)
+    assert limit, output[-3000:]
+    slowest, their_limit, their_high = (float(x) for x in limit.groups())
+    package = load(root)
+    ours = {package.time_limit_from(max(0.0, slowest + d)) for d in (-0.0005, 0, 0.0005)}  # printed to 3 decimals
+    assert their_limit in ours and math.isclose(their_limit * package.time_limit_to_tle, their_high, abs_tol=1e-3), \
+        (limit[0], ours)
     return output
 
 
