@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from sabaq.devtools.corpus import ASSIGNMENT, QUICK, build_course
+from sabaq.devtools.corpus import ASSIGNMENT, QUICK, SABAQS_CELL_TIMEOUT, build_course
 from sabaq.paths import with_venv_path
 
 
@@ -58,7 +58,7 @@ def bench_grading(settings_args: list[str], copies: int, workers: int | None, ke
     and more within minutes), while nbgrader's one run of minutes averages that out."""
     base = Path(keep or tempfile.mkdtemp(prefix="sabaq-bench-"))
     try:
-        reference = build_course(base / "nbgrader", copies=copies, kinds=QUICK)
+        reference = build_course(base / "nbgrader", copies=copies, kinds=QUICK, cell_timeout=SABAQS_CELL_TIMEOUT)
         pristine = base / "class"
         shutil.copytree(reference, pristine)
         notebooks = len(list((reference / "submitted").glob(f"*/{ASSIGNMENT}/*.ipynb")))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sabaq.client import ServiceClient
 from sabaq.devtools.bench_grading import gradebook_scores, time_nbgrader_autograde
-from sabaq.devtools.corpus import ASSIGNMENT, QUICK, build_course
+from sabaq.devtools.corpus import ASSIGNMENT, QUICK, SABAQS_CELL_TIMEOUT, build_course
 from sabaq.devtools.rehearsal import Rehearsal
 
 KINDS = tuple(kind for kind in QUICK if kind != "late")
@@ -46,7 +46,7 @@ def bench_service(url: str, admin_password: str, copies: int = 3, timeout: float
     base = Path(keep or tempfile.mkdtemp(prefix="sabaq-bench-service-"))
     opened = ExitStack()  # the service clients, closed at the end
     try:
-        reference = build_course(base / "nbgrader", copies=copies, kinds=KINDS)
+        reference = build_course(base / "nbgrader", copies=copies, kinds=KINDS, cell_timeout=SABAQS_CELL_TIMEOUT)
         uploads = {folder.parent.name: {p.name: p.read_bytes() for p in sorted(folder.glob("*.ipynb"))}
                    for folder in sorted((reference / "submitted").glob(f"*/{ASSIGNMENT}"))}
         notebooks = sum(len(files) for files in uploads.values())

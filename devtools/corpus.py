@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from sabaq.settings import GradingSettings
+
 ASSIGNMENT = "ps1"
 DUE = dt.datetime(2026, 9, 1, 12, 0, 0)
 ON_TIME = "2026-09-01 10:00:00.000000 UTC"
@@ -130,6 +132,10 @@ def students() -> dict[str, dict]:
 
 # Submissions without infinite loops: for measuring throughput rather than timeouts.
 QUICK = ("correct", "wrong", "partial", "syntax", "exception", "missing", "late", "unicode", "untouched")
+# nbgrader's cell limit for a QUICK class, as sabaq's own default ([grading] cell_timeout): with
+# no endless loop in it, the limit only decides whether the endless recursion's long traceback
+# fits, which took nbgrader over 3 s on a loaded machine (then its run failed that student)
+SABAQS_CELL_TIMEOUT = GradingSettings.cell_timeout.default_value
 
 
 def build_course(root: str | os.PathLike, copies: int = 1, cell_timeout: int = 3,

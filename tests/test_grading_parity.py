@@ -23,17 +23,21 @@ from sabaq.paths import with_venv_path
 from sabaq.settings import Settings
 
 pytestmark = pytest.mark.grading
+# the same cell limit on both sides: long enough for the endless recursion's traceback, which took
+# nbgrader's kernel over 3 s on a loaded machine (then only its run failed that student), and short
+# for the endless loop's
+CELL_TIMEOUT = 6
 
 
 def grade_both(base: Path, class_: dict | None = None):
     """The course graded by `nbgrader autograde` and, from a copy, by sabaq's engine."""
-    nbgrader_course = build_course(base / "nbgrader", class_=class_)
+    nbgrader_course = build_course(base / "nbgrader", class_=class_, cell_timeout=CELL_TIMEOUT)
     sabaq_course = base / "sabaq"
     shutil.copytree(nbgrader_course, sabaq_course)
     env = dict(os.environ, PATH=with_venv_path(os.environ.get("PATH", "")))
     subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"],
                    cwd=nbgrader_course, capture_output=True, env=env)
-    settings = Settings.load(data_dir=base / "data", environ={"SABAQ_GRADING_CELL_TIMEOUT": "3"})
+    settings = Settings.load(data_dir=base / "data", environ={"SABAQ_GRADING_CELL_TIMEOUT": str(CELL_TIMEOUT)})
     summary = grade_course(sabaq_course, ASSIGNMENT, settings.grading, workers=2, progress=False)
     return nbgrader_course, sabaq_course, summary
 

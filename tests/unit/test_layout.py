@@ -25,7 +25,7 @@ ALLOWED = {
     "sabaq.hub": {"sabaq", "sabaq.hub.store", "sabaq.hub.domain", "sabaq.hub.jupyterhub", "sabaq.hub.service",
                   "sabaq.lessons"},
     "sabaq.devtools": {"sabaq", "sabaq.hub.store", "sabaq.hub.domain", "sabaq.hub.service", "sabaq.hub.jupyterhub",
-                       "sabaq.autograders", "sabaq.courses"},
+                       "sabaq.autograders", "sabaq.courses", "sabaq.lessons"},
 }
 
 
