@@ -19,4 +19,4 @@ cd "$REPO"
 # two test files at a time (pytest-xdist; each process takes its stacks' ports from a block of
 # its own, sabaq.devtools.ports): about 19 min here instead of 28; SABAQ_TEST_PROCESSES=0 runs
 # them one by one
-exec "$PREFIX/venv/bin/pytest" -n "${SABAQ_TEST_PROCESSES:-2}" --dist loadfile "$@"
+exec "$PREFIX/venv/bin/pytest" -n "${SABAQ_TEST_PROCESSES:-2}" --dist loadfile --no-loadscope-reorder "$@"
