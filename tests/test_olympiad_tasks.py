@@ -112,13 +112,20 @@ def test_generate_is_deterministic_and_verify_reports_a_mismatch(sum2, tmp_path)
     for a in sorted((sum2 / "data" / "secret").glob("*.in")):
         assert (copy / "data" / "secret" / a.name).read_bytes() == a.read_bytes()
     lines = []
-    assert verify(load(sum2), out=lines.append).ok
+    assert verify(load(sum2), out=lines.append, lang="en").ok
     assert "all submissions as expected" in lines[0] and "suggested time limit" in lines[0]
     # a "wrong" solution that is in fact right breaks verification, and the exit code says so
     (copy / "submissions" / "wrong_answer" / "solution.py").write_text(
         (copy / "submissions" / "accepted" / "solution.py").read_text())
-    proc = subprocess.run(SABAQ + ["task", "verify", str(copy)], capture_output=True, text=True)
+    proc = subprocess.run(SABAQ + ["task", "verify", str(copy)], capture_output=True, text=True,
+                          env={**os.environ, "SABAQ_LANG": "en"})
     assert proc.returncode == 1 and "MISMATCH" in proc.stdout and "VERIFICATION FAILED" in proc.stdout
+    assert "the rows marked MISMATCH (wrong_answer/solution.py)" in proc.stdout
+    # and in the coach's language (tests/unit/test_olympiad_verify_language.py has every line)
+    russian = subprocess.run(SABAQ + ["task", "verify", str(copy)], capture_output=True, text=True,
+                             env={**os.environ, "SABAQ_LANG": "", "LANG": "ru_RU.UTF-8"})
+    assert russian.returncode == 1 and "НЕСОВПАДЕНИЕ" in russian.stdout and "MISMATCH" not in russian.stdout
+    assert "ПРОВЕРКА НЕ ПРОЙДЕНА. Что исправить:" in russian.stdout
 
 
 def test_input_validator_rejects_a_bad_test(sum2, tmp_path):

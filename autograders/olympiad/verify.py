@@ -16,15 +16,17 @@ problemtools. Every input is also checked by the input validators.
 from __future__ import annotations
 
 import contextlib
+import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sabaq.autograders.olympiad import run as runner
 from sabaq.autograders.olympiad.judge import Judge
-from sabaq.contracts import Verdict
-from sabaq.i18n import environment_language
+from sabaq.contracts import Note, Verdict
+from sabaq.i18n import N_, environment_language, translator
 from sabaq.kattis.package import Package
+from sabaq.kattis.statement import problem_name
 
 UNKNOWN_LIMIT = 10.0  # seconds accepted submissions may take while the time limit is not known yet
 
@@ -48,7 +50,7 @@ class Report:
     rows: list[tuple[str, Verdict, bool]] = field(default_factory=list)
     invalid_inputs: list[str] = field(default_factory=list)
     suggested_time_limit: float | None = None
-    time_limit_problem: str = ""
+    time_limit_problem: Note | None = None  # the fixed limit is too tight; params["needed"] is the least that fits
 
     @property
     def ok(self) -> bool:
@@ -80,12 +82,13 @@ def validate_inputs(package: Package) -> list[str]:
     return bad
 
 
-def verify(package: Package, out=print) -> Report:
+def verify(package: Package, out=print, lang: str | None = None) -> Report:
+    """Judge every submission, print the report (in ``lang``, else the terminal's language)."""
+    lang = lang or environment_language()  # of the report and of the notes on programs it cannot build
     report = Report(invalid_inputs=validate_inputs(package))
     fixed = package.fixed_time_limit if package.format != "legacy" else None
     first_limit = fixed * package.time_limit_to_tle if fixed else UNKNOWN_LIMIT
     results: dict[tuple[str, str], Verdict] = {}
-    lang = environment_language()  # of the notes on programs it cannot build (a language it cannot run, and why)
     with Judge(package, time_limit=first_limit, lang=lang) as patient:
         for program in package.submissions.get("accepted", []):
             results[("accepted", program.name)] = patient.judge(program)
@@ -93,8 +96,11 @@ def verify(package: Package, out=print) -> Report:
     time_limit = package.time_limit_from(slowest_ok)
     report.suggested_time_limit = time_limit
     if fixed and slowest_ok * package.ac_to_time_limit > fixed:
-        report.time_limit_problem = (f"the fixed time limit {fixed:g} s is tighter than the slowest accepted "
-                                     f"solution ({slowest_ok:.2f} s) times {package.ac_to_time_limit:g}")
+        report.time_limit_problem = Note(
+            message=N_("the fixed time limit {limit} s is tighter than the slowest accepted solution ({slowest} s) "
+                       "times {factor}"),
+            params={"limit": f"{fixed:g}", "slowest": f"{slowest_ok:.2f}", "factor": f"{package.ac_to_time_limit:g}",
+                    "needed": f"{math.ceil(slowest_ok * package.ac_to_time_limit * 100) / 100:g}"})
     high = time_limit * package.time_limit_to_tle
     with Judge(package, time_limit=time_limit, lang=lang) as judge, \
             Judge(package, time_limit=high, lang=lang) as generous:
@@ -108,36 +114,65 @@ def verify(package: Package, out=print) -> Report:
                             folder == "partially_accepted" and expected("accepted", slower, package)):
                         result, ok = slower, True
                 report.rows.append((f"{folder}/{program.name}", result, ok))
-    out(table(package, report, time_limit))
+    out(table(package, report, time_limit, lang))
     return report
 
 
-def table(package: Package, report: Report, time_limit: float | None = None) -> str:
+def table(package: Package, report: Report, time_limit: float | None = None, lang: str | None = None) -> str:
+    """The report as a coach reads it, in ``lang`` (the terminal's by default): the verdict codes
+    (AC, WA, TLE, RTE, MLE, CE) stay the olympiad's own; every column is as wide as its widest word."""
+    lang = lang or environment_language()
+    _ = translator(lang)
+    mismatch = _(N_("MISMATCH"))
+    seconds = _(N_("{seconds}s"))  # a group's time in its cell
     groups = [g.name for g in package.groups]
-    width = max([len(name) for name, _, _ in report.rows] + [10])
-    head = f"{'submission':<{width}}  " + "  ".join(f"{g:<16}" for g in groups) + "  score       expected"
-    lines = [f"{package.name}: time limit {time_limit or package.time_limit:g} s, memory {package.memory_mb} MB",
-             head, "-" * len(head)]
+    body = []
     for name, result, ok in report.rows:
-        cells = []
         by_name = {g.name: g for g in result.groups}
-        for g in groups:
-            r = by_name.get(g)
-            if r is None:
-                cells.append(f"{'-':<16}")
-            else:
-                cells.append(f"{r.verdict} {r.time:.2f}s {r.points:g}".ljust(16))
-        lines.append(f"{name:<{width}}  " + "  ".join(cells)
-                     + f"  {result.score:g}/{result.max_score:g}".ljust(12) + ("  ok" if ok else "  MISMATCH"))
-        if result.compile_message:
-            lines.append(f"    compile error: {result.compile_message.splitlines()[0][:120]}")
+        cells = [f"{r.verdict} {seconds.format(seconds=f'{r.time:.2f}')} {r.points:g}"
+                 if (r := by_name.get(g)) else "-" for g in groups]
+        body.append(([name, *cells, f"{result.score:g}/{result.max_score:g}", _(N_("yes")) if ok else mismatch],
+                     result.compile_message))
+    head = [_(N_("submission")), *groups, _(N_("score")), _(N_("as expected"))]
+    widths = [max(len(cells[i]) for cells in [head, *(cells for cells, _message in body)]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths)).rstrip()
+
+    title = problem_name(package.config, lang) or package.name
+    lines = [_(N_("{task}: time limit {seconds} s, memory {megabytes} MB")).format(
+        task=title, seconds=f"{time_limit or package.time_limit:g}", megabytes=package.memory_mb),
+        line(head), "-" * len(line(head))]
+    for cells, message in body:
+        lines.append(line(cells))
+        if message:
+            lines.append("    " + _(N_("compile error: {message}")).format(message=message.splitlines()[0][:120]))
     if report.invalid_inputs:
-        lines.append("inputs rejected by the input validators: " + ", ".join(report.invalid_inputs))
+        lines.append(_(N_("inputs rejected by the input validators: {tests}")).format(
+            tests=", ".join(report.invalid_inputs)))
     if report.suggested_time_limit:
-        lines.append(f"suggested time limit: {report.suggested_time_limit:g} s (problemtools' rule)")
+        lines.append(_(N_("suggested time limit: {seconds} s (problemtools' rule)")).format(
+            seconds=f"{report.suggested_time_limit:g}"))
         if package.fixed_time_limit and abs(package.fixed_time_limit - report.suggested_time_limit) > 1e-9:
-            lines.append(f"note: the package's time limit is {package.fixed_time_limit:g} s")
+            lines.append(_(N_("note: the package's time limit is {seconds} s")).format(
+                seconds=f"{package.fixed_time_limit:g}"))
     if report.time_limit_problem:
-        lines.append("time limit problem: " + report.time_limit_problem)
-    lines.append("all submissions as expected" if report.ok else "VERIFICATION FAILED")
+        lines.append(_(N_("time limit problem: {problem}")).format(problem=report.time_limit_problem.text(lang)))
+    if report.ok:
+        lines.append(_(N_("all submissions as expected")))
+        return "\n".join(lines)
+    lines.append(_(N_("VERIFICATION FAILED. What to fix:")))
+    wrong = [name for name, _result, ok in report.rows if not ok]
+    if wrong:
+        lines.append("  - " + _(N_("the rows marked {mismatch} ({submissions}): each submission must get the verdict "
+                                   "its folder promises. Fix the program (or the tests), or move it into the folder "
+                                   "of the verdict it should get.")).format(mismatch=mismatch,
+                                                                            submissions=", ".join(wrong)))
+    if report.invalid_inputs:
+        lines.append("  - " + _(N_("the tests the input validators reject: fix those inputs, or fix the generator and "
+                                   "run `sabaq task generate {folder}` again.")).format(folder=package.root))
+    if report.time_limit_problem:
+        lines.append("  - " + _(N_("the time limit: raise limits.time_limit in problem.yaml to at least {seconds} s, "
+                                   "or make the accepted solutions faster.")).format(
+            seconds=report.time_limit_problem.params["needed"]))
     return "\n".join(lines)
