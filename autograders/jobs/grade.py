@@ -235,14 +235,10 @@ class GradeHandler:
         self.grading = grading
         self.executor: Executor | None = None
         self.cache = AssignmentCache(cache_root or Path(tempfile.mkdtemp(prefix="sabaq-assignments-")))
-        # every run's course folder is one of these, emptied: one gradebook path (two at most),
-        # so one database engine and its compiled statements serve every run (see
-        # gradebook.shared_engines); in memory when it has room (see course_folder)
+        # every run's course folder is this one, emptied: one gradebook path, so one database
+        # engine and its compiled statements serve every run (see gradebook.shared_engines)
         self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-grade-"))
-        memory = memory_folder()
-        self.memory_scratch = Path(tempfile.mkdtemp(prefix="sabaq-grade-", dir=memory)) if memory else None
         self.engines: dict = {}
-        self.sizes: dict[Path, int] = {}  # of the assignments' folders in the cache
 
     def __call__(self, client: ServiceClient, payload: dict) -> GradeResult:
         outcome = self.run_many(client, [payload])[0]
@@ -280,7 +276,7 @@ class GradeHandler:
             self.executor = Executor(self.grading).start()
         meta = bundles[0].meta
         template = self.cache.prepare(meta, bundles[0].source)
-        course = self.course_folder(template, bundles) / "course"
+        course = self.scratch / "course"
         shutil.rmtree(course, ignore_errors=True)
         shutil.copytree(template, course)
         try:
@@ -310,46 +306,6 @@ class GradeHandler:
             engine.dispose()
         shutil.rmtree(self.cache.root, ignore_errors=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
-        if self.memory_scratch is not None:
-            shutil.rmtree(self.memory_scratch, ignore_errors=True)
-
-    def course_folder(self, template: Path, bundles: list[GradingBundle]) -> Path:
-        """Where this run's course folder goes: in memory if the copy of the assignment,
-        the submissions and their graded copies fit there with MEMORY_SPARE_MB to spare,
-        else on disk. On ext4 the folders and files a run makes and deletes cost the worker
-        about 8 ms of CPU per notebook (a journalled rmdir or unlink each), several times
-        what they cost in a tmpfs."""
-        if self.memory_scratch is None:
-            return self.scratch
-        if template not in self.sizes:
-            self.sizes[template] = _size(template)
-        needed = self.sizes[template] + 2 * sum(len(c) for b in bundles for c in b.submitted.values())
-        try:
-            stats = os.statvfs(self.memory_scratch)
-        except OSError:
-            return self.scratch
-        return self.memory_scratch if needed + (MEMORY_SPARE_MB << 20) < stats.f_bavail * stats.f_frsize \
-            else self.scratch
-
-
-MEMORY_FOLDER = "/dev/shm"  # a tmpfs on Linux; not the sandbox's (bubblewrap gives it a /dev of its own)
-MEMORY_SPARE_MB = 256  # left free in it by a run's course folder (shared memory others use)
-
-
-def memory_folder(path: str = MEMORY_FOLDER, mounts: str = "/proc/self/mounts") -> str | None:
-    """``path`` if it is a tmpfs this process may write to, else None (then runs use the disk)."""
-    try:
-        with open(mounts, encoding="utf-8") as fh:
-            kinds = {fields[1]: fields[2] for fields in (line.split() for line in fh) if len(fields) > 2}
-    except OSError:
-        return None
-    if kinds.get(path) != "tmpfs" or not os.access(path, os.W_OK | os.X_OK):
-        return None
-    return path
-
-
-def _size(folder: Path) -> int:
-    return sum(entry.stat().st_size for entry in folder.rglob("*") if entry.is_file())
 
 
 def fetch_bundles(client: ServiceClient, submission_ids: list[int]) -> list[GradingBundle | Exception]:
