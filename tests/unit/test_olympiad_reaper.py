@@ -50,7 +50,8 @@ def test_no_code_runs_between_fork_and_exec_in_the_judge():
 
     autograders = Path(__file__).resolve().parents[2] / "autograders"
     sources = [*(autograders / "olympiad").rglob("*.py"), *(autograders / "sandbox").rglob("*.py")]
-    assert run.REAPER in sources or run.REAPER.resolve() in [p.resolve() for p in sources]
+    # the checkout's judge is read (installed or not): the reaper and the runner are among its files
+    assert {run.REAPER.name, Path(run.__file__).name} <= {p.name for p in sources}
     found = [f"{path.relative_to(autograders)}:{node.lineno}" for path in sources
              for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
              if isinstance(node, ast.keyword) and node.arg == "preexec_fn"]
