@@ -35,13 +35,17 @@ from nbgrader.converters.base import BaseConverter, NbGraderException
 from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
+    ClearOutput,
+    DeduplicateIds,
     IgnorePattern,
     LimitOutput,
     NbGraderPreprocessor,
+    OverwriteKernelspec,
     SaveAutoGrades,
 )
 from traitlets import Any, List, Unicode
 
+from sabaq.autograders.notebook.lookups import TEACHER_CELLS, OverwriteCellsAtOnce, answer_grades_and_comments
 from sabaq.autograders.notebook.schemacache import install as install_schema_cache
 from sabaq.i18n import N_, translator
 
@@ -172,6 +176,7 @@ class SaveAutoGradesAtOnce(SaveAutoGrades):
         self.gradebook = Gradebook(self.db_url)
         self.gradebook.db = _OneCommit(self.gradebook.db)
         with self.gradebook:
+            answer_grades_and_comments(self.gradebook, self.notebook_id, self.assignment_id, self.student_id)
             try:
                 nb, resources = super(SaveAutoGrades, self).preprocess(nb, resources)
             except Exception:
@@ -185,6 +190,13 @@ class SaveAutoGradesAtOnce(SaveAutoGrades):
 class SabaqAutograde(Autograde):
     """``nbgrader autograde`` with sandboxed, parallel execution."""
 
+    sanitize_preprocessors = List([
+        ClearOutput,
+        DeduplicateIds,
+        OverwriteKernelspec,
+        OverwriteCellsAtOnce,
+        CheckCellMetadata,
+    ]).tag(config=True)
     autograde_preprocessors = List([
         SandboxedExecute,
         IgnorePattern,
@@ -225,6 +237,13 @@ class SabaqAutograde(Autograde):
         return files
 
     def convert_notebooks(self) -> None:
+        TEACHER_CELLS.clear()  # read again in each run: the next run may be another assignment's
+        try:
+            self._convert_notebooks()
+        finally:
+            TEACHER_CELLS.clear()
+
+    def _convert_notebooks(self) -> None:
         errors: list[tuple[str, str]] = []
         pending: list[tuple[Future, dict, str, int]] = []
         remaining: dict[tuple[str, str], int] = defaultdict(int)

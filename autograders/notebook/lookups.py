@@ -1,0 +1,121 @@
+"""nbgrader's per-cell gradebook lookups, answered from a few queries per notebook.
+
+nbgrader's OverwriteCells asks the gradebook, for every cell of every notebook, for its
+source cell and its graded cell; SaveAutoGrades asks for every cell's grade and comment:
+one query of up to six joins per question (two when the first kind misses), about a
+third of the SQL a notebook costs the worker. Here the same questions are answered from
+one query per kind of row: the teacher's cells once per grading run (generating the
+assignment wrote them; grading never changes them), a submission's grades and comments
+once per notebook. A question about a cell that is not there goes to nbgrader's own
+finder, which raises what it raised before.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from nbgrader.api import (
+    Assignment,
+    BaseCell,
+    Comment,
+    Grade,
+    Gradebook,
+    GradeCell,
+    Notebook,
+    SourceCell,
+    Student,
+    SubmittedAssignment,
+    SubmittedNotebook,
+    TaskCell,
+)
+from nbgrader.preprocessors import OverwriteCells
+
+# The teacher's cells of each (gradebook, assignment, notebook), read once per grading run:
+# {key: (source cells by name, graded cells by name)}. SabaqAutograde empties it before and
+# after each run (see engine.SabaqAutograde.convert_notebooks).
+TEACHER_CELLS: dict[tuple[str, str, str], tuple[dict, dict]] = {}
+
+SOURCE_FIELDS = ("name", "cell_type", "locked", "checksum", "source")
+
+
+def answer_from(gradebook, finder: str, found: dict[tuple, object]) -> None:
+    """Make ``gradebook.<finder>(*args)`` answer from `found` (keyed by the finder's
+    arguments); what is not there is asked of nbgrader's finder as before."""
+    original = getattr(gradebook, finder)
+
+    def find(*args):
+        hit = found.get(args)
+        return hit if hit is not None else original(*args)
+
+    setattr(gradebook, finder, find)
+
+
+def teacher_cells(gradebook, db_url: str, notebook: str, assignment: str) -> tuple[dict, dict]:
+    """The notebook's source cells (their fields OverwriteCells reads) and graded cells (their
+    maximum score) by name, as plain values read in two queries, once per run. A grade cell
+    comes before a task cell of the same name, as nbgrader's ``find_graded_cell`` looks."""
+    key = (db_url, assignment, notebook)
+    if key not in TEACHER_CELLS:
+        db = gradebook.db
+        sources = {row.name: SimpleNamespace(**{f: getattr(row, f) for f in SOURCE_FIELDS})
+                   for row in (db.query(*(getattr(SourceCell, f) for f in SOURCE_FIELDS))
+                               .join(Notebook, Notebook.id == SourceCell.notebook_id)
+                               .join(Assignment, Assignment.id == Notebook.assignment_id)
+                               .filter(Notebook.name == notebook, Assignment.name == assignment))}
+        graded: dict[str, SimpleNamespace] = {}
+        for kind in (TaskCell, GradeCell):  # grade cells last: they win a shared name
+            for name, max_score in (db.query(kind.name, kind.max_score)
+                                    .join(Notebook, Notebook.id == kind.notebook_id)
+                                    .join(Assignment, Assignment.id == Notebook.assignment_id)
+                                    .filter(Notebook.name == notebook, Assignment.name == assignment)):
+                graded[name] = SimpleNamespace(max_score=max_score)
+        TEACHER_CELLS[key] = (sources, graded)
+    return TEACHER_CELLS[key]
+
+
+class OverwriteCellsAtOnce(OverwriteCells):
+    """nbgrader's OverwriteCells, reading the teacher's cells once per run instead of twice
+    per cell: the same cells are restored the same way (tested against nbgrader's)."""
+
+    def preprocess(self, nb, resources):
+        # nbgrader's OverwriteCells.preprocess, with the gradebook answering from the run's cells
+        self.notebook_id = resources["nbgrader"]["notebook"]
+        self.assignment_id = resources["nbgrader"]["assignment"]
+        self.db_url = resources["nbgrader"]["db_url"]
+        self.gradebook = Gradebook(self.db_url)
+        with self.gradebook:
+            sources, graded = teacher_cells(self.gradebook, self.db_url, self.notebook_id, self.assignment_id)
+            where = (self.notebook_id, self.assignment_id)
+            answer_from(self.gradebook, "find_source_cell", {(name, *where): c for name, c in sources.items()})
+            answer_from(self.gradebook, "find_graded_cell", {(name, *where): c for name, c in graded.items()})
+            nb, resources = super(OverwriteCells, self).preprocess(nb, resources)
+            if self.add_missing_cells:
+                nb, resources = self.add_missing_grade_cells(nb, resources)
+                nb, resources = self.add_missing_task_cells(nb, resources)
+        return nb, resources
+
+
+def answer_grades_and_comments(gradebook, notebook: str, assignment: str, student: str) -> None:
+    """Load the submitted notebook's grades and comments in two queries and let
+    ``find_grade``/``find_comment`` answer from them (the rows are the session's own, so
+    what SaveAutoGrades sets on them is saved as before). nbgrader looks for a grade by
+    grade cell, then task cell, and a comment by solution cell, then task cell."""
+    db = gradebook.db
+
+    def rows(model, kinds: tuple[str, ...]) -> dict[tuple, object]:
+        found: dict[tuple, object] = {}
+        query = (db.query(model, BaseCell.name, BaseCell.type)
+                 .join(BaseCell, BaseCell.id == model.cell_id)
+                 .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                 .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                 .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                 .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                 .join(Student, Student.id == SubmittedAssignment.student_id)
+                 .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student,
+                         BaseCell.type.in_(kinds)))
+        for row, name, kind in sorted(query, key=lambda r: kinds.index(r[2]), reverse=True):
+            found[(name, notebook, assignment, student)] = row  # the first kind is put last: it wins
+        return found
+
+    answer_from(gradebook, "find_grade", rows(Grade, ("GradeCell", "TaskCell")))
+    answer_from(gradebook, "find_comment", rows(Comment, ("SolutionCell", "TaskCell")))
