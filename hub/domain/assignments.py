@@ -450,16 +450,17 @@ def require_started(db: Session, assignment: Assignment, student: User, page: st
 
 
 def submissions_of(
-    db: Session, assignment: Assignment, student: User | None = None
+    db: Session, assignment: Assignment, student: User | None = None, *, load: tuple = ()
 ) -> list[Submission]:
-    q = select(Submission).where(Submission.assignment_id == assignment.id)
+    """``load``: loader options for what the caller reads of every row (one query each, not one per row)."""
+    q = select(Submission).where(Submission.assignment_id == assignment.id).options(*load)
     if student is not None:
         q = q.where(Submission.student_id == student.id)
     return list(db.scalars(q.order_by(Submission.student_id, Submission.attempt)))
 
 
-def latest_submissions(db: Session, assignment: Assignment) -> list[Submission]:
-    """The newest attempt of every student."""
+def latest_submissions(db: Session, assignment: Assignment, *, load: tuple = ()) -> list[Submission]:
+    """The newest attempt of every student (``load``: as ``submissions_of``'s)."""
     newest = (
         select(Submission.student_id, func.max(Submission.attempt).label("attempt"))
         .where(Submission.assignment_id == assignment.id)
@@ -469,7 +470,7 @@ def latest_submissions(db: Session, assignment: Assignment) -> list[Submission]:
     q = select(Submission).join(
         newest,
         (Submission.student_id == newest.c.student_id) & (Submission.attempt == newest.c.attempt),
-    ).where(Submission.assignment_id == assignment.id)
+    ).where(Submission.assignment_id == assignment.id).options(*load)
     return list(db.scalars(q))
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.store.models import Assignment, Course, FileKind, GradeResult, Role, Submission, User
@@ -199,6 +199,13 @@ def assignment_out(db: Session, a: Assignment, staff: bool) -> AssignmentOut:
     if staff:
         out.submitted = len(asg.latest_submissions(db, a))
     return out
+
+
+# What submission_out reads of a submission besides its own columns: a list of N submissions
+# loads these in one query each, not N lazy loads each (a teacher's page polls the list of a class)
+SUBMISSION_OUT_LOAD = (selectinload(Submission.assignment).selectinload(Assignment.course),
+                       selectinload(Submission.student), selectinload(Submission.files),
+                       selectinload(Submission.feedback))
 
 
 def submission_out(s: Submission, result: GradeResult | None = None) -> SubmissionOut:

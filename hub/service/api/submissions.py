@@ -15,7 +15,7 @@ from sabaq.hub.domain import courses as crs
 from sabaq.hub.domain import grading, repeats
 from sabaq.hub.service.access import course_and_role, is_staff, staff_submission, viewable_submission
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
-from sabaq.hub.service.api.schemas import ERRORS, Id, SubmissionOut, submission_out
+from sabaq.hub.service.api.schemas import ERRORS, SUBMISSION_OUT_LOAD, Id, SubmissionOut, submission_out
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.service.views import assignment_page
 from sabaq.hub.store.blobs import get_blob
@@ -119,10 +119,11 @@ def list_submissions(course_id: str, name: str, latest: bool = False,
     staff = is_staff(user, role)
     a = asg.get_assignment(db, course, name, staff=staff)  # to students an unreleased one does not exist
     if staff:
-        items = asg.latest_submissions(db, a) if latest else asg.submissions_of(db, a)
+        load = SUBMISSION_OUT_LOAD
+        items = asg.latest_submissions(db, a, load=load) if latest else asg.submissions_of(db, a, load=load)
         results = grading.current_results(db, a)
         return [submission_out(s, results.get(s.id)) for s in items]
-    items = asg.submissions_of(db, a, user)
+    items = asg.submissions_of(db, a, user, load=SUBMISSION_OUT_LOAD)
     if latest:
         items = items[-1:]
     return [submission_out(s) for s in items]
@@ -166,9 +167,16 @@ def download_feedback(submission_id: Id, user: User = Depends(current_user), db:
 def student_submissions(login: str, user: User = Depends(current_user), db: Session = DB):
     student = crs.require_view_student(db, user, login)
     items = db.scalars(select(Submission).where(Submission.student_id == student.id)
-                       .order_by(Submission.submitted_at))
+                       .order_by(Submission.submitted_at).options(*SUBMISSION_OUT_LOAD))
     if user.is_admin or user.id == student.id or crs.is_guardian(db, user, student):
         visible = list(items)
-    else:  # a teacher sees the work done in their own courses only
-        visible = [s for s in items if crs.can_view_student(db, user, student, s.assignment.course)]
+    else:  # a teacher sees the work done in their own courses only (asked once per course)
+        allowed: dict[int, bool] = {}
+        visible = []
+        for s in items:
+            course = s.assignment.course
+            if course.id not in allowed:
+                allowed[course.id] = crs.can_view_student(db, user, student, course)
+            if allowed[course.id]:
+                visible.append(s)
     return [submission_out(s) for s in visible]
