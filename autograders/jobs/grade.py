@@ -67,7 +67,10 @@ class AssignmentCache:
                 f"c.CourseDirectory.course_id = {meta.course!r}\n"
             )
             try:
-                generate_assignment(folder, meta.assignment)
+                # a cache of this process: a crash leaves it to be made again, so the gradebook's
+                # commits need not reach the disk (about 30 of them, each a wait for it)
+                with shared_engines(scratch=True):
+                    generate_assignment(folder, meta.assignment)
             except Exception:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
