@@ -51,6 +51,53 @@ def judge(guess):
         yield judge
 
 
+@pytest.fixture(scope="module")
+def shipped(judge):
+    """The judge's result for a shipped submission, each judged once for all of this module's
+    tests that ask (the accepted ones per language, the folders, problemtools' comparison)."""
+    results = {}
+
+    def result(path: Path):
+        if path not in results:
+            results[path] = judge.judge(Program(path, ""))
+        return results[path]
+
+    return result
+
+
+VERIFYPROBLEM = Path(sys.executable).parent / "verifyproblem"
+PROBLEMTOOLS_TEST = "test_problemtools_judges_the_guess_task_as_sabaq_does"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def problemtools_run(request, guess, tmp_path_factory):
+    """problemtools' verifyproblem on the package, started in the background when the module
+    starts (if its test is selected): its run is mostly waiting out its three TLE submissions'
+    time (three runs of 4 s each), which the other tests' own runs now overlap instead of
+    following. Its output goes to a file, read by its test once it has ended."""
+    if not VERIFYPROBLEM.exists() or not any(item.name == PROBLEMTOOLS_TEST for item in request.session.items):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("problemtools")
+    config = folder / "xdg" / "problemtools"
+    config.mkdir(parents=True)
+    # this machine: CPython instead of PyPy, and javac 17 (problemtools asks for -source 21)
+    (config / "languages.yaml").write_text(
+        "python3:\n  compile: '/usr/bin/python3 -m py_compile {files}'\n  run: '/usr/bin/python3 \"{mainfile}\"'\n"
+        "java:\n  compile: 'javac -encoding UTF-8 -sourcepath {path} -d {path} {files}'\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffering is part of the task
+    with open(folder / "output.txt", "w") as output:
+        proc = subprocess.Popen([str(VERIFYPROBLEM), "-p", "submissions", "--", str(guess)], stdout=output,
+                                stderr=subprocess.STDOUT, text=True, cwd=folder,
+                                env={**env, "XDG_CONFIG_HOME": str(folder / "xdg")})
+    try:
+        yield proc, folder / "output.txt"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
 @pytest.fixture
 def boxes():
     """A folder for boxes that their uids can cross (pytest's own is root's only)."""
@@ -87,11 +134,11 @@ LANGUAGE_CASES = {
 
 
 @pytest.mark.parametrize("language", sorted(LANGUAGE_CASES))
-def test_each_language_is_accepted_rejected_and_refused_a_build(judge, tmp_path, language):
+def test_each_language_is_accepted_rejected_and_refused_a_build(judge, shipped, tmp_path, language):
     if not installed(language):
         pytest.skip(f"{language}'s compiler is not installed (scripts/install.sh installs it)")
     accepted, name, wrong, broken = LANGUAGE_CASES[language]
-    right = judge.judge(Program(SUBMISSIONS / accepted, ""))
+    right = shipped(SUBMISSIONS / accepted)
     assert (right.verdict, right.score) == ("AC", 100), right.groups
     once = judge.judge(write(tmp_path / "wrong", name, wrong))
     assert once.verdict == "WA" and once.score == 0
@@ -102,7 +149,7 @@ def test_each_language_is_accepted_rejected_and_refused_a_build(judge, tmp_path,
 
 
 @pytest.mark.parametrize("folder", ["wrong_answer", "time_limit_exceeded"])
-def test_the_shipped_submissions_get_the_verdict_of_their_folder(judge, folder):
+def test_the_shipped_submissions_get_the_verdict_of_their_folder(shipped, folder):
     """Python, C++ and Pascal each have a wrong or too slow program (never flushed, reads all its
     input first, too slow before its first question, asks too often, stuck on the top number)."""
     verdict = {"wrong_answer": "WA", "time_limit_exceeded": "TLE"}[folder]
@@ -110,7 +157,7 @@ def test_the_shipped_submissions_get_the_verdict_of_their_folder(judge, folder):
         language = languages.detect([path]).id
         if not installed(language):
             continue
-        result = judge.judge(Program(path, ""))
+        result = shipped(path)
         assert result.verdict == verdict and result.score == 0, (path.name, result.groups)
 
 
@@ -227,32 +274,26 @@ print("?", found[0] if found else 1, flush=True)
     assert stderr.split("pids ")[1].strip().count(",") <= 2, stderr  # bubblewrap's and its own, nobody else's
 
 
-@pytest.mark.skipif(not (Path(sys.executable).parent / "verifyproblem").exists(), reason="problemtools not installed")
-def test_problemtools_judges_the_guess_task_as_sabaq_does(guess, judge, tmp_path):
+@pytest.mark.skipif(not VERIFYPROBLEM.exists(), reason="problemtools not installed")
+def test_problemtools_judges_the_guess_task_as_sabaq_does(guess, shipped, problemtools_run):
     """problemtools' verifyproblem on the same package (its interactive runner, its rules) gives
-    every shipped submission the verdict sabaq gives."""
-    config = tmp_path / "xdg" / "problemtools"
-    config.mkdir(parents=True)
-    # this machine: CPython instead of PyPy, and javac 17 (problemtools asks for -source 21)
-    (config / "languages.yaml").write_text(
-        "python3:\n  compile: '/usr/bin/python3 -m py_compile {files}'\n  run: '/usr/bin/python3 \"{mainfile}\"'\n"
-        "java:\n  compile: 'javac -encoding UTF-8 -sourcepath {path} -d {path} {files}'\n")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffering is part of the task
-    proc = subprocess.run([str(Path(sys.executable).parent / "verifyproblem"), "-p", "submissions", "--", str(guess)],
-                          check=False, capture_output=True, text=True, cwd=tmp_path, timeout=900,
-                          env={**env, "XDG_CONFIG_HOME": str(tmp_path / "xdg")})
-    theirs = {}
-    for line in proc.stdout.splitlines():
-        parts = line.replace("ERROR ", "").split()
-        if len(parts) > 3 and "/" in parts[0] and parts[0].split("/")[0] in ("accepted", "wrong_answer",
-                                                                              "time_limit_exceeded"):
-            theirs[parts[0]] = parts[parts.index("OK:") + 1 if "OK:" in parts else parts.index("got") + 1]
+    every shipped submission the verdict sabaq gives. (verifyproblem runs from the module's start:
+    problemtools_run.)"""
     ours = {}
     for folder in ("accepted", "wrong_answer", "time_limit_exceeded"):
         for path in sorted((guess / "submissions" / folder).iterdir()):
             if installed(languages.detect([path]).id):
-                ours[f"{folder}/{path.name}"] = judge.judge(Program(path, "")).verdict
-    assert ours and {k: theirs.get(k) for k in ours} == ours, proc.stdout[-3000:]
+                ours[f"{folder}/{path.name}"] = shipped(SUBMISSIONS / folder / path.name).verdict
+    proc, output = problemtools_run
+    proc.wait(timeout=900)
+    stdout = output.read_text()
+    theirs = {}
+    for line in stdout.splitlines():
+        parts = line.replace("ERROR ", "").split()
+        if len(parts) > 3 and "/" in parts[0] and parts[0].split("/")[0] in ("accepted", "wrong_answer",
+                                                                              "time_limit_exceeded"):
+            theirs[parts[0]] = parts[parts.index("OK:") + 1 if "OK:" in parts else parts.index("got") + 1]
+    assert ours and {k: theirs.get(k) for k in ours} == ours, stdout[-3000:]
 
 
 def test_each_program_has_its_own_limits(guess, tmp_path, boxes):
