@@ -33,6 +33,9 @@ WORKER_API = "api/v1/worker/"  # the workers' routes, relative to the service's 
 # assignment go through nbgrader's pipeline together. A judge job runs alone, so that one
 # long contest program does not hold others back on a busy worker.
 BATCHED_KINDS = frozenset({JobKind.check, JobKind.grade})
+# Kinds handed out only while no job of another kind waits: at a deadline students wait for
+# their grades, while a check's warnings (for the teacher) can come a moment after them
+AFTER_OTHERS = frozenset({JobKind.check})
 MAX_BATCH = 32  # the most jobs one claim hands out
 MAX_CLAIM_WAIT = 30  # the most seconds a claim waits for a job when there is none (a long poll)
 

@@ -15,10 +15,14 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Collection
 
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import and_, case, event, or_, select, update
 from sqlalchemy.orm import Session
 
+from sabaq.contracts import AFTER_OTHERS
 from sabaq.hub.store.models import Job, JobState, utcnow
+
+# 0 for the jobs someone waits for, 1 for those that wait for them (see contracts.AFTER_OTHERS)
+_TURN = case((Job.kind.in_(sorted(AFTER_OTHERS)), 1), else_=0)
 
 
 class Bell:
@@ -119,8 +123,9 @@ def anything_to_claim(db: Session, kinds: list[str] | None = None, now: dt.datet
 
 
 def _oldest(db: Session, now: dt.datetime, kinds: list[str] | None, limit: int):
-    """The ids of the oldest ``limit`` available jobs (of ``kinds``), locked on PostgreSQL."""
-    pick = select(Job.id).where(_claimable(now)).order_by(Job.available_at, Job.id).limit(limit)
+    """The ids of the oldest ``limit`` available jobs (of ``kinds``), those of the kinds that
+    wait for others (``AFTER_OTHERS``) after the rest; locked on PostgreSQL."""
+    pick = select(Job.id).where(_claimable(now)).order_by(_TURN, Job.available_at, Job.id).limit(limit)
     if kinds:
         pick = pick.where(Job.kind.in_(kinds))
     if db.get_bind().dialect.name == "postgresql":
@@ -141,7 +146,7 @@ def claim(
     kinds: list[str] | None = None,
     now: dt.datetime | None = None,
 ) -> Job | None:
-    """Take the oldest available job, or None."""
+    """Take the oldest available job (one of ``AFTER_OTHERS`` only when no other waits), or None."""
     now = now or utcnow()
     _expire_exhausted(db, now, max_attempts)
     job_id = db.execute(
@@ -166,7 +171,7 @@ def claim_many(
     batched: Collection[str] | None = None,
     now: dt.datetime | None = None,
 ) -> list[Job]:
-    """Up to ``limit`` available jobs, oldest first, all of the oldest one's kind (a worker
+    """Up to ``limit`` available jobs, oldest first (as ``claim`` picks), all of the first one's kind (a worker
     grades several submissions in one run); only one if that kind is not in ``batched``
     (None: every kind is). Each gets a lease of its own, as ``claim`` gives one: it is
     completed, renewed, failed or handed out again by itself."""

@@ -11,7 +11,7 @@ import threading
 import httpx
 import pytest
 
-from sabaq.contracts import BATCHED_KINDS, MAX_BATCH, JobKind
+from sabaq.contracts import AFTER_OTHERS, BATCHED_KINDS, MAX_BATCH, JobKind
 from sabaq.hub.service.app import create_app
 from sabaq.hub.store import jobs
 from sabaq.hub.store.database import upgrade
@@ -27,15 +27,24 @@ def queue(db, *kinds: str) -> list[int]:
     return ids
 
 
-def test_a_claim_takes_the_oldest_jobs_of_the_oldest_jobs_kind(db):
-    check, grade1, grade2, check2, grade3 = queue(db, "check", "grade", "grade", "check", "grade")
-    taken = jobs.claim_many(db, "w1", LEASE, 3, limit=5, batched=BATCHED_KINDS)
-    assert [j.id for j in taken] == [check, check2]
+def test_a_claim_takes_the_oldest_jobs_of_the_first_jobs_kind_grades_before_checks(db):
+    """A submission queues its check before its grade; at a deadline the grades go first."""
+    check, grade1, grade2, check2, grade3, judge = queue(db, "check", "grade", "grade", "check", "grade", "judge")
+    assert AFTER_OTHERS == {JobKind.check}
     taken = jobs.claim_many(db, "w1", LEASE, 3, limit=2, batched=BATCHED_KINDS)
     assert [j.id for j in taken] == [grade1, grade2]
     assert all(j.state == JobState.running and j.worker == "w1" and j.attempts == 1 for j in taken)
-    assert [j.id for j in jobs.claim_many(db, "w1", LEASE, 3, limit=8)] == [grade3]
+    assert [j.id for j in jobs.claim_many(db, "w1", LEASE, 3, limit=8, batched=BATCHED_KINDS)] == [grade3]
+    assert [j.id for j in jobs.claim_many(db, "w1", LEASE, 3, limit=8, batched=BATCHED_KINDS)] == [judge]
+    taken = jobs.claim_many(db, "w1", LEASE, 3, limit=5, batched=BATCHED_KINDS)  # nothing else waits now
+    assert [j.id for j in taken] == [check, check2]
     assert jobs.claim_many(db, "w1", LEASE, 3, limit=8) == []
+
+
+def test_a_worker_that_asks_only_for_checks_gets_one_while_grades_wait(db):
+    check, grade = queue(db, "check", "grade")
+    assert [j.id for j in jobs.claim_many(db, "w1", LEASE, 3, limit=8, kinds=["check"])] == [check]
+    assert [j.id for j in jobs.claim_many(db, "w2", LEASE, 3, limit=8)] == [grade]
 
 
 def test_a_worker_gets_only_the_kinds_it_asked_for(db):
