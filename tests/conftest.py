@@ -37,6 +37,24 @@ def pytest_collection_modifyitems(session, config, items):
     items[:] = [item for _, item in sorted(enumerate(items), key=lambda pair: (rank(pair[1]), pair[0]))]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes():
+    """Password hashes in the test process at argon2's cheapest (argon2.profiles.CHEAPEST): the
+    service's own (64 MiB, three passes, four lanes) cost 0.1-0.5 s a hash on two busy cores, and
+    the quick tier makes and checks hundreds (each test's school of accounts, each login); no test
+    depends on a hash's cost or reads its parameters. The stacks' services, hubs and command
+    lines are processes of their own and keep the service's hasher."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from sabaq.hub.domain import accounts
+
+    service_hasher = accounts._hasher
+    accounts._hasher = PasswordHasher.from_parameters(CHEAPEST)
+    yield
+    accounts._hasher = service_hasher
+
+
 def _fresh_postgres() -> str:
     """A new empty database on the test server; its URL."""
     name = f"sabaq_test_{uuid.uuid4().hex[:10]}"
