@@ -79,6 +79,8 @@ def bench_service(url: str, admin_password: str, copies: int = 3, timeout: float
         # the last grade's own time, not when a poll saw it: polling often enough for that
         # would take the service's time from the workers it measures
         sabaq_seconds = max(_seconds(s["grade"]["graded_at"]) for s in graded.values()) - start if graded else inf
+        # the checks (the teacher's warnings) are handed out after the grades: seen by a poll
+        checked = _wait_checked(admin, course, set(clients), time.monotonic() + timeout) - start
 
         ours = {}
         for submission in graded.values():
@@ -91,10 +93,13 @@ def bench_service(url: str, admin_password: str, copies: int = 3, timeout: float
             "sabaq_per_second": notebooks / sabaq_seconds,
             "ratio": nbgrader_seconds / sabaq_seconds,
             "scores_equal": equal,
+            "checks_seconds": checked,
         }
         out(f"nbgrader autograde: {nbgrader_seconds:7.2f} s  {result['nbgrader_per_second']:7.2f} notebooks/s")
         out(f"sabaq service:      {sabaq_seconds:7.2f} s  {result['sabaq_per_second']:7.2f} notebooks/s"
             f"  (first upload to last grade; the uploads took {uploaded:.2f} s)")
+        out(f"checks (a teacher's warnings, handed out after the grades): all seen by a poll {checked:.1f} s "
+            "after the first upload")
         if len(graded) < len(clients):
             out(f"NOT GRADED within {timeout:g} s: {len(clients) - len(graded)} of {len(clients)} submissions")
         out(f"ratio: {result['ratio']:.1f}x nbgrader's throughput; scores equal: {'yes' if equal else 'NO'}")
@@ -112,6 +117,17 @@ def _seconds(when: str) -> float:
     """Seconds since the epoch of the service's ISO time (UTC when it names no offset)."""
     moment = dt.datetime.fromisoformat(when)
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _wait_checked(admin: ServiceClient, course: str, logins: set[str], deadline: float) -> float:
+    """The time (since the epoch) a poll first saw every submission's check (inf: not by the deadline)."""
+    while time.monotonic() < deadline:
+        subs = admin.json("GET", f"api/v1/courses/{course}/assignments/{ASSIGNMENT}/submissions",
+                          params={"latest": "true"})
+        if {s["student"] for s in subs if s["check"] is not None} >= logins:
+            return time.time()
+        time.sleep(0.5)
+    return inf
 
 
 def _wait_graded(admin: ServiceClient, course: str, logins: set[str], deadline: float) -> dict[str, dict]:

@@ -180,6 +180,8 @@ def test_bench_service_grades_a_deadline_like_nbgrader(stack):
     assert any(line.startswith("sabaq service:") and "notebooks/s" in line for line in lines)
     ratio = next(line for line in lines if line.startswith("ratio:"))
     assert ratio.endswith("scores equal: yes") and float(ratio.split()[1].rstrip("x")) > 0
+    checks = next(line for line in lines if line.startswith("checks ("))  # handed out after the grades, done too
+    assert float(checks.split("poll ")[1].split()[0]) >= 0
     # its students only uploaded: nobody's server was started for them
     admin = stack.hub_api(stack.token("admin"))
     users = [u for u in admin.get("/users").json() if re.fullmatch(r"b\d{10}-[a-z]+", u["name"])]
