@@ -84,10 +84,12 @@ def safe_relpath(path: str) -> str:
     return "/".join(kept)
 
 
-def pack(files: dict[str, bytes]) -> bytes:
-    """A zip archive of {relative path: content}."""
+def pack(files: dict[str, bytes], deflate: bool = True) -> bytes:
+    """A zip archive of {relative path: content}; without ``deflate`` the files are stored as
+    they are (any zip reader, ``unpack`` included, reads both)."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    compression = {"compression": zipfile.ZIP_DEFLATED, "compresslevel": 6} if deflate else {}
+    with zipfile.ZipFile(buf, "w", **compression) as zf:
         for path in sorted(files):
             zf.writestr(safe_relpath(path), files[path])
     return buf.getvalue()

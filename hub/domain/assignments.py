@@ -20,7 +20,7 @@ from sabaq.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, TooMa
 from sabaq.hub.domain.kinds import enqueue_grading
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from sabaq.hub.store import jobs
-from sabaq.hub.store.blobs import get_blob, put_blob
+from sabaq.hub.store.blobs import get_blobs, put_blob
 from sabaq.hub.store.models import (
     Assignment,
     AssignmentFile,
@@ -233,7 +233,13 @@ def unpublish(assignment: Assignment) -> None:
 
 
 def files_of(db: Session, assignment: Assignment, kind: FileKind) -> dict[str, bytes]:
-    return {f.path: get_blob(db, f.sha256) for f in assignment.files if f.kind == kind}
+    return stored_files(db, [f for f in assignment.files if f.kind == kind])
+
+
+def stored_files(db: Session, rows) -> dict[str, bytes]:
+    """{path: content} of file rows (an assignment's, a submission's), their contents read in one query."""
+    contents = get_blobs(db, [f.sha256 for f in rows])
+    return {f.path: contents[f.sha256] for f in rows}
 
 
 I18N = "i18n/"
@@ -474,8 +480,9 @@ def latest_submissions(db: Session, assignment: Assignment, *, load: tuple = ())
     return list(db.scalars(q))
 
 
-def get_submission(db: Session, submission_id: int) -> Submission:
-    submission = db.get(Submission, submission_id)
+def get_submission(db: Session, submission_id: int, *, load: tuple = ()) -> Submission:
+    """``load``: loader options for what the caller reads of it and its relations."""
+    submission = db.get(Submission, submission_id, options=load)
     if submission is None:
         raise NotFound(N_("There is no submission number {id}."), id=submission_id)
     return submission
@@ -483,7 +490,7 @@ def get_submission(db: Session, submission_id: int) -> Submission:
 
 def submission_files(db: Session, submission: Submission) -> dict[str, bytes]:
     """The student's files plus nbgrader's timestamp.txt, as collect expects."""
-    files = {f.path: get_blob(db, f.sha256) for f in submission.files}
+    files = stored_files(db, submission.files)
     files["timestamp.txt"] = nbgrader_timestamp(submission.submitted_at).encode()
     return files
 

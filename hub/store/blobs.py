@@ -16,24 +16,51 @@ from sabaq.i18n import N_
 
 def put_blob(db: Session, data: bytes) -> str:
     """Store content once; return its sha256. Safe when two writers race."""
-    digest = hashlib.sha256(data).hexdigest()
-    values = {"sha256": digest, "size": len(data), "data": data}
+    return put_blobs(db, [data])[0]
+
+
+def put_blobs(db: Session, contents: list[bytes]) -> list[str]:
+    """Store each content once, in one statement for all; their sha256s, in order. Safe when two writers race."""
+    digests = [hashlib.sha256(data).hexdigest() for data in contents]
+    rows = list({d: {"sha256": d, "size": len(data), "data": data} for d, data in zip(digests, contents)}.values())
+    if not rows:
+        return digests
     dialect = db.get_bind().dialect.name
     if dialect == "postgresql":
-        stmt = pg_insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
+        stmt = pg_insert(Blob).values(rows).on_conflict_do_nothing(index_elements=["sha256"])
     elif dialect == "sqlite":
-        stmt = sqlite_insert(Blob).values(**values).on_conflict_do_nothing(index_elements=["sha256"])
+        stmt = sqlite_insert(Blob).values(rows).on_conflict_do_nothing(index_elements=["sha256"])
     else:  # pragma: no cover - other databases are not supported
-        if db.get(Blob, digest) is None:
-            db.add(Blob(**values))
-            db.flush()
-        return digest
+        for values in rows:
+            if db.get(Blob, values["sha256"]) is None:
+                db.add(Blob(**values))
+        db.flush()
+        return digests
     db.execute(stmt)
-    return digest
+    return digests
 
 
 def get_blob(db: Session, digest: str) -> bytes:
     data = db.scalar(select(Blob.data).where(Blob.sha256 == digest))
     if data is None:
-        raise NotFound(N_("A stored file is missing; ask the administrator to check the database."))
+        raise _missing()
     return data
+
+
+IN_LIST = 500  # digests asked for in one statement (far below any database's limit on parameters)
+
+
+def get_blobs(db: Session, digests) -> dict[str, bytes]:
+    """Several stored files: {sha256: content}, in one query per IN_LIST of them, not one each
+    (a worker's bundle holds a submission's and its assignment's files)."""
+    wanted = sorted(set(digests))
+    found: dict[str, bytes] = {}
+    for i in range(0, len(wanted), IN_LIST):
+        found.update(db.execute(select(Blob.sha256, Blob.data).where(Blob.sha256.in_(wanted[i:i + IN_LIST]))).all())
+    if len(found) < len(wanted):
+        raise _missing()
+    return found
+
+
+def _missing() -> NotFound:
+    return NotFound(N_("A stored file is missing; ask the administrator to check the database."))

@@ -202,16 +202,26 @@ def _holding(db: Session, job_id: int, worker: str) -> Job | None:
 
 def complete(db: Session, job_id: int, worker: str, result: dict) -> Job | None:
     """Record a result; None if this worker no longer holds the job."""
-    job = _holding(db, job_id, worker)
-    if job is None:
-        return None
-    job.state = JobState.done
-    job.result = result
-    job.error = ""
-    job.lease_until = None
-    job.finished_at = utcnow()
+    return complete_all(db, worker, {job_id: result})[job_id]
+
+
+def complete_all(db: Session, worker: str, results: dict[int, dict]) -> dict[int, Job | None]:
+    """Record a batch's results ({job id: result}), the jobs read in one statement (locked on
+    PostgreSQL) and written in one flush; None for a job this worker no longer holds."""
+    if not results:
+        return {}
+    rows = db.scalars(select(Job).where(Job.id.in_(list(results))).with_for_update()
+                      .execution_options(populate_existing=True))
+    held = {job.id: job for job in rows if job.state == JobState.running and job.worker == worker}
+    now = utcnow()
+    for job_id, job in held.items():
+        job.state = JobState.done
+        job.result = results[job_id]
+        job.error = ""
+        job.lease_until = None
+        job.finished_at = now
     db.flush()
-    return job
+    return {job_id: held.get(job_id) for job_id in results}
 
 
 def renew(db: Session, job_id: int, worker: str, lease_seconds: int) -> Job | None:

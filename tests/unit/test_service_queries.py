@@ -117,3 +117,131 @@ def test_a_students_own_lists_cost_the_same_statements_for_1_and_for_4_attempts(
         accounts.create_user(db, "stranger")
         db.commit()
     assert site.call("GET", theirs, user="stranger").status_code == 403
+
+
+def worker_get(site: Site, path: str) -> tuple[httpx.Response, int]:
+    token = site.settings.worker.token
+    with statements(site) as sent:
+        r = site.call("GET", f"/api/v1/worker/{path}", user=None, headers={"Authorization": f"token {token}"})
+    assert r.status_code == 200, r.text
+    return r, len(sent)
+
+
+def submission_id(site: Site, login: str) -> int:
+    with site.sessions() as db:
+        student = db.scalar(select(User).where(User.name == login))
+        return asg.submissions_of(db, asg.find_assignment(db, courses.get_course(db, COURSE), ASSIGNMENT),
+                                  student)[-1].id
+
+
+def test_a_workers_bundles_cost_the_same_statements_for_1_file_and_for_5(site, monkeypatch):
+    import io
+    import zipfile
+
+    from sabaq.archive import unpack
+    from sabaq.hub.service.api import worker
+
+    enrol(site, ["aliya"], files=1)
+    enrol(site, ["bota"], files=5)
+    one, five = submission_id(site, "aliya"), submission_id(site, "bota")
+    for kind in ("submissions", "grading"):
+        small, few = worker_get(site, f"{kind}/{one}")
+        large, many = worker_get(site, f"{kind}/{five}")
+        assert many == few, f"{kind}: 1 file {few} statements, 5 files {many}"
+    # what they hold is as before: every file, its content, the service's timestamp
+    check = unpack(worker_get(site, f"submissions/{five}")[0].content)
+    assert sorted(check) == ["release/hw.ipynb", *[f"submission/hw{i}.ipynb" for i in range(5)],
+                             "submission/timestamp.txt"]
+    assert check["submission/hw3.ipynb"] == notebook(4) and check["release/hw.ipynb"] == notebook()
+    grading = unpack(large.content)
+    assert sorted(grading) == ["meta.json", "source/hw1/hw.ipynb", *[f"submitted/bota/hw1/hw{i}.ipynb" for i in range(5)]]
+    assert grading["submitted/bota/hw1/hw4.ipynb"] == notebook(5)
+    # a class's few kilobytes are stored, not deflated (the worker's unpack reads both); a large bundle is deflated
+    assert {i.compress_type for i in zipfile.ZipFile(io.BytesIO(large.content)).infolist()} == {zipfile.ZIP_STORED}
+    monkeypatch.setattr(worker, "DEFLATE_FROM", 1)
+    deflated = worker_get(site, f"grading/{five}")[0].content
+    assert {i.compress_type for i in zipfile.ZipFile(io.BytesIO(deflated)).infolist()} == {zipfile.ZIP_DEFLATED}
+    assert unpack(deflated) == grading
+
+
+def test_stored_files_are_read_together_and_a_missing_one_is_refused(site):
+    from sabaq.errors import NotFound
+    from sabaq.hub.store.blobs import IN_LIST, get_blobs, put_blob
+
+    with site.sessions() as db:
+        contents = [f"file {i}".encode() for i in range(IN_LIST + 3)]  # more than one statement's worth
+        digests = [put_blob(db, c) for c in contents]
+        assert get_blobs(db, digests + digests[:2]) == dict(zip(digests, contents))
+        assert get_blobs(db, []) == {}
+        with pytest.raises(NotFound):
+            get_blobs(db, [digests[0], "0" * 64])
+
+
+def worker_post(site: Site, path: str, body: dict, worker: str = "w1") -> tuple[httpx.Response, int]:
+    headers = {"Authorization": f"token {site.settings.worker.token}", "X-Sabaq-Worker": worker}
+    with statements(site) as sent:
+        r = site.call("POST", f"/api/v1/worker/{path}", user=None, headers=headers, json=body)
+    assert r.status_code == 200, r.text
+    return r, len(sent)
+
+
+def submitted(site: Site, logins: list[str]) -> None:
+    """Students' submissions, their check and grade jobs queued (and nothing graded yet)."""
+    with site.sessions() as db:
+        course = courses.get_course(db, COURSE)
+        a = asg.find_assignment(db, course, ASSIGNMENT) or asg.release(
+            db, course, ASSIGNMENT, {"hw.ipynb": notebook()}, {"hw.ipynb": notebook()})
+        for login in logins:
+            student = accounts.create_user(db, login)
+            courses.set_member(db, course, student, Role.student, section="8A")
+            asg.submit(db, a, student, {"hw.ipynb": notebook()})
+        db.commit()
+
+
+def claimed(site: Site, kind: str, n: int) -> list[dict]:
+    jobs = worker_post(site, "claim-many", {"kinds": [kind], "max_jobs": n})[0].json()["jobs"]
+    assert len(jobs) == n
+    return jobs
+
+
+def test_a_batchs_report_costs_the_same_statements_for_1_job_and_for_8(site):
+    from test_contracts import CHECK, GRADE
+
+    from sabaq.hub.store.models import Job, Submission
+
+    submitted(site, [f"s{i}" for i in range(9)])
+    cost = {}
+    for kind, result in (("check", CHECK), ("grade", GRADE)):
+        for n in (1, 8):
+            reports = [{"job_id": job["id"], "result": result} for job in claimed(site, kind, n)]
+            r, cost[kind, n] = worker_post(site, "complete-many", {"reports": reports})
+            assert set(r.json()["states"].values()) == {"done"}
+    assert cost["check", 8] == cost["check", 1] and cost["grade", 8] == cost["grade", 1], cost
+    # every result is kept as before: the check on its submission, the grade as its one current result
+    with site.sessions() as db:
+        assert all(s.check == CHECK for s in db.scalars(select(Submission)))
+        results = db.scalars(select(GradeResult)).all()
+        assert len(results) == 9 and all(g.current and g.score == 3.5 for g in results)
+        assert len({g.submission_id for g in results}) == 9
+        assert all(asg.stored_files(db, []) == {} and g.notebooks.keys() == {"hw"} for g in results)
+        assert {j.state.value for j in db.scalars(select(Job))} == {"done"}
+
+
+def test_a_report_keeps_only_what_its_worker_holds_and_a_job_twice_is_lost_the_second_time(site):
+    from test_contracts import GRADE
+
+    from sabaq.hub.store.models import Job
+
+    submitted(site, ["aliya", "bota", "dana"])
+    mine = claimed(site, "grade", 2)
+    theirs = worker_post(site, "claim-many", {"kinds": ["grade"], "max_jobs": 1}, worker="w2")[0].json()["jobs"]
+    reports = [{"job_id": job["id"], "result": GRADE} for job in (*mine, *theirs, mine[0])]
+    states = worker_post(site, "complete-many", {"reports": reports})[0].json()["states"]
+    assert states == {str(mine[0]["id"]): "lost", str(mine[1]["id"]): "done", str(theirs[0]["id"]): "lost"}
+    with site.sessions() as db:
+        assert db.get(Job, mine[0]["id"]).state.value == "done"  # kept once, by its first report
+        assert db.get(Job, theirs[0]["id"]).state.value == "running"  # another worker's: untouched
+        assert len(db.scalars(select(GradeResult)).all()) == 2
+    # a regrade reported later makes the new result the current one, the earlier one kept
+    r = worker_post(site, "complete-many", {"reports": [{"job_id": theirs[0]["id"], "result": GRADE}]}, worker="w2")
+    assert r[0].json()["states"] == {str(theirs[0]["id"]): "done"}

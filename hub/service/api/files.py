@@ -12,9 +12,9 @@ from sabaq.i18n import N_
 ZIP = "application/zip"
 
 
-def zip_response(files: dict[str, bytes], filename: str) -> Response:
+def zip_response(files: dict[str, bytes], filename: str, deflate: bool = True) -> Response:
     return Response(
-        archive.pack(files), media_type=ZIP,
+        archive.pack(files, deflate=deflate), media_type=ZIP,
         headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
 

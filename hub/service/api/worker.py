@@ -22,7 +22,7 @@ import time
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 from starlette.concurrency import run_in_threadpool
 
 from sabaq.contracts import (
@@ -42,9 +42,8 @@ from sabaq.hub.service.api.files import ZIP, zip_response
 from sabaq.hub.service.api.schemas import ERRORS, MAX_ID, Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
-from sabaq.hub.store.blobs import get_blob
 from sabaq.hub.store.database import reading
-from sabaq.hub.store.models import FileKind, Job, JobState, Submission
+from sabaq.hub.store.models import Assignment, FileKind, Job, JobState, Submission
 
 router = APIRouter(prefix="/" + WORKER_API.rstrip("/"), tags=["workers"], responses=ERRORS)
 
@@ -238,9 +237,7 @@ class Waiting:
 def complete(job_id: Id, body: ResultIn, worker: WorkerCaller = Depends(current_worker),
              db: Session = DB):
     results = _parsed(db, {job_id: body.result})
-    if job_id not in results:
-        return Response(status_code=409)
-    job = _keep(db, job_id, worker.name, results[job_id])
+    job = _keep(db, worker.name, results).get(job_id)
     if job is None:
         return Response(status_code=409)
     return {"id": job.id, "state": job.state.value}
@@ -251,10 +248,11 @@ def complete_many(body: ReportsIn, worker: WorkerCaller = Depends(current_worker
     """A batch's results in one transaction: at a deadline every report is a turn at SQLite's
     write lock, which the students' submissions wait for. A malformed result is a 422 that keeps
     none of the batch (the worker then reports each alone, and gives the malformed one back)."""
-    results = _parsed(db, {report.job_id: report.result for report in body.reports})
-    states = {}
-    for report in body.reports:
-        job = _keep(db, report.job_id, worker.name, results[report.job_id]) if report.job_id in results else None
+    kept = _keep(db, worker.name, _parsed(db, {report.job_id: report.result for report in body.reports}))
+    states, answered = {}, set()
+    for report in body.reports:  # a job reported twice in the batch: its first report is kept, the second is 'lost'
+        job = kept.get(report.job_id) if report.job_id not in answered else None
+        answered.add(report.job_id)
         states[str(report.job_id)] = job.state.value if job is not None else "lost"
     return {"states": states}
 
@@ -269,18 +267,20 @@ def _parsed(db: Session, reported: dict[int, dict]) -> dict:
             if job_id in kind_of}
 
 
-def _keep(db: Session, job_id: int, worker: str, result) -> Job | None:
-    """The result kept as its job's and its submission's; None if this worker lost the job."""
-    job = jobs.complete(db, job_id, worker, result.to_json())
-    if job is None:
-        return None
-    if isinstance(result, CheckResult):
-        submission = db.get(Submission, job.payload["submission_id"])
-        if submission is not None:
-            submission.check = result.to_json()
-    elif isinstance(result, ScoredResult):
-        grading.record(db, job, result)
-    return job
+def _keep(db: Session, worker: str, results: dict) -> dict[int, Job]:
+    """The results kept as their jobs' and their submissions', a few statements for the batch
+    (not a few per job); {job id: job} of those this worker still held (the others are lost)."""
+    held = {job_id: job for job_id, job in jobs.complete_all(
+        db, worker, {job_id: result.to_json() for job_id, result in results.items()}).items() if job is not None}
+    checks = {job.payload["submission_id"]: results[job_id] for job_id, job in held.items()
+              if isinstance(results[job_id], CheckResult)}
+    if checks:
+        for submission in db.scalars(select(Submission).where(Submission.id.in_(list(checks)))):
+            submission.check = checks[submission.id].to_json()
+        db.flush()
+    grading.record_all(db, [(job, results[job_id]) for job_id, job in held.items()
+                            if isinstance(results[job_id], ScoredResult)])
+    return held
 
 
 @router.post("/jobs/{job_id}/renew", summary="Keep the lease of a long job (409: it was lost)")
@@ -302,22 +302,37 @@ def fail(request: Request, job_id: Id, body: FailIn, worker: WorkerCaller = Depe
     return {"id": job.id, "state": job.state.value}
 
 
+# What a bundle reads besides the submission: its assignment (with the course and the
+# assignment's files), its student and its files, in two queries rather than a lazy load each
+BUNDLE_LOAD = (joinedload(Submission.assignment).options(joinedload(Assignment.course),
+                                                         selectinload(Assignment.files)),
+               joinedload(Submission.student), selectinload(Submission.files))
+DEFLATE_FROM = 4 * 1024 * 1024  # a bundle's files are stored, not deflated, below this many bytes together
+
+
+def _bundle(files: dict[str, bytes], filename: str) -> Response:
+    """A bundle for a worker: a class's notebooks are a few kilobytes each, sent inside the
+    cluster, where deflating them cost the service (and inflating them the worker) more CPU
+    at a deadline than their bytes cost the network."""
+    return zip_response(files, filename, deflate=sum(len(c) for c in files.values()) >= DEFLATE_FROM)
+
+
 @router.get("/grading/{submission_id}", response_class=Response,
             responses={200: {"content": {ZIP: {}}}},
             summary="What grading one submission needs: the teacher's source and the submission")
 def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
-    s = asg.get_submission(db, submission_id)
+    s = asg.get_submission(db, submission_id, load=BUNDLE_LOAD)
     a = s.assignment
     name, student = a.name, s.student.name
     files = {f"source/{name}/{p}": c for p, c in asg.files_of(db, a, FileKind.source).items()}
     # the files as the student sent them: the time it is graded with is the service's (meta)
-    files.update({f"submitted/{student}/{name}/{f.path}": get_blob(db, f.sha256) for f in s.files})
+    files.update({f"submitted/{student}/{name}/{p}": c for p, c in asg.stored_files(db, s.files).items()})
     meta = GradingMeta(course=a.course.slug, assignment=name, student=student, version=a.version,
                        due_at=a.due_at.isoformat() if a.due_at else None,
                        language=s.student.language or a.course.language,
                        timestamp=asg.nbgrader_timestamp(s.submitted_at))
     files["meta.json"] = json.dumps(meta.to_json()).encode()
-    return zip_response(files, f"grading-{submission_id}.zip")
+    return _bundle(files, f"grading-{submission_id}.zip")
 
 
 @router.get("/submissions/{submission_id}", response_class=Response,
@@ -325,7 +340,7 @@ def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_wor
             summary="A submission and its assignment's released files, for checking")
 def submission_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_worker),
                       db: Session = DB):
-    s = asg.get_submission(db, submission_id)
+    s = asg.get_submission(db, submission_id, load=BUNDLE_LOAD)
     files = {f"submission/{p}": c for p, c in asg.submission_files(db, s).items()}
     files.update({f"release/{p}": c for p, c in asg.released_files_for(db, s.assignment, s.student).items()})
-    return zip_response(files, f"submission-{submission_id}.zip")
+    return _bundle(files, f"submission-{submission_id}.zip")
