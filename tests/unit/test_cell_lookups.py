@@ -10,7 +10,6 @@ import nbformat
 import pytest
 from nbgrader.api import Comment, Grade, Gradebook
 from nbgrader.preprocessors import OverwriteCells, SaveAutoGrades
-from nbgrader.utils import compute_checksum
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -18,17 +17,7 @@ from sabaq.autograders.notebook import gradebook, lookups
 from sabaq.autograders.notebook.engine import SaveAutoGradesAtOnce
 from sabaq.autograders.notebook.lookups import OverwriteCellsAtOnce
 
-
-def _cell(kind, grade_id, source, points=None, solution=False, task=False, locked=None):
-    meta = {"grade": points is not None and not task, "grade_id": grade_id,
-            "locked": (not solution) if locked is None else locked,
-            "schema_version": 3, "solution": solution, "task": task}
-    if points is not None:
-        meta["points"] = points
-    cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
-    cell.metadata["nbgrader"] = meta
-    cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
-    return cell
+from nbgrader_cells import add_teachers_cells, cell as _cell
 
 
 def _teachers():
@@ -65,17 +54,7 @@ def _gradebook(folder):
     with Gradebook(url) as gb:
         gb.add_assignment("hw", duedate=dt.datetime(2026, 12, 1))
         gb.add_notebook("p1", "hw")
-        for cell in _teachers().cells:
-            meta = cell.metadata.nbgrader
-            gb.add_source_cell(meta["grade_id"], "p1", "hw", cell_type=cell.cell_type, locked=meta["locked"],
-                               source=cell.source, checksum=meta["checksum"])
-            if meta.get("task"):
-                gb.add_task_cell(meta["grade_id"], "p1", "hw", max_score=meta["points"], cell_type=cell.cell_type)
-                continue
-            if meta.get("solution"):
-                gb.add_solution_cell(meta["grade_id"], "p1", "hw")
-            if meta.get("grade"):
-                gb.add_grade_cell(meta["grade_id"], "p1", "hw", max_score=meta["points"], cell_type=cell.cell_type)
+        add_teachers_cells(gb, _teachers(), "p1", "hw", sources=True)
         gb.add_student("ann")
         gb.add_submission("hw", "ann")
     return url

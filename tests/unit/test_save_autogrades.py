@@ -14,18 +14,11 @@ from nbgrader.utils import compute_checksum
 from sabaq.autograders.notebook.engine import SaveAutoGradesAtOnce
 from sabaq.autograders.notebook.gradebook import shared_engines
 
+from nbgrader_cells import add_teachers_cells, cell
 
-def _cell(kind, grade_id, source, points=None, outputs=(), solution=False, task=False):
-    meta = {"grade": points is not None and not task, "grade_id": grade_id, "locked": not solution,
-            "schema_version": 3, "solution": solution, "task": task}
-    if points is not None:
-        meta["points"] = points
-    if kind == "code":
-        cell = nbformat.v4.new_code_cell(source, outputs=[nbformat.from_dict(o) for o in outputs])
-    else:
-        cell = nbformat.v4.new_markdown_cell(source)
-    cell.metadata["nbgrader"] = meta
-    return cell
+
+def _cell(*args, **kwargs):
+    return cell(*args, checksum=False, **kwargs)  # a checksum only where a test sets one
 
 
 ERROR = {"output_type": "error", "ename": "AssertionError", "evalue": "", "traceback": ["AssertionError"]}
@@ -53,15 +46,7 @@ def _gradebook(folder, nb):
     with Gradebook(url) as gb:
         gb.add_assignment("hw", duedate=dt.datetime(2026, 12, 1))
         gb.add_notebook("p1", "hw")
-        for cell in nb.cells:
-            meta = cell.metadata.nbgrader
-            if meta.get("task"):
-                gb.add_task_cell(meta["grade_id"], "p1", "hw", max_score=meta["points"], cell_type=cell.cell_type)
-                continue
-            if meta.get("solution"):
-                gb.add_solution_cell(meta["grade_id"], "p1", "hw")
-            if meta.get("grade"):
-                gb.add_grade_cell(meta["grade_id"], "p1", "hw", max_score=meta["points"], cell_type=cell.cell_type)
+        add_teachers_cells(gb, nb, "p1", "hw")
         gb.add_student("ann")
         gb.add_submission("hw", "ann")
         gb.find_grade("t_partial", "p1", "hw", "ann").manual_score = 1.0  # a grader's, kept
