@@ -20,7 +20,7 @@ from sabaq.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, TooMa
 from sabaq.hub.domain.kinds import enqueue_grading
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from sabaq.hub.store import jobs
-from sabaq.hub.store.blobs import get_blobs, put_blob
+from sabaq.hub.store.blobs import get_blobs, put_blob, put_blobs
 from sabaq.hub.store.models import (
     Assignment,
     AssignmentFile,
@@ -277,8 +277,10 @@ def submit(
     student: User,
     files: dict[str, bytes],
     now: dt.datetime | None = None,
+    request_key: str | None = None,
 ) -> Submission:
-    """Store one attempt and queue its check. The caller commits before answering."""
+    """Store one attempt and queue its check. The caller commits before answering.
+    ``request_key``: the Idempotency-Key its upload carried (see ``repeats``)."""
     now = now or utcnow()
     if not is_open_to_students(assignment, now):
         raise NotFound(
@@ -318,6 +320,8 @@ def submit(
         )
         or 0
     ) + 1
+    paths = sorted(files)
+    digests = put_blobs(db, [files[path] for path in paths])
     submission = Submission(
         assignment=assignment,
         student=student,
@@ -326,6 +330,10 @@ def submit(
         late=bool((due := effective_due_for(assignment, rule)) and now > due),
         assignment_version=assignment.version,
         secret=secrets.token_hex(64),
+        request_key=request_key,
+        # its rows are made with it, so that nothing is read back: a new attempt has no feedback yet
+        files=[SubmissionFile(path=path, sha256=digest, size=len(files[path])) for path, digest in zip(paths, digests)],
+        feedback=[],
     )
     db.add(submission)
     try:
@@ -333,11 +341,6 @@ def submit(
     except IntegrityError:
         # Two submits of the same student raced for the attempt number.
         raise Invalid(N_("Another submission of yours is being saved right now; try again in a moment.")) from None
-    for path, content in sorted(files.items()):
-        submission.files.append(
-            SubmissionFile(path=path, sha256=put_blob(db, content), size=len(content))
-        )
-    db.flush()
     jobs.enqueue(db, JobKind.check, key=f"{JobKind.check}:{submission.id}", payload={"submission_id": submission.id})
     enqueue_grading(db, submission)
     return submission
@@ -353,7 +356,11 @@ def check_quota(db: Session, assignment: Assignment, student: User, incoming: in
     assignment stay within their room. 0 is no limit for attempts and room; paper marks do not count."""
     theirs = (Submission.assignment_id == assignment.id, Submission.student_id == student.id,
               Submission.kind != "paper")
-    attempts = db.scalar(select(func.count(Submission.id)).where(*theirs))
+    # the attempts and the bytes of their files, in one statement
+    attempts, used = db.execute(
+        select(func.count(Submission.id.distinct()), func.coalesce(func.sum(SubmissionFile.size), 0))
+        .outerjoin(SubmissionFile, SubmissionFile.submission_id == Submission.id).where(*theirs)
+    ).one()
     if max_attempts and attempts >= max_attempts:
         raise TooMany(
             N_("You have already submitted '{assignment}' {count} times, the most allowed. Your newest submission "
@@ -367,8 +374,6 @@ def check_quota(db: Session, assignment: Assignment, student: User, incoming: in
             code="submission_too_large", size=f"{incoming / MB:.1f}", limit=max_submission_mb,
         )
     if max_student_mb:
-        used = db.scalar(select(func.coalesce(func.sum(SubmissionFile.size), 0))
-                         .join(Submission, Submission.id == SubmissionFile.submission_id).where(*theirs))
         if used + incoming > max_student_mb * MB:
             raise TooLarge(
                 N_("Your submissions of '{assignment}' already take {used} MB, and with this one ({size} MB) they "

@@ -42,9 +42,12 @@ def check_file_count(n: int, max_files: int) -> None:
 
 def check_notebook(path: str, content: bytes) -> None:
     """A notebook must be valid nbformat 4 JSON, or it cannot be graded."""
+    invalid: dict = {}
     try:
-        nb = nbformat.reads(content.decode("utf-8"), as_version=4)
-        nbformat.validate(nb)
+        # reads validates already: its error is captured and raised here, not validated a second time
+        nbformat.reads(content.decode("utf-8"), as_version=4, capture_validation_error=invalid)
+        if invalid:
+            raise invalid["ValidationError"]
     except (UnicodeDecodeError, json.JSONDecodeError, nbformat.reader.NotJSONError) as e:
         raise Invalid(
             N_("The notebook '{path}' is damaged and cannot be read ({detail}). Open it in JupyterLab, save it, and try again."),

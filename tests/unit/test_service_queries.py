@@ -245,3 +245,39 @@ def test_a_report_keeps_only_what_its_worker_holds_and_a_job_twice_is_lost_the_s
     # a regrade reported later makes the new result the current one, the earlier one kept
     r = worker_post(site, "complete-many", {"reports": [{"job_id": theirs[0]["id"], "result": GRADE}]}, worker="w2")
     assert r[0].json()["states"] == {str(theirs[0]["id"]): "done"}
+
+
+def test_an_upload_costs_one_statement_per_file_its_row_and_is_stored_whole(site):
+    submitted(site, [])  # the assignment
+    with site.sessions() as db:
+        course = courses.get_course(db, COURSE)
+        for login in ("aliya", "bota"):
+            courses.set_member(db, course, accounts.create_user(db, login), Role.student, section="8A")
+        db.commit()
+    path = f"/api/v1/courses/{COURSE}/assignments/{ASSIGNMENT}/submissions"
+
+    def upload(login: str, n: int, key: str) -> tuple[httpx.Response, int]:
+        files = [("files", (f"hw{i}.ipynb", notebook(i + 1), "application/x-ipynb+json")) for i in range(n)]
+        with statements(site) as sent:
+            r = site.call("POST", path, user=login, files=files, headers={"Idempotency-Key": key})
+        assert r.status_code == 201, r.text
+        return r, len(sent)
+
+    _, one = upload("aliya", 1, "key-one-1")
+    r, four = upload("bota", 4, "key-two-2")
+    assert four == one + 3  # the files' contents in one statement; each file's row its own INSERT
+    assert r.json()["files"] == [f"hw{i}.ipynb" for i in range(4)] and r.json()["feedback"] == []
+    assert r.json()["attempt"] == 1
+    sid = r.json()["id"]
+    with site.sessions() as db:
+        files = asg.submission_files(db, asg.get_submission(db, sid))
+        assert files["hw2.ipynb"] == notebook(3) and len(files) == 5  # and timestamp.txt
+        assert asg.get_submission(db, sid).request_key == "key-two-2"
+    # the same upload sent again is answered with the attempt the first stored
+    again, _ = upload("bota", 4, "key-two-2")
+    assert again.json()["id"] == sid
+    # and a damaged notebook is still refused, with nothing stored
+    bad = [("files", ("hw.ipynb", b'{"cells": 3, "nbformat": 4, "nbformat_minor": 5, "metadata": {}}', "x"))]
+    refused = site.call("POST", path, user="aliya", files=bad)
+    assert refused.status_code == 422 and refused.json()["error"] == "bad_notebook"
+    assert len(site.call("GET", path, user="aliya").json()) == 1

@@ -96,9 +96,7 @@ def _store(request: Request, db: Session, course_id: str, name: str, user: User,
     only then is the student told it was received."""
     a = _open_to(request, db, course_id, name, user, sum(len(content) for content in data.values()))
     try:
-        submission = asg.submit(db, a, user, data)
-        submission.request_key = key
-        db.flush()
+        submission = asg.submit(db, a, user, data, request_key=key)
     except (Invalid, IntegrityError):
         # the same upload sent twice at once (PostgreSQL lets both in until the first commits)
         db.rollback()
