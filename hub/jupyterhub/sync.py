@@ -69,6 +69,8 @@ class HubSync:
         self._task: asyncio.Task | None = None
         self.last_error: str | None = None
         self.synced = 0
+        self._http: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def request(self) -> None:
         """Ask for a sync soon (membership changed)."""
@@ -86,6 +88,19 @@ class HubSync:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _client(self) -> httpx.AsyncClient:
+        """One client for every sync of this event loop, its connection to the hub kept open: a
+        new client each sync built a new SSL context (milliseconds of the service's CPU) each time."""
+        loop = asyncio.get_running_loop()
+        if self._http is None or self._loop is not loop:
+            headers = {"Authorization": f"token {self.api_token}", "Accept": "application/jupyterhub-pagination+json"}
+            self._loop, self._http = loop, httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=30,
+                                                             transport=self.transport)
+        return self._http
 
     async def _loop(self) -> None:
         delay = 1.0
@@ -113,31 +128,26 @@ class HubSync:
 
     async def sync(self) -> None:
         names, groups = await asyncio.to_thread(self.desired)
-        headers = {
-            "Authorization": f"token {self.api_token}",
-            "Accept": "application/jupyterhub-pagination+json",
-        }
-        async with httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=30,
-                                     transport=self.transport) as client:
-            hub_users = {u["name"]: u for u in await _paged(client, "/users")}
-            for missing in _batches(names - set(hub_users)):
-                r = await client.post("/users", json={"usernames": missing})
-                if r.status_code not in (201, 409):
-                    r.raise_for_status()
-            hub_groups = {g["name"]: set(g.get("users", [])) for g in await _paged(client, "/groups")}
-            for group, members in sorted(groups.items()):
-                current = hub_groups.get(group)
-                if current is None:
-                    (await client.post(f"/groups/{group}")).raise_for_status()
-                    current = set()
-                for joining in _batches(members - current):
-                    (await client.post(f"/groups/{group}/users", json={"users": joining})).raise_for_status()
-                for leaving in _batches(current - members):
-                    r = await client.request("DELETE", f"/groups/{group}/users", json={"users": leaving})
-                    r.raise_for_status()
-            for group in sorted(set(hub_groups) - set(groups)):
-                if group.startswith(MANAGED_PREFIXES):  # a deleted course
-                    (await client.delete(f"/groups/{group}")).raise_for_status()
+        client = self._client()
+        hub_users = {u["name"]: u for u in await _paged(client, "/users")}
+        for missing in _batches(names - set(hub_users)):
+            r = await client.post("/users", json={"usernames": missing})
+            if r.status_code not in (201, 409):
+                r.raise_for_status()
+        hub_groups = {g["name"]: set(g.get("users", [])) for g in await _paged(client, "/groups")}
+        for group, members in sorted(groups.items()):
+            current = hub_groups.get(group)
+            if current is None:
+                (await client.post(f"/groups/{group}")).raise_for_status()
+                current = set()
+            for joining in _batches(members - current):
+                (await client.post(f"/groups/{group}/users", json={"users": joining})).raise_for_status()
+            for leaving in _batches(current - members):
+                r = await client.request("DELETE", f"/groups/{group}/users", json={"users": leaving})
+                r.raise_for_status()
+        for group in sorted(set(hub_groups) - set(groups)):
+            if group.startswith(MANAGED_PREFIXES):  # a deleted course
+                (await client.delete(f"/groups/{group}")).raise_for_status()
         self.synced += 1
         self.last_error = None
 

@@ -66,3 +66,36 @@ def test_a_course_of_four_hundred_reaches_the_hub_in_batches(tmp_path):
     assert hub.users == set(students)
     assert hub.groups["nbgrader-alg8"] == set(students) == hub.groups["sabaq-students"]
     assert 0 < hub.largest <= BATCH < len(students)
+
+
+def test_every_sync_of_a_service_uses_one_client_and_stopping_closes_it(tmp_path, monkeypatch):
+    """A new httpx client each sync built a new SSL context each time: the service's CPU."""
+    url = f"sqlite:///{tmp_path / 'sabaq.sqlite'}"
+    upgrade(url)
+    sessions = make_sessionmaker(make_engine(url))
+    with sessions() as db:
+        course = courses.create_course(db, "alg8", "Algebra 8")
+        courses.set_member(db, course, accounts.create_user(db, "aliya"), Role.student)
+        db.commit()
+    made = []
+
+    class Counted(httpx.AsyncClient):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(httpx, "AsyncClient", Counted)
+    hub = StandInHub()
+    sync = HubSync(sessions, "http://hub/hub/api", "t", transport=httpx.MockTransport(hub))
+
+    async def three_syncs_then_stop():
+        for _ in range(3):
+            await sync.sync()
+        assert len(made) == 1 and not made[0].is_closed
+        await sync.stop()
+        assert made[0].is_closed
+
+    asyncio.run(three_syncs_then_stop())
+    assert sync.synced == 3 and hub.users == {"aliya"}
+    asyncio.run(sync.sync())  # another event loop (a test's next app) gets a client of its own
+    assert len(made) == 2 and sync.synced == 4
