@@ -26,6 +26,13 @@ from sabaq.hub.jupyterhub.spawner import system_username
 from sabaq.hub.store.database import make_engine, make_sessionmaker
 
 
+# One TLS context for every client the tests make: httpx builds a new one (loading the system's
+# certificates) for each Client it is not given one, about 50 ms each on a busy machine, and the
+# tests make thousands (each stack.api() call, each denied route of test_authorization: 25 of
+# its 32 s). The same default context: verification as before (the stacks answer on http://).
+TLS = httpx.create_ssl_context()
+
+
 def _hear_ctrl_c() -> None:
     """A test run started in the background of a script (as CI simulations are) inherits an
     ignored SIGINT, and `sabaq up` keeps an ignored SIGINT ignored (as under nohup): its stop
@@ -130,7 +137,7 @@ class Stack:
 
         The redirect after the form is not followed: it would start the user's server
         (a JupyterLab costs ~7 s of CPU here); tests that need one call start_server."""
-        client = httpx.Client(base_url=self.url, follow_redirects=True, timeout=120)
+        client = httpx.Client(base_url=self.url, follow_redirects=True, timeout=120, verify=TLS)
         client.get("/hub/login")
         r = client.post("/hub/login", data={
             "username": name, "password": password or self.logins[name], "_xsrf": client.cookies.get("_xsrf"),
@@ -150,7 +157,7 @@ class Stack:
             # to a user the hub already knows: log in first, as the person would have (otherwise
             # it races the service's hub sync, which adds the roster's users a moment after start)
             self.browser(name, password).close()
-            r = httpx.post(f"{self.url}/hub/api/users/{name}/tokens", timeout=120, json={
+            r = httpx.post(f"{self.url}/hub/api/users/{name}/tokens", timeout=120, verify=TLS, json={
                 "auth": {"username": name, "password": password or self.logins[name]}, "note": "test", **body})
         else:
             client = self.browser(name, password)
@@ -163,13 +170,14 @@ class Stack:
         return token
 
     def hub_api(self, token: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url + "/hub/api", headers={"Authorization": f"token {token}"}, timeout=60)
+        return httpx.Client(base_url=self.url + "/hub/api", headers={"Authorization": f"token {token}"}, timeout=60,
+                            verify=TLS)
 
     def api(self, name: str | None = None, token: str | None = None) -> httpx.Client:
         headers = {}
         if name or token:
             headers["Authorization"] = f"token {token or self.token(name)}"
-        return httpx.Client(base_url=self.url + "/services/sabaq/api/v1", headers=headers, timeout=60)
+        return httpx.Client(base_url=self.url + "/services/sabaq/api/v1", headers=headers, timeout=60, verify=TLS)
 
     @property
     def service_url(self) -> str:
