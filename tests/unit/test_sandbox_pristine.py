@@ -1,0 +1,74 @@
+"""The pristine state a test cell starts from (issue 15): what the grading child pins before
+any student code runs is kept and put back like the rest."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from sabaq.autograders.sandbox.pristine import Pristine, _Dict, _Module, _Object
+
+
+class Part:
+    def method(self):
+        return "the class's"
+
+
+SHELL = types.SimpleNamespace(user_ns={}, user_global_ns={})  # the namespaces are all the checks read of it
+
+
+def refuse(*args):
+    raise RuntimeError("refused")
+
+
+def replacement(*args):
+    return "the student's"
+
+
+@pytest.fixture()
+def pristine(monkeypatch):
+    module = types.ModuleType("pinned_module")
+    module.helper = len
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    part = Part()
+    part.hook = print
+    tables = [_Dict(f"table {i}", {"f": len}, True) for i in range(50)]
+    guard = Pristine([_Module(module.__name__, module), _Object("part", part), *tables], shell=None)
+    return guard, module, part
+
+
+def test_what_the_child_pins_is_kept_without_indexing_every_guard_again(pristine, monkeypatch):
+    """Each child pins input() refused and the shell's recorder; indexing the zygote's
+    thousands of guards again for it wrote to each of them (a copy-on-write page fault per
+    page in every fresh fork). Only the owner's rows change, and the quick check and the
+    restore still see the pinned values as pristine."""
+    guard, module, part = pristine
+
+    def index_again():
+        raise AssertionError("pin indexed every guard again")
+
+    monkeypatch.setattr(guard, "_index", index_again)
+    guard.pin(module, "input", refuse)
+    guard.pin(part, "recorder", refuse)
+    assert guard._untouched() and guard.tampered(SHELL) == []
+
+    module.input = replacement
+    part.recorder = replacement
+    part.method = replacement  # a method shadowed on the instance
+    assert not guard._untouched()
+    assert set(guard.tampered(SHELL)) == {"pinned_module", "part"}
+    guard.restore(SHELL)
+    assert module.input is refuse and part.recorder is refuse and part.method() == "the class's"
+    assert guard._untouched() and guard.tampered(SHELL) == []
+
+
+def test_a_value_pinned_again_replaces_the_first(pristine):
+    guard, module, part = pristine
+    guard.pin(module, "helper", refuse)
+    guard.pin(module, "helper", replacement)
+    module.helper = refuse
+    assert not guard._untouched()
+    guard.restore(SHELL)
+    assert module.helper is replacement and guard._untouched()
