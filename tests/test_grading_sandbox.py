@@ -231,6 +231,62 @@ def test_tracebacks_are_formatted_as_ipython_formats_them(monkeypatch):
     assert "format_record" not in vars(shell.InteractiveTB)
 
 
+def test_a_cells_traceback_walks_no_module_unless_one_may_have_its_file(monkeypatch):
+    """The zygote maps every module's file before it forks (``settle_modules``): formatting a
+    cell's traceback then needs no walk over sys.modules (``inspect.getmodule``'s, which
+    touched every module in a fresh fork) while no module was added or changed its file
+    since; when one was, IPython's own lookup runs. The text is IPython's either way, also
+    when an IPython module claims the cell's file (IPython leaves its own frames out)."""
+    import inspect
+    import re
+    import sys
+    import types
+
+    from sabaq.autograders.sandbox import shell as shell_module
+    from sabaq.autograders.sandbox.shell import Recorder, make_shell
+
+    shell = make_shell()
+    shell.recorder = Recorder(1 << 20)
+    shell.run_cell("def bad(x):\n    raise ValueError(f'Қате {x}')\n")
+    cell_file = shell.user_ns["bad"].__code__.co_filename
+    monkeypatch.setattr(shell_module, "_settled", [])
+    for name in ("modulesbyfile", "_filesbymodname"):  # the walks below map the cell's file
+        monkeypatch.setattr(inspect, name, dict(getattr(inspect, name)))
+    looked_up = []  # the cells' files IPython's getmodule was asked for
+    getmodule = inspect.getmodule
+    monkeypatch.setattr(inspect, "getmodule", lambda obj, _filename=None: looked_up.append(
+        _filename or shell_module._code_of(obj).co_filename) or getmodule(obj, _filename))
+
+    def traceback_of_bad():
+        shell.run_cell("bad(1)")
+        info = (sys.last_type, sys.last_value, sys.last_traceback)
+        looked_up.clear()
+        once = shell.InteractiveTB.structured_traceback(*info)
+        walked = [f for f in looked_up if f in shell.compile._filename_map]
+        assert once == shell.InteractiveTB.structured_traceback.__wrapped__(*info)
+        return re.sub("\x1b\\[[0-9;]*m", "", "".join(once)), walked
+
+    shell_module.settle_modules()
+    text, walked = traceback_of_bad()
+    assert walked == [] and "raise ValueError" in text and "Қате 1" in text
+    release = sys.modules["IPython.core.release"]  # an IPython module's file changed after the settling
+    monkeypatch.setattr(release, "__file__", cell_file)
+    text, walked = traceback_of_bad()
+    assert walked and "raise ValueError" not in text and "Қате 1" in text
+    monkeypatch.undo()
+    monkeypatch.setattr(shell_module, "_settled", [])
+    for name in ("modulesbyfile", "_filesbymodname"):
+        monkeypatch.setattr(inspect, name, dict(getattr(inspect, name)))
+    monkeypatch.setattr(inspect, "getmodule", lambda obj, _filename=None: looked_up.append(
+        _filename or shell_module._code_of(obj).co_filename) or getmodule(obj, _filename))
+    shell_module.settle_modules()
+    claimer = types.ModuleType("IPython.claims_the_cell")  # an IPython module added after the settling
+    claimer.__file__ = cell_file
+    monkeypatch.setitem(sys.modules, claimer.__name__, claimer)
+    text, walked = traceback_of_bad()
+    assert walked and "raise ValueError" not in text
+
+
 def test_an_error_is_formatted_once_and_the_history_keeps_ipythons_text(monkeypatch):
     """IPython formats a cell's error twice (to show it, to keep it in the history); the
     grading shell keeps the text it showed, which must be what IPython would have kept."""

@@ -12,6 +12,7 @@ loop that runs cells one at a time (with nbgrader's per-cell timeout) is
 
 from __future__ import annotations
 
+import _thread
 import functools
 import inspect
 import io
@@ -179,8 +180,10 @@ class FdCapture:
             os.close(w)
             os.set_blocking(r, False)
             self.readers[fd] = r
-        self.thread = threading.Thread(target=self._pump, daemon=True)
-        self.thread.start()
+        # a bare thread: starting a threading.Thread (its bookkeeping, the handshake with the
+        # new thread) took 0.5 ms more in each freshly forked grading child, most of it
+        # copy-on-write page faults; nothing waits for, joins or lists this one
+        _thread.start_new_thread(self._pump, ())
 
     def _pump(self) -> None:
         import select
@@ -390,7 +393,7 @@ def _each_frame_once(tb, format_traceback):
             if inspect.isframe(obj) or inspect.istraceback(obj) or inspect.iscode(obj):
                 key = (_filename,) if _filename is not None else _code_of(obj).co_filename
                 if key not in modules:
-                    modules[key] = getmodule(obj, _filename)
+                    modules[key] = None if _no_module_has_its_file(obj, _filename) else getmodule(obj, _filename)
                 return modules[key]
             return getmodule(obj, _filename)
 
@@ -454,6 +457,63 @@ def _one_formatter(**options):
     if style not in _formatters:
         _formatters[style] = _Terminal256Formatter(style=style)
     return _formatters[style]
+
+
+# [sys.modules, the version tags of its dict and of every module's dict, the modules' names] as
+# they were when ``settle_modules`` mapped every module's file (in the zygote, before it forks);
+# filled in place: the grader's seal keeps this module's entries as they were when it was made
+_settled: list = []
+
+
+def settle_modules() -> None:
+    """Map every loaded module's file as ``inspect.getmodule`` does when it meets a file it
+    has not mapped, and remember the version tags of sys.modules and of each module's dict
+    (see ``_walk_maps_nothing_new``). Call last before forking: a module imported later only
+    means that a child walks sys.modules as IPython would."""
+    from sabaq.autograders.sandbox.pristine import _DictVersions
+
+    inspect.getmodule(compile("", "<sabaq: every module's file>", "exec"))  # a file no module has: the whole walk
+    modules = sys.modules
+    named = [(name, m) for name, m in list(modules.items()) if inspect.ismodule(m)]
+    versions = _DictVersions([modules, *(m.__dict__ for _, m in named)])
+    _settled[:] = [modules, versions, (None, *(name for name, _ in named))] if versions.dicts is not None else []
+
+
+def _walk_maps_nothing_new() -> bool:
+    """Whether ``inspect.getmodule``'s walk over sys.modules would map no file it has not
+    mapped: no module was added, removed or replaced since ``settle_modules``, and every
+    module whose dict changed since (the grader sets sys.stdout, builtins.input...) still has
+    the file the walk mapped. Reads the dicts' version tags: it does not touch the ~750
+    modules, as the walk does (a copy-on-write page fault for each page of them in a fresh
+    fork)."""
+    if not _settled or sys.modules is not _settled[0]:
+        return False
+    versions, names = _settled[1], _settled[2]
+    changed = versions.changed()
+    if changed and changed[0] == 0:  # sys.modules itself
+        return False
+    mapped = inspect._filesbymodname
+    for index in changed:
+        module = sys.modules.get(names[index])
+        if inspect.ismodule(module) and hasattr(module, "__file__") and not module.__file__ == mapped.get(names[index]):
+            return False  # as the walk compares it
+        versions.seen(index)
+    return True
+
+
+def _no_module_has_its_file(obj, filename) -> bool:
+    """Whether ``inspect.getmodule`` of this frame, traceback or code object would walk
+    sys.modules and find no module with its file; it then answers None (these objects have
+    no ``__name__``). A notebook's cell is such a file: formatting a cell's traceback, IPython
+    asks for its module, and its walk cost about 1 ms in each failing notebook."""
+    mapped = inspect.modulesbyfile
+    if filename is not None and filename in mapped:
+        return False
+    try:
+        file = inspect.getabsfile(obj, filename)
+    except (TypeError, FileNotFoundError):
+        return False  # getmodule answers None too, without walking
+    return file not in mapped and _walk_maps_nothing_new()
 
 
 def _code_of(obj):

@@ -586,7 +586,7 @@ def integrity_guard(shell):
 
 
 def main() -> None:
-    from sabaq.autograders.sandbox.shell import make_shell
+    from sabaq.autograders.sandbox.shell import make_shell, settle_modules
 
     # before any import could load _ctypes: no process of the sandbox has raw memory access
     ctypes_sizes.install()
@@ -598,6 +598,7 @@ def main() -> None:
     shell = make_shell()
     guard = integrity_guard(shell)
     ctypes_sizes.check_kept_out()  # before the forker, which every child is forked from
+    settle_modules()  # last before the forker: what the children's tracebacks look up (see shell)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     stdout = os.fdopen(os.dup(1), "w", encoding="utf-8")
     # nothing the zygote itself prints may corrupt the protocol
