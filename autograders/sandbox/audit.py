@@ -122,13 +122,16 @@ def frame_takers() -> dict:
     return takers
 
 
-def install_audit_guard(user_ns: dict | None = None, takers: frozenset = frozenset()) -> None:
+def install_audit_guard(user_ns: dict | None = None, takers: frozenset = frozenset(),
+                        roots: tuple[str, ...] | None = None) -> None:
     """Refuse, for the rest of this process, what only an attack needs (an audit hook cannot
     be removed). Also refused: replacing the code or defaults of a function that was not
     defined in the notebook (``user_ns``: the notebook's namespace, IPython's by default)
     and the bases of a class that was not, and frames to notebook code (see the module's
     text; ``takers``: the code of more functions that may take one, the grader's own). The
-    refusal is a RuntimeError whose message shows in the cell's traceback."""
+    refusal is a RuntimeError whose message shows in the cell's traceback. ``roots``:
+    ``library_roots()`` found before (the zygote finds them once: in each freshly forked
+    child, sysconfig's work took half a millisecond, most of it copy-on-write page faults)."""
     if user_ns is None:
         from IPython.core.interactiveshell import InteractiveShell
 
@@ -141,7 +144,7 @@ def install_audit_guard(user_ns: dict | None = None, takers: frozenset = frozens
     notebook = user_ns
     refused_imports = REFUSED_IMPORTS
     frame_attributes = FRAME_ATTRIBUTES
-    roots = library_roots()
+    roots = library_roots() if roots is None else tuple(roots)
     takers = {**frame_takers(), **dict.fromkeys(takers)}
     import _thread
     import importlib._bootstrap as bootstrap

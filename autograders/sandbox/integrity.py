@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import builtins
 
-from sabaq.autograders.sandbox.audit import REFUSED_EVENTS, REFUSED_IMPORTS, REFUSED_MESSAGE, install_audit_guard
+from sabaq.autograders.sandbox.audit import (
+    REFUSED_EVENTS,
+    REFUSED_IMPORTS,
+    REFUSED_MESSAGE,
+    install_audit_guard,
+    library_roots,
+)
 from sabaq.autograders.sandbox.comparisons import (
     CHECKED_CALLS,
     COMPARE_NAME,
@@ -60,6 +66,7 @@ class TestCellGuard:
         self.transformer: StrictComparisons | None = None
         self._recorded = claim_recorder()  # in the zygote, before any notebook: the grader's alone
         self.seal = grader_seal()  # once in the zygote (a millisecond), valid in every child forked from it
+        self.library_roots = library_roots()  # once in the zygote too, for each child's audit guard
 
     def before_first(self, shell=None) -> None:
         """The child's own settings (input() refused, the shell's recorder, its signal
@@ -68,7 +75,8 @@ class TestCellGuard:
         if shell is not None and own_dict(shell).get("recorder") is not None:
             self.pristine.pin(shell, "recorder", own_dict(shell)["recorder"])
         self.pristine.pin_signals()
-        install_audit_guard(self.user_ns, takers=frozenset({RECORD_CODE, RUN_TEST_CODE, RUN_AWAITED_CODE, STAR_IMPORT_CODE}))
+        install_audit_guard(self.user_ns, roots=self.library_roots,
+                            takers=frozenset({RECORD_CODE, RUN_TEST_CODE, RUN_AWAITED_CODE, STAR_IMPORT_CODE}))
 
     def before_test(self, shell) -> None:
         self.pristine.restore(shell)

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import sympy
 from integrity_runner import run_scenarios as run
+from processes import forked
 
 from sabaq.autograders.sandbox import integrity
 
@@ -228,6 +229,28 @@ def test_a_test_cell_has_variables_no_function_it_calls_can_set():
     assert [c["ok"] for c in result] == [True, True, True, True, True, False, True, True, True], result
     assert result[3]["outputs"][-1]["data"]["text/plain"] == "9"  # a test's last value is displayed as before
     assert result[7]["partial"] == "2.0"
+
+
+def test_the_zygote_finds_the_library_folders_once_for_every_childs_audit_guard():
+    """The audit guard tells library code by its folders (sysconfig's): finding them in
+    each freshly forked child took half a millisecond (copy-on-write page faults), so the
+    guard made in the zygote finds them and each child's audit hook takes those."""
+    def zygote_then_child():
+        from sabaq.autograders.sandbox import audit
+        from sabaq.autograders.sandbox.shell import Recorder, make_shell
+
+        shell = make_shell()
+        guard = integrity.TestCellGuard(shell, bound=True)  # in the zygote
+        found_here = audit.library_roots()
+        looked_again = []
+        audit.library_roots = lambda: looked_again.append(True) or ()
+        shell.recorder = Recorder(1 << 20)
+        guard.before_first(shell)  # in a child: the audit hook from now on
+        refused = shell.run_cell("compile('x = 1', __import__('os').__file__, 'exec')").error_in_exec
+        refused_here = "not available while a notebook is graded" in str(refused)
+        return looked_again, guard.library_roots == found_here, refused_here
+
+    assert forked(zygote_then_child) == "([], True, True)"  # and code under a library's file name is refused
 
 
 def test_no_other_audit_hook_is_added(runs):
