@@ -70,7 +70,7 @@ class HubSync:
         self.last_error: str | None = None
         self.synced = 0
         self._http: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None  # the loop _http belongs to
 
     def request(self) -> None:
         """Ask for a sync soon (membership changed)."""
@@ -96,10 +96,10 @@ class HubSync:
         """One client for every sync of this event loop, its connection to the hub kept open: a
         new client each sync built a new SSL context (milliseconds of the service's CPU) each time."""
         loop = asyncio.get_running_loop()
-        if self._http is None or self._loop is not loop:
+        if self._http is None or self._client_loop is not loop:
             headers = {"Authorization": f"token {self.api_token}", "Accept": "application/jupyterhub-pagination+json"}
-            self._loop, self._http = loop, httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=30,
-                                                             transport=self.transport)
+            self._client_loop = loop
+            self._http = httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=30, transport=self.transport)
         return self._http
 
     async def _loop(self) -> None:

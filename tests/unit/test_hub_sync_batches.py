@@ -99,3 +99,14 @@ def test_every_sync_of_a_service_uses_one_client_and_stopping_closes_it(tmp_path
     assert sync.synced == 3 and hub.users == {"aliya"}
     asyncio.run(sync.sync())  # another event loop (a test's next app) gets a client of its own
     assert len(made) == 2 and sync.synced == 4
+
+    async def as_the_service_runs_it():
+        sync.start()
+        for _ in range(500):
+            if sync.synced == 5 or sync.last_error:
+                break
+            await asyncio.sleep(0.01)
+        await sync.stop()
+
+    asyncio.run(as_the_service_runs_it())
+    assert sync.synced == 5 and sync.last_error is None and made[-1].is_closed
