@@ -45,6 +45,10 @@ def test_a_wrong_program_gets_the_interactors_reason(fetched):
 
 
 def test_a_program_that_never_flushes_is_stopped_with_tle(fetched):
+    """At a 0.2 s limit instead of the task's 1 s: each sample waits out 3 x limit + 1 s before its
+    TLE (8 s for both at 1 s, 3.2 s here), and how long it waits is not what is tested."""
+    meta = json.loads((fetched / "task.json").read_text())
+    (fetched / "task.json").write_text(json.dumps({**meta, "time_limit": 0.2}))
     (fetched / "solution.py").write_text("import sys\nsys.stdin.read()\n")  # waits for input that never comes
     rows = check_samples(fetched, show=False)
     assert [r["verdict"] for r in rows] == ["TLE", "TLE"]
