@@ -50,6 +50,8 @@ UNGUARDED_PREFIXES = ("numpy._typing", "numpy.typing", "numpy._pyinstaller", "nu
 # Modules whose functions a test cell itself may replace to test an answer (input() fed,
 # random made predictable): a change to them while a test runs is not counted as tampering.
 MOCKABLE_MODULES = frozenset({"builtins", "random", "time", "datetime", "os", "io", "getpass"})
+# Modules whose entries a grading child pins (``Pristine.pin``: builtins.input refused)
+PINNABLE_MODULES = frozenset({"builtins"})
 # Entries of guarded modules that are state a cell changes, not machinery: IPython's event
 # loop for cells that await, made at the first (made in the zygote, the children would share
 # its epoll descriptor)
@@ -143,28 +145,37 @@ class _DictVersions:
 class _Dict:
     """One dict (a module's, a class's, a printer table) and the entries it must keep."""
 
-    __slots__ = ("allow_missing", "cls", "drop_added", "keys", "label", "live", "size", "values")
+    __slots__ = ("allow_missing", "cls", "drop_added", "keys", "label", "live", "positions", "size", "values")
 
-    def __init__(self, label: str, live, drop_added: bool, skip=frozenset(), cls=None, allow_missing=False):
+    def __init__(self, label: str, live, drop_added: bool, skip=frozenset(), cls=None, allow_missing=False,
+                 pinnable=False):
+        """pinnable: ``remember`` may be called (in a grading child, see ``Pristine.pin``):
+        the entries' positions are kept, so that it changes one entry in place; copying
+        every entry (a module's hundreds) wrote to each entry's object, a copy-on-write page
+        fault for each page of them in a fresh fork."""
         self.label = label
         self.live = live
         items = [(k, v) for k, v in live.items() if k not in skip]
-        self.keys = tuple(k for k, _ in items)
-        self.values = tuple(v for _, v in items)
+        self.keys = [k for k, _ in items]
+        self.values = [v for _, v in items]
+        self.positions = {k: i for i, (k, _) in enumerate(items)} if pinnable else None
         self.size = len(live)
         self.drop_added = drop_added
         self.cls = cls  # a class: set through type.__setattr__ so its caches follow
         self.allow_missing = allow_missing  # entries may go (IPython moves deferred printers)
 
     def remember(self, key: str) -> None:
-        """Take the entry ``key`` as it is now as part of the snapshot."""
-        keys, values = list(self.keys), list(self.values)
-        if key in keys:
-            values[keys.index(key)] = self.live[key]
+        """Take the entry ``key`` as it is now as part of the snapshot (in place: the quick
+        check's rows hold these same lists)."""
+        positions = self.positions if self.positions is not None else {k: i for i, k in enumerate(self.keys)}
+        position = positions.get(key)
+        if position is None:
+            positions[key] = len(self.keys)
+            self.keys.append(key)
+            self.values.append(self.live[key])
         else:
-            keys.append(key)
-            values.append(self.live[key])
-        self.keys, self.values, self.size = tuple(keys), tuple(values), len(self.live)
+            self.values[position] = self.live[key]
+        self.size = len(self.live)
 
     def changed(self) -> bool:
         live = self.live
@@ -226,10 +237,10 @@ class _Object:
     def __init__(self, label: str, obj):
         self.label, self.obj, self.cls = label, obj, type(obj)
         own = own_dict(obj)
-        self.entries = _Dict(f"{label}.__dict__", own, False,
+        self.entries = _Dict(f"{label}.__dict__", own, False, pinnable=True,
                              skip={k for k, v in own.items() if k in PART_STATE or not _is_machinery(v)})
         traits = own.get("_trait_values")
-        self.traits = (_Dict(f"{label} traits", traits, False,
+        self.traits = (_Dict(f"{label} traits", traits, False, pinnable=True,
                              skip={k for k, v in traits.items() if k in PART_STATE or not _is_machinery(v)})
                        if type(traits) is dict else None)
         self.shadow_ok = frozenset(own)
@@ -284,7 +295,7 @@ class _Module:
 
     def __init__(self, name: str, module, skip=frozenset()):
         self.label, self.name, self.module, self.cls = name, name, module, type(module)
-        self.entries = _Dict(name, module.__dict__, False, skip=skip)
+        self.entries = _Dict(name, module.__dict__, False, skip=skip, pinnable=name in PINNABLE_MODULES)
         self.mockable = name in MOCKABLE_MODULES
 
     def changed(self) -> bool:
@@ -566,8 +577,7 @@ class Pristine:
                 continue
             table.remember(name)
             row = self._rows.get(id(table))
-            if row is not None:
-                self._dicts[row] = (table.live, table.keys, table.values)
+            if row is not None:  # its row holds the table's own lists, changed in place
                 self._versions.seen(row)
             if table.drop_added:
                 self._sized = [(live, table.size if live is table.live else size) for live, size in self._sized]

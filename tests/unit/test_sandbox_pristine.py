@@ -8,6 +8,7 @@ import types
 
 import pytest
 
+from sabaq.autograders.sandbox import pristine as pristine_module
 from sabaq.autograders.sandbox.pristine import Pristine, _Dict, _Module, _Object
 
 
@@ -29,6 +30,7 @@ def replacement(*args):
 
 @pytest.fixture()
 def pristine(monkeypatch):
+    monkeypatch.setattr(pristine_module, "PINNABLE_MODULES", frozenset({"pinned_module"}))
     module = types.ModuleType("pinned_module")
     module.helper = len
     monkeypatch.setitem(sys.modules, module.__name__, module)
@@ -50,8 +52,13 @@ def test_what_the_child_pins_is_kept_without_indexing_every_guard_again(pristine
         raise AssertionError("pin indexed every guard again")
 
     monkeypatch.setattr(guard, "_index", index_again)
-    guard.pin(module, "input", refuse)
+    entries = guard.guards[0].entries
+    keys, values = entries.keys, entries.values
+    guard.pin(module, "helper", refuse)  # an entry it had
+    guard.pin(module, "input", refuse)  # a new one
     guard.pin(part, "recorder", refuse)
+    # the module's entries changed in place, not copied (a copy wrote to every entry's object)
+    assert entries.keys is keys and entries.values is values and values[keys.index("helper")] is refuse
     assert guard._untouched() and guard.tampered(SHELL) == []
 
     module.input = replacement
@@ -59,8 +66,10 @@ def test_what_the_child_pins_is_kept_without_indexing_every_guard_again(pristine
     part.method = replacement  # a method shadowed on the instance
     assert not guard._untouched()
     assert set(guard.tampered(SHELL)) == {"pinned_module", "part"}
+    module.helper = replacement
     guard.restore(SHELL)
-    assert module.input is refuse and part.recorder is refuse and part.method() == "the class's"
+    assert module.input is refuse and module.helper is refuse and part.recorder is refuse
+    assert part.method() == "the class's"
     assert guard._untouched() and guard.tampered(SHELL) == []
 
 
