@@ -285,6 +285,24 @@ def test_a_cells_traceback_walks_no_module_unless_one_may_have_its_file(monkeypa
     monkeypatch.setitem(sys.modules, claimer.__name__, claimer)
     text, walked = traceback_of_bad()
     assert walked and "raise ValueError" not in text
+    monkeypatch.undo()
+
+    class Loud(str):  # what a notebook could put in the module's list (it can import the module)
+        def __eq__(self, other):
+            raise AssertionError("the notebook's code ran")
+
+        def __hash__(self):
+            raise AssertionError("the notebook's code ran")
+
+    for position in range(4):
+        monkeypatch.setattr(shell_module, "_settled", [])
+        shell_module.settle_modules()
+        tags = shell_module._settled[2]
+        tags[1] = tags[1] + 1  # the first module's dict looks changed: its name is read
+        shell_module._settled[position] = (
+            dict(sys.modules), (Loud("a"),) * len(tags), [Loud("0")] * len(tags), (Loud("sys"),) * len(tags))[position]
+        text, _ = traceback_of_bad()  # read by exact types: nothing of the notebook's runs
+        assert "raise ValueError" in text
 
 
 def test_an_error_is_formatted_once_and_the_history_keeps_ipythons_text(monkeypatch):

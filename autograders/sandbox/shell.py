@@ -13,6 +13,7 @@ loop that runs cells one at a time (with nbgrader's per-cell timeout) is
 from __future__ import annotations
 
 import _thread
+import array
 import functools
 import inspect
 import io
@@ -28,6 +29,8 @@ from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import StdinNotImplementedError
 from IPython.core.interactiveshell import InteractiveShell
 from pygments.formatters import terminal256
+
+from sabaq.autograders.sandbox._native import dict_versions
 
 # nbgrader's Execute.error_on_timeout, recorded after an interrupted cell.
 TIMEOUT_ERROR = {
@@ -459,9 +462,12 @@ def _one_formatter(**options):
     return _formatters[style]
 
 
-# [sys.modules, the version tags of its dict and of every module's dict, the modules' names] as
-# they were when ``settle_modules`` mapped every module's file (in the zygote, before it forks);
-# filled in place: the grader's seal keeps this module's entries as they were when it was made
+# [sys.modules, its dict and every module's dict (a tuple), their version tags (an array), the
+# modules' names (a tuple)] as they were when ``settle_modules`` mapped every module's file (in
+# the zygote, before it forks). Filled in place: the grader's seal keeps this module's entries
+# as they were when it was made. A notebook can import this module and change what the list
+# holds, so it is read by exact types only and runs none of its objects' methods: the most a
+# change can do is skip or force the walk for the notebook's own tracebacks.
 _settled: list = []
 
 
@@ -475,8 +481,11 @@ def settle_modules() -> None:
     inspect.getmodule(compile("", "<sabaq: every module's file>", "exec"))  # a file no module has: the whole walk
     modules = sys.modules
     named = [(name, m) for name, m in list(modules.items()) if inspect.ismodule(m)]
-    versions = _DictVersions([modules, *(m.__dict__ for _, m in named)])
-    _settled[:] = [modules, versions, (None, *(name for name, _ in named))] if versions.dicts is not None else []
+    dicts = (modules, *(m.__dict__ for _, m in named))
+    if not _DictVersions._tags_change() or not all(type(d) is dict for d in dicts):
+        _settled[:] = []  # no version tags to read: always walk
+        return
+    _settled[:] = [modules, dicts, array.array("Q", dict_versions(dicts)), (None, *(name for name, _ in named))]
 
 
 def _walk_maps_nothing_new() -> bool:
@@ -486,18 +495,30 @@ def _walk_maps_nothing_new() -> bool:
     the file the walk mapped. Reads the dicts' version tags: it does not touch the ~750
     modules, as the walk does (a copy-on-write page fault for each page of them in a fresh
     fork)."""
-    if not _settled or sys.modules is not _settled[0]:
+    settled = _settled
+    if type(settled) is not list or len(settled) != 4:
         return False
-    versions, names = _settled[1], _settled[2]
-    changed = versions.changed()
-    if changed and changed[0] == 0:  # sys.modules itself
+    modules, dicts, tags, names = settled
+    if modules is not sys.modules or type(dicts) is not tuple or type(tags) is not array.array \
+            or tags.typecode != "Q" or type(names) is not tuple or not len(dicts) == len(tags) == len(names):
+        return False
+    try:
+        now = array.array("Q", dict_versions(dicts))
+    except (TypeError, OverflowError):  # not dicts
+        return False
+    if now == tags:
+        return True
+    if now[0] != tags[0]:  # sys.modules itself
         return False
     mapped = inspect._filesbymodname
-    for index in changed:
-        module = sys.modules.get(names[index])
-        if inspect.ismodule(module) and hasattr(module, "__file__") and not module.__file__ == mapped.get(names[index]):
+    for index in [i for i, (a, b) in enumerate(zip(now, tags)) if a != b]:
+        name = names[index]
+        if type(name) is not str:
+            return False
+        module = modules.get(name)
+        if inspect.ismodule(module) and hasattr(module, "__file__") and not module.__file__ == mapped.get(name):
             return False  # as the walk compares it
-        versions.seen(index)
+        tags[index] = now[index]  # seen: its file is still the one mapped
     return True
 
 
