@@ -60,7 +60,8 @@ def _students_assignment(db: Session, course_id: str, name: str, user: User) -> 
 def _open_to(request: Request, db: Session, course_id: str, name: str, user: User, incoming: int) -> Assignment:
     """The assignment, if this student may submit ``incoming`` bytes to it now."""
     a = _students_assignment(db, course_id, name, user)
-    asg.require_started(db, a, user, assignment_page(request.app.state.settings, a))
+    if a.timed_minutes:  # only a timed one waits for its start (its page, in the refusal, reads the course again)
+        asg.require_started(db, a, user, assignment_page(request.app.state.settings, a))
     limits = request.app.state.settings.service
     asg.check_quota(db, a, user, incoming, max_attempts=limits.max_attempts,
                     max_submission_mb=limits.max_submission_mb, max_student_mb=limits.max_student_mb)
