@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -53,6 +55,41 @@ def cheap_password_hashes():
     accounts._hasher = PasswordHasher.from_parameters(CHEAPEST)
     yield
     accounts._hasher = service_hasher
+
+
+@pytest.fixture(scope="session", autouse=True)
+def migrated_once(tmp_path_factory):
+    """A new SQLite file brought to the head revision is a copy of one this process migrated
+    (alembic, every migration) the first time it was asked: the quick tier asks for hundreds of
+    fresh databases (each db_url, each test's service), and each migration run cost 0.5-1 s here.
+    The copy is the same file the migrations make; anything else (an existing file, another
+    revision, PostgreSQL, a URL with options) runs alembic as before, and so does every process
+    the tests start (sabaq up, a service)."""
+    import shutil
+    import sqlite3
+
+    from alembic import command
+
+    from sabaq.hub.store.database import alembic_config
+
+    run_migrations = command.upgrade
+    template = tmp_path_factory.mktemp("migrated") / "head.sqlite"
+
+    def upgrade_or_copy(config, revision, *args, **kwargs):
+        url = config.get_main_option("sqlalchemy.url").replace("%%", "%")
+        path = Path(url[len("sqlite:///"):]) if url.startswith("sqlite:///") and "?" not in url else None
+        fresh = path is not None and path.parent.is_dir() and (not path.exists() or path.stat().st_size == 0)
+        if revision != "head" or args or kwargs or config.attributes or not fresh:
+            return run_migrations(config, revision, *args, **kwargs)
+        if not template.exists():
+            run_migrations(alembic_config(f"sqlite:///{template}"), "head")
+            with contextlib.closing(sqlite3.connect(template)) as conn:  # all of it in the file itself
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copyfile(template, path)
+
+    command.upgrade = upgrade_or_copy
+    yield
+    command.upgrade = run_migrations
 
 
 def _fresh_postgres() -> str:
