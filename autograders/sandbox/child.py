@@ -64,9 +64,15 @@ class Guard:
         around each test cell, through the loop's own reference (see ``pristine.grader_seal``)."""
         return []
 
-    def result_text(self, value) -> str | None:
+    def raised(self) -> bool:
+        """Whether the test cell's code raised, from what the notebook's code cannot reset
+        (IPython's ExecutionResult can be, while the error is shown); False: not known."""
+        return False
+
+    def result_text(self, value) -> str | None | bool:
         """The text/plain a test cell's value is recorded with (nbgrader reads partial credit
-        from it), read from the value itself rather than from its display."""
+        from it), read from the value itself rather than from its display; None: IPython's
+        own text; False: the cell had no value (an execute_result shown counts for nothing)."""
         return None
 
 
@@ -147,6 +153,7 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
     # bound now, before any student code: a method replaced on the guard's class or a name in
     # this module's namespace later changes none of these (seal first puts those back)
     seal, before_test, after_test, result_text = guard.seal, guard.before_test, guard.after_test, guard.result_text
+    raised = guard.raised
     forget, same_number, error_text = forget_input, _same_number, BaseException.__str__
 
     def held_read(fd: int, size: int) -> bytes:
@@ -230,11 +237,15 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
             error = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec
         value_text = None
         if test:
+            if raised() and status == "ok":  # the cell raised, and the notebook's code hid it
+                status = "error"
             after_test(shell, seal(), source)
             if type(result) is result_type:  # the guard may know the value although nothing displayed it
                 value_text = result_text(result.result)
                 shown = recorder.result["data"].get("text/plain") if recorder.result is not None else None
-                if (value_text is None and result.result is not None) or (
+                if value_text is False:  # no value: a result the notebook's code displayed is none
+                    value_text = None
+                elif (value_text is None and result.result is not None) or (
                         value_text is not None and shown is not None and same_number(shown, value_text)):
                     value_text = shown  # IPython's own text, as nbgrader reads it, when it says the same
             forget(shell, count)

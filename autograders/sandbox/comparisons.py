@@ -871,15 +871,68 @@ def partial_credit_text(value) -> str | None:
         return int.__repr__(int(number))
 
 
+def _failures():
+    """Whether a cell's code raised, as IPython's ``run_code`` answers it (its return value).
+    The ExecutionResult's ``error_in_exec`` is set before the error is shown, and showing it
+    runs the notebook's code (an exception's ``__str__``, anything the traceback's
+    formatting calls): that code could set it back to None. This flag only goes up: anyone
+    may raise it (one failure more fails the notebook's own test), only the grader, with
+    the token ``claim`` hands out once, reads and lowers it. It lives in a generator's frame
+    (notebook code gets no frame, see ``audit``)."""
+
+    def state():
+        token, raised, claimed = object(), False, False
+        message = yield None
+        while True:
+            kind, argument = message
+            answer = None
+            if kind == "raised":
+                raised = True
+            elif kind == "claim":
+                if not claimed:
+                    claimed, answer = True, token
+            elif kind == "take" and argument is token:
+                answer, raised = raised, False
+            message = yield answer
+
+    machine = state()
+    machine.send(None)
+    send = machine.send
+
+    def failed() -> None:
+        send(("raised", None))
+
+    def claim():
+        """The token that reads and lowers the flag (None after the first call)."""
+        return send(("claim", None))
+
+    def take(token) -> bool:
+        """Whether code run since the last take raised; lowers the flag."""
+        return send(("take", token)) is True
+
+    return failed, take, claim
+
+
+_failed, take_failed, claim_failures = _failures()
+
+
 def binding_run_code(run_code):
     """IPython's ``run_code`` (a coroutine function) binding each code object of a test cell
-    transformed with ``StrictComparisons(bound=True)`` before it runs; for a shell class:
+    transformed with ``StrictComparisons(bound=True)`` before it runs, and raising the
+    failure flag (``take_failed``) when the code raised; for a shell class:
     ``GradingShell.run_code = binding_run_code(InteractiveShell.run_code)``."""
+    failed = _failed
 
     async def run(self, code_obj, result=None, *, async_=False):
         if any(type(t) is StrictComparisons and t.bound for t in self.ast_transformers):
             code_obj = bind(code_obj)
-        return await run_code(self, code_obj, result, async_=async_)
+        raised = True
+        try:
+            raised = await run_code(self, code_obj, result, async_=async_)
+        finally:
+            if raised is not False:
+                failed()
+        return raised
 
     run.__doc__ = run_code.__doc__
     run.binds = True

@@ -9,6 +9,7 @@ data) and ``audit`` (what only an attack needs, refused). Their public names are
 from __future__ import annotations
 
 import builtins
+import types
 
 from sabaq.autograders.sandbox.audit import (
     REFUSED_EVENTS,
@@ -27,10 +28,12 @@ from sabaq.autograders.sandbox.comparisons import (
     StrictComparisons,
     bind,
     binding_run_code,
+    claim_failures,
     claim_recorder,
     partial_credit_text,
     strict_eq,
     strict_ne,
+    take_failed,
     take_recorded,
 )
 from sabaq.autograders.sandbox.pristine import Pristine, grader_seal, own_dict
@@ -41,6 +44,8 @@ __all__ = ["CHECKED_CALLS", "COMPARE_NAME", "REFUSED_EVENTS", "REFUSED_IMPORTS",
            "install_audit_guard", "partial_credit_text", "strict_eq", "strict_ne", "take_recorded"]
 
 
+RECORDER_SETTINGS = ("max_bytes", "lock")  # the shell's recorder's entries that are settings, not output
+_UNSET = object()
 TAMPERED_ERROR = "GradingIntegrityError"
 TAMPERED_MESSAGE = N_("The answer's code changed the grader while this test ran ({what}), so the test counts as "
                       "failed. Answers must not change IPython, builtins or the modules tests use.")
@@ -65,7 +70,11 @@ class TestCellGuard:
         self.bound = bound
         self.transformer: StrictComparisons | None = None
         self._recorded = claim_recorder()  # in the zygote, before any notebook: the grader's alone
-        self.seal = grader_seal()  # once in the zygote (a millisecond), valid in every child forked from it
+        self._failures = claim_failures()  # the same
+        # once in the zygote (a millisecond), valid in every child forked from it; with the
+        # functions the shell's traceback formatter is made of (their closures)
+        self.seal = grader_seal(functions=tuple(v for v in own_dict(shell.InteractiveTB).values()
+                                                if isinstance(v, types.FunctionType)))
         self.library_roots = library_roots()  # once in the zygote too, for each child's audit guard
 
     def before_first(self, shell=None) -> None:
@@ -73,14 +82,33 @@ class TestCellGuard:
         handlers) become part of the pristine state; then the audit guard, for good."""
         self.pristine.pin(builtins, "input", builtins.input)
         if shell is not None and own_dict(shell).get("recorder") is not None:
-            self.pristine.pin(shell, "recorder", own_dict(shell)["recorder"])
+            recorder = own_dict(shell)["recorder"]
+            self.pristine.pin(shell, "recorder", recorder)
+            self._recorder_settings = {name: own_dict(recorder).get(name) for name in RECORDER_SETTINGS}
         self.pristine.pin_signals()
         install_audit_guard(self.user_ns, roots=self.library_roots,
                             takers=frozenset({RECORD_CODE, RUN_TEST_CODE, RUN_AWAITED_CODE, STAR_IMPORT_CODE}))
 
+    _recorder_settings: dict = {}  # the shell's recorder's settings, as the child made them
+
+    def _recorder_changed(self, shell) -> bool:
+        """Whether the recorder's settings (its output limit, its lock) are not the child's
+        own, and puts them back. They are the notebook's to reach (get_ipython().recorder):
+        a limit of -1 set while a test's error is shown (from code the formatting runs)
+        would drop every output after it, a stderr line nbgrader fails the test for too."""
+        own = own_dict(own_dict(shell).get("recorder"))
+        changed = False
+        for name, value in self._recorder_settings.items():
+            if own.get(name, _UNSET) is not value:
+                own[name] = value
+                changed = True
+        return changed
+
     def before_test(self, shell) -> None:
         self.pristine.restore(shell)
+        self._recorder_changed(shell)
         take_recorded(self._recorded)
+        take_failed(self._failures)
         self.transformer = StrictComparisons(bound=self.bound)
         shell.ast_transformers.append(self.transformer)
 
@@ -94,6 +122,8 @@ class TestCellGuard:
             list.remove(transformers, self.transformer)
         self.transformer = None
         changed = [*sealed, *self.pristine.tampered(shell, source)]
+        if self._recorder_changed(shell):
+            changed.append("the shell's recorder")
         if changed:
             what = ", ".join(changed[:5])
             self.pristine.restore(shell)  # first: the shell's own recorder back, if the test replaced it
@@ -102,10 +132,19 @@ class TestCellGuard:
                                       "traceback": [f"\x1b[0;31m{TAMPERED_ERROR}\x1b[0m: "
                                                     + TAMPERED_MESSAGE.format(what=what)]})
 
-    def result_text(self, value) -> str | None:
+    def raised(self) -> bool:
+        """Whether the test cell's code raised since ``before_test``, as IPython's run_code
+        answered (``comparisons.take_failed``): not the ExecutionResult's error, which the
+        notebook's code can reset while the error is shown."""
+        return take_failed(self._failures) if self.bound else False
+
+    def result_text(self, value) -> str | None | bool:
         """From the value the cell's own code recorded when bound (a display hook the
-        student replaced cannot hide or change it), else from the value IPython saw."""
+        student replaced cannot hide or change it; False: the cell recorded none, so no
+        value displayed counts), else from the value IPython saw."""
         if self.bound:
             found, recorded = take_recorded(self._recorded)
-            value = recorded if found else None
+            if not found:
+                return False
+            value = recorded
         return partial_credit_text(value) if value is not None else None

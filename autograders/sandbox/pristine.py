@@ -228,6 +228,27 @@ class _List:
         list.__setitem__(self.live, slice(None), [*self.items, *extra])
 
 
+class _Table:
+    """A cache the traceback formatting reads (``shell._styles``, ``shell._formatters``): any
+    keys, compared in order by identity (no key's ``__hash__`` or ``__eq__`` runs), put back
+    whole."""
+
+    __slots__ = ("items", "label", "live")
+
+    def __init__(self, label: str, live: dict):
+        self.label, self.live, self.items = label, live, tuple(live.items())
+
+    def changed(self) -> bool:
+        live = self.live
+        return len(live) != len(self.items) or not all(
+            a is k and b is v for (a, b), (k, v) in zip(dict.items(live), self.items))
+
+    def fix(self) -> None:
+        dict.clear(self.live)
+        for key, value in self.items:
+            dict.__setitem__(self.live, key, value)
+
+
 class _Object:
     """An object of the shell's machinery: its class, its own dict and traits (methods
     shadowed on the instance go), and the parts it holds by identity."""
@@ -548,6 +569,7 @@ class Pristine:
         if type(shell.custom_exceptions) is tuple:
             guards.append(_Value("shell.custom_exceptions", shell, "custom_exceptions"))
         guards.append(_Callback(shell.events, _matplotlib_callbacks()))
+        guards += _traceback_caches()
         return cls(guards, shell)
 
     def pin_signals(self) -> None:
@@ -650,6 +672,29 @@ class _Value:
             own[self.name] = self.value
 
 
+def _traceback_caches() -> list:
+    """The style classes and formatters the shell made once for every traceback (see
+    ``shell._one_style``): the tables, each formatter (its class, its own entries) and each
+    style class (its dict, its metaclass). A notebook reaches them by importing the module;
+    what it put there ran while a test cell's traceback was formatted."""
+    module = sys.modules.get("sabaq.autograders.sandbox.shell")
+    if module is None:
+        return []
+    guards: list = []
+    for label in ("_styles", "_formatters"):
+        table = module.__dict__.get(label)
+        if type(table) is not dict:
+            continue
+        guards.append(_Table(f"shell.{label}", table))
+        for value in [*table.values(), *(k for k in table if isinstance(k, type))]:
+            if isinstance(value, type):
+                guards.append(_Object(f"style {value.__qualname__}", value))  # its metaclass
+                guards.append(_Dict(f"class {value.__qualname__}", value.__dict__, True, cls=value))
+            else:
+                guards.append(_Object(f"formatter {type(value).__qualname__}", value))
+    return guards
+
+
 def _extra_classes() -> list[type]:
     """Classes outside the shell whose methods tests or the shell use."""
     found: list[type] = [fractions.Fraction, collections.Counter, collections.OrderedDict]
@@ -713,7 +758,39 @@ GRADER_PREFIX = "sabaq.autograders.sandbox."
 MODULE_NOISE = frozenset({"__warningregistry__"})  # a module's entry that warnings add as they are shown
 
 
-def grader_seal(prefix: str = GRADER_PREFIX):
+_EMPTY_CELL = object()
+
+
+def _closures(functions) -> list[tuple]:
+    """(function, its closure's cells, what each held, its defaults, its keyword defaults) for
+    each function given and each function found in their closures, once each. A closure cell
+    can be rebound from any cell (``f.__closure__[0].cell_contents = ...``, with no audit
+    event): the run_code every test cell runs through, the grader's recorders and the
+    traceback formatter hold what they call in closures."""
+    found, seen, todo = [], set(), list(functions)
+    while todo:
+        value = todo.pop()
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        elif isinstance(value, property):
+            todo += [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+            continue
+        if type(value) is not types.FunctionType or id(value) in seen:
+            continue
+        seen.add(id(value))
+        cells = value.__closure__ or ()
+        held = []
+        for cell in cells:
+            try:
+                held.append(cell.cell_contents)
+            except ValueError:  # not yet set
+                held.append(_EMPTY_CELL)
+        found.append((value, cells, tuple(held), value.__defaults__, value.__kwdefaults__))
+        todo += [h for h in held if type(h) in (types.FunctionType, staticmethod, classmethod, property)]
+    return found
+
+
+def grader_seal(prefix: str = GRADER_PREFIX, functions: tuple = ()):
     """A function that puts the grader's own modules and classes back as they are now, and
     names what it had to put back.
 
@@ -724,7 +801,9 @@ def grader_seal(prefix: str = GRADER_PREFIX):
     around a test cell: every module under ``prefix`` (the same object in sys.modules, its
     entries; a name added there would shadow a builtin the module uses) and every class
     defined there (its dict and its metaclass). Made before the audit guard (it reads the
-    dicts' version tags, see ``_DictVersions``)."""
+    dicts' version tags, see ``_DictVersions``). The closure cells, defaults and keyword
+    defaults of every function found there, and of ``functions`` (the grader's functions held
+    elsewhere: the shell's traceback formatter), are put back too."""
     tables = []  # (label, class or None, live mapping, keys, values)
     modules, metas = [], []
     for name, module in sorted(sys.modules.items()):
@@ -739,11 +818,16 @@ def grader_seal(prefix: str = GRADER_PREFIX):
                 tables.append((f"class {name}.{value.__qualname__}", value, value.__dict__, tuple(value.__dict__),
                                tuple(value.__dict__.values())))
                 metas.append((value, type(value)))
+    closures = _closures([*functions, *(v for _, _, live, _, _ in tables for v in list(live.values()))])
+    cells = tuple(cell for _, held, _, _, _ in closures for cell in held)
+    held = tuple(h for _, _, contents, _, _ in closures for h in contents)
+    defaults = tuple((f, d, k) for f, _, _, d, k in closures)
+    cell_of = operator.attrgetter("cell_contents")
     versions = _DictVersions([live for _, _, live, _, _ in tables])
     keysets = [frozenset(keys) for _, _, _, keys, _ in tables]
     is_, missing, get_module = _is, _MISSING, sys.modules.get
     set_type, del_type, set_class, type_of = type.__setattr__, type.__delattr__, object.__setattr__, type
-    size_of, str_type = len, str
+    size_of, str_type, empty = len, str, _EMPTY_CELL
 
     def seal() -> list[str]:
         changed = []
@@ -778,6 +862,26 @@ def grader_seal(prefix: str = GRADER_PREFIX):
             if type_of(cls) is not meta:
                 set_class(cls, "__class__", meta)
                 changed.append(f"class {cls.__qualname__}'s metaclass")
+        try:
+            same = all(map(is_, map(cell_of, cells), held))
+        except ValueError:  # a cell emptied
+            same = False
+        if not same:
+            for cell, value in zip(cells, held):
+                try:
+                    now = cell.cell_contents
+                except ValueError:
+                    now = empty
+                if now is not value:
+                    if value is empty:
+                        del cell.cell_contents
+                    else:
+                        cell.cell_contents = value
+                    changed.append("a closure of the grader's")
+        for function, default, kwdefault in defaults:
+            if function.__defaults__ is not default or function.__kwdefaults__ is not kwdefault:
+                function.__defaults__, function.__kwdefaults__ = default, kwdefault
+                changed.append(f"the defaults of {function.__qualname__}")
         return changed
 
     return seal

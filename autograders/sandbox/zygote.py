@@ -11,7 +11,9 @@ pipe, each with a nonce made when it is sent, and waits for the reply (outputs, 
 updates, execution count, execute status) on a socket whose kernel-checked credentials
 name the sender: only the child itself may answer, and only for the cell in flight.
 The zygote records the outputs and decides: an error status without an error output
-gets one (a student replaced IPython's traceback display), a cell that did not answer
+gets one (a student replaced IPython's traceback display), a test cell's only execute_result
+is its value's (nbgrader reads the first: one the student's code displayed inside the test
+becomes display data), a cell that did not answer
 within its timeout and a grace is "unresponsive" (then the notebook stops), and the
 notebook stops when its child exits, its wall time passes, or together its processes
 hold more memory or its files more disk than allowed. Stopping kills every process of
@@ -300,11 +302,16 @@ def record_reply(job: Job, reply: dict, elapsed: float) -> None:
         outputs.append({"output_type": "error", "ename": ename, "evalue": evalue,
                         "traceback": [f"\x1b[0;31m{ename}\x1b[0m: {evalue}"]})
     value = reply.get("result")
-    if is_test and isinstance(value, str):  # the test cell's value, as nbgrader reads partial credit
+    if is_test:  # the test cell's value, as nbgrader reads partial credit (from the first execute_result)
         results = [o for o in outputs if o["output_type"] == "execute_result"]
-        if results:
-            results[-1]["data"] = {**results[-1]["data"], "text/plain": value}
-        else:
+        value_shown = results[-1] if results and isinstance(value, str) else None
+        for other in results:  # displayed by the notebook's code (sys.displayhook called in the test)
+            if other is not value_shown:
+                other["output_type"] = "display_data"  # stays in place (display ids' positions)
+                other.pop("execution_count", None)
+        if value_shown is not None:
+            value_shown["data"] = {**value_shown["data"], "text/plain": value}
+        elif isinstance(value, str):
             outputs.append({"output_type": "execute_result", "execution_count": count,
                             "data": {"text/plain": value}, "metadata": {}})
     timed_out = job.timeout and elapsed > job.timeout + 0.25
