@@ -3,7 +3,9 @@ scores, everyone else is graded normally, the batch ends in bounded time, and no
 cell ever shows a hidden test.
 
 The cases are in ``tests/hostile`` (``process_cases``: the grading process, its pipes,
-limits and processes; ``shell_cases``, when present: IPython's shell, builtins and modules).
+limits and processes; ``shell_cases``, when present: IPython's shell, builtins and modules;
+``traceback_cases``: code run while a test's error is shown, the grader's caches, closures and
+recorder).
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ def all_cases() -> list:
         from hostile import shell_cases
 
         cases += shell_cases.CASES
+    if importlib.util.find_spec("hostile.traceback_cases") is not None:
+        from hostile import traceback_cases
+
+        cases += traceback_cases.CASES
     return cases
 
 

@@ -8,7 +8,8 @@ twin, the same answers without the attack, scores; both are graded in the same b
 
 Cases live in modules beside this one (``process_cases``: the grading process, its pipes,
 limits and processes; ``shell_cases``: IPython's shell, builtins, modules, comparisons and
-partial credit); each defines ``CASES``.
+partial credit; ``traceback_cases``: code run while a test's error is shown, the grader's
+caches, closures and recorder); each defines ``CASES``.
 """
 
 from __future__ import annotations
