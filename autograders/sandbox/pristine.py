@@ -249,6 +249,39 @@ class _Table:
             dict.__setitem__(self.live, key, value)
 
 
+class _Members:
+    """A set of the types comparisons trust (``comparisons.KINDS``): its members by identity
+    (no member's ``__hash__`` or ``__eq__`` runs). A static type added since (numpy's,
+    learnt in a child) may stay: a notebook cannot make one; anything else goes."""
+
+    __slots__ = ("ids", "items", "label", "live")
+
+    def __init__(self, label: str, live: set):
+        self.label, self.live, self.items = label, live, tuple(live)
+        self.ids = frozenset(map(id, self.items))
+
+    def _kept(self) -> list | None:
+        """The members to keep, None when they are the snapshot's."""
+        live, ids = self.live, self.ids
+        present = set(map(id, live))
+        if len(live) == len(self.items) and present == ids:
+            return None
+        added = [m for m in list(live) if id(m) not in ids]
+        if len(present & ids) == len(ids) and all(issubclass(type(m), type) and not _flags(m) & HEAPTYPE
+                                                  for m in added):
+            return None
+        return [*self.items, *(m for m in added if issubclass(type(m), type) and not _flags(m) & HEAPTYPE)]
+
+    def changed(self) -> bool:
+        return self._kept() is not None
+
+    def fix(self) -> None:
+        kept = self._kept()
+        if kept is not None:
+            set.clear(self.live)
+            set.update(self.live, kept)
+
+
 class _Object:
     """An object of the shell's machinery: its class, its own dict and traits (methods
     shadowed on the instance go), and the parts it holds by identity."""
@@ -570,6 +603,7 @@ class Pristine:
             guards.append(_Value("shell.custom_exceptions", shell, "custom_exceptions"))
         guards.append(_Callback(shell.events, _matplotlib_callbacks()))
         guards += _traceback_caches()
+        guards += _trusted_kinds()
         return cls(guards, shell)
 
     def pin_signals(self) -> None:
@@ -692,6 +726,17 @@ def _traceback_caches() -> list:
                 guards.append(_Dict(f"class {value.__qualname__}", value.__dict__, True, cls=value))
             else:
                 guards.append(_Object(f"formatter {type(value).__qualname__}", value))
+    return guards
+
+
+def _trusted_kinds() -> list:
+    """The types comparisons trust to compare honestly (``comparisons.KINDS``): the object's
+    own entries and each set's members. A notebook reaches the object by importing the module;
+    a class of its own added there would be compared by its ``__eq__``."""
+    guards: list = [_Object("comparisons.KINDS", KINDS)]
+    for name, members in own_dict(KINDS).items():
+        if type(members) is set:
+            guards.append(_Members(f"comparisons.KINDS.{name}", members))
     return guards
 
 

@@ -177,3 +177,27 @@ CASES: list[Case] = [
                                                  "stack_data.Options.__init__ = _init"},
          note="stack_data's Options, made for each traceback, patched"),
 ]
+
+# The grader's own objects' state: which types a test trusts to compare honestly (comparisons.KINDS)
+_ANY = ("class _Any:\n    def __eq__(self, other):\n        return True\n"
+        "    def __ne__(self, other):\n        return False\n    __hash__ = object.__hash__\n")
+CASES += [
+    Case("kinds_trust_extended", {"square": _ANY + "import sys\n"
+                                                   "for _n in ('sabaq.autograders.sandbox.comparisons', "
+                                                   "'sabaq.autograders.sandbox.pristine'):\n"
+                                                   "    _k = sys.modules[_n].KINDS\n"
+                                                   "    for _name in ('numbers', 'leaves', 'reals', 'arrays'):\n"
+                                                   "        try:\n"
+                                                   "            getattr(_k, _name).add(_Any)\n"
+                                                   "        except Exception as _e:\n"
+                                                   "            print('refused:', type(_e).__name__)\n"
+                                                   "def square(x):\n    return _Any()"},
+         note="an always-equal class of its own added to the types the comparisons trust"),
+    Case("kinds_rebound", {"square": _ANY + "import sys\n"
+                                            "_k = sys.modules['sabaq.autograders.sandbox.comparisons'].KINDS\n"
+                                            "try:\n"
+                                            "    _k.numbers = {*_k.numbers, _Any}\n    _k.leaves = {*_k.leaves, _Any}\n"
+                                            "except Exception as _e:\n    print('refused:', type(_e).__name__)\n"
+                                            "def square(x):\n    return _Any()"},
+         note="the trusted types' sets replaced on the grader's object"),
+]
