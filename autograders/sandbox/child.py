@@ -237,9 +237,10 @@ def serve_cells(shell: GradingShell, commands: int, replies: int, timeout: float
             error = result.error_before_exec if result.error_before_exec is not None else result.error_in_exec
         value_text = None
         if test:
+            sealed = seal()  # first: what raised() calls is the grader's again
             if raised() and status == "ok":  # the cell raised, and the notebook's code hid it
                 status = "error"
-            after_test(shell, seal(), source)
+            after_test(shell, sealed, source)
             if type(result) is result_type:  # the guard may know the value although nothing displayed it
                 value_text = result_text(result.result)
                 shown = recorder.result["data"].get("text/plain") if recorder.result is not None else None

@@ -201,3 +201,30 @@ CASES += [
                                             "def square(x):\n    return _Any()"},
          note="the trusted types' sets replaced on the grader's object"),
 ]
+
+# What decides that a test raised, replaced while the test runs (the grader's own names)
+CASES += [
+    Case("failure_flag_replaced", {"square": HIDE + "import sys\n"
+                                                    "_i = sys.modules['sabaq.autograders.sandbox.integrity']\n"
+                                                    "_c = sys.modules['sabaq.autograders.sandbox.comparisons']\n"
+                                                    "class _E(Exception):\n"
+                                                    "    def __str__(self):\n"
+                                                    "        _hide()\n"
+                                                    "        _i.take_failed = lambda token: False\n"
+                                                    "        _c.take_failed = lambda token: False\n"
+                                                    "        return ''\n"
+                                                    "def square(x):\n    raise _E()"},
+         note="the function that tells whether the test raised replaced as its error is shown"),
+    Case("failure_flag_closure", {"square": HIDE + "import sys\n"
+                                                   "_c = sys.modules['sabaq.autograders.sandbox.comparisons']\n"
+                                                   "_cells = [*(_c.take_failed.__closure__ or ()), "
+                                                   "*(_c._failed.__closure__ or ())]\n"
+                                                   "class _E(Exception):\n"
+                                                   "    def __str__(self):\n"
+                                                   "        _hide()\n"
+                                                   "        for _cell in _cells:\n"
+                                                   "            _cell.cell_contents = lambda message: False\n"
+                                                   "        return ''\n"
+                                                   "def square(x):\n    raise _E()"},
+         note="the failure flag's closure (its generator's send) rebound as the error is shown"),
+]
