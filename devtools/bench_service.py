@@ -119,12 +119,15 @@ def _seconds(when: str) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
 
 
+def _latest(admin: ServiceClient, course: str) -> list[dict]:
+    return admin.json("GET", f"api/v1/courses/{course}/assignments/{ASSIGNMENT}/submissions",
+                      params={"latest": "true"})
+
+
 def _wait_checked(admin: ServiceClient, course: str, logins: set[str], deadline: float) -> float:
     """The time (since the epoch) a poll first saw every submission's check (inf: not by the deadline)."""
     while time.monotonic() < deadline:
-        subs = admin.json("GET", f"api/v1/courses/{course}/assignments/{ASSIGNMENT}/submissions",
-                          params={"latest": "true"})
-        if {s["student"] for s in subs if s["check"] is not None} >= logins:
+        if {s["student"] for s in _latest(admin, course) if s["check"] is not None} >= logins:
             return time.time()
         time.sleep(0.5)
     return inf
@@ -134,9 +137,7 @@ def _wait_graded(admin: ServiceClient, course: str, logins: set[str], deadline: 
     """login -> the newest submission with its grade, once every one is graded (or at the deadline)."""
     graded: dict[str, dict] = {}
     while time.monotonic() < deadline:
-        subs = admin.json("GET", f"api/v1/courses/{course}/assignments/{ASSIGNMENT}/submissions",
-                          params={"latest": "true"})
-        graded = {s["student"]: s for s in subs if s["grade"] and s["grade"]["status"] in DONE}
+        graded = {s["student"]: s for s in _latest(admin, course) if s["grade"] and s["grade"]["status"] in DONE}
         if set(graded) >= logins:
             break
         time.sleep(1.0)  # a light poll: the service shares the cores with the workers

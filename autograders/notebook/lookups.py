@@ -52,22 +52,22 @@ def answer_from(gradebook, finder: str, found: dict[tuple, object]) -> None:
 
 def teacher_cells(gradebook, db_url: str, notebook: str, assignment: str) -> tuple[dict, dict]:
     """The notebook's source cells (their fields OverwriteCells reads) and graded cells (their
-    maximum score) by name, as plain values read in two queries, once per run. A grade cell
+    maximum score) by name, as plain values read in three queries, once per run. A grade cell
     comes before a task cell of the same name, as nbgrader's ``find_graded_cell`` looks."""
     key = (db_url, assignment, notebook)
     if key not in TEACHER_CELLS:
         db = gradebook.db
+
+        def of_this_notebook(cell, *columns):
+            return (db.query(*columns).join(Notebook, Notebook.id == cell.notebook_id)
+                    .join(Assignment, Assignment.id == Notebook.assignment_id)
+                    .filter(Notebook.name == notebook, Assignment.name == assignment))
+
         sources = {row.name: SimpleNamespace(**{f: getattr(row, f) for f in SOURCE_FIELDS})
-                   for row in (db.query(*(getattr(SourceCell, f) for f in SOURCE_FIELDS))
-                               .join(Notebook, Notebook.id == SourceCell.notebook_id)
-                               .join(Assignment, Assignment.id == Notebook.assignment_id)
-                               .filter(Notebook.name == notebook, Assignment.name == assignment))}
+                   for row in of_this_notebook(SourceCell, *(getattr(SourceCell, f) for f in SOURCE_FIELDS))}
         graded: dict[str, SimpleNamespace] = {}
         for kind in (TaskCell, GradeCell):  # grade cells last: they win a shared name
-            for name, max_score in (db.query(kind.name, kind.max_score)
-                                    .join(Notebook, Notebook.id == kind.notebook_id)
-                                    .join(Assignment, Assignment.id == Notebook.assignment_id)
-                                    .filter(Notebook.name == notebook, Assignment.name == assignment)):
+            for name, max_score in of_this_notebook(kind, kind.name, kind.max_score):
                 graded[name] = SimpleNamespace(max_score=max_score)
         TEACHER_CELLS[key] = (sources, graded)
     return TEACHER_CELLS[key]
