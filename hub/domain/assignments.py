@@ -20,7 +20,7 @@ from sabaq.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, TooMa
 from sabaq.hub.domain.kinds import enqueue_grading
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from sabaq.hub.store import jobs
-from sabaq.hub.store.blobs import get_blobs, put_blob, put_blobs
+from sabaq.hub.store.blobs import put_blob, put_blobs, stored_files
 from sabaq.hub.store.models import (
     Assignment,
     AssignmentFile,
@@ -234,12 +234,6 @@ def unpublish(assignment: Assignment) -> None:
 
 def files_of(db: Session, assignment: Assignment, kind: FileKind) -> dict[str, bytes]:
     return stored_files(db, [f for f in assignment.files if f.kind == kind])
-
-
-def stored_files(db: Session, rows) -> dict[str, bytes]:
-    """{path: content} of file rows (an assignment's, a submission's), their contents read in one query."""
-    contents = get_blobs(db, [f.sha256 for f in rows])
-    return {f.path: contents[f.sha256] for f in rows}
 
 
 I18N = "i18n/"

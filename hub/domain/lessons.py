@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from sabaq.archive import safe_name
 from sabaq.errors import Forbidden, Invalid, NotFound
-from sabaq.hub.store.blobs import get_blob, put_blob
+from sabaq.hub.store.blobs import put_blob, stored_files
 from sabaq.hub.store.models import Course, Lesson, LessonAttempt, LessonFile, Membership, Role, User, utcnow
 from sabaq.i18n import N_
 from sabaq.lessons.exercises import ENCODED_FILE, EXERCISES_FILE, encode_raw, read_raw
@@ -89,11 +89,7 @@ def delivered_language(lesson: Lesson, user: User) -> str | None:
 def delivered_files(db: Session, lesson: Lesson, user: User) -> dict[str, bytes]:
     """The lesson as this person receives it: one language's notebooks, and who published it."""
     chosen = delivered_language(lesson, user)
-    files = {}
-    for f in lesson.files:
-        m = NOTEBOOK.match(f.path)
-        if m is None or m["lang"] == chosen:
-            files[f.path] = get_blob(db, f.sha256)
+    files = stored_files(db, [f for f in lesson.files if (m := NOTEBOOK.match(f.path)) is None or m["lang"] == chosen])
     files[PUBLISHED_FILE] = json.dumps({"course": lesson.course.slug, "lesson": lesson.name,
                                         "version": lesson.version}).encode()
     return files

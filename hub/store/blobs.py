@@ -41,10 +41,7 @@ def put_blobs(db: Session, contents: list[bytes]) -> list[str]:
 
 
 def get_blob(db: Session, digest: str) -> bytes:
-    data = db.scalar(select(Blob.data).where(Blob.sha256 == digest))
-    if data is None:
-        raise _missing()
-    return data
+    return get_blobs(db, [digest])[digest]
 
 
 IN_LIST = 500  # digests asked for in one statement (far below any database's limit on parameters)
@@ -64,3 +61,10 @@ def get_blobs(db: Session, digests) -> dict[str, bytes]:
 
 def _missing() -> NotFound:
     return NotFound(N_("A stored file is missing; ask the administrator to check the database."))
+
+
+def stored_files(db: Session, rows) -> dict[str, bytes]:
+    """{path: content} of file rows (``path`` and ``sha256``: an assignment's, a submission's, a
+    lesson's), their contents read together."""
+    contents = get_blobs(db, [f.sha256 for f in rows])
+    return {f.path: contents[f.sha256] for f in rows}

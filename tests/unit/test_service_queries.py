@@ -22,6 +22,7 @@ from sqlalchemy import event, select
 from sabaq.hub.domain import accounts, courses
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.service.app import PREFIX
+from sabaq.hub.store.blobs import stored_files
 from sabaq.hub.store.models import GradeResult, Role, User
 
 COURSE, ASSIGNMENT = "alg8", "hw1"
@@ -223,7 +224,7 @@ def test_a_batchs_report_costs_the_same_statements_for_1_job_and_for_8(site):
         results = db.scalars(select(GradeResult)).all()
         assert len(results) == 9 and all(g.current and g.score == 3.5 for g in results)
         assert len({g.submission_id for g in results}) == 9
-        assert all(asg.stored_files(db, []) == {} and g.notebooks.keys() == {"hw"} for g in results)
+        assert all(stored_files(db, []) == {} and g.notebooks.keys() == {"hw"} for g in results)
         assert {j.state.value for j in db.scalars(select(Job))} == {"done"}
 
 

@@ -42,6 +42,7 @@ from sabaq.hub.service.api.files import ZIP, zip_response
 from sabaq.hub.service.api.schemas import ERRORS, MAX_ID, Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
+from sabaq.hub.store.blobs import stored_files
 from sabaq.hub.store.database import reading
 from sabaq.hub.store.models import Assignment, FileKind, Job, JobState, Submission
 
@@ -326,7 +327,7 @@ def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_wor
     name, student = a.name, s.student.name
     files = {f"source/{name}/{p}": c for p, c in asg.files_of(db, a, FileKind.source).items()}
     # the files as the student sent them: the time it is graded with is the service's (meta)
-    files.update({f"submitted/{student}/{name}/{p}": c for p, c in asg.stored_files(db, s.files).items()})
+    files.update({f"submitted/{student}/{name}/{p}": c for p, c in stored_files(db, s.files).items()})
     meta = GradingMeta(course=a.course.slug, assignment=name, student=student, version=a.version,
                        due_at=a.due_at.isoformat() if a.due_at else None,
                        language=s.student.language or a.course.language,
