@@ -242,6 +242,23 @@ class Worker:
         self.client.close()
 
 
+def warm_up(handlers: dict[JobKind, Handler]) -> threading.Thread:
+    """Let the handlers that keep something warm (``handler.warm_up()``: the grading sandbox)
+    start it beside the first claims, so that a start's cost is not a deadline's. A failed
+    warm-up is only logged: the first job tries again and reports what went wrong."""
+    def run() -> None:
+        for kind, handler in handlers.items():
+            if hasattr(handler, "warm_up"):
+                try:
+                    handler.warm_up()
+                except Exception:  # noqa: BLE001 - the job that needs it fails with the reason
+                    log.warning("could not warm up the %s handler; its first job will try again", kind,
+                                exc_info=True)
+    thread = threading.Thread(target=run, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def lower_priority(nice: int) -> int:
     """Make this process (and so all it starts later) at least this nice; returns the niceness.
     Only ever lowers the priority: a worker started nicer than asked stays so."""
@@ -266,6 +283,7 @@ def main(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     log.info("worker %s polling %s", name, settings.service_url)
+    warm_up(worker.handlers)
     try:
         worker.run()
     finally:

@@ -237,6 +237,7 @@ class GradeHandler:
     def __init__(self, grading, cache_root: Path | None = None):
         self.grading = grading
         self.executor: Executor | None = None
+        self._starting = threading.Lock()
         self.cache = AssignmentCache(cache_root or Path(tempfile.mkdtemp(prefix="sabaq-assignments-")))
         # every run's course folder is this one, emptied: one gradebook path, so one database
         # engine and its compiled statements serve every run (see gradebook.shared_engines)
@@ -274,9 +275,28 @@ class GradeHandler:
             log.warning("grading %d submissions together failed (%s); grading each alone", len(bundles), e)
             return [self.grade([bundle])[0] for bundle in bundles]
 
+    def warm_up(self) -> None:
+        """Start the sandbox now rather than at the first job: its warm process imports
+        IPython, numpy and matplotlib (about 2 s of CPU), which would otherwise land on the
+        first deadline after a start, while the uploads come in."""
+        self.sandbox()
+
+    def sandbox(self) -> Executor:
+        """The started sandbox, started here if need be (a job waits for a warm-up under way).
+        One that fails to start is closed (its uids go back) and tried again at the next job."""
+        with self._starting:
+            if self.executor is None:
+                executor = Executor(self.grading)
+                try:
+                    executor.start()
+                except BaseException:
+                    executor.close()
+                    raise
+                self.executor = executor
+            return self.executor
+
     def _grade(self, bundles: list[GradingBundle]) -> list[GradeResult | Exception]:
-        if self.executor is None:
-            self.executor = Executor(self.grading).start()
+        executor = self.sandbox()
         meta = bundles[0].meta
         template = self.cache.prepare(meta, bundles[0].source)
         course = self.scratch / "course"
@@ -290,7 +310,7 @@ class GradeHandler:
                     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", meta.course) as gb:
                         gb.update_or_create_assignment(meta.assignment, duedate=due)
                 with NbgraderErrors().listening() as errors:
-                    summary = grade_course(course, meta.assignment, self.grading, executor=self.executor,
+                    summary = grade_course(course, meta.assignment, self.grading, executor=executor,
                                            progress=False, language=meta.language)
                 outcomes: list[GradeResult | Exception] = []
                 for bundle, its_notes in zip(bundles, notes, strict=True):
@@ -303,8 +323,9 @@ class GradeHandler:
             shutil.rmtree(course, ignore_errors=True)
 
     def close(self) -> None:
-        if self.executor is not None:
-            self.executor.close()
+        with self._starting:  # after a warm-up under way: its sandbox is closed too
+            if self.executor is not None:
+                self.executor.close()
         for engine in self.engines.values():
             engine.dispose()
         shutil.rmtree(self.cache.root, ignore_errors=True)
