@@ -47,6 +47,7 @@ from traitlets import Any, List, Unicode
 
 from sabaq.autograders.notebook.lookups import TEACHER_CELLS, OverwriteCellsAtOnce, answer_grades_and_comments
 from sabaq.autograders.notebook.schemacache import install as install_schema_cache
+from sabaq.autograders.notebook.submissions import add_missing_submissions
 from sabaq.i18n import N_, translator
 
 install_schema_cache()  # same checks, one validator per schema (see schemacache)
@@ -289,13 +290,10 @@ class SabaqAutograde(Autograde):
             while pending and (block or pending[0][0].done()):
                 finish(*pending.pop(0))
 
-        for assignment in sorted(self.assignments.keys()):
+        for assignment, gd in self._add_missing_submissions(self._destinations(fail)):
             self.notebooks = sorted(self.assignments[assignment])
-            gd = submission_of(self.coursedir, assignment)
             position = 0
             try:
-                if not self.init_destination(gd["assignment_id"], gd["student_id"]):
-                    continue
                 self.run_pre_convert_hook()
                 self.init_assignment(gd["assignment_id"], gd["student_id"])
                 files = self._submission_files(gd["assignment_id"], gd["student_id"])
@@ -327,6 +325,38 @@ class SabaqAutograde(Autograde):
                                assignment_id, student_id)
             _ = translator(SandboxedExecute(parent=self).language)
             raise NbGraderException(_(N_("Some submissions could not be graded; see the log above.")))
+
+
+    def _destinations(self, fail) -> list[tuple[str, dict]]:
+        """The submission folders to grade, each with its ids: nbgrader's ``init_destination``
+        for each (it empties the graded folder or says to skip it), before any is graded."""
+        folders = []
+        for assignment in sorted(self.assignments.keys()):
+            self.notebooks = sorted(self.assignments[assignment])
+            gd = submission_of(self.coursedir, assignment)
+            try:
+                if self.init_destination(gd["assignment_id"], gd["student_id"]):
+                    folders.append((assignment, gd))
+            except Exception:
+                self.log.error("There was an error processing assignment: %s", assignment)
+                self.log.error(traceback.format_exc())
+                fail((gd["assignment_id"], gd["student_id"]), 0)
+        return folders
+
+    def _add_missing_submissions(self, folders: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+        """Make the new submissions' gradebook rows for all `folders` at once (see
+        ``submissions``); should that fail, nbgrader's own ``init_assignment`` makes each."""
+        students: dict[str, list[str]] = defaultdict(list)
+        for _, gd in folders:
+            students[gd["assignment_id"]].append(gd["student_id"])
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            for assignment_id, its_students in students.items():
+                try:
+                    add_missing_submissions(gb, assignment_id, its_students, self.create_student)
+                except Exception:  # noqa: BLE001 - nbgrader's steps then make them, or say what is wrong
+                    gb.db.rollback()
+                    self.log.debug("submissions of %s not made at once", assignment_id, exc_info=True)
+        return folders
 
 
 class _autograde_env:
