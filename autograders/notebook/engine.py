@@ -33,19 +33,23 @@ from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter, NbGraderException
 from nbgrader.preprocessors import (
-    AssignLatePenalties,
     CheckCellMetadata,
     ClearOutput,
     DeduplicateIds,
     IgnorePattern,
     LimitOutput,
     NbGraderPreprocessor,
-    OverwriteKernelspec,
     SaveAutoGrades,
 )
 from traitlets import Any, List, Unicode
 
-from sabaq.autograders.notebook.lookups import TEACHER_CELLS, OverwriteCellsAtOnce, answer_grades_and_comments
+from sabaq.autograders.notebook.lookups import (
+    AssignLatePenaltiesAtOnce,
+    OverwriteCellsAtOnce,
+    OverwriteKernelspecAtOnce,
+    answer_grades_and_comments,
+    forget_the_teachers,
+)
 from sabaq.autograders.notebook.schemacache import install as install_schema_cache
 from sabaq.autograders.notebook.submissions import add_missing_submissions
 from sabaq.i18n import N_, translator
@@ -194,7 +198,7 @@ class SabaqAutograde(Autograde):
     sanitize_preprocessors = List([
         ClearOutput,
         DeduplicateIds,
-        OverwriteKernelspec,
+        OverwriteKernelspecAtOnce,
         OverwriteCellsAtOnce,
         CheckCellMetadata,
     ]).tag(config=True)
@@ -204,7 +208,7 @@ class SabaqAutograde(Autograde):
         ClearMetadataPreprocessor,
         LimitOutput,
         SaveAutoGradesAtOnce,
-        AssignLatePenalties,
+        AssignLatePenaltiesAtOnce,
         CheckCellMetadata,
     ]).tag(config=True)
 
@@ -238,11 +242,11 @@ class SabaqAutograde(Autograde):
         return files
 
     def convert_notebooks(self) -> None:
-        TEACHER_CELLS.clear()  # read again in each run: the next run may be another assignment's
+        forget_the_teachers()  # read again in each run: the next run may be another assignment's
         try:
             self._convert_notebooks()
         finally:
-            TEACHER_CELLS.clear()
+            forget_the_teachers()
 
     def _convert_notebooks(self) -> None:
         errors: list[tuple[str, str]] = []

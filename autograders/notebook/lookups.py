@@ -4,14 +4,15 @@ nbgrader's OverwriteCells asks the gradebook, for every cell of every notebook, 
 source cell and its graded cell; SaveAutoGrades asks for every cell's grade and comment:
 one query of up to six joins per question (two when the first kind misses), about a
 third of the SQL a notebook costs the worker. Here the same questions are answered from
-one query per kind of row: the teacher's cells once per grading run (generating the
-assignment wrote them; grading never changes them), a submission's grades and comments
-once per notebook. A question about a cell that is not there goes to nbgrader's own
+one query per kind of row: the teacher's cells and notebooks' kernelspecs once per grading
+run (generating the assignment wrote them; grading never changes them), a submission's
+grades and comments once per notebook. A question about a cell that is not there goes to nbgrader's own
 finder, which raises what it raised before.
 """
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 from nbgrader.api import (
@@ -28,12 +29,21 @@ from nbgrader.api import (
     SubmittedNotebook,
     TaskCell,
 )
-from nbgrader.preprocessors import OverwriteCells
+from nbgrader.preprocessors import AssignLatePenalties, OverwriteCells, OverwriteKernelspec
 
 # The teacher's cells of each (gradebook, assignment, notebook), read once per grading run:
 # {key: (source cells by name, graded cells by name)}. SabaqAutograde empties it before and
 # after each run (see engine.SabaqAutograde.convert_notebooks).
 TEACHER_CELLS: dict[tuple[str, str, str], tuple[dict, dict]] = {}
+# and each notebook's kernelspec as the teacher's notebook has it (JSON text or None)
+TEACHER_KERNELSPECS: dict[tuple[str, str, str], str | None] = {}
+
+
+def forget_the_teachers() -> None:
+    """Read the teacher's records again from the next question on (a new run may be of another
+    assignment, or of the same one generated again)."""
+    TEACHER_CELLS.clear()
+    TEACHER_KERNELSPECS.clear()
 
 SOURCE_FIELDS = ("name", "cell_type", "locked", "checksum", "source")
 
@@ -93,6 +103,50 @@ class OverwriteCellsAtOnce(OverwriteCells):
                 nb, resources = self.add_missing_grade_cells(nb, resources)
                 nb, resources = self.add_missing_task_cells(nb, resources)
         return nb, resources
+
+
+class OverwriteKernelspecAtOnce(OverwriteKernelspec):
+    """nbgrader's OverwriteKernelspec, reading the teacher's kernelspec once per run instead of
+    once per notebook: the submitted notebook gets the teacher's kernelspec, if there is one."""
+
+    def preprocess(self, nb, resources):
+        notebook, assignment = resources["nbgrader"]["notebook"], resources["nbgrader"]["assignment"]
+        key = (resources["nbgrader"]["db_url"], assignment, notebook)
+        if key not in TEACHER_KERNELSPECS:
+            with Gradebook(key[0]) as gb:
+                TEACHER_KERNELSPECS[key] = gb.find_notebook(notebook, assignment).kernelspec
+        kernelspec = TEACHER_KERNELSPECS[key]
+        if kernelspec is not None and (kernelspec := json.loads(kernelspec)):
+            nb.metadata["kernelspec"] = kernelspec
+        return nb, resources
+
+
+class AssignLatePenaltiesAtOnce(AssignLatePenalties):
+    """nbgrader's AssignLatePenalties, asking one question first: was the submission late, and
+    does the notebook hold a penalty? When on time with none (a deadline's usual case), nbgrader
+    would only set the penalty to none again; otherwise nbgrader's own pass runs."""
+
+    def preprocess(self, nb, resources):
+        meta = resources["nbgrader"]
+        with Gradebook(meta["db_url"]) as gb:
+            found = (gb.db.query(SubmittedNotebook.late_submission_penalty, SubmittedAssignment.timestamp,
+                                 SubmittedAssignment.extension, Assignment.duedate)
+                     .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+                     .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+                     .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+                     .filter(Notebook.name == meta["notebook"], Assignment.name == meta["assignment"],
+                             SubmittedAssignment.student_id == meta["student"])
+                     .one_or_none())
+        if found is not None and found.late_submission_penalty is None and not seconds_late(*found[1:]):
+            return nb, resources
+        return super().preprocess(nb, resources)
+
+
+def seconds_late(timestamp, extension, duedate) -> float:
+    """nbgrader's ``SubmittedAssignment.total_seconds_late`` from the row's values."""
+    if timestamp is None or duedate is None:
+        return 0
+    return max(0, (timestamp - (duedate + extension if extension is not None else duedate)).total_seconds())
 
 
 def answer_grades_and_comments(gradebook, notebook: str, assignment: str, student: str) -> None:

@@ -9,13 +9,14 @@ import datetime as dt
 import nbformat
 import pytest
 from nbgrader.api import Comment, Grade, Gradebook
-from nbgrader.preprocessors import OverwriteCells, SaveAutoGrades
+from nbgrader.preprocessors import AssignLatePenalties, OverwriteCells, OverwriteKernelspec, SaveAutoGrades
 from sqlalchemy import event
+from traitlets.config import Config
 from sqlalchemy.engine import Engine
 
 from sabaq.autograders.notebook import gradebook, lookups
 from sabaq.autograders.notebook.engine import SaveAutoGradesAtOnce
-from sabaq.autograders.notebook.lookups import OverwriteCellsAtOnce
+from sabaq.autograders.notebook.lookups import AssignLatePenaltiesAtOnce, OverwriteCellsAtOnce, OverwriteKernelspecAtOnce
 
 from nbgrader_cells import add_teachers_cells, cell as _cell
 
@@ -78,10 +79,10 @@ def _counting():
 
 @pytest.fixture(autouse=True)
 def _fresh_run():
-    lookups.TEACHER_CELLS.clear()  # as SabaqAutograde does before and after each run
+    lookups.forget_the_teachers()  # as SabaqAutograde does before and after each run
     with gradebook.shared_engines(scratch=True):  # as the worker grades
         yield
-    lookups.TEACHER_CELLS.clear()
+    lookups.forget_the_teachers()
 
 
 def test_overwrite_cells_restores_what_nbgraders_restores_with_fewer_queries(tmp_path):
@@ -128,7 +129,7 @@ def test_a_new_run_reads_the_teachers_cells_again(tmp_path):
         cell = gb.find_source_cell("intro", "p1", "hw")
         cell.source, cell.checksum = version_two.source, version_two.metadata.nbgrader["checksum"]
         gb.db.commit()
-    lookups.TEACHER_CELLS.clear()  # a new run
+    lookups.forget_the_teachers()  # a new run
     nb, _ = OverwriteCellsAtOnce().preprocess(_students(), _resources(url))
     assert nb.cells[0].source == "Version two"
 
@@ -168,3 +169,74 @@ def test_grades_and_comments_are_saved_as_nbgrader_saves_them_with_fewer_queries
     assert ("t_one", 1.0, False) in grades and ("t_two", 0.0, False) in grades
     assert ("essay", "No response.") in comments and ("answer", None) in comments
     assert counted[SaveAutoGradesAtOnce] < counted[SaveAutoGrades] / 2, counted
+
+
+def _with_kernelspec(url, kernelspec):
+    with Gradebook(url) as gb:
+        gb.find_notebook("p1", "hw").kernelspec = kernelspec
+        gb.db.commit()
+
+
+@pytest.mark.parametrize("teachers", ['{"name": "python3", "display_name": "Python 3", "language": "python"}',
+                                      None, "{}"])
+def test_the_kernelspec_is_overwritten_as_nbgrader_overwrites_it_read_once_per_run(tmp_path, teachers):
+    url = _gradebook(tmp_path)
+    _with_kernelspec(url, teachers)
+
+    def students():
+        nb = _students()
+        nb.metadata["kernelspec"] = {"name": "evil", "display_name": "Mine", "language": "bash"}
+        return nb
+
+    theirs, _ = OverwriteKernelspec().preprocess(students(), _resources(url))
+    ours, _ = OverwriteKernelspecAtOnce().preprocess(students(), _resources(url))
+    assert ours.metadata == theirs.metadata
+    count, stop = _counting()
+    try:
+        again, _ = OverwriteKernelspecAtOnce().preprocess(students(), _resources(url))
+    finally:
+        stop()
+    assert count[0] == 0 and again.metadata == theirs.metadata
+    _with_kernelspec(url, '{"name": "julia", "language": "julia"}')
+    lookups.forget_the_teachers()  # a new run reads the teacher's notebook again
+    changed, _ = OverwriteKernelspecAtOnce().preprocess(students(), _resources(url))
+    assert changed.metadata["kernelspec"]["name"] == "julia"
+
+
+def _penalties(url):
+    with Gradebook(url) as gb:
+        return [(nb.name, nb.late_submission_penalty) for nb in gb.find_submission("hw", "ann").notebooks]
+
+
+@pytest.mark.parametrize("submitted, extension, stale, late", [
+    (dt.datetime(2026, 11, 30), None, None, False),  # on time: nothing to ask further
+    (None, None, None, False),  # no timestamp
+    (dt.datetime(2026, 11, 30), None, 3.0, False),  # on time now, a penalty left from before: reset
+    (dt.datetime(2026, 12, 2), None, None, True),  # a day late
+    (dt.datetime(2026, 12, 2), dt.timedelta(days=2), None, False),  # on time with the extension
+])
+def test_late_penalties_are_assigned_as_nbgrader_assigns_them(tmp_path, submitted, extension, stale, late):
+    results = []
+    for preprocessor in (AssignLatePenalties, AssignLatePenaltiesAtOnce):
+        folder = tmp_path / preprocessor.__name__
+        folder.mkdir()
+        url = _gradebook(folder)
+        with Gradebook(url) as gb:
+            submission = gb.find_submission("hw", "ann")
+            submission.timestamp, submission.extension = submitted, extension
+            submission.notebooks[0].late_submission_penalty = stale
+            grade = gb.find_grade("t_two", "p1", "hw", "ann")
+            grade.auto_score = 2.0
+            gb.db.commit()
+        count, stop = _counting()
+        try:
+            preprocessor(config=Config({"LateSubmissionPlugin": {"penalty_method": "zero"}})).preprocess(
+                _graded_notebook(), _resources(url))
+        finally:
+            stop()
+        results.append((_penalties(url), count[0]))
+    (theirs, _), (ours, statements) = results
+    assert ours == theirs
+    assert (theirs[0][1] not in (None, 0.0)) == late
+    if not late and stale is None:
+        assert statements == 1  # the one question
