@@ -30,6 +30,7 @@ from nbgrader.api import (
     TaskCell,
 )
 from nbgrader.preprocessors import AssignLatePenalties, OverwriteCells, OverwriteKernelspec
+from sqlalchemy import bindparam, select
 
 # The teacher's cells of each (gradebook, assignment, notebook), read once per grading run:
 # {key: (source cells by name, graded cells by name)}. SabaqAutograde empties it before and
@@ -121,6 +122,16 @@ class OverwriteKernelspecAtOnce(OverwriteKernelspec):
         return nb, resources
 
 
+# a submitted notebook's late penalty and what its lateness is computed from
+LATENESS = (select(SubmittedNotebook.late_submission_penalty, SubmittedAssignment.timestamp,
+                   SubmittedAssignment.extension, Assignment.duedate)
+            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .filter(Notebook.name == bindparam("notebook"), Assignment.name == bindparam("assignment"),
+                    SubmittedAssignment.student_id == bindparam("student")))
+
+
 class AssignLatePenaltiesAtOnce(AssignLatePenalties):
     """nbgrader's AssignLatePenalties, asking one question first: was the submission late, and
     does the notebook hold a penalty? When on time with none (a deadline's usual case), nbgrader
@@ -129,14 +140,8 @@ class AssignLatePenaltiesAtOnce(AssignLatePenalties):
     def preprocess(self, nb, resources):
         meta = resources["nbgrader"]
         with Gradebook(meta["db_url"]) as gb:
-            found = (gb.db.query(SubmittedNotebook.late_submission_penalty, SubmittedAssignment.timestamp,
-                                 SubmittedAssignment.extension, Assignment.duedate)
-                     .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
-                     .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
-                     .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-                     .filter(Notebook.name == meta["notebook"], Assignment.name == meta["assignment"],
-                             SubmittedAssignment.student_id == meta["student"])
-                     .one_or_none())
+            found = gb.db.execute(LATENESS, {key: meta[key] for key in ("notebook", "assignment", "student")})
+            found = found.one_or_none()
         if found is not None and found.late_submission_penalty is None and not seconds_late(*found[1:]):
             return nb, resources
         return super().preprocess(nb, resources)
@@ -149,27 +154,37 @@ def seconds_late(timestamp, extension, duedate) -> float:
     return max(0, (timestamp - (duedate + extension if extension is not None else duedate)).total_seconds())
 
 
+def _submitted_rows(model, kinds: tuple[str, ...]):
+    """A submitted notebook's rows of `model` with their cell's name and kind; built once (a
+    statement's construction cost as much as running it)."""
+    return (select(model, BaseCell.name, BaseCell.type)
+            .join(BaseCell, BaseCell.id == model.cell_id)
+            .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .join(Student, Student.id == SubmittedAssignment.student_id)
+            .filter(Notebook.name == bindparam("notebook"), Assignment.name == bindparam("assignment"),
+                    Student.id == bindparam("student"), BaseCell.type.in_(kinds)))
+
+
+GRADE_KINDS, COMMENT_KINDS = ("GradeCell", "TaskCell"), ("SolutionCell", "TaskCell")
+SUBMITTED_GRADES, SUBMITTED_COMMENTS = _submitted_rows(Grade, GRADE_KINDS), _submitted_rows(Comment, COMMENT_KINDS)
+
+
 def answer_grades_and_comments(gradebook, notebook: str, assignment: str, student: str) -> None:
     """Load the submitted notebook's grades and comments in two queries and let
     ``find_grade``/``find_comment`` answer from them (the rows are the session's own, so
     what SaveAutoGrades sets on them is saved as before). nbgrader looks for a grade by
     grade cell, then task cell, and a comment by solution cell, then task cell."""
-    db = gradebook.db
+    names = {"notebook": notebook, "assignment": assignment, "student": student}
 
-    def rows(model, kinds: tuple[str, ...]) -> dict[tuple, object]:
+    def rows(statement, kinds: tuple[str, ...]) -> dict[tuple, object]:
         found: dict[tuple, object] = {}
-        query = (db.query(model, BaseCell.name, BaseCell.type)
-                 .join(BaseCell, BaseCell.id == model.cell_id)
-                 .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
-                 .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
-                 .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
-                 .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-                 .join(Student, Student.id == SubmittedAssignment.student_id)
-                 .filter(Notebook.name == notebook, Assignment.name == assignment, Student.id == student,
-                         BaseCell.type.in_(kinds)))
-        for row, name, kind in sorted(query, key=lambda r: kinds.index(r[2]), reverse=True):
+        for row, name, kind in sorted(gradebook.db.execute(statement, names), key=lambda r: kinds.index(r[2]),
+                                      reverse=True):
             found[(name, notebook, assignment, student)] = row  # the first kind is put last: it wins
         return found
 
-    answer_from(gradebook, "find_grade", rows(Grade, ("GradeCell", "TaskCell")))
-    answer_from(gradebook, "find_comment", rows(Comment, ("SolutionCell", "TaskCell")))
+    answer_from(gradebook, "find_grade", rows(SUBMITTED_GRADES, GRADE_KINDS))
+    answer_from(gradebook, "find_comment", rows(SUBMITTED_COMMENTS, COMMENT_KINDS))
