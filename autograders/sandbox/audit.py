@@ -167,6 +167,14 @@ def install_audit_guard(user_ns: dict | None = None, takers: frozenset = frozens
     below = frozenset(map(id, grader_frames))
 
     known: dict = {}  # file name -> whether it is a library's (file names are strings: no id reused)
+    # A frame of library code (not a generator's or coroutine's) whose stack down to the grader's
+    # frames held no notebook code when last walked: while it runs, what is below it cannot
+    # change (its callers wait for it; a frame that returned runs no more, and held here its id
+    # is not reused), so a walk that reaches it stops there. Formatting a deep traceback reads
+    # each entry's frame a few times, and each read walked the whole stack again (a recursion
+    # error's traceback: ~30 ms). Let go when code is executed (each cell's, see ``guard``).
+    clean = [None]
+    resumable = 0x20 | 0x80 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR
 
     def library_name(name) -> bool:
         if _type(name) is not _str:
@@ -185,11 +193,14 @@ def install_audit_guard(user_ns: dict | None = None, takers: frozenset = frozens
         try:
             asker = frame = getframe(3)  # 0 stack, 1 check, 2 guard, 3 who raised the event
             oldest = None
-            while frame is not None and id(frame) not in below:
+            known_clean = clean[0]
+            while frame is not None and id(frame) not in below and frame is not known_clean:
                 if not library_name(code_of(frame).co_filename):
                     oldest = frame
                 frame = back_of(frame)
             caller = back_of(asker)
+            if oldest is None and caller is not None and not code_of(caller).co_flags & resumable:
+                clean[0] = caller  # the asker's caller and all below: library code
             newer = False
             if target is not None and oldest is not None:
                 while target is not None and not newer:
@@ -251,6 +262,8 @@ def install_audit_guard(user_ns: dict | None = None, takers: frozenset = frozens
     def guard(event, args):
         if walking[0] is not None and walking[0] == get_ident():
             return
+        if event == "exec":  # a cell's code starts: the last walk's frame is let go (and what it holds)
+            clean[0] = None
         if event in refused:
             raise RuntimeError(message.format(event=event))
         if event == "import" and args:

@@ -163,6 +163,7 @@ def runs():
     scenarios.update({f"frame:{name}": [["answer", WRONG_SQUARE], ["answer", code]] for name, code in FRAMES.items()})
     scenarios["honest"] = HONEST
     scenarios["chains"] = CHAINS
+    scenarios["frames while a deep traceback is shown"] = DEEP_TRACEBACK
     results = run([{"cells": cells} for cells in scenarios.values()])
     return dict(zip(scenarios, results))
 
@@ -193,6 +194,32 @@ def test_notebook_code_gets_no_frame(runs, name):
     refused = runs[f"frame:{name}"][1]
     assert refused["ok"] is False and refused["ename"] in ("FrameRefused", "RuntimeError"), refused
     assert "not available while a notebook is graded" in refused["evalue"]
+
+
+# A recursion error's traceback: IPython reads each entry's frame while no notebook code runs
+# (the audit guard's walks stop at a frame it found clean before); then the error's text, the
+# notebook's code, asks for frames, while showing it and on its next call
+DEEP_TRACEBACK = [
+    ["answer", ("import sys, inspect\nasked = []\nclass Deep(Exception):\n    def __str__(self):\n"
+                "        for ask in (lambda: sys._getframe(), lambda: sys._getframe(1), inspect.currentframe,\n"
+                "                    lambda: self.__traceback__.tb_frame, lambda: self.__traceback__.tb_next.tb_frame):\n"
+                "            try:\n                asked.append(type(ask()).__name__)\n"
+                "            except RuntimeError:\n                asked.append('refused')\n"
+                "        return ' '.join(asked)\n"
+                "def down(n):\n    if n == 0:\n        raise Deep()\n    return down(n - 1)\ndown(300)")],
+    ["answer", "inspect.currentframe()"],
+]
+
+
+def test_frames_stay_refused_while_a_deep_traceback_is_shown(runs):
+    """The guard's walks stop at a library frame found clean before (formatting a deep
+    traceback read each entry's frame, and each read walked the whole stack): notebook code
+    called while it is shown (the error's text) is on the stack above that frame, and gets
+    no frame, nor after it."""
+    shown, again = runs["frames while a deep traceback is shown"]
+    assert shown["ename"] == "Deep", shown
+    assert shown["evalue"].split()[:5] == ["refused"] * 5, shown
+    assert again["ok"] is False and again["ename"] in ("FrameRefused", "RuntimeError"), again
 
 
 def test_a_compiled_module_of_the_notebook_is_read_from_its_source(tmp_path):
