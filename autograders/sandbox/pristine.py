@@ -483,7 +483,7 @@ class Pristine:
         self._dicts, self._sized, self._rest = [], [], []
         self._rows: dict[int, int] = {}  # id of a table -> its row in _dicts (see ``pin``)
         self._owners: dict[int, list] = {}  # id of a module or object -> its guards (see ``pin``)
-        modules, objects = [], []
+        modules, objects, loose = [], [], []
         for guard in self.guards:
             entries = [guard] if isinstance(guard, _Dict) else []
             if isinstance(guard, _Module):
@@ -498,7 +498,7 @@ class Pristine:
                 self._owners.setdefault(id(guard.module if isinstance(guard, _Module) else guard.obj), []).append(guard)
             for d in entries:
                 if d.allow_missing:
-                    self._rest.append(d)
+                    loose.append(d)
                 else:
                     self._rows[id(d)] = len(self._dicts)
                     self._dicts.append((d.live, d.keys, d.values))
@@ -512,6 +512,10 @@ class Pristine:
         self._object_guards = tuple(objects)
         self._object_dicts = tuple(o.entries.live for o in objects)
         self._versions = _DictVersions([live for live, _, _ in self._dicts])
+        # tables whose entries may go (IPython moves a deferred printer once its type is seen):
+        # compared entry by entry, in Python, once one went; so only when their tag changed
+        self._loose = tuple(loose)
+        self._loose_versions = _DictVersions([d.live for d in loose])
 
     def _untouched(self) -> bool:
         """Nothing changed (the common case): identity checks only, in C loops."""
@@ -532,6 +536,10 @@ class Pristine:
         for guard, own in zip(self._object_guards, self._object_dicts):
             if not guard.shadow_ok.issuperset(own) and guard._shadows():
                 return False
+        for index in self._loose_versions.changed():
+            if self._loose[index].changed():
+                return False
+            self._loose_versions.seen(index)
         return not any(guard.changed() for guard in self._rest)
 
     @classmethod
@@ -767,9 +775,13 @@ class _Signals:
     label = "signal handlers"
 
     def __init__(self):
+        import _signal
         import signal
 
         self.signal = signal
+        # the handlers as the kernel module has them (0 and 1 for SIG_DFL and SIG_IGN): signal's
+        # own getsignal makes an enum member of each, 60 a check, several checks a test cell
+        self.getsignal = _signal.getsignal
         # SIGALRM is the cell timeout's: the grader sets its handler before every cell
         self.numbers = tuple(n for n in range(1, signal.NSIG)
                              if n not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGALRM))
@@ -777,7 +789,7 @@ class _Signals:
         self.take()
 
     def take(self) -> None:
-        getsignal = self.signal.getsignal
+        getsignal = self.getsignal
         self.handlers = tuple(getsignal(n) for n in self.numbers)
 
     def _timers(self) -> bool:
@@ -785,13 +797,12 @@ class _Signals:
         return getitimer(self.signal.ITIMER_VIRTUAL) != (0.0, 0.0) or getitimer(self.signal.ITIMER_PROF) != (0.0, 0.0)
 
     def changed(self) -> bool:
-        getsignal = self.signal.getsignal
-        return not all(map(_is, map(getsignal, self.numbers), self.handlers)) or self._timers()
+        return not all(map(_is, map(self.getsignal, self.numbers), self.handlers)) or self._timers()
 
     def fix(self) -> None:
         signal = self.signal
         for number, handler in zip(self.numbers, self.handlers):
-            if signal.getsignal(number) is not handler and handler is not None:
+            if self.getsignal(number) is not handler and handler is not None:
                 signal.signal(number, handler)
         signal.setitimer(signal.ITIMER_VIRTUAL, 0)
         signal.setitimer(signal.ITIMER_PROF, 0)
@@ -867,6 +878,11 @@ def grader_seal(prefix: str = GRADER_PREFIX, functions: tuple = ()):
     cells = tuple(cell for _, held, _, _, _ in closures for cell in held)
     held = tuple(h for _, _, contents, _, _ in closures for h in contents)
     defaults = tuple((f, d, k) for f, _, _, d, k in closures)
+    classes, metaclasses = tuple(c for c, _ in metas), tuple(m for _, m in metas)
+    functions = tuple(f for f, _, _, _, _ in closures)  # read in C loops (~240 functions, twice a test)
+    saved_defaults = tuple(d for _, _, _, d, _ in closures)
+    saved_kwdefaults = tuple(k for _, _, _, _, k in closures)
+    defaults_of, kwdefaults_of = operator.attrgetter("__defaults__"), operator.attrgetter("__kwdefaults__")
     cell_of = operator.attrgetter("cell_contents")
     versions = _DictVersions([live for _, _, live, _, _ in tables])
     keysets = [frozenset(keys) for _, _, _, keys, _ in tables]
@@ -903,10 +919,11 @@ def grader_seal(prefix: str = GRADER_PREFIX, functions: tuple = ()):
             if get_module(name) is not module:
                 sys.modules[name] = module
                 changed.append(f"sys.modules[{name!r}]")
-        for cls, meta in metas:
-            if type_of(cls) is not meta:
-                set_class(cls, "__class__", meta)
-                changed.append(f"class {cls.__qualname__}'s metaclass")
+        if not all(map(is_, map(type_of, classes), metaclasses)):
+            for cls, meta in metas:
+                if type_of(cls) is not meta:
+                    set_class(cls, "__class__", meta)
+                    changed.append(f"class {cls.__qualname__}'s metaclass")
         try:
             same = all(map(is_, map(cell_of, cells), held))
         except ValueError:  # a cell emptied
@@ -923,10 +940,12 @@ def grader_seal(prefix: str = GRADER_PREFIX, functions: tuple = ()):
                     else:
                         cell.cell_contents = value
                     changed.append("a closure of the grader's")
-        for function, default, kwdefault in defaults:
-            if function.__defaults__ is not default or function.__kwdefaults__ is not kwdefault:
-                function.__defaults__, function.__kwdefaults__ = default, kwdefault
-                changed.append(f"the defaults of {function.__qualname__}")
+        if not (all(map(is_, map(defaults_of, functions), saved_defaults))
+                and all(map(is_, map(kwdefaults_of, functions), saved_kwdefaults))):
+            for function, default, kwdefault in defaults:
+                if function.__defaults__ is not default or function.__kwdefaults__ is not kwdefault:
+                    function.__defaults__, function.__kwdefaults__ = default, kwdefault
+                    changed.append(f"the defaults of {function.__qualname__}")
         return changed
 
     return seal

@@ -81,3 +81,23 @@ def test_a_value_pinned_again_replaces_the_first(pristine):
     assert not guard._untouched()
     guard.restore(SHELL)
     assert module.helper is replacement and guard._untouched()
+
+
+def test_a_table_whose_entries_may_go_is_compared_again_only_once_it_changed(monkeypatch):
+    """IPython moves a deferred printer once its type is seen, so such a table is compared entry
+    by entry (in Python) as soon as one went; that is done again only when its version tag
+    changed. A replaced entry still counts, and an entry that went does not."""
+    printers = {"a.A": len, "b.B": repr}
+    loose = _Dict("deferred printers", printers, False, allow_missing=True)
+    guard = Pristine([loose], shell=None)
+    del printers["a.A"]  # moved by IPython
+    compared = []
+    changed = _Dict.changed
+    monkeypatch.setattr(_Dict, "changed", lambda self: compared.append(self.label) or changed(self))
+    assert guard._untouched() and compared == ["deferred printers"]
+    assert guard._untouched() and compared == ["deferred printers"]  # not compared again
+    printers["b.B"] = replacement
+    assert not guard._untouched()
+    assert guard.tampered(SHELL) == ["deferred printers"]
+    guard.restore(SHELL)
+    assert printers == {"b.B": repr} and guard._untouched()
