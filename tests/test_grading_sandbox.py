@@ -343,6 +343,15 @@ def test_a_notebook_starts_with_a_new_shell_although_the_zygote_warmed_its_shell
     assert result["outputs"]["1"][0]["execution_count"] == 2
 
 
+def test_the_warm_heap_is_frozen_and_its_collapse_is_not_the_notebooks(executor):
+    """The zygote froze its heap (no collection walks it: a full one in the forker touched
+    every page of it) and put it in huge pages before forking; a notebook cannot do that again."""
+    result = run(executor, "import gc\nprint(gc.get_freeze_count() > 10000)",
+                 "from sabaq.autograders.sandbox import _native\n_native.collapse_memory()")
+    assert texts(result) == "True\n"
+    assert result["outputs"]["1"][-1]["ename"] == "PermissionError"
+
+
 @pytest.mark.parametrize("max_traceback", [-1, 0, 1, 2, 3, 4, 7, 100])
 def test_the_sandbox_sends_enough_of_a_traceback_for_limit_output_to_cut_it_alike(max_traceback):
     """A RecursionError's thousand entries are cut in the sandbox; nbgrader's LimitOutput must give the same."""

@@ -29,6 +29,7 @@ and statuses in answers are the zygote's own, never text of the child's.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -606,6 +607,11 @@ def main() -> None:
     guard = integrity_guard(shell)
     ctypes_sizes.check_kept_out()  # before the forker, which every child is forked from
     settle_modules()  # last before the forker: what the children's tracebacks look up (see shell)
+    # The heap as it is now is the zygote's for good: the collector no longer walks it (a
+    # full collection in the forker wrote to every object's header: copy-on-write pages and
+    # split huge pages, and each child forked from it after that cost more), then in huge pages
+    gc.freeze()
+    _native.collapse_memory()  # last before the forker, which every child is forked from
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     stdout = os.fdopen(os.dup(1), "w", encoding="utf-8")
     # nothing the zygote itself prints may corrupt the protocol

@@ -31,6 +31,23 @@ def test_the_dumpable_flag_is_set_once_also_for_forks():
     assert forked(once_then_again) == repr((False, ("refused", False), repr(("refused", False))))
 
 
+def test_the_memory_is_collapsed_once_and_not_in_a_fork():
+    """The zygote puts its heap in huge pages once, before forking: a notebook's child (a fork
+    of it) cannot make it run again."""
+    def again():
+        try:
+            _native.collapse_memory()
+        except PermissionError:
+            return "refused"
+        return "collapsed again"
+
+    def once_then_again():
+        collapsed = _native.collapse_memory()
+        return type(collapsed) is int and collapsed % (2 << 20) == 0, again(), forked(again)
+
+    assert forked(once_then_again) == repr((True, "refused", repr("refused")))
+
+
 def test_the_parent_death_signal_and_no_new_privileges():
     def confine():
         _native.die_with_parent()
