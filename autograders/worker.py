@@ -249,8 +249,10 @@ def warm_up(handlers: dict[JobKind, Handler]) -> threading.Thread:
     def run() -> None:
         for kind, handler in handlers.items():
             if hasattr(handler, "warm_up"):
+                started = time.monotonic()
                 try:
                     handler.warm_up()
+                    log.info("%s handler warmed up in %.1f s", kind, time.monotonic() - started)
                 except Exception:  # noqa: BLE001 - the job that needs it fails with the reason
                     log.warning("could not warm up the %s handler; its first job will try again", kind,
                                 exc_info=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import logging
 import os
 import shutil
@@ -19,6 +20,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import (
     Assignment,
     BaseCell,
@@ -231,6 +233,23 @@ def together(bundles: list[GradingBundle]) -> list[list[int]]:
     return [indices for _, _, indices in runs]
 
 
+@functools.cache
+def warm_up_bundle() -> GradingBundle:
+    """What a worker grades once when it starts (see ``GradeHandler.warm_up``): the teacher's
+    notebook has one answer and one test; the submission, the released notebook, is made when
+    the assignment is generated."""
+    answer = nbformat.v4.new_code_cell("def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION")
+    test = nbformat.v4.new_code_cell("assert square(3) == 9")
+    for cell, meta in ((answer, {"grade_id": "answer", "solution": True, "grade": False, "locked": False}),
+                       (test, {"grade_id": "test", "solution": False, "grade": True, "locked": True, "points": 1})):
+        cell.metadata["nbgrader"] = {**meta, "schema_version": 3, "task": False}
+    nb = nbformat.v4.new_notebook(cells=[answer, test], metadata={"kernelspec": {
+        "name": "python3", "display_name": "Python 3", "language": "python"}})
+    meta = GradingMeta(course="sabaq-warm-up", assignment="warm-up", student="warm-up", version=1,
+                       timestamp="2026-01-01 00:00:00.000000 UTC")
+    return GradingBundle(meta, {"warm-up.ipynb": nbformat.writes(nb).encode()}, {})
+
+
 class GradeHandler:
     """Grades submissions for a worker; keeps one sandbox for all its jobs."""
 
@@ -238,6 +257,7 @@ class GradeHandler:
         self.grading = grading
         self.executor: Executor | None = None
         self._starting = threading.Lock()
+        self._grading = threading.Lock()
         self.cache = AssignmentCache(cache_root or Path(tempfile.mkdtemp(prefix="sabaq-assignments-")))
         # every run's course folder is this one, emptied: one gradebook path, so one database
         # engine and its compiled statements serve every run (see gradebook.shared_engines)
@@ -275,11 +295,20 @@ class GradeHandler:
             log.warning("grading %d submissions together failed (%s); grading each alone", len(bundles), e)
             return [self.grade([bundle])[0] for bundle in bundles]
 
-    def warm_up(self) -> None:
-        """Start the sandbox now rather than at the first job: its warm process imports
-        IPython, numpy and matplotlib (about 2 s of CPU), which would otherwise land on the
-        first deadline after a start, while the uploads come in."""
+    def warm_up(self) -> GradeResult:
+        """Start the sandbox now rather than at the first job, and grade a notebook of our own
+        once: the sandbox's warm process imports IPython, numpy and matplotlib (about 2 s of
+        CPU), nbgrader's first run its validators and statements (about 0.3 s), which would
+        otherwise land on the first deadline after a start, while the uploads come in.
+        Returns that grade (an untouched notebook's zero)."""
         self.sandbox()
+        bundle = warm_up_bundle()
+        released = self.cache.prepare(bundle.meta, bundle.source) / "release" / bundle.meta.assignment
+        submitted = {path.name: path.read_bytes() for path in released.glob("*.ipynb")}
+        outcome = self.grade([bundle._replace(submitted=submitted)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     def sandbox(self) -> Executor:
         """The started sandbox, started here if need be (a job waits for a warm-up under way).
@@ -296,6 +325,10 @@ class GradeHandler:
             return self.executor
 
     def _grade(self, bundles: list[GradingBundle]) -> list[GradeResult | Exception]:
+        with self._grading:  # one run at a time in the scratch folder (a warm-up may be under way)
+            return self._grade_here(bundles)
+
+    def _grade_here(self, bundles: list[GradingBundle]) -> list[GradeResult | Exception]:
         executor = self.sandbox()
         meta = bundles[0].meta
         template = self.cache.prepare(meta, bundles[0].source)

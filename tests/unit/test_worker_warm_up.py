@@ -1,11 +1,14 @@
-"""A worker starts its grading sandbox when it starts, not at its first job: the sandbox's warm
-process imports for seconds, which would otherwise land on the first deadline after a start."""
+"""A worker starts its grading sandbox when it starts, not at its first job, and grades a notebook
+of its own once: the sandbox's warm process imports for seconds and nbgrader's first run builds
+its validators, which would otherwise land on the first deadline after a start."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from types import SimpleNamespace
 
+import nbformat
 import pytest
 
 from sabaq.autograders import worker
@@ -42,6 +45,14 @@ def handler(monkeypatch, tmp_path):
     FakeExecutor.made, FakeExecutor.fail, FakeExecutor.gate = [], False, None
     monkeypatch.setattr(grade, "Executor", FakeExecutor)
     h = grade.GradeHandler(Settings.load(tmp_path, environ={}).grading, cache_root=tmp_path / "cache")
+    graded = []
+
+    def grade_here(bundles):  # nbgrader's run with the fake sandbox: what it was given, and a result
+        graded.extend(bundles)
+        return [SimpleNamespace(status="graded")]
+
+    monkeypatch.setattr(h, "_grade_here", grade_here)
+    h.graded = graded
     yield h
     h.close()
 
@@ -51,6 +62,16 @@ def test_warm_up_starts_the_sandbox_that_the_jobs_then_use(handler):
     assert [e.started for e in FakeExecutor.made] == [True]
     assert handler.sandbox() is FakeExecutor.made[0]
     assert len(FakeExecutor.made) == 1  # the job did not start a second one
+
+
+def test_warm_up_grades_the_released_warm_up_notebook_once(handler):
+    result = handler.warm_up()
+    assert result.status == "graded"
+    [bundle] = handler.graded
+    assert bundle.meta.course == "sabaq-warm-up" and list(bundle.submitted) == ["warm-up.ipynb"]
+    released = nbformat.reads(bundle.submitted["warm-up.ipynb"].decode(), as_version=4)
+    assert "NotImplementedError" in released.cells[0].source  # the solution was taken out
+    assert "checksum" in released.cells[1].metadata.nbgrader  # as generate_assignment releases it
 
 
 def test_a_job_during_the_warm_up_waits_for_its_sandbox_instead_of_starting_another(handler):
