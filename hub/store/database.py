@@ -56,12 +56,18 @@ def make_engine(url: str) -> Engine:
             # and waits for no one.
             # query_only makes a write there fail at once and always, not only when another
             # writer came between (a route that writes must not be served as a read).
+            # The connection remembers its query_only (a PRAGMA only when it changes: a
+            # deadline's requests read twice for each time they write).
+            writer = conn.connection.dbapi_connection
             if conn.get_execution_options().get(READ_ONLY):
                 conn.exec_driver_sql("BEGIN")
-                conn.exec_driver_sql("PRAGMA query_only=1")
+                if not writer.query_only:
+                    conn.exec_driver_sql("PRAGMA query_only=1")
+                    writer.query_only = True
             else:
-                conn.exec_driver_sql("PRAGMA query_only=0")
-                writer = conn.connection.dbapi_connection
+                if writer.query_only:
+                    conn.exec_driver_sql("PRAGMA query_only=0")
+                    writer.query_only = False
                 with spent("lock"):
                     writer.begin_writing()  # in turn (sabaq.hub.store.writeturn), then SQLite's lock
                     try:

@@ -105,6 +105,7 @@ class TurnTakingConnection(sqlite3.Connection):
 
     write_turn: WriteTurn | None = None  # set by the engine when the connection is made
     holds_turn = False
+    query_only = False  # SQLite's PRAGMA query_only as last set on this connection (a new one's is off)
 
     def begin_writing(self) -> None:
         """Take the turn (the caller then runs BEGIN IMMEDIATE)."""

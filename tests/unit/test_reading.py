@@ -145,3 +145,41 @@ def test_a_language_chosen_on_a_page_is_remembered_though_the_page_only_reads(tm
                 assert db.scalar(select(User.language).where(User.name == "teacher")) == lang
     finally:
         site.app.state.engine.dispose()
+
+
+def test_a_connection_sets_query_only_only_when_it_changes_and_a_reading_write_still_fails(tmp_path):
+    """A deadline's requests read twice for each time they write: the PRAGMA is sent when a
+    connection's query_only changes, not at every transaction, and stays what keeps a write
+    out of a reading transaction."""
+    from sqlalchemy.exc import OperationalError
+
+    engine, factory = sessions_on(tmp_path)
+    pragmas = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda conn, cursor, statement, *a: statement.startswith("PRAGMA query_only") and pragmas.append(
+                     (id(conn.connection.dbapi_connection), statement)))
+    try:
+        with factory() as db:
+            for only_reads in (True, True, False, False, True):
+                if only_reads:
+                    reading(db)
+                db.scalar(select(User.id))
+                db.commit()
+        assert [statement for _, statement in pragmas] == [
+            "PRAGMA query_only=1", "PRAGMA query_only=0", "PRAGMA query_only=1"]
+        assert len({conn for conn, _ in pragmas}) == 1  # one connection served them all
+        with factory() as db:  # the same connection, left query_only by the last reading transaction
+            reading(db)
+            db.add(User(name="sneaky", full_name="S"))
+            try:
+                db.flush()
+                raise AssertionError("a write in a reading transaction was let through")
+            except OperationalError as e:
+                assert "readonly" in str(e)
+            db.rollback()
+        with factory() as db:  # and a writer's transaction on it writes
+            db.add(User(name="fine", full_name="F"))
+            db.commit()
+            assert db.scalar(select(User.name).where(User.name == "fine")) == "fine"
+    finally:
+        engine.dispose()
