@@ -14,13 +14,15 @@ import secrets
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from sabaq.contracts import JobKind
 from sabaq.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, TooMany
-from sabaq.hub.domain.kinds import enqueue_grading
+from sabaq.hub.domain import courses as crs
+from sabaq.hub.domain.kinds import grading_job
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from sabaq.hub.store import jobs
-from sabaq.hub.store.blobs import put_blob, put_blobs, stored_files
+from sabaq.hub.store.blobs import put_blob, put_blobs, stored_file_groups, stored_files
 from sabaq.hub.store.models import (
     Assignment,
     AssignmentFile,
@@ -28,6 +30,7 @@ from sabaq.hub.store.models import (
     Feedback,
     FileKind,
     ManualGrade,
+    Membership,
     StudentRule,
     Submission,
     SubmissionFile,
@@ -51,11 +54,34 @@ def get_assignment(db: Session, course: Course, name: str, staff: bool = True) -
         select(Assignment).where(Assignment.course_id == course.id, Assignment.name == name)
     )
     if assignment is None or not (staff or is_open_to_students(assignment)):
-        raise NotFound(
-            N_("There is no assignment '{assignment}' in the course '{course}'."),
-            assignment=name,
-            course=course.slug,
-        )
+        raise _no_assignment(name, course)
+    return assignment
+
+
+def _no_assignment(name: str, course: Course) -> NotFound:
+    return NotFound(N_("There is no assignment '{assignment}' in the course '{course}'."),
+                    assignment=name, course=course.slug)
+
+
+def students_assignment(db: Session, slug: str, name: str, student: User) -> Assignment:
+    """The released assignment ``name`` of the course ``slug``, to a student of that course;
+    refused as get_course, courses.require_student and get_assignment(staff=False) refuse,
+    in that order. The course, the caller's role and the assignment are read in one
+    statement (an upload asks twice, before and after its files are read, at every
+    deadline), and the assignment's course is set on it rather than read again."""
+    row = db.execute(
+        select(Course, Membership.role, Assignment)
+        .outerjoin(Membership, (Membership.course_id == Course.id) & (Membership.user_id == student.id))
+        .outerjoin(Assignment, (Assignment.course_id == Course.id) & (Assignment.name == name))
+        .where(Course.slug == slug)
+    ).first()
+    if row is None:
+        raise crs.no_course(slug)
+    course, role, assignment = row
+    crs.require_student_role(role, course)
+    if assignment is None or not is_open_to_students(assignment):  # unreleased: the same 404 as a missing one
+        raise _no_assignment(name, course)
+    set_committed_value(assignment, "course", course)
     return assignment
 
 
@@ -233,7 +259,11 @@ def unpublish(assignment: Assignment) -> None:
 
 
 def files_of(db: Session, assignment: Assignment, kind: FileKind) -> dict[str, bytes]:
-    return stored_files(db, [f for f in assignment.files if f.kind == kind])
+    return stored_files(db, file_rows(assignment, kind))
+
+
+def file_rows(assignment: Assignment, kind: FileKind) -> list[AssignmentFile]:
+    return [f for f in assignment.files if f.kind == kind]
 
 
 I18N = "i18n/"
@@ -255,7 +285,11 @@ def localize(files: dict[str, bytes], lang: str | None, fallback: str = "en") ->
 
 def released_files_for(db: Session, assignment: Assignment, user: User) -> dict[str, bytes]:
     """What this person fetches: the released files in their language."""
-    return localize(files_of(db, assignment, FileKind.release), user.language, assignment.course.language)
+    return _localized_for(assignment, user, files_of(db, assignment, FileKind.release))
+
+
+def _localized_for(assignment: Assignment, user: User, released: dict[str, bytes]) -> dict[str, bytes]:
+    return localize(released, user.language, assignment.course.language)
 
 
 def released_for(db: Session, course: Course, now: dt.datetime | None = None) -> list[Assignment]:
@@ -335,8 +369,8 @@ def submit(
     except IntegrityError:
         # Two submits of the same student raced for the attempt number.
         raise Invalid(N_("Another submission of yours is being saved right now; try again in a moment.")) from None
-    jobs.enqueue(db, JobKind.check, key=f"{JobKind.check}:{submission.id}", payload={"submission_id": submission.id})
-    enqueue_grading(db, submission)
+    check = (JobKind.check, f"{JobKind.check}:{submission.id}", {"submission_id": submission.id})
+    jobs.enqueue_all(db, [check, *filter(None, [grading_job(submission)])])
     return submission
 
 
@@ -489,9 +523,20 @@ def get_submission(db: Session, submission_id: int, *, load: tuple = ()) -> Subm
 
 def submission_files(db: Session, submission: Submission) -> dict[str, bytes]:
     """The student's files plus nbgrader's timestamp.txt, as collect expects."""
-    files = stored_files(db, submission.files)
+    return _with_timestamp(submission, stored_files(db, submission.files))
+
+
+def _with_timestamp(submission: Submission, files: dict[str, bytes]) -> dict[str, bytes]:
     files["timestamp.txt"] = nbgrader_timestamp(submission.submitted_at).encode()
     return files
+
+
+def check_inputs(db: Session, submission: Submission) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """What checking a submission needs: its ``submission_files`` and what its student fetched
+    (``released_files_for``), the contents of both read in one statement."""
+    a = submission.assignment
+    mine, released = stored_file_groups(db, submission.files, file_rows(a, FileKind.release))
+    return _with_timestamp(submission, mine), _localized_for(a, submission.student, released)
 
 
 def store_feedback(db: Session, submission: Submission, notebook: str, html: bytes) -> Feedback:

@@ -39,8 +39,12 @@ def check_slug(slug: str) -> str:
 def get_course(db: Session, slug: str) -> Course:
     course = db.scalar(select(Course).where(Course.slug == slug))
     if course is None:
-        raise NotFound(N_("There is no course '{course}'. Check the course id."), course=slug)
+        raise no_course(slug)
     return course
+
+
+def no_course(slug: str) -> NotFound:
+    return NotFound(N_("There is no course '{course}'. Check the course id."), course=slug)
 
 
 def create_course(db: Session, slug: str, title: str, language: str = "kk") -> Course:
@@ -254,7 +258,12 @@ def require_staff(db: Session, user: User, course: Course, teacher_only: bool = 
 
 
 def require_student(db: Session, user: User, course: Course) -> None:
-    if role_in(db, user, course) != Role.student:
+    require_student_role(role_in(db, user, course), course)
+
+
+def require_student_role(role: Role | None, course: Course) -> None:
+    """``role``, the caller's in ``course`` (read by the caller), is a student's."""
+    if role != Role.student:
         raise Forbidden(
             N_("Only students of the course '{course}' can fetch and submit its assignments."),
             course=course.slug,

@@ -51,7 +51,12 @@ def job_key(submission: Submission) -> str:
 
 def enqueue_grading(db: Session, submission: Submission, again: bool = False) -> Job | None:
     """Queue grading (or judging) of one submission (again: even if it was graded before)."""
+    job = grading_job(submission)
+    return None if job is None else jobs.enqueue(db, *job, reset=again)
+
+
+def grading_job(submission: Submission) -> tuple[str, str, dict] | None:
+    """The (kind, key, payload) that grades (or judges) this submission, None if it cannot be graded yet."""
     if not can_grade(submission.assignment):
         return None
-    return jobs.enqueue(db, kind_of(submission.assignment).job, job_key(submission),
-                        {"submission_id": submission.id}, reset=again)
+    return kind_of(submission.assignment).job, job_key(submission), {"submission_id": submission.id}

@@ -66,5 +66,11 @@ def _missing() -> NotFound:
 def stored_files(db: Session, rows) -> dict[str, bytes]:
     """{path: content} of file rows (``path`` and ``sha256``: an assignment's, a submission's, a
     lesson's), their contents read together."""
-    contents = get_blobs(db, [f.sha256 for f in rows])
-    return {f.path: contents[f.sha256] for f in rows}
+    return stored_file_groups(db, rows)[0]
+
+
+def stored_file_groups(db: Session, *groups) -> list[dict[str, bytes]]:
+    """``stored_files`` of each group of file rows, every content read in one go (a worker's
+    bundle: the submission's files and its assignment's)."""
+    contents = get_blobs(db, [f.sha256 for rows in groups for f in rows])
+    return [{f.path: contents[f.sha256] for f in rows} for rows in groups]

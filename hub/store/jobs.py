@@ -69,22 +69,32 @@ def _nothing_was_stored(db: Session) -> None:
 def enqueue(db: Session, kind: str, key: str, payload: dict, reset: bool = False) -> Job:
     """Add a job once per key; with reset, queue an existing one again (regrading). Claims
     waiting in this process hear of it when the transaction commits (``QUEUED``)."""
-    job = db.scalar(select(Job).where(Job.key == key))
-    if job is None:
-        job = Job(kind=kind, key=key, payload=payload, state=JobState.queued)
-        db.add(job)
-        db.info[_RINGS] = True
-    elif reset:
-        db.info[_RINGS] = True
-        job.payload = payload
-        job.state = JobState.queued
-        job.attempts = 0
-        job.available_at = utcnow()
-        job.lease_until = None
-        job.error = ""
-        job.result = None
+    return enqueue_all(db, [(kind, key, payload)], reset=reset)[0]
+
+
+def enqueue_all(db: Session, wanted: list[tuple[str, str, dict]], reset: bool = False) -> list[Job]:
+    """``enqueue`` for several (kind, key, payload), in order: the existing ones read in one
+    statement (a new submission queues its check and its grading together)."""
+    existing = {job.key: job for job in db.scalars(select(Job).where(Job.key.in_([key for _, key, _ in wanted])))}
+    out = []
+    for kind, key, payload in wanted:
+        job = existing.get(key)
+        if job is None:
+            job = existing[key] = Job(kind=kind, key=key, payload=payload, state=JobState.queued)
+            db.add(job)
+            db.info[_RINGS] = True
+        elif reset:
+            db.info[_RINGS] = True
+            job.payload = payload
+            job.state = JobState.queued
+            job.attempts = 0
+            job.available_at = utcnow()
+            job.lease_until = None
+            job.error = ""
+            job.result = None
+        out.append(job)
     db.flush()
-    return job
+    return out
 
 
 def _expire_exhausted(db: Session, now: dt.datetime, max_attempts: int) -> None:
@@ -149,16 +159,14 @@ def claim(
     """Take the oldest available job (one of ``AFTER_OTHERS`` only when no other waits), or None."""
     now = now or utcnow()
     _expire_exhausted(db, now, max_attempts)
-    job_id = db.execute(
+    # the claimed row comes back with the UPDATE (RETURNING), not read again
+    return db.scalars(
         update(Job)
         .where(Job.id == _oldest(db, now, kinds, 1).scalar_subquery(), _claimable(now))
         .values(**_leased(worker, lease_seconds, now))
-        .returning(Job.id)
-    ).scalar()
-    if job_id is None:
-        return None
-    job = db.get(Job, job_id, populate_existing=True)
-    return job
+        .returning(Job),
+        execution_options=_RETURNED,
+    ).first()
 
 
 def claim_many(
@@ -184,13 +192,16 @@ def claim_many(
     ids = db.scalars(_oldest(db, now, [first.kind], limit - 1)).all()
     if not ids:
         return [first]
-    taken = db.execute(
+    taken = db.scalars(
         update(Job).where(Job.id.in_(ids), _claimable(now)).values(**_leased(worker, lease_seconds, now))
-        .returning(Job.id)
-    ).scalars().all()
-    rest = db.scalars(select(Job).where(Job.id.in_(taken)).order_by(Job.available_at, Job.id)
-                      .execution_options(populate_existing=True)) if taken else []
-    return [first, *rest]
+        .returning(Job),
+        execution_options=_RETURNED,
+    ).all()
+    return [first, *sorted(taken, key=lambda job: (job.available_at, job.id))]
+
+
+# an UPDATE's RETURNING rows replace what the session held of them
+_RETURNED = {"populate_existing": True}
 
 
 def _holding(db: Session, job_id: int, worker: str) -> Job | None:

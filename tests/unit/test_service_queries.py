@@ -285,3 +285,83 @@ def test_an_upload_costs_one_statement_per_file_its_row_and_is_stored_whole(site
     refused = site.call("POST", path, user="aliya", files=bad)
     assert refused.status_code == 422 and refused.json()["error"] == "bad_notebook"
     assert len(site.call("GET", path, user="aliya").json()) == 1
+
+
+def test_an_upload_reads_course_role_and_assignment_together_and_its_jobs_at_once(site):
+    """Each of an upload's two phases (before and after its files are read) reads the course,
+    the student's role and the assignment in one statement, the assignment's course is not
+    read again for the answer, and the check and grading jobs are looked up together."""
+    submitted(site, [])
+    with site.sessions() as db:
+        courses.set_member(db, courses.get_course(db, COURSE), accounts.create_user(db, "aliya"), Role.student)
+        db.commit()
+    files = [("files", ("hw.ipynb", notebook(), "application/x-ipynb+json"))]
+    with statements(site) as sent:
+        r = site.call("POST", f"/api/v1/courses/{COURSE}/assignments/{ASSIGNMENT}/submissions", user="aliya",
+                      files=files)
+    assert r.status_code == 201, r.text
+    assert r.json()["course"] == COURSE and r.json()["assignment"] == ASSIGNMENT
+    reads = [" ".join(s.split()) for s in sent if s.lstrip().startswith("SELECT")]
+    of_courses = [s for s in reads if "FROM courses" in s]
+    assert len(of_courses) == 2, of_courses
+    assert all("JOIN memberships" in s and "JOIN assignments" in s for s in of_courses), of_courses
+    assert not [s for s in reads if "FROM memberships" in s or "FROM assignments WHERE" in s]
+    assert len([s for s in reads if "FROM jobs" in s]) == 1
+    with site.sessions() as db:
+        from sabaq.hub.store.models import Job
+
+        assert sorted(j.key for j in db.scalars(select(Job))) == sorted(
+            [f"check:{r.json()['id']}", f"grade:{r.json()['id']}"])
+
+
+def test_the_one_statement_refuses_whom_the_three_refused(site):
+    """A course that does not exist, a caller who is not its student (a teacher, a student of
+    another course), an assignment that is not released or is another course's: refused as before."""
+    submitted(site, [])
+    with site.sessions() as db:
+        other = courses.create_course(db, "geo7", "Geography 7")
+        courses.set_member(db, other, accounts.create_user(db, "outsider"), Role.student)
+        asg.release(db, other, "map1", {"map.ipynb": notebook()}, {"map.ipynb": notebook()})
+        courses.set_member(db, courses.get_course(db, COURSE), accounts.create_user(db, "aliya"), Role.student)
+        hidden = asg.release(db, courses.get_course(db, COURSE), "later", {"hw.ipynb": notebook()},
+                             {"hw.ipynb": notebook()})
+        hidden.released_at = None
+        db.commit()
+    files = [("files", ("hw.ipynb", notebook(), "application/x-ipynb+json"))]
+
+    def upload(user: str, course: str, assignment: str) -> tuple[int, str]:
+        r = site.call("POST", f"/api/v1/courses/{course}/assignments/{assignment}/submissions", user=user,
+                      files=files, lang="en")
+        return r.status_code, r.json().get("message", "")
+
+    assert upload("aliya", "nosuch", ASSIGNMENT) == (404, "There is no course 'nosuch'. Check the course id.")
+    refused = (403, f"Only students of the course '{COURSE}' can fetch and submit its assignments.")
+    assert upload("outsider", COURSE, ASSIGNMENT) == refused
+    assert upload("teacher", COURSE, ASSIGNMENT) == refused
+    missing = (404, f"There is no assignment 'map1' in the course '{COURSE}'.")
+    assert upload("aliya", COURSE, "map1") == missing  # another course's assignment of that name
+    assert upload("aliya", COURSE, "later")[0] == 404  # not released: as if it did not exist
+    assert upload("aliya", COURSE, "later")[1] == f"There is no assignment 'later' in the course '{COURSE}'."
+    with site.sessions() as db:
+        from sabaq.hub.store.models import Submission
+
+        assert db.scalars(select(Submission)).all() == []
+
+
+def test_a_bundle_reads_its_files_contents_in_one_statement_and_a_claim_its_jobs_with_the_update(site):
+    submitted(site, ["aliya"])
+    with statements(site) as sent:
+        jobs = worker_post(site, "claim-many", {"kinds": ["grade"], "max_jobs": 8})[0].json()["jobs"]
+    assert len(jobs) == 1 and jobs[0]["attempts"] == 1
+    # the claimed rows come back with the UPDATE (RETURNING): no read of them after it
+    assert not [s for s in sent if s.lstrip().startswith("SELECT jobs.id, jobs.kind")], sent
+    submitted(site, [f"s{i}" for i in range(4)])
+    with statements(site) as sent:
+        more = worker_post(site, "claim-many", {"kinds": ["grade"], "max_jobs": 8})[0].json()["jobs"]
+    assert len(more) == 4 and not [s for s in sent if s.lstrip().startswith("SELECT jobs.id, jobs.kind")]
+    assert [j["id"] for j in more] == sorted(j["id"] for j in more)  # oldest first, as before
+    sid = jobs[0]["payload"]["submission_id"]
+    for kind in ("submissions", "grading"):
+        with statements(site) as sent:
+            worker_get(site, f"{kind}/{sid}")
+        assert len([s for s in sent if "FROM blobs" in s]) == 1, (kind, sent)

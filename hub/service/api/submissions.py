@@ -50,16 +50,9 @@ async def submit(request: Request, course_id: str, name: str,
         return await run_in_threadpool(_store, request, db, course_id, name, user, data, key)
 
 
-def _students_assignment(db: Session, course_id: str, name: str, user: User) -> Assignment:
-    """The released assignment of a course this user studies in (else the same 403/404 as ever)."""
-    course = crs.get_course(db, course_id)
-    crs.require_student(db, user, course)
-    return asg.get_assignment(db, course, name, staff=False)  # unreleased: the same 404 as a missing one
-
-
 def _open_to(request: Request, db: Session, course_id: str, name: str, user: User, incoming: int) -> Assignment:
     """The assignment, if this student may submit ``incoming`` bytes to it now."""
-    a = _students_assignment(db, course_id, name, user)
+    a = asg.students_assignment(db, course_id, name, user)
     if a.timed_minutes:  # only a timed one waits for its start (its page, in the refusal, reads the course again)
         asg.require_started(db, a, user, assignment_page(request.app.state.settings, a))
     limits = request.app.state.settings.service
@@ -72,7 +65,7 @@ def _earlier(db: Session, course_id: str, name: str, user: User, key: str | None
     """The attempt a first sending of this upload stored (the student's own, in this course)."""
     if key is None:
         return None
-    found = repeats.stored_before(db, user, _students_assignment(db, course_id, name, user), key)
+    found = repeats.stored_before(db, user, asg.students_assignment(db, course_id, name, user), key)
     return None if found is None else submission_out(found)
 
 

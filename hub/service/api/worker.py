@@ -42,7 +42,7 @@ from sabaq.hub.service.api.files import ZIP, zip_response
 from sabaq.hub.service.api.schemas import ERRORS, MAX_ID, Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
-from sabaq.hub.store.blobs import stored_files
+from sabaq.hub.store.blobs import stored_file_groups
 from sabaq.hub.store.database import reading
 from sabaq.hub.store.models import Assignment, FileKind, Job, JobState, Submission
 
@@ -325,9 +325,10 @@ def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_wor
     s = asg.get_submission(db, submission_id, load=BUNDLE_LOAD)
     a = s.assignment
     name, student = a.name, s.student.name
-    files = {f"source/{name}/{p}": c for p, c in asg.files_of(db, a, FileKind.source).items()}
+    source, submitted = stored_file_groups(db, asg.file_rows(a, FileKind.source), s.files)
+    files = {f"source/{name}/{p}": c for p, c in source.items()}
     # the files as the student sent them: the time it is graded with is the service's (meta)
-    files.update({f"submitted/{student}/{name}/{p}": c for p, c in stored_files(db, s.files).items()})
+    files.update({f"submitted/{student}/{name}/{p}": c for p, c in submitted.items()})
     meta = GradingMeta(course=a.course.slug, assignment=name, student=student, version=a.version,
                        due_at=a.due_at.isoformat() if a.due_at else None,
                        language=s.student.language or a.course.language,
@@ -342,6 +343,7 @@ def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_wor
 def submission_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_worker),
                       db: Session = DB):
     s = asg.get_submission(db, submission_id, load=BUNDLE_LOAD)
-    files = {f"submission/{p}": c for p, c in asg.submission_files(db, s).items()}
-    files.update({f"release/{p}": c for p, c in asg.released_files_for(db, s.assignment, s.student).items()})
+    submitted, released = asg.check_inputs(db, s)
+    files = {f"submission/{p}": c for p, c in submitted.items()}
+    files.update({f"release/{p}": c for p, c in released.items()})
     return _bundle(files, f"submission-{submission_id}.zip")
