@@ -257,7 +257,7 @@ class GradeHandler:
         self.grading = grading
         self.executor: Executor | None = None
         self._starting = threading.Lock()
-        self._grading = threading.Lock()
+        self._grading = threading.RLock()
         self.cache = AssignmentCache(cache_root or Path(tempfile.mkdtemp(prefix="sabaq-assignments-")))
         # every run's course folder is this one, emptied: one gradebook path, so one database
         # engine and its compiled statements serve every run (see gradebook.shared_engines)
@@ -303,9 +303,10 @@ class GradeHandler:
         Returns that grade (an untouched notebook's zero)."""
         self.sandbox()
         bundle = warm_up_bundle()
-        released = self.cache.prepare(bundle.meta, bundle.source) / "release" / bundle.meta.assignment
-        submitted = {path.name: path.read_bytes() for path in released.glob("*.ipynb")}
-        outcome = self.grade([bundle._replace(submitted=submitted)])[0]
+        with self._grading:  # generating patches nbgrader's gradebook for this process (shared_engines)
+            released = self.cache.prepare(bundle.meta, bundle.source) / "release" / bundle.meta.assignment
+            submitted = {path.name: path.read_bytes() for path in released.glob("*.ipynb")}
+            outcome = self.grade([bundle._replace(submitted=submitted)])[0]
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
@@ -325,7 +326,9 @@ class GradeHandler:
             return self.executor
 
     def _grade(self, bundles: list[GradingBundle]) -> list[GradeResult | Exception]:
-        with self._grading:  # one run at a time in the scratch folder (a warm-up may be under way)
+        # one run at a time: in the scratch folder, and inside shared_engines, which patches
+        # nbgrader's gradebook for the whole process (a warm-up may be under way)
+        with self._grading:
             return self._grade_here(bundles)
 
     def _grade_here(self, bundles: list[GradingBundle]) -> list[GradeResult | Exception]:

@@ -97,8 +97,18 @@ class Executor:
         return self._dispatcher.is_alive()
 
     def start(self) -> Executor:
-        self.launch()
-        self._await_ready()
+        """Start the zygote (unless ``launch`` did) and the threads that feed it and read its
+        answers; return once it is ready. The zygote is started, and started again should it
+        die, by the reader thread, which lasts as long as this executor: bubblewrap's
+        ``--die-with-parent`` ends a sandbox when the *thread* that started it ends, so a
+        zygote started by a passing thread (a warm-up's) or by the reader of the zygote before
+        it would die at once. (A ``launch`` is the caller's: its thread must outlast it.)"""
+        if self.sandboxed and self.proc is None:
+            check_bubblewrap()
+        ready: Future = Future()
+        self._reader = threading.Thread(target=self._keep, args=(ready,), name="sabaq-zygote", daemon=True)
+        self._reader.start()
+        ready.result()  # the first start's SandboxError, if it failed
         self._dispatcher.start()
         return self
 
@@ -129,8 +139,27 @@ class Executor:
         if not line or not json.loads(line).get("ready"):
             code = self.proc.wait()
             raise SandboxError(N_("The grading sandbox did not start (exit code {exit_code})."), exit_code=code)
-        self._reader = threading.Thread(target=self._read_answers, args=(self.proc,), daemon=True)
-        self._reader.start()
+
+    def _keep(self, ready: Future) -> None:
+        """The reader thread: start the zygote (unless launched) and read its answers; when it
+        is gone, fail what was in flight and start another, here."""
+        spawn = self.proc is None
+        while True:
+            try:
+                if spawn:
+                    self._spawn()
+                self._await_ready()
+            except Exception as e:  # noqa: BLE001 - the first start's caller gets it; later, the jobs fail
+                if not ready.done():
+                    ready.set_exception(e)
+                return
+            if not ready.done():
+                ready.set_result(None)
+            self._read_answers(self.proc)
+            if self._closing:
+                return
+            self.restarts += 1
+            spawn = True
 
     def _read_answers(self, proc: subprocess.Popen) -> None:
         for line in proc.stdout:
@@ -139,18 +168,11 @@ class Executor:
             except ValueError:
                 continue
             self._resolve(answer["id"], answer)
-        # the zygote is gone: fail what was in flight, start a new one
+        # the zygote is gone: fail what was in flight (the caller starts a new one)
         with self._lock:
             lost = list(self._pending)
         for job_id in lost:
             self._resolve(job_id, dict(LOST))
-        if not self._closing:
-            self.restarts += 1
-            try:
-                self._spawn()
-                self._await_ready()
-            except Exception:  # noqa: BLE001 - nothing more to do here
-                pass
 
     _closing = False
 
