@@ -748,6 +748,13 @@ def _trusted_kinds() -> list:
     return guards
 
 
+# IPython's token transformers and prompt strippers (classes the input transformer manager
+# lists, not instances of the shell's parts): a method replaced there (HelpEnd.find,
+# TokenTransformBase.sortby) rewrote a test cell's text before it ran, into ``pass``
+TRANSFORMER_CLASSES = ("TokenTransformBase", "MagicAssign", "SystemAssign", "EscapedCommand", "HelpEnd",
+                       "PromptStripper")
+
+
 def _extra_classes() -> list[type]:
     """Classes outside the shell whose methods tests or the shell use."""
     found: list[type] = [fractions.Fraction, collections.Counter, collections.OrderedDict]
@@ -757,6 +764,10 @@ def _extra_classes() -> list[type]:
     pretty = sys.modules.get("IPython.lib.pretty")
     if pretty is not None:
         found.append(pretty.RepresentationPrinter)
+    transformers = sys.modules.get("IPython.core.inputtransformer2")  # each cell's text goes through them
+    if transformers is not None:
+        found += [getattr(transformers, name) for name in TRANSFORMER_CLASSES
+                  if isinstance(getattr(transformers, name, None), type)]
     found += [t for t in KINDS.arrays]
     np = sys.modules.get("numpy")
     if np is not None:

@@ -164,6 +164,8 @@ def runs():
     scenarios["honest"] = HONEST
     scenarios["chains"] = CHAINS
     scenarios["frames while a deep traceback is shown"] = DEEP_TRACEBACK
+    scenarios["token transformer class"] = [["answer", WRONG_SQUARE + TOKEN_TRANSFORMER_CLASS],
+                                            ["test", "assert square(3) == 9, 'why?'"]]
     results = run([{"cells": cells} for cells in scenarios.values()])
     return dict(zip(scenarios, results))
 
@@ -209,6 +211,20 @@ DEEP_TRACEBACK = [
                 "def down(n):\n    if n == 0:\n        raise Deep()\n    return down(n - 1)\ndown(300)")],
     ["answer", "inspect.currentframe()"],
 ]
+
+
+# IPython's token transformer classes patched (a ``?`` in the test cell makes IPython look for
+# help syntax): the test cell's text became ``pass`` before it ran
+TOKEN_TRANSFORMER_CLASS = (
+    "from IPython.core import inputtransformer2 as t\n"
+    "class Found:\n    start_line = start_col = 0\n    def transform(self, lines):\n        return ['pass\\n']\n"
+    "t.HelpEnd.find = classmethod(lambda cls, tokens: Found() if any('square' in token.line for line in tokens "
+    "for token in line) else None)\nt.TokenTransformBase.sortby = lambda self: (0, 0, 0)\n")
+
+
+def test_ipythons_token_transformer_classes_are_put_back_before_a_test(runs):
+    _, test = runs["token transformer class"]
+    assert test["ok"] is False and test["ename"] == "AssertionError", test
 
 
 def test_frames_stay_refused_while_a_deep_traceback_is_shown(runs):
