@@ -16,6 +16,7 @@ import contextlib
 
 import httpx
 import pytest
+from fastapi import Request
 from service_app import USER_HEADER, Site, notebook
 from sqlalchemy import event, select
 
@@ -365,3 +366,27 @@ def test_a_bundle_reads_its_files_contents_in_one_statement_and_a_claim_its_jobs
         with statements(site) as sent:
             worker_get(site, f"{kind}/{sid}")
         assert len([s for s in sent if "FROM blobs" in s]) == 1, (kind, sent)
+
+
+def test_the_workers_token_is_checked_without_a_thread(site, monkeypatch):
+    """The worker's token check waits for nothing: it runs on the event loop, not in one of
+    the threads a deadline's routes queue for, and still refuses a wrong token."""
+    import threading
+
+    from sabaq.hub.service import deps
+
+    threads = []
+    check = deps.current_worker
+
+    async def noting(request: Request):
+        threads.append(threading.current_thread())
+        return await check(request)
+
+    submitted(site, ["aliya"])
+    site.app.dependency_overrides[deps.current_worker] = noting
+    worker_post(site, "claim-many", {"kinds": ["grade"], "max_jobs": 1})
+    assert threads == [threading.main_thread()]
+    del site.app.dependency_overrides[deps.current_worker]
+    r = site.call("POST", "/api/v1/worker/claim-many", user=None, json={"max_jobs": 1},
+                  headers={"Authorization": "token not-the-workers"})
+    assert r.status_code == 401 and r.json()["error"] == "worker_only"
