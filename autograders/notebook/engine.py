@@ -349,7 +349,11 @@ class SabaqAutograde(Autograde):
 
     def _add_missing_submissions(self, folders: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
         """Make the new submissions' gradebook rows for all `folders` at once (see
-        ``submissions``); should that fail, nbgrader's own ``init_assignment`` makes each."""
+        ``submissions``); should that fail, nbgrader's own ``init_assignment`` makes each.
+        Not with a ``pre_convert_hook``: nbgrader runs it before it makes a student's rows, and
+        a hook that fails (or ends the process) leaves that student without any."""
+        if self.pre_convert_hook:
+            return folders
         students: dict[str, list[str]] = defaultdict(list)
         for _, gd in folders:
             students[gd["assignment_id"]].append(gd["student_id"])
