@@ -26,8 +26,6 @@ from nbgrader.api import (
     MissingEntry,
     Notebook,
     Student,
-    SubmittedAssignment,
-    SubmittedNotebook,
 )
 from nbgrader.converters.base import NbGraderException
 from nbgrader.coursedir import CourseDirectory
@@ -38,6 +36,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from sabaq.autograders.notebook.engine import SabaqAutograde, submission_of
 from sabaq.autograders.notebook.gradebook import shared_engines, write_ahead_log
+from sabaq.autograders.notebook.lookups import with_its_cell_and_student
 from sabaq.autograders.notebook.split import grade_in_processes, shares
 from sabaq.autograders.sandbox.executor import Executor
 from sabaq.errors import SabaqError
@@ -119,14 +118,8 @@ def scores(course_dir: Path, config: Config, assignment: str) -> list[dict]:
     nbgrader's objects took a query per submission, notebook and grade)."""
     coursedir = BatchCourseDirectory(config=config)
     with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        query = (gb.db.query(Student.id, Notebook.name, BaseCell.name, Grade.score, Grade.max_score)
-                 .select_from(Grade)
-                 .join(SubmittedNotebook, Grade.notebook_id == SubmittedNotebook.id)
-                 .join(Notebook, SubmittedNotebook.notebook_id == Notebook.id)
-                 .join(SubmittedAssignment, SubmittedNotebook.assignment_id == SubmittedAssignment.id)
-                 .join(Assignment, SubmittedAssignment.assignment_id == Assignment.id)
-                 .join(Student, SubmittedAssignment.student_id == Student.id)
-                 .join(BaseCell, Grade.cell_id == BaseCell.id)
+        query = (with_its_cell_and_student(gb.db.query(Student.id, Notebook.name, BaseCell.name, Grade.score,
+                                                        Grade.max_score).select_from(Grade), Grade)
                  .filter(Assignment.name == assignment, Assignment.course_id == gb.course_id)
                  .order_by(Student.id, Notebook.name, BaseCell.name))
         return [dict(zip(CSV_FIELDS, row)) for row in query]

@@ -294,7 +294,9 @@ class SabaqAutograde(Autograde):
             while pending and (block or pending[0][0].done()):
                 finish(*pending.pop(0))
 
-        for assignment, gd in self._add_missing_submissions(self._destinations(fail)):
+        folders = self._destinations(fail)
+        self._add_missing_submissions(folders)
+        for assignment, gd in folders:
             self.notebooks = sorted(self.assignments[assignment])
             position = 0
             try:
@@ -330,7 +332,6 @@ class SabaqAutograde(Autograde):
             _ = translator(SandboxedExecute(parent=self).language)
             raise NbGraderException(_(N_("Some submissions could not be graded; see the log above.")))
 
-
     def _destinations(self, fail) -> list[tuple[str, dict]]:
         """The submission folders to grade, each with its ids: nbgrader's ``init_destination``
         for each (it empties the graded folder or says to skip it), before any is graded."""
@@ -347,13 +348,13 @@ class SabaqAutograde(Autograde):
                 fail((gd["assignment_id"], gd["student_id"]), 0)
         return folders
 
-    def _add_missing_submissions(self, folders: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    def _add_missing_submissions(self, folders: list[tuple[str, dict]]) -> None:
         """Make the new submissions' gradebook rows for all `folders` at once (see
         ``submissions``); should that fail, nbgrader's own ``init_assignment`` makes each.
         Not with a ``pre_convert_hook``: nbgrader runs it before it makes a student's rows, and
         a hook that fails (or ends the process) leaves that student without any."""
         if self.pre_convert_hook:
-            return folders
+            return
         students: dict[str, list[str]] = defaultdict(list)
         for _, gd in folders:
             students[gd["assignment_id"]].append(gd["student_id"])
@@ -364,7 +365,6 @@ class SabaqAutograde(Autograde):
                 except Exception:  # noqa: BLE001 - nbgrader's steps then make them, or say what is wrong
                     gb.db.rollback()
                     self.log.debug("submissions of %s not made at once", assignment_id, exc_info=True)
-        return folders
 
 
 class _autograde_env:

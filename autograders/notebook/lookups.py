@@ -122,12 +122,25 @@ class OverwriteKernelspecAtOnce(OverwriteKernelspec):
         return nb, resources
 
 
-# a submitted notebook's late penalty and what its lateness is computed from
-LATENESS = (select(SubmittedNotebook.late_submission_penalty, SubmittedAssignment.timestamp,
-                   SubmittedAssignment.extension, Assignment.duedate)
-            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
+def with_its_submission(statement):
+    """`statement`, from submitted notebooks, joined to each one's notebook, submission and
+    assignment."""
+    return (statement.join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
             .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
-            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
+            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id))
+
+
+def with_its_cell_and_student(statement, model):
+    """`statement`, from rows of `model` (grades or comments), joined to each one's cell,
+    submitted notebook, notebook, submission, assignment and student."""
+    return with_its_submission(statement.join(BaseCell, BaseCell.id == model.cell_id)
+                               .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
+                               ).join(Student, Student.id == SubmittedAssignment.student_id)
+
+
+# a submitted notebook's late penalty and what its lateness is computed from
+LATENESS = (with_its_submission(select(SubmittedNotebook.late_submission_penalty, SubmittedAssignment.timestamp,
+                                       SubmittedAssignment.extension, Assignment.duedate))
             .filter(Notebook.name == bindparam("notebook"), Assignment.name == bindparam("assignment"),
                     SubmittedAssignment.student_id == bindparam("student")))
 
@@ -157,13 +170,7 @@ def seconds_late(timestamp, extension, duedate) -> float:
 def _submitted_rows(model, kinds: tuple[str, ...]):
     """A submitted notebook's rows of `model` with their cell's name and kind; built once (a
     statement's construction cost as much as running it)."""
-    return (select(model, BaseCell.name, BaseCell.type)
-            .join(BaseCell, BaseCell.id == model.cell_id)
-            .join(SubmittedNotebook, SubmittedNotebook.id == model.notebook_id)
-            .join(Notebook, Notebook.id == SubmittedNotebook.notebook_id)
-            .join(SubmittedAssignment, SubmittedAssignment.id == SubmittedNotebook.assignment_id)
-            .join(Assignment, Assignment.id == SubmittedAssignment.assignment_id)
-            .join(Student, Student.id == SubmittedAssignment.student_id)
+    return (with_its_cell_and_student(select(model, BaseCell.name, BaseCell.type), model)
             .filter(Notebook.name == bindparam("notebook"), Assignment.name == bindparam("assignment"),
                     Student.id == bindparam("student"), BaseCell.type.in_(kinds)))
 
