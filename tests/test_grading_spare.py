@@ -30,12 +30,13 @@ def others():
         except (OSError, KeyError, ValueError):
             continue
         if uid != mine:
-            found[int(entry)] = parent
+            found[int(entry)] = (parent, uid)
     return found
 
 for _ in range(100):  # the forker forks the spare just after handing this notebook its child
     found = others()
-    spares = [pid for pid, parent in found.items() if parent == forker]
+    # the spare waits as root; the notebook before this one (its own uid) may still be exiting
+    spares = [pid for pid, (parent, uid) in found.items() if parent == forker and uid == 0]
     if spares:
         break
     time.sleep(0.05)
