@@ -142,7 +142,7 @@ class _Recorder(BaseHTTPRequestHandler):
 
 def test_only_the_spawners_service_is_asked_with_the_names_quoted_and_the_servers_token(monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()  # shutdown() waits a poll
     try:
         monkeypatch.setenv("SABAQ_SERVICE_URL", f"http://127.0.0.1:{server.server_port}/services/sabaq/")
         monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "server-token")

@@ -424,7 +424,7 @@ class _Service(BaseHTTPRequestHandler):
 def service():
     _Service.received = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Service)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)  # shutdown() waits a poll
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/services/sabaq/", _Service.received
     server.shutdown()
