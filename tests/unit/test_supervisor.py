@@ -9,13 +9,28 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
-from sabaq.hub.jupyterhub import rundir
+import pytest
+
+from sabaq.hub.jupyterhub import rundir, supervisor
 from sabaq.hub.jupyterhub.rundir import Record, RunDir, RunState, stop_leftovers
 from sabaq.hub.jupyterhub.supervisor import Program, Supervisor
 from sabaq.settings import Settings
 
 ENV = {"PATH": os.environ["PATH"]}
+SPEED = 10
+
+
+@pytest.fixture(autouse=True)
+def quick_clock(monkeypatch):
+    """The supervisor's clock runs SPEED times as fast: its pauses (1, 2, 4 s), grace and mend
+    periods pass in a tenth of the time, in the same order; the processes, their exits and
+    signals stay real (and so do the live checks' own waits)."""
+    real = time.monotonic
+    start = real()
+    monkeypatch.setattr(supervisor, "time", SimpleNamespace(
+        monotonic=lambda: start + (real() - start) * SPEED, time=time.time, sleep=time.sleep))
 
 
 def gone(pid: int) -> bool:
@@ -60,9 +75,7 @@ def test_a_process_that_dies_is_started_again_counted_and_written_down(tmp_path)
 
 def test_after_a_restart_the_others_are_mended_or_else_restarted(tmp_path, monkeypatch):
     # the proxy's case: once a new one runs, the hub is asked for the routes; restarted if it cannot be
-    from sabaq.hub.jupyterhub import supervisor
-
-    monkeypatch.setattr(supervisor, "MEND_SECONDS", 0.5)
+    monkeypatch.setattr(supervisor, "MEND_SECONDS", 5)  # 0.5 s at the quick clock
     answers = {"mended": False}
     asked = []
 
