@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy import select
+from sqlalchemy import Integer, literal_column, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -74,3 +74,23 @@ def stored_file_groups(db: Session, *groups) -> list[dict[str, bytes]]:
     bundle: the submission's files and its assignment's)."""
     contents = get_blobs(db, [f.sha256 for rows in groups for f in rows])
     return [{f.path: contents[f.sha256] for f in rows} for rows in groups]
+
+
+def stored_file_groups_of(db: Session, *queries) -> list[dict[str, bytes]]:
+    """``stored_file_groups`` of file rows given as queries (each a ``select`` of a table's
+    ``path`` and ``sha256``): the rows and their contents in one statement, no ORM objects (a
+    worker's bundle, twice for each submission of a deadline, read them as entities first).
+    Each group is ordered by path."""
+    parts = [query.add_columns(literal_column(str(i), Integer).label("file_group")) for i, query in enumerate(queries)]
+    files = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+    rows = db.execute(
+        select(files.c.file_group, files.c.path, Blob.data)
+        .select_from(files).outerjoin(Blob, Blob.sha256 == files.c.sha256)
+        .order_by(files.c.file_group, files.c.path)
+    )
+    groups: list[dict[str, bytes]] = [{} for _ in queries]
+    for group, path, data in rows:
+        if data is None:
+            raise _missing()
+        groups[group][path] = data
+    return groups

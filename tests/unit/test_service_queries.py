@@ -365,7 +365,43 @@ def test_a_bundle_reads_its_files_contents_in_one_statement_and_a_claim_its_jobs
     for kind in ("submissions", "grading"):
         with statements(site) as sent:
             worker_get(site, f"{kind}/{sid}")
-        assert len([s for s in sent if "FROM blobs" in s]) == 1, (kind, sent)
+        assert len([s for s in sent if "blobs.data" in s]) == 1, (kind, sent)
+
+
+def test_a_bundle_is_two_statements_of_columns_and_refuses_what_is_missing(site):
+    """A bundle reads its submission's facts in one statement and its files with their contents
+    in another (it loaded the submission, assignment, course, student and both kinds of files as
+    ORM entities: most of its CPU); what it holds is unchanged, a missing submission or stored
+    file is refused as before."""
+    import json
+    import sqlite3
+
+    from sabaq.archive import unpack
+    from sabaq.hub.store.models import Blob
+
+    enrol(site, ["aliya"], files=2)
+    sid = submission_id(site, "aliya")
+    for kind in ("submissions", "grading"):
+        with statements(site) as sent:
+            worker_get(site, f"{kind}/{sid}")
+        reads = [s for s in sent if s.lstrip().startswith("SELECT")]
+        assert len(reads) == 2, (kind, sent)
+    grading = unpack(worker_get(site, f"grading/{sid}")[0].content)
+    meta = json.loads(grading.pop("meta.json"))
+    assert meta["course"] == COURSE and meta["assignment"] == ASSIGNMENT and meta["student"] == "aliya"
+    assert meta["timestamp"].endswith(" UTC") and meta["language"] == "kk"  # the course's: she set none
+    assert grading == {"source/hw1/hw.ipynb": notebook(), "submitted/aliya/hw1/hw0.ipynb": notebook(1),
+                       "submitted/aliya/hw1/hw1.ipynb": notebook(2)}
+    token = {"Authorization": f"token {site.settings.worker.token}"}
+    assert site.call("GET", f"/api/v1/worker/grading/{sid + 1000}", user=None, headers=token).status_code == 404
+    # a stored content gone (its row deleted past the foreign keys): refused, not a bundle without the file
+    raw = sqlite3.connect(site.app.state.engine.url.database)
+    with raw:
+        raw.execute(f"DELETE FROM {Blob.__tablename__} WHERE data = ?", (notebook(2),))
+    raw.close()
+    for kind in ("submissions", "grading"):
+        r = site.call("GET", f"/api/v1/worker/{kind}/{sid}", user=None, headers=token)
+        assert r.status_code == 404 and r.json()["error"] == "not_found", r.text
 
 
 def test_the_workers_token_is_checked_without_a_thread(site, monkeypatch):
@@ -390,3 +426,34 @@ def test_the_workers_token_is_checked_without_a_thread(site, monkeypatch):
     r = site.call("POST", "/api/v1/worker/claim-many", user=None, json={"max_jobs": 1},
                   headers={"Authorization": "token not-the-workers"})
     assert r.status_code == 401 and r.json()["error"] == "worker_only"
+
+
+def test_the_routes_are_built_at_the_start_not_by_the_first_requests(site, monkeypatch):
+    """FastAPI builds an included router's routes (their validators) when a request is first
+    matched against them: about 0.1 s of CPU per service process, on the first deadline after a
+    start. The service builds them all when it starts (app.build_routes, in its lifespan)."""
+    import fastapi.routing
+
+    built = []
+    make = fastapi.routing._EffectiveRouteContext.from_api_route
+
+    def counted(*args, **kwargs):
+        built.append(kwargs.get("original_route"))
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing._EffectiveRouteContext, "from_api_route", staticmethod(counted))
+    submitted(site, ["aliya"])
+
+    async def start_and_claim():
+        async with site.app.router.lifespan_context(site.app):
+            started = len(built)
+            transport = httpx.ASGITransport(app=site.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://sabaq") as client:
+                r = await client.post(f"{PREFIX}/api/v1/worker/claim-many", json={"kinds": ["grade"]},
+                                      headers={"Authorization": f"token {site.settings.worker.token}"})
+            return started, r
+
+    started, r = asyncio.run(start_and_claim())
+    assert r.status_code == 200 and len(r.json()["jobs"]) == 1
+    assert started > 50, "the routes were not built at the start"
+    assert len(built) == started, "the first request built routes"

@@ -22,7 +22,7 @@ import time
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from sabaq.contracts import (
@@ -42,9 +42,8 @@ from sabaq.hub.service.api.files import ZIP, zip_response
 from sabaq.hub.service.api.schemas import ERRORS, MAX_ID, Id
 from sabaq.hub.service.deps import DB, WorkerCaller, current_worker
 from sabaq.hub.store import jobs
-from sabaq.hub.store.blobs import stored_file_groups
 from sabaq.hub.store.database import reading
-from sabaq.hub.store.models import Assignment, FileKind, Job, JobState, Submission
+from sabaq.hub.store.models import FileKind, Job, JobState, Submission
 
 router = APIRouter(prefix="/" + WORKER_API.rstrip("/"), tags=["workers"], responses=ERRORS)
 
@@ -303,11 +302,6 @@ def fail(request: Request, job_id: Id, body: FailIn, worker: WorkerCaller = Depe
     return {"id": job.id, "state": job.state.value}
 
 
-# What a bundle reads besides the submission: its assignment (with the course and the
-# assignment's files), its student and its files, in two queries rather than a lazy load each
-BUNDLE_LOAD = (joinedload(Submission.assignment).options(joinedload(Assignment.course),
-                                                         selectinload(Assignment.files)),
-               joinedload(Submission.student), selectinload(Submission.files))
 DEFLATE_FROM = 4 * 1024 * 1024  # a bundle's files are stored, not deflated, below this many bytes together
 
 
@@ -322,17 +316,15 @@ def _bundle(files: dict[str, bytes], filename: str) -> Response:
             responses={200: {"content": {ZIP: {}}}},
             summary="What grading one submission needs: the teacher's source and the submission")
 def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_worker), db: Session = DB):
-    s = asg.get_submission(db, submission_id, load=BUNDLE_LOAD)
-    a = s.assignment
-    name, student = a.name, s.student.name
-    source, submitted = stored_file_groups(db, asg.file_rows(a, FileKind.source), s.files)
+    facts, submitted, source = asg.bundle_inputs(db, submission_id, FileKind.source)
+    name, student = facts.assignment, facts.student
     files = {f"source/{name}/{p}": c for p, c in source.items()}
     # the files as the student sent them: the time it is graded with is the service's (meta)
     files.update({f"submitted/{student}/{name}/{p}": c for p, c in submitted.items()})
-    meta = GradingMeta(course=a.course.slug, assignment=name, student=student, version=a.version,
-                       due_at=a.due_at.isoformat() if a.due_at else None,
-                       language=s.student.language or a.course.language,
-                       timestamp=asg.nbgrader_timestamp(s.submitted_at))
+    meta = GradingMeta(course=facts.course, assignment=name, student=student, version=facts.version,
+                       due_at=facts.due_at.isoformat() if facts.due_at else None,
+                       language=facts.student_language or facts.course_language,
+                       timestamp=asg.nbgrader_timestamp(facts.submitted_at))
     files["meta.json"] = json.dumps(meta.to_json()).encode()
     return _bundle(files, f"grading-{submission_id}.zip")
 
@@ -342,8 +334,7 @@ def grading_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_wor
             summary="A submission and its assignment's released files, for checking")
 def submission_bundle(submission_id: Id, worker: WorkerCaller = Depends(current_worker),
                       db: Session = DB):
-    s = asg.get_submission(db, submission_id, load=BUNDLE_LOAD)
-    submitted, released = asg.check_inputs(db, s)
+    submitted, released = asg.check_inputs(db, submission_id)
     files = {f"submission/{p}": c for p, c in submitted.items()}
     files.update({f"release/{p}": c for p, c in released.items()})
     return _bundle(files, f"submission-{submission_id}.zip")
