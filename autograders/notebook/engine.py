@@ -32,6 +32,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter, NbGraderException
+from nbgrader.utils import find_all_files
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearOutput,
@@ -51,7 +52,7 @@ from sabaq.autograders.notebook.lookups import (
     forget_the_teachers,
 )
 from sabaq.autograders.notebook.schemacache import install as install_schema_cache
-from sabaq.autograders.notebook.submissions import add_missing_submissions
+from sabaq.autograders.notebook.submissions import Prepared, prepare_submissions
 from sabaq.i18n import N_, translator
 
 install_schema_cache()  # same checks, one validator per schema (see schemacache)
@@ -295,7 +296,7 @@ class SabaqAutograde(Autograde):
                 finish(*pending.pop(0))
 
         folders = self._destinations(fail)
-        self._add_missing_submissions(folders)
+        self._prepare_submissions(folders)
         for assignment, gd in folders:
             self.notebooks = sorted(self.assignments[assignment])
             position = 0
@@ -348,23 +349,77 @@ class SabaqAutograde(Autograde):
                 fail((gd["assignment_id"], gd["student_id"]), 0)
         return folders
 
-    def _add_missing_submissions(self, folders: list[tuple[str, dict]]) -> None:
-        """Make the new submissions' gradebook rows for all `folders` at once (see
-        ``submissions``); should that fail, nbgrader's own ``init_assignment`` makes each.
-        Not with a ``pre_convert_hook``: nbgrader runs it before it makes a student's rows, and
-        a hook that fails (or ends the process) leaves that student without any."""
+    def _prepare_submissions(self, folders: list[tuple[str, dict]]) -> None:
+        """Make the gradebook ready for all `folders` at once (see ``submissions``), which
+        ``init_assignment`` then relies on; should that fail, nbgrader's own ``init_assignment``
+        does each. Not with a ``pre_convert_hook``: nbgrader runs it before it makes a student's
+        rows, and a hook that fails (or ends the process) leaves that student without any."""
+        self._prepared: dict[str, Prepared] = {}
         if self.pre_convert_hook:
             return
-        students: dict[str, list[str]] = defaultdict(list)
+        timestamps: dict[str, dict] = defaultdict(dict)
         for _, gd in folders:
-            students[gd["assignment_id"]].append(gd["student_id"])
+            timestamps[gd["assignment_id"]][gd["student_id"]] = self.coursedir.get_existing_timestamp(
+                self._format_source(gd["assignment_id"], gd["student_id"]))
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-            for assignment_id, its_students in students.items():
+            for assignment_id, its_students in timestamps.items():
                 try:
-                    add_missing_submissions(gb, assignment_id, its_students, self.create_student)
+                    prepared = prepare_submissions(gb, assignment_id, its_students, self.create_student)
                 except Exception:  # noqa: BLE001 - nbgrader's steps then make them, or say what is wrong
                     gb.db.rollback()
-                    self.log.debug("submissions of %s not made at once", assignment_id, exc_info=True)
+                    self.log.debug("submissions of %s not made ready at once", assignment_id, exc_info=True)
+                    continue
+                if prepared is not None:
+                    prepared.teachers_files = self._teachers_files(assignment_id)
+                    self._prepared[assignment_id] = prepared
+
+    def _teachers_files(self, assignment_id: str) -> list[tuple[str, str]]:
+        """(path, path relative to the source folder) of each file of the teacher's source
+        folder that is copied over a student's, as nbgrader's ``init_assignment`` picks them."""
+        source = self.coursedir.format_path(self.coursedir.source_directory, ".", assignment_id)
+        found = set(find_all_files(source, self.coursedir.ignore + ["*.ipynb"]))
+        found -= {os.path.join(source, name) for name in self.exclude_overwriting.get(assignment_id, [])}
+        return [(path, os.path.relpath(path, source)) for path in found]
+
+    def init_assignment(self, assignment_id: str, student_id: str) -> None:
+        """nbgrader's ``Autograde.init_assignment``, for a student whose gradebook rows and
+        timestamp ``_prepare_submissions`` made ready: the same files are copied, the same
+        notebooks kept or skipped, missing notebooks scored zero, the same errors raised,
+        without its gradebook questions per student (tested against nbgrader's)."""
+        prepared = getattr(self, "_prepared", {}).get(assignment_id)
+        if prepared is None or student_id not in prepared.students:
+            return super().init_assignment(assignment_id, student_id)
+        BaseConverter.init_assignment(self, assignment_id, student_id)  # the student's other files
+        if student_id in prepared.seconds_late:
+            self.log.warning("%s's submission of %s is %s seconds late",
+                             student_id, assignment_id, prepared.seconds_late[student_id])
+        dest = self._format_dest(assignment_id, student_id)
+        for path, relative in prepared.teachers_files:
+            target = os.path.join(dest, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.exists(target):
+                os.remove(target)
+            shutil.copy(path, target)
+        known = set(prepared.notebooks)
+        for notebook in self.notebooks:
+            if os.path.splitext(os.path.basename(notebook))[0] not in known:
+                self.log.warning("Skipping unknown notebook: %s", notebook)
+        self.notebooks = [nb for nb in self.notebooks if os.path.splitext(os.path.basename(nb))[0] in known]
+        if not self.notebooks:
+            msg = "No notebooks found, did you forget to run 'nbgrader generate_assignment'?"
+            self.log.error(msg)
+            raise NbGraderException(msg)
+        submitted = self.coursedir.format_path(self.coursedir.submitted_directory, student_id, assignment_id)
+        missing = [name for name in prepared.notebooks
+                   if not os.path.exists(os.path.join(submitted, f"{name}.ipynb"))]
+        if missing:
+            with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+                for name in missing:  # a notebook not submitted scores zero, as nbgrader scores it
+                    self.log.warning("No submitted file: %s", os.path.join(submitted, f"{name}.ipynb"))
+                    for grade in gb.find_submission_notebook(name, assignment_id, student_id).grades:
+                        grade.auto_score = 0
+                        grade.needs_manual_grade = False
+                    gb.db.commit()
 
 
 class _autograde_env:
