@@ -152,6 +152,102 @@ _Pragma("GCC diagnostic pop")
     return tags;
 }
 
+/* Identity checks of the pristine state (see pristine.Pristine._untouched) that hold no
+   reference to the objects they compare: Python's map(is_, map(d.get, keys), values)
+   increments and decrements each object's reference count, a write to its page, and in a
+   freshly forked grading child each such page is a copy-on-write page fault (the first
+   check of a child: about 250 of them, a millisecond). Only the lists and the dict's table
+   are read here. */
+static PyObject *same_values(PyObject *self, PyObject *args) {
+    PyObject *mapping, *keys, *values, *missing;
+    if (!PyArg_ParseTuple(args, "O!O!OO:same_values", &PyDict_Type, &mapping, &PyTuple_Type, &keys,
+                          &values, &missing))
+        return NULL;
+    if (!PyList_Check(values) && !PyTuple_Check(values)) {
+        PyErr_SetString(PyExc_TypeError, "values: a list or a tuple");
+        return NULL;
+    }
+    /* keys: a tuple, which the caller's arguments hold (no key of it can go while a key's
+       equality runs); values are only compared by address, their count read at each step */
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
+        PyObject *found = PyDict_GetItemWithError(mapping, PyTuple_GET_ITEM(keys, i));
+        if (found == NULL) {
+            if (PyErr_Occurred())
+                return NULL;
+            found = missing;
+        }
+        if (i >= PySequence_Fast_GET_SIZE(values) || found != PySequence_Fast_GET_ITEM(values, i))
+            Py_RETURN_FALSE;
+    }
+    if (PyTuple_GET_SIZE(keys) != PySequence_Fast_GET_SIZE(values))
+        Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
+static PyObject *same_types(PyObject *self, PyObject *args) {
+    PyObject *objects, *classes;
+    if (!PyArg_ParseTuple(args, "O!O!:same_types", &PyTuple_Type, &objects, &PyTuple_Type, &classes))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(objects);
+    if (PyTuple_GET_SIZE(classes) != n) {
+        PyErr_SetString(PyExc_ValueError, "as many classes as objects");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((PyObject *)Py_TYPE(PyTuple_GET_ITEM(objects, i)) != PyTuple_GET_ITEM(classes, i))
+            Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
+/* The grader's seal (pristine.grader_seal): each closure cell still holds its value (an
+   emptied one: `empty`), each function still has its defaults and keyword defaults (None
+   for none, as __defaults__ reads). */
+static PyObject *same_cells(PyObject *self, PyObject *args) {
+    PyObject *cells, *held, *empty;
+    if (!PyArg_ParseTuple(args, "O!O!O:same_cells", &PyTuple_Type, &cells, &PyTuple_Type, &held, &empty))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(cells);
+    if (PyTuple_GET_SIZE(held) != n) {
+        PyErr_SetString(PyExc_ValueError, "as many values as cells");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *cell = PyTuple_GET_ITEM(cells, i);
+        if (!PyCell_Check(cell)) {
+            PyErr_SetString(PyExc_TypeError, "cells: a tuple of cells");
+            return NULL;
+        }
+        PyObject *now = PyCell_GET(cell);
+        if ((now == NULL ? empty : now) != PyTuple_GET_ITEM(held, i))
+            Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
+static PyObject *same_defaults(PyObject *self, PyObject *args) {
+    PyObject *functions, *defaults, *kwdefaults;
+    if (!PyArg_ParseTuple(args, "O!O!O!:same_defaults", &PyTuple_Type, &functions, &PyTuple_Type, &defaults,
+                          &PyTuple_Type, &kwdefaults))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(functions);
+    if (PyTuple_GET_SIZE(defaults) != n || PyTuple_GET_SIZE(kwdefaults) != n) {
+        PyErr_SetString(PyExc_ValueError, "as many defaults as functions");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *function = PyTuple_GET_ITEM(functions, i);
+        if (!PyFunction_Check(function)) {
+            PyErr_SetString(PyExc_TypeError, "functions: a tuple of functions");
+            return NULL;
+        }
+        PyObject *d = PyFunction_GET_DEFAULTS(function), *k = PyFunction_GET_KW_DEFAULTS(function);
+        if ((d == NULL ? Py_None : d) != PyTuple_GET_ITEM(defaults, i)
+                || (k == NULL ? Py_None : k) != PyTuple_GET_ITEM(kwdefaults, i))
+            Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
 /* What the warm process holds, in huge pages (2 MB), before it forks the forker
    (MADV_COLLAPSE, whatever the system's THP setting; where the kernel cannot, nothing
    changes): the heap and every private anonymous mapping's whole 2 MB blocks. A block that
@@ -208,6 +304,10 @@ static PyMethodDef methods[] = {
     {"held_read", held_read, METH_VARARGS, "read(2) keeping the GIL: bytes (empty at the end)."},
     {"held_write", held_write, METH_VARARGS, "write(2) keeping the GIL: how many bytes were written."},
     {"dict_versions", dict_versions, METH_O, "The version tags of a tuple of dicts."},
+    {"same_values", same_values, METH_VARARGS, "Whether mapping.get(key, missing) is each value, for tuples of keys and values (no reference held)."},
+    {"same_types", same_types, METH_VARARGS, "Whether type(object) is each class, for tuples of objects and classes (no reference held)."},
+    {"same_cells", same_cells, METH_VARARGS, "Whether each closure cell holds its value (empty: `empty`), for tuples (no reference held)."},
+    {"same_defaults", same_defaults, METH_VARARGS, "Whether each function has its __defaults__ and __kwdefaults__, for tuples (no reference held)."},
     {"collapse_memory", collapse_memory, METH_NOARGS, "This process's private anonymous memory in huge pages, once, last before forking: bytes collapsed."},
     {NULL, NULL, 0, NULL},
 };

@@ -18,7 +18,7 @@ import threading
 import types
 from itertools import repeat
 
-from sabaq.autograders.sandbox._native import dict_versions
+from sabaq.autograders.sandbox._native import dict_versions, same_cells, same_defaults, same_types, same_values
 from sabaq.autograders.sandbox.comparisons import (
     COMPARE_NAME,
     HEAPTYPE,
@@ -501,7 +501,7 @@ class Pristine:
                     loose.append(d)
                 else:
                     self._rows[id(d)] = len(self._dicts)
-                    self._dicts.append((d.live, d.keys, d.values))
+                    self._dicts.append((d.live, d.keys, d.values, tuple(d.keys)))
                 if d.drop_added:
                     self._sized.append((d.live, d.size))
         self._module_names = tuple(m.name for m in modules)
@@ -511,26 +511,31 @@ class Pristine:
         self._object_classes = tuple(o.cls for o in objects)
         self._object_guards = tuple(objects)
         self._object_dicts = tuple(o.entries.live for o in objects)
-        self._versions = _DictVersions([live for live, _, _ in self._dicts])
+        self._versions = _DictVersions([row[0] for row in self._dicts])
         # tables whose entries may go (IPython moves a deferred printer once its type is seen):
         # compared entry by entry, in Python, once one went; so only when their tag changed
         self._loose = tuple(loose)
         self._loose_versions = _DictVersions([d.live for d in loose])
 
     def _untouched(self) -> bool:
-        """Nothing changed (the common case): identity checks only, in C loops."""
-        is_, missing = _is, _MISSING
+        """Nothing changed (the common case): identity checks only, in C loops; those of the
+        native module hold no reference to what they compare (a reference count written is a
+        copy-on-write page fault in a fresh child, see ``_native.same_values``). A row whose
+        keys a pin added to since the zygote (its tuple of them is older) is read in Python."""
+        is_, missing, tables = _is, _MISSING, self._versions.dicts  # a class's: the dict behind its proxy
         for index in self._versions.changed():
-            live, keys, values = self._dicts[index]
-            if not all(map(is_, map(live.get, keys, repeat(missing)), values)):
+            live, keys, values, fixed = self._dicts[index]
+            table = tables[index] if tables is not None else live
+            if not (same_values(table, fixed, values, missing) if type(table) is dict and len(fixed) == len(keys)
+                    else all(map(is_, map(live.get, keys, repeat(missing)), values))):
                 return False
             self._versions.seen(index)
         for live, size in self._sized:
             if len(live) != size:
                 return False
-        if not all(map(is_, map(sys.modules.get, self._module_names), self._modules)) \
-                or not all(map(is_, map(type, self._modules), self._module_classes)) \
-                or not all(map(is_, map(type, self._objects), self._object_classes)) \
+        if not same_values(sys.modules, self._module_names, self._modules, None) \
+                or not same_types(self._modules, self._module_classes) \
+                or not same_types(self._objects, self._object_classes) \
                 or not all(map(is_, map(own_dict, self._objects), self._object_dicts)):
             return False
         for guard, own in zip(self._object_guards, self._object_dicts):
@@ -642,6 +647,9 @@ class Pristine:
             table.remember(name)
             row = self._rows.get(id(table))
             if row is not None:  # its row holds the table's own lists, changed in place
+                live, keys, values, fixed = self._dicts[row]
+                if len(fixed) != len(keys):  # a key added: the native check's tuple of them too
+                    self._dicts[row] = (live, keys, values, tuple(keys))
                 self._versions.seen(row)
             if table.drop_added:
                 self._sized = [(live, table.size if live is table.live else size) for live, size in self._sized]
@@ -893,20 +901,23 @@ def grader_seal(prefix: str = GRADER_PREFIX, functions: tuple = ()):
     functions = tuple(f for f, _, _, _, _ in closures)  # read in C loops (~240 functions, twice a test)
     saved_defaults = tuple(d for _, _, _, d, _ in closures)
     saved_kwdefaults = tuple(k for _, _, _, _, k in closures)
-    defaults_of, kwdefaults_of = operator.attrgetter("__defaults__"), operator.attrgetter("__kwdefaults__")
-    cell_of = operator.attrgetter("cell_contents")
     versions = _DictVersions([live for _, _, live, _, _ in tables])
     keysets = [frozenset(keys) for _, _, _, keys, _ in tables]
     is_, missing, get_module = _is, _MISSING, sys.modules.get
     set_type, del_type, set_class, type_of = type.__setattr__, type.__delattr__, object.__setattr__, type
     size_of, str_type, empty = len, str, _EMPTY_CELL
+    # the checks that hold no reference to what they compare (see _native.same_values), bound
+    # here; a class's table through the dict behind its mappingproxy
+    values_are, types_are, cells_are, defaults_are = same_values, same_types, same_cells, same_defaults
+    behind = versions.dicts
 
     def seal() -> list[str]:
         changed = []
         for index in versions.changed():
             label, cls, live, keys, values = tables[index]
             sized = size_of(live) - (cls is None and "__warningregistry__" in live)
-            if sized == size_of(keys) and all(map(is_, map(live.get, keys, repeat(missing)), values)):
+            if sized == size_of(keys) and (values_are(behind[index], keys, values, missing) if behind is not None
+                                           else all(map(is_, map(live.get, keys, repeat(missing)), values))):
                 versions.seen(index)
                 continue
             changed.append(label)
@@ -930,16 +941,12 @@ def grader_seal(prefix: str = GRADER_PREFIX, functions: tuple = ()):
             if get_module(name) is not module:
                 sys.modules[name] = module
                 changed.append(f"sys.modules[{name!r}]")
-        if not all(map(is_, map(type_of, classes), metaclasses)):
+        if not types_are(classes, metaclasses):
             for cls, meta in metas:
                 if type_of(cls) is not meta:
                     set_class(cls, "__class__", meta)
                     changed.append(f"class {cls.__qualname__}'s metaclass")
-        try:
-            same = all(map(is_, map(cell_of, cells), held))
-        except ValueError:  # a cell emptied
-            same = False
-        if not same:
+        if not cells_are(cells, held, empty):
             for cell, value in zip(cells, held):
                 try:
                     now = cell.cell_contents
@@ -951,8 +958,7 @@ def grader_seal(prefix: str = GRADER_PREFIX, functions: tuple = ()):
                     else:
                         cell.cell_contents = value
                     changed.append("a closure of the grader's")
-        if not (all(map(is_, map(defaults_of, functions), saved_defaults))
-                and all(map(is_, map(kwdefaults_of, functions), saved_kwdefaults))):
+        if not defaults_are(functions, saved_defaults, saved_kwdefaults):
             for function, default, kwdefault in defaults:
                 if function.__defaults__ is not default or function.__kwdefaults__ is not kwdefault:
                     function.__defaults__, function.__kwdefaults__ = default, kwdefault

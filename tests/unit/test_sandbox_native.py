@@ -128,3 +128,71 @@ def test_a_process_that_loaded_ctypes_cannot_install_the_stand_in():
     code = "import ctypes\nfrom sabaq.autograders.sandbox import ctypes_sizes\nctypes_sizes.install()"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode != 0 and "_ctypes is loaded in the grading sandbox" in done.stderr
+
+
+def test_identity_checks_without_references():
+    """same_values / same_types answer as map(is_, map(d.get, keys, repeat(missing)), values)
+    and map(is_, map(type, objects), classes) do, errors of a key's equality included."""
+    missing, one = object(), object()
+    assert _native.same_values({"a": one}, ("a", "b"), [one, missing], missing)
+    assert not _native.same_values({"a": one}, ("a",), (object(),), missing)
+    assert not _native.same_values({"a": one}, ("a",), [one, missing], missing)  # more values than keys
+    assert not _native.same_values({"a": one}, ("a", "b"), [one], missing)
+    assert _native.same_types((1, "x"), (int, str)) and not _native.same_types((1,), (str,))
+
+    def outer():
+        held = one
+
+        def inner(x=1, *, y=2):
+            return held
+
+        return inner
+
+    inner = outer()
+    cell, empty = inner.__closure__[0], object()
+    assert _native.same_cells((cell,), (one,), empty) and not _native.same_cells((cell,), (missing,), empty)
+    del cell.cell_contents
+    assert _native.same_cells((cell,), (empty,), empty)
+    defaults, kwdefaults = inner.__defaults__, inner.__kwdefaults__
+    assert _native.same_defaults((inner,), (defaults,), (kwdefaults,))
+    inner.__kwdefaults__ = None
+    assert not _native.same_defaults((inner,), (defaults,), (kwdefaults,))
+    assert _native.same_defaults((inner,), (defaults,), (None,))
+    inner.__defaults__ = tuple(list(defaults))  # equal, not the same
+    assert not _native.same_defaults((inner,), (defaults,), (None,))
+
+    class Raising:
+        def __hash__(self):
+            return hash("a")
+
+        def __eq__(self, other):
+            raise ValueError("compared")
+
+    with pytest.raises(ValueError, match="compared"):
+        _native.same_values({Raising(): 1}, ("a",), (1,), missing)
+
+
+def test_identity_checks_write_to_no_object_they_compare():
+    """In a freshly forked grading child, reading a reference (Python's map(is_, ...)) writes
+    each object's reference count: a copy-on-write page fault per page of them (the
+    pristine state's first check in each child). The native checks copy none of those pages."""
+    objects = [bytes(8192 + i) for i in range(1000)]  # each on pages of its own
+    table = {str(i): o for i, o in enumerate(objects)}
+    keys, values, classes = tuple(table), tuple(objects), (bytes,) * len(objects)
+
+    def faults(check) -> int:
+        import resource
+        from itertools import repeat
+        from operator import is_
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        assert check(is_, repeat)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+    def compare():
+        native = faults(lambda is_, repeat: _native.same_values(table, keys, values, None)
+                        and _native.same_types(values, classes))
+        python = faults(lambda is_, repeat: all(map(is_, map(table.get, keys, repeat(None)), values)))
+        return native < 50, python > 500
+
+    assert forked(compare) == repr((True, True))

@@ -101,3 +101,24 @@ def test_a_table_whose_entries_may_go_is_compared_again_only_once_it_changed(mon
     assert guard.tampered(SHELL) == ["deferred printers"]
     guard.restore(SHELL)
     assert printers == {"b.B": repr} and guard._untouched()
+
+
+def test_the_quick_check_reads_its_rows_natively_also_after_a_pin_and_for_classes(pristine, monkeypatch):
+    """The quick check's rows (a class's through the dict behind its mappingproxy, a table a
+    pin added a key to) go through the native module, which holds no reference to the
+    values it compares (no copy-on-write page fault for each of their pages in a fresh
+    child); a change is still seen."""
+    guard, module, part = pristine
+    guard.pin(module, "input", refuse)  # a key added: the row's tuple of keys follows
+    klass = type("Klass", (), {"method": Part.method})
+    of_class = Pristine([_Dict("Klass", vars(klass), True)], shell=None)
+    calls = []
+    native = pristine_module.same_values
+    monkeypatch.setattr(pristine_module, "same_values", lambda *a: calls.append(a[1]) or native(*a))
+    module.other = 1  # the module's table changed: compared again
+    klass.method, klass.method = replacement, Part.method  # the class's table (a mappingproxy) changed too
+    assert guard._untouched() and of_class._untouched()
+    assert any("input" in keys for keys in calls) and any("method" in keys for keys in calls)
+    module.input = replacement
+    klass.method = replacement
+    assert not guard._untouched() and not of_class._untouched()
