@@ -77,11 +77,15 @@ def current_result(db: Session, submission: Submission) -> GradeResult | None:
     )
 
 
-def current_results(db: Session, assignment: Assignment) -> dict[int, GradeResult]:
-    """{submission id: current result} for an assignment."""
-    rows = db.scalars(
-        select(GradeResult)
-        .join(Submission, Submission.id == GradeResult.submission_id)
+def current_results(db: Session, assignment: Assignment, *, columns: tuple = ()) -> dict:
+    """{submission id: current result} for an assignment: GradeResult entities, or with
+    ``columns`` (GradeResult's) rows of those columns, which a listing polled at a deadline
+    reads without the ORM's cost per entity."""
+    wanted = select(GradeResult.submission_id, *columns) if columns else select(GradeResult)
+    rows = db.execute(
+        wanted.join(Submission, Submission.id == GradeResult.submission_id)
         .where(Submission.assignment_id == assignment.id, GradeResult.current.is_(True))
     )
-    return {r.submission_id: r for r in rows}
+    if columns:
+        return {row.submission_id: row for row in rows}
+    return {r.submission_id: r for r in rows.scalars()}

@@ -19,6 +19,7 @@ import pytest
 from fastapi import Request
 from service_app import USER_HEADER, Site, notebook
 from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from sabaq.hub.domain import accounts, courses
 from sabaq.hub.domain import assignments as asg
@@ -457,3 +458,47 @@ def test_the_routes_are_built_at_the_start_not_by_the_first_requests(site, monke
     assert r.status_code == 200 and len(r.json()["jobs"]) == 1
     assert started > 50, "the routes were not built at the start"
     assert len(built) == started, "the first request built routes"
+
+
+@pytest.mark.parametrize("latest", [True, False])
+def test_a_teachers_poll_reads_columns_and_answers_as_each_submissions_own_answer(site, latest):
+    """The staff listing is read as columns (asg.listed_submissions: no ORM entity per row, its
+    student, files or feedback); each row is what submission_out makes of that submission and
+    its current result, in submissions_of's order."""
+    from sabaq.hub.domain import grading
+    from sabaq.hub.service.api.schemas import SUBMISSION_OUT_LOAD, submission_out
+    from sabaq.hub.store.models import Submission
+
+    enrol(site, ["s0", "s1"], files=2)
+    enrol(site, ["s2"])
+    with site.sessions() as db:  # a second attempt (no grade, no feedback) and a check report
+        a = asg.find_assignment(db, courses.get_course(db, COURSE), ASSIGNMENT)
+        s1 = db.scalar(select(User).where(User.name == "s1"))
+        again = asg.submit(db, a, s1, {"hw.ipynb": notebook(), "extra.ipynb": notebook(2)})
+        again.check = {"warnings": []}
+        db.commit()
+    loaded = []
+
+    @event.listens_for(Session, "loaded_as_persistent")
+    def count(db, instance):
+        loaded.append(type(instance).__name__)
+
+    path = f"/api/v1/courses/{COURSE}/assignments/{ASSIGNMENT}/submissions"
+    try:
+        r = site.call("GET", path, user="teacher", params={"latest": "true"} if latest else {})
+    finally:
+        event.remove(Session, "loaded_as_persistent", count)
+    assert r.status_code == 200, r.text
+    assert set(loaded) <= {"User", "Course", "Assignment"}, loaded  # the caller, the course, the assignment
+    with site.sessions() as db:
+        a = asg.find_assignment(db, courses.get_course(db, COURSE), ASSIGNMENT)
+        load = SUBMISSION_OUT_LOAD
+        items = asg.latest_submissions(db, a, load=load) if latest else asg.submissions_of(db, a, load=load)
+        results = grading.current_results(db, a)
+        expected = sorted((submission_out(s, results.get(s.id)).model_dump(mode="json") for s in items),
+                          key=lambda s: (s["student"], s["attempt"]))
+        assert len(expected) == (3 if latest else 4)
+        assert db.get(Submission, expected[0]["id"]).student.name == "s0"
+    assert r.json() == expected
+    assert [(s["student"], s["attempt"]) for s in r.json()] == ([("s0", 1), ("s1", 2), ("s2", 1)] if latest else
+                                                               [("s0", 1), ("s1", 1), ("s1", 2), ("s2", 1)])

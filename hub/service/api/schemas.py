@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, selectinload
 
 from sabaq.hub.domain import assignments as asg
+from sabaq.hub.domain import grading
 from sabaq.hub.store.models import Assignment, Course, FileKind, GradeResult, Role, Submission, User
 
 # --- numbers in addresses ---------------------------------------------------------
@@ -209,15 +210,36 @@ SUBMISSION_OUT_LOAD = (selectinload(Submission.assignment).selectinload(Assignme
 
 
 def submission_out(s: Submission, result: GradeResult | None = None) -> SubmissionOut:
+    return _submission_out(s, s.assignment.course.slug, s.assignment.name, s.student.name,
+                           [f.path for f in s.files], {f.notebook: f.sha256 for f in s.feedback}, result)
+
+
+# a current result's columns that a listing's grade shows (submission_out's GradeOut)
+GRADE_OUT_COLUMNS = (GradeResult.status, GradeResult.score, GradeResult.max_score, GradeResult.late_penalty,
+                     GradeResult.needs_manual_grade, GradeResult.created_at, GradeResult.details)
+
+
+def listed_out(db: Session, a: Assignment, *, latest: bool) -> list[SubmissionOut]:
+    """A teacher's list of a class's submissions, with their grades (``submission_out`` of each),
+    read as columns (asg.listed_submissions, grading's current_results of GRADE_OUT_COLUMNS)."""
+    rows, files, feedback = asg.listed_submissions(db, a, latest=latest)
+    results = grading.current_results(db, a, columns=GRADE_OUT_COLUMNS)
+    slug = a.course.slug
+    return [_submission_out(row, slug, a.name, row.student, files[row.id], feedback[row.id], results.get(row.id))
+            for row in rows]
+
+
+def _submission_out(s, course: str, assignment: str, student: str, files: list[str], feedback: dict[str, str],
+                    result) -> SubmissionOut:
+    """``s``: a submission or a row of its columns (id, attempt, submitted_at, late, check);
+    ``result``: its current GradeResult or a row of GRADE_OUT_COLUMNS."""
     grade = None
     if result is not None:
         grade = GradeOut(status=result.status, score=result.score, max_score=result.max_score,
                          late_penalty=result.late_penalty, needs_manual_grade=result.needs_manual_grade,
                          graded_at=result.created_at, details=result.details)
     return SubmissionOut(
-        id=s.id, course=s.assignment.course.slug, assignment=s.assignment.name,
-        student=s.student.name, attempt=s.attempt, submitted_at=s.submitted_at,
-        timestamp=asg.nbgrader_timestamp(s.submitted_at), late=s.late,
-        files=sorted(f.path for f in s.files), feedback=sorted(f.notebook for f in s.feedback),
-        feedback_hashes={f.notebook: f.sha256 for f in s.feedback}, check=s.check, grade=grade,
+        id=s.id, course=course, assignment=assignment, student=student, attempt=s.attempt,
+        submitted_at=s.submitted_at, timestamp=asg.nbgrader_timestamp(s.submitted_at), late=s.late,
+        files=sorted(files), feedback=sorted(feedback), feedback_hashes=feedback, check=s.check, grade=grade,
     )

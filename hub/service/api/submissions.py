@@ -7,15 +7,23 @@ from fastapi import APIRouter, Depends, File, Header, Request, Response, UploadF
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from starlette.concurrency import run_in_threadpool
 
 from sabaq.errors import Invalid
 from sabaq.hub.domain import assignments as asg
 from sabaq.hub.domain import courses as crs
-from sabaq.hub.domain import grading, repeats
+from sabaq.hub.domain import repeats
 from sabaq.hub.service.access import course_and_role, is_staff, staff_submission, viewable_submission
 from sabaq.hub.service.api.files import ZIP, read_uploads, zip_response
-from sabaq.hub.service.api.schemas import ERRORS, SUBMISSION_OUT_LOAD, Id, SubmissionOut, submission_out
+from sabaq.hub.service.api.schemas import (
+    ERRORS,
+    SUBMISSION_OUT_LOAD,
+    Id,
+    SubmissionOut,
+    listed_out,
+    submission_out,
+)
 from sabaq.hub.service.deps import DB, current_user
 from sabaq.hub.service.views import assignment_page
 from sabaq.hub.store.blobs import get_blob
@@ -111,10 +119,8 @@ def list_submissions(course_id: str, name: str, latest: bool = False,
     staff = is_staff(user, role)
     a = asg.get_assignment(db, course, name, staff=staff)  # to students an unreleased one does not exist
     if staff:
-        load = SUBMISSION_OUT_LOAD
-        items = asg.latest_submissions(db, a, load=load) if latest else asg.submissions_of(db, a, load=load)
-        results = grading.current_results(db, a)
-        return [submission_out(s, results.get(s.id)) for s in items]
+        set_committed_value(a, "course", course)  # the listing names it: not read again
+        return listed_out(db, a, latest=latest)
     items = asg.submissions_of(db, a, user, load=SUBMISSION_OUT_LOAD)
     if latest:
         items = items[-1:]
