@@ -107,18 +107,25 @@ def test_merge_runs_as_a_command_reading_a_zip(tmp_path):
     assert json.loads(out.stdout)["added"] == 1 and (tmp_path / "demo" / "l1" / "l1.kk.ipynb").exists()
 
 
-def test_a_whole_unit_is_published_from_the_command_line(tmp_path):
+def test_a_whole_unit_is_published_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """`sabaq lesson publish` (sabaq.cli.main, in this process: three interpreters cost 2-4 s)."""
+    import os
+
+    from sabaq.cli import main
+
+    monkeypatch.setenv("PATH", os.environ["PATH"])  # main() puts sabaq's environment first: put back after
     data = tmp_path / "data"
-    sabaq = [sys.executable, "-m", "sabaq"]
-    made = subprocess.run(sabaq + ["course", "create", "phys9", "--title", "Physics 9", "--data", str(data)],
-                          capture_output=True, text=True)
-    assert made.returncode == 0, made.stderr
+
+    def sabaq(*args):
+        code = main([*args, "--data", str(data)])
+        return code, capsys.readouterr()
+
+    code, made = sabaq("course", "create", "phys9", "--title", "Physics 9")
+    assert code == 0, made.err
     unit = LESSON.parent
-    out = subprocess.run(sabaq + ["lesson", "publish", "phys9", str(unit), "--data", str(data)],
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    published = [line.split()[1] for line in out.stdout.splitlines() if line.startswith("published")]
+    code, out = sabaq("lesson", "publish", "phys9", str(unit))
+    assert code == 0, out.err
+    published = [line.split()[1] for line in out.out.splitlines() if line.startswith("published")]
     assert published == [f"phys9/{p.parent.name}" for p in sorted(unit.glob("*/lesson.toml"))]
-    empty = subprocess.run(sabaq + ["lesson", "publish", "phys9", str(tmp_path), "--data", str(data)],
-                           capture_output=True, text=True)
-    assert empty.returncode == 2 and "no lesson" in empty.stderr
+    code, empty = sabaq("lesson", "publish", "phys9", str(tmp_path))
+    assert code == 2 and "no lesson" in empty.err
