@@ -28,6 +28,7 @@ from collections import defaultdict
 from concurrent.futures import Future
 
 import nbformat
+from nbconvert.exporters import NotebookExporter
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde
@@ -42,7 +43,7 @@ from nbgrader.preprocessors import (
     NbGraderPreprocessor,
     SaveAutoGrades,
 )
-from traitlets import Any, List, Unicode
+from traitlets import Any, List, Type, Unicode
 
 from sabaq.autograders.notebook.lookups import (
     AssignLatePenaltiesAtOnce,
@@ -193,6 +194,19 @@ class SaveAutoGradesAtOnce(SaveAutoGrades):
         return nb, resources
 
 
+class NotebookExporterSkippingNeedlessChecks(NotebookExporter):
+    """nbconvert's NotebookExporter, which validates the notebook after every preprocessor, minus
+    the validations after the preprocessors that only read it (nbgrader's cell-metadata check,
+    its grade and late-penalty saving): the notebook checked last is the notebook they were
+    given, so those checks could only pass again. A subclass may change the notebook: checked."""
+
+    READ_ONLY = (CheckCellMetadata, SaveAutoGradesAtOnce, AssignLatePenaltiesAtOnce)
+
+    def _validate_preprocessor(self, nbc, preprocessor):
+        if type(preprocessor) not in self.READ_ONLY:
+            super()._validate_preprocessor(nbc, preprocessor)
+
+
 class SabaqAutograde(Autograde):
     """``nbgrader autograde`` with sandboxed, parallel execution."""
 
@@ -213,6 +227,8 @@ class SabaqAutograde(Autograde):
         CheckCellMetadata,
     ]).tag(config=True)
 
+    exporter_class = Type(NotebookExporterSkippingNeedlessChecks, klass=NotebookExporter,
+                          help="The exporter that runs the preprocessors of each pass.").tag(config=True)
     executor = Any(help="The Executor notebooks run in.")
     students = List(Unicode(), default_value=None, allow_none=True,
                     help="Grade only these students' submissions (all when None).")
