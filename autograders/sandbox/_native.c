@@ -199,6 +199,49 @@ static PyObject *same_types(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
+/* Whether each object's own __dict__ is still its dict (`none`: it has none, or it is a class,
+   whose __dict__ is a mappingproxy), read from the object's dict slot (a descriptor named
+   __dict__ put in its class runs no code here). */
+static PyObject *same_dicts(PyObject *self, PyObject *args) {
+    PyObject *objects, *dicts, *none;
+    if (!PyArg_ParseTuple(args, "O!O!O:same_dicts", &PyTuple_Type, &objects, &PyTuple_Type, &dicts, &none))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(objects);
+    if (PyTuple_GET_SIZE(dicts) != n) {
+        PyErr_SetString(PyExc_ValueError, "as many dicts as objects");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *object = PyTuple_GET_ITEM(objects, i);
+        PyObject **slot = PyType_Check(object) ? NULL : _PyObject_GetDictPtr(object);
+        PyObject *own = slot != NULL ? *slot : NULL;
+        if (own == NULL || !PyDict_CheckExact(own))
+            own = none;
+        if (own != PyTuple_GET_ITEM(dicts, i))
+            Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
+/* Whether every key of the dict is a string in the set (False at any other key: the caller
+   looks again in Python). A string's hash and equality run no code, and no key is held. */
+static PyObject *keys_within(PyObject *self, PyObject *args) {
+    PyObject *mapping, *known, *key, *value;
+    if (!PyArg_ParseTuple(args, "O!O!:keys_within", &PyDict_Type, &mapping, &PyFrozenSet_Type, &known))
+        return NULL;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(mapping, &position, &key, &value)) {
+        if (!PyUnicode_CheckExact(key))
+            Py_RETURN_FALSE;
+        int found = PySet_Contains(known, key);
+        if (found < 0)
+            return NULL;
+        if (!found)
+            Py_RETURN_FALSE;
+    }
+    Py_RETURN_TRUE;
+}
+
 /* The grader's seal (pristine.grader_seal): each closure cell still holds its value (an
    emptied one: `empty`), each function still has its defaults and keyword defaults (None
    for none, as __defaults__ reads). */
@@ -246,6 +289,49 @@ static PyObject *same_defaults(PyObject *self, PyObject *args) {
             Py_RETURN_FALSE;
     }
     Py_RETURN_TRUE;
+}
+
+/* Which of the dicts' version tags differ from `tags` (an array of unsigned 64-bit integers,
+   one a dict, as dict_versions gave them): their positions, with no integer made for each. */
+static PyObject *versions_changed(PyObject *self, PyObject *args) {
+    PyObject *dicts;
+    Py_buffer tags;
+    if (!PyArg_ParseTuple(args, "O!y*:versions_changed", &PyTuple_Type, &dicts, &tags))
+        return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(dicts);
+    PyObject *changed = NULL;
+    if (tags.len != n * (Py_ssize_t)sizeof(unsigned long long)) {
+        PyErr_SetString(PyExc_ValueError, "one unsigned 64-bit tag a dict");
+        goto done;
+    }
+    changed = PyList_New(0);
+    if (changed == NULL)
+        goto done;
+    const unsigned long long *known = (const unsigned long long *)tags.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *d = PyTuple_GET_ITEM(dicts, i);
+        if (!PyDict_CheckExact(d)) {
+            PyErr_SetString(PyExc_TypeError, "a tuple of dicts");
+            Py_CLEAR(changed);
+            goto done;
+        }
+_Pragma("GCC diagnostic push")
+_Pragma("GCC diagnostic ignored \"-Wdeprecated-declarations\"")
+        unsigned long long tag = ((PyDictObject *)d)->ma_version_tag;
+_Pragma("GCC diagnostic pop")
+        if (tag != known[i]) {
+            PyObject *index = PyLong_FromSsize_t(i);
+            if (index == NULL || PyList_Append(changed, index) < 0) {
+                Py_XDECREF(index);
+                Py_CLEAR(changed);
+                goto done;
+            }
+            Py_DECREF(index);
+        }
+    }
+done:
+    PyBuffer_Release(&tags);
+    return changed;
 }
 
 /* What the warm process holds, in huge pages (2 MB), before it forks the forker
@@ -308,6 +394,9 @@ static PyMethodDef methods[] = {
     {"same_types", same_types, METH_VARARGS, "Whether type(object) is each class, for tuples of objects and classes (no reference held)."},
     {"same_cells", same_cells, METH_VARARGS, "Whether each closure cell holds its value (empty: `empty`), for tuples (no reference held)."},
     {"same_defaults", same_defaults, METH_VARARGS, "Whether each function has its __defaults__ and __kwdefaults__, for tuples (no reference held)."},
+    {"same_dicts", same_dicts, METH_VARARGS, "Whether each object's own __dict__ is each dict (none: `none`), for tuples (no reference held)."},
+    {"keys_within", keys_within, METH_VARARGS, "Whether every key of the dict is a str in the frozenset (no reference held)."},
+    {"versions_changed", versions_changed, METH_VARARGS, "The positions of the dicts whose version tag is not the one in the array of tags (unsigned 64-bit)."},
     {"collapse_memory", collapse_memory, METH_NOARGS, "This process's private anonymous memory in huge pages, once, last before forking: bytes collapsed."},
     {NULL, NULL, 0, NULL},
 };

@@ -9,6 +9,7 @@ student's object; ``tampered`` tells whether the student's code changed it while
 
 from __future__ import annotations
 
+import array
 import builtins
 import collections
 import fractions
@@ -18,7 +19,16 @@ import threading
 import types
 from itertools import repeat
 
-from sabaq.autograders.sandbox._native import dict_versions, same_cells, same_defaults, same_types, same_values
+from sabaq.autograders.sandbox._native import (
+    dict_versions,
+    keys_within,
+    same_cells,
+    same_defaults,
+    same_dicts,
+    same_types,
+    same_values,
+    versions_changed,
+)
 from sabaq.autograders.sandbox.comparisons import (
     COMPARE_NAME,
     HEAPTYPE,
@@ -108,7 +118,7 @@ class _DictVersions:
 
     def __init__(self, dicts: list):
         self.dicts: tuple | None = None
-        self.tags: list[int] = []
+        self.tags = array.array("Q")
         self.count = len(dicts)
         if not self._tags_change():
             return
@@ -117,7 +127,8 @@ class _DictVersions:
         # a class's mappingproxy: the dict behind it (its tags are read from it: it must live)
         self.dicts = tuple(d if type(d) is dict else next(r for r in gc.get_referents(d) if type(r) is dict)
                            for d in dicts)
-        self.tags = list(dict_versions(self.dicts))
+        # compared in C (versions_changed): no integer object read, none made, for a dict that did not change
+        self.tags = array.array("Q", dict_versions(self.dicts))
 
     @staticmethod
     def _tags_change() -> bool:
@@ -131,11 +142,7 @@ class _DictVersions:
     def changed(self) -> list[int]:
         if self.dicts is None:
             return list(range(self.count))
-        tags = self.tags
-        now = dict_versions(self.dicts)
-        if list(now) == tags:
-            return []
-        return [i for i, (a, b) in enumerate(zip(now, tags)) if a != b]
+        return versions_changed(self.dicts, self.tags)
 
     def seen(self, index: int) -> None:
         if self.dicts is not None:
@@ -536,10 +543,10 @@ class Pristine:
         if not same_values(sys.modules, self._module_names, self._modules, None) \
                 or not same_types(self._modules, self._module_classes) \
                 or not same_types(self._objects, self._object_classes) \
-                or not all(map(is_, map(own_dict, self._objects), self._object_dicts)):
+                or not same_dicts(self._objects, self._object_dicts, _NO_DICT):
             return False
         for guard, own in zip(self._object_guards, self._object_dicts):
-            if not guard.shadow_ok.issuperset(own) and guard._shadows():
+            if not (own is _NO_DICT or keys_within(own, guard.shadow_ok)) and guard._shadows():
                 return False
         for index in self._loose_versions.changed():
             if self._loose[index].changed():

@@ -161,6 +161,29 @@ def test_identity_checks_without_references():
     inner.__defaults__ = tuple(list(defaults))  # equal, not the same
     assert not _native.same_defaults((inner,), (defaults,), (None,))
 
+    class Plain:
+        pass
+
+    class Slotted:
+        __slots__ = ()
+
+    plain, none = Plain(), object()
+    plain.x = 1
+    assert _native.same_dicts((plain, Slotted(), Plain), (vars(plain), none, none), none)  # a class: none
+    assert not _native.same_dicts((plain,), ({"x": 1},), none)
+    assert _native.keys_within(vars(plain), frozenset({"x", "y"}))
+    assert not _native.keys_within(vars(plain), frozenset({"y"}))
+    assert not _native.keys_within({1: 1}, frozenset({1}))  # not a string: the caller looks in Python
+    import array
+
+    tables = ({}, {"a": 1})
+    tags = array.array("Q", _native.dict_versions(tables))
+    assert _native.versions_changed(tables, tags) == []
+    tables[1]["a"] = 2
+    assert _native.versions_changed(tables, tags) == [1]
+    with pytest.raises(ValueError):
+        _native.versions_changed(tables, array.array("Q", [0]))
+
     class Raising:
         def __hash__(self):
             return hash("a")

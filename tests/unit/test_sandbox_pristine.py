@@ -122,3 +122,19 @@ def test_the_quick_check_reads_its_rows_natively_also_after_a_pin_and_for_classe
     module.input = replacement
     klass.method = replacement
     assert not guard._untouched() and not of_class._untouched()
+
+
+def test_a_method_shadowed_or_a_key_not_a_string_on_an_object_is_still_seen(pristine):
+    """The objects' own dicts and their keys are read natively (no reference to each key):
+    a method shadowed on the instance or a key that is not a string still counts, a
+    harmless new name does not."""
+    guard, module, part = pristine
+    part.note = "harmless"
+    assert guard._untouched()
+    vars(part)[1] = "not a string"
+    assert not guard._untouched()
+    del vars(part)[1]
+    part.method = replacement
+    assert not guard._untouched()
+    guard.restore(SHELL)
+    assert guard._untouched() and part.method() == "the class's"
