@@ -234,6 +234,26 @@ class SabaqAutograde(Autograde):
                     help="Grade only these students' submissions (all when None).")
     on_notebook = Any(None, allow_none=True, help="Called with (student, notebook, result) when one is done.")
 
+    # preprocessors that keep nothing from one notebook to the next (each sets what it uses at
+    # the start of its ``preprocess``), so one instance of each can serve a whole run
+    STATELESS = (ClearOutput, DeduplicateIds, OverwriteKernelspecAtOnce, OverwriteCellsAtOnce, CheckCellMetadata,
+                 SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGradesAtOnce,
+                 AssignLatePenaltiesAtOnce)
+
+    def _init_preprocessors(self) -> None:
+        """nbgrader makes each pass's preprocessors anew for every notebook (about 1 ms of
+        configuration each time); when all of a pass's are ``STATELESS`` (exact types: a
+        teacher's own kind may keep state), the ones made for the first notebook serve the run."""
+        key = (self._sanitizing, id(self.exporter))
+        made = self.__dict__.setdefault("_made_preprocessors", {})
+        if key in made:
+            self.exporter._preprocessors = list(made[key])
+            return
+        super()._init_preprocessors()
+        passes = self.sanitize_preprocessors if self._sanitizing else self.autograde_preprocessors
+        if all(kind in self.STATELESS for kind in passes):
+            made[key] = list(self.exporter._preprocessors)
+
     def init_notebooks(self) -> None:
         super().init_notebooks()
         if self.students is not None:

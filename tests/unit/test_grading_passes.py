@@ -1,7 +1,10 @@
-"""The grading passes' exporter leaves out nbconvert's validation after a preprocessor that only
-reads the notebook, and only there: a notebook a preprocessor made invalid is still refused
-where nbconvert refuses it, a subclass of a read-only step is still checked after, and the read-only
-steps' checks are the ones left out."""
+"""nbgrader's two passes over each notebook, as the grader runs them.
+
+The exporter leaves out nbconvert's validation after a preprocessor that only reads the
+notebook, and only there: a notebook a preprocessor made invalid is still refused where
+nbconvert refuses it, a subclass of a read-only step is still checked after, and the read-only
+steps' checks are the ones left out. A run's preprocessors are made once when all are of the
+kinds that keep nothing between notebooks, and anew for every notebook otherwise."""
 
 import nbformat
 import pytest
@@ -65,3 +68,42 @@ def test_a_changed_read_only_step_is_checked(validations):
     with pytest.raises(nbformat.ValidationError):
         _export(CheckThatBreaks())
     assert CheckThatBreaks not in engine.NotebookExporterSkippingNeedlessChecks.READ_ONLY
+
+
+class KeepsState(CheckCellMetadata):
+    """A teacher's own step that counts the notebooks it saw."""
+
+    seen = 0
+
+    def preprocess(self, nb, resources):
+        self.seen += 1
+        return nb, resources
+
+
+def _converter(**kwargs):
+    converter = SabaqAutograde(**kwargs)
+    converter.exporter = converter.exporter_class(parent=converter, config=converter.config)  # as start() makes it
+    return converter
+
+
+def _made(converter, sanitizing):
+    converter._sanitizing = sanitizing
+    converter._init_preprocessors()
+    return list(converter.exporter._preprocessors)
+
+
+def test_a_runs_preprocessors_are_made_once_per_pass():
+    converter = _converter()
+    sanitize, autograde = _made(converter, True), _made(converter, False)
+    assert [type(p) for p in sanitize] == converter.sanitize_preprocessors
+    assert [type(p) for p in autograde] == converter.autograde_preprocessors
+    assert _made(converter, True) == sanitize and _made(converter, False) == autograde
+    assert all(a is b for a, b in zip(_made(converter, True), sanitize, strict=True))
+    assert converter.exporter._preprocessors is not sanitize  # a pass's list is its own
+
+
+def test_a_teachers_own_step_is_made_anew_for_every_notebook():
+    converter = _converter(autograde_preprocessors=[*SabaqAutograde().autograde_preprocessors, KeepsState])
+    first, second = _made(converter, False), _made(converter, False)
+    assert isinstance(first[-1], KeepsState) and isinstance(second[-1], KeepsState)
+    assert first[-1] is not second[-1]
