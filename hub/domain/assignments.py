@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import secrets
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -23,6 +23,7 @@ from sabaq.hub.domain.kinds import grading_job
 from sabaq.hub.domain.timerules import LATE_POLICIES, effective_due, notice_ok, window_end
 from sabaq.hub.store import jobs
 from sabaq.hub.store.blobs import IN_LIST, put_blob, put_blobs, stored_file_groups_of, stored_files
+from sabaq.hub.store.database import inserted
 from sabaq.hub.store.models import (
     Assignment,
     AssignmentFile,
@@ -350,27 +351,41 @@ def submit(
     ) + 1
     paths = sorted(files)
     digests = put_blobs(db, [files[path] for path in paths])
-    submission = Submission(
-        assignment=assignment,
-        student=student,
-        attempt=attempt,
-        submitted_at=now,
-        late=bool((due := effective_due_for(assignment, rule)) and now > due),
-        assignment_version=assignment.version,
-        secret=secrets.token_hex(64),
-        request_key=request_key,
-        # its rows are made with it, so that nothing is read back: a new attempt has no feedback yet
-        files=[SubmissionFile(path=path, sha256=digest, size=len(files[path])) for path, digest in zip(paths, digests)],
-        feedback=[],
-    )
-    db.add(submission)
+    row = dict(assignment_id=assignment.id, student_id=student.id, attempt=attempt, submitted_at=now,
+               late=bool((due := effective_due_for(assignment, rule)) and now > due),
+               assignment_version=assignment.version, secret=secrets.token_hex(64), kind="notebook", check=None,
+               request_key=request_key)
     try:
-        db.flush()
+        submission = _inserted(db, row, [dict(path=path, sha256=digest, size=len(files[path]))
+                                         for path, digest in zip(paths, digests)])
     except IntegrityError:
         # Two submits of the same student raced for the attempt number.
         raise Invalid(N_("Another submission of yours is being saved right now; try again in a moment.")) from None
+    set_committed_value(submission, "assignment", assignment)
+    set_committed_value(submission, "student", student)
     check = (JobKind.check, f"{JobKind.check}:{submission.id}", {"submission_id": submission.id})
-    jobs.enqueue_all(db, [check, *filter(None, [grading_job(submission)])])
+    jobs.enqueue_all(db, [check, *filter(None, [grading_job(submission, _source_paths(db, assignment))])])
+    return submission
+
+
+def _source_paths(db: Session, assignment: Assignment) -> list[str]:
+    """The paths of the assignment's source files: its loaded files' if they are, else read as
+    a column (not its files as entities, as a lazy load of them would, at every upload)."""
+    if "files" in assignment.__dict__:
+        return [f.path for f in assignment.files if f.kind == FileKind.source]
+    return list(db.scalars(_SOURCE_PATHS, {"assignment_id": assignment.id}))
+
+
+_SOURCE_PATHS = select(AssignmentFile.path).where(AssignmentFile.assignment_id == bindparam("assignment_id"),
+                                                  AssignmentFile.kind == FileKind.source)
+def _inserted(db: Session, row: dict, file_rows: list[dict]) -> Submission:
+    """A new submission and its files, as ``inserted`` rows (its files' rows once its id is
+    known); the submission's files are these and it has no feedback: nothing is read back."""
+    (submission,) = inserted(db, Submission, [row])
+    for file_row in file_rows:
+        file_row["submission_id"] = submission.id
+    set_committed_value(submission, "files", inserted(db, SubmissionFile, file_rows))
+    set_committed_value(submission, "feedback", [])
     return submission
 
 

@@ -9,7 +9,7 @@ package is held. Submitting, regrading, the gradebook and the pages all ask here
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from sqlalchemy.orm import Session
 
@@ -39,10 +39,13 @@ def is_task(assignment: Assignment) -> bool:
     return kind_of(assignment) is OLYMPIAD
 
 
-def can_grade(assignment: Assignment) -> bool:
-    """The teacher's side the grader needs is held."""
+def can_grade(assignment: Assignment, source_paths: Iterable[str] | None = None) -> bool:
+    """The teacher's side the grader needs is held (``source_paths``: the paths of the
+    assignment's source files, if the caller read them; else its files are loaded)."""
     kind = kind_of(assignment)
-    return any(f.kind == FileKind.source and kind.gradable_by(f.path) for f in assignment.files)
+    if source_paths is None:
+        source_paths = (f.path for f in assignment.files if f.kind == FileKind.source)
+    return any(kind.gradable_by(path) for path in source_paths)
 
 
 def job_key(submission: Submission) -> str:
@@ -55,8 +58,9 @@ def enqueue_grading(db: Session, submission: Submission, again: bool = False) ->
     return None if job is None else jobs.enqueue(db, *job, reset=again)
 
 
-def grading_job(submission: Submission) -> tuple[str, str, dict] | None:
-    """The (kind, key, payload) that grades (or judges) this submission, None if it cannot be graded yet."""
-    if not can_grade(submission.assignment):
+def grading_job(submission: Submission, source_paths: Iterable[str] | None = None) -> tuple[str, str, dict] | None:
+    """The (kind, key, payload) that grades (or judges) this submission, None if it cannot be
+    graded yet (``source_paths``: as ``can_grade``'s)."""
+    if not can_grade(submission.assignment, source_paths):
         return None
     return kind_of(submission.assignment).job, job_key(submission), {"submission_id": submission.id}

@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, event, or_, select, update
 from sqlalchemy.orm import Session
 
 from sabaq.contracts import AFTER_OTHERS
+from sabaq.hub.store.database import inserted
 from sabaq.hub.store.models import Job, JobState, utcnow
 
 # 0 for the jobs someone waits for, 1 for those that wait for them (see contracts.AFTER_OTHERS)
@@ -76,14 +77,17 @@ def enqueue_all(db: Session, wanted: list[tuple[str, str, dict]], reset: bool = 
     """``enqueue`` for several (kind, key, payload), in order: the existing ones read in one
     statement (a new submission queues its check and its grading together)."""
     existing = {job.key: job for job in db.scalars(select(Job).where(Job.key.in_([key for _, key, _ in wanted])))}
+    now = utcnow()
+    new = {key: dict(kind=kind, key=key, payload=payload, state=JobState.queued, attempts=0, available_at=now,
+                     lease_until=None, worker="", result=None, error="", created_at=now, finished_at=None)
+           for kind, key, payload in wanted if key not in existing}
+    if new:  # INSERTed as rows (database.inserted), in the order wanted
+        existing.update((job.key, job) for job in inserted(db, Job, list(new.values())))
+        db.info[_RINGS] = True
     out = []
     for kind, key, payload in wanted:
-        job = existing.get(key)
-        if job is None:
-            job = existing[key] = Job(kind=kind, key=key, payload=payload, state=JobState.queued)
-            db.add(job)
-            db.info[_RINGS] = True
-        elif reset:
+        job = existing[key]
+        if reset and key not in new:
             db.info[_RINGS] = True
             job.payload = payload
             job.state = JobState.queued

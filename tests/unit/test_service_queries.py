@@ -502,3 +502,51 @@ def test_a_teachers_poll_reads_columns_and_answers_as_each_submissions_own_answe
     assert r.json() == expected
     assert [(s["student"], s["attempt"]) for s in r.json()] == ([("s0", 1), ("s1", 2), ("s2", 1)] if latest else
                                                                [("s0", 1), ("s1", 1), ("s1", 2), ("s2", 1)])
+
+
+def test_an_upload_inserts_its_rows_without_the_unit_of_work_and_leaves_nothing_pending(site):
+    """An upload's submission, its files and its two jobs are INSERTed as rows and put in the
+    session as the entities they are (database.inserted): no flush of the unit of work has
+    anything new to write (it was nearly half of an upload's CPU), and afterwards the session
+    holds them as if read, with nothing pending."""
+    from sqlalchemy import inspect
+
+    from sabaq.hub.store.models import Job, Submission, SubmissionFile
+
+    submitted(site, [])
+    flushed, loaded = [], []
+
+    @event.listens_for(Session, "before_flush")
+    def new_at_flush(db, context, instances):
+        flushed.extend(type(item).__name__ for item in db.new)
+
+    @event.listens_for(Session, "loaded_as_persistent")
+    def read(db, instance):
+        loaded.append(type(instance).__name__)
+
+    try:
+        with site.sessions() as db:
+            a = asg.find_assignment(db, courses.get_course(db, COURSE), ASSIGNMENT)
+            student = accounts.create_user(db, "aliya")
+            courses.set_member(db, a.course, student, Role.student, section="8A")
+            db.commit()
+            flushed.clear()
+            s = asg.submit(db, a, student, {"b.ipynb": notebook(2), "a.ipynb": notebook(1)}, request_key="k1")
+            assert flushed == [] and not db.new and not db.dirty
+            assert "AssignmentFile" not in loaded  # whether it can be graded: the source's paths, as a column
+            assert inspect(s).persistent and all(inspect(f).persistent for f in s.files)
+            assert s.assignment is a and s.student is student and s.feedback == [] and s.attempt == 1
+            assert [f.path for f in s.files] == ["a.ipynb", "b.ipynb"] and s.files[0].submission is s
+            db.commit()
+            sid = s.id
+    finally:
+        event.remove(Session, "before_flush", new_at_flush)
+        event.remove(Session, "loaded_as_persistent", read)
+    with site.sessions() as db:  # stored once, as it was said to be
+        s = db.get(Submission, sid)
+        assert s.request_key == "k1" and s.kind == "notebook" and s.check is None and len(s.secret) == 128
+        assert sorted(f.path for f in db.scalars(select(SubmissionFile))) == ["a.ipynb", "b.ipynb"]
+        assert asg.submission_files(db, s)["b.ipynb"] == notebook(2)
+        queued = {(j.kind, j.key, j.state.value, j.attempts) for j in db.scalars(select(Job))}
+        assert queued == {("check", f"check:{sid}", "queued", 0), ("grade", f"grade:{sid}", "queued", 0)}
+        assert all(j.payload == {"submission_id": sid} and j.error == "" for j in db.scalars(select(Job)))
