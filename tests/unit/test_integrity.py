@@ -145,7 +145,7 @@ CHAINS = [
 
 
 @pytest.fixture(scope="module")
-def runs():
+def runs(tmp_path_factory):
     """Every scenario of this module in one grading process (a child forked for each)."""
     scenarios = {f"attack:{name}": [["answer", WRONG_SQUARE + code], ["test", TEST_SQUARE]]
                  for name, code in ATTACKS.items()}
@@ -166,6 +166,7 @@ def runs():
     scenarios["frames while a deep traceback is shown"] = DEEP_TRACEBACK
     scenarios["token transformer class"] = [["answer", WRONG_SQUARE + TOKEN_TRANSFORMER_CLASS],
                                             ["test", "assert square(3) == 9, 'why?'"]]
+    scenarios["compiled module"] = [["answer", c] for c in compiled_module_cells(tmp_path_factory.mktemp("pyc"))]
     results = run([{"cells": cells} for cells in scenarios.values()])
     return dict(zip(scenarios, results))
 
@@ -238,14 +239,18 @@ def test_frames_stay_refused_while_a_deep_traceback_is_shown(runs):
     assert again["ok"] is False and again["ename"] in ("FrameRefused", "RuntimeError"), again
 
 
-def test_a_compiled_module_of_the_notebook_is_read_from_its_source(tmp_path):
+def compiled_module_cells(folder) -> list[str]:
+    """A module compiled to a .pyc in ``folder``, its source removed, then imported."""
+    return [(f"import py_compile, os, sys\nos.chdir({str(folder)!r})\nsys.path.insert(0, {str(folder)!r})\n"
+             "open('helper.py', 'w').write('def where():\\n    return __file__')\n"
+             "py_compile.compile('helper.py', cfile='helper.pyc')\nos.remove('helper.py')"),
+            "import helper"]
+
+
+def test_a_compiled_module_of_the_notebook_is_read_from_its_source(runs):
     """A .pyc beside the notebook could hold code with a library's file name: it is not
     read (PermissionError, so importlib compiles the .py beside it, under its own name)."""
-    cells = [(f"import py_compile, os, sys\nos.chdir({str(tmp_path)!r})\nsys.path.insert(0, {str(tmp_path)!r})\n"
-              "open('helper.py', 'w').write('def where():\\n    return __file__')\n"
-              "py_compile.compile('helper.py', cfile='helper.pyc')\nos.remove('helper.py')"),
-             "import helper"]
-    result = run([{"cells": [["answer", c] for c in cells]}])[0]
+    result = runs["compiled module"]
     assert result[0]["ok"], result[0]
     assert result[1]["ok"] is False and "compiled code from outside the libraries" in result[1]["evalue"], result[1]
 
@@ -263,11 +268,11 @@ NAMESPACE = [
 ]
 
 
-def test_a_test_cell_has_variables_no_function_it_calls_can_set():
+def test_a_test_cell_has_variables_no_function_it_calls_can_set(bound_runs):
     """A bound test cell runs as a function: ``globals()['score'] = 3`` in the answer's
     function sets the notebook's name, not the test's; the names the test bound (also
     before it failed) are the notebook's afterwards, as at module level."""
-    result = run([{"cells": NAMESPACE}], bound=True)[0]
+    [result] = bound_runs["namespace"]
     assert result[1]["ok"] and result[1]["partial"] == "0.0", result[1]
     assert [c["ok"] for c in result] == [True, True, True, True, True, False, True, True, True], result
     assert result[3]["outputs"][-1]["data"]["text/plain"] == "9"  # a test's last value is displayed as before
@@ -319,20 +324,22 @@ QUIET_HOOK = ("import sys\ndef mean(xs):\n"
               "    sys.displayhook = lambda v: setattr(sys, 'displayhook', sys.__displayhook__)\n    return 0")
 
 
-def test_bound_comparisons_cannot_be_swapped_while_the_test_runs():
+SWAPS = [
+    [["answer", SNEAKY], ["test", "assert square(3) == 9\nassert square(-2) == 4"]],
+    [["answer", QUIET_HOOK], ["test", "score = 0\nif mean([1]) == 0:\n    score += 1\nscore"]],
+    [["answer", "def square(x):\n    return x * x\ndef g():\n    return [1, 2]"],
+     ["test", ("assert square(3) == 9\nassert [v for v in g() if v == 2] == [2]\nassert (lambda a: a != 3)(4)\n"
+               "assert 1 < square(2) == 4 < 5\nimport numpy as np\nnp.testing.assert_equal(square(2), 4)\n"
+               "score = 0\nif square(2) == 4:\n    score += 2\nscore")]],
+]
+
+
+def test_bound_comparisons_cannot_be_swapped_while_the_test_runs(bound_runs):
     """With StrictComparisons(bound=True) and bind() in run_code, a test cell names no
     function a student could shadow: an object's finaliser that puts a self-removing fake
     into the namespace between two asserts changes nothing, and the cell's last value is
     recorded by the cell itself even when a display hook swallows it."""
-    scenarios = [
-        [["answer", SNEAKY], ["test", "assert square(3) == 9\nassert square(-2) == 4"]],
-        [["answer", QUIET_HOOK], ["test", "score = 0\nif mean([1]) == 0:\n    score += 1\nscore"]],
-        [["answer", "def square(x):\n    return x * x\ndef g():\n    return [1, 2]"],
-         ["test", ("assert square(3) == 9\nassert [v for v in g() if v == 2] == [2]\nassert (lambda a: a != 3)(4)\n"
-                   "assert 1 < square(2) == 4 < 5\nimport numpy as np\nnp.testing.assert_equal(square(2), 4)\n"
-                   "score = 0\nif square(2) == 4:\n    score += 2\nscore")]],
-    ]
-    sneaky, quiet, honest = run([{"cells": cells} for cells in scenarios], bound=True)
+    sneaky, quiet, honest = bound_runs["swaps"]
     assert sneaky[1]["ok"] is False and sneaky[1]["ename"] == "AssertionError", sneaky[1]
     assert quiet[1]["partial"] == "1.0", quiet[1]
     assert honest[1]["ok"] and honest[1]["partial"] == "2.0" and not honest[1]["tampered"], honest[1]
@@ -456,12 +463,12 @@ NUMBERS = [
 ]
 
 
-def test_numbers_of_other_kinds_compare_by_value_and_impostors_still_fail():
+def test_numbers_of_other_kinds_compare_by_value_and_impostors_still_fail(bound_runs):
     """sympy's numbers, a notebook's class with ``__float__`` or ``__index__`` compare by the
     number they give (as nbgrader would, by value; a sympy number equals no number of the
     other exactness, as sympy itself has it since 1.13: Rational(1, 2) != 0.5); a class that
     only claims equality, even registered as ``numbers.Real``, equals no number."""
-    result = run([{"cells": NUMBERS}], bound=True)[0]
+    [result] = bound_runs["numbers"]
     assert [c["ok"] for c in result] == [True, True, False, False, False, False, True, False], result
     assert [c["ename"] for c in result[2:6]] == ["AssertionError"] * 4, result
 
@@ -512,22 +519,24 @@ def test_partial_credit_is_read_from_the_value(value, text):
 
 
 
-def test_a_bound_test_cell_may_await_and_import_star():
+_SCORED = "def square(x):\n    return x * x\ndef mean(xs):\n    globals()['score'] = 3\n    return 0"
+AWAIT_AND_STAR = [
+    [["answer", _SCORED], ["test", "from math import *\nassert sqrt(square(3)) == 3\nx = floor(pi)"],
+     ["answer", "print(x, sqrt(16))"]],
+    [["answer", _SCORED], ["test", "import asyncio\nasync def four():\n    await asyncio.sleep(0)\n    return 4\n"
+                                   "v = await four()\nassert square(2) == v\nv"], ["answer", "print(v)"]],
+    [["answer", _SCORED], ["test", "import asyncio\nscore = 0\nawait asyncio.sleep(0)\n"
+                                   "if mean([1]) == 1:\n    score += 1\nscore"]],
+    [["answer", _SCORED], ["test", "from math import *\nscore = 0\nif mean([1]) == 1:\n    score += 1\nscore"]],
+    [["answer", _SCORED], ["test", "import asyncio\nawait asyncio.sleep(0)\nassert square(3) == 10"]],
+]
+
+
+def test_a_bound_test_cell_may_await_and_import_star(bound_runs):
     """Top-level ``await`` and ``from m import *`` work in a test cell as under nbgrader (the
     names it imports stay in the notebook), and such a cell is still a function of its own:
     the answer cannot set its score from outside, and a failure shows the cell's own line."""
-    answer = "def square(x):\n    return x * x\ndef mean(xs):\n    globals()['score'] = 3\n    return 0"
-    scenarios = [
-        [["answer", answer], ["test", "from math import *\nassert sqrt(square(3)) == 3\nx = floor(pi)"],
-         ["answer", "print(x, sqrt(16))"]],
-        [["answer", answer], ["test", "import asyncio\nasync def four():\n    await asyncio.sleep(0)\n    return 4\n"
-                                      "v = await four()\nassert square(2) == v\nv"], ["answer", "print(v)"]],
-        [["answer", answer], ["test", "import asyncio\nscore = 0\nawait asyncio.sleep(0)\n"
-                                      "if mean([1]) == 1:\n    score += 1\nscore"]],
-        [["answer", answer], ["test", "from math import *\nscore = 0\nif mean([1]) == 1:\n    score += 1\nscore"]],
-        [["answer", answer], ["test", "import asyncio\nawait asyncio.sleep(0)\nassert square(3) == 10"]],
-    ]
-    star, awaited, awaited_score, star_score, failing = run([{"cells": cells} for cells in scenarios], bound=True)
+    star, awaited, awaited_score, star_score, failing = bound_runs["await and star"]
     assert star[1]["ok"] and star[2]["outputs"][0]["text"] == "3 4.0\n", star
     assert awaited[1]["ok"] and awaited[1]["partial"] == "4.0" and awaited[2]["outputs"][0]["text"] == "4\n", awaited
     assert awaited_score[1]["partial"] == "0.0" and star_score[1]["partial"] == "0.0"
@@ -550,23 +559,37 @@ def test_sympy_numbers_compare_as_sympy_compares_them(a, b):
     assert bool(integrity.strict_ne(a, b)) == bool(a != b)
 
 
-def test_notebook_code_gets_no_code_object_of_its_own_making_nor_native_code_of_its_own():
+_COPY_CTYPES = ("import glob, os, shutil, sys, tempfile\nos.chdir(tempfile.mkdtemp())\nsys.path.insert(0, os.getcwd())\n"
+                "os.makedirs('_pkg')\nopen('_pkg/__init__.py', 'w').close()\n"
+                "_so = glob.glob(os.path.join(os.path.dirname(os.__file__), 'lib-dynload', '_ctypes.*.so'))[0]\n"
+                "shutil.copy(_so, '_pkg/' + os.path.basename(_so))\n")
+CODE_OBJECTS = [["answer", cell] for cell in [
+    "(lambda: 0).__code__.replace(co_consts=(None,) * 3)",
+    "import types\nc = (lambda: 0).__code__\ntypes.CodeType(*[getattr(c, 'co_' + n) for n in ("
+    "'argcount', 'posonlyargcount', 'kwonlyargcount', 'nlocals', 'stacksize', 'flags', 'code', 'consts', "
+    "'names', 'varnames', 'filename', 'name', 'qualname', 'firstlineno', 'linetable', 'exceptiontable', "
+    "'freevars', 'cellvars')])",
+    _COPY_CTYPES + "import _pkg._ctypes",
+    "def square(x):\n    return x * x"]] + [["test", "assert square(3) == 9"]]
+
+
+def test_notebook_code_gets_no_code_object_of_its_own_making_nor_native_code_of_its_own(bound_runs):
     """CPython trusts bytecode (an out-of-range constant reads any address) and a native
     module runs any machine code: a notebook may make neither, nor load a copy of _ctypes
     under another package's name; the grader's own binding of test cells still works."""
-    copy_ctypes = ("import glob, os, shutil, sys, tempfile\nos.chdir(tempfile.mkdtemp())\nsys.path.insert(0, os.getcwd())\n"
-                   "os.makedirs('_pkg')\nopen('_pkg/__init__.py', 'w').close()\n"
-                   "_so = glob.glob(os.path.join(os.path.dirname(os.__file__), 'lib-dynload', '_ctypes.*.so'))[0]\n"
-                   "shutil.copy(_so, '_pkg/' + os.path.basename(_so))\n")
-    cells = ["(lambda: 0).__code__.replace(co_consts=(None,) * 3)",
-             "import types\nc = (lambda: 0).__code__\ntypes.CodeType(*[getattr(c, 'co_' + n) for n in ("
-             "'argcount', 'posonlyargcount', 'kwonlyargcount', 'nlocals', 'stacksize', 'flags', 'code', 'consts', "
-             "'names', 'varnames', 'filename', 'name', 'qualname', 'firstlineno', 'linetable', 'exceptiontable', "
-             "'freevars', 'cellvars')])",
-             copy_ctypes + "import _pkg._ctypes",
-             "def square(x):\n    return x * x"]
-    results = run([{"cells": [["answer", cell] for cell in cells] + [["test", "assert square(3) == 9"]]}], bound=True)
+    results = bound_runs["code objects"]
     made, made_new, native, honest, test = results[0]
     assert made["ename"] == made_new["ename"] == native["ename"] == "RuntimeError", results
     assert "making a code object" in made["evalue"] and "import _pkg._ctypes" in native["evalue"]
     assert honest["ok"] and test["ok"], results
+
+
+@pytest.fixture(scope="module")
+def bound_runs():
+    """The scenarios of bound test cells (``TestCellGuard(bound=True)``) in one grading process,
+    a child forked for each as ``runs`` does: one warm shell instead of one per test (each
+    costs about a second of CPU)."""
+    groups = {"namespace": [NAMESPACE], "swaps": SWAPS, "numbers": [NUMBERS], "await and star": AWAIT_AND_STAR,
+              "code objects": [CODE_OBJECTS]}
+    results = iter(run([{"cells": cells} for group in groups.values() for cells in group], bound=True))
+    return {name: [next(results) for _ in group] for name, group in groups.items()}
