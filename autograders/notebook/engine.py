@@ -20,6 +20,7 @@ teacher and student can read the reason.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import re
 import shutil
@@ -28,7 +29,8 @@ from collections import defaultdict
 from concurrent.futures import Future
 
 import nbformat
-from nbconvert.exporters import NotebookExporter
+from nbconvert.exporters import Exporter, NotebookExporter
+from nbconvert.exporters.exporter import ResourcesDict
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde
@@ -43,7 +45,7 @@ from nbgrader.preprocessors import (
     NbGraderPreprocessor,
     SaveAutoGrades,
 )
-from traitlets import Any, List, Type, Unicode
+from traitlets import Any, Bool, List, Type, Unicode
 
 from sabaq.autograders.notebook.lookups import (
     AssignLatePenaltiesAtOnce,
@@ -198,13 +200,28 @@ class NotebookExporterSkippingNeedlessChecks(NotebookExporter):
     """nbconvert's NotebookExporter, which validates the notebook after every preprocessor, minus
     the validations after the preprocessors that only read it (nbgrader's cell-metadata check,
     its grade and late-penalty saving): the notebook checked last is the notebook they were
-    given, so those checks could only pass again. A subclass may change the notebook: checked."""
+    given, so those checks could only pass again. A subclass may change the notebook: checked.
+
+    With ``hand_over`` (the sanitizing pass), the result is not the notebook's text but the
+    notebook as the autograding pass would read it back from that text: nbgrader writes the
+    sanitized notebook to a file with ``nbformat.writes`` and reads it again; here it goes
+    through ``nbformat.writes`` and ``nbformat.reads`` in memory, the text without indentation
+    (which the reading ignores), so with JSON's C encoder instead of the pure-Python indenting one."""
 
     READ_ONLY = (CheckCellMetadata, SaveAutoGradesAtOnce, AssignLatePenaltiesAtOnce)
+
+    hand_over = Bool(False, help="Return the notebook read back, not its text (see the class's help).")
 
     def _validate_preprocessor(self, nbc, preprocessor):
         if type(preprocessor) not in self.READ_ONLY:
             super()._validate_preprocessor(nbc, preprocessor)
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        if not self.hand_over:
+            return super().from_notebook_node(nb, resources, **kw)
+        nb_copy, resources = Exporter.from_notebook_node(self, nb, resources, **kw)
+        text = nbformat.writes(nb_copy, version=self.nbformat_version, indent=None)
+        return nbformat.reads(text, as_version=4), resources
 
 
 class SabaqAutograde(Autograde):
@@ -287,7 +304,7 @@ class SabaqAutograde(Autograde):
 
     def _convert_notebooks(self) -> None:
         errors: list[tuple[str, str]] = []
-        pending: list[tuple[Future, dict, str, int]] = []
+        pending: list[tuple[Future, dict, str, int, object]] = []
         remaining: dict[tuple[str, str], int] = defaultdict(int)
 
         # As nbgrader does: when a notebook of a submission errs, the notebooks before it
@@ -298,7 +315,7 @@ class SabaqAutograde(Autograde):
             errors.append(key)
             failed[key] = min(position, failed.get(key, position))
 
-        def finish(future: Future, gd: dict, path: str, position: int) -> None:
+        def finish(future: Future, gd: dict, path: str, position: int, nb) -> None:
             key = (gd["assignment_id"], gd["student_id"])
             notebook_id = os.path.splitext(os.path.basename(path))[0]
             result = future.result()
@@ -310,7 +327,7 @@ class SabaqAutograde(Autograde):
                 self._sanitizing = False
                 self._init_preprocessors()
                 with _autograde_env():
-                    BaseConverter.convert_single_notebook(self, path)
+                    self._autograde(path, nb)
             except Exception:
                 self.log.error("There was an error grading %s", path)
                 self.log.error(traceback.format_exc())
@@ -343,16 +360,17 @@ class SabaqAutograde(Autograde):
                 for position, notebook_filename in enumerate(self.notebooks):
                     self._sanitizing = True
                     self._init_preprocessors()
-                    BaseConverter.convert_single_notebook(self, notebook_filename)
-                    path = os.path.join(self.writer.build_directory, os.path.basename(notebook_filename))
-                    nb = nbformat.read(path, as_version=nbformat.NO_CONVERT)
-                    kernel = nb.metadata.get("kernelspec", {}).get("language", "python")
+                    nb = self._sanitize(notebook_filename)
+                    path = os.path.join(self._format_dest(gd["assignment_id"], gd["student_id"]),
+                                        os.path.basename(notebook_filename))
+                    cells = nb if nb is not None else nbformat.read(path, as_version=nbformat.NO_CONVERT)
+                    kernel = cells.metadata.get("kernelspec", {}).get("language", "python")
                     if kernel != "python":
                         future: Future = Future()
                         future.set_result({"status": "died", "reason": "unsupported-kernel"})
                     else:
-                        future = self.executor.run(files, code_cells(nb), keep_traceback=keep_traceback)
-                    pending.append((future, gd, path, position))
+                        future = self.executor.run(files, code_cells(cells), keep_traceback=keep_traceback)
+                    pending.append((future, gd, path, position, nb))
                     remaining[(gd["assignment_id"], gd["student_id"])] += 1
             except Exception:
                 self.log.error("There was an error processing assignment: %s", assignment)
@@ -368,6 +386,38 @@ class SabaqAutograde(Autograde):
                                assignment_id, student_id)
             _ = translator(SandboxedExecute(parent=self).language)
             raise NbGraderException(_(N_("Some submissions could not be graded; see the log above.")))
+
+    def _sanitize(self, notebook_filename: str):
+        """nbgrader's sanitizing pass over a submitted notebook (``convert_single_notebook`` with
+        the sanitizing preprocessors); the sanitized notebook goes to the autograding pass in
+        memory (see ``NotebookExporterSkippingNeedlessChecks.hand_over``), not through the file
+        nbgrader writes and reads back. Another exporter (configured) goes through the file."""
+        if not isinstance(self.exporter, NotebookExporterSkippingNeedlessChecks):
+            BaseConverter.convert_single_notebook(self, notebook_filename)
+            return None
+        self.log.info("Converting notebook %s", notebook_filename)
+        resources = self.init_single_notebook_resources(notebook_filename)
+        self.exporter.hand_over = True
+        try:
+            nb, _ = self.exporter.from_filename(notebook_filename, resources=resources)
+        finally:
+            self.exporter.hand_over = False
+        return nb
+
+    def _autograde(self, path: str, nb) -> None:
+        """nbgrader's autograding pass over the sanitized notebook `nb` (None: read from `path`,
+        as nbgrader reads it), writing the graded notebook to `path`."""
+        if nb is None:
+            BaseConverter.convert_single_notebook(self, path)
+            return
+        self.log.info("Converting notebook %s", path)
+        resources = self.init_single_notebook_resources(path)
+        # what nbconvert's from_filename notes of the file it reads (written just now)
+        resources["metadata"] = ResourcesDict(name=os.path.splitext(os.path.basename(path))[0],
+                                              path=os.path.dirname(path),
+                                              modified_date=dt.datetime.now(dt.timezone.utc).strftime("%B %-d, %Y"))
+        output, resources = self.exporter.from_notebook_node(nb, resources=resources)
+        self.write_single_notebook(output, resources)
 
     def _destinations(self, fail) -> list[tuple[str, dict]]:
         """The submission folders to grade, each with its ids: nbgrader's ``init_destination``

@@ -6,6 +6,9 @@ nbconvert refuses it, a subclass of a read-only step is still checked after, and
 steps' checks are the ones left out. A run's preprocessors are made once when all are of the
 kinds that keep nothing between notebooks, and anew for every notebook otherwise."""
 
+import copy
+import json
+
 import nbformat
 import pytest
 from nbconvert.preprocessors import ClearOutputPreprocessor, Preprocessor
@@ -107,3 +110,41 @@ def test_a_teachers_own_step_is_made_anew_for_every_notebook():
     first, second = _made(converter, False), _made(converter, False)
     assert isinstance(first[-1], KeepsState) and isinstance(second[-1], KeepsState)
     assert first[-1] is not second[-1]
+
+
+def _odd_notebook():
+    """A notebook with what the write and read back change or keep: a v4.4 notebook without cell
+    ids, sources and outputs as lists of lines, metadata that writing strips (``trusted``,
+    ``orig_nbformat``), JSON and image outputs, text outside ASCII, floats and nested lists."""
+    nb = nbformat.v4.new_notebook()
+    nb.nbformat_minor = 4
+    nb.metadata.orig_nbformat = 3
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Питон 3", "language": "python"}
+    code = nbformat.v4.new_code_cell(["x = 1\n", "print('сәлем')\n"], execution_count=3)
+    code.metadata.trusted = True
+    code.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text=["a\n", "b\n"]),
+        nbformat.v4.new_output("display_data", data={"application/json": {"b": [1, 2.5, {"z": None}], "a": "ä"},
+                                                     "image/png": "iVBORw0KGgo=\n", "text/plain": ["1\n", "2"]}),
+        nbformat.v4.new_output("error", ename="ValueError", evalue="ü", traceback=["line 1", "line 2"]),
+    ]
+    cells = [code, nbformat.v4.new_markdown_cell("# Тақырып\n\n$x^2$"), nbformat.v4.new_raw_cell("raw\n")]
+    for c in cells:
+        c.pop("id", None)
+    nb.cells = cells
+    return nbformat.from_dict(nbformat.reads(nbformat.writes(nb, version=4), as_version=4))
+
+
+def test_the_handed_over_notebook_is_the_one_nbgrader_reads_back_from_its_file():
+    exporter = NotebookExporterSkippingNeedlessChecks(default_preprocessors=[])
+    exporter.register_preprocessor(ClearOutputPreprocessor(enabled=False), enabled=False)
+    nb = _odd_notebook()
+    text, _ = exporter.from_notebook_node(copy.deepcopy(nb), resources={})
+    exporter.hand_over = True
+    handed, _ = exporter.from_notebook_node(copy.deepcopy(nb), resources={})
+    read_back = nbformat.reads(text, as_version=4)  # what nbgrader's second pass reads
+    assert handed == read_back
+    assert json.dumps(handed, sort_keys=False) == json.dumps(read_back, sort_keys=False)  # the keys' order too
+    assert "trusted" not in handed.cells[0].metadata and "orig_nbformat" not in handed.metadata
+    assert handed.cells[0].source == "x = 1\nprint('сәлем')\n"
+    assert isinstance(handed, nbformat.NotebookNode) and isinstance(handed.cells[0], nbformat.NotebookNode)
