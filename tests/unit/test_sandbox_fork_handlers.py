@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import threading
 
 from processes import forked
@@ -43,36 +41,27 @@ def _ran_in_a_fork(fork) -> str:
     return _in_a_fork(fork, lambda: list(RAN))
 
 
-def single_threaded_forks():
-    """(handlers run in a fork, in the child: the list whole again and what a notebook's own
-    fork runs, in a fork while another thread runs, the list whole again); in a process of
-    its own (a fork of a process with threads, such as pytest-xdist's, still counts them:
-    then every handler runs, as it should)."""
-    os.register_at_fork(after_in_child=skipped)
-    os.register_at_fork(after_in_child=kept)
-    handlers = zygote.ForkHandlers(skippable=(skipped,))
-    assert handlers.handlers is not None and handlers.all[-2:] == [skipped, kept]
-    quiet = _ran_in_a_fork(handlers.fork)
-    in_the_child = _in_a_fork(handlers.fork, lambda: (handlers.handlers == handlers.all, _ran_in_a_fork(os.fork)))
-    release = threading.Event()
-    thread = threading.Thread(target=release.wait)
-    thread.start()
-    with_a_thread = _ran_in_a_fork(handlers.fork)
-    release.set()
-    thread.join()
-    return quiet, in_the_child, with_a_thread, handlers.handlers == handlers.all
-
-
 def test_a_single_threaded_fork_leaves_out_only_the_skippable_handlers_and_its_forks_run_all():
     """Left out of the forker's fork (a copy-on-write page fault for each page they wrote);
     the child has every handler back, so a notebook's own fork runs them all, and a fork
     while another thread runs gets them all too."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    done = subprocess.run([sys.executable, "-c", "import sys; sys.path[:0] = sys.argv[1:]; "
-                           "import test_sandbox_fork_handlers as t; print(t.single_threaded_forks())",
-                           here, os.path.dirname(here)], capture_output=True, text=True, timeout=120, check=False)
+    def check():
+        os.register_at_fork(after_in_child=skipped)
+        os.register_at_fork(after_in_child=kept)
+        handlers = zygote.ForkHandlers(skippable=(skipped,))
+        assert handlers.handlers is not None and handlers.all[-2:] == [skipped, kept]
+        quiet = _ran_in_a_fork(handlers.fork)
+        in_the_child = _in_a_fork(handlers.fork, lambda: (handlers.handlers == handlers.all, _ran_in_a_fork(os.fork)))
+        release = threading.Event()
+        thread = threading.Thread(target=release.wait)
+        thread.start()
+        with_a_thread = _ran_in_a_fork(handlers.fork)
+        release.set()
+        thread.join()
+        return quiet, in_the_child, with_a_thread, handlers.handlers == handlers.all
+
     kept_only, both = repr(["kept"]), repr(["skipped", "kept"])
-    assert done.stdout.strip() == repr((kept_only, repr((True, both)), both, True)), done.stderr[-2000:]
+    assert forked(check) == repr((kept_only, repr((True, both)), both, True))
 
 
 def test_the_zygotes_handlers_leave_out_threading_and_logging_only():
