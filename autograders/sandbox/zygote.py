@@ -122,56 +122,6 @@ def child_main(shell, guard, setup: dict, commands: int, replies: int) -> None:
 # --- the forker -------------------------------------------------------------------
 
 
-class ForkHandlers:
-    """The interpreter's after-fork handlers in a child, and those of them a fork of a process
-    with one thread can do without (threading's and logging's: they put back the state of
-    threads and locks another thread might have held; they wrote to about 100 of the warm
-    process's pages in each freshly forked child, a copy-on-write page fault each).
-
-    Found once in the zygote, before its heap is frozen: the list ``os.register_at_fork``
-    appends to (a probe registered and taken out again). ``fork`` leaves the others out
-    of a fork of a single-threaded process and puts them all back in both processes at
-    once: a notebook's own forks run every handler, as anywhere."""
-
-    def __init__(self, skippable: tuple = ()):
-        import threading
-
-        self.handlers: list | None = None
-        self.all: list = []
-        self.kept: list = []
-
-        def probe():
-            pass
-
-        os.register_at_fork(after_in_child=probe)
-        lists = [r for r in gc.get_referrers(probe) if type(r) is list and r and r[-1] is probe]
-        if len(lists) != 1:
-            return
-        self.handlers = lists[0]
-        self.handlers.pop()
-        skip = skippable or (threading._after_fork, getattr(sys.modules.get("logging"),
-                                                           "_after_at_fork_child_reinit_locks", None))
-        self.all = list(self.handlers)
-        self.kept = [h for h in self.all if not any(h is s for s in skip)]
-
-    def fork(self) -> int:
-        """os.fork(), without the handlers a single-threaded process needs not (all of them
-        when another thread runs)."""
-        import _thread
-        import threading
-
-        handlers = self.handlers
-        quiet = handlers is not None and _thread._count() == 0 and threading.active_count() == 1 \
-            and handlers == self.all
-        if quiet:
-            handlers[:] = self.kept
-        try:
-            return os.fork()
-        finally:
-            if quiet:
-                handlers[:] = self.all
-
-
 def spare_main(shell, guard, handoff: socket.socket) -> None:
     """A child forked before its notebook was asked for (as root: it runs as root until its
     setup comes, holding nothing but the forker's memory): wait for the setup and the pipe
@@ -185,7 +135,7 @@ def spare_main(shell, guard, handoff: socket.socket) -> None:
         child_main(shell, guard, json.loads(data), fds[0], fds[1])
 
 
-def forker_main(shell, guard, channel: socket.socket, fork_handlers: ForkHandlers | None = None) -> None:
+def forker_main(shell, guard, channel: socket.socket) -> None:
     """Fork a child for each request on `channel` (no cells: uid, folder, environment, limits,
     and the child's two pipe ends passed along); report each child's pid and, when it is
     reaped, its wait status.
@@ -203,11 +153,9 @@ def forker_main(shell, guard, channel: socket.socket, fork_handlers: ForkHandler
     selector.register(channel, selectors.EVENT_READ, "channel")
     selector.register(wake_r, selectors.EVENT_READ, "wake")
 
-    fork_now = fork_handlers.fork if fork_handlers is not None else os.fork
-
     def fork(run, *args) -> int:
         """A child of this forker that keeps none of its descriptors but `args`' ones."""
-        pid = fork_now()
+        pid = os.fork()
         if pid == 0:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -379,7 +327,7 @@ def record_reply(job: Job, reply: dict, elapsed: float) -> None:
 class Zygote:
     """The serving loop: requests in, cells out one at a time, answers out."""
 
-    def __init__(self, shell, guard, stdin, stdout, fork_handlers: ForkHandlers | None = None):
+    def __init__(self, shell, guard, stdin, stdout):
         self.stdin = stdin
         self.stdout = stdout
         self.jobs: dict[int, Job] = {}
@@ -396,7 +344,7 @@ class Zygote:
             os.close(devnull)
             os.close(stdout.fileno())
             try:
-                forker_main(shell, guard, theirs, fork_handlers)
+                forker_main(shell, guard, theirs)
             finally:
                 os._exit(0)
         theirs.close()
@@ -659,7 +607,6 @@ def main() -> None:
     guard = integrity_guard(shell)
     ctypes_sizes.check_kept_out()  # before the forker, which every child is forked from
     settle_modules()  # last before the forker: what the children's tracebacks look up (see shell)
-    fork_handlers = ForkHandlers()  # before the freeze: the referrers of a frozen object are not found
     # The heap as it is now is the zygote's for good: the collector no longer walks it (a
     # full collection in the forker wrote to every object's header: copy-on-write pages and
     # split huge pages, and each child forked from it after that cost more), then in huge pages
@@ -670,7 +617,7 @@ def main() -> None:
     # nothing the zygote itself prints may corrupt the protocol
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    zygote = Zygote(shell, guard, sys.stdin, stdout, fork_handlers)
+    zygote = Zygote(shell, guard, sys.stdin, stdout)
     stdout.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     stdout.flush()
     zygote.serve()
