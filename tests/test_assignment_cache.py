@@ -102,3 +102,22 @@ def test_a_teachers_release_is_the_nbgrader_commands(tmp_path):
     with pytest.raises(Invalid) as refused:
         generate_release(bad, "ps2", "demo")
     assert str(refused.value).endswith("'ps2': ValidationError: Duplicate grade id: same")
+
+
+def test_versions_are_generated_through_one_database_engine_each_into_a_folder_of_its_own(tmp_path):
+    """Every generation runs in the same folder, so one engine (and SQLAlchemy's statements
+    compiled for it) serves all; each result is moved to its own folder, whole and untouched
+    by the next generation, even one of another course."""
+    cache = AssignmentCache(tmp_path / "cache")
+    first = cache.prepare(META, read_tree(SOURCE))
+    before = _gradebook(first)
+    engines = list(cache.engines.values())
+    other = cache.prepare(META.model_copy(update={"course": "other", "version": 4}), read_tree(SOURCE))
+    assert len(engines) == 1 and list(cache.engines.values()) == engines
+    assert other != first and _gradebook(first) == before
+    for folder, course, not_this in ((first, "demo", "other"), (other, "other", "demo")):
+        with sqlite3.connect(folder / "gradebook.db") as db:
+            courses = {row[0] for row in db.execute("SELECT id FROM course")}
+        assert course in courses and not_this not in courses
+        assert sorted(p.name for p in (folder / "release" / "ps1").iterdir())
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted([first.name, other.name])

@@ -50,11 +50,17 @@ FETCHES_AT_ONCE = 4  # bundles fetched side by side: the service answers each in
 
 
 class AssignmentCache:
-    """Generated nbgrader course folders, one per assignment version."""
+    """Generated nbgrader course folders, one per assignment version.
+
+    Each is generated in the same folder (``.generating``) and then moved to its own name: the
+    gradebook's URL is then the same for every generation, so one database engine, and the
+    statements SQLAlchemy compiled for it (about half of a generation's CPU), serve them all
+    (see ``gradebook.shared_engines``)."""
 
     def __init__(self, root: Path):
         self.root = root
         self.lock = threading.Lock()
+        self.engines: dict = {}
 
     def prepare(self, meta: GradingMeta, source: dict[str, bytes]) -> Path:
         name = f"{meta.course}--{meta.assignment}--v{meta.version}"
@@ -63,18 +69,22 @@ class AssignmentCache:
             if (folder / "gradebook.db").exists():
                 return folder
             shutil.rmtree(folder, ignore_errors=True)
-            write_tree(folder / "source" / meta.assignment, source)
-            (folder / "nbgrader_config.py").write_text(
+            generating = self.root / ".generating"
+            shutil.rmtree(generating, ignore_errors=True)
+            write_tree(generating / "source" / meta.assignment, source)
+            (generating / "nbgrader_config.py").write_text(
                 "c = get_config()  # noqa\n"
                 f"c.CourseDirectory.course_id = {meta.course!r}\n"
             )
             try:
                 # a cache of this process: a crash leaves it to be made again, so the gradebook's
-                # commits need not reach the disk (about 30 of them, each a wait for it)
-                with shared_engines(scratch=True):
-                    generate_assignment(folder, meta.assignment)
+                # commits need not reach the disk (about 30 of them, each a wait for it); the
+                # engine's connections are closed when the block ends, before the folder moves
+                with shared_engines(self.engines, scratch=True):
+                    generate_assignment(generating, meta.assignment)
+                generating.rename(folder)
             except Exception:
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(generating, ignore_errors=True)
                 raise
             return folder
 
@@ -362,7 +372,7 @@ class GradeHandler:
         with self._starting:  # after a warm-up under way: its sandbox is closed too
             if self.executor is not None:
                 self.executor.close()
-        for engine in self.engines.values():
+        for engine in [*self.engines.values(), *self.cache.engines.values()]:
             engine.dispose()
         shutil.rmtree(self.cache.root, ignore_errors=True)
         shutil.rmtree(self.scratch, ignore_errors=True)
