@@ -221,6 +221,7 @@ class NotebookExporterSkippingNeedlessChecks(NotebookExporter):
             return super().from_notebook_node(nb, resources, **kw)
         nb_copy, resources = Exporter.from_notebook_node(self, nb, resources, **kw)
         text = nbformat.writes(nb_copy, version=self.nbformat_version, indent=None)
+        text.encode("utf-8")  # what nbgrader's file cannot hold (a lone surrogate) fails here, as its write fails
         return nbformat.reads(text, as_version=4), resources
 
 

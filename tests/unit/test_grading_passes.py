@@ -148,3 +148,38 @@ def test_the_handed_over_notebook_is_the_one_nbgrader_reads_back_from_its_file()
     assert "trusted" not in handed.cells[0].metadata and "orig_nbformat" not in handed.metadata
     assert handed.cells[0].source == "x = 1\nprint('сәлем')\n"
     assert isinstance(handed, nbformat.NotebookNode) and isinstance(handed.cells[0], nbformat.NotebookNode)
+
+
+def test_one_students_notebook_leaves_nothing_in_the_shared_steps_for_the_next():
+    """The attack on steps made once per run: a student whose notebook carries the grade ids of
+    the test cells (so DeduplicateIds remembers them) must not make the next student's test
+    cells lose their nbgrader metadata (which would leave them ungraded)."""
+    from nbgrader.preprocessors import DeduplicateIds
+
+    converter = _converter()
+    sanitize = _made(converter, True)
+    dedupe = next(step for step in sanitize if type(step) is DeduplicateIds)
+
+    def notebook():
+        test = {"grade": True, "grade_id": "test_1", "points": 1, "solution": False, "locked": True,
+                "schema_version": 3}
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": test})])
+
+    dedupe.preprocess(notebook(), {})  # the first student's
+    assert _made(converter, True)[sanitize.index(dedupe)] is dedupe  # the same step serves the next
+    theirs, _ = dedupe.preprocess(notebook(), {})
+    assert theirs.cells[0].metadata.nbgrader["grade_id"] == "test_1"
+
+
+def test_a_notebook_nbgraders_file_cannot_hold_fails_the_handed_over_pass_too():
+    """A lone surrogate in a cell (valid JSON, not UTF-8) stops nbgrader when it writes the
+    sanitized notebook to its file, before anything is graded: it must stop the in-memory pass
+    at the same point, not later, after grades were saved."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = '\ud800'")])
+    exporter = NotebookExporterSkippingNeedlessChecks(default_preprocessors=[])
+    text, _ = exporter.from_notebook_node(copy.deepcopy(nb), resources={})
+    with pytest.raises(UnicodeEncodeError):
+        text.encode("utf-8")  # what the file write does with nbgrader's text
+    exporter.hand_over = True
+    with pytest.raises(UnicodeEncodeError):
+        exporter.from_notebook_node(copy.deepcopy(nb), resources={})
