@@ -258,12 +258,18 @@ class SabaqAutograde(Autograde):
                  SandboxedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGradesAtOnce,
                  AssignLatePenaltiesAtOnce)
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._made_preprocessors: dict[tuple[bool, int], list] = {}  # by (sanitizing, exporter)
+        self._prepared: dict[str, Prepared] = {}  # by assignment, for the run under way
+        self._teachers: dict[str, list[tuple[str, str]]] = {}  # the teacher's other files, by assignment
+
     def _init_preprocessors(self) -> None:
         """nbgrader makes each pass's preprocessors anew for every notebook (about 1 ms of
         configuration each time); when all of a pass's are ``STATELESS`` (exact types: a
         teacher's own kind may keep state), the ones made for the first notebook serve the run."""
         key = (self._sanitizing, id(self.exporter))
-        made = self.__dict__.setdefault("_made_preprocessors", {})
+        made = self._made_preprocessors
         if key in made:
             self.exporter._preprocessors = list(made[key])
             return
@@ -361,16 +367,15 @@ class SabaqAutograde(Autograde):
                 for position, notebook_filename in enumerate(self.notebooks):
                     self._sanitizing = True
                     self._init_preprocessors()
-                    nb = self._sanitize(notebook_filename)
                     path = os.path.join(self._format_dest(gd["assignment_id"], gd["student_id"]),
                                         os.path.basename(notebook_filename))
-                    cells = nb if nb is not None else nbformat.read(path, as_version=nbformat.NO_CONVERT)
-                    kernel = cells.metadata.get("kernelspec", {}).get("language", "python")
+                    nb = self._sanitize(notebook_filename, path)
+                    kernel = nb.metadata.get("kernelspec", {}).get("language", "python")
                     if kernel != "python":
                         future: Future = Future()
                         future.set_result({"status": "died", "reason": "unsupported-kernel"})
                     else:
-                        future = self.executor.run(files, code_cells(cells), keep_traceback=keep_traceback)
+                        future = self.executor.run(files, code_cells(nb), keep_traceback=keep_traceback)
                     pending.append((future, gd, path, position, nb))
                     remaining[(gd["assignment_id"], gd["student_id"])] += 1
             except Exception:
@@ -388,14 +393,20 @@ class SabaqAutograde(Autograde):
             _ = translator(SandboxedExecute(parent=self).language)
             raise NbGraderException(_(N_("Some submissions could not be graded; see the log above.")))
 
-    def _sanitize(self, notebook_filename: str):
+    @property
+    def _hands_over(self) -> bool:
+        """Whether the sanitized notebook goes to the autograding pass in memory (see
+        ``NotebookExporterSkippingNeedlessChecks.hand_over``); a configured exporter of another
+        kind goes through the file nbgrader writes and reads back."""
+        return isinstance(self.exporter, NotebookExporterSkippingNeedlessChecks)
+
+    def _sanitize(self, notebook_filename: str, path: str):
         """nbgrader's sanitizing pass over a submitted notebook (``convert_single_notebook`` with
-        the sanitizing preprocessors); the sanitized notebook goes to the autograding pass in
-        memory (see ``NotebookExporterSkippingNeedlessChecks.hand_over``), not through the file
-        nbgrader writes and reads back. Another exporter (configured) goes through the file."""
-        if not isinstance(self.exporter, NotebookExporterSkippingNeedlessChecks):
+        the sanitizing preprocessors): the sanitized notebook, as the autograding pass reads it
+        from `path`."""
+        if not self._hands_over:
             BaseConverter.convert_single_notebook(self, notebook_filename)
-            return None
+            return nbformat.read(path, as_version=4)
         self.log.info("Converting notebook %s", notebook_filename)
         resources = self.init_single_notebook_resources(notebook_filename)
         self.exporter.hand_over = True
@@ -406,9 +417,9 @@ class SabaqAutograde(Autograde):
         return nb
 
     def _autograde(self, path: str, nb) -> None:
-        """nbgrader's autograding pass over the sanitized notebook `nb` (None: read from `path`,
-        as nbgrader reads it), writing the graded notebook to `path`."""
-        if nb is None:
+        """nbgrader's autograding pass over the sanitized notebook `nb` (read again from `path`
+        without the hand-over, as nbgrader reads it), writing the graded notebook to `path`."""
+        if not self._hands_over:
             BaseConverter.convert_single_notebook(self, path)
             return
         self.log.info("Converting notebook %s", path)
@@ -441,7 +452,7 @@ class SabaqAutograde(Autograde):
         ``init_assignment`` then relies on; should that fail, nbgrader's own ``init_assignment``
         does each. Not with a ``pre_convert_hook``: nbgrader runs it before it makes a student's
         rows, and a hook that fails (or ends the process) leaves that student without any."""
-        self._prepared: dict[str, Prepared] = {}
+        self._prepared, self._teachers = {}, {}
         if self.pre_convert_hook:
             return
         timestamps: dict[str, dict] = defaultdict(dict)
@@ -457,8 +468,8 @@ class SabaqAutograde(Autograde):
                     self.log.debug("submissions of %s not made ready at once", assignment_id, exc_info=True)
                     continue
                 if prepared is not None:
-                    prepared.teachers_files = self._teachers_files(assignment_id)
                     self._prepared[assignment_id] = prepared
+                    self._teachers[assignment_id] = self._teachers_files(assignment_id)
 
     def _teachers_files(self, assignment_id: str) -> list[tuple[str, str]]:
         """(path, path relative to the source folder) of each file of the teacher's source
@@ -473,7 +484,7 @@ class SabaqAutograde(Autograde):
         timestamp ``_prepare_submissions`` made ready: the same files are copied, the same
         notebooks kept or skipped, missing notebooks scored zero, the same errors raised,
         without its gradebook questions per student (tested against nbgrader's)."""
-        prepared = getattr(self, "_prepared", {}).get(assignment_id)
+        prepared = self._prepared.get(assignment_id)
         if prepared is None or student_id not in prepared.students:
             return super().init_assignment(assignment_id, student_id)
         BaseConverter.init_assignment(self, assignment_id, student_id)  # the student's other files
@@ -481,17 +492,19 @@ class SabaqAutograde(Autograde):
             self.log.warning("%s's submission of %s is %s seconds late",
                              student_id, assignment_id, prepared.seconds_late[student_id])
         dest = self._format_dest(assignment_id, student_id)
-        for path, relative in prepared.teachers_files:
+        for path, relative in self._teachers[assignment_id]:
             target = os.path.join(dest, relative)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             if os.path.exists(target):
                 os.remove(target)
             shutil.copy(path, target)
-        known = set(prepared.notebooks)
+        kept = []
         for notebook in self.notebooks:
-            if os.path.splitext(os.path.basename(notebook))[0] not in known:
+            if os.path.splitext(os.path.basename(notebook))[0] in prepared.notebooks:
+                kept.append(notebook)
+            else:
                 self.log.warning("Skipping unknown notebook: %s", notebook)
-        self.notebooks = [nb for nb in self.notebooks if os.path.splitext(os.path.basename(nb))[0] in known]
+        self.notebooks = kept
         if not self.notebooks:
             msg = "No notebooks found, did you forget to run 'nbgrader generate_assignment'?"
             self.log.error(msg)

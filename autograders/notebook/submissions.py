@@ -29,8 +29,6 @@ class Prepared:
     students: set[str] = field(default_factory=set)
     notebooks: list[str] = field(default_factory=list)
     seconds_late: dict[str, float] = field(default_factory=dict)
-    # the teacher's other files to copy over each student's, found once by the engine
-    teachers_files: list[tuple[str, str]] = field(default_factory=list)
 
 
 def prepare_submissions(gb: Gradebook, assignment: str, timestamps: dict, create_students: bool) -> Prepared | None:
