@@ -35,7 +35,6 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.api import Gradebook
 from nbgrader.converters import Autograde
 from nbgrader.converters.base import BaseConverter, NbGraderException
-from nbgrader.utils import find_all_files
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearOutput,
@@ -45,6 +44,7 @@ from nbgrader.preprocessors import (
     NbGraderPreprocessor,
     SaveAutoGrades,
 )
+from nbgrader.utils import find_all_files
 from traitlets import Any, Bool, List, Type, Unicode
 
 from sabaq.autograders.notebook.lookups import (

@@ -378,6 +378,8 @@ def _source_paths(db: Session, assignment: Assignment) -> list[str]:
 
 _SOURCE_PATHS = select(AssignmentFile.path).where(AssignmentFile.assignment_id == bindparam("assignment_id"),
                                                   AssignmentFile.kind == FileKind.source)
+
+
 def _inserted(db: Session, row: dict, file_rows: list[dict]) -> Submission:
     """A new submission and its files, as ``inserted`` rows (its files' rows once its id is
     known); the submission's files are these and it has no feedback: nothing is read back."""
