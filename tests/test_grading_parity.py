@@ -167,3 +167,26 @@ def test_sympy_numbers_score_as_under_nbgrader(tmp_path):
     assert expected[("sympy_float", "problems", "test_square")][0] == 0.0  # Float(9.0) == 9 is False
     assert expected[("sympy_float", "extra", "test_fib")][0] == 2.0  # Integer(55) == 55
     assert expected[("sympy_exact", "problems", "test_square")][0] == 2.0
+
+
+def test_an_exporter_of_another_kind_goes_through_nbgraders_file_and_scores_the_same(graded, tmp_path, monkeypatch):
+    """A configured exporter that is not sabaq's gets no in-memory hand-over: nbgrader's own
+    convert_single_notebook runs both passes through the sanitized notebook's file, with the
+    same scores as nbgrader's."""
+    from nbgrader.converters.base import BaseConverter
+
+    from sabaq.autograders.sandbox.executor import Executor
+
+    nbgrader_course = graded[0]
+    course = build_course(tmp_path / "file", cell_timeout=CELL_TIMEOUT)
+    with (course / "nbgrader_config.py").open("a") as fh:
+        fh.write("\nc.SabaqAutograde.exporter_class = 'nbconvert.exporters.NotebookExporter'\n")
+    through_files = []
+    convert = BaseConverter.convert_single_notebook
+    monkeypatch.setattr(BaseConverter, "convert_single_notebook",
+                        lambda self, path: through_files.append(path) or convert(self, path))
+    settings = Settings.load(data_dir=tmp_path / "data", environ={"SABAQ_GRADING_CELL_TIMEOUT": str(CELL_TIMEOUT)})
+    with Executor(settings.grading) as executor:  # started: graded in this process, where the spy is
+        grade_course(course, ASSIGNMENT, settings.grading, executor=executor, progress=False)
+    assert any("/autograded/" in path for path in through_files)  # the second pass read the file
+    assert gradebook(course) == gradebook(nbgrader_course)
