@@ -37,13 +37,15 @@ EXTRAS=""
 # SABAQ_DEV=1 installs in editable mode (the checkout must be readable by all users).
 if [ "${SABAQ_DEV:-0}" = 1 ]; then
     "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check -e "$REPO$EXTRAS"
-    # an editable install copies no data files: the lessons' JupyterLab extension and its server
-    # extension's switch (the lesson view) are linked
+    # an editable install copies no data files: the lessons' JupyterLab extension, its server
+    # extension's switch (the lesson view) and the kernels' configuration are linked
     mkdir -p "$PREFIX/venv/share/jupyter/labextensions"
     ln -sfn "$REPO/lessons/labextension" "$PREFIX/venv/share/jupyter/labextensions/sabaq-lessons"
     mkdir -p "$PREFIX/venv/etc/jupyter/jupyter_server_config.d"
     ln -sfn "$REPO/lessons/jupyter_server_config.d/sabaq-lessons.json" \
         "$PREFIX/venv/etc/jupyter/jupyter_server_config.d/sabaq-lessons.json"
+    mkdir -p "$PREFIX/venv/etc/ipython"
+    ln -sfn "$REPO/hub/jupyterhub/ipython_kernel_config.json" "$PREFIX/venv/etc/ipython/ipython_kernel_config.json"
 else
     "$PREFIX/venv/bin/pip" install -q --disable-pip-version-check "$REPO$EXTRAS"
 fi

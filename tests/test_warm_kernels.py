@@ -145,6 +145,12 @@ def test_widgets_register_with_a_warm_kernel_as_with_a_cold_one(kernels):
     assert kernels["warm"]["look"]["comm_targets"] == kernels["cold"]["look"]["comm_targets"]
 
 
+def test_warm_and_cold_kernels_send_their_shell_replies_through_the_stream(kernels):
+    """ipykernel 7.3 would leave a request unread (sabaq.hub.jupyterhub.kernelreplies): both load the fix."""
+    fixed = ["sabaq.hub.jupyterhub.kernelreplies", True]
+    assert kernels["warm"]["look"]["replies"] == fixed == kernels["cold"]["look"]["replies"]
+
+
 def test_a_warm_kernel_takes_her_folders_and_time_zone_from_her_environment(kernels, homes):
     """jedi and parso (IPython's completion) work their cache folders out when imported, Python its
     time zone when it starts."""

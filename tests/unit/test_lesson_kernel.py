@@ -62,3 +62,12 @@ print({name}.input.model_id, {name}.button.model_id)
     result = run(kernel, f"print({name}.attempts, {name}.progress.wrong, {name}.result.correct)").split()
     # every click counted its own answer: none was checked against the answer before it
     assert result == [str(len(answers)), str(len(answers) // 2), "True"]
+
+
+def test_a_lessons_kernel_sends_its_shell_replies_through_the_stream_that_reads_requests(kernel):
+    """Else a request arriving as a reply is sent stays unread (sabaq.hub.jupyterhub.kernelreplies)."""
+    assert run(kernel, """
+kernel = get_ipython().kernel
+manager = kernel.shell_channel_thread.manager
+print(type(manager)._send_on_shell_channel.__module__, getattr(manager, "_sabaq_shell_stream", None) is kernel.shell_stream)
+""").split() == ["sabaq.hub.jupyterhub.kernelreplies", "True"]
