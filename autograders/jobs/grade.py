@@ -15,7 +15,6 @@ import functools
 import logging
 import os
 import shutil
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,6 +43,7 @@ from sabaq.autograders.sandbox.executor import Executor
 from sabaq.client import ServiceClient
 from sabaq.contracts import CellScore, GradeDetails, GradeResult, GradingMeta, Note, NotebookProblem, NotebookScore
 from sabaq.i18n import N_, translator
+from sabaq.processes import own_temp_folder, remove_left_folders
 
 log = logging.getLogger("sabaq.worker")
 FETCHES_AT_ONCE = 4  # bundles fetched side by side: the service answers each in a thread of its own
@@ -260,6 +260,10 @@ def warm_up_bundle() -> GradingBundle:
     return GradingBundle(meta, {"warm-up.ipynb": nbformat.writes(nb).encode()}, {})
 
 
+CACHE_FOLDER = "sabaq-assignments-"  # a worker's generated assignments (sabaq.processes.own_temp_folder)
+SCRATCH_FOLDER = "sabaq-grade-"  # a worker's course folder of one run
+
+
 class GradeHandler:
     """Grades submissions for a worker; keeps one sandbox for all its jobs."""
 
@@ -268,10 +272,12 @@ class GradeHandler:
         self.executor: Executor | None = None
         self._starting = threading.Lock()
         self._grading = threading.RLock()
-        self.cache = AssignmentCache(cache_root or Path(tempfile.mkdtemp(prefix="sabaq-assignments-")))
+        for prefix in (CACHE_FOLDER, SCRATCH_FOLDER):  # a killed worker's, with its students' notebooks
+            remove_left_folders(prefix)
+        self.cache = AssignmentCache(cache_root or own_temp_folder(CACHE_FOLDER))
         # every run's course folder is this one, emptied: one gradebook path, so one database
         # engine and its compiled statements serve every run (see gradebook.shared_engines)
-        self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-grade-"))
+        self.scratch = own_temp_folder(SCRATCH_FOLDER)
         self.engines: dict = {}
 
     def __call__(self, client: ServiceClient, payload: dict) -> GradeResult:

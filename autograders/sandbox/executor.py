@@ -22,7 +22,6 @@ import queue
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import Future
@@ -40,9 +39,11 @@ from sabaq.autograders.sandbox.bwrap import (
 )
 from sabaq.autograders.sandbox.uids import grading_uids, lease
 from sabaq.i18n import N_
+from sabaq.processes import own_temp_folder, remove_left_folders
 
 # What a notebook in flight gets when the zygote (or the process relaying to it) is gone
 LOST = {"status": "died", "reason": "grader-lost", "outputs": {}, "execution_counts": {}}
+SCRATCH_FOLDER = "sabaq-grading-"  # its notebooks' copies, named after the process (sabaq.processes.own_temp_folder)
 UIDS_PER_SLOT = 2  # as root: one uid settles (its last processes exit) while another runs
 
 
@@ -70,7 +71,8 @@ class Executor:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self.proc: subprocess.Popen | None = None
-        self.scratch = Path(tempfile.mkdtemp(prefix="sabaq-grading-"))
+        remove_left_folders(SCRATCH_FOLDER)  # a killed sandbox's, with its notebooks
+        self.scratch = own_temp_folder(SCRATCH_FOLDER)
         os.chmod(self.scratch, 0o711)
         self.etc = self.scratch / ".etc"
         self.etc.mkdir()

@@ -54,7 +54,8 @@ import time
 import traceback
 from dataclasses import dataclass
 
-from sabaq.hub.jupyterhub.rundir import RUN_ENV, is_running, start_time
+from sabaq.hub.jupyterhub.rundir import RUN_ENV
+from sabaq.processes import is_running, start_time
 from sabaq.hub.jupyterhub.warmstart import (
     IMPORT_TIME_VARIABLES,
     READY,

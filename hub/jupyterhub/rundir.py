@@ -21,26 +21,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sabaq.processes import is_running
+
 RUN_ENV = "SABAQ_RUN"
 SUPERVISOR = "sabaq-up"
 STATE_FILE = "processes.json"
-
-
-def start_time(pid: int) -> int | None:
-    """The process's start time in clock ticks after boot (/proc/<pid>/stat field 22); None if gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (OSError, ValueError):
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()  # the name may hold spaces and parentheses
-    if fields[0] == "Z":  # a zombie has finished: nothing left to stop
-        return None
-    return int(fields[19])
-
-
-def is_running(pid: int, started: int | None) -> bool:
-    """The process that had this pid is still the one running under it (not a recycled pid)."""
-    return pid > 0 and started is not None and start_time(pid) == started
 
 
 def members_of(run: str) -> list[int]:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from sabaq.errors import SabaqError
-from sabaq.hub.jupyterhub.rundir import RunDir, is_running
+from sabaq.hub.jupyterhub.rundir import RunDir
+from sabaq.processes import is_running
 from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
 from sabaq.hub.store.models import Job, JobState
 from sabaq.i18n import N_, terminal_text

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from sabaq.hub.jupyterhub import rundir
 from sabaq.hub.jupyterhub.rundir import Record, RunDir, RunState
 from sabaq.i18n import N_
+from sabaq.processes import start_time
 
 # a process that ran this long before exiting is restarted at once, not after a pause
 STABLE_SECONDS = 30.0
@@ -77,7 +78,7 @@ class Supervisor:
         for p in self.programs:
             self.children[p.name] = Child(p, Record(p.name))
         me = os.getpid()
-        self.me = Record(rundir.SUPERVISOR, pid=me, started=rundir.start_time(me), since=time.time(), state="running")
+        self.me = Record(rundir.SUPERVISOR, pid=me, started=start_time(me), since=time.time(), state="running")
         self.stopping = threading.Event()
         self._watch: threading.Thread | None = None
 
@@ -148,7 +149,7 @@ class Supervisor:
         child.kill_after = None
         child.misses, child.hung = 0, False
         r = child.record
-        r.pid, r.started, r.since, r.state = child.proc.pid, rundir.start_time(child.proc.pid), time.time(), "running"
+        r.pid, r.started, r.since, r.state = child.proc.pid, start_time(child.proc.pid), time.time(), "running"
 
     def _exited(self, child: Child, now: float) -> None:
         proc = child.proc

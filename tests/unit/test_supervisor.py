@@ -16,6 +16,7 @@ import pytest
 from sabaq.hub.jupyterhub import rundir, supervisor
 from sabaq.hub.jupyterhub.rundir import Record, RunDir, RunState, stop_leftovers
 from sabaq.hub.jupyterhub.supervisor import Program, Supervisor
+from sabaq.processes import is_running, start_time
 from sabaq.settings import Settings
 
 ENV = {"PATH": os.environ["PATH"]}
@@ -34,7 +35,7 @@ def quick_clock(monkeypatch):
 
 
 def gone(pid: int) -> bool:
-    return rundir.start_time(pid) is None
+    return start_time(pid) is None
 
 
 def run_until(supervisor: Supervisor, check, timeout: float = 30) -> None:
@@ -67,7 +68,7 @@ def test_a_process_that_dies_is_started_again_counted_and_written_down(tmp_path)
         assert RunDir(tmp_path).pid_of("sleeper") == second
         [record] = state.processes
         assert (record.pid, record.restarts, record.last_exit) == (second, 1, "signal 9")
-        assert rundir.is_running(second, record.started)
+        assert is_running(second, record.started)
         assert any(f"sleeper (process {first}) stopped (signal 9)" in line for line in said)
     finally:
         s.stop_all(grace=1, kill_wait=1)
@@ -134,7 +135,7 @@ def test_after_a_crash_only_the_recorded_processes_are_stopped(tmp_path):
     ours = subprocess.Popen(["sleep", "300"], env={**ENV, rundir.RUN_ENV: run}, start_new_session=True)
     stranger = subprocess.Popen(["sleep", "300"], env=ENV, start_new_session=True)
     try:
-        ours_started, stranger_started = rundir.start_time(ours.pid), rundir.start_time(stranger.pid)
+        ours_started, stranger_started = start_time(ours.pid), start_time(stranger.pid)
         state = RunState(run, Record("sabaq-up", pid=1), [
             Record("service", pid=ours.pid, started=ours_started, state="running"),
             # the hub's pid, since given by the system to another program: its start time differs
@@ -159,7 +160,7 @@ def test_a_run_dir_stops_what_its_recorded_run_left(tmp_path):
     ours = subprocess.Popen(["sleep", "300"], env={**ENV, rundir.RUN_ENV: run}, start_new_session=True)
     try:
         RunDir(tmp_path).write(RunState(run, Record("sabaq-up", pid=1), [
-            Record("worker-1", pid=ours.pid, started=rundir.start_time(ours.pid), state="running")]))
+            Record("worker-1", pid=ours.pid, started=start_time(ours.pid), state="running")]))
         assert [r.name for r in RunDir(tmp_path).stop_what_is_left()] == ["worker-1"]
         assert ours.wait(timeout=5) == -signal.SIGTERM
     finally:
