@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from browsing import expect_lesson, log_in
+from browsing import expect_lesson, log_in, watch
 from playwright.sync_api import expect
 
 from sabaq.devtools.bench_pageweight import FIRST_WIDGET, extension_of
@@ -60,3 +60,34 @@ def test_a_lesson_loads_only_the_extensions_it_uses_and_jupyterlab_keeps_them_al
     lab.click("text=Assignment List")
     expect(lab.locator("#released_assignments_list")).to_be_visible(timeout=120_000)
     assert {"@jupyter/nbgrader", "sabaq-lab"} <= asked_by_lab, asked_by_lab
+
+
+def open_lesson(stack, page) -> None:
+    """The lesson from sabaq's course page, as she opens it, started with its first widget shown."""
+    page.goto(f"{stack.url}/services/sabaq/courses/demo")
+    page.locator('#lessons li[data-lesson="projectile-motion"] a.lesson').click()
+    page.wait_for_url(re.compile(rf"/user/{STUDENT}/notebooks/lessons/demo/projectile-motion/"), timeout=180_000)
+    expect_lesson(page, stack=stack)
+    expect(page.locator(FIRST_WIDGET).first).to_be_visible(timeout=120_000)
+
+
+def lesson_kernels(stack, page) -> set[str]:
+    """The kernels her server runs for the lesson (Jupyter's sessions API, with her login)."""
+    sessions = page.request.get(f"{stack.url}/user/{STUDENT}/api/sessions").json()
+    return {s["kernel"]["id"] for s in sessions if "projectile-motion" in s["path"]}
+
+
+def test_a_lesson_opened_again_starts_again_on_the_kernel_it_left_running(stack, student):
+    """She closes the lesson's tab and opens it again, twice: the kernel it left running takes each
+    new page's connection and runs the set-up again. (On ipykernel 7.3 the page's first requests
+    could stay unread there, the kernel idle and the lesson never started: kernelreplies.)"""
+    page = student
+    open_lesson(stack, page)
+    kernels = lesson_kernels(stack, page)
+    assert len(kernels) == 1, kernels
+    for _ in range(2):
+        again = watch(page.context.new_page())
+        page.close()
+        page = again
+        open_lesson(stack, page)
+        assert lesson_kernels(stack, page) == kernels  # the same kernel, not a new one
