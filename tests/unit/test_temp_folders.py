@@ -48,12 +48,14 @@ def test_only_folders_of_gone_processes_are_removed(tmp_path):
         (folder / "answers.ipynb").write_text("{}")
     target = tmp_path / "kept"
     target.mkdir()
+    (target / "secret").write_text("root's")
     link = tmp_path / f"{prefix}{gone}-1-jkl"
     link.symlink_to(target)
+    (dead / "into").symlink_to(target)  # a student's folder named like a gone worker's, linking elsewhere
 
     assert sorted(remove_left_folders(prefix, tmp_path)) == sorted([dead, recycled])
     assert mine.is_dir() and other.is_dir() and not dead.exists() and not recycled.exists()
-    assert link.is_symlink() and target.is_dir()  # a link is nobody's folder: neither it nor its target goes
+    assert link.is_symlink() and (target / "secret").is_file()  # a link is nobody's folder; nothing is followed
 
 
 LEAVE_FOLDERS = """
