@@ -105,8 +105,10 @@ def main() -> None:
         os.close(write)
         with os.fdopen(read) as r:
             data = r.read()
-        os.waitpid(pid, 0)
-        out.write((data or json.dumps({"runner_error": "no result"})) + "\n")
+        _, status = os.waitpid(pid, 0)
+        ended = (f"killed by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
+                 else f"exit code {os.waitstatus_to_exitcode(status)}")
+        out.write((data or json.dumps({"runner_error": f"no result: the child's {ended}"})) + "\n")
         out.flush()
 
 

@@ -38,6 +38,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -135,7 +136,9 @@ def database(request, tmp_path):
 
 
 @pytest.fixture
-def target(data_dir, database) -> Target:
+def target(data_dir, database):
+    """schemathesis starts the app's lifespan as it loads the schema (its hub sync, claim waits,
+    database engine) and would keep it until the process exits: stopped after the test."""
     site = Site(data_dir, database)
     school = site.seed()
     api = schemathesis.openapi.from_asgi(f"{PREFIX}/api/openapi.json", site.app)
@@ -144,7 +147,10 @@ def target(data_dir, database) -> Target:
     operations = [(result.ok(), schema, checks) for schema, checks in ((api, API_CHECKS), (pages, PAGE_CHECKS))
                   for result in schema.get_all_operations()]
     assert len(operations) > 60  # the whole API and the pages, not a schema that failed to load
-    return Target(site, school, operations)
+    assert site.app.state.hub_sync._task is not None  # started by schemathesis, as said
+    yield Target(site, school, operations)
+    shutdown_lifespans()
+    assert site.app.state.hub_sync._task is None
 
 
 def caller_headers(caller: str) -> dict:
