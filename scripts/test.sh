@@ -16,8 +16,8 @@ if command -v pg_ctlcluster >/dev/null 2>&1; then
 fi
 export SABAQ_REQUIRE_POSTGRES="${SABAQ_REQUIRE_POSTGRES:-1}"
 cd "$REPO"
-# three test files at a time (pytest-xdist; each process takes its stacks' ports from a block of
-# its own, sabaq.devtools.ports): the tests wait much (servers starting, timeouts they test), and
-# two processes kept the 2 cores busy 120 % of 200: 18 min here, 19 with two, 28 with one;
-# SABAQ_TEST_PROCESSES=0 runs them one by one
-exec "$PREFIX/venv/bin/pytest" -n "${SABAQ_TEST_PROCESSES:-3}" --dist loadfile --no-loadscope-reorder "$@"
+# two test files at a time (pytest-xdist; each process takes its stacks' ports from a block of
+# its own, sabaq.devtools.ports): 19-21 min here instead of 28; three were not reliably faster
+# on 2 cores (18:00 to 21:45 in four runs) and load the machine more; SABAQ_TEST_PROCESSES=0 runs
+# them one by one
+exec "$PREFIX/venv/bin/pytest" -n "${SABAQ_TEST_PROCESSES:-2}" --dist loadfile --no-loadscope-reorder "$@"
