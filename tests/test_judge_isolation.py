@@ -8,6 +8,7 @@ its uid's alone, and root copies a built binary only if it is a regular file."""
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -249,9 +250,12 @@ print(a + b + found)  # a wrong answer if it read the victim's file
                            group=NOBODY, extra_groups=[], stdout=subprocess.PIPE, text=True, cwd="/")
     where: dict[str, os.stat_result] = {}
 
-    def watch():  # root finds the victim's file wherever the judge put it, and tells the spy
+    def watch():  # root finds the victim's file in the judges' folders, and tells the spy
+        # (only there: a walk of all of /tmp, thousands of other tests' files, took longer than
+        # the victim's judging on a loaded machine and once never saw it)
+        judges = os.path.join(tempfile.gettempdir(), "sabaq-judge-*")
         while not (signals / "done").exists():
-            for folder, _, files in os.walk("/tmp"):
+            for folder, _, files in (entry for judge in glob.glob(judges) for entry in os.walk(judge)):
                 path = os.path.join(folder, "solution.py")
                 if "solution.py" in files and path not in where and not path.startswith(str(tmp_path)):
                     try:
