@@ -55,7 +55,6 @@ import traceback
 from dataclasses import dataclass
 
 from sabaq.hub.jupyterhub.rundir import RUN_ENV
-from sabaq.processes import is_running, start_time
 from sabaq.hub.jupyterhub.warmstart import (
     IMPORT_TIME_VARIABLES,
     READY,
@@ -73,6 +72,7 @@ from sabaq.hub.jupyterhub.warmstart import (
     take_credentials,
     thread_count,
 )
+from sabaq.processes import is_running, start_time
 
 # What a lesson's kernel imports: ipykernel and IPython, then its set-up cells' numpy and
 # ipywidgets, and matplotlib's own dependencies (not matplotlib: see above). Missing ones are skipped.

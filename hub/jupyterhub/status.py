@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from sabaq.errors import SabaqError
 from sabaq.hub.jupyterhub.rundir import RunDir
-from sabaq.processes import is_running
 from sabaq.hub.store.database import make_engine, make_sessionmaker, session_scope
 from sabaq.hub.store.models import Job, JobState
 from sabaq.i18n import N_, terminal_text
+from sabaq.processes import is_running
 from sabaq.settings import Settings
 
 
